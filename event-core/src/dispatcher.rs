@@ -1,0 +1,590 @@
+//! The dispatcher: who listens to what, and running them.
+//!
+//! Registration is rare and dispatch is hot, so the two are kept apart:
+//! writers edit a `Registry` under a mutex and publish an immutable
+//! `Snapshot` (arc-swap) plus a new epoch number. Each thread keeps its own
+//! resolved listener lists, checked against the epoch with one atomic load, so
+//! a dispatch writes no counter shared with other threads and takes no lock.
+//! Nothing is borrowed across a listener's `.await`: listeners may listen,
+//! forget, flush or dispatch again.
+
+use std::any::TypeId;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+
+use anyhow::{Context, Result, anyhow};
+use arc_swap::ArcSwap;
+use futures::FutureExt;
+use rustc_hash::FxHashMap;
+
+use crate::broadcasting::{BroadcastMessage, Broadcaster};
+use crate::event::{Event, IntoEvent};
+use crate::listener::{EventListener, QueueableHandler};
+use crate::pattern;
+use crate::testing;
+
+type Listeners = Arc<[Arc<dyn EventListener>]>;
+
+/// Dispatches events to listeners. Cheap to clone: clones share listeners.
+///
+/// The free functions (`dispatch`, `listen::<E>`, ...) use one global instance,
+/// [`event_dispatcher`]; `Dispatcher::new()` makes an independent one.
+#[derive(Clone)]
+pub struct Dispatcher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    id: u64,
+    is_global: bool,
+    epoch: AtomicU64,
+    registry: Mutex<Registry>,
+    snapshot: ArcSwap<Snapshot>,
+}
+
+#[derive(Clone)]
+struct Entry {
+    listener: Arc<dyn EventListener>,
+    /// The event type of a `listen::<E>` registration, for re-keying.
+    typed: Option<TypeId>,
+}
+
+#[derive(Default)]
+struct Registry {
+    by_name: FxHashMap<String, Vec<Entry>>,
+    patterns: Vec<(String, Arc<dyn EventListener>)>,
+    handler: Option<Arc<dyn QueueableHandler>>,
+    broadcaster: Option<Arc<dyn Broadcaster>>,
+}
+
+/// An immutable view of a `Registry`, with per-name resolution cached.
+struct Snapshot {
+    /// Names with listeners of their own, wildcard matches appended.
+    direct: FxHashMap<Box<str>, Listeners>,
+    patterns: Vec<(Box<str>, Arc<dyn EventListener>)>,
+    /// Event type -> the name its typed listeners are registered under.
+    typed: FxHashMap<TypeId, Box<str>>,
+    handler: Option<Arc<dyn QueueableHandler>>,
+    broadcaster: Option<Arc<dyn Broadcaster>>,
+    /// Wildcard matches of names without listeners of their own, filled on first use.
+    wildcard_cache: Mutex<FxHashMap<Box<str>, Listeners>>,
+}
+
+/// What one thread needs to dispatch one event name.
+struct Resolved {
+    listeners: Listeners,
+    handler: Option<Arc<dyn QueueableHandler>>,
+    broadcaster: Option<Arc<dyn Broadcaster>>,
+}
+
+struct LocalCache {
+    id: u64,
+    epoch: u64,
+    owner: Weak<Inner>,
+    by_name: FxHashMap<&'static str, Arc<Resolved>>,
+}
+
+thread_local! {
+    static LOCAL: RefCell<Vec<LocalCache>> = const { RefCell::new(Vec::new()) };
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+static GLOBAL: OnceLock<Dispatcher> = OnceLock::new();
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere never leaves the registry half-edited (edits are
+    // single statements), so a poisoned lock is still safe to use.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Default for Dispatcher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher")
+            .field("id", &self.inner.id)
+            .field("global", &self.inner.is_global)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Dispatcher {
+    /// A new dispatcher with no listeners, independent of the global one.
+    pub fn new() -> Self {
+        Self::with_global(false)
+    }
+
+    fn with_global(is_global: bool) -> Self {
+        let registry = Registry::default();
+        let snapshot = registry.snapshot();
+        Self {
+            inner: Arc::new(Inner {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                is_global,
+                epoch: AtomicU64::new(0),
+                registry: Mutex::new(registry),
+                snapshot: ArcSwap::from_pointee(snapshot),
+            }),
+        }
+    }
+
+    /// The process-wide dispatcher the free functions use.
+    pub fn global() -> &'static Dispatcher {
+        GLOBAL.get_or_init(|| Dispatcher::with_global(true))
+    }
+
+    /// True for the dispatcher behind [`event_dispatcher`].
+    pub fn is_global(&self) -> bool {
+        self.inner.is_global
+    }
+
+    /// True when both handles share listeners.
+    pub fn same_as(&self, other: &Dispatcher) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    fn edit<R>(&self, change: impl FnOnce(&mut Registry) -> R) -> R {
+        let mut registry = lock(&self.inner.registry);
+        let result = change(&mut registry);
+        self.inner.snapshot.store(Arc::new(registry.snapshot()));
+        // Published after the snapshot, so a reader that sees the new epoch
+        // also sees the new snapshot.
+        self.inner.epoch.fetch_add(1, Ordering::Release);
+        result
+    }
+
+    // ----- registration -------------------------------------------------
+
+    /// Registers `listener` for events of type `E`, under `E`'s name.
+    pub async fn listen<E: Event + 'static>(&self, listener: Arc<dyn EventListener>) {
+        self.listen_typed::<E>(listener);
+    }
+
+    pub(crate) fn listen_typed<E: Event + 'static>(&self, listener: Arc<dyn EventListener>) {
+        let name = E::static_event_name().into_owned();
+        self.edit(|r| {
+            r.by_name.entry(name).or_default().push(Entry {
+                listener,
+                typed: Some(TypeId::of::<E>()),
+            })
+        });
+    }
+
+    /// Registers `listener` under an event name, or under a wildcard pattern
+    /// when the name contains `*` (`"order.*"`, `"Order*"`, `"*"`).
+    pub async fn listen_pattern(&self, name_or_pattern: &str, listener: Arc<dyn EventListener>) {
+        self.listen_name(name_or_pattern, listener);
+    }
+
+    pub(crate) fn listen_name(&self, name_or_pattern: &str, listener: Arc<dyn EventListener>) {
+        self.edit(|r| {
+            if pattern::is_pattern(name_or_pattern) {
+                r.patterns.push((name_or_pattern.to_string(), listener));
+            } else {
+                r.by_name
+                    .entry(name_or_pattern.to_string())
+                    .or_default()
+                    .push(Entry {
+                        listener,
+                        typed: None,
+                    });
+            }
+        });
+    }
+
+    /// Registers `listener` for every event (the `*` pattern).
+    pub async fn listen_wildcard(&self, listener: Arc<dyn EventListener>) {
+        self.listen_name("*", listener);
+    }
+
+    /// Removes the listeners of an event name, or of a wildcard pattern.
+    pub async fn forget(&self, name_or_pattern: &str) {
+        self.edit(|r| {
+            if pattern::is_pattern(name_or_pattern) {
+                r.patterns.retain(|(p, _)| p != name_or_pattern);
+            } else {
+                r.by_name.remove(name_or_pattern);
+            }
+        });
+    }
+
+    /// Removes every listener (the queue handler and broadcaster stay).
+    pub async fn flush(&self) {
+        self.edit(|r| {
+            r.by_name.clear();
+            r.patterns.clear();
+        });
+    }
+
+    /// Sends queued listeners and queued events to `handler` from now on.
+    pub async fn set_queueable_handler(&self, handler: Arc<dyn QueueableHandler>) {
+        self.edit(|r| r.handler = Some(handler));
+    }
+
+    /// Runs queued listeners and events inline again (the `sync` connection).
+    pub async fn clear_queueable_handler(&self) {
+        self.edit(|r| r.handler = None);
+    }
+
+    /// Broadcasts broadcastable events through `broadcaster` from now on.
+    pub async fn set_broadcaster(&self, broadcaster: Arc<dyn Broadcaster>) {
+        self.edit(|r| r.broadcaster = Some(broadcaster));
+    }
+
+    // ----- inspection ---------------------------------------------------
+
+    /// True when a dispatch of `event_name` would reach a listener, directly
+    /// or through a wildcard pattern.
+    pub async fn has_listeners(&self, event_name: &str) -> bool {
+        let r = lock(&self.inner.registry);
+        r.by_name.get(event_name).is_some_and(|l| !l.is_empty())
+            || r.patterns
+                .iter()
+                .any(|(p, _)| p == event_name || pattern::matches(p, event_name))
+    }
+
+    /// Listener count per event name and per wildcard pattern.
+    pub async fn get_listeners(&self) -> HashMap<String, usize> {
+        let r = lock(&self.inner.registry);
+        let mut counts: HashMap<String, usize> = r
+            .by_name
+            .iter()
+            .filter(|(_, l)| !l.is_empty())
+            .map(|(name, l)| (name.clone(), l.len()))
+            .collect();
+        for (p, _) in &r.patterns {
+            *counts.entry(p.clone()).or_default() += 1;
+        }
+        counts
+    }
+
+    /// The listeners a dispatch of `event_name` runs, in order (without
+    /// typed re-keying, which needs a value of the event).
+    pub fn listeners_for(&self, event_name: &str) -> Vec<Arc<dyn EventListener>> {
+        self.inner.snapshot.load().resolve_name(event_name).to_vec()
+    }
+
+    // ----- dispatch -----------------------------------------------------
+
+    /// Dispatches an event: faked, broadcast, queued (a `should_queue` event
+    /// with a queue handler set), or handed to each listener in order.
+    ///
+    /// The first listener error stops the dispatch, calls that listener's
+    /// `failed` hook and is returned with the event and listener named. A
+    /// listener that panics is reported the same way.
+    pub async fn dispatch(&self, event: impl IntoEvent) -> Result<()> {
+        self.dispatch_arc(event.into_event(), true).await
+    }
+
+    /// Dispatches now: runs the listeners even of a `should_queue` event
+    /// (queued listeners still go to the queue handler).
+    pub async fn dispatch_now(&self, event: impl IntoEvent) -> Result<()> {
+        self.dispatch_arc(event.into_event(), false).await
+    }
+
+    async fn dispatch_arc(&self, event: Arc<dyn Event>, queue_event: bool) -> Result<()> {
+        if testing::intercept(self, &event) {
+            return Ok(());
+        }
+        let resolved = self.resolve(&*event);
+        let broadcast = match &resolved.broadcaster {
+            Some(broadcaster) => broadcast(broadcaster.as_ref(), &*event).await,
+            None => Ok(()),
+        };
+        if queue_event && event.should_queue() {
+            if let Some(handler) = &resolved.handler {
+                handler.queue_event(event.clone()).await.with_context(|| {
+                    format!("failed to queue event `{}`", event.event_name())
+                })?;
+                return broadcast;
+            }
+        }
+        for listener in resolved.listeners.iter() {
+            run_listener(listener, &event, resolved.handler.as_deref()).await?;
+        }
+        broadcast
+    }
+
+    /// Runs listeners in order until `decide` returns `Some` for a listener's
+    /// result, and returns that (Laravel's `until`). Queued listeners are
+    /// queued and skipped.
+    pub async fn until<T, F>(&self, event: impl IntoEvent, mut decide: F) -> Option<T>
+    where
+        F: FnMut(&Result<()>) -> Option<T>,
+    {
+        let event = event.into_event();
+        if testing::intercept(self, &event) {
+            return None;
+        }
+        let resolved = self.resolve(&*event);
+        for listener in resolved.listeners.iter() {
+            if let (true, Some(handler)) = (listener.should_queue(), &resolved.handler) {
+                if let Err(e) = handler.queue_listener(listener.clone(), event.clone()).await {
+                    tracing::error!(error = %e, "failed to queue listener");
+                }
+                continue;
+            }
+            let result = invoke(listener, &event).await;
+            if let Some(answer) = decide(&result) {
+                return Some(answer);
+            }
+        }
+        None
+    }
+
+    fn resolve(&self, event: &dyn Event) -> Arc<Resolved> {
+        let name = event.event_name();
+        let epoch = self.inner.epoch.load(Ordering::Acquire);
+        let cached = LOCAL.with(|local| {
+            let mut local = local.try_borrow_mut().ok()?;
+            let slot = match local.iter().position(|c| c.id == self.inner.id) {
+                Some(i) => i,
+                None => {
+                    local.retain(|c| c.owner.strong_count() > 0);
+                    local.push(LocalCache {
+                        id: self.inner.id,
+                        epoch,
+                        owner: Arc::downgrade(&self.inner),
+                        by_name: FxHashMap::default(),
+                    });
+                    local.len() - 1
+                }
+            };
+            let cache = &mut local[slot];
+            if cache.epoch != epoch {
+                cache.by_name.clear();
+                cache.epoch = epoch;
+            }
+            if let Some(hit) = cache.by_name.get(name) {
+                return Some(hit.clone());
+            }
+            let resolved = Arc::new(self.resolve_uncached(event));
+            cache.by_name.insert(name, resolved.clone());
+            Some(resolved)
+        });
+        cached.unwrap_or_else(|| Arc::new(self.resolve_uncached(event)))
+    }
+
+    fn resolve_uncached(&self, event: &dyn Event) -> Resolved {
+        let name = event.event_name();
+        let mut snapshot = self.inner.snapshot.load_full();
+        if !snapshot.direct.contains_key(name) {
+            let type_id = (event as &dyn std::any::Any).type_id();
+            if snapshot
+                .typed
+                .get(&type_id)
+                .is_some_and(|key| &**key != name)
+            {
+                self.rekey(type_id, name);
+                snapshot = self.inner.snapshot.load_full();
+            }
+        }
+        Resolved {
+            listeners: snapshot.resolve_name(name),
+            handler: snapshot.handler.clone(),
+            broadcaster: snapshot.broadcaster.clone(),
+        }
+    }
+
+    /// Moves `listen::<E>` registrations made under the conventional name to
+    /// the name `E`'s values actually carry.
+    fn rekey(&self, type_id: TypeId, actual: &str) {
+        self.edit(|r| {
+            let mut moved = Vec::new();
+            for entries in r.by_name.values_mut() {
+                let (typed, rest): (Vec<Entry>, Vec<Entry>) = entries
+                    .drain(..)
+                    .partition(|e| e.typed == Some(type_id));
+                *entries = rest;
+                moved.extend(typed);
+            }
+            r.by_name.retain(|_, entries| !entries.is_empty());
+            r.by_name
+                .entry(actual.to_string())
+                .or_default()
+                .extend(moved);
+        });
+    }
+}
+
+impl Registry {
+    fn snapshot(&self) -> Snapshot {
+        let patterns: Vec<(Box<str>, Arc<dyn EventListener>)> = self
+            .patterns
+            .iter()
+            .map(|(p, l)| (p.as_str().into(), l.clone()))
+            .collect();
+        let direct = self
+            .by_name
+            .iter()
+            .filter(|(_, entries)| !entries.is_empty())
+            .map(|(name, entries)| {
+                let listeners: Listeners = entries
+                    .iter()
+                    .map(|e| e.listener.clone())
+                    .chain(wildcard_matches(&patterns, name))
+                    .collect();
+                (name.as_str().into(), listeners)
+            })
+            .collect();
+        let typed = self
+            .by_name
+            .iter()
+            .flat_map(|(name, entries)| {
+                entries
+                    .iter()
+                    .filter_map(move |e| e.typed.map(|t| (t, name.as_str().into())))
+            })
+            .collect();
+        Snapshot {
+            direct,
+            patterns,
+            typed,
+            handler: self.handler.clone(),
+            broadcaster: self.broadcaster.clone(),
+            wildcard_cache: Mutex::default(),
+        }
+    }
+}
+
+fn wildcard_matches<'a>(
+    patterns: &'a [(Box<str>, Arc<dyn EventListener>)],
+    name: &'a str,
+) -> impl Iterator<Item = Arc<dyn EventListener>> + 'a {
+    patterns
+        .iter()
+        .filter(move |(p, _)| pattern::matches(p, name))
+        .map(|(_, l)| l.clone())
+}
+
+impl Snapshot {
+    fn resolve_name(&self, name: &str) -> Listeners {
+        if let Some(listeners) = self.direct.get(name) {
+            return listeners.clone();
+        }
+        if self.patterns.is_empty() {
+            return Arc::from([]);
+        }
+        let mut cache = lock(&self.wildcard_cache);
+        cache
+            .entry(name.into())
+            .or_insert_with(|| wildcard_matches(&self.patterns, name).collect())
+            .clone()
+    }
+}
+
+async fn broadcast(broadcaster: &dyn Broadcaster, event: &dyn Event) -> Result<()> {
+    match BroadcastMessage::for_event(event) {
+        Some(message) => broadcaster
+            .broadcast(&message)
+            .await
+            .with_context(|| format!("failed to broadcast event `{}`", event.event_name())),
+        None => Ok(()),
+    }
+}
+
+/// Queues the listener (when it wants to be and a handler is set) or runs it,
+/// calling its `failed` hook on error.
+async fn run_listener(
+    listener: &Arc<dyn EventListener>,
+    event: &Arc<dyn Event>,
+    handler: Option<&dyn QueueableHandler>,
+) -> Result<()> {
+    if let (true, Some(handler)) = (listener.should_queue(), handler) {
+        return handler
+            .queue_listener(listener.clone(), event.clone())
+            .await
+            .with_context(|| {
+                format!(
+                    "failed to queue listener `{}` for event `{}`",
+                    listener.listener_name(),
+                    event.event_name()
+                )
+            });
+    }
+    let Err(error) = invoke(listener, event).await else {
+        return Ok(());
+    };
+    let hook = AssertUnwindSafe(listener.failed(event.clone(), &error))
+        .catch_unwind()
+        .await;
+    match hook {
+        Ok(Ok(())) => {}
+        Ok(Err(hook_error)) => tracing::error!(
+            listener = listener.listener_name(),
+            error = %hook_error,
+            "the listener's failed hook returned an error"
+        ),
+        Err(panic) => tracing::error!(
+            listener = listener.listener_name(),
+            panic = panic_message(&*panic),
+            "the listener's failed hook panicked"
+        ),
+    }
+    Err(error.context(format!(
+        "listener `{}` failed handling event `{}`",
+        listener.listener_name(),
+        event.event_name()
+    )))
+}
+
+/// Runs `handle`, turning a panic into an error.
+pub(crate) async fn invoke(listener: &Arc<dyn EventListener>, event: &Arc<dyn Event>) -> Result<()> {
+    match AssertUnwindSafe(listener.handle(event.clone()))
+        .catch_unwind()
+        .await
+    {
+        Ok(result) => result,
+        Err(panic) => Err(anyhow!("listener panicked: {}", panic_message(&*panic))),
+    }
+}
+
+/// The text of a panic payload (`panic!("...")` gives a `&str` or `String`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}
+
+// ----- the seed's free functions, on the global dispatcher -----------------
+
+/// The global dispatcher (async to match the seed: `event_dispatcher().await`).
+pub async fn event_dispatcher() -> &'static Dispatcher {
+    Dispatcher::global()
+}
+
+/// Dispatches an event on the global dispatcher.
+pub async fn dispatch(event: impl IntoEvent) -> Result<()> {
+    Dispatcher::global().dispatch(event).await
+}
+
+/// Alias of [`dispatch`] (Laravel's `event()` helper).
+pub async fn event(event: impl IntoEvent) -> Result<()> {
+    Dispatcher::global().dispatch(event).await
+}
+
+/// Registers a listener for events of type `E` on the global dispatcher.
+pub async fn listen<E: Event + 'static>(listener: Arc<dyn EventListener>) {
+    Dispatcher::global().listen_typed::<E>(listener);
+}
+
+/// Registers a listener for every event on the global dispatcher.
+pub async fn listen_wildcard(listener: Arc<dyn EventListener>) {
+    Dispatcher::global().listen_name("*", listener);
+}
+
+/// Registers a listener for an event name or wildcard pattern on the global dispatcher.
+pub async fn listen_pattern(name_or_pattern: &str, listener: Arc<dyn EventListener>) {
+    Dispatcher::global().listen_name(name_or_pattern, listener);
+}

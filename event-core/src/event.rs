@@ -1,0 +1,207 @@
+//! The `Event` trait and what every event gets for free.
+
+use std::any::Any;
+use std::borrow::Cow;
+use std::fmt::Debug;
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::broadcasting::{Broadcastable, ShouldBroadcast};
+
+/// Something that happened in the application.
+///
+/// Implement it by hand (the seed's way) or with `#[derive(Event)]`. Because
+/// `Any` is a supertrait, a listener can downcast an `Arc<dyn Event>` back to
+/// its concrete type with [`downcast_ref`](trait.Event.html#method.downcast_ref)
+/// instead of parsing JSON.
+pub trait Event: Any + Send + Sync + Debug {
+    /// The name listeners are registered under, e.g. `"OrderProcessed"`.
+    fn event_name(&self) -> &'static str;
+    /// The event's payload as JSON (what queues store and broadcasts send).
+    fn to_json(&self) -> serde_json::Value;
+    fn should_queue(&self) -> bool {
+        false
+    }
+    fn queue_name(&self) -> Option<&str> {
+        None
+    }
+    fn tags(&self) -> Vec<String> {
+        vec![]
+    }
+    fn is_synchronous(&self) -> bool {
+        !self.should_queue()
+    }
+    fn priority(&self) -> i32 {
+        0
+    }
+    fn can_unqueue(&self) -> bool {
+        true
+    }
+
+    /// The name `listen::<Self>()` registers under, known without a value.
+    ///
+    /// `#[derive(Event)]` returns the exact name. For a hand-written event the
+    /// default follows the naming convention: the type name without a trailing
+    /// `Event` (`OrderProcessedEvent` -> `"OrderProcessed"`). If a hand-written
+    /// `event_name` does not follow it, the dispatcher re-keys the typed
+    /// listeners the first time it sees a value of the type; override this to
+    /// make `has_listeners(name)` right before that first dispatch too.
+    fn static_event_name() -> Cow<'static, str>
+    where
+        Self: Sized,
+    {
+        Cow::Owned(conventional_event_name(std::any::type_name::<Self>()))
+    }
+
+    /// The queue settings of a [`ShouldQueue`] event. Return `Some(self)` from a
+    /// hand-written impl to let queue connections see them; the derive does.
+    fn as_should_queue(&self) -> Option<&dyn ShouldQueue> {
+        None
+    }
+
+    /// A [`Broadcastable`] view of the event: return `Some(self)` to have the
+    /// dispatcher broadcast it. `#[derive(Event)]` with `broadcast = ...` does.
+    fn as_broadcastable(&self) -> Option<&dyn Broadcastable> {
+        None
+    }
+
+    /// A [`ShouldBroadcast`] view of the event (Laravel's interface).
+    fn as_should_broadcast(&self) -> Option<&dyn ShouldBroadcast> {
+        None
+    }
+}
+
+impl dyn Event {
+    /// The concrete event, if it is a `T`.
+    pub fn downcast_ref<T: Event>(&self) -> Option<&T> {
+        (self as &dyn Any).downcast_ref::<T>()
+    }
+
+    /// True when the event is a `T`.
+    pub fn is<T: Event>(&self) -> bool {
+        (self as &dyn Any).is::<T>()
+    }
+}
+
+/// Downcasts a shared event to its concrete type without copying it.
+pub fn downcast_arc<T: Event>(event: Arc<dyn Event>) -> Result<Arc<T>, Arc<dyn Event>> {
+    if event.is::<T>() {
+        let any: Arc<dyn Any + Send + Sync> = event;
+        Ok(any
+            .downcast::<T>()
+            .unwrap_or_else(|_| unreachable!("type was checked above")))
+    } else {
+        Err(event)
+    }
+}
+
+/// The name the convention gives a type: its last path segment, generics
+/// dropped, without a trailing `Event` (`shop::OrderProcessedEvent` ->
+/// `OrderProcessed`). A type called exactly `Event` keeps its name.
+pub fn conventional_event_name(type_name: &str) -> String {
+    let without_generics = type_name.split('<').next().unwrap_or(type_name);
+    let last = without_generics
+        .rsplit("::")
+        .next()
+        .unwrap_or(without_generics);
+    match last.strip_suffix("Event") {
+        Some(stem) if !stem.is_empty() => stem.to_string(),
+        _ => last.to_string(),
+    }
+}
+
+/// Queue settings of an event (Laravel's `ShouldQueue` interface).
+pub trait ShouldQueue: Event {
+    fn queue_connection(&self) -> Option<&str> {
+        None
+    }
+    fn queue(&self) -> Option<&str> {
+        None
+    }
+    fn delay(&self) -> Option<chrono::Duration> {
+        None
+    }
+    fn tries(&self) -> Option<u32> {
+        None
+    }
+    fn timeout(&self) -> Option<chrono::Duration> {
+        None
+    }
+    fn after_commit(&self) -> bool {
+        false
+    }
+}
+
+/// Anything that can be dispatched as an event: a value, an `Arc<E>`, or an
+/// `Arc<dyn Event>`.
+pub trait IntoEvent {
+    fn into_event(self) -> Arc<dyn Event>;
+}
+
+impl<E: Event> IntoEvent for E {
+    fn into_event(self) -> Arc<dyn Event> {
+        Arc::new(self)
+    }
+}
+
+impl<E: Event> IntoEvent for Arc<E> {
+    fn into_event(self) -> Arc<dyn Event> {
+        self
+    }
+}
+
+impl IntoEvent for Arc<dyn Event> {
+    fn into_event(self) -> Arc<dyn Event> {
+        self
+    }
+}
+
+/// Laravel's `Dispatchable`: `event.dispatch().await?` for every event.
+pub trait Dispatchable {
+    fn dispatch(self) -> impl Future<Output = anyhow::Result<()>> + Send;
+    fn dispatch_if(self, condition: bool) -> impl Future<Output = anyhow::Result<()>> + Send;
+    fn dispatch_unless(self, condition: bool)
+    -> impl Future<Output = anyhow::Result<()>> + Send;
+}
+
+impl<E: Event> Dispatchable for E {
+    fn dispatch(self) -> impl Future<Output = anyhow::Result<()>> + Send {
+        crate::dispatcher::dispatch(self)
+    }
+
+    fn dispatch_if(self, condition: bool) -> impl Future<Output = anyhow::Result<()>> + Send {
+        async move {
+            if condition {
+                crate::dispatcher::dispatch(self).await
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    fn dispatch_unless(
+        self,
+        condition: bool,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send {
+        self.dispatch_if(!condition)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::conventional_event_name;
+
+    #[test]
+    fn convention_strips_path_generics_and_suffix() {
+        assert_eq!(
+            conventional_event_name("shop::OrderProcessedEvent"),
+            "OrderProcessed"
+        );
+        assert_eq!(
+            conventional_event_name("a::b::Wrapped<alloc::string::String>"),
+            "Wrapped"
+        );
+        assert_eq!(conventional_event_name("x::EventScheduled"), "EventScheduled");
+        assert_eq!(conventional_event_name("x::Event"), "Event");
+    }
+}

@@ -1,0 +1,170 @@
+//! `JobRegistry`: event name -> deserialiser, listener name -> listener.
+//!
+//! A worker receives JSON; to run it, it needs the concrete event type back
+//! and the listener object. artisan generates `event_registry::job_registry()`;
+//! apps without artisan build one by hand:
+//!
+//! ```ignore
+//! let jobs = JobRegistry::new()
+//!     .listener::<OrderShippedEvent>(Arc::new(SendShipmentEmailListener));
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+
+use crate::dispatcher::Dispatcher;
+use crate::event::Event;
+use crate::listener::EventListener;
+
+/// Rebuilds an event from its JSON payload.
+pub type EventDecoder = fn(serde_json::Value) -> Result<Arc<dyn Event>, serde_json::Error>;
+
+/// Why a job could not be rebuilt.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("unknown event `{0}`: it is not in this worker's job registry")]
+    UnknownEvent(String),
+    #[error("unknown listener `{0}`: it is not in this worker's job registry")]
+    UnknownListener(String),
+    #[error("the payload of event `{event}` does not deserialise: {source}")]
+    BadPayload {
+        event: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+struct EventEntry {
+    decode: EventDecoder,
+    /// Listener names in registration order.
+    listeners: Vec<String>,
+}
+
+/// What a queue worker needs to turn a job back into an event and a listener.
+#[derive(Default)]
+pub struct JobRegistry {
+    events: BTreeMap<String, EventEntry>,
+    listeners: BTreeMap<String, Arc<dyn EventListener>>,
+}
+
+impl Clone for JobRegistry {
+    fn clone(&self) -> Self {
+        Self {
+            events: self
+                .events
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        EventEntry {
+                            decode: v.decode,
+                            listeners: v.listeners.clone(),
+                        },
+                    )
+                })
+                .collect(),
+            listeners: self.listeners.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for JobRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.events.iter().map(|(k, v)| (k, &v.listeners)))
+            .finish()
+    }
+}
+
+fn decode<E: Event + DeserializeOwned>(
+    payload: serde_json::Value,
+) -> Result<Arc<dyn Event>, serde_json::Error> {
+    Ok(Arc::new(serde_json::from_value::<E>(payload)?))
+}
+
+impl JobRegistry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes events of type `E` rebuildable from their JSON.
+    pub fn event<E: Event + DeserializeOwned>(mut self) -> Self {
+        self.add_event::<E>();
+        self
+    }
+
+    fn add_event<E: Event + DeserializeOwned>(&mut self) -> &mut EventEntry {
+        self.events
+            .entry(E::static_event_name().into_owned())
+            .or_insert_with(|| EventEntry {
+                decode: decode::<E>,
+                listeners: Vec::new(),
+            })
+    }
+
+    /// Adds `listener` for events of type `E` (and `E` itself).
+    pub fn listener<E: Event + DeserializeOwned>(mut self, listener: Arc<dyn EventListener>) -> Self {
+        let name = listener.listener_name().to_string();
+        let entry = self.add_event::<E>();
+        if !entry.listeners.contains(&name) {
+            entry.listeners.push(name.clone());
+        }
+        self.listeners.insert(name, listener);
+        self
+    }
+
+    /// Rebuilds an event from its name and JSON payload.
+    pub fn decode(
+        &self,
+        event_name: &str,
+        payload: serde_json::Value,
+    ) -> Result<Arc<dyn Event>, RegistryError> {
+        let entry = self
+            .events
+            .get(event_name)
+            .ok_or_else(|| RegistryError::UnknownEvent(event_name.to_string()))?;
+        (entry.decode)(payload).map_err(|source| RegistryError::BadPayload {
+            event: event_name.to_string(),
+            source,
+        })
+    }
+
+    /// The listener registered under `name` (its `listener_name()`).
+    pub fn listener_named(&self, name: &str) -> Result<Arc<dyn EventListener>, RegistryError> {
+        self.listeners
+            .get(name)
+            .cloned()
+            .ok_or_else(|| RegistryError::UnknownListener(name.to_string()))
+    }
+
+    /// The listeners of an event, in registration order.
+    pub fn listeners_of(&self, event_name: &str) -> Vec<Arc<dyn EventListener>> {
+        self.events
+            .get(event_name)
+            .map(|e| {
+                e.listeners
+                    .iter()
+                    .filter_map(|n| self.listeners.get(n).cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Event names this registry can rebuild.
+    pub fn event_names(&self) -> impl Iterator<Item = &str> {
+        self.events.keys().map(String::as_str)
+    }
+
+    /// Registers every listener of this registry on `dispatcher`, under its event's name.
+    pub async fn register_on(&self, dispatcher: &Dispatcher) {
+        for (event, entry) in &self.events {
+            for name in &entry.listeners {
+                if let Some(listener) = self.listeners.get(name) {
+                    dispatcher.listen_pattern(event, listener.clone()).await;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! End-to-end and UI tests live in `tests/tests/`.
