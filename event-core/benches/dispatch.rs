@@ -1,1 +1,246 @@
-fn main() {}
+//! Dispatch cost against a hand-written baseline, in one run.
+//!
+//! `cargo bench -p event-core --bench dispatch`
+//!
+//! Each case is measured twice by criterion: through `Dispatcher::dispatch`,
+//! and as the bare loop a user would write without a framework (a
+//! `Vec<Arc<dyn EventListener>>` of the same async-trait listeners, called in
+//! order with a clone of the event). The summary prints ns per dispatch and
+//! the ratio. Then the same dispatch runs on one and on two threads at once,
+//! and the summary prints the throughput gain.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use criterion::{Criterion, criterion_group};
+use event_core::{Dispatcher, Event, EventListener};
+
+#[derive(Debug)]
+struct OrderShipped {
+    id: u64,
+}
+
+impl Event for OrderShipped {
+    fn event_name(&self) -> &'static str {
+        "OrderShipped"
+    }
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({ "id": self.id })
+    }
+}
+
+/// A listener doing a token amount of work that the optimiser cannot remove.
+struct Work;
+
+#[async_trait]
+impl EventListener for Work {
+    async fn handle(&self, event: Arc<dyn Event>) -> anyhow::Result<()> {
+        black_box(event.event_name().len());
+        Ok(())
+    }
+}
+
+const OTHER_NAMES: usize = 1_000;
+
+fn leaked_name(i: usize) -> &'static str {
+    Box::leak(format!("Other{i}").into_boxed_str())
+}
+
+struct Case {
+    id: &'static str,
+    dispatcher: Dispatcher,
+    baseline: Vec<Arc<dyn EventListener>>,
+}
+
+fn cases() -> Vec<Case> {
+    let rt = runtime();
+    let mut cases = Vec::new();
+    for (id, listeners) in [("1 listener", 1), ("10 listeners", 10)] {
+        let dispatcher = Dispatcher::new();
+        let mut baseline: Vec<Arc<dyn EventListener>> = Vec::new();
+        for _ in 0..listeners {
+            let listener: Arc<dyn EventListener> = Arc::new(Work);
+            rt.block_on(dispatcher.listen::<OrderShipped>(listener.clone()));
+            baseline.push(listener);
+        }
+        cases.push(Case {
+            id,
+            dispatcher,
+            baseline,
+        });
+    }
+
+    let dispatcher = Dispatcher::new();
+    let listener: Arc<dyn EventListener> = Arc::new(Work);
+    rt.block_on(dispatcher.listen_wildcard(listener.clone()));
+    cases.push(Case {
+        id: "wildcard listener",
+        dispatcher,
+        baseline: vec![listener],
+    });
+
+    let dispatcher = Dispatcher::new();
+    for i in 0..OTHER_NAMES {
+        rt.block_on(dispatcher.listen_pattern(leaked_name(i), Arc::new(Work)));
+    }
+    let listener: Arc<dyn EventListener> = Arc::new(Work);
+    rt.block_on(dispatcher.listen::<OrderShipped>(listener.clone()));
+    cases.push(Case {
+        id: "1 listener, 1000 other names",
+        dispatcher,
+        baseline: vec![listener],
+    });
+    cases
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a current-thread runtime")
+}
+
+async fn bare_loop(listeners: &[Arc<dyn EventListener>], event: &Arc<dyn Event>) {
+    for listener in listeners {
+        listener
+            .handle(event.clone())
+            .await
+            .expect("the bench listener never fails");
+    }
+}
+
+fn bench_dispatch(c: &mut Criterion) {
+    let rt = runtime();
+    let event: Arc<dyn Event> = Arc::new(OrderShipped { id: 1 });
+    for case in cases() {
+        let mut group = c.benchmark_group(case.id);
+        group.bench_function("event-core", |b| {
+            b.to_async(&rt).iter(|| async {
+                case.dispatcher
+                    .dispatch(event.clone())
+                    .await
+                    .expect("the bench listener never fails");
+            })
+        });
+        group.bench_function("baseline", |b| {
+            b.to_async(&rt)
+                .iter(|| async { bare_loop(&case.baseline, &event).await })
+        });
+        group.finish();
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    targets = bench_dispatch
+}
+
+/// Criterion's mean estimate for `group/function`, in ns.
+fn estimate_ns(group: &str, function: &str) -> Option<f64> {
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let dir_name = |s: &str| s.replace([' ', ','], "_");
+    let path = dir
+        .join("criterion")
+        .join(dir_name(group))
+        .join(function)
+        .join("new/estimates.json");
+    let text = std::fs::read_to_string(path).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    json["mean"]["point_estimate"].as_f64()
+}
+
+/// Dispatches per second on `threads` threads sharing one dispatcher.
+fn throughput(threads: usize, per_thread: u64) -> f64 {
+    let dispatcher = Dispatcher::new();
+    runtime().block_on(dispatcher.listen::<OrderShipped>(Arc::new(Work)));
+    let done = Arc::new(AtomicU64::new(0));
+    let barrier = Arc::new(std::sync::Barrier::new(threads + 1));
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let dispatcher = dispatcher.clone();
+            let done = done.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let rt = runtime();
+                let event: Arc<dyn Event> = Arc::new(OrderShipped { id: 1 });
+                // Warm the thread's caches before the clock starts.
+                rt.block_on(async {
+                    for _ in 0..10_000 {
+                        let _ = dispatcher.dispatch(event.clone()).await;
+                    }
+                });
+                barrier.wait();
+                rt.block_on(async {
+                    for _ in 0..per_thread {
+                        let _ = dispatcher.dispatch(event.clone()).await;
+                    }
+                });
+                done.fetch_add(per_thread, Ordering::Relaxed);
+            })
+        })
+        .collect();
+    barrier.wait();
+    let start = Instant::now();
+    for handle in handles {
+        handle.join().expect("bench thread");
+    }
+    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+
+    println!(
+        "\n{:<32} {:>12} {:>12} {:>8}",
+        "case", "event-core", "baseline", "ratio"
+    );
+    for case in [
+        "1 listener",
+        "10 listeners",
+        "wildcard listener",
+        "1 listener, 1000 other names",
+    ] {
+        match (
+            estimate_ns(case, "event-core"),
+            estimate_ns(case, "baseline"),
+        ) {
+            (Some(ours), Some(base)) => println!(
+                "{case:<32} {ours:>9.1} ns {base:>9.1} ns {:>7.2}x",
+                ours / base
+            ),
+            _ => println!("{case:<32} (no criterion estimate found)"),
+        }
+    }
+    if let (Some(one), Some(thousand)) = (
+        estimate_ns("1 listener", "event-core"),
+        estimate_ns("1 listener, 1000 other names", "event-core"),
+    ) {
+        println!(
+            "growth from 1 to 1,000 registered names: {:.2}x",
+            thousand / one
+        );
+    }
+
+    let per_thread = 2_000_000;
+    let best = |threads| {
+        (0..3)
+            .map(|_| throughput(threads, per_thread))
+            .fold(0.0_f64, f64::max)
+    };
+    let one = best(1);
+    let two = best(2);
+    println!(
+        "throughput: 1 thread {:.2} M/s, 2 threads {:.2} M/s, gain {:.2}x",
+        one / 1e6,
+        two / 1e6,
+        two / one
+    );
+}

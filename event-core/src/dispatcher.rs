@@ -140,6 +140,10 @@ impl Dispatcher {
         GLOBAL.get_or_init(|| Dispatcher::with_global(true))
     }
 
+    pub(crate) fn id(&self) -> u64 {
+        self.inner.id
+    }
+
     /// True for the dispatcher behind [`event_dispatcher`].
     pub fn is_global(&self) -> bool {
         self.inner.is_global
@@ -290,24 +294,37 @@ impl Dispatcher {
     }
 
     async fn dispatch_arc(&self, event: Arc<dyn Event>, queue_event: bool) -> Result<()> {
-        if testing::intercept(self, &event) {
-            return Ok(());
-        }
         let resolved = self.resolve(&*event);
-        let broadcast = match &resolved.broadcaster {
+        // Fakes are rare: without one, borrow the resolved handler and
+        // broadcaster rather than cloning their (shared) Arcs.
+        let fakes = testing::active(self);
+        let (fake_handler, fake_broadcaster) = match &fakes {
+            None => (None, None),
+            Some(fakes) => {
+                if fakes.intercept(&event) {
+                    return Ok(());
+                }
+                (fakes.queue_handler(), fakes.broadcaster())
+            }
+        };
+        let handler = fake_handler.as_ref().or(resolved.handler.as_ref());
+        let broadcaster = fake_broadcaster.as_ref().or(resolved.broadcaster.as_ref());
+        let broadcast = match broadcaster {
             Some(broadcaster) => broadcast(broadcaster.as_ref(), &*event).await,
             None => Ok(()),
         };
-        if queue_event && event.should_queue() {
-            if let Some(handler) = &resolved.handler {
-                handler.queue_event(event.clone()).await.with_context(|| {
-                    format!("failed to queue event `{}`", event.event_name())
-                })?;
-                return broadcast;
-            }
+        if queue_event
+            && event.should_queue()
+            && let Some(handler) = handler
+        {
+            handler
+                .queue_event(event.clone())
+                .await
+                .with_context(|| format!("failed to queue event `{}`", event.event_name()))?;
+            return broadcast;
         }
         for listener in resolved.listeners.iter() {
-            run_listener(listener, &event, resolved.handler.as_deref()).await?;
+            run_listener(listener, &event, handler.map(|h| &**h)).await?;
         }
         broadcast
     }
@@ -320,13 +337,20 @@ impl Dispatcher {
         F: FnMut(&Result<()>) -> Option<T>,
     {
         let event = event.into_event();
-        if testing::intercept(self, &event) {
-            return None;
-        }
         let resolved = self.resolve(&*event);
+        let mut handler = resolved.handler.clone();
+        if let Some(fakes) = testing::active(self) {
+            if fakes.intercept(&event) {
+                return None;
+            }
+            handler = fakes.queue_handler().or(handler);
+        }
         for listener in resolved.listeners.iter() {
-            if let (true, Some(handler)) = (listener.should_queue(), &resolved.handler) {
-                if let Err(e) = handler.queue_listener(listener.clone(), event.clone()).await {
+            if let (true, Some(handler)) = (listener.should_queue(), &handler) {
+                if let Err(e) = handler
+                    .queue_listener(listener.clone(), event.clone())
+                    .await
+                {
                     tracing::error!(error = %e, "failed to queue listener");
                 }
                 continue;
@@ -399,9 +423,8 @@ impl Dispatcher {
         self.edit(|r| {
             let mut moved = Vec::new();
             for entries in r.by_name.values_mut() {
-                let (typed, rest): (Vec<Entry>, Vec<Entry>) = entries
-                    .drain(..)
-                    .partition(|e| e.typed == Some(type_id));
+                let (typed, rest): (Vec<Entry>, Vec<Entry>) =
+                    entries.drain(..).partition(|e| e.typed == Some(type_id));
                 *entries = rest;
                 moved.extend(typed);
             }
@@ -536,7 +559,10 @@ async fn run_listener(
 }
 
 /// Runs `handle`, turning a panic into an error.
-pub(crate) async fn invoke(listener: &Arc<dyn EventListener>, event: &Arc<dyn Event>) -> Result<()> {
+pub(crate) async fn invoke(
+    listener: &Arc<dyn EventListener>,
+    event: &Arc<dyn Event>,
+) -> Result<()> {
     match AssertUnwindSafe(listener.handle(event.clone()))
         .catch_unwind()
         .await

@@ -160,10 +160,11 @@ impl IntoEvent for Arc<dyn Event> {
 pub trait Dispatchable {
     fn dispatch(self) -> impl Future<Output = anyhow::Result<()>> + Send;
     fn dispatch_if(self, condition: bool) -> impl Future<Output = anyhow::Result<()>> + Send;
-    fn dispatch_unless(self, condition: bool)
-    -> impl Future<Output = anyhow::Result<()>> + Send;
+    fn dispatch_unless(self, condition: bool) -> impl Future<Output = anyhow::Result<()>> + Send;
 }
 
+// The trait promises `Send` futures, which `async fn` in the impl would not spell out.
+#[allow(clippy::manual_async_fn)]
 impl<E: Event> Dispatchable for E {
     fn dispatch(self) -> impl Future<Output = anyhow::Result<()>> + Send {
         crate::dispatcher::dispatch(self)
@@ -179,10 +180,7 @@ impl<E: Event> Dispatchable for E {
         }
     }
 
-    fn dispatch_unless(
-        self,
-        condition: bool,
-    ) -> impl Future<Output = anyhow::Result<()>> + Send {
+    fn dispatch_unless(self, condition: bool) -> impl Future<Output = anyhow::Result<()>> + Send {
         self.dispatch_if(!condition)
     }
 }
@@ -201,7 +199,10 @@ mod tests {
             conventional_event_name("a::b::Wrapped<alloc::string::String>"),
             "Wrapped"
         );
-        assert_eq!(conventional_event_name("x::EventScheduled"), "EventScheduled");
+        assert_eq!(
+            conventional_event_name("x::EventScheduled"),
+            "EventScheduled"
+        );
         assert_eq!(conventional_event_name("x::Event"), "Event");
     }
 }
