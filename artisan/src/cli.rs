@@ -1,0 +1,130 @@
+//! The command line. One module per command group in `commands/`; a new
+//! group (say `queue:*`) is a new variant here and a new module there.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "artisan",
+    version,
+    about = "Scaffold events and listeners for event-core apps, and wire them up.",
+    after_help = "Examples:\n  \
+        artisan make:event UserRegistered\n  \
+        artisan make:listener SendWelcomeEmail --event UserRegistered --queued\n  \
+        artisan event:list\n  \
+        artisan --manifest-path ../shop/Cargo.toml event:generate"
+)]
+pub struct Cli {
+    /// The package to work on (default: the one around the current folder).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create an event in src/events/ and wire it.
+    #[command(
+        name = "make:event",
+        after_help = "Examples:\n  \
+            artisan make:event UserRegistered\n  \
+            artisan make:event OrderShipped --queued --queue orders\n  \
+            artisan make:event MessagePosted --broadcast chat.{id}"
+    )]
+    MakeEvent(MakeEvent),
+
+    /// Create a listener in src/listeners/ and wire it to its event.
+    #[command(
+        name = "make:listener",
+        after_help = "Examples:\n  \
+            artisan make:listener SendWelcomeEmail --event UserRegistered\n  \
+            artisan make:listener ChargeCard --event OrderPlaced --queued --queue payments --test"
+    )]
+    MakeListener(MakeListener),
+
+    /// List the events and their listeners.
+    #[command(
+        name = "event:list",
+        after_help = "Examples:\n  \
+            artisan event:list\n  \
+            artisan event:list --event User\n  \
+            artisan event:list --json"
+    )]
+    EventList(EventList),
+
+    /// Rebuild src/event_registry.rs and the mod.rs files from src/events/ and src/listeners/.
+    #[command(
+        name = "event:generate",
+        after_help = "Example:\n  artisan event:generate"
+    )]
+    EventGenerate,
+
+    /// Copy the templates to templates/artisan/, where they override the built-in ones.
+    #[command(
+        name = "stub:publish",
+        after_help = "Example:\n  artisan stub:publish\n  \
+            (then edit templates/artisan/event.rs.tera: make:event renders it from now on)"
+    )]
+    StubPublish(StubPublish),
+}
+
+#[derive(Debug, Args)]
+pub struct MakeEvent {
+    /// The event, in any case: UserRegistered, user_registered, user-registered...
+    pub name: String,
+    /// Queue the event's listeners (`#[event(queued)]`).
+    #[arg(long)]
+    pub queued: bool,
+    /// The queue to put it on (implies --queued).
+    #[arg(long, value_name = "QUEUE")]
+    pub queue: Option<String>,
+    /// Broadcast the event, on CHANNEL (default: the event's snake_case name).
+    /// Fields are interpolated: `users.{id}`.
+    #[arg(long, value_name = "CHANNEL", num_args = 0..=1, default_missing_value = "")]
+    pub broadcast: Option<String>,
+    /// Overwrite the event file if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MakeListener {
+    /// The listener, in any case: SendWelcomeEmail, send_welcome_email...
+    pub name: String,
+    /// The event it handles; created too if it does not exist.
+    #[arg(long, value_name = "EVENT")]
+    pub event: Option<String>,
+    /// Run it on a queue worker.
+    #[arg(long)]
+    pub queued: bool,
+    /// The queue to put it on (implies --queued; default "default").
+    #[arg(long, value_name = "QUEUE")]
+    pub queue: Option<String>,
+    /// Also write tests for it (in the listener file, under #[cfg(test)]).
+    #[arg(long)]
+    pub test: bool,
+    /// Overwrite the listener file if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EventList {
+    /// Only events whose name contains this (case-insensitive).
+    #[arg(long, value_name = "SUBSTRING")]
+    pub event: Option<String>,
+    /// Print JSON: [{"event": ..., "listeners": [...]}].
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StubPublish {
+    /// Overwrite templates already published.
+    #[arg(long)]
+    pub force: bool,
+}

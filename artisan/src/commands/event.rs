@@ -1,0 +1,174 @@
+//! `event:list` and `event:generate`.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::cli::EventList;
+use crate::fsx::Transaction;
+use crate::out;
+use crate::project::Project;
+use crate::scan::{self, EventInfo, ListenerInfo};
+use crate::wiring;
+
+use super::{report_wiring, write_with_wiring};
+
+pub fn generate(manifest: Option<&Path>) -> Result<()> {
+    let project = Project::open(manifest)?;
+    let (scan, wiring, outcomes) = write_with_wiring(&project, Vec::new())?;
+    report_wiring(&project, &wiring, &outcomes, &[], true);
+    out::info(&format!(
+        "Wired {} listener(s) to {} event(s); {} event(s) in job_registry().",
+        wiring.wired.len(),
+        scan.events.len(),
+        wiring.jobs
+    ));
+    Ok(())
+}
+
+#[derive(serde::Serialize)]
+struct Row<'a> {
+    event: &'a str,
+    name: &'a str,
+    file: String,
+    queued: bool,
+    queue: Option<&'a str>,
+    broadcast: Option<&'a str>,
+    listeners: Vec<ListenerRow<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct ListenerRow<'a> {
+    listener: &'a str,
+    file: String,
+    queued: bool,
+    queue: Option<&'a str>,
+    wired: bool,
+}
+
+pub fn list(manifest: Option<&Path>, args: EventList) -> Result<()> {
+    let project = Project::open(manifest)?;
+    let scan = scan::scan(&project, &[])?;
+    let filter = args.event.as_deref().map(str::to_lowercase);
+    let mut events: Vec<&EventInfo> = scan
+        .events
+        .iter()
+        .filter(|e| {
+            filter.as_deref().is_none_or(|f| {
+                e.type_name.to_lowercase().contains(f) || e.name.to_lowercase().contains(f)
+            })
+        })
+        .collect();
+    events.sort_by(|a, b| a.type_name.cmp(&b.type_name));
+
+    // What the registry wires, to mark listeners it skips.
+    let mut tx = Transaction::new();
+    let wiring = wiring::rebuild(&project, &scan, &mut tx)?;
+    let stale = [
+        &project.registry,
+        &project.events.mod_rs(),
+        &project.listeners.mod_rs(),
+    ]
+    .iter()
+    .any(|p| tx.contents(p).map(str::as_bytes) != std::fs::read(p).ok().as_deref());
+
+    let rows: Vec<Row> = events
+        .iter()
+        .map(|e| Row {
+            event: &e.type_name,
+            name: &e.name,
+            file: scan::location(&e.file, e.line),
+            queued: e.queued,
+            queue: e.queue.as_deref(),
+            broadcast: e.broadcast.as_deref(),
+            listeners: scan
+                .listeners
+                .iter()
+                .filter(|l| l.event == e.type_name)
+                .map(|l| listener_row(l, &wiring))
+                .collect(),
+        })
+        .collect();
+
+    if args.json {
+        let json = serde_json::to_string_pretty(&rows)?;
+        out::plain(&json);
+        return Ok(());
+    }
+    if rows.is_empty() {
+        let what = match &args.event {
+            Some(f) => format!("Your package has no events matching \"{f}\"."),
+            None => "Your package has no events yet: try `artisan make:event UserRegistered`."
+                .to_string(),
+        };
+        out::info(&what);
+    }
+    let width: usize = 76;
+    let dim = out::dim();
+    let bold = out::bold();
+    let yellow = out::yellow();
+    out::plain("");
+    for row in &rows {
+        let mut head = row.event.to_string();
+        if row.name != row.event.trim_end_matches("Event") || row.name == row.event {
+            head = format!("{head} (\"{}\")", row.name);
+        }
+        let mut tags = Vec::new();
+        if row.queued {
+            tags.push(format!("queued: {}", row.queue.unwrap_or("default")));
+        }
+        if let Some(channel) = row.broadcast {
+            tags.push(format!("broadcast: {channel}"));
+        }
+        let tags = if tags.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", tags.join(", "))
+        };
+        let dots = width
+            .saturating_sub(head.len() + tags.len() + row.file.len() + 4)
+            .max(3);
+        out::plain(&format!(
+            "  {bold}{head}{bold:#}{yellow}{tags}{yellow:#} {dim}{}{dim:#} {}",
+            ".".repeat(dots),
+            row.file
+        ));
+        for l in &row.listeners {
+            let mut tag = String::new();
+            if l.queued {
+                tag = format!(
+                    " {yellow}(queued: {}){yellow:#}",
+                    l.queue.unwrap_or("default")
+                );
+            }
+            if !l.wired {
+                tag.push_str(&format!(" {dim}(not wired){dim:#}"));
+            }
+            out::plain(&format!("  ⇂ {}{tag}", l.listener));
+        }
+        out::plain("");
+    }
+    if stale {
+        out::warn("The registry is out of date: run `artisan event:generate`.");
+    }
+    for note in &wiring.notes {
+        out::warn(note);
+    }
+    Ok(())
+}
+
+fn listener_row<'a>(l: &'a ListenerInfo, wiring: &wiring::Wiring) -> ListenerRow<'a> {
+    ListenerRow {
+        listener: &l.type_name,
+        file: scan::location(&l.file, l.line),
+        queued: l.queued,
+        queue: l
+            .queue
+            .as_deref()
+            .or(if l.queued { Some("default") } else { None }),
+        wired: wiring
+            .wired
+            .iter()
+            .any(|(e, name)| *e == l.event && *name == l.type_name),
+    }
+}

@@ -1,0 +1,195 @@
+//! `make:event` and `make:listener`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+
+use crate::cli::{MakeEvent, MakeListener};
+use crate::names::{self, Names};
+use crate::out;
+use crate::project::Project;
+use crate::scan;
+use crate::templates;
+
+use super::{report_wiring, write_with_wiring};
+
+pub fn event(manifest: Option<&Path>, args: MakeEvent) -> Result<()> {
+    let names = names::event(&args.name)?;
+    let project = Project::open(manifest)?;
+    let path = project.events.dir.join(names.file_name());
+    refuse_existing(&project, "Event", &path, args.force)?;
+    let existing = scan::scan(&project, &[])?;
+    refuse_twin(
+        &project,
+        &names,
+        &path,
+        existing.event(&names.type_name).map(|e| &e.file),
+    )?;
+
+    let text = render_event(&project, &names, args.queued, args.queue, args.broadcast)?;
+    let (_, wiring, outcomes) = write_with_wiring(&project, vec![(path.clone(), text)])?;
+    let verb = if args.force && existing_file(&outcomes, &path) {
+        "overwritten"
+    } else {
+        "created"
+    };
+    out::info(&format!(
+        "Event [{}] {verb} successfully.",
+        project.rel(&path)
+    ));
+    report_wiring(&project, &wiring, &outcomes, &[path], false);
+    Ok(())
+}
+
+pub fn listener(manifest: Option<&Path>, args: MakeListener) -> Result<()> {
+    let names = names::listener(&args.name)?;
+    let event = args.event.as_deref().map(names::event).transpose()?;
+    let project = Project::open(manifest)?;
+    let path = project.listeners.dir.join(names.file_name());
+    refuse_existing(&project, "Listener", &path, args.force)?;
+    let existing = scan::scan(&project, &[])?;
+    refuse_twin(
+        &project,
+        &names,
+        &path,
+        existing.listener(&names.type_name).map(|l| &l.file),
+    )?;
+
+    let queued = args.queued || args.queue.is_some();
+    let queue = args.queue.unwrap_or_else(|| "default".to_string());
+    let mut files = Vec::new();
+    let mut new_event = None;
+    let text = match &event {
+        Some(event) => {
+            if existing.event(&event.type_name).is_none() {
+                let event_path = project.events.dir.join(event.file_name());
+                refuse_existing(&project, "Event", &event_path, false).map_err(|e| {
+                    e.context(format!(
+                        "{} is not an event artisan recognises, and its file is taken",
+                        event.type_name
+                    ))
+                })?;
+                files.push((
+                    event_path.clone(),
+                    render_event(&project, event, false, None, None)?,
+                ));
+                new_event = Some(event_path);
+            }
+            let mut context = tera::Context::new();
+            context.insert("type_name", &names.type_name);
+            context.insert("fn_name", &names.ident);
+            context.insert("base", &names.base);
+            context.insert("event_type", &event.type_name);
+            context.insert("event_snake", &event.snake);
+            context.insert("events_mod", &project.events.module);
+            context.insert("registry_mod", &project.registry_mod);
+            context.insert("queued", &queued);
+            context.insert("queue", &queue);
+            context.insert("queue_lit", &rust_string(&queue));
+            context.insert("with_test", &args.test);
+            templates::render(&project, "listener.rs.tera", &context)?
+        }
+        None => {
+            let mut context = tera::Context::new();
+            context.insert("type_name", &names.type_name);
+            context.insert("base", &names.base);
+            context.insert("queued", &queued);
+            context.insert("queue", &queue);
+            context.insert("queue_lit", &rust_string(&queue));
+            templates::render(&project, "listener_any.rs.tera", &context)?
+        }
+    };
+    files.push((path.clone(), text));
+
+    let (_, wiring, outcomes) = write_with_wiring(&project, files)?;
+    if let (Some(event_path), Some(event)) = (&new_event, &event) {
+        out::info(&format!(
+            "Event [{}] created successfully ({} did not exist yet).",
+            project.rel(event_path),
+            event.type_name
+        ));
+    }
+    let verb = if args.force && existing_file(&outcomes, &path) {
+        "overwritten"
+    } else {
+        "created"
+    };
+    out::info(&format!(
+        "Listener [{}] {verb} successfully.",
+        project.rel(&path)
+    ));
+    if event.is_none() {
+        out::warn(&format!(
+            "{} is not wired to an event: register it yourself, or pass --event",
+            names.type_name
+        ));
+    }
+    let mut skip = vec![path];
+    skip.extend(new_event);
+    report_wiring(&project, &wiring, &outcomes, &skip, false);
+    Ok(())
+}
+
+fn render_event(
+    project: &Project,
+    names: &Names,
+    queued: bool,
+    queue: Option<String>,
+    broadcast: Option<String>,
+) -> Result<String> {
+    let mut event_args = Vec::new();
+    if queued || queue.is_some() {
+        event_args.push("queued".to_string());
+    }
+    if let Some(queue) = queue {
+        event_args.push(format!("queue = {}", rust_string(&queue)));
+    }
+    if let Some(channel) = broadcast {
+        let channel = if channel.is_empty() {
+            names.snake.clone()
+        } else {
+            channel
+        };
+        event_args.push(format!("broadcast = {}", rust_string(&channel)));
+    }
+    let mut context = tera::Context::new();
+    context.insert("type_name", &names.type_name);
+    context.insert("base", &names.base);
+    context.insert("event_args", &event_args.join(", "));
+    templates::render(project, "event.rs.tera", &context)
+}
+
+/// A Rust string literal for `s`.
+fn rust_string(s: &str) -> String {
+    format!("{s:?}")
+}
+
+fn refuse_existing(project: &Project, kind: &str, path: &Path, force: bool) -> Result<()> {
+    if !force && path.exists() {
+        bail!(
+            "{kind} [{}] already exists; nothing was written. Pass --force to overwrite it.",
+            project.rel(path)
+        );
+    }
+    Ok(())
+}
+
+/// Refuses a second type of the same name in another file: the glob
+/// re-exports would make the name ambiguous and the package would not build.
+fn refuse_twin(project: &Project, names: &Names, path: &Path, twin: Option<&String>) -> Result<()> {
+    if let Some(file) = twin
+        && *file != project.rel(path)
+    {
+        bail!(
+            "{} is already defined in {file}; nothing was written",
+            names.type_name
+        );
+    }
+    Ok(())
+}
+
+fn existing_file(outcomes: &[(PathBuf, crate::fsx::Outcome)], path: &Path) -> bool {
+    outcomes
+        .iter()
+        .any(|(p, o)| p == path && *o != crate::fsx::Outcome::Created)
+}

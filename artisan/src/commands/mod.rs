@@ -1,0 +1,76 @@
+//! One module per command group: `make:*`, `event:*`, `stub:*`.
+
+mod event;
+mod make;
+mod stub;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+use crate::fsx::{Outcome, Transaction};
+use crate::out;
+use crate::project::Project;
+use crate::scan::{self, Scan};
+use crate::wiring::{self, Wiring};
+
+pub fn run(cli: Cli) -> Result<()> {
+    let manifest = cli.manifest_path.as_deref();
+    match cli.command {
+        Command::MakeEvent(args) => make::event(manifest, args),
+        Command::MakeListener(args) => make::listener(manifest, args),
+        Command::EventList(args) => event::list(manifest, args),
+        Command::EventGenerate => event::generate(manifest),
+        Command::StubPublish(args) => stub::publish(manifest, args),
+    }
+}
+
+/// Scans with `new_files` in place, queues them and the rebuilt wiring, and
+/// writes everything or nothing.
+pub(crate) fn write_with_wiring(
+    project: &Project,
+    new_files: Vec<(PathBuf, String)>,
+) -> Result<(Scan, Wiring, Vec<(PathBuf, Outcome)>)> {
+    let scan = scan::scan(project, &new_files)?;
+    let mut tx = Transaction::new();
+    for (path, text) in new_files {
+        tx.write(path, text);
+    }
+    let wiring =
+        wiring::rebuild(project, &scan, &mut tx).map_err(|e| e.context("nothing was written"))?;
+    let outcomes = tx.commit().map_err(|e| e.context("nothing was written"))?;
+    Ok((scan, wiring, outcomes))
+}
+
+/// Reports the wiring files that changed (or all, with `verbose`) and the notes.
+pub(crate) fn report_wiring(
+    project: &Project,
+    wiring: &Wiring,
+    outcomes: &[(PathBuf, Outcome)],
+    skip: &[PathBuf],
+    verbose: bool,
+) {
+    for (path, outcome) in outcomes {
+        if skip.contains(path) {
+            continue;
+        }
+        let kind = if *path == project.registry {
+            "Registry"
+        } else if *path == project.crate_root {
+            "Crate root"
+        } else {
+            "Module"
+        };
+        let rel = project.rel(path);
+        match outcome {
+            Outcome::Created => out::info(&format!("{kind} [{rel}] created.")),
+            Outcome::Updated => out::info(&format!("{kind} [{rel}] updated.")),
+            Outcome::Unchanged if verbose => out::info(&format!("{kind} [{rel}] is up to date.")),
+            Outcome::Unchanged => {}
+        }
+    }
+    for note in &wiring.notes {
+        out::warn(note);
+    }
+}

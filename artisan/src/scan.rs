@@ -1,0 +1,488 @@
+//! What is in `src/events/` and `src/listeners/`: a syn parse of every file.
+//!
+//! Events are structs with `#[derive(Event)]` (or a hand-written
+//! `impl Event for T`); listeners are `#[listener(...)]` functions and impl
+//! blocks. Only what artisan can wire without guessing is wired; everything
+//! else is reported with the reason.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use heck::ToUpperCamelCase;
+
+use crate::names::rust_ident;
+use crate::project::{Folder, Project};
+
+/// One `.rs` file of a scanned folder.
+#[derive(Debug, Clone)]
+pub struct ModFile {
+    /// The module as written in code (`user_registered`, `r#type`); `None` for `mod.rs`.
+    pub module: Option<String>,
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EventInfo {
+    /// The Rust type, `UserRegisteredEvent`.
+    pub type_name: String,
+    /// The event name listeners and queues see, `UserRegistered`.
+    pub name: String,
+    #[serde(skip)]
+    pub module: Option<String>,
+    pub file: String,
+    pub line: usize,
+    pub queued: bool,
+    pub queue: Option<String>,
+    pub broadcast: Option<String>,
+    /// Derives `Deserialize`, so queue workers can rebuild it.
+    pub deserialize: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ListenerInfo {
+    /// The type registered, `SendWelcomeEmailListener`.
+    pub type_name: String,
+    /// The event type named in `#[listener(event = ...)]` (its last path segment).
+    pub event: String,
+    #[serde(skip)]
+    pub module: Option<String>,
+    pub file: String,
+    pub line: usize,
+    pub queued: bool,
+    pub queue: Option<String>,
+    /// How the registry builds it: `Name` or `Name::default()`; `None` when it cannot.
+    #[serde(skip)]
+    pub construct: Option<String>,
+}
+
+/// A file that did not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct ParseError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub event_files: Vec<ModFile>,
+    pub listener_files: Vec<ModFile>,
+    pub events: Vec<EventInfo>,
+    pub listeners: Vec<ListenerInfo>,
+    /// Things seen but not wired, with the reason.
+    pub notes: Vec<String>,
+}
+
+impl Scan {
+    pub fn event(&self, type_name: &str) -> Option<&EventInfo> {
+        self.events.iter().find(|e| e.type_name == type_name)
+    }
+
+    pub fn listener(&self, type_name: &str) -> Option<&ListenerInfo> {
+        self.listeners.iter().find(|l| l.type_name == type_name)
+    }
+}
+
+/// Files to scan, with their text. `overlay` holds files about to be written:
+/// they are scanned as if they were on disk already.
+pub fn scan(project: &Project, overlay: &[(PathBuf, String)]) -> Result<Scan> {
+    let mut scan = Scan::default();
+    let events = read_folder(project, &project.events, overlay, &mut scan.notes)?;
+    let listeners = read_folder(project, &project.listeners, overlay, &mut scan.notes)?;
+
+    let jobs: Vec<(bool, &ModFile, &str)> = events
+        .iter()
+        .map(|(f, t)| (true, f, t.as_str()))
+        .chain(listeners.iter().map(|(f, t)| (false, f, t.as_str())))
+        .collect();
+    for part in scan_all(project, &jobs)? {
+        scan.events.extend(part.events);
+        scan.listeners.extend(part.listeners);
+        scan.notes.extend(part.notes);
+    }
+    scan.event_files = events.into_iter().map(|(f, _)| f).collect();
+    scan.listener_files = listeners.into_iter().map(|(f, _)| f).collect();
+    Ok(scan)
+}
+
+/// Parses and reads files on all cores (syn trees stay on their thread);
+/// the first error in file order wins.
+fn scan_all(project: &Project, jobs: &[(bool, &ModFile, &str)]) -> Result<Vec<Scan>> {
+    let threads = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+        .min(jobs.len().div_ceil(64).max(1));
+    let chunk = jobs.len().div_ceil(threads).max(1);
+    let results: Vec<Result<Scan, ParseError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = jobs
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|(is_event, file, text)| scan_file(project, *is_event, file, text))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    if results.len() != jobs.len() {
+        anyhow::bail!("a parser thread panicked");
+    }
+    results
+        .into_iter()
+        .map(|r| r.map_err(anyhow::Error::from))
+        .collect()
+}
+
+fn scan_file(
+    project: &Project,
+    is_event: bool,
+    file: &ModFile,
+    text: &str,
+) -> Result<Scan, ParseError> {
+    let items = syn::parse_file(text).map(|f| f.items).map_err(|e| {
+        let start = e.span().start();
+        ParseError {
+            file: project.rel(&file.path),
+            line: start.line,
+            column: start.column + 1,
+            message: e.to_string(),
+        }
+    })?;
+    let mut part = Scan::default();
+    if is_event {
+        collect_events(file, &items, project, &mut part);
+    } else {
+        collect_listeners(file, &items, project, &mut part);
+    }
+    Ok(part)
+}
+
+/// The `.rs` files of a folder (not recursing), `mod.rs` included, sorted.
+fn read_folder(
+    project: &Project,
+    folder: &Folder,
+    overlay: &[(PathBuf, String)],
+    notes: &mut Vec<String>,
+) -> Result<Vec<(ModFile, String)>> {
+    let mut files: BTreeMap<PathBuf, Option<String>> = BTreeMap::new();
+    match std::fs::read_dir(&folder.dir) {
+        Ok(entries) => {
+            for entry in entries {
+                let entry =
+                    entry.with_context(|| format!("cannot list {}", folder.dir.display()))?;
+                let path = entry.path();
+                if path.extension().is_some_and(|e| e == "rs") && path.is_file() {
+                    files.insert(path, None);
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot list {}", folder.dir.display()));
+        }
+    }
+    for (path, text) in overlay {
+        if path.parent() == Some(folder.dir.as_path()) {
+            files.insert(path.clone(), Some(text.clone()));
+        }
+    }
+    let mut out = Vec::with_capacity(files.len());
+    for (path, text) in files {
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let module = if stem == "mod" {
+            None
+        } else {
+            match module_name(&stem) {
+                Some(m) => Some(m),
+                None => {
+                    notes.push(format!(
+                        "{} is skipped: `{stem}` is not a valid module name",
+                        project.rel(&path)
+                    ));
+                    continue;
+                }
+            }
+        };
+        let text = match text {
+            Some(t) => t,
+            None => std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?,
+        };
+        out.push((ModFile { module, path }, text));
+    }
+    Ok(out)
+}
+
+fn module_name(stem: &str) -> Option<String> {
+    let valid = !stem.is_empty()
+        && stem.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !stem.starts_with(|c: char| c.is_ascii_digit());
+    if valid { rust_ident(stem) } else { None }
+}
+
+fn line_of(span: proc_macro2::Span) -> usize {
+    span.start().line
+}
+
+/// Does the derive list of `attrs` name `what` (as `what` or `path::what`)?
+fn derives(attrs: &[syn::Attribute], what: &str) -> bool {
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("derive"))
+        .any(|a| {
+            let mut found = false;
+            let _ = a.parse_nested_meta(|meta| {
+                if meta.path.segments.last().is_some_and(|s| s.ident == what) {
+                    found = true;
+                }
+                Ok(())
+            });
+            found
+        })
+}
+
+/// `key = value` / `flag` pairs of an attribute like `#[event(...)]`.
+#[derive(Default)]
+struct Args {
+    flags: Vec<String>,
+    values: BTreeMap<String, syn::Expr>,
+}
+
+impl Args {
+    fn parse(attr: &syn::Attribute) -> Args {
+        let mut args = Args::default();
+        if matches!(attr.meta, syn::Meta::Path(_)) {
+            return args;
+        }
+        let _ = attr.parse_nested_meta(|meta| {
+            let key = meta
+                .path
+                .get_ident()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            if meta.input.peek(syn::Token![=]) {
+                let value: syn::Expr = meta.value()?.parse()?;
+                args.values.insert(key, value);
+            } else if meta.input.peek(syn::token::Paren) {
+                let content;
+                syn::parenthesized!(content in meta.input);
+                let _: proc_macro2::TokenStream = content.parse()?;
+            } else {
+                args.flags.push(key);
+            }
+            Ok(())
+        });
+        args
+    }
+
+    fn string(&self, key: &str) -> Option<String> {
+        match self.values.get(key) {
+            Some(syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(s),
+                ..
+            })) => Some(s.value()),
+            _ => None,
+        }
+    }
+
+    fn has(&self, key: &str) -> bool {
+        self.flags.iter().any(|f| f == key) || self.values.contains_key(key)
+    }
+
+    /// The last segment of a path value (`event = crate::events::X` -> `X`).
+    fn path_tail(&self, key: &str) -> Option<String> {
+        match self.values.get(key) {
+            Some(syn::Expr::Path(p)) => p.path.segments.last().map(|s| s.ident.to_string()),
+            _ => None,
+        }
+    }
+}
+
+fn find_attr<'a>(attrs: &'a [syn::Attribute], name: &str) -> Option<&'a syn::Attribute> {
+    attrs
+        .iter()
+        .find(|a| a.path().segments.last().is_some_and(|s| s.ident == name))
+}
+
+fn collect_events(file: &ModFile, items: &[syn::Item], project: &Project, scan: &mut Scan) {
+    let rel = project.rel(&file.path);
+    for item in items {
+        match item {
+            syn::Item::Struct(s) if derives(&s.attrs, "Event") => {
+                let type_name = s.ident.to_string();
+                let args = find_attr(&s.attrs, "event")
+                    .map(Args::parse)
+                    .unwrap_or_default();
+                let name = args
+                    .string("name")
+                    .unwrap_or_else(|| default_event_name(&type_name));
+                let queue = args.string("queue");
+                scan.events.push(EventInfo {
+                    name,
+                    module: file.module.clone(),
+                    file: rel.clone(),
+                    line: line_of(s.ident.span()),
+                    queued: args.has("queued") || queue.is_some(),
+                    queue,
+                    broadcast: args.string("broadcast"),
+                    deserialize: derives(&s.attrs, "Deserialize"),
+                    type_name,
+                });
+            }
+            syn::Item::Impl(imp) if is_trait_impl(imp, "Event") => {
+                let Some(type_name) = self_type_name(imp) else {
+                    continue;
+                };
+                let deserialize = items.iter().any(|i| match i {
+                    syn::Item::Struct(s) => {
+                        s.ident == type_name && derives(&s.attrs, "Deserialize")
+                    }
+                    syn::Item::Enum(e) => e.ident == type_name && derives(&e.attrs, "Deserialize"),
+                    _ => false,
+                });
+                scan.events.push(EventInfo {
+                    name: default_event_name(&type_name),
+                    module: file.module.clone(),
+                    file: rel.clone(),
+                    line: line_of(imp.impl_token.span),
+                    queued: false,
+                    queue: None,
+                    broadcast: None,
+                    deserialize,
+                    type_name,
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
+/// What `#[derive(Event)]` names an event by default: the type without `Event`.
+fn default_event_name(type_name: &str) -> String {
+    match type_name.strip_suffix("Event") {
+        Some(base) if !base.is_empty() => base.to_string(),
+        _ => type_name.to_string(),
+    }
+}
+
+fn is_trait_impl(imp: &syn::ItemImpl, name: &str) -> bool {
+    imp.trait_
+        .as_ref()
+        .is_some_and(|(_, path, _)| path.segments.last().is_some_and(|s| s.ident == name))
+}
+
+fn self_type_name(imp: &syn::ItemImpl) -> Option<String> {
+    match &*imp.self_ty {
+        syn::Type::Path(p) if p.qself.is_none() => {
+            p.path.segments.last().map(|s| s.ident.to_string())
+        }
+        _ => None,
+    }
+}
+
+fn collect_listeners(file: &ModFile, items: &[syn::Item], project: &Project, scan: &mut Scan) {
+    let rel = project.rel(&file.path);
+    for item in items {
+        let (attr, type_name, construct, line) = match item {
+            syn::Item::Fn(f) => {
+                let Some(attr) = find_attr(&f.attrs, "listener") else {
+                    continue;
+                };
+                let fn_name = f.sig.ident.to_string();
+                let fn_name = fn_name.strip_prefix("r#").unwrap_or(&fn_name);
+                let type_name = format!("{}Listener", fn_name.to_upper_camel_case());
+                (
+                    attr,
+                    type_name.clone(),
+                    Some(type_name),
+                    line_of(f.sig.ident.span()),
+                )
+            }
+            syn::Item::Impl(imp) if imp.trait_.is_none() => {
+                let Some(attr) = find_attr(&imp.attrs, "listener") else {
+                    continue;
+                };
+                let Some(type_name) = self_type_name(imp) else {
+                    continue;
+                };
+                let construct = construct_expr(items, &type_name);
+                if construct.is_none() {
+                    scan.notes.push(format!(
+                        "{rel}: {type_name} is not wired: artisan can build only unit structs \
+                         or types that derive Default; register it by hand"
+                    ));
+                }
+                (attr, type_name, construct, line_of(imp.impl_token.span))
+            }
+            syn::Item::Impl(imp) if is_trait_impl(imp, "EventListener") => {
+                if let Some(type_name) = self_type_name(imp) {
+                    scan.notes.push(format!(
+                        "{rel}: {type_name} implements EventListener by hand, so artisan cannot \
+                         tell its event; add #[listener(event = ...)] or register it yourself"
+                    ));
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        let args = Args::parse(attr);
+        let Some(event) = args.path_tail("event") else {
+            scan.notes.push(format!(
+                "{rel}: {type_name} has no `event = ...` in #[listener], so it is not wired"
+            ));
+            continue;
+        };
+        let queue = args.string("queue");
+        scan.listeners.push(ListenerInfo {
+            type_name,
+            event,
+            module: file.module.clone(),
+            file: rel.clone(),
+            line,
+            queued: args.has("queued") || queue.is_some(),
+            queue,
+            construct,
+        });
+    }
+}
+
+/// `Name` for a unit struct, `Name::default()` for one deriving Default.
+fn construct_expr(items: &[syn::Item], type_name: &str) -> Option<String> {
+    items.iter().find_map(|item| match item {
+        syn::Item::Struct(s) if s.ident == type_name => {
+            if matches!(s.fields, syn::Fields::Unit) {
+                Some(type_name.to_string())
+            } else if derives(&s.attrs, "Default") {
+                Some(format!("{type_name}::default()"))
+            } else {
+                None
+            }
+        }
+        _ => None,
+    })
+}
+
+/// Makes the `file:line` of `path` for messages.
+pub fn location(file: &str, line: usize) -> String {
+    format!("{file}:{line}")
+}
+
+/// The folder-relative module path of a scanned item: `crate::events::user_registered`.
+pub fn module_path(folder: &Folder, module: &Option<String>) -> String {
+    match module {
+        Some(m) => format!("crate::{}::{m}", folder.module),
+        None => format!("crate::{}", folder.module),
+    }
+}

@@ -1,0 +1,97 @@
+//! The tera templates artisan renders: built into the binary, overridden by
+//! files of the same name in the package's `templates/artisan/` (see
+//! `stub:publish`).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use crate::project::Project;
+
+/// Every template: its file name and built-in text.
+pub const BUILT_IN: &[(&str, &str)] = &[
+    (
+        "event.rs.tera",
+        include_str!("../../templates/event.rs.tera"),
+    ),
+    (
+        "listener.rs.tera",
+        include_str!("../../templates/listener.rs.tera"),
+    ),
+    (
+        "listener_any.rs.tera",
+        include_str!("../../templates/listener_any.rs.tera"),
+    ),
+    ("mod.rs.tera", include_str!("../../templates/mod.rs.tera")),
+    (
+        "event_registry.rs.tera",
+        include_str!("../../templates/event_registry.rs.tera"),
+    ),
+];
+
+/// Renders the package's override of `name` if it has one, else the built-in.
+pub fn render(project: &Project, name: &str, context: &tera::Context) -> Result<String> {
+    let (source, origin) = source(project, name)?;
+    let mut tera = tera::Tera::default();
+    tera.autoescape_on(vec![]);
+    tera.add_raw_template(name, &source)
+        .map_err(|e| anyhow::anyhow!(chain(&e)))
+        .with_context(|| format!("the template {origin} does not parse"))?;
+    let text = tera
+        .render(name, context)
+        .map_err(|e| anyhow::anyhow!(chain(&e)))
+        .with_context(|| format!("the template {origin} does not render"))?;
+    Ok(tidy(&text))
+}
+
+/// Template control tags leave stray blank lines and trailing spaces;
+/// rustfmt would flag them, so they go: no trailing spaces, no more than one
+/// blank line in a row, one newline at the end.
+pub fn tidy(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank = 0;
+    for line in text.lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            blank += 1;
+            if blank > 1 || out.is_empty() {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
+fn source(project: &Project, name: &str) -> Result<(String, String)> {
+    let custom: PathBuf = project.templates.join(name);
+    match std::fs::read_to_string(&custom) {
+        Ok(text) => Ok((text, project.rel(&custom))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let text = BUILT_IN
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, t)| (*t).to_string())
+                .with_context(|| format!("no built-in template {name}"))?;
+            Ok((text, format!("{name} (built in)")))
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", custom.display())),
+    }
+}
+
+/// Tera hides the useful part of an error in its sources.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        source = s.source();
+    }
+    parts.join(": ")
+}
