@@ -105,7 +105,10 @@ impl JobRegistry {
     }
 
     /// Adds `listener` for events of type `E` (and `E` itself).
-    pub fn listener<E: Event + DeserializeOwned>(mut self, listener: Arc<dyn EventListener>) -> Self {
+    pub fn listener<E: Event + DeserializeOwned>(
+        mut self,
+        listener: Arc<dyn EventListener>,
+    ) -> Self {
         let name = listener.listener_name().to_string();
         let entry = self.add_event::<E>();
         if !entry.listeners.contains(&name) {

@@ -1,0 +1,80 @@
+//! What a queue connection does; one implementation per storage.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::QueueError;
+use super::job::{Claimed, FailedJob, Job, JobEnvelope, Receipt};
+
+/// A queue connection's storage. Every method works on batches where the
+/// storage allows it, so a worker pays one round trip for many jobs.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// `memory`, `sqlite` or `redis`.
+    fn kind(&self) -> &'static str;
+
+    /// Where it lives, for messages (the URL, or `memory`).
+    fn location(&self) -> String;
+
+    /// Stores jobs; each becomes runnable at its `available_at`.
+    async fn push(&self, jobs: Vec<Job>) -> Result<(), QueueError>;
+
+    /// Claims up to `max` runnable jobs, from `queues` in order, highest
+    /// priority first within a queue. A claim not acknowledged within `lease`
+    /// is given to another worker.
+    async fn fetch(
+        &self,
+        queues: &[String],
+        max: usize,
+        lease: Duration,
+        consumer: &str,
+    ) -> Result<Vec<Claimed>, QueueError>;
+
+    /// Claims jobs whose claim outlived `lease` (their worker died). Backends
+    /// whose `fetch` already does this return nothing.
+    async fn recover(
+        &self,
+        _queues: &[String],
+        _max: usize,
+        _lease: Duration,
+        _consumer: &str,
+    ) -> Result<Vec<Claimed>, QueueError> {
+        Ok(Vec::new())
+    }
+
+    /// Waits up to `idle` for new jobs (or just sleeps, for storage other
+    /// processes write to).
+    async fn wait(&self, idle: Duration) {
+        tokio::time::sleep(idle).await;
+    }
+
+    /// Removes finished jobs.
+    async fn ack(&self, done: Vec<Receipt>) -> Result<(), QueueError>;
+
+    /// Puts a claimed job back to run again at `envelope.available_at`, with
+    /// its updated counters.
+    async fn retry(&self, claimed: Claimed, envelope: JobEnvelope) -> Result<(), QueueError>;
+
+    /// Moves a claimed job to the failed-jobs store.
+    async fn fail(&self, receipt: Receipt, failed: FailedJob) -> Result<(), QueueError>;
+
+    /// Returns claimed jobs that never started (a worker shutting down).
+    async fn release(&self, claimed: Vec<Claimed>) -> Result<(), QueueError>;
+
+    /// Jobs waiting or running, in all queues (for tests and monitoring).
+    async fn size(&self) -> Result<usize, QueueError>;
+
+    /// Removes every waiting job (not the failed ones).
+    async fn clear(&self) -> Result<usize, QueueError>;
+
+    // ----- the failed-jobs store -----
+
+    async fn failed_list(&self) -> Result<Vec<FailedJob>, QueueError>;
+    /// Removes a failed job and returns it.
+    async fn failed_take(&self, id: &str) -> Result<Option<FailedJob>, QueueError>;
+    /// Puts a failed job (back) into the store.
+    async fn failed_restore(&self, failed: FailedJob) -> Result<(), QueueError>;
+    async fn failed_forget(&self, id: &str) -> Result<bool, QueueError>;
+    async fn failed_purge(&self) -> Result<usize, QueueError>;
+}

@@ -1,0 +1,181 @@
+//! The job envelope: what a queue stores for one queued listener or event.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::Event;
+use crate::listener::EventListener;
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+pub(crate) fn chrono_ms(d: chrono::Duration) -> u64 {
+    d.num_milliseconds().max(0) as u64
+}
+
+/// How often and how long a job may run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobLimits {
+    /// Attempts in all (`tries`; 1 when the listener says `can_retry() == false`).
+    pub tries: u32,
+    /// Delay before retry n (ms); the last value repeats.
+    pub backoff_ms: Vec<u64>,
+    /// An attempt running longer than this is cancelled and counts as failed.
+    pub timeout_ms: Option<u64>,
+    /// Fail for good after this many attempts that returned an error or panicked.
+    pub max_exceptions: Option<u32>,
+}
+
+impl JobLimits {
+    /// The delay before the attempt after `attempt` (1-based).
+    pub fn backoff_after(&self, attempt: u32) -> Duration {
+        let index = (attempt.max(1) - 1) as usize;
+        let ms = self
+            .backoff_ms
+            .get(index)
+            .or(self.backoff_ms.last())
+            .copied()
+            .unwrap_or(0);
+        Duration::from_millis(ms)
+    }
+}
+
+/// The JSON a queue stores for one job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobEnvelope {
+    /// A ULID, unique per job (kept when a failed job is retried).
+    pub id: String,
+    /// The event's name, looked up in the worker's [`JobRegistry`](crate::JobRegistry).
+    pub event: String,
+    /// The event as JSON (`Event::to_json`).
+    pub payload: serde_json::Value,
+    /// The listener's `listener_name()`; `None` for a queued event, whose
+    /// listeners all run in the worker.
+    pub listener: Option<String>,
+    pub queue: String,
+    /// Attempts made before this copy was stored.
+    pub attempts: u32,
+    /// Attempts that ended in an error or a panic (for `max_exceptions`).
+    pub exceptions: u32,
+    pub limits: JobLimits,
+    /// Higher runs first within a queue.
+    pub priority: i32,
+    /// Unix ms before which the job does not run (`delay`, `backoff`).
+    pub available_at: i64,
+    /// Unix ms when the job was first queued.
+    pub created_at: i64,
+}
+
+/// A job on its way into a queue: the envelope, and for the in-process
+/// `memory` connection the live event and listener (no JSON round trip).
+#[derive(Clone)]
+pub struct Job {
+    pub envelope: JobEnvelope,
+    pub(crate) live: Option<Live>,
+}
+
+#[derive(Clone)]
+pub(crate) struct Live {
+    pub event: Arc<dyn Event>,
+    pub listener: Option<Arc<dyn EventListener>>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("envelope", &self.envelope)
+            .field("live", &self.live.is_some())
+            .finish()
+    }
+}
+
+impl Job {
+    pub fn from_envelope(envelope: JobEnvelope) -> Self {
+        Self {
+            envelope,
+            live: None,
+        }
+    }
+
+    /// The envelope with its payload filled in (serialising a live event).
+    pub(crate) fn stored_envelope(&self) -> JobEnvelope {
+        let mut envelope = self.envelope.clone();
+        if let (serde_json::Value::Null, Some(live)) = (&envelope.payload, &self.live) {
+            envelope.payload = live.event.to_json();
+        }
+        envelope
+    }
+
+    pub(crate) fn to_json(&self) -> Result<String, serde_json::Error> {
+        if self.envelope.payload.is_null() && self.live.is_some() {
+            serde_json::to_string(&self.stored_envelope())
+        } else {
+            serde_json::to_string(&self.envelope)
+        }
+    }
+}
+
+/// Where a claimed job lives in its backend, to acknowledge or reschedule it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// Backend-specific location (sqlite row, redis stream key, memory queue).
+    pub key: String,
+    /// Backend-specific claim token (sqlite lease, redis entry id).
+    pub token: String,
+}
+
+/// A job a worker has taken, with the number of this attempt (1-based).
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub job: Job,
+    pub attempt: u32,
+    pub receipt: Receipt,
+}
+
+/// A job that ran out of tries (or could not be rebuilt).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedJob {
+    pub id: String,
+    pub queue: String,
+    /// The full envelope, as it was when the job failed.
+    pub payload: JobEnvelope,
+    /// Why it failed: the last error, a timeout, or why it could not be rebuilt.
+    pub reason: String,
+    pub attempts: u32,
+    /// Unix ms.
+    pub failed_at: i64,
+}
+
+impl FailedJob {
+    pub(crate) fn new(claimed_env: JobEnvelope, reason: String, attempts: u32) -> Self {
+        Self {
+            id: claimed_env.id.clone(),
+            queue: claimed_env.queue.clone(),
+            payload: claimed_env,
+            reason,
+            attempts,
+            failed_at: now_ms(),
+        }
+    }
+
+    /// The envelope to queue again: attempts reset, runnable now.
+    pub fn retry_envelope(&self) -> JobEnvelope {
+        let mut envelope = self.payload.clone();
+        envelope.attempts = 0;
+        envelope.exceptions = 0;
+        envelope.available_at = now_ms();
+        envelope
+    }
+
+    /// When the job failed.
+    pub fn failed_at(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp_millis(self.failed_at).unwrap_or_default()
+    }
+}

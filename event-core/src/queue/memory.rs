@@ -1,0 +1,217 @@
+//! The `memory` connection: in-process queues, workers as tokio tasks.
+//!
+//! Jobs keep their live event and listener, so nothing is serialised; a
+//! process exit loses what is queued (use `sqlite` or `redis` for durability).
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::Notify;
+
+use super::QueueError;
+use super::backend::Backend;
+use super::job::{Claimed, FailedJob, Job, JobEnvelope, Receipt, now_ms};
+
+#[derive(Default)]
+struct State {
+    seq: u64,
+    /// Per queue: (priority descending, arrival) -> job.
+    ready: HashMap<String, BTreeMap<(Reverse<i32>, u64), Job>>,
+    /// (available_at, arrival) -> job.
+    delayed: BTreeMap<(i64, u64), Job>,
+    running: usize,
+    failed: Vec<FailedJob>,
+}
+
+impl State {
+    fn insert(&mut self, job: Job, now: i64) {
+        self.seq += 1;
+        if job.envelope.available_at > now {
+            self.delayed
+                .insert((job.envelope.available_at, self.seq), job);
+        } else {
+            self.ready
+                .entry(job.envelope.queue.clone())
+                .or_default()
+                .insert((Reverse(job.envelope.priority), self.seq), job);
+        }
+    }
+
+    fn promote(&mut self, now: i64) {
+        while let Some(entry) = self.delayed.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let job = entry.remove();
+            self.insert(job, now);
+        }
+    }
+}
+
+/// In-process queues.
+#[derive(Default)]
+pub struct MemoryBackend {
+    state: Mutex<State>,
+    notify: Notify,
+}
+
+impl MemoryBackend {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl Backend for MemoryBackend {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
+    fn location(&self) -> String {
+        "memory".to_string()
+    }
+
+    async fn push(&self, jobs: Vec<Job>) -> Result<(), QueueError> {
+        let now = now_ms();
+        {
+            let mut state = self.state();
+            for job in jobs {
+                state.insert(job, now);
+            }
+        }
+        self.notify.notify_waiters();
+        Ok(())
+    }
+
+    async fn fetch(
+        &self,
+        queues: &[String],
+        max: usize,
+        _lease: Duration,
+        _consumer: &str,
+    ) -> Result<Vec<Claimed>, QueueError> {
+        let now = now_ms();
+        let mut state = self.state();
+        state.promote(now);
+        let mut claimed = Vec::new();
+        for queue in queues {
+            let Some(ready) = state.ready.get_mut(queue) else {
+                continue;
+            };
+            while claimed.len() < max {
+                let Some((_, job)) = ready.pop_first() else {
+                    break;
+                };
+                claimed.push(Claimed {
+                    attempt: job.envelope.attempts + 1,
+                    receipt: Receipt {
+                        key: queue.clone(),
+                        token: String::new(),
+                    },
+                    job,
+                });
+            }
+        }
+        state.running += claimed.len();
+        Ok(claimed)
+    }
+
+    async fn wait(&self, idle: Duration) {
+        let notified = self.notify.notified();
+        let has_ready = {
+            let state = self.state();
+            state.ready.values().any(|q| !q.is_empty())
+                || state
+                    .delayed
+                    .first_key_value()
+                    .is_some_and(|(k, _)| k.0 <= now_ms())
+        };
+        if !has_ready {
+            let _ = tokio::time::timeout(idle, notified).await;
+        }
+    }
+
+    async fn ack(&self, done: Vec<Receipt>) -> Result<(), QueueError> {
+        let mut state = self.state();
+        state.running = state.running.saturating_sub(done.len());
+        Ok(())
+    }
+
+    async fn retry(&self, claimed: Claimed, envelope: JobEnvelope) -> Result<(), QueueError> {
+        let mut job = claimed.job;
+        job.envelope = envelope;
+        let mut state = self.state();
+        state.running = state.running.saturating_sub(1);
+        state.insert(job, now_ms());
+        drop(state);
+        self.notify.notify_waiters();
+        Ok(())
+    }
+
+    async fn fail(&self, _receipt: Receipt, failed: FailedJob) -> Result<(), QueueError> {
+        let mut state = self.state();
+        state.running = state.running.saturating_sub(1);
+        state.failed.push(failed);
+        Ok(())
+    }
+
+    async fn release(&self, claimed: Vec<Claimed>) -> Result<(), QueueError> {
+        let now = now_ms();
+        let mut state = self.state();
+        state.running = state.running.saturating_sub(claimed.len());
+        for c in claimed {
+            state.insert(c.job, now);
+        }
+        drop(state);
+        self.notify.notify_waiters();
+        Ok(())
+    }
+
+    async fn size(&self) -> Result<usize, QueueError> {
+        let state = self.state();
+        Ok(state.ready.values().map(BTreeMap::len).sum::<usize>()
+            + state.delayed.len()
+            + state.running)
+    }
+
+    async fn clear(&self) -> Result<usize, QueueError> {
+        let mut state = self.state();
+        let n = state.ready.values().map(BTreeMap::len).sum::<usize>() + state.delayed.len();
+        state.ready.clear();
+        state.delayed.clear();
+        Ok(n)
+    }
+
+    async fn failed_list(&self) -> Result<Vec<FailedJob>, QueueError> {
+        Ok(self.state().failed.clone())
+    }
+
+    async fn failed_take(&self, id: &str) -> Result<Option<FailedJob>, QueueError> {
+        let mut state = self.state();
+        let found = state.failed.iter().position(|f| f.id == id);
+        Ok(found.map(|i| state.failed.remove(i)))
+    }
+
+    async fn failed_restore(&self, failed: FailedJob) -> Result<(), QueueError> {
+        self.state().failed.push(failed);
+        Ok(())
+    }
+
+    async fn failed_forget(&self, id: &str) -> Result<bool, QueueError> {
+        Ok(self.failed_take(id).await?.is_some())
+    }
+
+    async fn failed_purge(&self) -> Result<usize, QueueError> {
+        let mut state = self.state();
+        let n = state.failed.len();
+        state.failed.clear();
+        Ok(n)
+    }
+}

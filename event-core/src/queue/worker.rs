@@ -1,0 +1,478 @@
+//! The worker: claims jobs in batches, runs them with their limits, and
+//! acknowledges, retries or fails them.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::task::JoinSet;
+
+use super::backend::Backend;
+use super::job::{Claimed, FailedJob, Job, JobEnvelope, now_ms};
+use super::registry::JobRegistry;
+use super::{Queue, QueueError};
+use crate::event::Event;
+use crate::listener::EventListener;
+
+/// Runs queued jobs of one connection.
+///
+/// ```no_run
+/// # async fn demo(connection: event_core::queue::Queue, registry: event_core::JobRegistry) -> Result<(), event_core::queue::QueueError> {
+/// use event_core::queue::{Worker, shutdown_signal};
+/// Worker::new(connection, registry)
+///     .queues(["orders", "emails"])
+///     .concurrency(8)
+///     .run_until(shutdown_signal())
+///     .await?;
+/// # Ok(()) }
+/// ```
+pub struct Worker {
+    queue: Queue,
+    registry: Arc<JobRegistry>,
+    queues: Vec<String>,
+    concurrency: usize,
+    lease: Duration,
+    grace: Duration,
+    poll: Duration,
+    consumer: String,
+}
+
+/// What a worker did before it stopped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkerReport {
+    /// Jobs whose listeners all succeeded.
+    pub succeeded: u64,
+    /// Failed attempts put back for another try.
+    pub retried: u64,
+    /// Jobs moved to the failed-jobs store.
+    pub failed: u64,
+    /// Claimed jobs handed back at shutdown (not finished within the grace period).
+    pub released: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    succeeded: AtomicU64,
+    retried: AtomicU64,
+    failed: AtomicU64,
+}
+
+struct Ctx {
+    backend: Arc<dyn Backend>,
+    registry: Arc<JobRegistry>,
+    counters: Counters,
+    acks: mpsc::UnboundedSender<super::Receipt>,
+    inflight: Mutex<HashMap<u64, Claimed>>,
+}
+
+enum Failure {
+    Error(anyhow::Error),
+    Timeout(u64),
+}
+
+enum Outcome {
+    Done,
+    Retry(JobEnvelope),
+    Fail(String, u32),
+}
+
+impl Worker {
+    /// A worker for `connection`, rebuilding jobs with `registry`
+    /// (`event_registry::job_registry()`, or one built by hand).
+    pub fn new(connection: Queue, registry: impl Into<Arc<JobRegistry>>) -> Self {
+        let queues = vec![connection.defaults().queue.clone()];
+        Self {
+            queue: connection,
+            registry: registry.into(),
+            queues,
+            concurrency: 1,
+            lease: Duration::from_secs(90),
+            grace: Duration::from_secs(30),
+            poll: Duration::from_millis(100),
+            consumer: ulid::Ulid::new().to_string(),
+        }
+    }
+
+    /// The queues to take jobs from, in order of preference (default:
+    /// `EVENTS_DEFAULT_QUEUE`).
+    pub fn queues<I, S>(mut self, queues: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.queues = queues.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Jobs run at the same time (default 1).
+    pub fn concurrency(mut self, jobs: usize) -> Self {
+        self.concurrency = jobs.max(1);
+        self
+    }
+
+    /// How long a claimed job stays invisible to other workers (default 90 s,
+    /// Laravel's `retry_after`). A worker that dies mid-job leaves it to be
+    /// claimed again after this; keep it above your longest `timeout`.
+    pub fn visibility_timeout(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(Duration::from_millis(10));
+        self
+    }
+
+    /// How long running jobs may take to finish after shutdown is asked (default 30 s).
+    pub fn grace_period(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// The longest pause between polls of an empty queue (default 100 ms).
+    pub fn poll_interval(mut self, poll: Duration) -> Self {
+        self.poll = poll.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Runs until SIGTERM or ctrl-c.
+    pub async fn run(self) -> Result<WorkerReport, QueueError> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Runs until `shutdown` completes; then takes no new job, lets running
+    /// ones finish within the grace period and hands the rest back.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<WorkerReport, QueueError> {
+        let backend = self.queue.backend()?.clone();
+        let (ack_tx, ack_rx) = mpsc::unbounded_channel();
+        let acker = tokio::spawn(ack_loop(backend.clone(), ack_rx));
+        let ctx = Arc::new(Ctx {
+            backend: backend.clone(),
+            registry: self.registry.clone(),
+            counters: Counters::default(),
+            acks: ack_tx,
+            inflight: Mutex::default(),
+        });
+        let semaphore = Arc::new(Semaphore::new(self.concurrency));
+        let mut tasks = JoinSet::new();
+        let mut next_task = 0u64;
+        let recover_every = (self.lease / 4).max(Duration::from_millis(10));
+        let mut last_recover: Option<Instant> = None;
+        let mut idle = Duration::from_millis(1);
+        let mut error_pause = Duration::from_millis(50);
+        tokio::pin!(shutdown);
+
+        loop {
+            while tasks.try_join_next().is_some() {}
+            let first = tokio::select! {
+                biased;
+                _ = &mut shutdown => break,
+                permit = semaphore.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+            };
+            let mut permits = vec![first];
+            while let Ok(permit) = semaphore.clone().try_acquire_owned() {
+                permits.push(permit);
+            }
+            let want = permits.len();
+            let mut claimed = Vec::new();
+            let mut result = Ok(());
+            if last_recover.is_none_or(|t| t.elapsed() >= recover_every) {
+                last_recover = Some(Instant::now());
+                match backend
+                    .recover(&self.queues, want, self.lease, &self.consumer)
+                    .await
+                {
+                    Ok(found) => claimed = found,
+                    Err(e) => result = Err(e),
+                }
+            }
+            if result.is_ok() && claimed.len() < want {
+                match backend
+                    .fetch(
+                        &self.queues,
+                        want - claimed.len(),
+                        self.lease,
+                        &self.consumer,
+                    )
+                    .await
+                {
+                    Ok(found) => claimed.extend(found),
+                    Err(e) => result = Err(e),
+                }
+            }
+            if let Err(e) = result {
+                tracing::warn!(error = %e, pause_ms = error_pause.as_millis() as u64, "queue worker cannot fetch jobs; retrying");
+                drop(permits);
+                if !claimed.is_empty() {
+                    self.start(&ctx, &mut tasks, &mut next_task, claimed, &semaphore)
+                        .await;
+                }
+                tokio::select! {
+                    biased;
+                    _ = &mut shutdown => break,
+                    _ = tokio::time::sleep(error_pause) => {}
+                }
+                error_pause = (error_pause * 2).min(Duration::from_secs(2));
+                continue;
+            }
+            error_pause = Duration::from_millis(50);
+            if claimed.is_empty() {
+                drop(permits);
+                tokio::select! {
+                    biased;
+                    _ = &mut shutdown => break,
+                    _ = backend.wait(idle) => {}
+                }
+                idle = (idle * 2).min(self.poll);
+                continue;
+            }
+            idle = Duration::from_millis(1);
+            for (job, permit) in claimed.into_iter().zip(permits) {
+                spawn_job(&ctx, &mut tasks, &mut next_task, job, permit);
+            }
+        }
+
+        // Shutdown: finish what runs, within the grace period.
+        let finished = tokio::time::timeout(self.grace, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if finished.is_err() {
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+        }
+        let leftovers: Vec<Claimed> = ctx
+            .inflight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .map(|(_, c)| c)
+            .collect();
+        let released = leftovers.len() as u64;
+        if !leftovers.is_empty() {
+            if let Err(e) = backend.release(leftovers).await {
+                tracing::warn!(error = %e, "could not hand back unfinished jobs; they run again after the visibility timeout");
+            }
+        }
+        let report = WorkerReport {
+            succeeded: ctx.counters.succeeded.load(Ordering::Relaxed),
+            retried: ctx.counters.retried.load(Ordering::Relaxed),
+            failed: ctx.counters.failed.load(Ordering::Relaxed),
+            released,
+        };
+        drop(ctx);
+        let _ = acker.await;
+        Ok(report)
+    }
+
+    /// Starts jobs claimed by a recovery that was followed by a failed fetch.
+    async fn start(
+        &self,
+        ctx: &Arc<Ctx>,
+        tasks: &mut JoinSet<()>,
+        next_task: &mut u64,
+        claimed: Vec<Claimed>,
+        semaphore: &Arc<Semaphore>,
+    ) {
+        for job in claimed {
+            match semaphore.clone().acquire_owned().await {
+                Ok(permit) => spawn_job(ctx, tasks, next_task, job, permit),
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+fn spawn_job(
+    ctx: &Arc<Ctx>,
+    tasks: &mut JoinSet<()>,
+    next_task: &mut u64,
+    claimed: Claimed,
+    permit: OwnedSemaphorePermit,
+) {
+    *next_task += 1;
+    let key = *next_task;
+    ctx.inflight
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, claimed.clone());
+    let ctx = ctx.clone();
+    tasks.spawn(async move {
+        run_job(&ctx, key, claimed).await;
+        drop(permit);
+    });
+}
+
+async fn run_job(ctx: &Ctx, key: u64, claimed: Claimed) {
+    let outcome = execute(ctx, &claimed).await;
+    ctx.inflight
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&key);
+    let id = claimed.job.envelope.id.clone();
+    let result = match outcome {
+        Outcome::Done => {
+            ctx.counters.succeeded.fetch_add(1, Ordering::Relaxed);
+            let _ = ctx.acks.send(claimed.receipt);
+            Ok(())
+        }
+        Outcome::Retry(envelope) => {
+            ctx.counters.retried.fetch_add(1, Ordering::Relaxed);
+            ctx.backend.retry(claimed, envelope).await
+        }
+        Outcome::Fail(reason, attempts) => {
+            ctx.counters.failed.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(job = %id, %reason, "job failed for good");
+            let failed = FailedJob::new(claimed.job.stored_envelope(), reason, attempts);
+            ctx.backend.fail(claimed.receipt, failed).await
+        }
+    };
+    if let Err(e) = result {
+        tracing::warn!(job = %id, error = %e, "could not record the job's outcome; it runs again after the visibility timeout");
+    }
+}
+
+type Rebuilt = (Arc<dyn Event>, Vec<Arc<dyn EventListener>>);
+
+/// The event and the listeners to run, from the live objects (memory) or
+/// through the registry (JSON).
+fn rebuild(registry: &JobRegistry, job: &Job) -> Result<Rebuilt, String> {
+    let envelope = &job.envelope;
+    let event = match &job.live {
+        Some(live) => live.event.clone(),
+        None => registry
+            .decode(&envelope.event, envelope.payload.clone())
+            .map_err(|e| e.to_string())?,
+    };
+    let listeners = match (&job.live, &envelope.listener) {
+        (Some(live), _) if live.listener.is_some() => live.listener.iter().cloned().collect(),
+        (_, Some(name)) => vec![registry.listener_named(name).map_err(|e| e.to_string())?],
+        (_, None) => registry.listeners_of(&envelope.event),
+    };
+    Ok((event, listeners))
+}
+
+async fn execute(ctx: &Ctx, claimed: &Claimed) -> Outcome {
+    let envelope = &claimed.job.envelope;
+    let limits = &envelope.limits;
+    let attempt = claimed.attempt;
+    let (event, listeners) = match rebuild(&ctx.registry, &claimed.job) {
+        Ok(rebuilt) => rebuilt,
+        Err(reason) => return Outcome::Fail(reason, attempt),
+    };
+    if attempt > limits.tries {
+        let reason = format!(
+            "job has been attempted too many times ({} of {} tries): its worker stopped mid-job",
+            attempt - 1,
+            limits.tries
+        );
+        let error = anyhow::anyhow!(reason.clone());
+        for listener in &listeners {
+            call_failed_hook(listener, &event, &error).await;
+        }
+        return Outcome::Fail(reason, attempt - 1);
+    }
+    let mut failure = None;
+    for listener in &listeners {
+        let run = crate::dispatcher::invoke(listener, &event);
+        let result = match limits.timeout_ms {
+            Some(ms) => match tokio::time::timeout(Duration::from_millis(ms), run).await {
+                Ok(result) => result.map_err(Failure::Error),
+                Err(_) => Err(Failure::Timeout(ms)),
+            },
+            None => run.await.map_err(Failure::Error),
+        };
+        if let Err(f) = result {
+            failure = Some((listener, f));
+            break;
+        }
+    }
+    let Some((listener, failure)) = failure else {
+        return Outcome::Done;
+    };
+    let mut next = envelope.clone();
+    next.attempts = attempt;
+    let error = match failure {
+        Failure::Error(e) => {
+            next.exceptions += 1;
+            e.context(format!(
+                "listener `{}` failed handling event `{}`",
+                listener.listener_name(),
+                envelope.event
+            ))
+        }
+        Failure::Timeout(ms) => anyhow::anyhow!(
+            "listener `{}` timed out after {ms} ms handling event `{}`",
+            listener.listener_name(),
+            envelope.event
+        ),
+    };
+    let too_many_exceptions = limits
+        .max_exceptions
+        .is_some_and(|max| next.exceptions >= max);
+    if attempt >= limits.tries || too_many_exceptions {
+        call_failed_hook(listener, &event, &error).await;
+        return Outcome::Fail(format!("{error:#}"), attempt);
+    }
+    tracing::info!(job = %envelope.id, attempt, error = %format!("{error:#}"), "job attempt failed; retrying");
+    next.available_at = now_ms() + limits.backoff_after(attempt).as_millis() as i64;
+    Outcome::Retry(next)
+}
+
+async fn call_failed_hook(
+    listener: &Arc<dyn EventListener>,
+    event: &Arc<dyn Event>,
+    error: &anyhow::Error,
+) {
+    match AssertUnwindSafe(listener.failed(event.clone(), error))
+        .catch_unwind()
+        .await
+    {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::error!(listener = listener.listener_name(), error = %e, "failed hook returned an error")
+        }
+        Err(_) => tracing::error!(listener = listener.listener_name(), "failed hook panicked"),
+    }
+}
+
+/// Acknowledges finished jobs in batches: one round trip for many.
+async fn ack_loop(backend: Arc<dyn Backend>, mut done: mpsc::UnboundedReceiver<super::Receipt>) {
+    let mut batch = Vec::new();
+    while done.recv_many(&mut batch, 1024).await > 0 {
+        let mut pause = Duration::from_millis(50);
+        for _ in 0..12 {
+            match backend.ack(batch.clone()).await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, jobs = batch.len(), "cannot acknowledge finished jobs; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+        batch.clear();
+    }
+}
+
+/// Completes on ctrl-c or (on Unix) SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,245 @@
+//! Events and listeners the queue tests and the `queue_worker` binary share,
+//! written by hand against the traits.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use event_core::queue::JobRegistry;
+use event_core::{Event, EventListener, ListenerOptions, ShouldQueue};
+use serde::{Deserialize, Serialize};
+
+/// The job every test queues. Its fields tell the listener how to behave.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TestJobEvent {
+    pub n: u64,
+    /// Fail (return an error) this many attempts before succeeding.
+    #[serde(default)]
+    pub fail_times: u32,
+    #[serde(default)]
+    pub panic: bool,
+    #[serde(default)]
+    pub sleep_ms: u64,
+    #[serde(default)]
+    pub priority: i32,
+}
+
+impl Event for TestJobEvent {
+    fn event_name(&self) -> &'static str {
+        "TestJob"
+    }
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+    fn priority(&self) -> i32 {
+        self.priority
+    }
+}
+
+/// A queued event (`should_queue`), whose listeners run in the worker.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct QueuedEvent {
+    pub n: u64,
+}
+
+impl Event for QueuedEvent {
+    fn event_name(&self) -> &'static str {
+        "Queued"
+    }
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+    fn should_queue(&self) -> bool {
+        true
+    }
+    fn queue_name(&self) -> Option<&str> {
+        Some("events")
+    }
+    fn as_should_queue(&self) -> Option<&dyn ShouldQueue> {
+        Some(self)
+    }
+}
+
+impl ShouldQueue for QueuedEvent {
+    fn tries(&self) -> Option<u32> {
+        Some(2)
+    }
+    fn after_commit(&self) -> bool {
+        true
+    }
+}
+
+/// Where listeners write what happened: memory for in-process tests, a file
+/// (one line per record, appended) for worker processes.
+#[derive(Clone)]
+pub enum Sink {
+    Memory(Arc<Mutex<Vec<(String, u64, Instant)>>>),
+    File(PathBuf),
+}
+
+impl Sink {
+    pub fn memory() -> Self {
+        Sink::Memory(Arc::default())
+    }
+
+    pub fn record(&self, what: &str, n: u64) {
+        match self {
+            Sink::Memory(log) => log.lock().unwrap_or_else(|e| e.into_inner()).push((
+                what.to_string(),
+                n,
+                Instant::now(),
+            )),
+            Sink::File(path) => {
+                // One small O_APPEND write per record: whole lines even with
+                // several processes appending.
+                if let Ok(mut f) = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                {
+                    let _ = f.write_all(format!("{what} {n}\n").as_bytes());
+                }
+            }
+        }
+    }
+
+    /// Records of kind `what`, in order (memory sink only).
+    pub fn of(&self, what: &str) -> Vec<u64> {
+        match self {
+            Sink::Memory(log) => log
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .filter(|(w, _, _)| w == what)
+                .map(|(_, n, _)| *n)
+                .collect(),
+            Sink::File(path) => std::fs::read_to_string(path)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| l.split_once(' '))
+                .filter(|(w, _)| *w == what)
+                .filter_map(|(_, n)| n.parse().ok())
+                .collect(),
+        }
+    }
+
+    /// When each record of kind `what` happened (memory sink only).
+    pub fn times(&self, what: &str) -> Vec<Instant> {
+        match self {
+            Sink::Memory(log) => log
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .filter(|(w, _, _)| w == what)
+                .map(|(_, _, t)| *t)
+                .collect(),
+            Sink::File(_) => vec![],
+        }
+    }
+}
+
+/// A queued listener of `TestJobEvent` with configurable knobs.
+pub struct TestListener {
+    pub name: String,
+    pub options: ListenerOptions,
+    pub sink: Sink,
+    /// Attempts per job number.
+    attempts: Mutex<HashMap<u64, u32>>,
+}
+
+impl TestListener {
+    pub fn new(name: &str, sink: Sink) -> Self {
+        Self {
+            name: name.to_string(),
+            options: ListenerOptions {
+                queued: true,
+                retry: true,
+                ..ListenerOptions::default()
+            },
+            sink,
+            attempts: Mutex::default(),
+        }
+    }
+
+    pub fn with(mut self, change: impl FnOnce(&mut ListenerOptions)) -> Self {
+        change(&mut self.options);
+        self
+    }
+}
+
+#[event_core::async_trait]
+impl EventListener for TestListener {
+    async fn handle(&self, event: Arc<dyn Event>) -> anyhow::Result<()> {
+        let job = event
+            .downcast_ref::<TestJobEvent>()
+            .ok_or_else(|| anyhow::anyhow!("not a TestJobEvent"))?;
+        let attempt = {
+            let mut map = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+            let count = map.entry(job.n).or_default();
+            *count += 1;
+            *count
+        };
+        self.sink.record("start", job.n);
+        if job.sleep_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(job.sleep_ms)).await;
+        }
+        if job.panic {
+            panic!("job {} panicked on purpose", job.n);
+        }
+        if attempt <= job.fail_times {
+            self.sink.record("error", job.n);
+            anyhow::bail!("job {} fails attempt {attempt} on purpose", job.n);
+        }
+        self.sink.record("success", job.n);
+        Ok(())
+    }
+
+    async fn failed(&self, event: Arc<dyn Event>, _error: &anyhow::Error) -> anyhow::Result<()> {
+        if let Some(job) = event.downcast_ref::<TestJobEvent>() {
+            self.sink.record("failed_hook", job.n);
+        }
+        Ok(())
+    }
+
+    fn should_queue(&self) -> bool {
+        self.options.queued
+    }
+
+    fn listener_name(&self) -> &str {
+        &self.name
+    }
+
+    fn options(&self) -> ListenerOptions {
+        self.options.clone()
+    }
+}
+
+/// A listener of `QueuedEvent` (not queued itself: the event is).
+pub struct QueuedEventListener {
+    pub name: String,
+    pub sink: Sink,
+}
+
+#[event_core::async_trait]
+impl EventListener for QueuedEventListener {
+    async fn handle(&self, event: Arc<dyn Event>) -> anyhow::Result<()> {
+        let e = event
+            .downcast_ref::<QueuedEvent>()
+            .ok_or_else(|| anyhow::anyhow!("not a QueuedEvent"))?;
+        self.sink.record(&self.name, e.n);
+        Ok(())
+    }
+
+    fn listener_name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// The registry the `queue_worker` binary runs with: listener `record`.
+pub fn worker_registry(sink: Sink) -> JobRegistry {
+    JobRegistry::new().listener::<TestJobEvent>(Arc::new(TestListener::new("record", sink)))
+}

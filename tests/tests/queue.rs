@@ -1,0 +1,195 @@
+//! Queue connections `memory` and `sqlite`, end to end: dispatch, workers,
+//! every knob, the failed store, crashes and two worker processes.
+
+mod queue_common;
+
+use event_core::config::EventsConfig;
+use event_core::queue::{self, Queue, QueueError};
+use queue_common as common;
+
+async fn sqlite_in(dir: &tempfile::TempDir) -> Queue {
+    let url = format!("sqlite://{}/jobs.db", dir.path().display());
+    Queue::open(&url).await.expect("open sqlite queue")
+}
+
+macro_rules! on_memory_and_sqlite {
+    ($($scenario:ident),* $(,)?) => {
+        mod memory {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    common::$scenario(Queue::memory()).await;
+                }
+            )*
+        }
+        mod sqlite {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let dir = tempfile::tempdir().expect("temp dir");
+                    common::$scenario(sqlite_in(&dir).await).await;
+                }
+            )*
+        }
+    };
+}
+
+on_memory_and_sqlite!(
+    dispatch_writes_envelope,
+    runs_every_job_once,
+    retries_with_backoff,
+    failed_store,
+    timeout_cancels,
+    max_exceptions_stops_early,
+    no_retry_means_one_attempt,
+    delay_holds_job,
+    priority_orders_jobs,
+    panic_fails_attempt,
+    unknown_and_bad_jobs_fail,
+    queued_event_runs_in_worker,
+    after_commit_waits_for_the_unit,
+    shutdown_finishes_or_hands_back,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_sigkill_mid_job_loses_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/jobs.db", dir.path().display());
+    common::sigkill_mid_job(url, dir.path().join("record.log")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_ten_thousand_jobs_two_processes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/jobs.db", dir.path().display());
+    common::ten_thousand_two_processes(url, dir.path().join("record.log")).await;
+}
+
+#[tokio::test]
+async fn connection_comes_from_config() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config =
+        |vars: &[(&str, String)]| EventsConfig::from_vars(vars.iter().cloned()).expect("config");
+
+    let sync = queue::connect(&EventsConfig::default())
+        .await
+        .expect("sync");
+    assert_eq!(sync.connection_name(), "sync");
+    assert!(matches!(sync.size().await, Err(QueueError::Sync)));
+
+    let memory = queue::connect(&config(&[("EVENTS_QUEUE_CONNECTION", "memory".into())]))
+        .await
+        .expect("memory");
+    assert_eq!(memory.connection_name(), "memory");
+
+    let url = format!("sqlite://{}/from-config.db", dir.path().display());
+    let sqlite = queue::connect(&config(&[
+        ("EVENTS_QUEUE_CONNECTION", "sqlite".into()),
+        ("EVENTS_QUEUE_URL", url),
+        ("EVENTS_DEFAULT_QUEUE", "orders".into()),
+        ("EVENTS_RETRY_ATTEMPTS", "5".into()),
+        ("EVENTS_RETRY_DELAY_SECONDS", "7".into()),
+    ]))
+    .await
+    .expect("sqlite");
+    assert_eq!(sqlite.connection_name(), "sqlite");
+    assert_eq!(sqlite.defaults().queue, "orders");
+    assert_eq!(sqlite.defaults().tries, 5);
+    assert_eq!(
+        sqlite.defaults().retry_delay,
+        std::time::Duration::from_secs(7)
+    );
+}
+
+#[tokio::test]
+async fn bad_or_unreachable_urls_are_errors_naming_the_url() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cases = [
+        "ftp://example.com/jobs".to_string(),
+        "sqlite://".to_string(),
+        format!("sqlite://{}/no/such/dir/jobs.db", dir.path().display()),
+        "redis://127.0.0.1:1".to_string(),
+        "redis://:::bad".to_string(),
+    ];
+    for url in cases {
+        let error = Queue::open(&url).await.expect_err(&url).to_string();
+        assert!(error.contains(&url), "`{error}` should name `{url}`");
+    }
+    let missing = queue::connect(
+        &EventsConfig::from_vars([("EVENTS_QUEUE_CONNECTION", "sqlite")]).expect("config"),
+    )
+    .await
+    .expect_err("no URL");
+    assert!(
+        missing.to_string().contains("EVENTS_QUEUE_URL"),
+        "{missing}"
+    );
+    let mismatch = queue::connect(
+        &EventsConfig::from_vars([
+            ("EVENTS_QUEUE_CONNECTION", "redis".to_string()),
+            (
+                "EVENTS_QUEUE_URL",
+                format!("sqlite://{}/x.db", dir.path().display()),
+            ),
+        ])
+        .expect("config"),
+    )
+    .await
+    .expect_err("mismatch");
+    assert!(mismatch.to_string().contains("x.db"), "{mismatch}");
+}
+
+/// Per-listener `connection` routes to another connection; `sync` runs
+/// inline; an unknown one is an error naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listener_connection_overrides_the_default() {
+    use common::fixtures::{Sink, TestListener};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sqlite = sqlite_in(&dir).await;
+    let memory = Queue::memory().with_connection("sqlite", sqlite.clone());
+    let sink = Sink::memory();
+
+    let (to_sqlite, _) = common::setup(
+        &memory,
+        TestListener::new("to-sqlite", sink.clone()).with(|o| o.connection = Some("sqlite".into())),
+    )
+    .await;
+    to_sqlite.dispatch(common::job(1)).await.expect("dispatch");
+    assert_eq!(sqlite.size().await.expect("size"), 1);
+    assert_eq!(memory.size().await.expect("size"), 0);
+
+    let (inline, _) = common::setup(
+        &memory,
+        TestListener::new("inline", sink.clone()).with(|o| o.connection = Some("sync".into())),
+    )
+    .await;
+    inline.dispatch(common::job(2)).await.expect("dispatch");
+    assert_eq!(sink.of("success"), vec![2], "ran inline");
+
+    let (unknown, _) = common::setup(
+        &memory,
+        TestListener::new("lost", sink.clone()).with(|o| o.connection = Some("rabbitmq".into())),
+    )
+    .await;
+    let error = unknown
+        .dispatch(common::job(3))
+        .await
+        .expect_err("unknown connection");
+    assert!(
+        format!("{error:#}").contains("unknown queue connection `rabbitmq`"),
+        "{error:#}"
+    );
+}
+
+/// The `sync` connection runs queued listeners inline, like Laravel's.
+#[tokio::test]
+async fn sync_runs_inline() {
+    use common::fixtures::{Sink, TestListener};
+    let sink = Sink::memory();
+    let (dispatcher, _) =
+        common::setup(&Queue::sync(), TestListener::new("sync", sink.clone())).await;
+    dispatcher.dispatch(common::job(1)).await.expect("dispatch");
+    assert_eq!(sink.of("success"), vec![1]);
+}
