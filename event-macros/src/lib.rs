@@ -1,12 +1,139 @@
-//! Placeholder: the real macros land with the event-macros issue.
+//! `#[derive(Event)]` and `#[listener(...)]` for event-core.
+//!
+//! Use them through event-core (`use event_core::{Event, listener};` or
+//! `use event_core::prelude::*;`); expansions name only `::event_core::...`.
+//!
+//! The pipeline follows thiserror: `ast.rs` + `attr.rs` parse the input into
+//! plain structs, `valid.rs` checks every rule and builds the model,
+//! `expand.rs` turns the model into tokens. Errors are collected in a
+//! [`ctxt::Ctxt`] so one build shows every mistake, and an input with errors
+//! still expands to the user's item (plus a stub), so the errors are the only
+//! ones.
+
 use proc_macro::TokenStream;
 
+mod ast;
+mod attr;
+mod ctxt;
+mod expand;
+mod valid;
+
+#[cfg(test)]
+mod tests;
+
+/// Implements `event_core::Event` for a struct (named fields, tuple or unit).
+///
+/// ```ignore
+/// #[derive(Debug, Clone, Serialize, Deserialize, Event)]
+/// #[event(queue = "emails", priority = 5, tags("user", "auth"))]
+/// pub struct UserRegisteredEvent { pub user_id: String, pub email: String }
+/// ```
+///
+/// Keys of `#[event(...)]`, all optional:
+/// - `name = "..."`: the event name; default: the type name without a trailing
+///   `Event` (`UserRegisteredEvent` -> `"UserRegistered"`).
+/// - `queued`: dispatches hand the event to the queue (`should_queue()`); the
+///   type must also derive `Deserialize` so a worker can rebuild it.
+///   `queue = "..."` and `connection = "..."` route it, and imply `queued`.
+/// - `priority = N`, `tags("a", "b")`.
+/// - `broadcast = "orders.{order_id}"` (fields interpolated with `Display`;
+///   `{0}` in a tuple struct; `{{` for a literal brace), with `private` or
+///   `presence`: implements `event_core::broadcasting::Broadcastable`.
+/// - `crate = "path"`: where event-core is, when renamed.
+///
+/// `to_json` serialises with serde, so the type must be `Serialize`. If
+/// serialisation fails at run time (a map with non-string keys, a custom
+/// `Serialize` that errors), the error is logged through `tracing` and
+/// `to_json` returns `{"$error": "<message>"}`, which a queue worker then
+/// refuses to decode: the failure is visible, never a silent `null`.
 #[proc_macro_derive(Event, attributes(event))]
-pub fn derive_event(_input: TokenStream) -> TokenStream {
-    quote::quote!(compile_error!("#[derive(Event)] is not implemented yet");).into()
+pub fn derive_event(input: TokenStream) -> TokenStream {
+    derive_event_tokens(input.into()).into()
 }
 
+/// Makes a listener from an `async fn` or from an `impl` block.
+///
+/// ```ignore
+/// #[listener(event = UserRegisteredEvent)]
+/// async fn send_welcome_email(event: &UserRegisteredEvent) -> anyhow::Result<()> { Ok(()) }
+/// // generates `pub struct SendWelcomeEmailListener;` implementing EventListener
+///
+/// #[listener(event = OrderProcessedEvent, queued, tries = 5, backoff = [5, 15, 30])]
+/// impl ChargeCard {
+///     async fn handle(&self, event: &OrderProcessedEvent) -> anyhow::Result<()> { Ok(()) }
+///     async fn failed(&self, event: &OrderProcessedEvent, error: &anyhow::Error) {}
+/// }
+/// ```
+///
+/// Keys: `event = E` (required), and optionally `queued`, `queue = "..."`,
+/// `connection = "..."` (both imply `queued`), `tries = N`,
+/// `backoff = [secs, ...]`, `timeout = secs`, `delay = secs`,
+/// `max_exceptions = N`, `after_commit`, `crate = "path"`. They are readable
+/// through `EventListener` (`should_queue`, `queue_name`, `backoff`,
+/// `max_exceptions`) and all of them through `EventListener::options()`.
 #[proc_macro_attribute]
-pub fn listener(_args: TokenStream, _item: TokenStream) -> TokenStream {
-    quote::quote!(compile_error!("#[listener] is not implemented yet");).into()
+pub fn listener(args: TokenStream, item: TokenStream) -> TokenStream {
+    listener_tokens(args.into(), item.into()).into()
+}
+
+pub(crate) fn derive_event_tokens(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
+    let input: syn::DeriveInput = match syn::parse2(input) {
+        Ok(input) => input,
+        Err(e) => return e.to_compile_error(),
+    };
+    let mut cx = ctxt::Ctxt::new();
+    let model = ast::event_input(&mut cx, &input).map(|parsed| valid::event(&mut cx, parsed));
+    match (cx.check(), model) {
+        (Ok(()), Some(model)) => expand::event(&model),
+        (result, model) => {
+            let krate = model.map_or_else(valid::default_crate, |m| m.krate);
+            let mut tokens = result
+                .err()
+                .map(|e| e.to_compile_error())
+                .unwrap_or_default();
+            tokens.extend(expand::event_fallback(&input, &krate));
+            tokens
+        }
+    }
+}
+
+pub(crate) fn listener_tokens(
+    args: proc_macro2::TokenStream,
+    item: proc_macro2::TokenStream,
+) -> proc_macro2::TokenStream {
+    let mut cx = ctxt::Ctxt::new();
+    let attrs = ast::listener_attrs(&mut cx, args);
+    let parsed = match ast::listener_item(item.clone()) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            cx.syn_error(e);
+            return with_errors(cx, item);
+        }
+    };
+    let model = valid::listener(&mut cx, attrs, &parsed);
+    match (cx.check(), model) {
+        (Ok(()), Some(model)) => expand::listener(&model, item),
+        (result, _) => {
+            let function = match &parsed {
+                ast::ListenerItem::Fn(f) => Some(&f.sig.ident),
+                ast::ListenerItem::Impl(_) => None,
+            };
+            let mut tokens = result
+                .err()
+                .map(|e| e.to_compile_error())
+                .unwrap_or_default();
+            tokens.extend(expand::listener_fallback(item, function));
+            tokens
+        }
+    }
+}
+
+fn with_errors(cx: ctxt::Ctxt, item: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
+    let mut tokens = cx
+        .check()
+        .err()
+        .map(|e| e.to_compile_error())
+        .unwrap_or_default();
+    tokens.extend(item);
+    tokens
 }

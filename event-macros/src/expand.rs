@@ -1,0 +1,369 @@
+//! Expand: validated models -> tokens. Nothing here reports a user error.
+//!
+//! Every path is absolute (`::event_core::...`, or the `crate = "..."` path);
+//! anything beyond event-core's own API goes through its `__private` module so
+//! a user's crate needs no dependency besides event-core.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+
+use crate::valid::{Broadcast, EventModel, FieldRef, Knobs, ListenerKind, ListenerModel, Returns};
+
+pub(crate) fn event(model: &EventModel) -> TokenStream {
+    let EventModel {
+        ident, krate, name, ..
+    } = model;
+    let (impl_generics, ty_generics, where_clause) = model.generics.split_for_impl();
+    // A generic event is an event for the arguments that make it one.
+    let where_clause = if model.generics.type_params().next().is_some() {
+        let mut bounds = quote!(
+            Self: ::core::marker::Send + ::core::marker::Sync + ::core::fmt::Debug + 'static
+                + #krate::__private::SerializeEvent,
+        );
+        if model.queued.is_some() {
+            bounds.extend(quote!(Self: #krate::__private::QueuedEvent,));
+        }
+        let existing = where_clause.map(|w| &w.predicates);
+        quote!(where #existing #bounds)
+    } else {
+        quote!(#where_clause)
+    };
+
+    let to_json = quote_spanned!(ident.span()=> #krate::__private::to_json(self));
+    let mut methods = quote! {
+        fn event_name(&self) -> &'static str {
+            #name
+        }
+        fn to_json(&self) -> #krate::__private::serde_json::Value {
+            #to_json
+        }
+        fn static_event_name() -> ::std::borrow::Cow<'static, str>
+        where
+            Self: ::core::marker::Sized,
+        {
+            ::std::borrow::Cow::Borrowed(#name)
+        }
+    };
+    let mut extra_impls = TokenStream::new();
+
+    if let Some(span) = model.queued {
+        let queue = option_str(model.queue.as_deref());
+        let connection = option_str(model.connection.as_deref());
+        // Spanned at `queued`: a missing `Deserialize` is reported there.
+        let view = quote_spanned!(span=> #krate::__private::queued_event(self));
+        methods.extend(quote! {
+            fn should_queue(&self) -> bool {
+                true
+            }
+            fn queue_name(&self) -> ::core::option::Option<&str> {
+                #queue
+            }
+            fn as_should_queue(&self) -> ::core::option::Option<&dyn #krate::ShouldQueue> {
+                #view
+            }
+        });
+        extra_impls.extend(quote! {
+            #[automatically_derived]
+            impl #impl_generics #krate::ShouldQueue for #ident #ty_generics #where_clause {
+                fn queue_connection(&self) -> ::core::option::Option<&str> {
+                    #connection
+                }
+                fn queue(&self) -> ::core::option::Option<&str> {
+                    #queue
+                }
+            }
+        });
+    }
+    if let Some(priority) = model.priority {
+        methods.extend(quote! {
+            fn priority(&self) -> i32 {
+                #priority
+            }
+        });
+    }
+    if let Some(tags) = &model.tags {
+        methods.extend(quote! {
+            fn tags(&self) -> ::std::vec::Vec<::std::string::String> {
+                ::std::vec![#(::std::string::String::from(#tags)),*]
+            }
+        });
+    }
+    if let Some(broadcast) = &model.broadcast {
+        methods.extend(quote! {
+            fn as_broadcastable(
+                &self,
+            ) -> ::core::option::Option<&dyn #krate::broadcasting::Broadcastable> {
+                ::core::option::Option::Some(self)
+            }
+        });
+        let channel = broadcast_channel(broadcast);
+        let Broadcast {
+            private, presence, ..
+        } = broadcast;
+        extra_impls.extend(quote! {
+            #[automatically_derived]
+            impl #impl_generics #krate::broadcasting::Broadcastable for #ident #ty_generics #where_clause {
+                fn broadcast_channel(&self) -> ::std::string::String {
+                    #channel
+                }
+                fn broadcast_data(&self) -> #krate::__private::serde_json::Value {
+                    #krate::Event::to_json(self)
+                }
+                fn is_private(&self) -> bool {
+                    #private
+                }
+                fn is_presence(&self) -> bool {
+                    #presence
+                }
+            }
+        });
+    }
+
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #krate::Event for #ident #ty_generics #where_clause {
+            #methods
+        }
+        #extra_impls
+    }
+}
+
+fn option_str(value: Option<&str>) -> TokenStream {
+    match value {
+        Some(v) => quote!(::core::option::Option::Some(#v)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn option<T: quote::ToTokens>(value: Option<T>) -> TokenStream {
+    match value {
+        Some(v) => quote!(::core::option::Option::Some(#v)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn broadcast_channel(broadcast: &Broadcast) -> TokenStream {
+    let format = &broadcast.format;
+    if broadcast.fields.is_empty() {
+        return quote!(::std::string::String::from(#format));
+    }
+    let fields = broadcast.fields.iter().map(|f| match f {
+        FieldRef::Named(ident) => quote!(self.#ident),
+        FieldRef::Index(i) => {
+            let index = syn::Index::from(*i);
+            quote!(self.#index)
+        }
+    });
+    // Spanned at the template: a field that is not `Display` is reported there.
+    quote_spanned!(broadcast.span=> ::std::format!(#format, #(#fields),*))
+}
+
+/// The user's item as written, then the `EventListener` impl for it.
+pub(crate) fn listener(model: &ListenerModel, item: TokenStream) -> TokenStream {
+    let ListenerModel { krate, event, .. } = model;
+    let knobs = knobs(model);
+    let unexpected = quote! {
+        ::core::option::Option::None => ::core::result::Result::Err(
+            #krate::__private::unexpected_event::<#event>(
+                &*event,
+                #krate::EventListener::listener_name(self),
+            ),
+        ),
+    };
+    match &model.kind {
+        ListenerKind::Fn { function, listener } => {
+            let doc = format!(
+                "The listener `#[listener]` generates from [`{function}`]: register it with \
+                 `listen::<E>(Arc::new({listener}))`."
+            );
+            quote! {
+                #item
+
+                #[doc = #doc]
+                #[derive(
+                    ::core::fmt::Debug,
+                    ::core::clone::Clone,
+                    ::core::marker::Copy,
+                    ::core::default::Default
+                )]
+                pub struct #listener;
+
+                #[#krate::__private::async_trait]
+                impl #krate::EventListener for #listener {
+                    async fn handle(
+                        &self,
+                        event: ::std::sync::Arc<dyn #krate::Event>,
+                    ) -> #krate::__private::anyhow::Result<()> {
+                        match event.downcast_ref::<#event>() {
+                            ::core::option::Option::Some(event) => ::core::result::Result::map_err(
+                                #function(event).await,
+                                ::core::convert::Into::into,
+                            ),
+                            #unexpected
+                        }
+                    }
+                    #knobs
+                }
+            }
+        }
+        ListenerKind::Impl {
+            self_ty,
+            generics,
+            failed,
+        } => {
+            let (impl_generics, _, where_clause) = generics.split_for_impl();
+            let failed = failed.map(|returns| {
+                let call = quote!(Self::failed(self, event, exception).await);
+                let body = match returns {
+                    Returns::Result => {
+                        quote!(::core::result::Result::map_err(#call, ::core::convert::Into::into))
+                    }
+                    Returns::Unit => quote!({
+                        #call;
+                        ::core::result::Result::Ok(())
+                    }),
+                };
+                quote! {
+                    async fn failed(
+                        &self,
+                        event: ::std::sync::Arc<dyn #krate::Event>,
+                        exception: &#krate::__private::anyhow::Error,
+                    ) -> #krate::__private::anyhow::Result<()> {
+                        match event.downcast_ref::<#event>() {
+                            ::core::option::Option::Some(event) => #body,
+                            ::core::option::Option::None => ::core::result::Result::Ok(()),
+                        }
+                    }
+                }
+            });
+            quote! {
+                #item
+
+                #[#krate::__private::async_trait]
+                impl #impl_generics #krate::EventListener for #self_ty #where_clause {
+                    async fn handle(
+                        &self,
+                        event: ::std::sync::Arc<dyn #krate::Event>,
+                    ) -> #krate::__private::anyhow::Result<()> {
+                        match event.downcast_ref::<#event>() {
+                            ::core::option::Option::Some(event) => ::core::result::Result::map_err(
+                                Self::handle(self, event).await,
+                                ::core::convert::Into::into,
+                            ),
+                            #unexpected
+                        }
+                    }
+                    #failed
+                    #knobs
+                }
+            }
+        }
+    }
+}
+
+fn knobs(model: &ListenerModel) -> TokenStream {
+    let krate = &model.krate;
+    let Knobs {
+        queued,
+        queue,
+        connection,
+        tries,
+        backoff,
+        timeout,
+        delay,
+        max_exceptions,
+        after_commit,
+    } = &model.knobs;
+    let mut out = TokenStream::new();
+    if *queued {
+        out.extend(quote! {
+            fn should_queue(&self) -> bool {
+                true
+            }
+        });
+    }
+    if let Some(queue) = queue {
+        out.extend(quote! {
+            fn queue_name(&self) -> ::core::option::Option<&str> {
+                ::core::option::Option::Some(#queue)
+            }
+        });
+    }
+    if let Some(max) = max_exceptions {
+        out.extend(quote! {
+            fn max_exceptions(&self) -> ::core::option::Option<u32> {
+                ::core::option::Option::Some(#max)
+            }
+        });
+    }
+    if let Some(backoff) = backoff {
+        out.extend(quote! {
+            fn backoff(&self) -> ::std::vec::Vec<#krate::__private::chrono::Duration> {
+                #krate::__private::seconds(&[#(#backoff),*])
+            }
+        });
+    }
+    if model.knobs.needs_options() {
+        let connection = option_str(connection.as_deref());
+        let tries = option(*tries);
+        let timeout = option(*timeout);
+        let delay = option(*delay);
+        out.extend(quote! {
+            fn options(&self) -> #krate::ListenerOptions {
+                #krate::__private::listener_options(
+                    self,
+                    #krate::__private::Knobs {
+                        connection: #connection,
+                        tries: #tries,
+                        timeout: #timeout,
+                        delay: #delay,
+                        after_commit: #after_commit,
+                    },
+                )
+            }
+        });
+    }
+    out
+}
+
+/// What stands in for the derive when its input has errors (thiserror's
+/// fallback): an `Event` impl, so code using the type reports nothing more.
+pub(crate) fn event_fallback(input: &syn::DeriveInput, krate: &syn::Path) -> TokenStream {
+    if !matches!(input.data, syn::Data::Struct(_)) || !input.generics.params.is_empty() {
+        return TokenStream::new();
+    }
+    let ident = &input.ident;
+    quote! {
+        impl #krate::Event for #ident {
+            fn event_name(&self) -> &'static str {
+                ::core::unreachable!()
+            }
+            fn to_json(&self) -> #krate::__private::serde_json::Value {
+                ::core::unreachable!()
+            }
+        }
+    }
+}
+
+/// What stands in for the listener when its input has errors: the user's
+/// item as written and, for a fn, its listener struct, so the one error is
+/// the only one (tokio-macros' `token_stream_with_error`).
+pub(crate) fn listener_fallback(item: TokenStream, function: Option<&syn::Ident>) -> TokenStream {
+    let Some(function) = function else {
+        return item;
+    };
+    let name = heck::ToUpperCamelCase::to_upper_camel_case(
+        syn::ext::IdentExt::unraw(function).to_string().as_str(),
+    );
+    let listener = quote::format_ident!("{}Listener", name, span = function.span());
+    quote! {
+        #item
+        #[derive(
+            ::core::fmt::Debug,
+            ::core::clone::Clone,
+            ::core::marker::Copy,
+            ::core::default::Default
+        )]
+        pub struct #listener;
+    }
+}
