@@ -49,6 +49,17 @@ pub trait Backend: Send + Sync + 'static {
         tokio::time::sleep(idle).await;
     }
 
+    /// Extends the claims of jobs still running by `lease` from now, so a
+    /// long job is not given to another worker while its own is alive.
+    async fn extend(
+        &self,
+        _running: Vec<Receipt>,
+        _lease: Duration,
+        _consumer: &str,
+    ) -> Result<(), QueueError> {
+        Ok(())
+    }
+
     /// Removes finished jobs.
     async fn ack(&self, done: Vec<Receipt>) -> Result<(), QueueError>;
 

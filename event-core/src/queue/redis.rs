@@ -438,6 +438,35 @@ impl Backend for RedisBackend {
             .await
     }
 
+    async fn extend(
+        &self,
+        running: Vec<Receipt>,
+        _lease: Duration,
+        consumer: &str,
+    ) -> Result<(), QueueError> {
+        // XCLAIM ... JUSTID by the owner resets the entry's idle time
+        // without counting a delivery.
+        let mut by_stream: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for r in &running {
+            by_stream.entry(&r.key).or_default().push(&r.token);
+        }
+        let mut pipe = redis::pipe();
+        for (stream, ids) in by_stream {
+            pipe.cmd("XCLAIM")
+                .arg(stream)
+                .arg(GROUP)
+                .arg(consumer)
+                .arg(0)
+                .arg(&ids)
+                .arg("JUSTID")
+                .ignore();
+        }
+        let mut conn = self.conn.clone();
+        pipe.query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| self.error(e))
+    }
+
     async fn ack(&self, done: Vec<Receipt>) -> Result<(), QueueError> {
         if done.is_empty() {
             return Ok(());

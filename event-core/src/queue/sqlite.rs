@@ -278,6 +278,29 @@ impl Backend for SqliteBackend {
         let _ = tokio::time::timeout(idle, self.notify.notified()).await;
     }
 
+    async fn extend(
+        &self,
+        running: Vec<Receipt>,
+        lease: Duration,
+        _consumer: &str,
+    ) -> Result<(), QueueError> {
+        let lease_ms = lease.as_millis() as i64;
+        self.with(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut extend = tx.prepare_cached(
+                    "UPDATE event_jobs SET reserved_until = ?1 WHERE seq = ?2 AND token = ?3",
+                )?;
+                let until = now_ms() + lease_ms;
+                for r in &running {
+                    extend.execute(params![until, seq_of(r), r.token])?;
+                }
+            }
+            tx.commit()
+        })
+        .await
+    }
+
     async fn ack(&self, done: Vec<Receipt>) -> Result<(), QueueError> {
         if done.is_empty() {
             return Ok(());

@@ -156,6 +156,7 @@ impl Worker {
             acks: ack_tx,
             inflight: Mutex::default(),
         });
+        let heartbeat = tokio::spawn(heartbeat(ctx.clone(), self.lease, self.consumer.clone()));
         let semaphore = Arc::new(Semaphore::new(self.concurrency));
         let mut tasks = JoinSet::new();
         let mut next_task = 0u64;
@@ -247,6 +248,8 @@ impl Worker {
             tasks.abort_all();
             while tasks.join_next().await.is_some() {}
         }
+        heartbeat.abort();
+        let _ = heartbeat.await;
         let leftovers: Vec<Claimed> = ctx
             .inflight
             .lock()
@@ -439,6 +442,26 @@ async fn call_failed_hook(
             tracing::error!(listener = listener.listener_name(), error = %e, "failed hook returned an error")
         }
         Err(_) => tracing::error!(listener = listener.listener_name(), "failed hook panicked"),
+    }
+}
+
+/// Keeps the claims of running jobs alive (every third of the lease).
+async fn heartbeat(ctx: Arc<Ctx>, lease: Duration, consumer: String) {
+    loop {
+        tokio::time::sleep(lease / 3).await;
+        let running: Vec<super::Receipt> = ctx
+            .inflight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .map(|c| c.receipt.clone())
+            .collect();
+        if running.is_empty() {
+            continue;
+        }
+        if let Err(e) = ctx.backend.extend(running, lease, &consumer).await {
+            tracing::warn!(error = %e, "cannot extend the claims of running jobs");
+        }
     }
 }
 

@@ -1,0 +1,235 @@
+//! The `redis` connection against a real Redis (`EVENTS_TEST_REDIS_URL`),
+//! each test under its own key prefix: every scenario the other connections
+//! pass, plus crashes, two worker processes, and Redis restarting.
+
+mod queue_common;
+
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use event_core::queue::Queue;
+use queue_common as common;
+use queue_common::fixtures::{Sink, TestListener};
+
+/// The test Redis URL with a fresh key prefix, or `None` (test skipped).
+fn redis_url() -> Option<String> {
+    let Ok(base) = std::env::var("EVENTS_TEST_REDIS_URL") else {
+        println!("skipped: set EVENTS_TEST_REDIS_URL");
+        return None;
+    };
+    let sep = if base.contains('?') { '&' } else { '?' };
+    Some(format!(
+        "{base}{sep}prefix=test-{}",
+        event_core::ulid::Ulid::new()
+    ))
+}
+
+/// Deletes everything the test's prefix holds.
+async fn clean(url: &str) {
+    let queue = Queue::open(url).await.expect("open");
+    queue.clear().await.expect("clear");
+    queue.failed().expect("store").purge().await.expect("purge");
+    assert_eq!(queue.size().await.expect("size"), 0);
+}
+
+macro_rules! on_redis {
+    ($($scenario:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $scenario() {
+                let Some(url) = redis_url() else { return };
+                common::$scenario(Queue::open(&url).await.expect("open redis queue")).await;
+                clean(&url).await;
+            }
+        )*
+    };
+}
+
+on_redis!(
+    dispatch_writes_envelope,
+    runs_every_job_once,
+    retries_with_backoff,
+    failed_store,
+    timeout_cancels,
+    max_exceptions_stops_early,
+    no_retry_means_one_attempt,
+    delay_holds_job,
+    priority_orders_jobs,
+    panic_fails_attempt,
+    unknown_and_bad_jobs_fail,
+    queued_event_runs_in_worker,
+    after_commit_waits_for_the_unit,
+    shutdown_finishes_or_hands_back,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_sigkill_mid_job_loses_nothing() {
+    let Some(url) = redis_url() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    common::sigkill_mid_job(url.clone(), dir.path().join("record.log")).await;
+    clean(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_ten_thousand_jobs_two_processes() {
+    let Some(url) = redis_url() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    common::ten_thousand_two_processes(url.clone(), dir.path().join("record.log")).await;
+    clean(&url).await;
+}
+
+/// The failed store keeps only the newest `failed_cap` jobs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_failed_store_is_capped() {
+    let Some(url) = redis_url() else { return };
+    let capped = format!("{url}&failed_cap=2");
+    let queue = Queue::open(&capped).await.expect("open");
+    let sink = Sink::memory();
+    let listener = TestListener::new("capped", sink.clone()).with(|o| o.tries = Some(1));
+    let (dispatcher, registry) = common::setup(&queue, listener).await;
+    for n in 1..=3 {
+        dispatcher
+            .dispatch(queue_common::fixtures::TestJobEvent {
+                fail_times: 1,
+                sleep_ms: 5,
+                ..common::job(n)
+            })
+            .await
+            .expect("dispatch");
+    }
+    let running = common::start(common::worker(&queue, registry).concurrency(1));
+    assert!(
+        common::eventually(Duration::from_secs(20), async || sink
+            .of("failed_hook")
+            .len()
+            == 3)
+        .await
+    );
+    running.stop().await;
+    let failed = queue.failed().expect("store").list().await.expect("list");
+    let mut kept: Vec<u64> = failed
+        .iter()
+        .filter_map(|f| f.payload.payload["n"].as_u64())
+        .collect();
+    kept.sort_unstable();
+    assert_eq!(kept, vec![2, 3], "the oldest failed job was dropped");
+    clean(&capped).await;
+}
+
+struct RedisServer(std::process::Child);
+
+impl RedisServer {
+    fn start(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        Self(child)
+    }
+
+    fn stop(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn open_when_up(url: &str) -> Queue {
+    for _ in 0..200 {
+        if let Ok(queue) = Queue::open(url).await {
+            return queue;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("redis at {url} did not come up");
+}
+
+/// Redis goes away and comes back: dispatches report the error, the worker
+/// reconnects and resumes, and no accepted job is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restart_workers_reconnect() {
+    if redis_url().is_none() {
+        return;
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("spare port")
+        .port();
+    let url = format!("redis://127.0.0.1:{port}?prefix=restart");
+    let server = RedisServer::start(port);
+    let queue = open_when_up(&url).await;
+    let sink = Sink::memory();
+    let (dispatcher, registry) =
+        common::setup(&queue, TestListener::new("restart", sink.clone())).await;
+    let running = common::start(common::worker(&queue, registry).concurrency(2));
+    for n in 0..20 {
+        dispatcher.dispatch(common::job(n)).await.expect("dispatch");
+    }
+    assert!(
+        common::eventually(Duration::from_secs(20), async || sink.of("success").len()
+            == 20)
+        .await
+    );
+
+    server.stop();
+    let error = dispatcher
+        .dispatch(common::job(100))
+        .await
+        .expect_err("redis is down");
+    assert!(
+        format!("{error:#}").contains(&format!("127.0.0.1:{port}")),
+        "names the URL: {error:#}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let _server = RedisServer::start(port);
+    let _ = open_when_up(&url).await;
+    // The same connection (and the worker's) reconnect on their own.
+    let mut accepted = (0..20).collect::<Vec<u64>>();
+    let mut n = 1000;
+    let ok = common::eventually(Duration::from_secs(20), async || {
+        n += 1;
+        dispatcher.dispatch(common::job(n)).await.is_ok()
+    })
+    .await;
+    assert!(ok, "dispatch works again after Redis is back");
+    accepted.push(n);
+    for m in 2000..2020 {
+        dispatcher
+            .dispatch(common::job(m))
+            .await
+            .expect("dispatch after restart");
+        accepted.push(m);
+    }
+    assert!(
+        common::eventually(Duration::from_secs(20), async || sink.of("success").len()
+            >= accepted.len())
+        .await,
+        "the worker resumed: {} of {} done",
+        sink.of("success").len(),
+        accepted.len()
+    );
+    running.stop().await;
+    let mut done = sink.of("success");
+    done.sort_unstable();
+    accepted.sort_unstable();
+    assert_eq!(done, accepted, "every accepted job ran, once");
+}
