@@ -49,7 +49,16 @@ impl Transaction {
             let outcome = match fs::read(&path) {
                 Ok(old) if old == contents.as_bytes() => Outcome::Unchanged,
                 Ok(_) => Outcome::Updated,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Outcome::Created,
+                // A missing folder (or a file where one should be) shows up
+                // when staging, with a message that names the folder.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                    ) =>
+                {
+                    Outcome::Created
+                }
                 Err(e) => {
                     return Err(e).with_context(|| format!("cannot read {}", path.display()));
                 }
@@ -120,5 +129,49 @@ fn create_dir_all(dir: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
 fn remove_dirs(dirs: &[PathBuf]) {
     for dir in dirs.iter().rev() {
         let _ = fs::remove_dir(dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_while_staging_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("blocked"), "a file, not a folder").unwrap();
+        fs::write(dir.path().join("kept.rs"), "old").unwrap();
+        let mut tx = Transaction::new();
+        tx.write(dir.path().join("kept.rs"), "new".to_string());
+        tx.write(dir.path().join("fresh/deeper/a.rs"), "a".to_string());
+        tx.write(dir.path().join("blocked/b.rs"), "b".to_string());
+        let err = tx.commit().unwrap_err();
+        assert!(
+            format!("{err:#}").contains("cannot create folder"),
+            "{err:#}"
+        );
+        let mut left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["blocked", "kept.rs"]);
+        assert_eq!(
+            fs::read_to_string(dir.path().join("kept.rs")).unwrap(),
+            "old"
+        );
+    }
+
+    #[test]
+    fn unchanged_files_are_not_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("same.rs");
+        fs::write(&path, "same").unwrap();
+        let mut tx = Transaction::new();
+        tx.write(&path, "same".to_string());
+        tx.write(dir.path().join("new.rs"), "new".to_string());
+        let outcomes = tx.commit().unwrap();
+        assert_eq!(outcomes[0].1, Outcome::Unchanged);
+        assert_eq!(outcomes[1].1, Outcome::Created);
     }
 }

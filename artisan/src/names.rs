@@ -86,10 +86,10 @@ fn names(input: &str, suffix: &str, kind: &str) -> Result<Names, UsageError> {
     }
     let mut snake = trimmed.to_snake_case();
     let suffix_snake = format!("_{}", suffix.to_snake_case());
-    if let Some(stripped) = snake.strip_suffix(&suffix_snake) {
-        if !stripped.is_empty() {
-            snake = stripped.to_string();
-        }
+    if let Some(stripped) = snake.strip_suffix(&suffix_snake)
+        && !stripped.is_empty()
+    {
+        snake = stripped.to_string();
     }
     if snake.is_empty() || snake.starts_with(|c: char| c.is_ascii_digit()) {
         return Err(UsageError(format!(

@@ -339,7 +339,7 @@ fn crate_root(project: &Project, tx: &mut Transaction) -> Result<()> {
             _ => None,
         })
         .collect();
-    let mut wanted = vec![
+    let mut wanted = [
         project.events.module.clone(),
         project.listeners.module.clone(),
         project.registry_mod.clone(),

@@ -26,12 +26,15 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// What [`write_with_wiring`] did: the scan, the wiring and each file's outcome.
+pub(crate) type Written = (Scan, Wiring, Vec<(PathBuf, Outcome)>);
+
 /// Scans with `new_files` in place, queues them and the rebuilt wiring, and
 /// writes everything or nothing.
 pub(crate) fn write_with_wiring(
     project: &Project,
     new_files: Vec<(PathBuf, String)>,
-) -> Result<(Scan, Wiring, Vec<(PathBuf, Outcome)>)> {
+) -> Result<Written> {
     let scan = scan::scan(project, &new_files)?;
     let mut tx = Transaction::new();
     for (path, text) in new_files {

@@ -1,0 +1,158 @@
+//! Helpers for the CLI tests: a throwaway cargo package and the artisan binary.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The workspace root (parent of `artisan/`).
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("artisan/ has a parent")
+        .to_path_buf()
+}
+
+/// A fresh `cargo new`-like package in a temp dir, depending on event-core,
+/// serde, tokio and anyhow only.
+pub struct Pkg {
+    pub dir: tempfile::TempDir,
+}
+
+impl Pkg {
+    pub fn new() -> Pkg {
+        Self::with_manifest_extra("")
+    }
+
+    pub fn with_manifest_extra(extra: &str) -> Pkg {
+        let dir = tempfile::Builder::new()
+            .prefix("artisan-test-")
+            .tempdir()
+            .expect("temp dir");
+        let core = workspace().join("event-core");
+        std::fs::write(
+            dir.path().join("Cargo.toml"),
+            format!(
+                "[package]\nname = \"shop\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+                 [dependencies]\nevent-core = {{ path = {core:?} }}\n\
+                 serde = {{ version = \"1\", features = [\"derive\"] }}\n\
+                 tokio = {{ version = \"1\", features = [\"full\"] }}\n\
+                 anyhow = \"1\"\n{extra}"
+            ),
+        )
+        .expect("write Cargo.toml");
+        std::fs::create_dir(dir.path().join("src")).expect("src");
+        std::fs::write(
+            dir.path().join("src/main.rs"),
+            "fn main() {\n    println!(\"Hello, world!\");\n}\n",
+        )
+        .expect("main.rs");
+        Pkg { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn file(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.file(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let path = self.file(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(path, text).expect("write");
+    }
+
+    pub fn exists(&self, rel: &str) -> bool {
+        self.file(rel).exists()
+    }
+
+    /// Runs artisan in the package folder.
+    pub fn artisan(&self, args: &[&str]) -> Run {
+        run_in(self.path(), args, &[])
+    }
+
+    /// Every file under the package (path -> bytes), to prove nothing changed.
+    pub fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
+        let mut out = BTreeMap::new();
+        walk(self.path(), self.path(), &mut out);
+        out
+    }
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.insert(rel(root, &path) + "/", Vec::new());
+            walk(root, &path, out);
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            out.insert(rel(root, &path), bytes);
+        }
+    }
+}
+
+fn rel(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(self) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "artisan failed\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs the artisan binary in `dir` with `NO_COLOR` set and `env` added.
+pub fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_artisan"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("CLICOLOR")
+        .env("NO_COLOR", "1");
+    for (k, v) in env {
+        // `("!NO_COLOR", "")` removes a variable.
+        match k.strip_prefix('!') {
+            Some(name) => cmd.env_remove(name),
+            None => cmd.env(k, v),
+        };
+    }
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("run artisan");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
