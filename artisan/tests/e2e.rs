@@ -1,0 +1,190 @@
+//! End to end: a fresh package whose only dependencies are event-core, serde,
+//! tokio and anyhow; artisan scaffolds into it; the package builds without a
+//! warning, passes rustfmt and clippy, runs, and its listeners fire.
+//!
+//! Every scaffolded package builds in one shared target dir
+//! (`$CARGO_TARGET_DIR/e2e`, else `<workspace>/target/e2e`), so only the
+//! first run compiles event-core's dependencies.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::{Pkg, workspace};
+
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir).join("e2e"),
+        None => workspace().join("target/e2e"),
+    }
+}
+
+/// Runs cargo in the package; returns (success, stdout, stderr).
+fn cargo(pkg: &Pkg, args: &[&str]) -> (bool, String, String) {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args(args)
+        .current_dir(pkg.path())
+        .env("CARGO_TARGET_DIR", target_dir())
+        .env("CARGO_TERM_COLOR", "never")
+        .env_remove("RUSTFLAGS")
+        .output()
+        .expect("run cargo");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn must(pkg: &Pkg, args: &[&str]) -> (String, String) {
+    let (ok, stdout, stderr) = cargo(pkg, args);
+    assert!(
+        ok,
+        "cargo {args:?} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    (stdout, stderr)
+}
+
+/// Warnings cargo reports for the scaffolded package itself.
+fn own_warnings(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("warning") && !l.contains("generated 0 warnings"))
+        .collect()
+}
+
+#[test]
+fn scaffolded_package_builds_cleanly_runs_and_its_listeners_fire() {
+    let pkg = Pkg::new();
+    // The workspace's lock file pins the same versions the workspace tests use.
+    if let Ok(lock) = std::fs::read(workspace().join("Cargo.lock")) {
+        std::fs::write(pkg.file("Cargo.lock"), lock).expect("write lock");
+    }
+
+    // A package with no events at all still builds without warnings.
+    pkg.artisan(&["event:generate"]).ok();
+    let (_, stderr) = must(&pkg, &["build"]);
+    assert!(own_warnings(&stderr).is_empty(), "warnings:\n{stderr}");
+
+    pkg.artisan(&["make:event", "UserRegistered"]).ok();
+    pkg.artisan(&[
+        "make:listener",
+        "SendWelcomeEmail",
+        "--event",
+        "UserRegistered",
+        "--test",
+    ])
+    .ok();
+    let run = pkg
+        .artisan(&[
+            "make:listener",
+            "ChargeCard",
+            "--event",
+            "order-placed",
+            "--queue",
+            "payments",
+        ])
+        .ok();
+    assert!(run.stdout.contains("did not exist yet"), "{}", run.stdout);
+    pkg.artisan(&[
+        "make:event",
+        "MessagePosted",
+        "--queued",
+        "--broadcast",
+        "chat.{id}",
+    ])
+    .ok();
+    pkg.artisan(&["make:event", "Type"]).ok();
+    pkg.artisan(&["make:listener", "Match", "--event", "Type"])
+        .ok();
+    pkg.artisan(&["make:listener", "AuditLog"]).ok();
+    pkg.artisan(&["make:event", "HTTPRequestFailed"]).ok();
+
+    // The user fills in the listeners.
+    for (file, what) in [
+        ("src/listeners/send_welcome_email.rs", "welcome email"),
+        ("src/listeners/charge_card.rs", "card charged"),
+        ("src/listeners/r#match.rs", "matched"),
+    ] {
+        let file = file.replace("r#", "");
+        let text = pkg.read(&file).replace(
+            "    let _ = event;\n",
+            &format!("    println!(\"fired: {what} for {{}}\", event.id);\n"),
+        );
+        pkg.write(&file, &text);
+    }
+    let main = pkg.read("src/main.rs");
+    let mods: String = main
+        .lines()
+        .filter(|l| l.starts_with("mod "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(mods, "mod event_registry;\nmod events;\nmod listeners;\n");
+    pkg.write(
+        "src/main.rs",
+        &format!(
+            "{mods}\n\
+use events::{{OrderPlacedEvent, TypeEvent, UserRegisteredEvent}};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {{
+    event_registry::register().await;
+    event_core::dispatch(UserRegisteredEvent::new()).await?;
+    event_core::dispatch(TypeEvent::new()).await?;
+
+    // What a queue worker does: rebuild the event from JSON, run its listeners.
+    let jobs = event_registry::job_registry();
+    let payload = event_core::serde_json::to_value(OrderPlacedEvent::new())?;
+    let event = jobs.decode(\"OrderPlaced\", payload)?;
+    for listener in jobs.listeners_of(\"OrderPlaced\") {{
+        listener.handle(event.clone()).await?;
+    }}
+    let mut names: Vec<&str> = jobs.event_names().collect();
+    names.sort();
+    println!(\"jobs: {{}}\", names.join(\", \"));
+    Ok(())
+}}
+"
+        ),
+    );
+    // Regenerating after the edits changes no byte.
+    let before = pkg.snapshot();
+    pkg.artisan(&["event:generate"]).ok();
+    assert_eq!(pkg.snapshot(), before);
+
+    let (_, stderr) = must(&pkg, &["build"]);
+    assert!(own_warnings(&stderr).is_empty(), "warnings:\n{stderr}");
+
+    let (stdout, _) = must(&pkg, &["run", "-q"]);
+    assert!(stdout.contains("fired: welcome email for "), "{stdout}");
+    assert!(stdout.contains("fired: matched for "), "{stdout}");
+    assert!(stdout.contains("fired: card charged for "), "{stdout}");
+    assert!(
+        stdout
+            .contains("jobs: HttpRequestFailed, MessagePosted, OrderPlaced, Type, UserRegistered"),
+        "{stdout}"
+    );
+
+    // The tests make:listener --test wrote pass.
+    let (stdout, stderr) = must(&pkg, &["test", "-q"]);
+    let all = format!("{stdout}{stderr}");
+    assert!(all.contains("2 passed"), "{all}");
+
+    // Generated code is formatted and clippy-clean.
+    must(&pkg, &["fmt", "--check"]);
+    let (_, stderr) = must(
+        &pkg,
+        &["clippy", "-q", "--all-targets", "--", "-D", "warnings"],
+    );
+    assert!(own_warnings(&stderr).is_empty(), "clippy:\n{stderr}");
+
+    // event:list agrees with what was wired.
+    let list = pkg.artisan(&["event:list"]).ok().stdout;
+    assert!(
+        list.contains("⇂ ChargeCardListener (queued: payments)"),
+        "{list}"
+    );
+    assert!(list.contains("⇂ MatchListener"), "{list}");
+}
