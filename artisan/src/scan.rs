@@ -353,7 +353,7 @@ fn collect_events(file: &ModFile, items: &[syn::Item], project: &Project, scan: 
                     _ => false,
                 });
                 scan.events.push(EventInfo {
-                    name: default_event_name(&type_name),
+                    name: literal_event_name(imp).unwrap_or_else(|| default_event_name(&type_name)),
                     module: file.module.clone(),
                     file: rel.clone(),
                     line: line_of(imp.impl_token.span),
@@ -367,6 +367,25 @@ fn collect_events(file: &ModFile, items: &[syn::Item], project: &Project, scan: 
             _ => {}
         }
     }
+}
+
+/// `"legacy"` from a hand-written `fn event_name(&self) -> &'static str { "legacy" }`.
+fn literal_event_name(imp: &syn::ItemImpl) -> Option<String> {
+    imp.items.iter().find_map(|item| match item {
+        syn::ImplItem::Fn(f) if f.sig.ident == "event_name" => match f.block.stmts.as_slice() {
+            [
+                syn::Stmt::Expr(
+                    syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Str(s),
+                        ..
+                    }),
+                    None,
+                ),
+            ] => Some(s.value()),
+            _ => None,
+        },
+        _ => None,
+    })
 }
 
 /// What `#[derive(Event)]` names an event by default: the type without `Event`.

@@ -102,6 +102,53 @@ fn scaffolded_package_builds_cleanly_runs_and_its_listeners_fire() {
     pkg.artisan(&["make:listener", "AuditLog"]).ok();
     pkg.artisan(&["make:event", "HTTPRequestFailed"]).ok();
 
+    // Hand-written listeners on a type: a unit struct and one deriving
+    // Default are wired; an event without Deserialize stays out of the job registry.
+    pkg.write(
+        "src/listeners/billing.rs",
+        "use event_core::prelude::*;
+
+use crate::events::OrderPlacedEvent;
+
+pub struct Refund;
+
+#[listener(event = OrderPlacedEvent)]
+impl Refund {
+    async fn handle(&self, event: &OrderPlacedEvent) -> anyhow::Result<()> {
+        println!(\"fired: refund checked for {}\", event.id);
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+pub struct SendInvoice {
+    pub copies: u32,
+}
+
+#[listener(event = OrderPlacedEvent)]
+impl SendInvoice {
+    async fn handle(&self, event: &OrderPlacedEvent) -> anyhow::Result<()> {
+        println!(\"fired: {} invoice(s) for {}\", self.copies, event.id);
+        Ok(())
+    }
+}
+",
+    );
+    pkg.write(
+        "src/events/ping.rs",
+        "use event_core::prelude::*;
+
+#[derive(Debug, Clone, serde::Serialize, Event)]
+pub struct PingEvent;
+",
+    );
+    let run = pkg.artisan(&["event:generate"]).ok();
+    assert!(
+        run.stdout.contains("PingEvent is not in job_registry()"),
+        "{}",
+        run.stdout
+    );
+
     // The user fills in the listeners.
     for (file, what) in [
         ("src/listeners/send_welcome_email.rs", "welcome email"),
@@ -161,6 +208,8 @@ async fn main() -> anyhow::Result<()> {{
     assert!(stdout.contains("fired: welcome email for "), "{stdout}");
     assert!(stdout.contains("fired: matched for "), "{stdout}");
     assert!(stdout.contains("fired: card charged for "), "{stdout}");
+    assert!(stdout.contains("fired: refund checked for "), "{stdout}");
+    assert!(stdout.contains("fired: 0 invoice(s) for "), "{stdout}");
     assert!(
         stdout
             .contains("jobs: HttpRequestFailed, MessagePosted, OrderPlaced, Type, UserRegistered"),
