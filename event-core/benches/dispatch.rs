@@ -145,10 +145,9 @@ fn estimate_ns(group: &str, function: &str) -> Option<f64> {
     let dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let dir_name = |s: &str| s.replace([' ', ','], "_");
     let path = dir
         .join("criterion")
-        .join(dir_name(group))
+        .join(group)
         .join(function)
         .join("new/estimates.json");
     let text = std::fs::read_to_string(path).ok()?;

@@ -11,6 +11,7 @@
 use std::any::TypeId;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
@@ -84,7 +85,13 @@ struct LocalCache {
     id: u64,
     epoch: u64,
     owner: Weak<Inner>,
-    by_name: FxHashMap<&'static str, Arc<Resolved>>,
+    /// Keyed by the name's address and length: `event_name()` returns a
+    /// `&'static str`, usually the same literal every time, so hashing two
+    /// words beats hashing the text. The same text at another address just
+    /// gets its own (equal) entry.
+    by_name: FxHashMap<(usize, usize), Arc<Resolved>>,
+    /// The entry used last, checked before the map.
+    last: Option<((usize, usize), Arc<Resolved>)>,
 }
 
 thread_local! {
@@ -282,15 +289,19 @@ impl Dispatcher {
     ///
     /// The first listener error stops the dispatch, calls that listener's
     /// `failed` hook and is returned with the event and listener named. A
-    /// listener that panics is reported the same way.
-    pub async fn dispatch(&self, event: impl IntoEvent) -> Result<()> {
-        self.dispatch_arc(event.into_event(), true).await
+    /// listener that panics unwinds through the caller like any Rust panic
+    /// (the dispatcher holds no lock across a listener, so it stays usable).
+    pub fn dispatch(&self, event: impl IntoEvent) -> impl Future<Output = Result<()>> + Send + '_ {
+        self.dispatch_arc(event.into_event(), true)
     }
 
     /// Dispatches now: runs the listeners even of a `should_queue` event
     /// (queued listeners still go to the queue handler).
-    pub async fn dispatch_now(&self, event: impl IntoEvent) -> Result<()> {
-        self.dispatch_arc(event.into_event(), false).await
+    pub fn dispatch_now(
+        &self,
+        event: impl IntoEvent,
+    ) -> impl Future<Output = Result<()>> + Send + '_ {
+        self.dispatch_arc(event.into_event(), false)
     }
 
     async fn dispatch_arc(&self, event: Arc<dyn Event>, queue_event: bool) -> Result<()> {
@@ -313,9 +324,9 @@ impl Dispatcher {
             Some(broadcaster) => broadcast(broadcaster.as_ref(), &*event).await,
             None => Ok(()),
         };
-        if queue_event
+        if let Some(handler) = handler
+            && queue_event
             && event.should_queue()
-            && let Some(handler) = handler
         {
             handler
                 .queue_event(event.clone())
@@ -323,8 +334,24 @@ impl Dispatcher {
                 .with_context(|| format!("failed to queue event `{}`", event.event_name()))?;
             return broadcast;
         }
+        // The hot loop: kept in this function (no nested future per listener).
         for listener in resolved.listeners.iter() {
-            run_listener(listener, &event, handler.map(|h| &**h)).await?;
+            if let Some(handler) = handler
+                && listener.should_queue()
+            {
+                handler
+                    .queue_listener(listener.clone(), event.clone())
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "failed to queue listener `{}` for event `{}`",
+                            listener.listener_name(),
+                            event.event_name()
+                        )
+                    })?;
+            } else if let Err(error) = listener.handle(event.clone()).await {
+                return Err(listener_failed(listener, &event, error).await);
+            }
         }
         broadcast
     }
@@ -355,7 +382,7 @@ impl Dispatcher {
                 }
                 continue;
             }
-            let result = invoke(listener, &event).await;
+            let result = listener.handle(event.clone()).await;
             if let Some(answer) = decide(&result) {
                 return Some(answer);
             }
@@ -363,9 +390,32 @@ impl Dispatcher {
         None
     }
 
+    #[inline]
     fn resolve(&self, event: &dyn Event) -> Arc<Resolved> {
         let name = event.event_name();
+        let key = (name.as_ptr() as usize, name.len());
         let epoch = self.inner.epoch.load(Ordering::Acquire);
+        // Fast path: the same dispatcher and event as last time on this thread.
+        let hit = LOCAL.with(|local| {
+            let local = local.try_borrow().ok()?;
+            let cache = local.first()?;
+            match &cache.last {
+                Some((k, resolved))
+                    if cache.id == self.inner.id && cache.epoch == epoch && *k == key =>
+                {
+                    Some(resolved.clone())
+                }
+                _ => None,
+            }
+        });
+        match hit {
+            Some(resolved) => resolved,
+            None => self.resolve_slow(event, key, epoch),
+        }
+    }
+
+    #[inline(never)]
+    fn resolve_slow(&self, event: &dyn Event, key: (usize, usize), epoch: u64) -> Arc<Resolved> {
         let cached = LOCAL.with(|local| {
             let mut local = local.try_borrow_mut().ok()?;
             let slot = match local.iter().position(|c| c.id == self.inner.id) {
@@ -377,20 +427,28 @@ impl Dispatcher {
                         epoch,
                         owner: Arc::downgrade(&self.inner),
                         by_name: FxHashMap::default(),
+                        last: None,
                     });
                     local.len() - 1
                 }
             };
-            let cache = &mut local[slot];
+            // The most recently used dispatcher goes first, for the fast path.
+            local.swap(0, slot);
+            let cache = &mut local[0];
             if cache.epoch != epoch {
                 cache.by_name.clear();
+                cache.last = None;
                 cache.epoch = epoch;
             }
-            if let Some(hit) = cache.by_name.get(name) {
-                return Some(hit.clone());
-            }
-            let resolved = Arc::new(self.resolve_uncached(event));
-            cache.by_name.insert(name, resolved.clone());
+            let resolved = match cache.by_name.get(&key) {
+                Some(hit) => hit.clone(),
+                None => {
+                    let resolved = Arc::new(self.resolve_uncached(event));
+                    cache.by_name.insert(key, resolved.clone());
+                    resolved
+                }
+            };
+            cache.last = Some((key, resolved.clone()));
             Some(resolved)
         });
         cached.unwrap_or_else(|| Arc::new(self.resolve_uncached(event)))
@@ -513,29 +571,30 @@ async fn broadcast(broadcaster: &dyn Broadcaster, event: &dyn Event) -> Result<(
     }
 }
 
-/// Queues the listener (when it wants to be and a handler is set) or runs it,
-/// calling its `failed` hook on error.
-async fn run_listener(
+/// Calls the listener's `failed` hook and names the listener and the event
+/// in the error. Out of line: only failures pay for it.
+#[inline(never)]
+async fn listener_failed(
     listener: &Arc<dyn EventListener>,
     event: &Arc<dyn Event>,
-    handler: Option<&dyn QueueableHandler>,
-) -> Result<()> {
-    if let (true, Some(handler)) = (listener.should_queue(), handler) {
-        return handler
-            .queue_listener(listener.clone(), event.clone())
-            .await
-            .with_context(|| {
-                format!(
-                    "failed to queue listener `{}` for event `{}`",
-                    listener.listener_name(),
-                    event.event_name()
-                )
-            });
-    }
-    let Err(error) = invoke(listener, event).await else {
-        return Ok(());
-    };
-    let hook = AssertUnwindSafe(listener.failed(event.clone(), &error))
+    error: anyhow::Error,
+) -> anyhow::Error {
+    call_failed_hook(listener, event, &error).await;
+    error.context(format!(
+        "listener `{}` failed handling event `{}`",
+        listener.listener_name(),
+        event.event_name()
+    ))
+}
+
+/// Calls `failed`, logging (not returning) what goes wrong in the hook itself:
+/// the caller gets the listener's own error.
+async fn call_failed_hook(
+    listener: &Arc<dyn EventListener>,
+    event: &Arc<dyn Event>,
+    error: &anyhow::Error,
+) {
+    let hook = AssertUnwindSafe(listener.failed(event.clone(), error))
         .catch_unwind()
         .await;
     match hook {
@@ -551,11 +610,6 @@ async fn run_listener(
             "the listener's failed hook panicked"
         ),
     }
-    Err(error.context(format!(
-        "listener `{}` failed handling event `{}`",
-        listener.listener_name(),
-        event.event_name()
-    )))
 }
 
 /// Runs `handle`, turning a panic into an error.

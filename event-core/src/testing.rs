@@ -284,10 +284,16 @@ static DISPATCHER_FAKES: Mutex<BTreeMap<u64, Vec<(u64, Fakes)>>> = Mutex::new(BT
 /// The fakes that apply to a dispatch on `dispatcher` here and now, innermost
 /// scope first: task, thread, dispatcher, then the global fake (global
 /// dispatcher only). `None`, cheaply, when no fake exists anywhere.
+#[inline]
 pub(crate) fn active(dispatcher: &Dispatcher) -> Option<Fakes> {
     if ACTIVE.load(Ordering::Relaxed) == 0 {
         return None;
     }
+    active_slow(dispatcher)
+}
+
+#[inline(never)]
+fn active_slow(dispatcher: &Dispatcher) -> Option<Fakes> {
     let mut fakes = TASK_FAKES.try_with(Fakes::clone).unwrap_or_default();
     THREAD_FAKES.with(|stack| {
         if let Ok(stack) = stack.try_borrow() {
