@@ -64,9 +64,9 @@ pub use ulid;
 pub mod prelude {
     pub use crate::broadcasting::{Broadcastable, ShouldBroadcast};
     pub use crate::{
-        Dispatchable, Dispatcher, Event, EventFacade, EventListener, JobRegistry,
-        ShouldQueue, ShouldQueueListener, dispatch, event_dispatcher, listen, listen_pattern,
-        listen_wildcard, listener,
+        Dispatchable, Dispatcher, Event, EventFacade, EventListener, JobRegistry, ShouldQueue,
+        ShouldQueueListener, dispatch, event_dispatcher, listen, listen_pattern, listen_wildcard,
+        listener,
     };
     pub use crate::{dispatch_event, fire_event, register_listener};
     pub use async_trait::async_trait;

@@ -1,0 +1,191 @@
+//! The seed's "complete order processing system", running for real.
+//!
+//! `cargo run -p event-core --example orders`
+//!
+//! An order is created, three listeners registered with
+//! `listen::<OrderCreatedEvent>` do their work, a wildcard listener audits
+//! every event, and the last part shows the testing fakes.
+
+use std::sync::{Arc, Mutex};
+
+use anyhow::Result;
+use event_core::prelude::*;
+use event_core::testing::EventFake;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrderItem {
+    pub sku: String,
+    pub quantity: u32,
+    pub price: f64,
+}
+
+// 1. The event: one derive instead of a hand-written `impl Event`.
+#[derive(Debug, Clone, Serialize, Deserialize, Event)]
+#[event(tags("order", "commerce"))]
+pub struct OrderCreatedEvent {
+    pub order_id: String,
+    pub user_id: String,
+    pub items: Vec<OrderItem>,
+    pub total: f64,
+    pub timestamp: event_core::chrono::DateTime<event_core::chrono::Utc>,
+}
+
+// 2. The listeners: plain async fns that receive the typed event.
+#[listener(event = OrderCreatedEvent)]
+async fn send_order_confirmation(event: &OrderCreatedEvent) -> Result<()> {
+    println!(
+        "  [SendOrderConfirmation] emailing {} about order {} ({:.2} EUR)",
+        event.user_id, event.order_id, event.total
+    );
+    Ok(())
+}
+
+#[listener(event = OrderCreatedEvent)]
+async fn update_inventory(event: &OrderCreatedEvent) -> Result<()> {
+    for item in &event.items {
+        println!(
+            "  [UpdateInventory] reserving {} x {}",
+            item.quantity, item.sku
+        );
+    }
+    Ok(())
+}
+
+#[listener(event = OrderCreatedEvent)]
+async fn process_payment(event: &OrderCreatedEvent) -> Result<()> {
+    println!(
+        "  [ProcessPayment] charging {:.2} EUR for order {}",
+        event.total, event.order_id
+    );
+    Ok(())
+}
+
+/// The seed's wildcard audit listener, written by hand against the trait.
+#[derive(Default)]
+struct AuditListener {
+    seen: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl EventListener for AuditListener {
+    async fn handle(&self, event: Arc<dyn Event>) -> Result<()> {
+        println!("  [Audit] event {} was fired", event.event_name());
+        self.seen
+            .lock()
+            .map_err(|_| anyhow::anyhow!("audit log poisoned"))?
+            .push(event.event_name().to_string());
+        Ok(())
+    }
+}
+
+// 3. Register listeners (typically at app startup).
+pub async fn register_order_listeners() -> Result<()> {
+    listen::<OrderCreatedEvent>(Arc::new(SendOrderConfirmationListener)).await;
+    listen::<OrderCreatedEvent>(Arc::new(UpdateInventoryListener)).await;
+    listen::<OrderCreatedEvent>(Arc::new(ProcessPaymentListener)).await;
+    Ok(())
+}
+
+pub struct CreateOrderRequest {
+    pub user_id: String,
+    pub items: Vec<OrderItem>,
+}
+
+// 4. Dispatch the event (in your order controller).
+pub async fn create_order(request: CreateOrderRequest) -> Result<String> {
+    let order_id = format!("order-{}", event_core::ulid::Ulid::new());
+    let total = request
+        .items
+        .iter()
+        .map(|i| f64::from(i.quantity) * i.price)
+        .sum();
+    let event = OrderCreatedEvent {
+        order_id: order_id.clone(),
+        user_id: request.user_id,
+        items: request.items,
+        total,
+        timestamp: event_core::chrono::Utc::now(),
+    };
+    event.dispatch().await?;
+    Ok(order_id)
+}
+
+fn sample_request() -> CreateOrderRequest {
+    CreateOrderRequest {
+        user_id: "user-456".to_string(),
+        items: vec![
+            OrderItem {
+                sku: "rust-book".to_string(),
+                quantity: 2,
+                price: 39.90,
+            },
+            OrderItem {
+                sku: "ferris-plush".to_string(),
+                quantity: 1,
+                price: 14.50,
+            },
+        ],
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    println!("== Registering listeners");
+    register_order_listeners().await?;
+    let audit = Arc::new(AuditListener::default());
+    listen_wildcard(audit.clone()).await;
+    let mut wiring: Vec<_> = event_dispatcher()
+        .await
+        .get_listeners()
+        .await
+        .into_iter()
+        .collect();
+    wiring.sort();
+    for (event, count) in wiring {
+        println!("  {event}: {count} listener(s)");
+    }
+
+    println!("\n== Creating an order");
+    let order_id = create_order(sample_request()).await?;
+    println!("  created {order_id}");
+
+    println!("\n== Testing with fakes");
+    // The seed's global fake: events are recorded, not delivered.
+    EventFacade::fake().await;
+    create_order(sample_request()).await?;
+    println!(
+        "  EventFacade::assert_dispatched(\"OrderCreated\") = {}",
+        EventFacade::assert_dispatched("OrderCreated").await
+    );
+    println!(
+        "  EventFacade::assert_dispatched_times(\"OrderCreated\", 1) = {}",
+        EventFacade::assert_dispatched_times("OrderCreated", 1).await
+    );
+    println!(
+        "  EventFacade::assert_not_dispatched(\"OrderCancelled\") = {}",
+        EventFacade::assert_not_dispatched("OrderCancelled").await
+    );
+    event_core::restore().await;
+
+    // A scoped fake, safe in parallel tests, with typed assertions.
+    {
+        let events = EventFake::new();
+        create_order(sample_request()).await?;
+        events.assert_dispatched_once::<OrderCreatedEvent>();
+        events.assert_dispatched_with::<OrderCreatedEvent>(|e| e.items.len() == 2);
+        let order = &events.dispatched::<OrderCreatedEvent>()[0];
+        println!(
+            "  EventFake saw {} for {:.2} EUR; no listener ran",
+            order.order_id, order.total
+        );
+    }
+
+    let audited = audit
+        .seen
+        .lock()
+        .map_err(|_| anyhow::anyhow!("audit log poisoned"))?
+        .len();
+    println!("\n== Done: the audit listener saw {audited} event(s) (faked ones never reach it)");
+    Ok(())
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The test command: sets up what the tests need on this machine, then runs
+# every test of the workspace (cargo test), and the parallel-isolation tests
+# of the testing fakes a few more times with more threads than cores.
+#
+# Services: Redis tests run against $EVENTS_TEST_REDIS_URL. When it is unset
+# and a Redis answers at 127.0.0.1:6379, that one is used; otherwise those
+# tests print "skipped: set EVENTS_TEST_REDIS_URL". In CI (.ci/run) an
+# unreachable Redis is an error instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -z "${EVENTS_TEST_REDIS_URL:-}" ] && command -v redis-cli >/dev/null 2>&1 \
+    && redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then
+    export EVENTS_TEST_REDIS_URL=redis://127.0.0.1:6379
+fi
+echo "EVENTS_TEST_REDIS_URL=${EVENTS_TEST_REDIS_URL:-<unset: Redis tests will skip>}"
+
+cargo test --workspace --no-fail-fast
+
+for run in 1 2 3; do
+    echo "parallel isolation, repeat $run"
+    cargo test -p tests --test testing_parallel -- --test-threads=16 -q
+done
