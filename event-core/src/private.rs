@@ -27,9 +27,9 @@ impl<T: serde::Serialize + ?Sized> SerializeEvent for T {}
     label = "queued here: a queue worker rebuilds the event from its JSON",
     note = "add `serde::Deserialize` to the derives: `#[derive(Debug, serde::Serialize, serde::Deserialize, Event)]`"
 )]
-pub trait QueuedEvent: ShouldQueue + serde::de::DeserializeOwned {}
+pub trait QueuedEvent: serde::de::DeserializeOwned {}
 
-impl<T: ShouldQueue + serde::de::DeserializeOwned> QueuedEvent for T {}
+impl<T: serde::de::DeserializeOwned> QueuedEvent for T {}
 
 /// `Event::to_json` of a derived event.
 ///
@@ -53,7 +53,7 @@ pub fn to_json<E: SerializeEvent + ?Sized>(event: &E) -> serde_json::Value {
 
 /// `Event::as_should_queue` of a derived queued event; also where a missing
 /// `Deserialize` is reported.
-pub fn queued_event<E: QueuedEvent>(event: &E) -> Option<&dyn ShouldQueue> {
+pub fn queued_event<E: QueuedEvent + ShouldQueue>(event: &E) -> Option<&dyn ShouldQueue> {
     Some(event)
 }
 

@@ -149,6 +149,8 @@ fn unreachable_key(arg: &RawArg) {
 #[derive(Default)]
 pub(crate) struct ListenerAttrs {
     pub(crate) event: Option<syn::Type>,
+    /// `event = ...` was written, even if its value was bad.
+    pub(crate) event_given: bool,
     pub(crate) queued: Option<Span>,
     pub(crate) queue: Option<LitStr>,
     pub(crate) connection: Option<LitStr>,
@@ -174,7 +176,10 @@ pub(crate) fn listener_attrs(cx: &mut Ctxt, args: TokenStream) -> ListenerAttrs 
     let mut out = ListenerAttrs::default();
     for arg in &args {
         match arg.name().as_str() {
-            "event" => out.event = attr::ty(cx, arg),
+            "event" => {
+                out.event_given = true;
+                out.event = attr::ty(cx, arg);
+            }
             "queued" => out.queued = attr::flag(cx, arg),
             "queue" => out.queue = attr::string(cx, arg, "emails"),
             "connection" => out.connection = attr::string(cx, arg, "redis"),
@@ -237,10 +242,8 @@ pub(crate) fn listener_item(item: TokenStream) -> syn::Result<ListenerItem> {
         .map_err(|e| {
             syn::Error::new(
                 e.span(),
-                format_args!(
-                    "{e}\n`#[listener]` goes on an `async fn name(event: &E) -> anyhow::Result<()>` \
-                     or on an `impl T {{ async fn handle(&self, event: &E) -> anyhow::Result<()> }}` block"
-                ),
+                "`#[listener]` goes on an `async fn name(event: &E) -> anyhow::Result<()>` \
+                 or on an `impl T { async fn handle(&self, event: &E) -> anyhow::Result<()> }` block",
             )
         })
 }

@@ -291,7 +291,7 @@ pub(crate) fn seconds_list(cx: &mut Ctxt, arg: &RawArg) -> Option<Vec<u64>> {
                 ok = false;
                 cx.error_spanned_by(
                     item,
-                    format_args!("`backoff` items are whole seconds (0 or more); {expected}"),
+                    "`backoff` takes whole seconds (0 or more) in a list, e.g. `backoff = [5, 15, 30]`",
                 );
             }
         }
@@ -338,6 +338,16 @@ pub(crate) fn ty(cx: &mut Ctxt, arg: &RawArg) -> Option<syn::Type> {
         value_error(cx, arg, expected);
         return None;
     };
+    if let Ok(lit) = syn::parse2::<LitStr>(tokens.clone()) {
+        cx.error_spanned_by(
+            tokens,
+            format_args!(
+                "`event` takes a type, not a string: write `event = {}`",
+                lit.value()
+            ),
+        );
+        return None;
+    }
     match syn::parse2::<syn::Type>(tokens.clone()) {
         Ok(ty) => Some(ty),
         Err(_) => {

@@ -13,21 +13,22 @@ pub(crate) fn event(model: &EventModel) -> TokenStream {
     let EventModel {
         ident, krate, name, ..
     } = model;
-    let (impl_generics, ty_generics, where_clause) = model.generics.split_for_impl();
     // A generic event is an event for the arguments that make it one.
-    let where_clause = if model.generics.type_params().next().is_some() {
-        let mut bounds = quote!(
-            Self: ::core::marker::Send + ::core::marker::Sync + ::core::fmt::Debug + 'static
-                + #krate::__private::SerializeEvent,
-        );
+    let mut generics = model.generics.clone();
+    if generics.type_params().next().is_some() {
+        let predicates = &mut generics.make_where_clause().predicates;
+        predicates.push(syn::parse_quote!(
+            Self: ::core::marker::Send
+                + ::core::marker::Sync
+                + ::core::fmt::Debug
+                + 'static
+                + #krate::__private::SerializeEvent
+        ));
         if model.queued.is_some() {
-            bounds.extend(quote!(Self: #krate::__private::QueuedEvent,));
+            predicates.push(syn::parse_quote!(Self: #krate::__private::QueuedEvent));
         }
-        let existing = where_clause.map(|w| &w.predicates);
-        quote!(where #existing #bounds)
-    } else {
-        quote!(#where_clause)
-    };
+    }
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
 
     let to_json = quote_spanned!(ident.span()=> #krate::__private::to_json(self));
     let mut methods = quote! {
@@ -173,7 +174,7 @@ pub(crate) fn listener(model: &ListenerModel, item: TokenStream) -> TokenStream 
     match &model.kind {
         ListenerKind::Fn { function, listener } => {
             let doc = format!(
-                "The listener `#[listener]` generates from [`{function}`]: register it with \
+                "The listener `#[listener]` generates from `{function}`: register it with \
                  `listen::<E>(Arc::new({listener}))`."
             );
             quote! {

@@ -300,6 +300,11 @@ pub(crate) fn listener(
     item: &ListenerItem,
 ) -> Option<ListenerModel> {
     let Some(event) = attrs.event.clone() else {
+        if attrs.event_given {
+            // Its bad value is reported already.
+            check_item(cx, item, None);
+            return None;
+        }
         cx.error_at(
             Span::call_site(),
             "missing `event = ...`: name the event this listener handles, e.g. \
@@ -591,8 +596,8 @@ fn check_method(
     match inputs.next() {
         Some(FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_none() => {}
         Some(other) => {
-            ok = false;
             cx.error_spanned_by(other, format_args!("this takes `&self` first: `{shape}`"));
+            return false;
         }
         None => {
             ok = false;

@@ -1,0 +1,18 @@
+use event_core::{Event, listener};
+use serde::Serialize;
+
+#[derive(Debug, Serialize, Event)]
+pub struct UserRegisteredEvent {
+    pub email: String,
+}
+
+#[derive(Debug, Serialize, Event)]
+pub struct OrderShippedEvent;
+
+#[listener(event = UserRegisteredEvent)]
+async fn send_welcome_email(event: UserRegisteredEvent) -> anyhow::Result<()> {
+    println!("{}", event.email);
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,17 @@
+use event_core::{Event, listener};
+use serde::Serialize;
+
+#[derive(Debug, Serialize, Event)]
+pub struct UserRegisteredEvent {
+    pub email: String,
+}
+
+#[derive(Debug, Serialize, Event)]
+pub struct OrderShippedEvent;
+
+#[listener(event = UserRegisteredEvent)]
+async fn send_welcome_email(_event: &OrderShippedEvent) -> anyhow::Result<()> {
+    Ok(())
+}
+
+fn main() {}

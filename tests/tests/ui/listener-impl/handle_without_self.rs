@@ -1,0 +1,20 @@
+use event_core::{Event, listener};
+use serde::Serialize;
+
+#[derive(Debug, Serialize, Event)]
+pub struct OrderShippedEvent {
+    pub order_id: u64,
+}
+
+pub struct ChargeCard {
+    pub gateway: String,
+}
+
+#[listener(event = OrderShippedEvent)]
+impl ChargeCard {
+    async fn handle(_event: &OrderShippedEvent) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use event_core::Event;
+use serde::Serialize;
+
+#[derive(Debug, Serialize, Event)]
+#[event(channel = "users")]
+pub struct UserRegisteredEvent {
+    pub email: String,
+}
+
+fn main() {}
