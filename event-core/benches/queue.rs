@@ -1,1 +1,346 @@
-fn main() {}
+//! Queue throughput end to end (dispatch -> worker -> listener done) against
+//! a hand-written raw ceiling measured in the same run.
+//!
+//! `cargo bench -p event-core --bench queue`
+//!
+//! For each connection, 10,000 small jobs, worker concurrency 1 and 8, the
+//! jobs dispatched by 32 tasks at once while the worker runs. Beside each:
+//! - memory: tokio mpsc channels (one per consumer) feeding the same listener calls;
+//! - sqlite: the same insert, claim and delete done by hand with rusqlite in
+//!   one transaction per job, on a file with the same pragmas;
+//! - redis: the same XADD / XREADGROUP / XACK+XDEL pipelined by hand, 128 deep.
+//!
+//! Redis is measured when `EVENTS_TEST_REDIS_URL` (or redis://127.0.0.1:6379)
+//! answers. `QUEUE_BENCH_JOBS` changes the job count.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use event_core::queue::{JobRegistry, Queue, Worker};
+use event_core::{Dispatcher, Event, EventListener, ListenerOptions};
+use tokio::sync::Notify;
+
+const DISPATCHERS: u64 = 32;
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Tick {
+    n: u64,
+}
+
+impl Event for Tick {
+    fn event_name(&self) -> &'static str {
+        "Tick"
+    }
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({ "n": self.n })
+    }
+}
+
+/// Counts handled jobs and wakes the bench at the target.
+struct Count {
+    done: AtomicU64,
+    sum: AtomicU64,
+    target: AtomicU64,
+    finished: Notify,
+}
+
+impl Count {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            done: AtomicU64::new(0),
+            sum: AtomicU64::new(0),
+            target: AtomicU64::new(u64::MAX),
+            finished: Notify::new(),
+        })
+    }
+
+    fn reset(&self, target: u64) {
+        self.done.store(0, Ordering::SeqCst);
+        self.target.store(target, Ordering::SeqCst);
+    }
+
+    fn hit(&self, n: u64) {
+        self.sum.fetch_add(n, Ordering::Relaxed);
+        if self.done.fetch_add(1, Ordering::AcqRel) + 1 == self.target.load(Ordering::Acquire) {
+            self.finished.notify_one();
+        }
+    }
+}
+
+struct CountListener(Arc<Count>);
+
+#[async_trait]
+impl EventListener for CountListener {
+    async fn handle(&self, event: Arc<dyn Event>) -> anyhow::Result<()> {
+        let n = event.downcast_ref::<Tick>().map_or(0, |t| t.n);
+        self.0.hit(n);
+        Ok(())
+    }
+    fn should_queue(&self) -> bool {
+        true
+    }
+    fn listener_name(&self) -> &str {
+        "count"
+    }
+    fn options(&self) -> ListenerOptions {
+        ListenerOptions {
+            queued: true,
+            retry: true,
+            ..ListenerOptions::default()
+        }
+    }
+}
+
+fn rate(jobs: u64, took: Duration) -> f64 {
+    jobs as f64 / took.as_secs_f64()
+}
+
+/// Dispatch `jobs` events through `queue` while a worker runs them.
+async fn ours(queue: Queue, jobs: u64, concurrency: usize) -> f64 {
+    let count = Count::new();
+    let listener: Arc<dyn EventListener> = Arc::new(CountListener(count.clone()));
+    let dispatcher = Dispatcher::new();
+    queue.install(&dispatcher).await;
+    dispatcher.listen::<Tick>(listener.clone()).await;
+    let registry = JobRegistry::new().listener::<Tick>(listener);
+    count.reset(jobs);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = Worker::new(queue.clone(), registry)
+        .queues(["events"])
+        .concurrency(concurrency)
+        .poll_interval(Duration::from_millis(5));
+    let worker = tokio::spawn(worker.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let finished = count.finished.notified();
+    tokio::pin!(finished);
+    finished.as_mut().enable();
+    let start = Instant::now();
+    let mut producers = Vec::new();
+    for t in 0..DISPATCHERS {
+        let d = dispatcher.clone();
+        producers.push(tokio::spawn(async move {
+            let mut n = t;
+            while n < jobs {
+                if let Err(e) = d.dispatch(Tick { n }).await {
+                    eprintln!("dispatch failed: {e:#}");
+                }
+                n += DISPATCHERS;
+            }
+        }));
+    }
+    for p in producers {
+        let _ = p.await;
+    }
+    finished.await;
+    let took = start.elapsed();
+    let _ = stop.send(());
+    let _ = worker.await;
+    rate(jobs, took)
+}
+
+/// The memory ceiling: mpsc channels straight into the listener.
+async fn raw_memory(jobs: u64, concurrency: usize) -> f64 {
+    let count = Count::new();
+    let listener: Arc<dyn EventListener> = Arc::new(CountListener(count.clone()));
+    count.reset(jobs);
+    let finished = count.finished.notified();
+    tokio::pin!(finished);
+    finished.as_mut().enable();
+    let start = Instant::now();
+    let mut senders = Vec::new();
+    for _ in 0..concurrency {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Arc<dyn Event>>();
+        let l = listener.clone();
+        tokio::spawn(async move {
+            while let Some(e) = rx.recv().await {
+                let _ = l.handle(e).await;
+            }
+        });
+        senders.push(tx);
+    }
+    let senders = Arc::new(senders);
+    let mut producers = Vec::new();
+    for t in 0..DISPATCHERS {
+        let senders = senders.clone();
+        producers.push(tokio::spawn(async move {
+            let mut n = t;
+            while n < jobs {
+                let _ = senders[(n as usize) % senders.len()].send(Arc::new(Tick { n }));
+                n += DISPATCHERS;
+            }
+        }));
+    }
+    for p in producers {
+        let _ = p.await;
+    }
+    finished.await;
+    rate(jobs, start.elapsed())
+}
+
+/// The sqlite ceiling: per job, one transaction doing by hand the insert,
+/// the claim and (after the listener call) the delete.
+async fn raw_sqlite(path: &std::path::Path, jobs: u64) -> anyhow::Result<f64> {
+    use rusqlite::params;
+    let count = Count::new();
+    let listener: Arc<dyn EventListener> = Arc::new(CountListener(count.clone()));
+    let conn = rusqlite::Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.execute_batch(
+        "CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL,
+            priority INTEGER NOT NULL, available_at INTEGER NOT NULL,
+            reserved_until INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
+            payload TEXT NOT NULL);
+         CREATE INDEX jobs_fetch ON jobs (queue, priority DESC, seq);",
+    )?;
+    let start = Instant::now();
+    for n in 0..jobs {
+        let payload = serde_json::json!({ "event": "Tick", "payload": { "n": n } }).to_string();
+        let tx = conn.unchecked_transaction()?;
+        tx.prepare_cached(
+            "INSERT INTO jobs (queue, priority, available_at, payload) VALUES ('events', 0, 0, ?1)",
+        )?
+        .execute(params![payload])?;
+        let (seq, body): (i64, String) = tx
+            .prepare_cached(
+                "UPDATE jobs SET reserved_until = 1, attempts = attempts + 1 WHERE seq =
+                 (SELECT seq FROM jobs WHERE queue = 'events' AND reserved_until <= 0
+                  ORDER BY priority DESC, seq LIMIT 1) RETURNING seq, payload",
+            )?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let value: serde_json::Value = serde_json::from_str(&body)?;
+        let n = value["payload"]["n"].as_u64().unwrap_or(0);
+        listener.handle(Arc::new(Tick { n })).await?;
+        tx.prepare_cached("DELETE FROM jobs WHERE seq = ?1")?
+            .execute(params![seq])?;
+        tx.commit()?;
+    }
+    Ok(rate(jobs, start.elapsed()))
+}
+
+/// The redis ceiling: XADD, XREADGROUP, XACK + XDEL pipelined 128 deep.
+async fn raw_redis(url: &str, jobs: u64) -> anyhow::Result<f64> {
+    let count = Count::new();
+    let listener: Arc<dyn EventListener> = Arc::new(CountListener(count.clone()));
+    let client = redis::Client::open(url)?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let stream = format!("{{bench-raw-{}}}:s", ulid::Ulid::new());
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&stream)
+        .arg("g")
+        .arg("0")
+        .arg("MKSTREAM")
+        .query_async(&mut conn)
+        .await?;
+    const DEPTH: u64 = 128;
+    let start = Instant::now();
+    let mut sent = 0;
+    while sent < jobs {
+        let mut pipe = redis::pipe();
+        for n in sent..(sent + DEPTH).min(jobs) {
+            let body = serde_json::json!({ "event": "Tick", "payload": { "n": n } }).to_string();
+            pipe.cmd("XADD")
+                .arg(&stream)
+                .arg("*")
+                .arg("job")
+                .arg(body)
+                .ignore();
+        }
+        pipe.query_async::<()>(&mut conn).await?;
+        sent += DEPTH;
+    }
+    let mut handled = 0;
+    while handled < jobs {
+        let reply: redis::streams::StreamReadReply = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg("g")
+            .arg("c")
+            .arg("COUNT")
+            .arg(DEPTH)
+            .arg("STREAMS")
+            .arg(&stream)
+            .arg(">")
+            .query_async(&mut conn)
+            .await?;
+        let mut ids = Vec::new();
+        for key in reply.keys {
+            for entry in key.ids {
+                let body: String = entry.get("job").unwrap_or_default();
+                let value: serde_json::Value = serde_json::from_str(&body)?;
+                let n = value["payload"]["n"].as_u64().unwrap_or(0);
+                listener.handle(Arc::new(Tick { n })).await?;
+                ids.push(entry.id);
+            }
+        }
+        handled += ids.len() as u64;
+        let mut pipe = redis::pipe();
+        pipe.cmd("XACK").arg(&stream).arg("g").arg(&ids).ignore();
+        pipe.cmd("XDEL").arg(&stream).arg(&ids).ignore();
+        pipe.query_async::<()>(&mut conn).await?;
+    }
+    let took = start.elapsed();
+    let _: () = redis::cmd("DEL")
+        .arg(&stream)
+        .query_async(&mut conn)
+        .await?;
+    Ok(rate(jobs, took))
+}
+
+fn row(connection: &str, concurrency: usize, ours: f64, raw: f64) {
+    println!(
+        "{connection:<7} concurrency {concurrency}: {ours:>10.0} jobs/s   raw ceiling {raw:>10.0} jobs/s   ratio {:>5.1}%",
+        100.0 * ours / raw
+    );
+}
+
+async fn redis_queue(url: &str) -> Option<(Queue, String)> {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let prefixed = format!("{url}{sep}prefix=bench-{}", ulid::Ulid::new());
+    match Queue::open(&prefixed).await {
+        Ok(q) => Some((q, prefixed)),
+        Err(e) => {
+            println!("redis   skipped: {e}");
+            None
+        }
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    // `cargo bench` passes `--bench`; nothing else to parse.
+    let jobs: u64 = std::env::var("QUEUE_BENCH_JOBS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    println!(
+        "queue throughput, {jobs} jobs, dispatched by {DISPATCHERS} tasks while the worker runs"
+    );
+    for concurrency in [1, 8] {
+        let raw = raw_memory(jobs, concurrency).await;
+        let got = ours(Queue::memory(), jobs, concurrency).await;
+        row("memory", concurrency, got, raw);
+    }
+    for concurrency in [1, 8] {
+        let dir = tempfile::tempdir()?;
+        let raw = raw_sqlite(&dir.path().join("raw.db"), jobs).await?;
+        let url = format!("sqlite://{}/jobs.db", dir.path().display());
+        let got = ours(Queue::open(&url).await?, jobs, concurrency).await;
+        row("sqlite", concurrency, got, raw);
+    }
+    let url =
+        std::env::var("EVENTS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    for concurrency in [1, 8] {
+        let Some((queue, _)) = redis_queue(&url).await else {
+            break;
+        };
+        let raw = raw_redis(&url, jobs).await?;
+        let got = ours(queue.clone(), jobs, concurrency).await;
+        queue.clear().await?;
+        row("redis", concurrency, got, raw);
+    }
+    Ok(())
+}

@@ -30,6 +30,7 @@ use super::backend::Backend;
 use super::job::{Claimed, FailedJob, Job, JobEnvelope, Receipt, now_ms};
 
 const GROUP: &str = "workers";
+const REGISTER_EVERY: Duration = Duration::from_secs(1);
 
 /// Settings of the redis connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,6 +219,8 @@ pub struct RedisBackend {
     tag: String,
     failed_cap: usize,
     conn: ConnectionManager,
+    /// (queue, priority) -> when this process last registered it.
+    registered: std::sync::Mutex<std::collections::HashMap<(String, i32), std::time::Instant>>,
     fetch_script: Script,
     reclaim_script: Script,
     requeue_script: Script,
@@ -253,6 +256,7 @@ impl RedisBackend {
             tag: format!("{{{}}}", options.prefix),
             failed_cap: options.failed_cap.max(1),
             conn,
+            registered: Default::default(),
             fetch_script: Script::new(FETCH),
             reclaim_script: Script::new(RECLAIM),
             requeue_script: Script::new(REQUEUE),
@@ -345,26 +349,52 @@ impl RedisBackend {
         Ok(())
     }
 
+    /// Whether the queue and priority of a job need (re-)registering: once a
+    /// second per stream, so a Redis that restarted empty learns them again
+    /// within a second, without three commands per job.
+    fn needs_registering(
+        &self,
+        queue: &str,
+        priority: i32,
+        fresh: &mut Vec<(String, i32)>,
+    ) -> bool {
+        let registered = self.registered.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (queue.to_string(), priority);
+        let due = registered
+            .get(&key)
+            .is_none_or(|at| at.elapsed() >= REGISTER_EVERY);
+        if due && !fresh.contains(&key) {
+            fresh.push(key);
+        }
+        due
+    }
+
     fn add_to_pipe(
         &self,
         pipe: &mut redis::Pipeline,
         job: &Job,
         now: i64,
+        fresh: &mut Vec<(String, i32)>,
     ) -> Result<(), QueueError> {
         let e = &job.envelope;
         let json = job.to_json().map_err(|e| self.error(e))?;
-        pipe.sadd(self.key("queues"), &e.queue).ignore();
+        let register = self.needs_registering(&e.queue, e.priority, fresh);
+        if register {
+            pipe.sadd(self.key("queues"), &e.queue).ignore();
+        }
         if e.available_at > now {
             let member = format!("{}\n{}\n{json}", e.queue, e.priority);
             pipe.zadd(self.key("delayed"), member, e.available_at)
                 .ignore();
         } else {
-            pipe.cmd("ZADD")
-                .arg(self.key(&format!("p:{}", e.queue)))
-                .arg("NX")
-                .arg(e.priority)
-                .arg(e.priority)
-                .ignore();
+            if register {
+                pipe.cmd("ZADD")
+                    .arg(self.key(&format!("p:{}", e.queue)))
+                    .arg("NX")
+                    .arg(e.priority)
+                    .arg(e.priority)
+                    .ignore();
+            }
             pipe.cmd("XADD")
                 .arg(self.key(&format!("s:{}:{}", e.queue, e.priority)))
                 .arg("*")
@@ -406,13 +436,22 @@ impl Backend for RedisBackend {
     async fn push(&self, jobs: Vec<Job>) -> Result<(), QueueError> {
         let now = now_ms();
         let mut pipe = redis::pipe();
+        let mut fresh = Vec::new();
         for job in &jobs {
-            self.add_to_pipe(&mut pipe, job, now)?;
+            self.add_to_pipe(&mut pipe, job, now, &mut fresh)?;
         }
         let mut conn = self.conn.clone();
         pipe.query_async::<()>(&mut conn)
             .await
-            .map_err(|e| self.error(e))
+            .map_err(|e| self.error(e))?;
+        if !fresh.is_empty() {
+            let mut registered = self.registered.lock().unwrap_or_else(|e| e.into_inner());
+            let at = std::time::Instant::now();
+            for key in fresh {
+                registered.insert(key, at);
+            }
+        }
+        Ok(())
     }
 
     async fn fetch(

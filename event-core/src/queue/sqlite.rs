@@ -40,11 +40,64 @@ CREATE TABLE IF NOT EXISTS event_failed_jobs (
 );
 ";
 
+/// One job row to insert.
+type Row = (String, String, i32, i64, u32, String);
+type Reply = tokio::sync::oneshot::Sender<Result<(), String>>;
+
 /// A queue in one SQLite file.
 pub struct SqliteBackend {
     url: String,
     conn: Arc<Mutex<Connection>>,
     notify: Notify,
+    /// Inserts go through one writer thread that commits everything waiting
+    /// in one transaction (group commit): concurrent dispatches share a commit.
+    writer: std::sync::mpsc::Sender<(Vec<Row>, Reply)>,
+}
+
+/// The writer thread: takes every insert request waiting, writes them in one
+/// transaction, answers each. Ends when the backend is dropped.
+fn write_loop(
+    conn: Arc<Mutex<Connection>>,
+    requests: std::sync::mpsc::Receiver<(Vec<Row>, Reply)>,
+) {
+    while let Ok(first) = requests.recv() {
+        let mut batch = vec![first];
+        let mut rows = batch[0].0.len();
+        while rows < 4096 {
+            match requests.try_recv() {
+                Ok(more) => {
+                    rows += more.0.len();
+                    batch.push(more);
+                }
+                Err(_) => break,
+            }
+        }
+        let result = {
+            let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+            insert_rows(&mut conn, batch.iter().flat_map(|(rows, _)| rows.iter()))
+        };
+        let result = result.map_err(|e| e.to_string());
+        for (_, reply) in batch {
+            let _ = reply.send(result.clone());
+        }
+    }
+}
+
+fn insert_rows<'a>(
+    conn: &mut Connection,
+    rows: impl Iterator<Item = &'a Row>,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO event_jobs (id, queue, priority, available_at, attempts, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for row in rows {
+            insert.execute(params![row.0, row.1, row.2, row.3, row.4, row.5])?;
+        }
+    }
+    tx.commit()
 }
 
 impl SqliteBackend {
@@ -62,10 +115,21 @@ impl SqliteBackend {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(unreachable)?;
         conn.execute_batch(SCHEMA).map_err(unreachable)?;
+        let conn = Arc::new(Mutex::new(conn));
+        let (writer, requests) = std::sync::mpsc::channel();
+        let for_writer = conn.clone();
+        std::thread::Builder::new()
+            .name("event-queue-sqlite-writer".to_string())
+            .spawn(move || write_loop(for_writer, requests))
+            .map_err(|e| QueueError::Unreachable {
+                url: url.to_string(),
+                reason: format!("cannot start the writer thread: {e}"),
+            })?;
         Ok(Self {
             url: url.to_string(),
-            conn: Arc::new(Mutex::new(conn)),
+            conn,
             notify: Notify::new(),
+            writer,
         })
     }
 
@@ -184,20 +248,14 @@ impl Backend for SqliteBackend {
                 payload,
             ));
         }
-        self.with(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            {
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO event_jobs (id, queue, priority, available_at, attempts, payload)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?;
-                for row in &rows {
-                    insert.execute(params![row.0, row.1, row.2, row.3, row.4, row.5])?;
-                }
-            }
-            tx.commit()
-        })
-        .await?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.writer
+            .send((rows, reply))
+            .map_err(|_| self.error("the writer thread stopped".to_string()))?;
+        answer
+            .await
+            .map_err(|_| self.error("the writer thread stopped".to_string()))?
+            .map_err(|e| self.error(e))?;
         self.notify.notify_waiters();
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! The worker: claims jobs in batches, runs them with their limits, and
 //! acknowledges, retries or fails them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use super::backend::Backend;
@@ -39,6 +39,7 @@ pub struct Worker {
     lease: Duration,
     grace: Duration,
     poll: Duration,
+    prefetch: Option<usize>,
     consumer: String,
 }
 
@@ -68,6 +69,8 @@ struct Ctx {
     counters: Counters,
     acks: mpsc::UnboundedSender<super::Receipt>,
     inflight: Mutex<HashMap<u64, Claimed>>,
+    /// Average time a job takes (µs, moving average); 0 before the first.
+    job_micros: AtomicU64,
 }
 
 enum Failure {
@@ -94,6 +97,7 @@ impl Worker {
             lease: Duration::from_secs(90),
             grace: Duration::from_secs(30),
             poll: Duration::from_millis(100),
+            prefetch: None,
             consumer: ulid::Ulid::new().to_string(),
         }
     }
@@ -135,6 +139,27 @@ impl Worker {
         self
     }
 
+    /// How many jobs one fetch claims ahead of running them. By default it
+    /// adapts: while jobs finish in under 5 ms on average, `max(4 x
+    /// concurrency, 128)` (one round trip for many jobs); for slower jobs,
+    /// `concurrency`, so a worker does not sit on jobs other workers could run.
+    pub fn prefetch(mut self, jobs: usize) -> Self {
+        self.prefetch = Some(jobs.max(1));
+        self
+    }
+
+    fn prefetch_now(&self, ctx: &Ctx) -> usize {
+        if let Some(n) = self.prefetch {
+            return n;
+        }
+        match ctx.job_micros.load(Ordering::Relaxed) {
+            // Nothing measured yet: take no more than can start at once.
+            0 => self.concurrency,
+            us if us < 5_000 => (self.concurrency * 4).max(128),
+            _ => self.concurrency,
+        }
+    }
+
     /// Runs until SIGTERM or ctrl-c.
     pub async fn run(self) -> Result<WorkerReport, QueueError> {
         self.run_until(shutdown_signal()).await
@@ -155,11 +180,14 @@ impl Worker {
             counters: Counters::default(),
             acks: ack_tx,
             inflight: Mutex::default(),
+            job_micros: AtomicU64::new(0),
         });
         let heartbeat = tokio::spawn(heartbeat(ctx.clone(), self.lease, self.consumer.clone()));
         let semaphore = Arc::new(Semaphore::new(self.concurrency));
         let mut tasks = JoinSet::new();
-        let mut next_task = 0u64;
+        let mut next_key = 0u64;
+        // Claimed, not yet started (their keys in `inflight`).
+        let mut buffer: VecDeque<(u64, Claimed)> = VecDeque::new();
         let recover_every = (self.lease / 4).max(Duration::from_millis(10));
         let mut last_recover: Option<Instant> = None;
         let mut idle = Duration::from_millis(1);
@@ -168,7 +196,68 @@ impl Worker {
 
         loop {
             while tasks.try_join_next().is_some() {}
-            let first = tokio::select! {
+            if buffer.is_empty() {
+                let prefetch = self.prefetch_now(&ctx);
+                let mut claimed = Vec::new();
+                let mut result = Ok(());
+                if last_recover.is_none_or(|t| t.elapsed() >= recover_every) {
+                    last_recover = Some(Instant::now());
+                    match backend
+                        .recover(&self.queues, prefetch, self.lease, &self.consumer)
+                        .await
+                    {
+                        Ok(found) => claimed = found,
+                        Err(e) => result = Err(e),
+                    }
+                }
+                if result.is_ok() && claimed.len() < prefetch {
+                    match backend
+                        .fetch(
+                            &self.queues,
+                            prefetch - claimed.len(),
+                            self.lease,
+                            &self.consumer,
+                        )
+                        .await
+                    {
+                        Ok(found) => claimed.extend(found),
+                        Err(e) => result = Err(e),
+                    }
+                }
+                if !claimed.is_empty() {
+                    let mut inflight = ctx.inflight.lock().unwrap_or_else(|e| e.into_inner());
+                    for c in claimed {
+                        next_key += 1;
+                        inflight.insert(next_key, c.clone());
+                        buffer.push_back((next_key, c));
+                    }
+                }
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, pause_ms = error_pause.as_millis() as u64, "queue worker cannot fetch jobs; retrying");
+                    if buffer.is_empty() {
+                        tokio::select! {
+                            biased;
+                            _ = &mut shutdown => break,
+                            _ = tokio::time::sleep(error_pause) => {}
+                        }
+                        error_pause = (error_pause * 2).min(Duration::from_secs(2));
+                        continue;
+                    }
+                } else {
+                    error_pause = Duration::from_millis(50);
+                }
+                if buffer.is_empty() {
+                    tokio::select! {
+                        biased;
+                        _ = &mut shutdown => break,
+                        _ = backend.wait(idle) => {}
+                    }
+                    idle = (idle * 2).min(self.poll);
+                    continue;
+                }
+                idle = Duration::from_millis(1);
+            }
+            let permit = tokio::select! {
                 biased;
                 _ = &mut shutdown => break,
                 permit = semaphore.clone().acquire_owned() => match permit {
@@ -176,66 +265,12 @@ impl Worker {
                     Err(_) => break,
                 },
             };
-            let mut permits = vec![first];
-            while let Ok(permit) = semaphore.clone().try_acquire_owned() {
-                permits.push(permit);
-            }
-            let want = permits.len();
-            let mut claimed = Vec::new();
-            let mut result = Ok(());
-            if last_recover.is_none_or(|t| t.elapsed() >= recover_every) {
-                last_recover = Some(Instant::now());
-                match backend
-                    .recover(&self.queues, want, self.lease, &self.consumer)
-                    .await
-                {
-                    Ok(found) => claimed = found,
-                    Err(e) => result = Err(e),
-                }
-            }
-            if result.is_ok() && claimed.len() < want {
-                match backend
-                    .fetch(
-                        &self.queues,
-                        want - claimed.len(),
-                        self.lease,
-                        &self.consumer,
-                    )
-                    .await
-                {
-                    Ok(found) => claimed.extend(found),
-                    Err(e) => result = Err(e),
-                }
-            }
-            if let Err(e) = result {
-                tracing::warn!(error = %e, pause_ms = error_pause.as_millis() as u64, "queue worker cannot fetch jobs; retrying");
-                drop(permits);
-                if !claimed.is_empty() {
-                    self.start(&ctx, &mut tasks, &mut next_task, claimed, &semaphore)
-                        .await;
-                }
-                tokio::select! {
-                    biased;
-                    _ = &mut shutdown => break,
-                    _ = tokio::time::sleep(error_pause) => {}
-                }
-                error_pause = (error_pause * 2).min(Duration::from_secs(2));
-                continue;
-            }
-            error_pause = Duration::from_millis(50);
-            if claimed.is_empty() {
-                drop(permits);
-                tokio::select! {
-                    biased;
-                    _ = &mut shutdown => break,
-                    _ = backend.wait(idle) => {}
-                }
-                idle = (idle * 2).min(self.poll);
-                continue;
-            }
-            idle = Duration::from_millis(1);
-            for (job, permit) in claimed.into_iter().zip(permits) {
-                spawn_job(&ctx, &mut tasks, &mut next_task, job, permit);
+            if let Some((key, claimed)) = buffer.pop_front() {
+                let ctx = ctx.clone();
+                tasks.spawn(async move {
+                    run_job(&ctx, key, claimed).await;
+                    drop(permit);
+                });
             }
         }
 
@@ -273,47 +308,19 @@ impl Worker {
         let _ = acker.await;
         Ok(report)
     }
-
-    /// Starts jobs claimed by a recovery that was followed by a failed fetch.
-    async fn start(
-        &self,
-        ctx: &Arc<Ctx>,
-        tasks: &mut JoinSet<()>,
-        next_task: &mut u64,
-        claimed: Vec<Claimed>,
-        semaphore: &Arc<Semaphore>,
-    ) {
-        for job in claimed {
-            match semaphore.clone().acquire_owned().await {
-                Ok(permit) => spawn_job(ctx, tasks, next_task, job, permit),
-                Err(_) => return,
-            }
-        }
-    }
-}
-
-fn spawn_job(
-    ctx: &Arc<Ctx>,
-    tasks: &mut JoinSet<()>,
-    next_task: &mut u64,
-    claimed: Claimed,
-    permit: OwnedSemaphorePermit,
-) {
-    *next_task += 1;
-    let key = *next_task;
-    ctx.inflight
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(key, claimed.clone());
-    let ctx = ctx.clone();
-    tasks.spawn(async move {
-        run_job(&ctx, key, claimed).await;
-        drop(permit);
-    });
 }
 
 async fn run_job(ctx: &Ctx, key: u64, claimed: Claimed) {
+    let began = Instant::now();
     let outcome = execute(ctx, &claimed).await;
+    let took = (began.elapsed().as_micros() as u64).max(1);
+    let average = ctx.job_micros.load(Ordering::Relaxed);
+    let average = if average == 0 {
+        took
+    } else {
+        (average * 7 + took) / 8
+    };
+    ctx.job_micros.store(average.max(1), Ordering::Relaxed);
     ctx.inflight
         .lock()
         .unwrap_or_else(|e| e.into_inner())
