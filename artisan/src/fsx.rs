@@ -43,6 +43,10 @@ impl Transaction {
 
     /// Writes every queued file, or none. Files whose contents already match
     /// are not touched (same bytes, same mtime).
+    ///
+    /// Like cargo and rustfmt, it does not fsync: the rename protects against
+    /// a failing or interrupted command, which is what leaves half-written
+    /// source trees; a power cut is the file system's business.
     pub fn commit(self) -> Result<Vec<(PathBuf, Outcome)>> {
         let mut plan = Vec::new();
         for (path, contents) in self.writes {
@@ -103,7 +107,6 @@ fn stage(plan: &[(PathBuf, String, Outcome)], created_dirs: &mut Vec<PathBuf>) -
             .tempfile_in(dir)
             .with_context(|| format!("cannot write in {}", dir.display()))?;
         temp.write_all(contents.as_bytes())
-            .and_then(|()| temp.as_file().sync_data())
             .with_context(|| format!("cannot write {}", path.display()))?;
         if let Ok(meta) = fs::metadata(path) {
             // Keep the permissions of the file we replace.

@@ -32,6 +32,8 @@ pub struct Project {
     /// The registry's module name (`event_registry`).
     pub registry_mod: String,
     pub templates: PathBuf,
+    /// Where scan results of unchanged files are kept between runs.
+    pub scan_cache: Option<PathBuf>,
 }
 
 /// A module folder artisan fills: `src/events/` is `crate::events`.
@@ -167,7 +169,9 @@ impl Project {
                 .templates
                 .unwrap_or_else(|| PathBuf::from("templates/artisan")),
         );
+        let scan_cache = Some(scan_cache_path(&dir));
         Ok(Project {
+            scan_cache,
             dir,
             crate_root,
             is_lib,
@@ -212,4 +216,51 @@ fn same_dir(a: &Path, b: &Path) -> bool {
             (Ok(a), Ok(b)) => a == b,
             _ => false,
         }
+}
+
+/// `<target dir>/artisan/scan-<package>.json`. The target dir is found
+/// the way cargo finds it, except for `.cargo/config.toml`: `CARGO_TARGET_DIR`,
+/// else `target/` of the enclosing workspace, else of the package.
+fn scan_cache_path(package: &Path) -> PathBuf {
+    let package = package
+        .canonicalize()
+        .unwrap_or_else(|_| package.to_path_buf());
+    let target = ["CARGO_TARGET_DIR", "CARGO_BUILD_TARGET_DIR"]
+        .iter()
+        .find_map(|v| std::env::var_os(v).filter(|s| !s.is_empty()))
+        .map(PathBuf::from)
+        .map(|t| {
+            if t.is_absolute() {
+                t
+            } else {
+                std::env::current_dir().unwrap_or_default().join(t)
+            }
+        })
+        .unwrap_or_else(|| workspace_root(&package).join("target"));
+    // One file per package: the hash tells packages of the same name apart.
+    let mut hasher = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(&package, &mut hasher);
+    let name = package
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("package");
+    target.join("artisan").join(format!(
+        "scan-{name}-{:016x}.json",
+        std::hash::Hasher::finish(&hasher)
+    ))
+}
+
+/// The nearest folder above `package` whose Cargo.toml has `[workspace]`, or `package`.
+fn workspace_root(package: &Path) -> PathBuf {
+    for dir in package.ancestors() {
+        let Ok(text) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
+            continue;
+        };
+        if text.contains("[workspace")
+            && toml::from_str::<Manifest>(&text).is_ok_and(|m| m.workspace.is_some())
+        {
+            return dir.to_path_buf();
+        }
+    }
+    package.to_path_buf()
 }

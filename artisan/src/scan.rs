@@ -22,13 +22,12 @@ pub struct ModFile {
     pub path: PathBuf,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EventInfo {
     /// The Rust type, `UserRegisteredEvent`.
     pub type_name: String,
     /// The event name listeners and queues see, `UserRegistered`.
     pub name: String,
-    #[serde(skip)]
     pub module: Option<String>,
     pub file: String,
     pub line: usize,
@@ -39,20 +38,18 @@ pub struct EventInfo {
     pub deserialize: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ListenerInfo {
     /// The type registered, `SendWelcomeEmailListener`.
     pub type_name: String,
     /// The event type named in `#[listener(event = ...)]` (its last path segment).
     pub event: String,
-    #[serde(skip)]
     pub module: Option<String>,
     pub file: String,
     pub line: usize,
     pub queued: bool,
     pub queue: Option<String>,
     /// How the registry builds it: `Name` or `Name::default()`; `None` when it cannot.
-    #[serde(skip)]
     pub construct: Option<String>,
 }
 
@@ -86,6 +83,41 @@ impl Scan {
     }
 }
 
+/// Where a file's text comes from.
+#[derive(Debug)]
+enum Source {
+    /// About to be written by this command.
+    Text(String),
+    /// On disk, with the size and mtime the cache is keyed on.
+    Disk { len: u64, mtime_ns: u64 },
+}
+
+/// What one file holds; cached per file between runs.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+struct FileScan {
+    events: Vec<EventInfo>,
+    listeners: Vec<ListenerInfo>,
+    notes: Vec<String>,
+}
+
+const CACHE_VERSION: u32 = 1;
+
+/// Parse results of unchanged files (same size and mtime, like cargo's
+/// fingerprints), kept in the target dir. Only a speed-up: a missing or
+/// unreadable cache means a full parse.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct Cache {
+    version: u32,
+    files: BTreeMap<String, CacheEntry>,
+}
+
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct CacheEntry {
+    len: u64,
+    mtime_ns: u64,
+    scan: FileScan,
+}
+
 /// Files to scan, with their text. `overlay` holds files about to be written:
 /// they are scanned as if they were on disk already.
 pub fn scan(project: &Project, overlay: &[(PathBuf, String)]) -> Result<Scan> {
@@ -93,12 +125,66 @@ pub fn scan(project: &Project, overlay: &[(PathBuf, String)]) -> Result<Scan> {
     let events = read_folder(project, &project.events, overlay, &mut scan.notes)?;
     let listeners = read_folder(project, &project.listeners, overlay, &mut scan.notes)?;
 
-    let jobs: Vec<(bool, &ModFile, &str)> = events
+    let cache = load_cache(project);
+    let files: Vec<(bool, &ModFile, &Source)> = events
         .iter()
-        .map(|(f, t)| (true, f, t.as_str()))
-        .chain(listeners.iter().map(|(f, t)| (false, f, t.as_str())))
+        .map(|(f, s)| (true, f, s))
+        .chain(listeners.iter().map(|(f, s)| (false, f, s)))
         .collect();
-    for part in scan_all(project, &jobs)? {
+    let mut results: Vec<Option<FileScan>> = files
+        .iter()
+        .map(|(_, file, source)| match source {
+            Source::Disk { len, mtime_ns } => cache
+                .files
+                .get(&project.rel(&file.path))
+                .filter(|e| e.len == *len && e.mtime_ns == *mtime_ns)
+                .map(|e| e.scan.clone()),
+            Source::Text(_) => None,
+        })
+        .collect();
+    let todo: Vec<usize> = (0..files.len()).filter(|i| results[*i].is_none()).collect();
+    let parsed = scan_all(project, &files, &todo)?;
+
+    // Cache what was parsed from disk, unless it changed within the last
+    // two seconds (it may change again within the same mtime tick).
+    let racy = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos().saturating_sub(2_000_000_000))
+        .unwrap_or_default();
+    let mut fresh = Cache {
+        version: CACHE_VERSION,
+        files: BTreeMap::new(),
+    };
+    for (i, part) in todo.into_iter().zip(parsed) {
+        results[i] = Some(part);
+    }
+    for ((_, file, source), part) in files.iter().zip(&results) {
+        let (Source::Disk { len, mtime_ns }, Some(part)) = (source, part) else {
+            continue;
+        };
+        if u128::from(*mtime_ns) < racy {
+            fresh.files.insert(
+                project.rel(&file.path),
+                CacheEntry {
+                    len: *len,
+                    mtime_ns: *mtime_ns,
+                    scan: part.clone(),
+                },
+            );
+        }
+    }
+    let changed = fresh.files.len() != cache.files.len()
+        || fresh.files.iter().any(|(k, v)| {
+            cache
+                .files
+                .get(k)
+                .is_none_or(|c| c.len != v.len || c.mtime_ns != v.mtime_ns)
+        });
+    if changed {
+        save_cache(project, &fresh);
+    }
+
+    for part in results.into_iter().flatten() {
         scan.events.extend(part.events);
         scan.listeners.extend(part.listeners);
         scan.notes.extend(part.notes);
@@ -108,45 +194,83 @@ pub fn scan(project: &Project, overlay: &[(PathBuf, String)]) -> Result<Scan> {
     Ok(scan)
 }
 
-/// Parses and reads files on all cores (syn trees stay on their thread);
-/// the first error in file order wins.
-fn scan_all(project: &Project, jobs: &[(bool, &ModFile, &str)]) -> Result<Vec<Scan>> {
+fn load_cache(project: &Project) -> Cache {
+    project
+        .scan_cache
+        .as_deref()
+        .and_then(|path| std::fs::read(path).ok())
+        .and_then(|bytes| serde_json::from_slice::<Cache>(&bytes).ok())
+        .filter(|c| c.version == CACHE_VERSION)
+        .unwrap_or_default()
+}
+
+fn save_cache(project: &Project, cache: &Cache) {
+    let Some(path) = project.scan_cache.as_deref() else {
+        return;
+    };
+    let Ok(bytes) = serde_json::to_vec(cache) else {
+        return;
+    };
+    let mut tx = crate::fsx::Transaction::new();
+    tx.write(path, String::from_utf8_lossy(&bytes).into_owned());
+    // A read-only or missing target dir only costs speed next time.
+    let _ = tx.commit();
+}
+
+/// Reads and parses `todo` (indexes into `files`) on all cores; syn trees
+/// stay on their thread. The first error in file order wins.
+fn scan_all(
+    project: &Project,
+    files: &[(bool, &ModFile, &Source)],
+    todo: &[usize],
+) -> Result<Vec<FileScan>> {
+    if todo.is_empty() {
+        return Ok(Vec::new());
+    }
     let threads = std::thread::available_parallelism()
         .map(usize::from)
         .unwrap_or(1)
-        .min(jobs.len().div_ceil(64).max(1));
-    let chunk = jobs.len().div_ceil(threads).max(1);
-    let results: Vec<Result<Scan, ParseError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = jobs
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|(is_event, file, text)| scan_file(project, *is_event, file, text))
-                        .collect::<Vec<_>>()
+        .min(todo.len().div_ceil(64));
+    let chunk = todo.len().div_ceil(threads.max(1)).max(1);
+    let results: Vec<Result<FileScan>> = if threads <= 1 {
+        todo.iter().map(|i| scan_file(project, files[*i])).collect()
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = todo
+                .chunks(chunk)
+                .map(|part| {
+                    s.spawn(move || {
+                        part.iter()
+                            .map(|i| scan_file(project, files[*i]))
+                            .collect::<Vec<_>>()
+                    })
                 })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    if results.len() != jobs.len() {
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        })
+    };
+    if results.len() != todo.len() {
         anyhow::bail!("a parser thread panicked");
     }
-    results
-        .into_iter()
-        .map(|r| r.map_err(anyhow::Error::from))
-        .collect()
+    results.into_iter().collect()
 }
 
 fn scan_file(
     project: &Project,
-    is_event: bool,
-    file: &ModFile,
-    text: &str,
-) -> Result<Scan, ParseError> {
+    (is_event, file, source): (bool, &ModFile, &Source),
+) -> Result<FileScan> {
+    let disk;
+    let text = match source {
+        Source::Text(text) => text.as_str(),
+        Source::Disk { .. } => {
+            disk = std::fs::read_to_string(&file.path)
+                .with_context(|| format!("cannot read {}", file.path.display()))?;
+            disk.as_str()
+        }
+    };
     let items = syn::parse_file(text).map(|f| f.items).map_err(|e| {
         let start = e.span().start();
         ParseError {
@@ -162,7 +286,11 @@ fn scan_file(
     } else {
         collect_listeners(file, &items, project, &mut part);
     }
-    Ok(part)
+    Ok(FileScan {
+        events: part.events,
+        listeners: part.listeners,
+        notes: part.notes,
+    })
 }
 
 /// The `.rs` files of a folder (not recursing), `mod.rs` included, sorted.
@@ -171,17 +299,35 @@ fn read_folder(
     folder: &Folder,
     overlay: &[(PathBuf, String)],
     notes: &mut Vec<String>,
-) -> Result<Vec<(ModFile, String)>> {
-    let mut files: BTreeMap<PathBuf, Option<String>> = BTreeMap::new();
+) -> Result<Vec<(ModFile, Source)>> {
+    let mut files: BTreeMap<PathBuf, Source> = BTreeMap::new();
     match std::fs::read_dir(&folder.dir) {
         Ok(entries) => {
             for entry in entries {
                 let entry =
                     entry.with_context(|| format!("cannot list {}", folder.dir.display()))?;
                 let path = entry.path();
-                if path.extension().is_some_and(|e| e == "rs") && path.is_file() {
-                    files.insert(path, None);
+                if path.extension().is_none_or(|e| e != "rs") {
+                    continue;
                 }
+                let meta = std::fs::metadata(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                if !meta.is_file() {
+                    continue;
+                }
+                let mtime_ns = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+                    .unwrap_or_default();
+                files.insert(
+                    path,
+                    Source::Disk {
+                        len: meta.len(),
+                        mtime_ns,
+                    },
+                );
             }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -191,11 +337,11 @@ fn read_folder(
     }
     for (path, text) in overlay {
         if path.parent() == Some(folder.dir.as_path()) {
-            files.insert(path.clone(), Some(text.clone()));
+            files.insert(path.clone(), Source::Text(text.clone()));
         }
     }
     let mut out = Vec::with_capacity(files.len());
-    for (path, text) in files {
+    for (path, source) in files {
         let stem = path
             .file_stem()
             .and_then(|s| s.to_str())
@@ -215,12 +361,7 @@ fn read_folder(
                 }
             }
         };
-        let text = match text {
-            Some(t) => t,
-            None => std::fs::read_to_string(&path)
-                .with_context(|| format!("cannot read {}", path.display()))?,
-        };
-        out.push((ModFile { module, path }, text));
+        out.push((ModFile { module, path }, source));
     }
     Ok(out)
 }

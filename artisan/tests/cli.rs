@@ -804,3 +804,64 @@ fn a_second_type_of_the_same_name_is_refused() {
     );
     assert_eq!(pkg.snapshot(), before);
 }
+
+#[test]
+fn the_scan_cache_never_hides_an_edit() {
+    let pkg = Pkg::new();
+    pkg.artisan(&[
+        "make:listener",
+        "SendWelcomeEmail",
+        "--event",
+        "UserRegistered",
+    ])
+    .ok();
+    pkg.artisan(&["make:event", "OrderShipped"]).ok();
+    // Files from an hour ago are cached by the next run.
+    let age = |rel: &str, secs: u64| {
+        let file = std::fs::File::options()
+            .write(true)
+            .open(pkg.file(rel))
+            .expect("open");
+        file.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(secs))
+            .expect("set mtime");
+    };
+    for rel in [
+        "src/events/user_registered.rs",
+        "src/events/order_shipped.rs",
+        "src/listeners/send_welcome_email.rs",
+    ] {
+        age(rel, 3600);
+    }
+    pkg.artisan(&["event:generate"]).ok();
+    let cache: Vec<_> = std::fs::read_dir(pkg.file("target/artisan"))
+        .expect("a scan cache in target/artisan")
+        .collect();
+    assert_eq!(cache.len(), 1);
+
+    // The user points the listener at the other event; the file's mtime moves.
+    let text = pkg
+        .read("src/listeners/send_welcome_email.rs")
+        .replace("UserRegisteredEvent", "OrderShippedEvent");
+    pkg.write("src/listeners/send_welcome_email.rs", &text);
+    age("src/listeners/send_welcome_email.rs", 1800);
+    pkg.artisan(&["event:generate"]).ok();
+    let registry = pkg.read("src/event_registry.rs");
+    assert!(
+        registry.contains("dispatcher.listen::<crate::events::order_shipped::OrderShippedEvent>"),
+        "{registry}"
+    );
+    assert!(
+        !registry.contains("dispatcher.listen::<crate::events::user_registered"),
+        "{registry}"
+    );
+
+    // A corrupt cache is ignored.
+    let entry = std::fs::read_dir(pkg.file("target/artisan"))
+        .expect("ls")
+        .next()
+        .expect("file");
+    std::fs::write(entry.expect("entry").path(), "{not json").expect("corrupt");
+    let before = pkg.snapshot();
+    pkg.artisan(&["event:generate"]).ok();
+    assert_eq!(pkg.snapshot(), before);
+}

@@ -11,23 +11,24 @@ use crate::project::Project;
 use crate::scan;
 use crate::templates;
 
-use super::{report_wiring, write_with_wiring};
+use super::{report_wiring, write_scanned, write_with_wiring};
 
 pub fn event(manifest: Option<&Path>, args: MakeEvent) -> Result<()> {
     let names = names::event(&args.name)?;
     let project = Project::open(manifest)?;
     let path = project.events.dir.join(names.file_name());
     refuse_existing(&project, "Event", &path, args.force)?;
-    let existing = scan::scan(&project, &[])?;
-    refuse_twin(
-        &project,
-        &names,
-        &path,
-        existing.event(&names.type_name).map(|e| &e.file),
-    )?;
-
     let text = render_event(&project, &names, args.queued, args.queue, args.broadcast)?;
-    let (_, wiring, outcomes) = write_with_wiring(&project, vec![(path.clone(), text)])?;
+    let files = vec![(path.clone(), text)];
+    let scan = scan::scan(&project, &files)?;
+    let rel = project.rel(&path);
+    let twin = scan
+        .events
+        .iter()
+        .find(|e| e.type_name == names.type_name && e.file != rel)
+        .map(|e| &e.file);
+    refuse_twin(&project, &names, &path, twin)?;
+    let (_, wiring, outcomes) = write_scanned(&project, scan, files)?;
     let verb = if args.force && existing_file(&outcomes, &path) {
         "overwritten"
     } else {

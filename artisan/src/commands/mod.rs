@@ -36,6 +36,15 @@ pub(crate) fn write_with_wiring(
     new_files: Vec<(PathBuf, String)>,
 ) -> Result<Written> {
     let scan = scan::scan(project, &new_files)?;
+    write_scanned(project, scan, new_files)
+}
+
+/// [`write_with_wiring`] with a scan already made with `new_files` in place.
+pub(crate) fn write_scanned(
+    project: &Project,
+    scan: Scan,
+    new_files: Vec<(PathBuf, String)>,
+) -> Result<Written> {
     let mut tx = Transaction::new();
     for (path, text) in new_files {
         tx.write(path, text);

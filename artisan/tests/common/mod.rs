@@ -80,6 +80,7 @@ impl Pkg {
     }
 
     /// Every file under the package (path -> bytes), to prove nothing changed.
+    /// `target/` (build output and artisan's scan cache) is left out.
     pub fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
         let mut out = BTreeMap::new();
         walk(self.path(), self.path(), &mut out);
@@ -93,6 +94,9 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
     };
     for entry in entries.flatten() {
         let path = entry.path();
+        if dir == root && entry.file_name() == "target" {
+            continue;
+        }
         if path.is_dir() {
             out.insert(rel(root, &path) + "/", Vec::new());
             walk(root, &path, out);
@@ -137,6 +141,9 @@ pub fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         .current_dir(dir)
         .env_remove("CLICOLOR_FORCE")
         .env_remove("CLICOLOR")
+        // The scan cache goes to the package's own target/.
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET_DIR")
         .env("NO_COLOR", "1");
     for (k, v) in env {
         // `("!NO_COLOR", "")` removes a variable.
