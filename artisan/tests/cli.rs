@@ -865,3 +865,67 @@ fn the_scan_cache_never_hides_an_edit() {
     pkg.artisan(&["event:generate"]).ok();
     assert_eq!(pkg.snapshot(), before);
 }
+
+#[test]
+fn a_relative_manifest_path_works_like_cargo_run_from_a_workspace() {
+    let pkg = Pkg::new();
+    let parent = pkg.path().parent().expect("parent");
+    let name = pkg
+        .path()
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("name");
+    let manifest = format!("{name}/Cargo.toml");
+    run_in(
+        parent,
+        &["--manifest-path", &manifest, "make:event", "OrderShipped"],
+        &[],
+    )
+    .ok();
+    assert!(pkg.exists("src/events/order_shipped.rs"));
+    // A folder is accepted too.
+    run_in(
+        parent,
+        &["--manifest-path", name, "make:event", "OrderPaid"],
+        &[],
+    )
+    .ok();
+    assert!(pkg.exists("src/events/order_paid.rs"));
+    let run = run_in(
+        parent,
+        &["--manifest-path", "no/such/Cargo.toml", "event:list"],
+        &[],
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("cannot read no/such/Cargo.toml"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_misspelt_setting_is_refused_with_the_allowed_keys() {
+    let pkg = Pkg::with_manifest_extra("\n[package.metadata.artisan]\nevent = \"src/ev\"\n");
+    let before = pkg.snapshot();
+    let run = pkg.artisan(&["make:event", "UserRegistered"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("unknown field `event`"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("`events`"), "{}", run.stderr);
+    assert_eq!(pkg.snapshot(), before);
+
+    let pkg =
+        Pkg::with_manifest_extra("\n[package.metadata.artisan]\nevents = \"src/deep/events\"\n");
+    let run = pkg.artisan(&["make:event", "UserRegistered"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("must be a module beside the crate root"),
+        "{}",
+        run.stderr
+    );
+}
