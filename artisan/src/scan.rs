@@ -530,7 +530,7 @@ fn literal_event_name(imp: &syn::ItemImpl) -> Option<String> {
 }
 
 /// What `#[derive(Event)]` names an event by default: the type without `Event`.
-fn default_event_name(type_name: &str) -> String {
+pub fn default_event_name(type_name: &str) -> String {
     match type_name.strip_suffix("Event") {
         Some(base) if !base.is_empty() => base.to_string(),
         _ => type_name.to_string(),

@@ -95,3 +95,15 @@ fn chain(e: &dyn std::error::Error) -> String {
     }
     parts.join(": ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::tidy;
+
+    #[test]
+    fn tidy_leaves_one_blank_line_and_one_final_newline() {
+        assert_eq!(tidy("\n\na  \n\n\n\nb\t\n\n\n"), "a\n\nb\n");
+        assert_eq!(tidy(""), "");
+        assert_eq!(tidy("x"), "x\n");
+    }
+}

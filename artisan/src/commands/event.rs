@@ -110,7 +110,7 @@ pub fn list(manifest: Option<&Path>, args: EventList) -> Result<()> {
     out::plain("");
     for row in &rows {
         let mut head = row.event.to_string();
-        if row.name != row.event.trim_end_matches("Event") || row.name == row.event {
+        if row.name != scan::default_event_name(row.event) {
             head = format!("{head} (\"{}\")", row.name);
         }
         let mut tags = Vec::new();
