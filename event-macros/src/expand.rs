@@ -48,30 +48,41 @@ pub(crate) fn event(model: &EventModel) -> TokenStream {
     let mut extra_impls = TokenStream::new();
 
     if let Some(span) = model.queued {
-        let queue = option_str(model.queue.as_deref());
-        let connection = option_str(model.connection.as_deref());
         // Spanned at `queued`: a missing `Deserialize` is reported there.
         let view = quote_spanned!(span=> #krate::__private::queued_event(self));
         methods.extend(quote! {
             fn should_queue(&self) -> bool {
                 true
             }
-            fn queue_name(&self) -> ::core::option::Option<&str> {
-                #queue
-            }
             fn as_should_queue(&self) -> ::core::option::Option<&dyn #krate::ShouldQueue> {
                 #view
             }
         });
+        // Only what differs from the traits' defaults (`None`).
+        let mut queue_methods = TokenStream::new();
+        if let Some(queue) = &model.queue {
+            methods.extend(quote! {
+                fn queue_name(&self) -> ::core::option::Option<&str> {
+                    ::core::option::Option::Some(#queue)
+                }
+            });
+            queue_methods.extend(quote! {
+                fn queue(&self) -> ::core::option::Option<&str> {
+                    ::core::option::Option::Some(#queue)
+                }
+            });
+        }
+        if let Some(connection) = &model.connection {
+            queue_methods.extend(quote! {
+                fn queue_connection(&self) -> ::core::option::Option<&str> {
+                    ::core::option::Option::Some(#connection)
+                }
+            });
+        }
         extra_impls.extend(quote! {
             #[automatically_derived]
             impl #impl_generics #krate::ShouldQueue for #ident #ty_generics #where_clause {
-                fn queue_connection(&self) -> ::core::option::Option<&str> {
-                    #connection
-                }
-                fn queue(&self) -> ::core::option::Option<&str> {
-                    #queue
-                }
+                #queue_methods
             }
         });
     }
@@ -126,13 +137,6 @@ pub(crate) fn event(model: &EventModel) -> TokenStream {
             #methods
         }
         #extra_impls
-    }
-}
-
-fn option_str(value: Option<&str>) -> TokenStream {
-    match value {
-        Some(v) => quote!(::core::option::Option::Some(#v)),
-        None => quote!(::core::option::Option::None),
     }
 }
 
@@ -305,7 +309,7 @@ fn knobs(model: &ListenerModel) -> TokenStream {
         });
     }
     if model.knobs.needs_options() {
-        let connection = option_str(connection.as_deref());
+        let connection = option(connection.as_deref());
         let tries = option(*tries);
         let timeout = option(*timeout);
         let delay = option(*delay);

@@ -522,3 +522,36 @@ fn impl_listener_knobs_are_readable() {
     assert_eq!(options.queue.as_deref(), Some("audit"));
     assert!(options.queued);
 }
+
+// ----- the queue worker's view ---------------------------------------------------
+
+#[tokio::test]
+async fn a_worker_rebuilds_a_derived_event_and_runs_a_macro_listener() -> Result<()> {
+    let jobs = JobRegistry::new().listener::<OrderShippedEvent>(Arc::new(NotifyShipmentListener));
+    let sent = OrderShippedEvent(31, "fedex".into());
+    // What a queue stores: the event name, its JSON and the listener name.
+    let (name, payload) = (sent.event_name(), sent.to_json());
+    let listener_name = NotifyShipmentListener.listener_name().to_string();
+
+    let event = jobs.decode(name, payload)?;
+    let listener = jobs.listener_named(&listener_name)?;
+    listener.handle(event).await?;
+    assert_eq!(take(&SHIPPED), vec!["shipped 31 via fedex"]);
+    Ok(())
+}
+
+#[derive(Debug, Serialize, Event)]
+pub struct GridUpdated {
+    pub cells: std::collections::HashMap<(u32, u32), String>,
+}
+
+#[test]
+fn a_payload_that_cannot_serialise_says_so() {
+    let grid = GridUpdated {
+        cells: [((1, 2), "x".to_string())].into_iter().collect(),
+    };
+    let json = grid.to_json();
+    let error = json["$error"].as_str().unwrap_or_default();
+    assert!(error.contains("GridUpdated"), "{json}");
+    assert!(error.contains("could not be serialised"), "{json}");
+}
