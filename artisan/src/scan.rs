@@ -307,6 +307,14 @@ fn read_folder(
                 let entry =
                     entry.with_context(|| format!("cannot list {}", folder.dir.display()))?;
                 let path = entry.path();
+                if path.is_dir() {
+                    notes.push(format!(
+                        "{}/ is not scanned: artisan wires the .rs files directly in {}/",
+                        project.rel(&path),
+                        project.rel(&folder.dir)
+                    ));
+                    continue;
+                }
                 if path.extension().is_none_or(|e| e != "rs") {
                     continue;
                 }
@@ -463,6 +471,13 @@ fn collect_events(file: &ModFile, items: &[syn::Item], project: &Project, scan: 
         match item {
             syn::Item::Struct(s) if derives(&s.attrs, "Event") => {
                 let type_name = s.ident.to_string();
+                if !s.generics.params.is_empty() {
+                    scan.notes.push(format!(
+                        "{rel}: {type_name} is generic, so artisan cannot name it in the \
+                         registry; register its listeners by hand"
+                    ));
+                    continue;
+                }
                 let args = find_attr(&s.attrs, "event")
                     .map(Args::parse)
                     .unwrap_or_default();

@@ -929,3 +929,70 @@ fn a_misspelt_setting_is_refused_with_the_allowed_keys() {
         run.stderr
     );
 }
+
+#[test]
+fn subfolders_and_generic_events_are_reported_not_wired() {
+    let pkg = Pkg::new();
+    pkg.artisan(&["make:event", "UserRegistered"]).ok();
+    pkg.write("src/events/admin/mod.rs", "pub struct Nothing;\n");
+    pkg.write(
+        "src/events/envelope.rs",
+        "use event_core::prelude::*;\n\n#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Event)]\npub struct Envelope<T> {\n    pub inner: T,\n}\n",
+    );
+    let run = pkg.artisan(&["event:generate"]).ok();
+    assert!(
+        run.stdout.contains("src/events/admin/ is not scanned"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("Envelope is generic"), "{}", run.stdout);
+    let registry = pkg.read("src/event_registry.rs");
+    assert!(!registry.contains("Envelope"), "{registry}");
+    assert!(registry.contains("UserRegisteredEvent"), "{registry}");
+}
+
+#[test]
+fn mod_lines_go_after_inner_attributes_and_nothing_else_in_the_root_changes() {
+    let pkg = Pkg::new();
+    let original = "//! My shop.\n#![allow(clippy::all)]\n\n// Modules first.\nmod config;\n\nuse std::io;\n\n/// Starts the shop.\n#[tokio::main]\nasync fn main() {\n    let _ = io::stdout();\n}\n";
+    pkg.write("src/main.rs", original);
+    pkg.write("src/config.rs", "pub const PORT: u16 = 8080;\n");
+    pkg.artisan(&["make:event", "UserRegistered"]).ok();
+    let root = pkg.read("src/main.rs");
+    assert_eq!(
+        root,
+        "//! My shop.\n#![allow(clippy::all)]\n\n// Modules first.\nmod event_registry;\nmod events;\nmod listeners;\n\nmod config;\n\nuse std::io;\n\n/// Starts the shop.\n#[tokio::main]\nasync fn main() {\n    let _ = io::stdout();\n}\n"
+    );
+    // rustfmt follows the `mod` lines into every generated file.
+    let status = std::process::Command::new("rustfmt")
+        .args(["--edition", "2024", "--check"])
+        .arg(pkg.file("src/main.rs"))
+        .arg(pkg.file("src/events/mod.rs"))
+        .arg(pkg.file("src/event_registry.rs"))
+        .status()
+        .expect("rustfmt runs");
+    assert!(
+        status.success(),
+        "rustfmt --check failed on generated files"
+    );
+    // Already there: the root is left alone, even if the user reorders the lines.
+    let reordered = root.replace(
+        "mod event_registry;\nmod events;\n",
+        "mod events;\nmod event_registry;\n",
+    );
+    pkg.write("src/main.rs", &reordered);
+    pkg.artisan(&["make:event", "OrderShipped"]).ok();
+    assert_eq!(pkg.read("src/main.rs"), reordered);
+}
+
+#[test]
+fn a_crate_root_that_does_not_parse_is_reported_and_nothing_changes() {
+    let pkg = Pkg::new();
+    pkg.write("src/main.rs", "fn main() {\n    let x = ;\n}\n");
+    let before = pkg.snapshot();
+    let run = pkg.artisan(&["make:event", "UserRegistered"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("src/main.rs:2:"), "{}", run.stderr);
+    assert!(run.stderr.contains("nothing was written"), "{}", run.stderr);
+    assert_eq!(pkg.snapshot(), before);
+}
