@@ -108,6 +108,8 @@ const CACHE_VERSION: u32 = 1;
 #[derive(Default, serde::Serialize, serde::Deserialize)]
 struct Cache {
     version: u32,
+    /// The artisan that wrote it: another version may scan differently.
+    artisan: String,
     files: BTreeMap<String, CacheEntry>,
 }
 
@@ -153,6 +155,7 @@ pub fn scan(project: &Project, overlay: &[(PathBuf, String)]) -> Result<Scan> {
         .unwrap_or_default();
     let mut fresh = Cache {
         version: CACHE_VERSION,
+        artisan: env!("CARGO_PKG_VERSION").to_string(),
         files: BTreeMap::new(),
     };
     for (i, part) in todo.into_iter().zip(parsed) {
@@ -200,7 +203,7 @@ fn load_cache(project: &Project) -> Cache {
         .as_deref()
         .and_then(|path| std::fs::read(path).ok())
         .and_then(|bytes| serde_json::from_slice::<Cache>(&bytes).ok())
-        .filter(|c| c.version == CACHE_VERSION)
+        .filter(|c| c.version == CACHE_VERSION && c.artisan == env!("CARGO_PKG_VERSION"))
         .unwrap_or_default()
 }
 
