@@ -472,26 +472,73 @@ fn a_folder_that_cannot_be_written_leaves_no_half_written_state() {
     assert_eq!(pkg.snapshot(), before);
 }
 
+/// Makes `dir` unwritable until dropped: `chmod 555`, and for root (whom
+/// permissions do not stop) `chattr +i`. `None` when neither works here.
+#[cfg(unix)]
+struct ReadOnly(std::path::PathBuf);
+
+#[cfg(unix)]
+impl ReadOnly {
+    fn new(dir: &std::path::Path) -> Option<ReadOnly> {
+        use std::os::unix::fs::PermissionsExt;
+        let guard = ReadOnly(dir.to_path_buf());
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o555)).ok()?;
+        if guard.writable() {
+            let _ = std::process::Command::new("chattr")
+                .arg("+i")
+                .arg(dir)
+                .status();
+        }
+        if guard.writable() { None } else { Some(guard) }
+    }
+
+    fn writable(&self) -> bool {
+        let probe = self.0.join(".probe");
+        let ok = std::fs::write(&probe, "x").is_ok();
+        let _ = std::fs::remove_file(probe);
+        ok
+    }
+}
+
+#[cfg(unix)]
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .stderr(std::process::Stdio::null())
+            .status();
+        let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o755));
+    }
+}
+
 #[cfg(unix)]
 #[test]
 fn a_read_only_folder_is_refused_cleanly() {
-    use std::os::unix::fs::PermissionsExt;
     let pkg = Pkg::new();
-    pkg.artisan(&["make:event", "UserRegistered"]).ok();
-    let events = pkg.file("src/events");
-    std::fs::set_permissions(&events, std::fs::Permissions::from_mode(0o555)).expect("chmod");
-    if std::fs::write(events.join(".probe"), "x").is_ok() {
-        // root ignores permissions; the blocked-folder test above covers this case.
-        let _ = std::fs::remove_file(events.join(".probe"));
-        std::fs::set_permissions(&events, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        eprintln!("skipped: permissions are not enforced for this user");
+    pkg.artisan(&[
+        "make:listener",
+        "SendWelcomeEmail",
+        "--event",
+        "UserRegistered",
+    ])
+    .ok();
+    let Some(guard) = ReadOnly::new(&pkg.file("src/listeners")) else {
+        eprintln!(
+            "skipped: cannot make a folder read-only here (no chattr, permissions not enforced)"
+        );
         return;
-    }
+    };
     let before = pkg.snapshot();
-    let run = pkg.artisan(&["make:event", "OrderShipped"]);
-    std::fs::set_permissions(&events, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    assert_eq!(run.code, 1);
+    // The listener cannot be written; the event it needs, the mod files and
+    // the registry could be, and must not be: all or nothing.
+    let run = pkg.artisan(&["make:listener", "ShipIt", "--event", "OrderShipped"]);
+    drop(guard);
+    assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.stderr.contains("cannot write in"), "{}", run.stderr);
+    assert!(run.stderr.contains("src/listeners"), "{}", run.stderr);
+    assert!(run.stderr.contains("nothing was written"), "{}", run.stderr);
     assert_eq!(pkg.snapshot(), before);
 }
 
