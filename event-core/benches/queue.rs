@@ -11,7 +11,8 @@
 //! - redis: the same XADD / XREADGROUP / XACK+XDEL pipelined by hand, 128 deep.
 //!
 //! Redis is measured when `EVENTS_TEST_REDIS_URL` (or redis://127.0.0.1:6379)
-//! answers. `QUEUE_BENCH_JOBS` changes the job count.
+//! answers. `QUEUE_BENCH_JOBS` changes the job count; `QUEUE_BENCH_ONLY=memory`
+//! (or `sqlite`, `redis`) measures one connection.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -316,15 +317,18 @@ async fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
+    // `QUEUE_BENCH_ONLY=memory|sqlite|redis` measures one connection.
+    let only = std::env::var("QUEUE_BENCH_ONLY").unwrap_or_default();
+    let wanted = |name: &str| only.is_empty() || only == name;
     println!(
         "queue throughput, {jobs} jobs, dispatched by {DISPATCHERS} tasks while the worker runs"
     );
-    for concurrency in [1, 8] {
+    for concurrency in [1, 8].into_iter().filter(|_| wanted("memory")) {
         let raw = raw_memory(jobs, concurrency).await;
         let got = ours(Queue::memory(), jobs, concurrency).await;
         row("memory", concurrency, got, raw);
     }
-    for concurrency in [1, 8] {
+    for concurrency in [1, 8].into_iter().filter(|_| wanted("sqlite")) {
         let dir = tempfile::tempdir()?;
         let raw = raw_sqlite(&dir.path().join("raw.db"), jobs).await?;
         let url = format!("sqlite://{}/jobs.db", dir.path().display());
@@ -333,7 +337,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let url =
         std::env::var("EVENTS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    for concurrency in [1, 8] {
+    for concurrency in [1, 8].into_iter().filter(|_| wanted("redis")) {
         let Some((queue, _)) = redis_queue(&url).await else {
             break;
         };

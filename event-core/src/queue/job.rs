@@ -73,6 +73,31 @@ pub struct JobEnvelope {
     pub created_at: i64,
 }
 
+impl JobEnvelope {
+    /// Stands in for stored data that is not an envelope, so it can be
+    /// moved to the failed store (its text kept as the payload).
+    pub fn unreadable(id: String, queue: String, raw: &str) -> Self {
+        Self {
+            id,
+            event: String::new(),
+            payload: serde_json::Value::String(raw.to_string()),
+            listener: None,
+            queue,
+            attempts: 0,
+            exceptions: 0,
+            limits: JobLimits {
+                tries: 1,
+                backoff_ms: vec![],
+                timeout_ms: None,
+                max_exceptions: None,
+            },
+            priority: 0,
+            available_at: 0,
+            created_at: 0,
+        }
+    }
+}
+
 /// A job on its way into a queue: the envelope, and for the in-process
 /// `memory` connection the live event and listener (no JSON round trip).
 #[derive(Clone)]

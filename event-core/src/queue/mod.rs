@@ -74,6 +74,27 @@ pub enum QueueError {
     Sync,
 }
 
+/// The URL with any password replaced by `***`, for messages.
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let userinfo = &rest[..at];
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            let masked = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                "***".to_string()
+            };
+            format!("{scheme}://{masked}{}", &rest[at..])
+        }
+        None => url.to_string(),
+    }
+}
+
 /// Settings a job gets when its listener or event names none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueDefaults {
@@ -466,5 +487,27 @@ impl QueueableHandler for Queue {
                 result
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redact_hides_passwords_only() {
+        assert_eq!(
+            redact("redis://:hunter2@db:6379/0"),
+            "redis://:***@db:6379/0"
+        );
+        assert_eq!(
+            redact("redis://app:hunter2@db:6379"),
+            "redis://app:***@db:6379"
+        );
+        assert_eq!(
+            redact("redis://127.0.0.1:6379?prefix=a@b"),
+            "redis://127.0.0.1:6379?prefix=a@b"
+        );
+        assert_eq!(redact("sqlite:///var/jobs.db"), "sqlite:///var/jobs.db");
     }
 }

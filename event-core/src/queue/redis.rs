@@ -118,7 +118,7 @@ for i = 5, #ARGV do
       for _, entry in ipairs(res[1][2]) do
         out[#out + 1] = stream
         out[#out + 1] = entry[1]
-        out[#out + 1] = entry[2][2]
+        out[#out + 1] = entry[2][2] or ''
         out[#out + 1] = '1'
         left = left - 1
       end
@@ -149,7 +149,7 @@ for i = 5, #ARGV do
           if type(entry) == 'table' and type(entry[2]) == 'table' then
             out[#out + 1] = stream
             out[#out + 1] = entry[1]
-            out[#out + 1] = entry[2][2]
+            out[#out + 1] = entry[2][2] or ''
             out[#out + 1] = tostring(counts[entry[1]] + 1)
             left = left - 1
           end
@@ -231,7 +231,9 @@ pub struct RedisBackend {
 impl RedisBackend {
     /// Connects to `url` and checks the server answers.
     pub async fn connect(url: &str, options: RedisOptions) -> Result<Self, QueueError> {
-        let client = redis::Client::open(client_url(url)).map_err(|e| QueueError::InvalidUrl {
+        let client_url = client_url(url);
+        let url = &super::redact(url);
+        let client = redis::Client::open(client_url).map_err(|e| QueueError::InvalidUrl {
             url: url.to_string(),
             reason: e.to_string(),
         })?;
@@ -276,7 +278,9 @@ impl RedisBackend {
         format!("{}:{rest}", self.tag)
     }
 
-    fn parse_claims(&self, flat: Vec<String>) -> Vec<Claimed> {
+    /// Claimed jobs, and entries that are not envelopes (to fail).
+    fn parse_claims(&self, flat: Vec<String>) -> (Vec<Claimed>, Vec<(Receipt, FailedJob)>) {
+        let mut broken = Vec::new();
         let mut claimed = Vec::with_capacity(flat.len() / 4);
         let mut it = flat.into_iter();
         while let (Some(stream), Some(id), Some(json), Some(count)) =
@@ -286,8 +290,17 @@ impl RedisBackend {
             let envelope = match serde_json::from_str::<JobEnvelope>(&json) {
                 Ok(envelope) => envelope,
                 Err(e) => {
-                    // Not ours to run: leave it pending; log once per fetch.
-                    tracing::error!(url = %self.url, %stream, %id, error = %e, "stream entry is not a job envelope");
+                    broken.push((
+                        Receipt {
+                            key: stream.clone(),
+                            token: id.clone(),
+                        },
+                        FailedJob::new(
+                            JobEnvelope::unreadable(id, stream, &json),
+                            format!("stream entry is not a job envelope: {e}"),
+                            deliveries,
+                        ),
+                    ));
                     continue;
                 }
             };
@@ -300,7 +313,7 @@ impl RedisBackend {
                 },
             });
         }
-        claimed
+        (claimed, broken)
     }
 
     async fn run_claims(
@@ -327,7 +340,12 @@ impl RedisBackend {
             .invoke_async(&mut conn)
             .await
             .map_err(|e| self.error(e))?;
-        Ok(self.parse_claims(flat))
+        let (claimed, broken) = self.parse_claims(flat);
+        for (receipt, failed) in broken {
+            tracing::error!(url = %self.url, stream = %receipt.key, reason = %failed.reason, "moving an unreadable entry to the failed store");
+            self.fail(receipt, failed).await?;
+        }
+        Ok(claimed)
     }
 
     async fn requeue(&self, receipt: &Receipt, envelope: &JobEnvelope) -> Result<(), QueueError> {

@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 
 use super::QueueError;
 use super::backend::Backend;
-use super::job::{Claimed, FailedJob, Job, JobEnvelope, JobLimits, Receipt, now_ms};
+use super::job::{Claimed, FailedJob, Job, JobEnvelope, Receipt, now_ms};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS event_jobs (
@@ -165,28 +165,6 @@ fn parse_row(seq: i64, attempts: u32, payload: &str) -> Result<JobEnvelope, Stri
         .map_err(|e| format!("job row {seq} is not a job envelope: {e}"))
 }
 
-/// An envelope standing in for a row that is not one, so it can be failed.
-fn unreadable(seq: i64, queue: String, payload: &str) -> JobEnvelope {
-    JobEnvelope {
-        id: format!("row-{seq}"),
-        event: String::new(),
-        payload: serde_json::Value::String(payload.to_string()),
-        listener: None,
-        queue,
-        attempts: 0,
-        exceptions: 0,
-        limits: JobLimits {
-            tries: 1,
-            backoff_ms: vec![],
-            timeout_ms: None,
-            max_exceptions: None,
-        },
-        priority: 0,
-        available_at: 0,
-        created_at: 0,
-    }
-}
-
 fn insert_failed(conn: &Connection, failed: &FailedJob) -> rusqlite::Result<()> {
     let payload = serde_json::to_string(&failed.payload).unwrap_or_default();
     conn.prepare_cached(
@@ -208,8 +186,8 @@ fn failed_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<FailedJob> {
     let id: String = row.get(0)?;
     let queue: String = row.get(1)?;
     let payload: String = row.get(2)?;
-    let envelope =
-        serde_json::from_str(&payload).unwrap_or_else(|_| unreadable(0, queue.clone(), &payload));
+    let envelope = serde_json::from_str(&payload)
+        .unwrap_or_else(|_| JobEnvelope::unreadable(id.clone(), queue.clone(), &payload));
     Ok(FailedJob {
         id,
         queue,
@@ -315,7 +293,7 @@ impl Backend for SqliteBackend {
                             },
                         }),
                         Err(reason) => {
-                            let failed = FailedJob::new(unreadable(seq, queue, &payload), reason, attempt);
+                            let failed = FailedJob::new(JobEnvelope::unreadable(format!("row-{seq}"), queue, &payload), reason, attempt);
                             tx.execute("DELETE FROM event_jobs WHERE seq = ?1", params![seq])?;
                             insert_failed(&tx, &failed)?;
                             broken.push(failed.reason);

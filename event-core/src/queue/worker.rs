@@ -293,10 +293,10 @@ impl Worker {
             .map(|(_, c)| c)
             .collect();
         let released = leftovers.len() as u64;
-        if !leftovers.is_empty() {
-            if let Err(e) = backend.release(leftovers).await {
-                tracing::warn!(error = %e, "could not hand back unfinished jobs; they run again after the visibility timeout");
-            }
+        if !leftovers.is_empty()
+            && let Err(e) = backend.release(leftovers).await
+        {
+            tracing::warn!(error = %e, "could not hand back unfinished jobs; they run again after the visibility timeout");
         }
         let report = WorkerReport {
             succeeded: ctx.counters.succeeded.load(Ordering::Relaxed),
