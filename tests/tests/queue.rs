@@ -193,3 +193,73 @@ async fn sync_runs_inline() {
     dispatcher.dispatch(common::job(1)).await.expect("dispatch");
     assert_eq!(sink.of("success"), vec![1]);
 }
+
+mod with_macros {
+    use std::sync::Arc;
+
+    use event_core::queue::{JobRegistry, Queue};
+    use event_core::{Dispatcher, Event, listener};
+
+    #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Event)]
+    pub struct PaymentDueEvent {
+        pub order: u64,
+    }
+
+    #[listener(event = PaymentDueEvent, queued, queue = "payments", tries = 4, backoff = [1, 5], timeout = 30, max_exceptions = 2)]
+    async fn charge_card(event: &PaymentDueEvent) -> anyhow::Result<()> {
+        let _ = event.order;
+        Ok(())
+    }
+
+    /// The knobs `#[listener(...)]` declares reach the job envelope, and a
+    /// worker runs the generated listener from the registry.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn listener_macro_knobs_reach_the_job() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/jobs.db", dir.path().display());
+        let queue = Queue::open(&url).await.expect("open");
+        let dispatcher = Dispatcher::new();
+        queue.install(&dispatcher).await;
+        dispatcher
+            .listen::<PaymentDueEvent>(Arc::new(ChargeCardListener))
+            .await;
+        dispatcher
+            .dispatch(PaymentDueEvent { order: 42 })
+            .await
+            .expect("dispatch");
+        let backend = queue.backend().expect("backend");
+        let claimed = backend
+            .fetch(
+                &["payments".to_string()],
+                1,
+                std::time::Duration::from_millis(50),
+                "t",
+            )
+            .await
+            .expect("fetch");
+        let envelope = &claimed[0].job.envelope;
+        assert_eq!(envelope.event, "PaymentDue");
+        assert_eq!(envelope.payload["order"], 42);
+        assert_eq!(envelope.limits.tries, 4);
+        assert_eq!(envelope.limits.backoff_ms, vec![1_000, 5_000]);
+        assert_eq!(envelope.limits.timeout_ms, Some(30_000));
+        assert_eq!(envelope.limits.max_exceptions, Some(2));
+
+        // The claim lapses (50 ms); a worker with the registry runs it.
+        let registry = JobRegistry::new().listener::<PaymentDueEvent>(Arc::new(ChargeCardListener));
+        let running = super::common::start(
+            event_core::queue::Worker::new(queue.clone(), registry)
+                .queues(["payments"])
+                .poll_interval(std::time::Duration::from_millis(10))
+                .visibility_timeout(std::time::Duration::from_millis(50)),
+        );
+        assert!(
+            super::common::eventually(std::time::Duration::from_secs(20), async || {
+                queue.size().await.unwrap_or(1) == 0
+            })
+            .await
+        );
+        let report = running.stop().await;
+        assert_eq!(report.succeeded, 1);
+    }
+}
