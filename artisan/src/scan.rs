@@ -20,6 +20,8 @@ pub struct ModFile {
     /// The module as written in code (`user_registered`, `r#type`); `None` for `mod.rs`.
     pub module: Option<String>,
     pub path: PathBuf,
+    /// `path` relative to the package, for messages and the cache.
+    pub rel: String,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -138,14 +140,14 @@ pub fn scan(project: &Project, overlay: &[(PathBuf, String)]) -> Result<Scan> {
         .map(|(_, file, source)| match source {
             Source::Disk { len, mtime_ns } => cache
                 .files
-                .get(&project.rel(&file.path))
+                .get(&file.rel)
                 .filter(|e| e.len == *len && e.mtime_ns == *mtime_ns)
                 .map(|e| e.scan.clone()),
             Source::Text(_) => None,
         })
         .collect();
     let todo: Vec<usize> = (0..files.len()).filter(|i| results[*i].is_none()).collect();
-    let parsed = scan_all(project, &files, &todo)?;
+    let parsed = scan_all(&files, &todo)?;
 
     // Cache what was parsed from disk, unless it changed within the last
     // two seconds (it may change again within the same mtime tick).
@@ -167,7 +169,7 @@ pub fn scan(project: &Project, overlay: &[(PathBuf, String)]) -> Result<Scan> {
         };
         if u128::from(*mtime_ns) < racy {
             fresh.files.insert(
-                project.rel(&file.path),
+                file.rel.clone(),
                 CacheEntry {
                     len: *len,
                     mtime_ns: *mtime_ns,
@@ -222,11 +224,7 @@ fn save_cache(project: &Project, cache: &Cache) {
 
 /// Reads and parses `todo` (indexes into `files`) on all cores; syn trees
 /// stay on their thread. The first error in file order wins.
-fn scan_all(
-    project: &Project,
-    files: &[(bool, &ModFile, &Source)],
-    todo: &[usize],
-) -> Result<Vec<FileScan>> {
+fn scan_all(files: &[(bool, &ModFile, &Source)], todo: &[usize]) -> Result<Vec<FileScan>> {
     if todo.is_empty() {
         return Ok(Vec::new());
     }
@@ -236,7 +234,7 @@ fn scan_all(
         .min(todo.len().div_ceil(64));
     let chunk = todo.len().div_ceil(threads.max(1)).max(1);
     let results: Vec<Result<FileScan>> = if threads <= 1 {
-        todo.iter().map(|i| scan_file(project, files[*i])).collect()
+        todo.iter().map(|i| scan_file(files[*i])).collect()
     } else {
         std::thread::scope(|s| {
             let handles: Vec<_> = todo
@@ -244,7 +242,7 @@ fn scan_all(
                 .map(|part| {
                     s.spawn(move || {
                         part.iter()
-                            .map(|i| scan_file(project, files[*i]))
+                            .map(|i| scan_file(files[*i]))
                             .collect::<Vec<_>>()
                     })
                 })
@@ -261,10 +259,7 @@ fn scan_all(
     results.into_iter().collect()
 }
 
-fn scan_file(
-    project: &Project,
-    (is_event, file, source): (bool, &ModFile, &Source),
-) -> Result<FileScan> {
+fn scan_file((is_event, file, source): (bool, &ModFile, &Source)) -> Result<FileScan> {
     let disk;
     let text = match source {
         Source::Text(text) => text.as_str(),
@@ -277,7 +272,7 @@ fn scan_file(
     let items = syn::parse_file(text).map(|f| f.items).map_err(|e| {
         let start = e.span().start();
         ParseError {
-            file: project.rel(&file.path),
+            file: file.rel.clone(),
             line: start.line,
             column: start.column + 1,
             message: e.to_string(),
@@ -285,9 +280,9 @@ fn scan_file(
     })?;
     let mut part = Scan::default();
     if is_event {
-        collect_events(file, &items, project, &mut part);
+        collect_events(file, &items, &mut part);
     } else {
-        collect_listeners(file, &items, project, &mut part);
+        collect_listeners(file, &items, &mut part);
     }
     Ok(FileScan {
         events: part.events,
@@ -303,26 +298,45 @@ fn read_folder(
     overlay: &[(PathBuf, String)],
     notes: &mut Vec<String>,
 ) -> Result<Vec<(ModFile, Source)>> {
-    let mut files: BTreeMap<PathBuf, Source> = BTreeMap::new();
+    // Keyed by file name: sorting strings is much cheaper than sorting paths.
+    let mut files: BTreeMap<String, Source> = BTreeMap::new();
     match std::fs::read_dir(&folder.dir) {
         Ok(entries) => {
             for entry in entries {
                 let entry =
                     entry.with_context(|| format!("cannot list {}", folder.dir.display()))?;
-                let path = entry.path();
-                if path.is_dir() {
+                let Ok(name) = entry.file_name().into_string() else {
+                    continue;
+                };
+                // No stat for the common case: the type comes with the listing.
+                let file_type = entry.file_type().ok();
+                let meta = if file_type.is_some_and(|t| t.is_symlink()) {
+                    std::fs::metadata(entry.path()).ok()
+                } else {
+                    None
+                };
+                let is_dir = meta
+                    .as_ref()
+                    .map(|m| m.is_dir())
+                    .or(file_type.map(|t| t.is_dir()))
+                    .unwrap_or(false);
+                if is_dir {
                     notes.push(format!(
-                        "{}/ is not scanned: artisan wires the .rs files directly in {}/",
-                        project.rel(&path),
+                        "{}/{name}/ is not scanned: artisan wires the .rs files directly in {}/",
+                        project.rel(&folder.dir),
                         project.rel(&folder.dir)
                     ));
                     continue;
                 }
-                if path.extension().is_none_or(|e| e != "rs") {
+                if !name.ends_with(".rs") {
                     continue;
                 }
-                let meta = std::fs::metadata(&path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let meta = match meta {
+                    Some(m) => m,
+                    None => entry
+                        .metadata()
+                        .with_context(|| format!("cannot read {}", entry.path().display()))?,
+                };
                 if !meta.is_file() {
                     continue;
                 }
@@ -333,7 +347,7 @@ fn read_folder(
                     .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
                     .unwrap_or_default();
                 files.insert(
-                    path,
+                    name,
                     Source::Disk {
                         len: meta.len(),
                         mtime_ns,
@@ -347,32 +361,32 @@ fn read_folder(
         }
     }
     for (path, text) in overlay {
-        if path.parent() == Some(folder.dir.as_path()) {
-            files.insert(path.clone(), Source::Text(text.clone()));
+        if path.parent() == Some(folder.dir.as_path())
+            && let Some(name) = path.file_name().and_then(|n| n.to_str())
+        {
+            files.insert(name.to_string(), Source::Text(text.clone()));
         }
     }
+    let folder_rel = project.rel(&folder.dir);
     let mut out = Vec::with_capacity(files.len());
-    for (path, source) in files {
-        let stem = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default()
-            .to_string();
+    for (name, source) in files {
+        let stem = name.strip_suffix(".rs").unwrap_or(&name);
+        let path = folder.dir.join(&name);
+        let rel = format!("{folder_rel}/{name}");
         let module = if stem == "mod" {
             None
         } else {
-            match module_name(&stem) {
+            match module_name(stem) {
                 Some(m) => Some(m),
                 None => {
                     notes.push(format!(
-                        "{} is skipped: `{stem}` is not a valid module name",
-                        project.rel(&path)
+                        "{rel} is skipped: `{stem}` is not a valid module name"
                     ));
                     continue;
                 }
             }
         };
-        out.push((ModFile { module, path }, source));
+        out.push((ModFile { module, path, rel }, source));
     }
     Ok(out)
 }
@@ -468,8 +482,8 @@ fn find_attr<'a>(attrs: &'a [syn::Attribute], name: &str) -> Option<&'a syn::Att
         .find(|a| a.path().segments.last().is_some_and(|s| s.ident == name))
 }
 
-fn collect_events(file: &ModFile, items: &[syn::Item], project: &Project, scan: &mut Scan) {
-    let rel = project.rel(&file.path);
+fn collect_events(file: &ModFile, items: &[syn::Item], scan: &mut Scan) {
+    let rel = file.rel.clone();
     for item in items {
         match item {
             syn::Item::Struct(s) if derives(&s.attrs, "Event") => {
@@ -570,8 +584,8 @@ fn self_type_name(imp: &syn::ItemImpl) -> Option<String> {
     }
 }
 
-fn collect_listeners(file: &ModFile, items: &[syn::Item], project: &Project, scan: &mut Scan) {
-    let rel = project.rel(&file.path);
+fn collect_listeners(file: &ModFile, items: &[syn::Item], scan: &mut Scan) {
+    let rel = file.rel.clone();
     for item in items {
         let (attr, type_name, construct, line) = match item {
             syn::Item::Fn(f) => {

@@ -249,6 +249,14 @@ fn registry(
         }
     }
 
+    let mut by_event: std::collections::HashMap<&str, Vec<&crate::scan::ListenerInfo>> =
+        std::collections::HashMap::new();
+    for l in &scan.listeners {
+        by_event.entry(l.event.as_str()).or_default().push(l);
+    }
+    let known: std::collections::HashSet<&str> =
+        scan.events.iter().map(|e| e.type_name.as_str()).collect();
+
     let mut wires = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
     for event in &unique {
@@ -258,7 +266,7 @@ fn registry(
             event.type_name
         );
         let mut listeners = Vec::new();
-        for l in scan.listeners.iter().filter(|l| l.event == event.type_name) {
+        for l in by_event.get(event.type_name.as_str()).into_iter().flatten() {
             let Some(construct) = &l.construct else {
                 continue;
             };
@@ -292,7 +300,7 @@ fn registry(
         }
     }
     for l in &scan.listeners {
-        if scan.event(&l.event).is_none() {
+        if !known.contains(l.event.as_str()) {
             wiring.notes.push(format!(
                 "{}:{}: {} listens to {}, which is not an event in {}/; it is not wired",
                 l.file,

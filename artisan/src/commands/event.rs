@@ -72,6 +72,17 @@ pub fn list(manifest: Option<&Path>, args: EventList) -> Result<()> {
     .iter()
     .any(|p| tx.contents(p).map(str::as_bytes) != std::fs::read(p).ok().as_deref());
 
+    let mut by_event: std::collections::HashMap<&str, Vec<&ListenerInfo>> =
+        std::collections::HashMap::new();
+    for l in &scan.listeners {
+        by_event.entry(l.event.as_str()).or_default().push(l);
+    }
+    let wired: std::collections::HashSet<(&str, &str)> = wiring
+        .wired
+        .iter()
+        .map(|(e, l)| (e.as_str(), l.as_str()))
+        .collect();
+
     let rows: Vec<Row> = events
         .iter()
         .map(|e| Row {
@@ -81,11 +92,11 @@ pub fn list(manifest: Option<&Path>, args: EventList) -> Result<()> {
             queued: e.queued,
             queue: e.queue.as_deref(),
             broadcast: e.broadcast.as_deref(),
-            listeners: scan
-                .listeners
-                .iter()
-                .filter(|l| l.event == e.type_name)
-                .map(|l| listener_row(l, &wiring))
+            listeners: by_event
+                .get(e.type_name.as_str())
+                .into_iter()
+                .flatten()
+                .map(|l| listener_row(l, &wired))
                 .collect(),
         })
         .collect();
@@ -157,7 +168,10 @@ pub fn list(manifest: Option<&Path>, args: EventList) -> Result<()> {
     Ok(())
 }
 
-fn listener_row<'a>(l: &'a ListenerInfo, wiring: &wiring::Wiring) -> ListenerRow<'a> {
+fn listener_row<'a>(
+    l: &'a ListenerInfo,
+    wired: &std::collections::HashSet<(&str, &str)>,
+) -> ListenerRow<'a> {
     ListenerRow {
         listener: &l.type_name,
         file: scan::location(&l.file, l.line),
@@ -166,9 +180,6 @@ fn listener_row<'a>(l: &'a ListenerInfo, wiring: &wiring::Wiring) -> ListenerRow
             .queue
             .as_deref()
             .or(if l.queued { Some("default") } else { None }),
-        wired: wiring
-            .wired
-            .iter()
-            .any(|(e, name)| *e == l.event && *name == l.type_name),
+        wired: wired.contains(&(l.event.as_str(), l.type_name.as_str())),
     }
 }
