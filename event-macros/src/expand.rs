@@ -199,7 +199,7 @@ pub(crate) fn listener(model: &ListenerModel, item: TokenStream) -> TokenStream 
                         &self,
                         event: ::std::sync::Arc<dyn #krate::Event>,
                     ) -> #krate::__private::anyhow::Result<()> {
-                        match event.downcast_ref::<#event>() {
+                        match <dyn #krate::Event>::downcast_ref::<#event>(&*event) {
                             ::core::option::Option::Some(event) => ::core::result::Result::map_err(
                                 #function(event).await,
                                 ::core::convert::Into::into,
@@ -234,7 +234,7 @@ pub(crate) fn listener(model: &ListenerModel, item: TokenStream) -> TokenStream 
                         event: ::std::sync::Arc<dyn #krate::Event>,
                         exception: &#krate::__private::anyhow::Error,
                     ) -> #krate::__private::anyhow::Result<()> {
-                        match event.downcast_ref::<#event>() {
+                        match <dyn #krate::Event>::downcast_ref::<#event>(&*event) {
                             ::core::option::Option::Some(event) => #body,
                             ::core::option::Option::None => ::core::result::Result::Ok(()),
                         }
@@ -250,7 +250,7 @@ pub(crate) fn listener(model: &ListenerModel, item: TokenStream) -> TokenStream 
                         &self,
                         event: ::std::sync::Arc<dyn #krate::Event>,
                     ) -> #krate::__private::anyhow::Result<()> {
-                        match event.downcast_ref::<#event>() {
+                        match <dyn #krate::Event>::downcast_ref::<#event>(&*event) {
                             ::core::option::Option::Some(event) => ::core::result::Result::map_err(
                                 Self::handle(self, event).await,
                                 ::core::convert::Into::into,
@@ -353,7 +353,11 @@ pub(crate) fn event_fallback(input: &syn::DeriveInput, krate: &syn::Path) -> Tok
 /// What stands in for the listener when its input has errors: the user's
 /// item as written and, for a fn, its listener struct, so the one error is
 /// the only one (tokio-macros' `token_stream_with_error`).
-pub(crate) fn listener_fallback(item: TokenStream, function: Option<&syn::Ident>) -> TokenStream {
+pub(crate) fn listener_fallback(
+    item: TokenStream,
+    function: Option<&syn::Ident>,
+    krate: &syn::Path,
+) -> TokenStream {
     let Some(function) = function else {
         return item;
     };
@@ -370,5 +374,15 @@ pub(crate) fn listener_fallback(item: TokenStream, function: Option<&syn::Ident>
             ::core::default::Default
         )]
         pub struct #listener;
+
+        #[#krate::__private::async_trait]
+        impl #krate::EventListener for #listener {
+            async fn handle(
+                &self,
+                _event: ::std::sync::Arc<dyn #krate::Event>,
+            ) -> #krate::__private::anyhow::Result<()> {
+                ::core::unreachable!()
+            }
+        }
     }
 }

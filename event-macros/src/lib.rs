@@ -103,6 +103,7 @@ pub(crate) fn listener_tokens(
 ) -> proc_macro2::TokenStream {
     let mut cx = ctxt::Ctxt::new();
     let attrs = ast::listener_attrs(&mut cx, args);
+    let krate = attrs.krate.clone().unwrap_or_else(valid::default_crate);
     let parsed = match ast::listener_item(item.clone()) {
         Ok(parsed) => parsed,
         Err(e) => {
@@ -122,7 +123,7 @@ pub(crate) fn listener_tokens(
                 .err()
                 .map(|e| e.to_compile_error())
                 .unwrap_or_default();
-            tokens.extend(expand::listener_fallback(item, function));
+            tokens.extend(expand::listener_fallback(item, function, &krate));
             tokens
         }
     }
