@@ -34,6 +34,8 @@ pub struct Project {
     pub templates: PathBuf,
     /// Where scan results of unchanged files are kept between runs.
     pub scan_cache: Option<PathBuf>,
+    /// The package's edition, for rustfmt.
+    pub edition: String,
 }
 
 /// A module folder artisan fills: `src/events/` is `crate::events`.
@@ -60,6 +62,8 @@ struct Manifest {
 struct Package {
     #[serde(default)]
     metadata: Option<Metadata>,
+    /// A string, or `{ workspace = true }`.
+    edition: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -127,6 +131,12 @@ impl Project {
             }
             bail!("{} has no [package] section", manifest.display());
         };
+        let edition = package
+            .edition
+            .as_ref()
+            .and_then(|e| e.as_str())
+            .unwrap_or("2024")
+            .to_string();
         let settings = package.metadata.and_then(|m| m.artisan).unwrap_or_default();
 
         let crate_root = match settings.root {
@@ -171,6 +181,7 @@ impl Project {
         );
         let scan_cache = Some(scan_cache_path(&dir));
         Ok(Project {
+            edition,
             scan_cache,
             dir,
             crate_root,

@@ -44,6 +44,38 @@ pub fn render(project: &Project, name: &str, context: &tera::Context) -> Result<
     Ok(tidy(&text))
 }
 
+/// Lays out a scaffolded file the way `cargo fmt` would, when a long name
+/// pushed a line past rustfmt's width; templates are written formatted for
+/// names of usual length, so rustfmt runs only then. rustfmt runs in the
+/// package, so its `rustfmt.toml` applies. Without rustfmt the text is kept.
+pub fn fit_width(project: &Project, text: String) -> String {
+    if text.lines().all(|l| l.chars().count() <= 100) {
+        return text;
+    }
+    let child = std::process::Command::new("rustfmt")
+        .args(["--edition", &project.edition, "--emit", "stdout"])
+        .current_dir(&project.dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    let Ok(mut child) = child else { return text };
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write;
+        if stdin.write_all(text.as_bytes()).is_err() {
+            let _ = child.kill();
+            let _ = child.wait();
+            return text;
+        }
+    }
+    match child.wait_with_output() {
+        Ok(out) if out.status.success() && !out.stdout.is_empty() => {
+            String::from_utf8(out.stdout).unwrap_or(text)
+        }
+        _ => text,
+    }
+}
+
 /// Template control tags leave stray blank lines and trailing spaces;
 /// rustfmt would flag them, so they go: no trailing spaces, no more than one
 /// blank line in a row, one newline at the end.

@@ -4,7 +4,7 @@
 //! patched, so renamed, deleted and hand-edited files are picked up.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use syn::spanned::Spanned;
@@ -59,7 +59,7 @@ pub fn rebuild(project: &Project, scan: &Scan, tx: &mut Transaction) -> Result<W
 }
 
 /// Reads a file, or `None` if it does not exist.
-fn read_optional(path: &PathBuf) -> Result<Option<String>> {
+fn read_optional(path: &Path) -> Result<Option<String>> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(Some(text)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

@@ -101,6 +101,17 @@ fn scaffolded_package_builds_cleanly_runs_and_its_listeners_fire() {
         .ok();
     pkg.artisan(&["make:listener", "AuditLog"]).ok();
     pkg.artisan(&["make:event", "HTTPRequestFailed"]).ok();
+    // Names long enough to push template lines past rustfmt's width.
+    pkg.artisan(&[
+        "make:listener",
+        "SendOrderConfirmationEmailToCustomer",
+        "--event",
+        "OrderConfirmationRequestedByCustomer",
+        "--queue",
+        "transactional-emails",
+        "--test",
+    ])
+    .ok();
 
     // Hand-written listeners on a type: a unit struct and one deriving
     // Default are wired; an event without Deserialize stays out of the job registry.
@@ -211,15 +222,17 @@ async fn main() -> anyhow::Result<()> {{
     assert!(stdout.contains("fired: refund checked for "), "{stdout}");
     assert!(stdout.contains("fired: 0 invoice(s) for "), "{stdout}");
     assert!(
-        stdout
-            .contains("jobs: HttpRequestFailed, MessagePosted, OrderPlaced, Type, UserRegistered"),
+        stdout.contains(
+            "jobs: HttpRequestFailed, MessagePosted, OrderConfirmationRequestedByCustomer, \
+             OrderPlaced, Type, UserRegistered"
+        ),
         "{stdout}"
     );
 
     // The tests make:listener --test wrote pass.
     let (stdout, stderr) = must(&pkg, &["test", "-q"]);
     let all = format!("{stdout}{stderr}");
-    assert!(all.contains("2 passed"), "{all}");
+    assert!(all.contains("4 passed"), "{all}");
 
     // Generated code is formatted and clippy-clean.
     must(&pkg, &["fmt", "--check"]);

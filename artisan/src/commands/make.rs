@@ -88,7 +88,10 @@ pub fn listener(manifest: Option<&Path>, args: MakeListener) -> Result<()> {
             context.insert("queue", &queue);
             context.insert("queue_lit", &rust_string(&queue));
             context.insert("with_test", &args.test);
-            templates::render(&project, "listener.rs.tera", &context)?
+            templates::fit_width(
+                &project,
+                templates::render(&project, "listener.rs.tera", &context)?,
+            )
         }
         None => {
             let mut context = tera::Context::new();
@@ -97,7 +100,10 @@ pub fn listener(manifest: Option<&Path>, args: MakeListener) -> Result<()> {
             context.insert("queued", &queued);
             context.insert("queue", &queue);
             context.insert("queue_lit", &rust_string(&queue));
-            templates::render(&project, "listener_any.rs.tera", &context)?
+            templates::fit_width(
+                &project,
+                templates::render(&project, "listener_any.rs.tera", &context)?,
+            )
         }
     };
     files.push((path.clone(), text));
@@ -157,7 +163,10 @@ fn render_event(
     context.insert("type_name", &names.type_name);
     context.insert("base", &names.base);
     context.insert("event_args", &event_args.join(", "));
-    templates::render(project, "event.rs.tera", &context)
+    Ok(templates::fit_width(
+        project,
+        templates::render(project, "event.rs.tera", &context)?,
+    ))
 }
 
 /// A Rust string literal for `s`.
