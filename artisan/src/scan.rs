@@ -73,6 +73,9 @@ pub struct Scan {
     pub listeners: Vec<ListenerInfo>,
     /// Things seen but not wired, with the reason.
     pub notes: Vec<String>,
+    /// Hand-written `impl EventListener` types: artisan cannot tell their
+    /// event, so `event:list` shows them apart.
+    pub unwired: Vec<String>,
 }
 
 impl Scan {
@@ -100,9 +103,10 @@ struct FileScan {
     events: Vec<EventInfo>,
     listeners: Vec<ListenerInfo>,
     notes: Vec<String>,
+    unwired: Vec<String>,
 }
 
-const CACHE_VERSION: u32 = 1;
+const CACHE_VERSION: u32 = 2;
 
 /// Parse results of unchanged files (same size and mtime, like cargo's
 /// fingerprints), kept in the target dir. Only a speed-up: a missing or
@@ -193,6 +197,7 @@ pub fn scan(project: &Project, overlay: &[(PathBuf, String)]) -> Result<Scan> {
         scan.events.extend(part.events);
         scan.listeners.extend(part.listeners);
         scan.notes.extend(part.notes);
+        scan.unwired.extend(part.unwired);
     }
     scan.event_files = events.into_iter().map(|(f, _)| f).collect();
     scan.listener_files = listeners.into_iter().map(|(f, _)| f).collect();
@@ -288,6 +293,7 @@ fn scan_file((is_event, file, source): (bool, &ModFile, &Source)) -> Result<File
         events: part.events,
         listeners: part.listeners,
         notes: part.notes,
+        unwired: part.unwired,
     })
 }
 
@@ -620,9 +626,9 @@ fn collect_listeners(file: &ModFile, items: &[syn::Item], scan: &mut Scan) {
             }
             syn::Item::Impl(imp) if is_trait_impl(imp, "EventListener") => {
                 if let Some(type_name) = self_type_name(imp) {
-                    scan.notes.push(format!(
-                        "{rel}: {type_name} implements EventListener by hand, so artisan cannot \
-                         tell its event; add #[listener(event = ...)] or register it yourself"
+                    scan.unwired.push(format!(
+                        "{type_name} ({rel}:{})",
+                        line_of(imp.impl_token.span)
                     ));
                 }
                 continue;

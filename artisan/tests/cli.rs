@@ -243,6 +243,15 @@ fn make_listener_without_an_event_writes_an_unwired_listener_and_warns() {
         !pkg.read("src/event_registry.rs")
             .contains("AuditLogListener")
     );
+    // Said once by make:listener, not as a warning on every command after.
+    let run = pkg.artisan(&["event:generate"]).ok();
+    assert!(!run.stdout.contains("WARN"), "{}", run.stdout);
+    let list = pkg.artisan(&["event:list"]).ok().stdout;
+    assert!(list.contains("Listeners without an event"), "{list}");
+    assert!(
+        list.contains("⇂ AuditLogListener (src/listeners/audit_log.rs:"),
+        "{list}"
+    );
 }
 
 #[test]

@@ -18,9 +18,9 @@ pub fn generate(manifest: Option<&Path>) -> Result<()> {
     let (scan, wiring, outcomes) = write_with_wiring(&project, Vec::new())?;
     report_wiring(&project, &wiring, &outcomes, &[], true);
     out::info(&format!(
-        "Wired {} listener(s) to {} event(s); {} event(s) in job_registry().",
-        wiring.wired.len(),
+        "{} event(s), {} listener(s) wired by register(), {} event(s) in job_registry().",
         scan.events.len(),
+        wiring.wired.len(),
         wiring.jobs
     ));
     Ok(())
@@ -156,6 +156,15 @@ pub fn list(manifest: Option<&Path>, args: EventList) -> Result<()> {
                 tag.push_str(&format!(" {dim}(not wired){dim:#}"));
             }
             out::plain(&format!("  ⇂ {}{tag}", l.listener));
+        }
+        out::plain("");
+    }
+    if !scan.unwired.is_empty() && filter.is_none() {
+        out::plain(&format!(
+            "  {bold}Listeners without an event{bold:#} {dim}(they implement EventListener by hand; register them yourself){dim:#}"
+        ));
+        for l in &scan.unwired {
+            out::plain(&format!("  ⇂ {l}"));
         }
         out::plain("");
     }
