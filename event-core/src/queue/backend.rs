@@ -17,6 +17,12 @@ pub trait Backend: Send + Sync + 'static {
     /// Where it lives, for messages (the URL, or `memory`).
     fn location(&self) -> String;
 
+    /// True when acknowledging one job costs no round trip (the worker then
+    /// acknowledges each job as it finishes instead of in batches).
+    fn cheap_ack(&self) -> bool {
+        false
+    }
+
     /// Stores jobs; each becomes runnable at its `available_at`.
     async fn push(&self, jobs: Vec<Job>) -> Result<(), QueueError>;
 

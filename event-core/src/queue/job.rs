@@ -204,3 +204,27 @@ impl FailedJob {
         chrono::DateTime::from_timestamp_millis(self.failed_at).unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::JobLimits;
+    use std::time::Duration;
+
+    fn limits(backoff_ms: Vec<u64>) -> JobLimits {
+        JobLimits {
+            tries: 5,
+            backoff_ms,
+            timeout_ms: None,
+            max_exceptions: None,
+        }
+    }
+
+    #[test]
+    fn backoff_follows_the_list_and_repeats_the_last_value() {
+        let l = limits(vec![5_000, 15_000, 30_000]);
+        let delays: Vec<Duration> = (1..=5).map(|a| l.backoff_after(a)).collect();
+        let secs: Vec<u64> = delays.iter().map(Duration::as_secs).collect();
+        assert_eq!(secs, vec![5, 15, 30, 30, 30]);
+        assert_eq!(limits(vec![]).backoff_after(3), Duration::ZERO);
+    }
+}

@@ -5,6 +5,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -22,7 +23,6 @@ struct State {
     ready: HashMap<String, BTreeMap<(Reverse<i32>, u64), Job>>,
     /// (available_at, arrival) -> job.
     delayed: BTreeMap<(i64, u64), Job>,
-    running: usize,
     failed: Vec<FailedJob>,
 }
 
@@ -56,11 +56,21 @@ impl State {
 pub struct MemoryBackend {
     state: Mutex<State>,
     notify: Notify,
+    /// Claimed jobs not yet finished.
+    running: AtomicUsize,
 }
 
 impl MemoryBackend {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    fn finished(&self, jobs: usize) {
+        let _ = self
+            .running
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(jobs))
+            });
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -76,6 +86,10 @@ impl Backend for MemoryBackend {
 
     fn location(&self) -> String {
         "memory".to_string()
+    }
+
+    fn cheap_ack(&self) -> bool {
+        true
     }
 
     async fn push(&self, jobs: Vec<Job>) -> Result<(), QueueError> {
@@ -119,7 +133,8 @@ impl Backend for MemoryBackend {
                 });
             }
         }
-        state.running += claimed.len();
+        drop(state);
+        self.running.fetch_add(claimed.len(), Ordering::Relaxed);
         Ok(claimed)
     }
 
@@ -139,8 +154,7 @@ impl Backend for MemoryBackend {
     }
 
     async fn ack(&self, done: Vec<Receipt>) -> Result<(), QueueError> {
-        let mut state = self.state();
-        state.running = state.running.saturating_sub(done.len());
+        self.finished(done.len());
         Ok(())
     }
 
@@ -148,7 +162,7 @@ impl Backend for MemoryBackend {
         let mut job = claimed.job;
         job.envelope = envelope;
         let mut state = self.state();
-        state.running = state.running.saturating_sub(1);
+        self.finished(1);
         state.insert(job, now_ms());
         drop(state);
         self.notify.notify_waiters();
@@ -157,7 +171,7 @@ impl Backend for MemoryBackend {
 
     async fn fail(&self, _receipt: Receipt, failed: FailedJob) -> Result<(), QueueError> {
         let mut state = self.state();
-        state.running = state.running.saturating_sub(1);
+        self.finished(1);
         state.failed.push(failed);
         Ok(())
     }
@@ -165,7 +179,7 @@ impl Backend for MemoryBackend {
     async fn release(&self, claimed: Vec<Claimed>) -> Result<(), QueueError> {
         let now = now_ms();
         let mut state = self.state();
-        state.running = state.running.saturating_sub(claimed.len());
+        self.finished(claimed.len());
         for c in claimed {
             state.insert(c.job, now);
         }
@@ -178,7 +192,7 @@ impl Backend for MemoryBackend {
         let state = self.state();
         Ok(state.ready.values().map(BTreeMap::len).sum::<usize>()
             + state.delayed.len()
-            + state.running)
+            + self.running.load(Ordering::Relaxed))
     }
 
     async fn clear(&self) -> Result<usize, QueueError> {

@@ -329,8 +329,12 @@ async fn run_job(ctx: &Ctx, key: u64, claimed: Claimed) {
     let result = match outcome {
         Outcome::Done => {
             ctx.counters.succeeded.fetch_add(1, Ordering::Relaxed);
-            let _ = ctx.acks.send(claimed.receipt);
-            Ok(())
+            if ctx.backend.cheap_ack() {
+                ctx.backend.ack(vec![claimed.receipt]).await
+            } else {
+                let _ = ctx.acks.send(claimed.receipt);
+                Ok(())
+            }
         }
         Outcome::Retry(envelope) => {
             ctx.counters.retried.fetch_add(1, Ordering::Relaxed);
