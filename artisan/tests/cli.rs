@@ -1052,3 +1052,50 @@ fn a_crate_root_that_does_not_parse_is_reported_and_nothing_changes() {
     assert!(run.stderr.contains("nothing was written"), "{}", run.stderr);
     assert_eq!(pkg.snapshot(), before);
 }
+
+#[test]
+fn an_event_spelt_differently_by_hand_is_found_not_duplicated() {
+    let pkg = Pkg::new();
+    pkg.write(
+        "src/events/http.rs",
+        "use event_core::prelude::*;\n\n#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Event)]\npub struct HTTPRequestFailedEvent;\n",
+    );
+    let run = pkg
+        .artisan(&[
+            "make:listener",
+            "PageOnCall",
+            "--event",
+            "http-request-failed",
+        ])
+        .ok();
+    assert!(!run.stdout.contains("did not exist yet"), "{}", run.stdout);
+    assert!(!pkg.exists("src/events/http_request_failed.rs"));
+    let listener = pkg.read("src/listeners/page_on_call.rs");
+    assert!(
+        listener.contains("use crate::events::HTTPRequestFailedEvent;"),
+        "{listener}"
+    );
+    assert!(pkg.read("src/event_registry.rs").contains(
+        "dispatcher.listen::<crate::events::http::HTTPRequestFailedEvent>(Arc::new(crate::listeners::page_on_call::PageOnCallListener)).await;"
+    ));
+}
+
+#[test]
+fn make_event_refuses_an_event_that_exists_spelt_another_way() {
+    let pkg = Pkg::new();
+    pkg.write(
+        "src/events/http.rs",
+        "use event_core::prelude::*;\n\n#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Event)]\npub struct HTTPRequestFailedEvent;\n",
+    );
+    let before = pkg.snapshot();
+    let run = pkg.artisan(&["make:event", "HttpRequestFailed"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains(
+            "HttpRequestFailedEvent already exists as HTTPRequestFailedEvent in src/events/http.rs"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(pkg.snapshot(), before);
+}

@@ -22,12 +22,22 @@ pub fn event(manifest: Option<&Path>, args: MakeEvent) -> Result<()> {
     let files = vec![(path.clone(), text)];
     let scan = scan::scan(&project, &files)?;
     let rel = project.rel(&path);
-    let twin = scan
-        .events
-        .iter()
-        .find(|e| e.type_name == names.type_name && e.file != rel)
-        .map(|e| &e.file);
-    refuse_twin(&project, &names, &path, twin)?;
+    let twin = scan.events.iter().find(|e| {
+        e.file != rel
+            && (e.type_name == names.type_name
+                || names::event(&e.type_name).is_ok_and(|n| n.type_name == names.type_name))
+    });
+    if let Some(twin) = twin
+        && twin.type_name != names.type_name
+    {
+        bail!(
+            "{} already exists as {} in {}; nothing was written",
+            names.type_name,
+            twin.type_name,
+            twin.file
+        );
+    }
+    refuse_twin(&project, &names, &path, twin.map(|e| &e.file))?;
     let (_, wiring, outcomes) = write_scanned(&project, scan, files)?;
     let verb = if args.force && existing_file(&outcomes, &path) {
         "overwritten"
@@ -62,7 +72,18 @@ pub fn listener(manifest: Option<&Path>, args: MakeListener) -> Result<()> {
     let mut new_event = None;
     let text = match &event {
         Some(event) => {
-            if existing.event(&event.type_name).is_none() {
+            // An event spelt another way by hand (`HTTPRequestFailedEvent`)
+            // is still the one meant by `--event HTTPRequestFailed`.
+            let known = existing
+                .event(&event.type_name)
+                .or_else(|| {
+                    existing.events.iter().find(|e| {
+                        names::event(&e.type_name).is_ok_and(|n| n.type_name == event.type_name)
+                    })
+                })
+                .map(|e| e.type_name.clone());
+            let event_type = known.clone().unwrap_or_else(|| event.type_name.clone());
+            if known.is_none() {
                 let event_path = project.events.dir.join(event.file_name());
                 refuse_existing(&project, "Event", &event_path, false).map_err(|e| {
                     e.context(format!(
@@ -80,7 +101,7 @@ pub fn listener(manifest: Option<&Path>, args: MakeListener) -> Result<()> {
             context.insert("type_name", &names.type_name);
             context.insert("fn_name", &names.ident);
             context.insert("base", &names.base);
-            context.insert("event_type", &event.type_name);
+            context.insert("event_type", &event_type);
             context.insert("event_snake", &event.snake);
             context.insert("events_mod", &project.events.module);
             context.insert("registry_mod", &project.registry_mod);
