@@ -131,16 +131,21 @@ pub fn list(manifest: Option<&Path>, args: EventList) -> Result<()> {
         if let Some(channel) = row.broadcast {
             tags.push(format!("broadcast: {channel}"));
         }
-        let tags = if tags.is_empty() {
+        let plain = if tags.is_empty() {
             String::new()
         } else {
             format!(" ({})", tags.join(", "))
         };
         let dots = width
-            .saturating_sub(head.len() + tags.len() + row.file.len() + 4)
+            .saturating_sub(head.len() + plain.chars().count() + row.file.len() + 4)
             .max(3);
+        let tags = if plain.is_empty() {
+            plain
+        } else {
+            format!("{yellow}{plain}{yellow:#}")
+        };
         out::plain(&format!(
-            "  {bold}{head}{bold:#}{yellow}{tags}{yellow:#} {dim}{}{dim:#} {}",
+            "  {bold}{head}{bold:#}{tags} {dim}{}{dim:#} {}",
             ".".repeat(dots),
             row.file
         ));
