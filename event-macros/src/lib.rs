@@ -71,6 +71,14 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
 /// `max_exceptions = N`, `after_commit`, `crate = "path"`. They are readable
 /// through `EventListener` (`should_queue`, `queue_name`, `backoff`,
 /// `max_exceptions`) and all of them through `EventListener::options()`.
+///
+/// The macro does not implement `ShouldQueueListener`: its builder methods
+/// (`via_connection`, `via_queue`, `with_delay`) return `Self`, which a unit
+/// struct cannot honour; `options()` is where queues read the knobs.
+///
+/// The fn stays as written, so a unit test can call it directly; the
+/// generated `handle` downcasts the `Arc<dyn Event>` to `&E` (no JSON) and
+/// reports an event of another type as an error naming both.
 #[proc_macro_attribute]
 pub fn listener(args: TokenStream, item: TokenStream) -> TokenStream {
     listener_tokens(args.into(), item.into()).into()
