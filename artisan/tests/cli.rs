@@ -1099,3 +1099,49 @@ fn make_event_refuses_an_event_that_exists_spelt_another_way() {
     );
     assert_eq!(pkg.snapshot(), before);
 }
+
+#[test]
+fn force_overwrites_published_templates_and_listeners() {
+    let pkg = Pkg::new();
+    pkg.artisan(&["stub:publish"]).ok();
+    pkg.write("templates/artisan/listener.rs.tera", "// mine\n");
+    let run = pkg.artisan(&["stub:publish", "--force"]).ok();
+    assert!(
+        run.stdout
+            .contains("Template [templates/artisan/listener.rs.tera] overwritten."),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        pkg.read("templates/artisan/listener.rs.tera")
+            .contains("#[listener(")
+    );
+
+    pkg.artisan(&[
+        "make:listener",
+        "SendWelcomeEmail",
+        "--event",
+        "UserRegistered",
+    ])
+    .ok();
+    pkg.write("src/listeners/send_welcome_email.rs", "// scribbled\n");
+    let run = pkg
+        .artisan(&[
+            "make:listener",
+            "SendWelcomeEmail",
+            "--event",
+            "UserRegistered",
+            "--force",
+        ])
+        .ok();
+    assert!(
+        run.stdout
+            .contains("Listener [src/listeners/send_welcome_email.rs] overwritten successfully."),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        pkg.read("src/listeners/send_welcome_email.rs")
+            .contains("pub async fn send_welcome_email")
+    );
+}
