@@ -4,7 +4,7 @@
 //! process exit loses what is queued (use `sqlite` or `redis` for durability).
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -19,8 +19,8 @@ use super::job::{Claimed, FailedJob, Job, JobEnvelope, Receipt, now_ms};
 #[derive(Default)]
 struct State {
     seq: u64,
-    /// Per queue: (priority descending, arrival) -> job.
-    ready: HashMap<String, BTreeMap<(Reverse<i32>, u64), Job>>,
+    /// Per queue and priority (highest first): jobs in arrival order.
+    ready: HashMap<String, BTreeMap<Reverse<i32>, VecDeque<Job>>>,
     /// (available_at, arrival) -> job.
     delayed: BTreeMap<(i64, u64), Job>,
     failed: Vec<FailedJob>,
@@ -33,10 +33,12 @@ impl State {
             self.delayed
                 .insert((job.envelope.available_at, self.seq), job);
         } else {
-            self.ready
-                .entry(job.envelope.queue.clone())
-                .or_default()
-                .insert((Reverse(job.envelope.priority), self.seq), job);
+            let priority = Reverse(job.envelope.priority);
+            let queue = match self.ready.get_mut(&job.envelope.queue) {
+                Some(queue) => queue,
+                None => self.ready.entry(job.envelope.queue.clone()).or_default(),
+            };
+            queue.entry(priority).or_default().push_back(job);
         }
     }
 
@@ -120,9 +122,16 @@ impl Backend for MemoryBackend {
                 continue;
             };
             while claimed.len() < max {
-                let Some((_, job)) = ready.pop_first() else {
+                let Some(mut bucket) = ready.first_entry() else {
                     break;
                 };
+                let Some(job) = bucket.get_mut().pop_front() else {
+                    bucket.remove();
+                    continue;
+                };
+                if bucket.get().is_empty() {
+                    bucket.remove();
+                }
                 claimed.push(Claimed {
                     attempt: job.envelope.attempts + 1,
                     receipt: Receipt {
@@ -190,14 +199,25 @@ impl Backend for MemoryBackend {
 
     async fn size(&self) -> Result<usize, QueueError> {
         let state = self.state();
-        Ok(state.ready.values().map(BTreeMap::len).sum::<usize>()
+        Ok(state
+            .ready
+            .values()
+            .flat_map(BTreeMap::values)
+            .map(VecDeque::len)
+            .sum::<usize>()
             + state.delayed.len()
             + self.running.load(Ordering::Relaxed))
     }
 
     async fn clear(&self) -> Result<usize, QueueError> {
         let mut state = self.state();
-        let n = state.ready.values().map(BTreeMap::len).sum::<usize>() + state.delayed.len();
+        let n = state
+            .ready
+            .values()
+            .flat_map(BTreeMap::values)
+            .map(VecDeque::len)
+            .sum::<usize>()
+            + state.delayed.len();
         state.ready.clear();
         state.delayed.clear();
         Ok(n)
