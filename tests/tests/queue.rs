@@ -263,3 +263,102 @@ mod with_macros {
         assert_eq!(report.succeeded, 1);
     }
 }
+
+mod event_overrides {
+    use std::sync::Arc;
+
+    use event_core::queue::Queue;
+    use event_core::{Dispatcher, Event, ShouldQueue};
+
+    use super::common::fixtures::Sink;
+
+    /// Records the name of every event it handles.
+    struct Recorder(Sink);
+
+    #[event_core::async_trait]
+    impl event_core::EventListener for Recorder {
+        async fn handle(&self, event: Arc<dyn Event>) -> anyhow::Result<()> {
+            self.0.record(event.event_name(), 0);
+            Ok(())
+        }
+    }
+
+    #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+    struct RoutedEvent {
+        connection: String,
+    }
+
+    impl Event for RoutedEvent {
+        fn event_name(&self) -> &'static str {
+            "Routed"
+        }
+        fn to_json(&self) -> serde_json::Value {
+            serde_json::json!({ "connection": self.connection })
+        }
+        fn should_queue(&self) -> bool {
+            true
+        }
+        fn as_should_queue(&self) -> Option<&dyn ShouldQueue> {
+            Some(self)
+        }
+    }
+
+    impl ShouldQueue for RoutedEvent {
+        fn queue_connection(&self) -> Option<&str> {
+            Some(&self.connection)
+        }
+        fn queue(&self) -> Option<&str> {
+            Some("routed")
+        }
+    }
+
+    /// A queued event's own `connection` and `queue` override the default
+    /// connection; `sync` runs its listeners inline.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn event_connection_and_queue_override_the_default() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sqlite = super::sqlite_in(&dir).await;
+        let memory = Queue::memory().with_connection("sqlite", sqlite.clone());
+        let dispatcher = Dispatcher::new();
+        memory.install(&dispatcher).await;
+        let sink = Sink::memory();
+        dispatcher
+            .listen_pattern("Routed", Arc::new(Recorder(sink.clone())))
+            .await;
+
+        dispatcher
+            .dispatch(RoutedEvent {
+                connection: "sqlite".into(),
+            })
+            .await
+            .expect("dispatch");
+        assert_eq!(memory.size().await.expect("size"), 0);
+        let claimed = sqlite
+            .backend()
+            .expect("backend")
+            .fetch(
+                &["routed".to_string()],
+                5,
+                std::time::Duration::from_secs(60),
+                "t",
+            )
+            .await
+            .expect("fetch");
+        assert_eq!(
+            claimed.len(),
+            1,
+            "written to the event's connection and queue"
+        );
+        assert_eq!(claimed[0].job.envelope.listener, None, "a queued event job");
+        assert!(sink.of("Routed").is_empty(), "queued, not run");
+
+        dispatcher
+            .dispatch(RoutedEvent {
+                connection: "sync".into(),
+            })
+            .await
+            .expect("dispatch on sync");
+        assert_eq!(sink.of("Routed").len(), 1, "ran inline");
+        assert_eq!(sqlite.size().await.expect("size"), 1, "nothing more queued");
+    }
+}
