@@ -362,3 +362,47 @@ mod event_overrides {
         assert_eq!(sqlite.size().await.expect("size"), 1, "nothing more queued");
     }
 }
+
+/// SIGTERM: the worker process stops taking jobs, finishes the running one
+/// and exits cleanly, leaving the next job to others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_sigterm_finishes_the_running_job() {
+    use common::fixtures::TestJobEvent;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/jobs.db", dir.path().display());
+    let record = dir.path().join("record.log");
+    let queue = Queue::open(&url).await.expect("open");
+    let dispatcher = common::producer(&queue).await;
+    dispatcher
+        .dispatch(TestJobEvent {
+            sleep_ms: 800,
+            ..common::job(1)
+        })
+        .await
+        .expect("dispatch");
+    let mut worker = common::spawn_worker(&url, &record, 60_000, 1);
+    assert!(
+        common::eventually(std::time::Duration::from_secs(20), async || {
+            common::lines(&record, "start").len() == 1
+        })
+        .await
+    );
+    dispatcher.dispatch(common::job(2)).await.expect("dispatch");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(worker.0.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("SIGTERM");
+    let status = worker.0.wait().expect("worker exits");
+    assert!(status.success(), "clean exit: {status}");
+    assert_eq!(
+        common::lines(&record, "success"),
+        vec![1],
+        "finished before exiting"
+    );
+    assert_eq!(
+        queue.size().await.expect("size"),
+        1,
+        "job 1 acknowledged; job 2 left for another worker"
+    );
+}
