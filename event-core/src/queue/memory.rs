@@ -148,7 +148,10 @@ impl Backend for MemoryBackend {
     }
 
     async fn wait(&self, idle: Duration) {
+        // Registered before looking, so a push in between is not missed.
         let notified = self.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
         let has_ready = {
             let state = self.state();
             state.ready.values().any(|q| !q.is_empty())

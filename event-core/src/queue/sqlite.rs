@@ -311,6 +311,8 @@ impl Backend for SqliteBackend {
     }
 
     async fn wait(&self, idle: Duration) {
+        // Woken early by pushes from this process; other processes' jobs
+        // are seen at the next poll.
         let _ = tokio::time::timeout(idle, self.notify.notified()).await;
     }
 
