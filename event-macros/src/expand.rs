@@ -165,12 +165,20 @@ fn broadcast_channel(broadcast: &Broadcast) -> TokenStream {
 
 /// The user's item as written, then the `EventListener` impl for it.
 pub(crate) fn listener(model: &ListenerModel, item: TokenStream) -> TokenStream {
-    let ListenerModel { krate, event, .. } = model;
+    let ListenerModel {
+        krate,
+        event: event_ty,
+        ..
+    } = model;
+    // Locals the user's code can't see or shadow (a listener fn may well be
+    // called `event`).
+    let ev = proc_macro2::Ident::new("event", proc_macro2::Span::mixed_site());
+    let exception = proc_macro2::Ident::new("exception", proc_macro2::Span::mixed_site());
     let knobs = knobs(model);
     let unexpected = quote! {
         ::core::option::Option::None => ::core::result::Result::Err(
-            #krate::__private::unexpected_event::<#event>(
-                &*event,
+            #krate::__private::unexpected_event::<#event_ty>(
+                &*#ev,
                 #krate::EventListener::listener_name(self),
             ),
         ),
@@ -197,11 +205,11 @@ pub(crate) fn listener(model: &ListenerModel, item: TokenStream) -> TokenStream 
                 impl #krate::EventListener for #listener {
                     async fn handle(
                         &self,
-                        event: ::std::sync::Arc<dyn #krate::Event>,
+                        #ev: ::std::sync::Arc<dyn #krate::Event>,
                     ) -> #krate::__private::anyhow::Result<()> {
-                        match <dyn #krate::Event>::downcast_ref::<#event>(&*event) {
-                            ::core::option::Option::Some(event) => ::core::result::Result::map_err(
-                                #function(event).await,
+                        match <dyn #krate::Event>::downcast_ref::<#event_ty>(&*#ev) {
+                            ::core::option::Option::Some(#ev) => ::core::result::Result::map_err(
+                                #function(#ev).await,
                                 ::core::convert::Into::into,
                             ),
                             #unexpected
@@ -218,7 +226,7 @@ pub(crate) fn listener(model: &ListenerModel, item: TokenStream) -> TokenStream 
         } => {
             let (impl_generics, _, where_clause) = generics.split_for_impl();
             let failed = failed.map(|returns| {
-                let call = quote!(Self::failed(self, event, exception).await);
+                let call = quote!(Self::failed(self, #ev, #exception).await);
                 let body = match returns {
                     Returns::Result => {
                         quote!(::core::result::Result::map_err(#call, ::core::convert::Into::into))
@@ -231,11 +239,11 @@ pub(crate) fn listener(model: &ListenerModel, item: TokenStream) -> TokenStream 
                 quote! {
                     async fn failed(
                         &self,
-                        event: ::std::sync::Arc<dyn #krate::Event>,
-                        exception: &#krate::__private::anyhow::Error,
+                        #ev: ::std::sync::Arc<dyn #krate::Event>,
+                        #exception: &#krate::__private::anyhow::Error,
                     ) -> #krate::__private::anyhow::Result<()> {
-                        match <dyn #krate::Event>::downcast_ref::<#event>(&*event) {
-                            ::core::option::Option::Some(event) => #body,
+                        match <dyn #krate::Event>::downcast_ref::<#event_ty>(&*#ev) {
+                            ::core::option::Option::Some(#ev) => #body,
                             ::core::option::Option::None => ::core::result::Result::Ok(()),
                         }
                     }
@@ -248,11 +256,11 @@ pub(crate) fn listener(model: &ListenerModel, item: TokenStream) -> TokenStream 
                 impl #impl_generics #krate::EventListener for #self_ty #where_clause {
                     async fn handle(
                         &self,
-                        event: ::std::sync::Arc<dyn #krate::Event>,
+                        #ev: ::std::sync::Arc<dyn #krate::Event>,
                     ) -> #krate::__private::anyhow::Result<()> {
-                        match <dyn #krate::Event>::downcast_ref::<#event>(&*event) {
-                            ::core::option::Option::Some(event) => ::core::result::Result::map_err(
-                                Self::handle(self, event).await,
+                        match <dyn #krate::Event>::downcast_ref::<#event_ty>(&*#ev) {
+                            ::core::option::Option::Some(#ev) => ::core::result::Result::map_err(
+                                Self::handle(self, #ev).await,
                                 ::core::convert::Into::into,
                             ),
                             #unexpected

@@ -555,3 +555,34 @@ fn a_payload_that_cannot_serialise_says_so() {
     assert!(error.contains("GridUpdated"), "{json}");
     assert!(error.contains("could not be serialised"), "{json}");
 }
+
+/// Generated code names nothing a user's code could shadow: here a listener fn
+/// called `event` whose struct is called `EventListener`, like the trait.
+mod shadowing {
+    use super::{Log, UserRegisteredEvent, push};
+    use event_core::listener;
+
+    pub static SEEN: Log = Log::new(Vec::new());
+
+    #[listener(event = UserRegisteredEvent)]
+    pub async fn event(event: &UserRegisteredEvent) -> anyhow::Result<()> {
+        push(&SEEN, event.email.clone());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_listener_fn_named_event_works() -> Result<()> {
+    let events = Dispatcher::new();
+    events
+        .listen::<UserRegisteredEvent>(Arc::new(shadowing::EventListener))
+        .await;
+    events
+        .dispatch(UserRegisteredEvent {
+            user_id: 4,
+            email: "shadow@example.com".into(),
+        })
+        .await?;
+    assert_eq!(take(&shadowing::SEEN), vec!["shadow@example.com"]);
+    Ok(())
+}
