@@ -47,6 +47,20 @@ async fn check(_event: &UserRegisteredEvent) -> Result<(), errors::Refused> {
     Ok(())
 }
 
+#[derive(Debug, Serialize, Deserialize, Event)]
+pub struct Pair<A, B> {
+    pub left: A,
+    pub right: B,
+}
+
+// A generic event type: the comma inside `<...>` is part of the type.
+#[listener(event = Pair<u8, String>, tries = 2)]
+async fn on_pair(event: &Pair<u8, String>) -> anyhow::Result<()> {
+    assert_eq!(event.left, 1);
+    assert_eq!(event.right, "one");
+    Ok(())
+}
+
 pub struct Mailer<C> {
     pub client: C,
 }
@@ -79,6 +93,11 @@ async fn main() -> anyhow::Result<()> {
         .dispatch_now(UserRegisteredEvent { email: "a@b.c".into() })
         .await?;
     assert_eq!(NotifyListener.options().tries, Some(5));
+    events.listen::<Pair<u8, String>>(Arc::new(OnPairListener)).await;
+    events
+        .dispatch(Pair { left: 1u8, right: "one".to_string() })
+        .await?;
+    assert_eq!(OnPairListener.options().tries, Some(2));
     event_core::register_listener!(UserRegisteredEvent, Arc::new(SendWelcomeEmailListener));
     Ok(())
 }
