@@ -6,7 +6,7 @@ use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::{Attribute, Data, DeriveInput, Fields, Generics, Ident, LitStr, Signature, Visibility};
 
-use crate::attr::{self, RawArg};
+use crate::attr;
 use crate::ctxt::Ctxt;
 
 pub(crate) const EVENT_KEYS: &[&str] = &[
@@ -133,15 +133,11 @@ fn event_attrs(cx: &mut Ctxt, attrs: &[Attribute]) -> EventAttrs {
             "private" => out.private = attr::flag(cx, arg),
             "presence" => out.presence = attr::flag(cx, arg),
             "crate" => out.krate = attr::crate_path(cx, arg),
-            _ => unreachable_key(arg),
+            // `known_args` kept only the keys above.
+            _ => {}
         }
     }
     out
-}
-
-fn unreachable_key(arg: &RawArg) {
-    // `known_args` filtered the keys against the same list.
-    debug_assert!(false, "unfiltered key {}", arg.name());
 }
 
 // ----- #[listener(...)] -----------------------------------------------------
@@ -190,7 +186,8 @@ pub(crate) fn listener_attrs(cx: &mut Ctxt, args: TokenStream) -> ListenerAttrs 
             "max_exceptions" => out.max_exceptions = attr::integer(cx, arg, 1, max, 3),
             "after_commit" => out.after_commit = attr::flag(cx, arg),
             "crate" => out.krate = attr::crate_path(cx, arg),
-            _ => unreachable_key(arg),
+            // `known_args` kept only the keys above.
+            _ => {}
         }
     }
     out
