@@ -7,11 +7,12 @@
 //!   field `job` is the envelope JSON. Workers read with XREADGROUP (group
 //!   `workers`, each worker its own consumer name); a claimed entry stays in
 //!   the group's pending list until XACK + XDEL remove it.
-//! - `{p}:p:<queue>`: the priorities in use (sorted set), read highest first.
+//! - `{p}:p:<queue>`: the priorities other than 0 in use (sorted set); workers
+//!   read them highest first, and priority 0 always (so a priority-0 job is
+//!   one XADD).
 //! - `{p}:delayed`: jobs not yet due (sorted set by due time, member
 //!   `<queue>\n<priority>\n<json>`), moved into their stream by the fetch script.
-//! - `{p}:queues`: queue names, `{p}:failed` + `{p}:failed:at`: the failed
-//!   store (capped).
+//! - `{p}:failed` + `{p}:failed:at`: the failed store (capped).
 //!
 //! Recovery is per job: an entry pending longer than the visibility timeout
 //! is claimed by whichever worker asks (XPENDING IDLE + XCLAIM), whatever
@@ -30,7 +31,6 @@ use super::backend::Backend;
 use super::job::{Claimed, FailedJob, Job, JobEnvelope, Receipt, now_ms};
 
 const GROUP: &str = "workers";
-const REGISTER_EVERY: Duration = Duration::from_secs(1);
 
 /// Settings of the redis connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +90,16 @@ fn client_url(url: &str) -> String {
 }
 
 const FETCH: &str = r#"
+local function priorities(tag, queue)
+  local prios = redis.call('ZREVRANGE', tag .. ':p:' .. queue, 0, -1)
+  local has_default = false
+  for _, p in ipairs(prios) do if p == '0' then has_default = true end end
+  if not has_default then
+    prios[#prios + 1] = '0'
+    table.sort(prios, function(a, b) return tonumber(a) > tonumber(b) end)
+  end
+  return prios
+end
 local tag, consumer, now, max = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local function stream_of(queue, prio) return tag .. ':s:' .. queue .. ':' .. prio end
 local due = redis.call('ZRANGEBYSCORE', tag .. ':delayed', '-inf', now, 'LIMIT', 0, 1000)
@@ -105,7 +115,7 @@ local out = {}
 local left = max
 for i = 5, #ARGV do
   if left <= 0 then break end
-  local prios = redis.call('ZREVRANGE', tag .. ':p:' .. ARGV[i], 0, -1)
+  local prios = priorities(tag, ARGV[i])
   for _, prio in ipairs(prios) do
     if left <= 0 then break end
     local stream = stream_of(ARGV[i], prio)
@@ -129,11 +139,21 @@ return out
 "#;
 
 const RECLAIM: &str = r#"
+local function priorities(tag, queue)
+  local prios = redis.call('ZREVRANGE', tag .. ':p:' .. queue, 0, -1)
+  local has_default = false
+  for _, p in ipairs(prios) do if p == '0' then has_default = true end end
+  if not has_default then
+    prios[#prios + 1] = '0'
+    table.sort(prios, function(a, b) return tonumber(a) > tonumber(b) end)
+  end
+  return prios
+end
 local tag, consumer, min_idle, max = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local out = {}
 local left = max
 for i = 5, #ARGV do
-  local prios = redis.call('ZREVRANGE', tag .. ':p:' .. ARGV[i], 0, -1)
+  local prios = priorities(tag, ARGV[i])
   for _, prio in ipairs(prios) do
     local stream = tag .. ':s:' .. ARGV[i] .. ':' .. prio
     if left > 0 then
@@ -219,8 +239,6 @@ pub struct RedisBackend {
     tag: String,
     failed_cap: usize,
     conn: ConnectionManager,
-    /// (queue, priority) -> when this process last registered it.
-    registered: std::sync::Mutex<std::collections::HashMap<(String, i32), std::time::Instant>>,
     fetch_script: Script,
     reclaim_script: Script,
     requeue_script: Script,
@@ -258,7 +276,6 @@ impl RedisBackend {
             tag: format!("{{{}}}", options.prefix),
             failed_cap: options.failed_cap.max(1),
             conn,
-            registered: Default::default(),
             fetch_script: Script::new(FETCH),
             reclaim_script: Script::new(RECLAIM),
             requeue_script: Script::new(REQUEUE),
@@ -316,12 +333,13 @@ impl RedisBackend {
         (claimed, broken)
     }
 
+    /// Runs the fetch or reclaim script (`ARGV[3]` is the time now, or the
+    /// minimum idle time) and fails the entries that are not envelopes.
     async fn run_claims(
         &self,
         script: &Script,
         queues: &[String],
         max: usize,
-        lease: Duration,
         consumer: &str,
         now_or_idle: i64,
     ) -> Result<Vec<Claimed>, QueueError> {
@@ -334,7 +352,6 @@ impl RedisBackend {
         for q in queues {
             invocation.arg(q);
         }
-        let _ = lease;
         let mut conn = self.conn.clone();
         let flat: Vec<String> = invocation
             .invoke_async(&mut conn)
@@ -367,77 +384,66 @@ impl RedisBackend {
         Ok(())
     }
 
-    /// Whether the queue and priority of a job need (re-)registering: once a
-    /// second per stream, so a Redis that restarted empty learns them again
-    /// within a second, without three commands per job.
-    fn needs_registering(
-        &self,
-        queue: &str,
-        priority: i32,
-        fresh: &mut Vec<(String, i32)>,
-    ) -> bool {
-        let registered = self.registered.lock().unwrap_or_else(|e| e.into_inner());
-        let key = (queue.to_string(), priority);
-        let due = registered
-            .get(&key)
-            .is_none_or(|at| at.elapsed() >= REGISTER_EVERY);
-        if due && !fresh.contains(&key) {
-            fresh.push(key);
-        }
-        due
-    }
-
+    /// A priority-0 job is one XADD: workers always read the priority-0
+    /// stream of their queues. Other priorities are recorded (ZADD NX) so
+    /// workers find their streams; a delayed job waits in the delayed set.
     fn add_to_pipe(
         &self,
         pipe: &mut redis::Pipeline,
         job: &Job,
         now: i64,
-        fresh: &mut Vec<(String, i32)>,
     ) -> Result<(), QueueError> {
         let e = &job.envelope;
         let json = job.to_json().map_err(|e| self.error(e))?;
-        let register = self.needs_registering(&e.queue, e.priority, fresh);
-        if register {
-            pipe.sadd(self.key("queues"), &e.queue).ignore();
-        }
         if e.available_at > now {
             let member = format!("{}\n{}\n{json}", e.queue, e.priority);
             pipe.zadd(self.key("delayed"), member, e.available_at)
                 .ignore();
-        } else {
-            if register {
-                pipe.cmd("ZADD")
-                    .arg(self.key(&format!("p:{}", e.queue)))
-                    .arg("NX")
-                    .arg(e.priority)
-                    .arg(e.priority)
-                    .ignore();
-            }
-            pipe.cmd("XADD")
-                .arg(self.key(&format!("s:{}:{}", e.queue, e.priority)))
-                .arg("*")
-                .arg("job")
-                .arg(json)
+            return Ok(());
+        }
+        if e.priority != 0 {
+            pipe.cmd("ZADD")
+                .arg(self.key(&format!("p:{}", e.queue)))
+                .arg("NX")
+                .arg(e.priority)
+                .arg(e.priority)
                 .ignore();
         }
+        pipe.cmd("XADD")
+            .arg(self.key(&format!("s:{}:{}", e.queue, e.priority)))
+            .arg("*")
+            .arg("job")
+            .arg(json)
+            .ignore();
         Ok(())
     }
 
-    async fn streams(&self) -> Result<Vec<String>, QueueError> {
+    /// Every key under the prefix matching `pattern` (SCAN: for admin calls).
+    async fn scan(&self, pattern: &str) -> Result<Vec<String>, QueueError> {
         let mut conn = self.conn.clone();
-        let queues: Vec<String> = conn
-            .smembers(self.key("queues"))
-            .await
-            .map_err(|e| self.error(e))?;
-        let mut streams = Vec::new();
-        for q in queues {
-            let prios: Vec<String> = conn
-                .zrange(self.key(&format!("p:{q}")), 0, -1)
+        let pattern = self.key(pattern);
+        let mut cursor: u64 = 0;
+        let mut keys = Vec::new();
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
                 .await
                 .map_err(|e| self.error(e))?;
-            streams.extend(prios.into_iter().map(|p| self.key(&format!("s:{q}:{p}"))));
+            keys.extend(batch);
+            if next == 0 {
+                return Ok(keys);
+            }
+            cursor = next;
         }
-        Ok(streams)
+    }
+
+    async fn streams(&self) -> Result<Vec<String>, QueueError> {
+        self.scan("s:*").await
     }
 }
 
@@ -454,32 +460,25 @@ impl Backend for RedisBackend {
     async fn push(&self, jobs: Vec<Job>) -> Result<(), QueueError> {
         let now = now_ms();
         let mut pipe = redis::pipe();
-        let mut fresh = Vec::new();
         for job in &jobs {
-            self.add_to_pipe(&mut pipe, job, now, &mut fresh)?;
+            self.add_to_pipe(&mut pipe, job, now)?;
         }
         let mut conn = self.conn.clone();
         pipe.query_async::<()>(&mut conn)
             .await
-            .map_err(|e| self.error(e))?;
-        if !fresh.is_empty() {
-            let mut registered = self.registered.lock().unwrap_or_else(|e| e.into_inner());
-            let at = std::time::Instant::now();
-            for key in fresh {
-                registered.insert(key, at);
-            }
-        }
-        Ok(())
+            .map_err(|e| self.error(e))
     }
 
     async fn fetch(
         &self,
         queues: &[String],
         max: usize,
-        lease: Duration,
+        _lease: Duration,
         consumer: &str,
     ) -> Result<Vec<Claimed>, QueueError> {
-        self.run_claims(&self.fetch_script, queues, max, lease, consumer, now_ms())
+        // The lease is the entry's idle time in the pending list; `recover`
+        // compares it with the visibility timeout.
+        self.run_claims(&self.fetch_script, queues, max, consumer, now_ms())
             .await
     }
 
@@ -491,7 +490,7 @@ impl Backend for RedisBackend {
         consumer: &str,
     ) -> Result<Vec<Claimed>, QueueError> {
         let idle = lease.as_millis() as i64;
-        self.run_claims(&self.reclaim_script, queues, max, lease, consumer, idle)
+        self.run_claims(&self.reclaim_script, queues, max, consumer, idle)
             .await
     }
 
@@ -594,14 +593,9 @@ impl Backend for RedisBackend {
     async fn clear(&self) -> Result<usize, QueueError> {
         let n = self.size().await?;
         let mut keys = self.streams().await?;
-        let mut conn = self.conn.clone();
-        let queues: Vec<String> = conn
-            .smembers(self.key("queues"))
-            .await
-            .map_err(|e| self.error(e))?;
-        keys.extend(queues.iter().map(|q| self.key(&format!("p:{q}"))));
+        keys.extend(self.scan("p:*").await?);
         keys.push(self.key("delayed"));
-        keys.push(self.key("queues"));
+        let mut conn = self.conn.clone();
         let _: () = conn.del(keys).await.map_err(|e| self.error(e))?;
         Ok(n)
     }
