@@ -40,15 +40,16 @@ impl<T: serde::de::DeserializeOwned> QueuedEvent for T {}
 pub fn to_json<E: SerializeEvent + ?Sized>(event: &E) -> serde_json::Value {
     match serde_json::to_value(event) {
         Ok(value) => value,
-        Err(error) => {
-            let message = format!(
-                "event `{}` could not be serialised: {error}",
-                std::any::type_name::<E>()
-            );
-            tracing::error!("{message}");
-            serde_json::json!({ "$error": message })
-        }
+        Err(error) => serialisation_failed(std::any::type_name::<E>(), &error),
     }
+}
+
+// Not generic, so each event type compiles only the happy path above.
+#[cold]
+fn serialisation_failed(type_name: &str, error: &serde_json::Error) -> serde_json::Value {
+    let message = format!("event `{type_name}` could not be serialised: {error}");
+    tracing::error!("{message}");
+    serde_json::json!({ "$error": message })
 }
 
 /// `Event::as_should_queue` of a derived queued event; also where a missing
@@ -59,12 +60,12 @@ pub fn queued_event<E: QueuedEvent + ShouldQueue>(event: &E) -> Option<&dyn Shou
 
 /// The error a `#[listener]` returns when handed an event of another type
 /// (registered by name or pattern for an event it does not handle).
-pub fn unexpected_event<E: Event>(event: &dyn Event, listener: &str) -> anyhow::Error {
+/// Not generic: one copy serves every listener.
+#[cold]
+pub fn unexpected_event(expected: &str, event: &dyn Event, listener: &str) -> anyhow::Error {
     anyhow::anyhow!(
-        "listener `{listener}` handles `{}` but was given event `{}` ({:?})",
-        std::any::type_name::<E>(),
+        "listener `{listener}` handles `{expected}` but was given event `{}` ({event:?})",
         event.event_name(),
-        event,
     )
 }
 
@@ -89,7 +90,7 @@ pub struct Knobs {
 }
 
 /// `EventListener::options()` of a `#[listener]`: its own methods plus `knobs`.
-pub fn listener_options<L: EventListener + ?Sized>(listener: &L, knobs: Knobs) -> ListenerOptions {
+pub fn listener_options(listener: &dyn EventListener, knobs: Knobs) -> ListenerOptions {
     ListenerOptions {
         queued: listener.should_queue(),
         connection: knobs.connection.map(str::to_string),

@@ -177,7 +177,8 @@ pub(crate) fn listener(model: &ListenerModel, item: TokenStream) -> TokenStream 
     let knobs = knobs(model);
     let unexpected = quote! {
         ::core::option::Option::None => ::core::result::Result::Err(
-            #krate::__private::unexpected_event::<#event_ty>(
+            #krate::__private::unexpected_event(
+                ::core::any::type_name::<#event_ty>(),
                 &*#ev,
                 #krate::EventListener::listener_name(self),
             ),
