@@ -129,8 +129,9 @@ impl Job {
         }
     }
 
-    /// The envelope with its payload filled in (serialising a live event).
-    pub(crate) fn stored_envelope(&self) -> JobEnvelope {
+    /// The envelope with its payload filled in (serialising a live event):
+    /// what a backend stores.
+    pub fn stored_envelope(&self) -> JobEnvelope {
         let mut envelope = self.envelope.clone();
         if let (serde_json::Value::Null, Some(live)) = (&envelope.payload, &self.live) {
             envelope.payload = live.event.to_json();
@@ -138,7 +139,8 @@ impl Job {
         envelope
     }
 
-    pub(crate) fn to_json(&self) -> Result<String, serde_json::Error> {
+    /// [`Job::stored_envelope`] as JSON text.
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
         if self.envelope.payload.is_null() && self.live.is_some() {
             serde_json::to_string(&self.stored_envelope())
         } else {
