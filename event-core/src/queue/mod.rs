@@ -14,6 +14,39 @@
 //!     .await?;
 //! # Ok(()) }
 //! ```
+//!
+//! # Connections
+//!
+//! | `EVENTS_QUEUE_CONNECTION` | `EVENTS_QUEUE_URL` | what it is |
+//! |---|---|---|
+//! | `sync` (default) | - | queued listeners run inline, as in Laravel |
+//! | `memory` | - | in-process queues; workers are tasks; lost on exit |
+//! | `sqlite` | `sqlite://jobs.db`, `sqlite:///abs/jobs.db` | embedded and durable; every process opening the file shares it |
+//! | `redis` | `redis://host:6379?prefix=myapp` | Redis Streams; any number of worker processes and machines |
+//!
+//! A listener's or event's own `connection` wins over the default; add the
+//! connections it may name with [`Queue::with_connection`] (`sync` is always
+//! there).
+//!
+//! # What a job goes through
+//!
+//! Dispatch writes a [`JobEnvelope`] (JSON) and returns. A [`Worker`] claims
+//! jobs in batches, rebuilds the event and listener through its
+//! [`JobRegistry`], and runs them with their `timeout`. Success removes the
+//! job. A failure (an error, a panic, a timeout) is retried after its
+//! `backoff` until `tries` or `max_exceptions` is reached; then the
+//! listener's `failed` hook runs and the job moves to the failed-jobs store
+//! ([`FailedJobs`]: list, retry, purge). A job that cannot be rebuilt (an
+//! event or listener this build does not know, a payload that does not
+//! deserialise) goes straight to the failed store.
+//!
+//! Delivery is at least once. On `sqlite` and `redis` a claim expires after
+//! the worker's visibility timeout unless the worker, while alive, keeps
+//! extending it; so a worker killed mid-job leaves its jobs to the others,
+//! and a job's listener may, rarely, run twice: make listeners idempotent.
+//!
+//! `after_commit` jobs dispatched inside [`defer`] are written only when
+//! the unit of work succeeds.
 
 mod backend;
 mod defer;
