@@ -750,7 +750,7 @@ pub async fn sigkill_mid_job(url: String, record: PathBuf) {
         })
         .await
         .expect("dispatch");
-    let mut first = spawn_worker(&url, &record, 800, 1);
+    let mut first = spawn_worker(&url, &record, 1_500, 1);
     assert!(
         eventually(LIMIT, async || lines(&record, "start").len() == 1).await,
         "job started"
@@ -762,7 +762,7 @@ pub async fn sigkill_mid_job(url: String, record: PathBuf) {
     .expect("SIGKILL");
     let _ = first.0.wait();
     assert!(lines(&record, "success").is_empty());
-    let _second = spawn_worker(&url, &record, 800, 1);
+    let _second = spawn_worker(&url, &record, 1_500, 1);
     assert!(
         eventually(LIMIT, async || lines(&record, "success").len() == 1).await,
         "job completed after the visibility timeout"
