@@ -134,8 +134,9 @@ impl Backend for MemoryBackend {
                 }
                 claimed.push(Claimed {
                     attempt: job.envelope.attempts + 1,
+                    // Nothing to find again: the worker holds the job.
                     receipt: Receipt {
-                        key: queue.clone(),
+                        key: String::new(),
                         token: String::new(),
                     },
                     job,

@@ -68,7 +68,8 @@ struct Ctx {
     registry: Arc<JobRegistry>,
     counters: Counters,
     acks: mpsc::UnboundedSender<super::Receipt>,
-    inflight: Mutex<HashMap<u64, Claimed>>,
+    /// Claimed and not finished: buffered or running (shared, not copied).
+    inflight: Mutex<HashMap<u64, Arc<Claimed>>>,
     /// Average time a job takes (µs, moving average); 0 before the first.
     job_micros: AtomicU64,
 }
@@ -187,7 +188,7 @@ impl Worker {
         let mut tasks = JoinSet::new();
         let mut next_key = 0u64;
         // Claimed, not yet started (their keys in `inflight`).
-        let mut buffer: VecDeque<(u64, Claimed)> = VecDeque::new();
+        let mut buffer: VecDeque<(u64, Arc<Claimed>)> = VecDeque::new();
         let recover_every = (self.lease / 4).max(Duration::from_millis(10));
         let mut last_recover: Option<Instant> = None;
         let mut idle = Duration::from_millis(1);
@@ -228,6 +229,7 @@ impl Worker {
                     let mut inflight = ctx.inflight.lock().unwrap_or_else(|e| e.into_inner());
                     for c in claimed {
                         next_key += 1;
+                        let c = Arc::new(c);
                         inflight.insert(next_key, c.clone());
                         buffer.push_back((next_key, c));
                     }
@@ -290,7 +292,7 @@ impl Worker {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .drain()
-            .map(|(_, c)| c)
+            .map(|(_, c)| Arc::unwrap_or_clone(c))
             .collect();
         let released = leftovers.len() as u64;
         if !leftovers.is_empty()
@@ -310,7 +312,7 @@ impl Worker {
     }
 }
 
-async fn run_job(ctx: &Ctx, key: u64, claimed: Claimed) {
+async fn run_job(ctx: &Ctx, key: u64, claimed: Arc<Claimed>) {
     let began = Instant::now();
     let outcome = execute(ctx, &claimed).await;
     let took = (began.elapsed().as_micros() as u64).max(1);
@@ -325,12 +327,18 @@ async fn run_job(ctx: &Ctx, key: u64, claimed: Claimed) {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .remove(&key);
-    let id = claimed.job.envelope.id.clone();
+    // Out of `inflight`, this is the only handle: no copy.
+    let claimed = Arc::unwrap_or_clone(claimed);
     let result = match outcome {
         Outcome::Done => {
             ctx.counters.succeeded.fetch_add(1, Ordering::Relaxed);
             if ctx.backend.cheap_ack() {
-                ctx.backend.ack(vec![claimed.receipt]).await
+                // No copy of the id on this hot path; a cheap ack that fails
+                // is logged without it.
+                ctx.backend
+                    .ack(vec![claimed.receipt])
+                    .await
+                    .map_err(|e| (String::new(), e))
             } else {
                 let _ = ctx.acks.send(claimed.receipt);
                 Ok(())
@@ -338,16 +346,24 @@ async fn run_job(ctx: &Ctx, key: u64, claimed: Claimed) {
         }
         Outcome::Retry(envelope) => {
             ctx.counters.retried.fetch_add(1, Ordering::Relaxed);
-            ctx.backend.retry(claimed, envelope).await
+            let id = claimed.job.envelope.id.clone();
+            ctx.backend
+                .retry(claimed, envelope)
+                .await
+                .map_err(|e| (id, e))
         }
         Outcome::Fail(reason, attempts) => {
             ctx.counters.failed.fetch_add(1, Ordering::Relaxed);
+            let id = claimed.job.envelope.id.clone();
             tracing::warn!(job = %id, %reason, "job failed for good");
             let failed = FailedJob::new(claimed.job.stored_envelope(), reason, attempts);
-            ctx.backend.fail(claimed.receipt, failed).await
+            ctx.backend
+                .fail(claimed.receipt, failed)
+                .await
+                .map_err(|e| (id, e))
         }
     };
-    if let Err(e) = result {
+    if let Err((id, e)) = result {
         tracing::warn!(job = %id, error = %e, "could not record the job's outcome; it runs again after the visibility timeout");
     }
 }
