@@ -233,3 +233,70 @@ async fn redis_restart_workers_reconnect() {
     accepted.sort_unstable();
     assert_eq!(done, accepted, "every accepted job ran, once");
 }
+
+/// Nothing grows without bound: finished jobs leave their stream, and the
+/// consumers of workers that are gone are deleted once idle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_streams_and_consumers_do_not_pile_up() {
+    let Some(url) = redis_url() else { return };
+    let queue = Queue::open(&url).await.expect("open");
+    let sink = Sink::memory();
+    let (dispatcher, registry) =
+        common::setup(&queue, TestListener::new("tidy", sink.clone())).await;
+    // Five workers come and go, each handling some jobs under its own name.
+    for round in 0..5u64 {
+        for n in 0..10 {
+            dispatcher
+                .dispatch(common::job(round * 100 + n))
+                .await
+                .expect("dispatch");
+        }
+        let running = common::start(common::worker(&queue, registry.clone()));
+        assert!(
+            common::eventually(Duration::from_secs(20), async || {
+                sink.of("success").len() as u64 == (round + 1) * 10
+            })
+            .await
+        );
+        running.stop().await;
+    }
+    let prefix = url.split("prefix=").nth(1).expect("prefix");
+    let stream = format!("{{{prefix}}}:s:events:0");
+    let client = redis::Client::open(url.split('?').next().unwrap_or_default()).expect("client");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let length: usize = redis::cmd("XLEN")
+        .arg(&stream)
+        .query_async(&mut conn)
+        .await
+        .expect("XLEN");
+    assert_eq!(length, 0, "finished jobs are deleted from the stream");
+    let consumers = || async {
+        let info: Vec<redis::Value> = redis::cmd("XINFO")
+            .arg("CONSUMERS")
+            .arg(&stream)
+            .arg("workers")
+            .query_async(&mut conn.clone())
+            .await
+            .expect("XINFO");
+        info.len()
+    };
+    assert!(
+        consumers().await >= 2,
+        "the departed workers' consumers are still there"
+    );
+    // A new worker's recovery pass forgets consumers idle for over twice
+    // the visibility timeout with nothing pending.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let running = common::start(
+        common::worker(&queue, registry).visibility_timeout(Duration::from_millis(100)),
+    );
+    assert!(
+        common::eventually(Duration::from_secs(20), async || consumers().await <= 1).await,
+        "idle consumers are deleted"
+    );
+    running.stop().await;
+    clean(&url).await;
+}
