@@ -6,7 +6,7 @@
 //! The pipeline follows thiserror: `ast.rs` + `attr.rs` parse the input into
 //! plain structs, `valid.rs` checks every rule and builds the model,
 //! `expand.rs` turns the model into tokens. Errors are collected in a
-//! [`ctxt::Ctxt`] so one build shows every mistake, and an input with errors
+//! `ctxt::Ctxt` so one build shows every mistake, and an input with errors
 //! still expands to the user's item (plus a stub), so the errors are the only
 //! ones.
 
