@@ -95,7 +95,11 @@ impl Backend for MemoryBackend {
     }
 
     async fn push(&self, jobs: Vec<Job>) -> Result<(), QueueError> {
-        let now = now_ms();
+        // A job due when it was created is due now: no clock read for it.
+        let delayed = jobs
+            .iter()
+            .any(|j| j.envelope.available_at > j.envelope.created_at);
+        let now = if delayed { now_ms() } else { i64::MAX };
         {
             let mut state = self.state();
             for job in jobs {

@@ -84,7 +84,7 @@ pub use registry::{EventDecoder, JobRegistry, RegistryError};
 pub use sqlite::SqliteBackend;
 pub use worker::{Worker, WorkerReport, shutdown_signal};
 
-use job::{Live, chrono_ms, now_ms};
+use job::{Live, chrono_ms};
 
 /// What can go wrong talking to a queue. Every variant names the URL.
 #[derive(Debug, thiserror::Error)]
@@ -385,9 +385,11 @@ impl Queue {
         listener: Option<String>,
         queue: Option<&str>,
     ) -> JobEnvelope {
-        let now = now_ms();
+        // One clock read for the id and the times.
+        let id = ulid::Ulid::new();
+        let now = id.timestamp_ms() as i64;
         JobEnvelope {
-            id: ulid::Ulid::new().to_string(),
+            id: id.to_string(),
             event: event.event_name().to_string(),
             payload: serde_json::Value::Null,
             listener,
