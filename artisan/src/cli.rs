@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
         artisan make:event UserRegistered\n  \
         artisan make:listener SendWelcomeEmail --event UserRegistered --queued\n  \
         artisan event:list\n  \
+        artisan queue:failed --url sqlite://jobs.db\n  \
         artisan --manifest-path ../shop/Cargo.toml event:generate"
 )]
 pub struct Cli {
@@ -70,6 +71,72 @@ pub enum Command {
             (then edit templates/artisan/event.rs.tera: make:event renders it from now on)"
     )]
     StubPublish(StubPublish),
+
+    /// List the jobs that ran out of tries.
+    #[command(
+        name = "queue:failed",
+        after_help = "Examples:\n  \
+            artisan queue:failed --url sqlite://jobs.db\n  \
+            EVENTS_QUEUE_URL=redis://127.0.0.1:6379 artisan queue:failed --json"
+    )]
+    QueueFailed(QueueFailed),
+
+    /// Push failed jobs back onto their queue, with fresh attempts.
+    #[command(
+        name = "queue:retry",
+        after_help = "Examples:\n  \
+            artisan queue:retry 01J9Z3K6Q8V0C2M4N6P8R0T2V4\n  \
+            artisan queue:retry all --url sqlite://jobs.db"
+    )]
+    QueueRetry(QueueRetry),
+
+    /// Delete one failed job.
+    #[command(
+        name = "queue:forget",
+        after_help = "Example:\n  artisan queue:forget 01J9Z3K6Q8V0C2M4N6P8R0T2V4"
+    )]
+    QueueForget(QueueForget),
+
+    /// Delete every failed job.
+    #[command(
+        name = "queue:flush",
+        after_help = "Example:\n  artisan queue:flush --url sqlite://jobs.db"
+    )]
+    QueueFlush(QueueUrl),
+}
+
+/// Which queue connection: `--url`, else EVENTS_QUEUE_URL (environment or the package's .env).
+#[derive(Debug, Args)]
+pub struct QueueUrl {
+    /// The connection's URL: sqlite://jobs.db or redis://127.0.0.1:6379[?prefix=app].
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct QueueFailed {
+    #[command(flatten)]
+    pub queue: QueueUrl,
+    /// Print JSON: [{"id": ..., "event": ..., "listener": ..., "reason": ...}].
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct QueueRetry {
+    /// Failed job IDs, or `all`.
+    #[arg(required = true, value_name = "ID|all")]
+    pub ids: Vec<String>,
+    #[command(flatten)]
+    pub queue: QueueUrl,
+}
+
+#[derive(Debug, Args)]
+pub struct QueueForget {
+    /// The failed job's ID.
+    pub id: String,
+    #[command(flatten)]
+    pub queue: QueueUrl,
 }
 
 #[derive(Debug, Args)]

@@ -1,7 +1,8 @@
-//! One module per command group: `make:*`, `event:*`, `stub:*`.
+//! One module per command group: `make:*`, `event:*`, `stub:*`, `queue:*`.
 
 mod event;
 mod make;
+mod queue;
 mod stub;
 
 use std::path::PathBuf;
@@ -23,6 +24,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::EventList(args) => event::list(manifest, args),
         Command::EventGenerate => event::generate(manifest),
         Command::StubPublish(args) => stub::publish(manifest, args),
+        Command::QueueFailed(args) => queue::failed(manifest, args),
+        Command::QueueRetry(args) => queue::retry(manifest, args),
+        Command::QueueForget(args) => queue::forget(manifest, args),
+        Command::QueueFlush(args) => queue::flush(manifest, args),
     }
 }
 

@@ -1,0 +1,191 @@
+//! `queue:failed`, `queue:retry`, `queue:forget`, `queue:flush`: the
+//! failed-jobs store of a queue connection, through event-core's own API so
+//! the CLI and the workers always agree on the format.
+//!
+//! The connection comes from `--url`, else `EVENTS_QUEUE_URL` in the
+//! environment, else in the package's `.env` (as the app would read it).
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use event_core::queue::{FailedJob, FailedJobs};
+
+use crate::UsageError;
+use crate::cli::{QueueFailed, QueueForget, QueueRetry, QueueUrl};
+use crate::out;
+use crate::project::Project;
+
+/// Where the queue lives, and where that was read from (for messages).
+fn queue_url(manifest: Option<&Path>, given: &QueueUrl) -> Result<(String, String)> {
+    if let Some(url) = &given.url {
+        return Ok((url.clone(), "--url".to_string()));
+    }
+    if let Ok(url) = std::env::var("EVENTS_QUEUE_URL")
+        && !url.trim().is_empty()
+    {
+        return Ok((url, "EVENTS_QUEUE_URL".to_string()));
+    }
+    // Outside a package there is no .env to read: only --url or the variable.
+    if let Ok(project) = Project::open(manifest) {
+        let dotenv = project.dir.join(".env");
+        if dotenv.is_file() {
+            let iter = dotenvy::from_path_iter(&dotenv)
+                .with_context(|| format!("cannot read {}", dotenv.display()))?;
+            for item in iter {
+                let (key, value) =
+                    item.with_context(|| format!("{} does not parse", dotenv.display()))?;
+                if key == "EVENTS_QUEUE_URL" && !value.trim().is_empty() {
+                    return Ok((value, format!("EVENTS_QUEUE_URL in {}", dotenv.display())));
+                }
+            }
+        }
+    }
+    Err(UsageError(
+        "no queue to look at: pass --url sqlite://jobs.db (or redis://host:6379), or set \
+         EVENTS_QUEUE_URL"
+            .to_string(),
+    )
+    .into())
+}
+
+/// Opens the failed-jobs store, refusing to create a SQLite file that is not
+/// there (a typo in the path should not leave an empty database behind).
+fn open(manifest: Option<&Path>, given: &QueueUrl) -> Result<FailedJobs> {
+    let (url, source) = queue_url(manifest, given)?;
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let path = path.split('?').next().unwrap_or(path);
+        if !path.is_empty() && !Path::new(path).exists() {
+            return Err(UsageError(format!(
+                "no queue database at `{path}` (from {source}); is the path right, and has a \
+                 worker or dispatch created it yet?"
+            ))
+            .into());
+        }
+    }
+    runtime()?
+        .block_on(FailedJobs::open(&url))
+        .with_context(|| format!("cannot open the queue from {source}"))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn when(ms: i64) -> String {
+    event_core::chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|| ms.to_string())
+}
+
+fn what(job: &FailedJob) -> String {
+    match &job.payload.listener {
+        Some(listener) => format!("{} ({})", short(listener), job.payload.event),
+        None => format!("event {}", job.payload.event),
+    }
+}
+
+/// `shop::listeners::SendInvoiceListener` -> `SendInvoiceListener`.
+fn short(path: &str) -> &str {
+    path.rsplit("::").next().unwrap_or(path)
+}
+
+pub fn failed(manifest: Option<&Path>, args: QueueFailed) -> Result<()> {
+    let store = open(manifest, &args.queue)?;
+    let jobs = runtime()?.block_on(store.list())?;
+    if args.json {
+        let rows: Vec<_> = jobs
+            .iter()
+            .map(|j| {
+                serde_json::json!({
+                    "id": j.id,
+                    "queue": j.queue,
+                    "event": j.payload.event,
+                    "listener": j.payload.listener,
+                    "attempts": j.attempts,
+                    "failed_at": when(j.failed_at),
+                    "reason": j.reason,
+                })
+            })
+            .collect();
+        out::plain(&serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    if jobs.is_empty() {
+        out::info("No failed jobs found.");
+        return Ok(());
+    }
+    let dim = out::dim();
+    for job in &jobs {
+        out::plain(&format!(
+            "  {} {dim}{}{dim:#} {} {dim}on{dim:#} {} {dim}after {} attempt(s){dim:#}",
+            when(job.failed_at),
+            job.id,
+            what(job),
+            job.queue,
+            job.attempts
+        ));
+        out::plain(&format!(
+            "    {dim}{}{dim:#}",
+            job.reason.replace('\n', " ")
+        ));
+    }
+    out::plain("");
+    out::info(&format!(
+        "{} failed job(s). Retry with `artisan queue:retry <id>` or `artisan queue:retry all`.",
+        jobs.len()
+    ));
+    Ok(())
+}
+
+pub fn retry(manifest: Option<&Path>, args: QueueRetry) -> Result<()> {
+    let store = open(manifest, &args.queue)?;
+    let rt = runtime()?;
+    if args.ids.iter().any(|id| id == "all") {
+        let n = rt.block_on(store.retry_all())?;
+        out::info(&format!("{n} failed job(s) pushed back onto the queue."));
+        return Ok(());
+    }
+    let mut missing = Vec::new();
+    for id in &args.ids {
+        if rt.block_on(store.retry(id))? {
+            out::info(&format!(
+                "The failed job [{id}] has been pushed back onto the queue."
+            ));
+        } else {
+            missing.push(id.as_str());
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(UsageError(format!(
+            "no failed job with ID {}; `artisan queue:failed` lists them",
+            missing.join(", ")
+        ))
+        .into())
+    }
+}
+
+pub fn forget(manifest: Option<&Path>, args: QueueForget) -> Result<()> {
+    let store = open(manifest, &args.queue)?;
+    if runtime()?.block_on(store.forget(&args.id))? {
+        out::info("Failed job deleted successfully.");
+        Ok(())
+    } else {
+        Err(UsageError(format!(
+            "no failed job with ID {}; `artisan queue:failed` lists them",
+            args.id
+        ))
+        .into())
+    }
+}
+
+pub fn flush(manifest: Option<&Path>, args: QueueUrl) -> Result<()> {
+    let store = open(manifest, &args)?;
+    let n = runtime()?.block_on(store.purge())?;
+    out::info(&format!("All failed jobs deleted successfully ({n})."));
+    Ok(())
+}

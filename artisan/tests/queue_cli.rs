@@ -1,0 +1,222 @@
+//! `artisan queue:failed / queue:retry / queue:forget / queue:flush` against
+//! a real SQLite queue whose jobs really failed in a worker.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use event_core::queue::{FailedJobs, Queue, Worker};
+use event_core::{Dispatcher, Event, JobRegistry, listener};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, Event)]
+pub struct PaymentDueEvent {
+    pub order: u64,
+}
+
+#[listener(event = PaymentDueEvent, queued, queue = "payments", tries = 1)]
+async fn charge_card(event: &PaymentDueEvent) -> anyhow::Result<()> {
+    anyhow::bail!("card declined for order {}", event.order)
+}
+
+fn artisan(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_artisan"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("EVENTS_QUEUE_URL")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run artisan")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Dispatches `orders` payment events and lets a worker fail each (one try).
+async fn fail_jobs(queue: &Queue, orders: &[u64]) {
+    let dispatcher = Dispatcher::new();
+    queue.install(&dispatcher).await;
+    dispatcher
+        .listen::<PaymentDueEvent>(Arc::new(ChargeCardListener))
+        .await;
+    for order in orders {
+        dispatcher
+            .dispatch(PaymentDueEvent { order: *order })
+            .await
+            .expect("dispatch writes the job");
+    }
+    run_worker_until_failed(queue, orders.len()).await;
+}
+
+async fn run_worker_until_failed(queue: &Queue, failed: usize) {
+    let registry = JobRegistry::new().listener::<PaymentDueEvent>(Arc::new(ChargeCardListener));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(
+        Worker::new(queue.clone(), registry)
+            .queues(["payments"])
+            .poll_interval(Duration::from_millis(10))
+            .run_until(async move {
+                let _ = stopped.await;
+            }),
+    );
+    let store = queue.failed().expect("a failed store");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while store.list().await.expect("list").len() < failed {
+        assert!(Instant::now() < deadline, "the jobs never failed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(());
+    worker.await.expect("worker task").expect("worker");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_jobs_are_listed_retried_forgotten_and_flushed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/jobs.db", dir.path().display());
+    let queue = Queue::open(&url).await.expect("open the queue");
+    fail_jobs(&queue, &[7, 8]).await;
+    let store = FailedJobs::open(&url).await.expect("store");
+    let ids: Vec<String> = store
+        .list()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(ids.len(), 2);
+
+    // queue:failed lists both, with listener, queue and reason.
+    let out = artisan(&["queue:failed", "--url", &url], dir.path());
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    for id in &ids {
+        assert!(shown.contains(id.as_str()), "{shown}");
+    }
+    assert!(shown.contains("ChargeCardListener (PaymentDue)"), "{shown}");
+    assert!(shown.contains("on payments"), "{shown}");
+    assert!(shown.contains("card declined for order 7"), "{shown}");
+    assert!(shown.contains("INFO  2 failed job(s)."), "{shown}");
+
+    let out = artisan(&["queue:failed", "--url", &url, "--json"], dir.path());
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(rows.as_array().map(Vec::len), Some(2));
+    assert_eq!(rows[0]["event"], "PaymentDue");
+    assert_eq!(rows[0]["queue"], "payments");
+    assert_eq!(rows[0]["attempts"], 1);
+    assert!(
+        rows[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("card declined"))
+    );
+
+    // queue:retry <id> pushes exactly that job back.
+    let out = artisan(&["queue:retry", &ids[0], "--url", &url], dir.path());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!(
+            "The failed job [{}] has been pushed back onto the queue.",
+            ids[0]
+        )),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(store.list().await.expect("list").len(), 1);
+    assert_eq!(queue.size().await.expect("size"), 1);
+
+    // An unknown ID is refused and changes nothing.
+    let out = artisan(&["queue:retry", "no-such-id", "--url", &url], dir.path());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("no failed job with ID no-such-id"));
+    assert_eq!(store.list().await.expect("list").len(), 1);
+
+    // The retried job fails again in a worker; `all` brings both back.
+    run_worker_until_failed(&queue, 2).await;
+    let out = artisan(&["queue:retry", "all", "--url", &url], dir.path());
+    assert!(text(&out).contains("2 failed job(s) pushed back onto the queue."));
+    assert!(store.list().await.expect("list").is_empty());
+    assert_eq!(queue.size().await.expect("size"), 2);
+
+    // queue:forget deletes one, queue:flush the rest.
+    run_worker_until_failed(&queue, 2).await;
+    let remaining: Vec<String> = store
+        .list()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    let out = artisan(&["queue:forget", &remaining[0], "--url", &url], dir.path());
+    assert!(text(&out).contains("Failed job deleted successfully."));
+    assert_eq!(store.list().await.expect("list").len(), 1);
+    let out = artisan(&["queue:flush", "--url", &url], dir.path());
+    assert!(text(&out).contains("All failed jobs deleted successfully (1)."));
+    let out = artisan(&["queue:failed", "--url", &url], dir.path());
+    assert!(
+        text(&out).contains("No failed jobs found."),
+        "{}",
+        text(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_url_comes_from_the_packages_dot_env() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("jobs.db");
+    let url = format!("sqlite://{}", db.display());
+    let queue = Queue::open(&url).await.expect("open");
+    fail_jobs(&queue, &[1]).await;
+    std::fs::write(
+        dir.path().join("Cargo.toml"),
+        "[package]\nname = \"shop\"\nversion = \"0.1.0\"\nedition = \"2024\"\n",
+    )
+    .expect("manifest");
+    std::fs::create_dir(dir.path().join("src")).expect("src");
+    std::fs::write(dir.path().join("src/main.rs"), "fn main() {}\n").expect("main");
+    std::fs::write(dir.path().join(".env"), format!("EVENTS_QUEUE_URL={url}\n")).expect(".env");
+    let out = artisan(&["queue:failed"], &dir.path().join("src"));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("card declined for order 1"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn without_a_url_or_with_a_missing_database_it_refuses_and_creates_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = artisan(&["queue:failed"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("no queue to look at: pass --url"),
+        "{}",
+        text(&out)
+    );
+
+    let missing = dir.path().join("typo.db");
+    let url = format!("sqlite://{}", missing.display());
+    for args in [
+        vec!["queue:failed", "--url", &url],
+        vec!["queue:retry", "all", "--url", &url],
+        vec!["queue:flush", "--url", &url],
+    ] {
+        let out = artisan(&args, dir.path());
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(
+            text(&out).contains("no queue database at"),
+            "{}",
+            text(&out)
+        );
+    }
+    assert!(!missing.exists(), "no empty database left behind");
+
+    let out = artisan(&["queue:failed", "--url", "kafka://x"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("kafka://x"), "{}", text(&out));
+}
