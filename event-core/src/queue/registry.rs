@@ -4,9 +4,15 @@
 //! and the listener object. artisan generates `event_registry::job_registry()`;
 //! apps without artisan build one by hand:
 //!
-//! ```ignore
+//! ```
+//! # use event_core::prelude::*;
+//! # #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Event)]
+//! # struct OrderShippedEvent { order_id: String }
+//! # #[listener(event = OrderShippedEvent, queued)]
+//! # async fn send_shipment_email(_: &OrderShippedEvent) -> anyhow::Result<()> { Ok(()) }
 //! let jobs = JobRegistry::new()
 //!     .listener::<OrderShippedEvent>(Arc::new(SendShipmentEmailListener));
+//! assert_eq!(jobs.listeners_of("OrderShipped").len(), 1);
 //! ```
 
 use std::collections::BTreeMap;
