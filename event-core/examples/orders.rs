@@ -2,14 +2,21 @@
 //!
 //! `cargo run -p event-core --example orders`
 //!
-//! An order is created, three listeners registered with
+//! An order is created, listeners registered with
 //! `listen::<OrderCreatedEvent>` do their work, a wildcard listener audits
-//! every event, and the last part shows the testing fakes.
+//! every event, and the last part shows the testing fakes. The payment
+//! listeners are queued on the embedded sqlite connection (a file in a temp
+//! dir) and run in a worker task; one of them is flaky and succeeds on its
+//! second try, after its backoff.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::Result;
+use event_core::config::EventsConfig;
 use event_core::prelude::*;
+use event_core::queue::{self, Worker};
 use event_core::testing::EventFake;
 use serde::{Deserialize, Serialize};
 
@@ -52,11 +59,31 @@ async fn update_inventory(event: &OrderCreatedEvent) -> Result<()> {
     Ok(())
 }
 
-#[listener(event = OrderCreatedEvent)]
+// Queued: dispatching writes a job to the `payments` queue and returns; a
+// worker runs it, with up to 3 tries.
+#[listener(event = OrderCreatedEvent, queued, connection = "sqlite", queue = "payments", tries = 3)]
 async fn process_payment(event: &OrderCreatedEvent) -> Result<()> {
     println!(
-        "  [ProcessPayment] charging {:.2} EUR for order {}",
+        "  [ProcessPayment] (worker) charging {:.2} EUR for order {}",
         event.total, event.order_id
+    );
+    Ok(())
+}
+
+static FRAUD_CHECKS: AtomicU32 = AtomicU32::new(0);
+
+// A flaky call to a payment provider: its first attempt fails, the worker
+// retries it after the 1 s backoff, and the second attempt succeeds.
+#[listener(event = OrderCreatedEvent, queued, connection = "sqlite", queue = "payments", tries = 3, backoff = [1])]
+async fn check_fraud(event: &OrderCreatedEvent) -> Result<()> {
+    let attempt = FRAUD_CHECKS.fetch_add(1, Ordering::SeqCst) + 1;
+    if attempt == 1 {
+        println!("  [CheckFraud] (worker) attempt 1: the provider timed out; retry in 1 s");
+        anyhow::bail!("fraud provider timed out");
+    }
+    println!(
+        "  [CheckFraud] (worker) attempt {attempt}: order {} looks fine",
+        event.order_id
     );
     Ok(())
 }
@@ -84,6 +111,7 @@ pub async fn register_order_listeners() -> Result<()> {
     listen::<OrderCreatedEvent>(Arc::new(SendOrderConfirmationListener)).await;
     listen::<OrderCreatedEvent>(Arc::new(UpdateInventoryListener)).await;
     listen::<OrderCreatedEvent>(Arc::new(ProcessPaymentListener)).await;
+    listen::<OrderCreatedEvent>(Arc::new(CheckFraudListener)).await;
     Ok(())
 }
 
@@ -146,9 +174,51 @@ async fn main() -> Result<()> {
         println!("  {event}: {count} listener(s)");
     }
 
+    println!("\n== Queue: the sqlite connection and a worker task");
+    // EVENTS_QUEUE_CONNECTION=sqlite, EVENTS_QUEUE_URL=sqlite://<temp dir>/jobs.db
+    let dir = tempfile::tempdir()?;
+    let config = EventsConfig {
+        queue_connection: "sqlite".to_string(),
+        queue_url: Some(format!("sqlite://{}/jobs.db", dir.path().display())),
+        ..EventsConfig::default()
+    };
+    let connection = queue::connect(&config).await?;
+    connection.install(event_dispatcher().await).await;
+    // What the worker can rebuild (artisan generates `event_registry::job_registry()`).
+    let jobs = JobRegistry::new()
+        .listener::<OrderCreatedEvent>(Arc::new(ProcessPaymentListener))
+        .listener::<OrderCreatedEvent>(Arc::new(CheckFraudListener));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(
+        Worker::new(connection.clone(), jobs)
+            .queues(["payments"])
+            .concurrency(2)
+            .poll_interval(Duration::from_millis(50))
+            .run_until(async {
+                let _ = stopped.await;
+            }),
+    );
+    println!(
+        "  worker started on {}",
+        config.queue_url.as_deref().unwrap_or_default()
+    );
+
     println!("\n== Creating an order");
     let order_id = create_order(sample_request()).await?;
-    println!("  created {order_id}");
+    println!("  created {order_id}; the payment listeners were queued");
+    for _ in 0..200 {
+        if connection.size().await? == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(());
+    let report = worker.await??;
+    println!(
+        "  worker done: {} job(s) succeeded, {} retried, {} failed",
+        report.succeeded, report.retried, report.failed
+    );
+    event_dispatcher().await.clear_queueable_handler().await;
 
     println!("\n== Testing with fakes");
     // The seed's global fake: events are recorded, not delivered.
