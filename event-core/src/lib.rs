@@ -51,7 +51,7 @@ pub use event::{
 pub use event_macros::{Event, listener};
 pub use facade::EventFacade;
 pub use listener::{EventListener, ListenerOptions, QueueableHandler, ShouldQueueListener};
-pub use queue::JobRegistry;
+pub use queue::{JobRegistry, Queue, Worker, defer};
 pub use testing::{fake, is_faking, restore};
 
 // The crates generated code names, so an app needs no extra dependency.
