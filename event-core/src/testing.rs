@@ -326,6 +326,14 @@ struct Scope {
 }
 
 impl Scope {
+    /// Installs `fakes` on `dispatcher`, or on this thread when `None`.
+    fn install(dispatcher: Option<&Dispatcher>, fakes: Fakes) -> Self {
+        match dispatcher {
+            Some(d) => Self::dispatcher(d, fakes),
+            None => Self::thread(fakes),
+        }
+    }
+
     fn thread(fakes: Fakes) -> Self {
         let id = NEXT_SCOPE.fetch_add(1, Ordering::Relaxed);
         ACTIVE.fetch_add(1, Ordering::Relaxed);
@@ -410,26 +418,22 @@ impl EventFake {
 
     /// Fakes every event dispatched on `dispatcher`, from any thread or task.
     pub fn for_dispatcher(dispatcher: &Dispatcher) -> Self {
-        let recorder = Recorder::new(Filter::All);
-        let scope = Scope::dispatcher(
+        Self::install(Some(dispatcher), Filter::All)
+    }
+
+    fn on_thread(filter: Filter) -> Self {
+        Self::install(None, filter)
+    }
+
+    fn install(dispatcher: Option<&Dispatcher>, filter: Filter) -> Self {
+        let recorder = Recorder::new(filter);
+        let scope = Scope::install(
             dispatcher,
             Fakes {
                 events: Some(recorder.clone()),
                 ..Fakes::default()
             },
         );
-        Self {
-            assertions: EventAssertions { recorder },
-            _scope: scope,
-        }
-    }
-
-    fn on_thread(filter: Filter) -> Self {
-        let recorder = Recorder::new(filter);
-        let scope = Scope::thread(Fakes {
-            events: Some(recorder.clone()),
-            ..Fakes::default()
-        });
         Self {
             assertions: EventAssertions { recorder },
             _scope: scope,
@@ -608,21 +612,17 @@ pub struct QueueFake {
 impl QueueFake {
     /// Fakes the queue for every dispatch on this thread until dropped.
     pub fn new() -> Self {
-        let recorder = Arc::new(QueueRecorder::default());
-        let scope = Scope::thread(Fakes {
-            queue: Some(recorder.clone()),
-            ..Fakes::default()
-        });
-        Self {
-            recorder,
-            _scope: scope,
-        }
+        Self::install(None)
     }
 
     /// Fakes the queue of `dispatcher`, from any thread or task.
     pub fn for_dispatcher(dispatcher: &Dispatcher) -> Self {
+        Self::install(Some(dispatcher))
+    }
+
+    fn install(dispatcher: Option<&Dispatcher>) -> Self {
         let recorder = Arc::new(QueueRecorder::default());
-        let scope = Scope::dispatcher(
+        let scope = Scope::install(
             dispatcher,
             Fakes {
                 queue: Some(recorder.clone()),
@@ -763,21 +763,17 @@ pub struct BroadcastFake {
 impl BroadcastFake {
     /// Fakes broadcasting for every dispatch on this thread until dropped.
     pub fn new() -> Self {
-        let recorder = Arc::new(BroadcastRecorder::default());
-        let scope = Scope::thread(Fakes {
-            broadcasts: Some(recorder.clone()),
-            ..Fakes::default()
-        });
-        Self {
-            recorder,
-            _scope: scope,
-        }
+        Self::install(None)
     }
 
     /// Fakes broadcasting of `dispatcher`, from any thread or task.
     pub fn for_dispatcher(dispatcher: &Dispatcher) -> Self {
+        Self::install(Some(dispatcher))
+    }
+
+    fn install(dispatcher: Option<&Dispatcher>) -> Self {
         let recorder = Arc::new(BroadcastRecorder::default());
-        let scope = Scope::dispatcher(
+        let scope = Scope::install(
             dispatcher,
             Fakes {
                 broadcasts: Some(recorder.clone()),
