@@ -89,7 +89,9 @@ fn client_url(url: &str) -> String {
     }
 }
 
-const FETCH: &str = r#"
+/// The priorities of a queue, highest first, always including the default 0;
+/// shared by the scripts that walk a queue's streams.
+const PRIORITIES_LUA: &str = r#"
 local function priorities(tag, queue)
   local prios = redis.call('ZREVRANGE', tag .. ':p:' .. queue, 0, -1)
   local has_default = false
@@ -100,6 +102,9 @@ local function priorities(tag, queue)
   end
   return prios
 end
+"#;
+
+const FETCH: &str = r#"
 local tag, consumer, now, max = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local function stream_of(queue, prio) return tag .. ':s:' .. queue .. ':' .. prio end
 local due = redis.call('ZRANGEBYSCORE', tag .. ':delayed', '-inf', now, 'LIMIT', 0, 1000)
@@ -139,16 +144,6 @@ return out
 "#;
 
 const RECLAIM: &str = r#"
-local function priorities(tag, queue)
-  local prios = redis.call('ZREVRANGE', tag .. ':p:' .. queue, 0, -1)
-  local has_default = false
-  for _, p in ipairs(prios) do if p == '0' then has_default = true end end
-  if not has_default then
-    prios[#prios + 1] = '0'
-    table.sort(prios, function(a, b) return tonumber(a) > tonumber(b) end)
-  end
-  return prios
-end
 local tag, consumer, min_idle, max = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local out = {}
 local left = max
@@ -276,8 +271,8 @@ impl RedisBackend {
             tag: format!("{{{}}}", options.prefix),
             failed_cap: options.failed_cap.max(1),
             conn,
-            fetch_script: Script::new(FETCH),
-            reclaim_script: Script::new(RECLAIM),
+            fetch_script: Script::new(&format!("{PRIORITIES_LUA}{FETCH}")),
+            reclaim_script: Script::new(&format!("{PRIORITIES_LUA}{RECLAIM}")),
             requeue_script: Script::new(REQUEUE),
             fail_script: Script::new(FAIL),
             take_failed_script: Script::new(TAKE_FAILED),
