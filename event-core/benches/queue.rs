@@ -12,7 +12,8 @@
 //!
 //! Redis is measured when `EVENTS_TEST_REDIS_URL` (or redis://127.0.0.1:6379)
 //! answers. `QUEUE_BENCH_JOBS` changes the job count; `QUEUE_BENCH_ONLY=memory`
-//! (or `sqlite`, `redis`) measures one connection.
+//! (or `sqlite`, `redis`) measures one connection; `QUEUE_BENCH_CONCURRENCY=8`
+//! one concurrency.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -323,11 +324,15 @@ async fn main() -> anyhow::Result<()> {
     // `QUEUE_BENCH_ONLY=memory|sqlite|redis` measures one connection.
     let only = std::env::var("QUEUE_BENCH_ONLY").unwrap_or_default();
     let wanted = |name: &str| only.is_empty() || only == name;
+    let concurrencies: Vec<usize> = match std::env::var("QUEUE_BENCH_CONCURRENCY") {
+        Ok(c) => vec![c.parse()?],
+        Err(_) => vec![1, 8],
+    };
     println!(
         "queue throughput, {jobs} jobs, dispatched by {DISPATCHERS} tasks while the worker runs \
          (best of {ROUNDS} rounds each, alternating ours and raw)"
     );
-    for concurrency in [1, 8].into_iter().filter(|_| wanted("memory")) {
+    for concurrency in concurrencies.iter().copied().filter(|_| wanted("memory")) {
         let (mut got, mut raw) = (0f64, 0f64);
         for _ in 0..ROUNDS {
             raw = raw.max(raw_memory(jobs, concurrency).await);
@@ -335,7 +340,7 @@ async fn main() -> anyhow::Result<()> {
         }
         row("memory", concurrency, got, raw);
     }
-    for concurrency in [1, 8].into_iter().filter(|_| wanted("sqlite")) {
+    for concurrency in concurrencies.iter().copied().filter(|_| wanted("sqlite")) {
         let (mut got, mut raw) = (0f64, 0f64);
         for _ in 0..ROUNDS {
             let dir = tempfile::tempdir()?;
@@ -347,7 +352,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let url =
         std::env::var("EVENTS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    'redis: for concurrency in [1, 8].into_iter().filter(|_| wanted("redis")) {
+    'redis: for concurrency in concurrencies.iter().copied().filter(|_| wanted("redis")) {
         let (mut got, mut raw) = (0f64, 0f64);
         for _ in 0..ROUNDS {
             let Some((queue, _)) = redis_queue(&url).await else {

@@ -328,10 +328,11 @@ impl Dispatcher {
             && queue_event
             && event.should_queue()
         {
-            handler
-                .queue_event(event.clone())
-                .await
-                .with_context(|| format!("failed to queue event `{}`", event.event_name()))?;
+            let queued = match handler.queue_event_now(&event) {
+                Some(done) => done,
+                None => handler.queue_event(event.clone()).await,
+            };
+            queued.with_context(|| format!("failed to queue event `{}`", event.event_name()))?;
             return broadcast;
         }
         // The hot loop: kept in this function (no nested future per listener).
@@ -339,16 +340,21 @@ impl Dispatcher {
             if let Some(handler) = handler
                 && listener.should_queue()
             {
-                handler
-                    .queue_listener(listener.clone(), event.clone())
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "failed to queue listener `{}` for event `{}`",
-                            listener.listener_name(),
-                            event.event_name()
-                        )
-                    })?;
+                let queued = match handler.queue_listener_now(listener, &event) {
+                    Some(done) => done,
+                    None => {
+                        handler
+                            .queue_listener(listener.clone(), event.clone())
+                            .await
+                    }
+                };
+                queued.with_context(|| {
+                    format!(
+                        "failed to queue listener `{}` for event `{}`",
+                        listener.listener_name(),
+                        event.event_name()
+                    )
+                })?;
             } else if let Err(error) = listener.handle(event.clone()).await {
                 return Err(listener_failed(listener, &event, error).await);
             }
@@ -374,10 +380,15 @@ impl Dispatcher {
         }
         for listener in resolved.listeners.iter() {
             if let (true, Some(handler)) = (listener.should_queue(), &handler) {
-                if let Err(e) = handler
-                    .queue_listener(listener.clone(), event.clone())
-                    .await
-                {
+                let queued = match handler.queue_listener_now(listener, &event) {
+                    Some(done) => done,
+                    None => {
+                        handler
+                            .queue_listener(listener.clone(), event.clone())
+                            .await
+                    }
+                };
+                if let Err(e) = queued {
                     tracing::error!(error = %e, "failed to queue listener");
                 }
                 continue;

@@ -136,4 +136,22 @@ pub trait QueueableHandler: Send + Sync {
         listener: Arc<dyn EventListener>,
         event: Arc<dyn Event>,
     ) -> Result<()>;
+
+    /// A fast path for handlers that can queue an event without waiting
+    /// (the in-process `memory` connection): `Some(result)` when it was
+    /// handled, `None` to go through [`QueueableHandler::queue_event`].
+    fn queue_event_now(&self, _event: &Arc<dyn Event>) -> Option<Result<()>> {
+        None
+    }
+
+    /// A fast path for handlers that can queue a listener without waiting:
+    /// `Some(result)` when it was handled, `None` to go through
+    /// [`QueueableHandler::queue_listener`].
+    fn queue_listener_now(
+        &self,
+        _listener: &Arc<dyn EventListener>,
+        _event: &Arc<dyn Event>,
+    ) -> Option<Result<()>> {
+        None
+    }
 }

@@ -2,43 +2,479 @@
 //!
 //! Jobs keep their live event and listener, so nothing is serialised; a
 //! process exit loses what is queued (use `sqlite` or `redis` for durability).
+//!
+//! Two ways in and out share one store. The dispatcher's fast path
+//! ([`Queue`](super::Queue)'s `queue_listener_now`) and the memory worker
+//! ([`super::runner`]) move a compact [`MemJob`]: no envelope, no id, no
+//! strings, until a job fails and needs them. The [`Backend`] methods (for
+//! `Queue::push`, `defer` and any generic worker) convert to and from
+//! [`Job`] at the boundary.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+
+use arc_swap::ArcSwap;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use rustc_hash::FxHashMap;
 use tokio::sync::Notify;
 
 use super::QueueError;
 use super::backend::Backend;
-use super::job::{Claimed, FailedJob, Job, JobEnvelope, Receipt, now_ms};
+use super::job::{Claimed, FailedJob, Job, JobEnvelope, JobLimits, Live, Receipt, now_ms};
+use super::registry::JobRegistry;
+use crate::event::Event;
+use crate::listener::EventListener;
 
+/// Retry limits of a job, as the dispatcher's fast path works them out.
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
+    pub tries: u32,
+    pub timeout_ms: Option<u64>,
+    pub max_exceptions: Option<u32>,
+    /// Delay before retry n (ms); the last value repeats. Empty: `fallback_ms`.
+    pub backoff_ms: Vec<u64>,
+    pub fallback_ms: u64,
+}
+
+impl Limits {
+    pub fn to_job(&self) -> JobLimits {
+        JobLimits {
+            tries: self.tries,
+            backoff_ms: if self.backoff_ms.is_empty() {
+                vec![self.fallback_ms]
+            } else {
+                self.backoff_ms.clone()
+            },
+            timeout_ms: self.timeout_ms,
+            max_exceptions: self.max_exceptions,
+        }
+    }
+}
+
+/// Listeners interned per backend; beyond this many, jobs hold their own.
+const MAX_INTERNED: usize = 4096;
+/// `MemJob::listener` for a queued event: every listener of it runs.
+const EVERY: u32 = u32::MAX;
+/// `MemJob::listener` when the listener is in the job's `extra`.
+const OWN: u32 = u32::MAX - 1;
+
+/// What few jobs need, out of line so that a job is 64 bytes (the fast
+/// path moves jobs through a channel and two queues; small moves are cheap).
 #[derive(Default)]
+struct Extra {
+    /// Pushed as a [`Job`]: its envelope (id, names, payload).
+    envelope: Option<JobEnvelope>,
+    /// A listener not interned, or a pushed job's live one.
+    listener: Option<Arc<dyn EventListener>>,
+    /// Made when first needed (a retry's log line, the failed store).
+    id: Option<ulid::Ulid>,
+    exceptions: u32,
+    timeout_ms: Option<u64>,
+    max_exceptions: Option<u32>,
+    /// Empty: `MemJob::retry_ms`.
+    backoff_ms: Vec<u64>,
+}
+
+/// A new id whose time part is `created_at` (Unix ms).
+fn made_at(created_at: i64) -> ulid::Ulid {
+    ulid::Ulid::from_parts(created_at.max(0) as u64, ulid::Ulid::new().random())
+}
+
+type EventRef<'a> = &'a Arc<dyn Event>;
+type ListenerRef<'a> = &'a Arc<dyn EventListener>;
+/// A job's event and listeners, borrowed when live, rebuilt otherwise.
+pub(crate) type Parts<'a> = (Cow<'a, Arc<dyn Event>>, Cow<'a, [Arc<dyn EventListener>]>);
+
+/// A job held by the memory connection: the live event and the number of
+/// its (interned) listener; the rest only when a job needs it.
+pub(crate) struct MemJob {
+    /// `None` for a job pushed as JSON (rebuilt through the registry).
+    event: Option<Arc<dyn Event>>,
+    /// An interned listener's number, [`EVERY`] or [`OWN`].
+    listener: u32,
+    /// Its queue's lane number.
+    pub lane: u32,
+    pub priority: i32,
+    /// Attempts made.
+    pub attempts: u32,
+    tries: u32,
+    /// Delay before a retry when the job has no backoff list (ms).
+    retry_ms: u32,
+    created_at: i64,
+    pub available_at: i64,
+    extra: Option<Box<Extra>>,
+}
+
+impl MemJob {
+    /// A job for the live `event`, runnable `delay_ms` from `now`; its
+    /// listener and lane are set by [`MemoryBackend::push_live`].
+    pub fn live(event: Arc<dyn Event>, limits: Limits, now: i64, delay_ms: u64) -> Self {
+        let priority = event.priority();
+        let plain = limits.timeout_ms.is_none()
+            && limits.max_exceptions.is_none()
+            && limits.backoff_ms.is_empty();
+        let extra = (!plain).then(|| {
+            Box::new(Extra {
+                timeout_ms: limits.timeout_ms,
+                max_exceptions: limits.max_exceptions,
+                backoff_ms: limits.backoff_ms,
+                ..Extra::default()
+            })
+        });
+        Self {
+            event: Some(event),
+            listener: EVERY,
+            lane: 0,
+            priority,
+            attempts: 0,
+            tries: limits.tries,
+            retry_ms: limits.fallback_ms.min(u64::from(u32::MAX)) as u32,
+            created_at: now,
+            available_at: now + delay_ms as i64,
+            extra,
+        }
+    }
+
+    fn from_job(job: Job, lane: usize) -> Self {
+        let e = &job.envelope;
+        let (event, listener) = match job.live {
+            Some(live) => (Some(live.event), live.listener),
+            None => (None, None),
+        };
+        Self {
+            event,
+            listener: if listener.is_some() { OWN } else { EVERY },
+            lane: lane as u32,
+            priority: e.priority,
+            attempts: e.attempts,
+            tries: e.limits.tries,
+            retry_ms: 0,
+            created_at: e.created_at,
+            available_at: e.available_at,
+            extra: Some(Box::new(Extra {
+                listener,
+                exceptions: e.exceptions,
+                timeout_ms: e.limits.timeout_ms,
+                max_exceptions: e.limits.max_exceptions,
+                backoff_ms: e.limits.backoff_ms.clone(),
+                id: None,
+                envelope: Some(job.envelope),
+            })),
+        }
+    }
+
+    fn extra(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
+    pub fn exceptions(&self) -> u32 {
+        self.extra.as_ref().map_or(0, |e| e.exceptions)
+    }
+
+    pub fn set_exceptions(&mut self, exceptions: u32) {
+        if exceptions != self.exceptions() {
+            self.extra().exceptions = exceptions;
+        }
+    }
+
+    pub fn tries(&self) -> u32 {
+        self.tries
+    }
+
+    pub fn timeout_ms(&self) -> Option<u64> {
+        self.extra.as_ref().and_then(|e| e.timeout_ms)
+    }
+
+    pub fn max_exceptions(&self) -> Option<u32> {
+        self.extra.as_ref().and_then(|e| e.max_exceptions)
+    }
+
+    /// The delay before the attempt after `attempt` (1-based).
+    pub fn backoff_after(&self, attempt: u32) -> Duration {
+        let list = self.extra.as_ref().map_or(&[][..], |e| &e.backoff_ms[..]);
+        let index = (attempt.max(1) - 1) as usize;
+        let ms = match list.get(index).or(list.last()) {
+            Some(&ms) => ms,
+            None if self.is_stored() => 0,
+            None => u64::from(self.retry_ms),
+        };
+        Duration::from_millis(ms)
+    }
+
+    fn is_stored(&self) -> bool {
+        self.extra.as_ref().is_some_and(|e| e.envelope.is_some())
+    }
+
+    /// The job's id (made now if it has none yet).
+    pub fn id(&mut self) -> String {
+        let created_at = self.created_at;
+        let extra = self.extra();
+        if let Some(envelope) = &extra.envelope {
+            return envelope.id.clone();
+        }
+        extra
+            .id
+            .get_or_insert_with(|| made_at(created_at))
+            .to_string()
+    }
+
+    /// The [`Job`] this is, its envelope filled in for `queue`; `table`
+    /// holds the interned listeners.
+    pub fn into_job(self, queue: &str, table: &[Arc<dyn EventListener>]) -> Job {
+        let limits = JobLimits {
+            tries: self.tries,
+            backoff_ms: vec![],
+            timeout_ms: self.timeout_ms(),
+            max_exceptions: self.max_exceptions(),
+        };
+        let exceptions = self.exceptions();
+        let mut extra = self.extra.map(|e| *e).unwrap_or_default();
+        let listener = match self.listener {
+            EVERY => None,
+            OWN => extra.listener.take(),
+            n => Some(table[n as usize].clone()),
+        };
+        let live = self.event.map(|event| Live { event, listener });
+        let mut envelope = match extra.envelope.take() {
+            Some(envelope) => envelope,
+            None => {
+                // Only a live job has no envelope yet.
+                let id = extra.id.unwrap_or_else(|| made_at(self.created_at));
+                let live = live.as_ref();
+                JobEnvelope {
+                    id: id.to_string(),
+                    event: live.map_or(String::new(), |l| l.event.event_name().to_string()),
+                    payload: serde_json::Value::Null,
+                    listener: live
+                        .and_then(|l| l.listener.as_ref())
+                        .map(|l| l.listener_name().to_string()),
+                    queue: queue.to_string(),
+                    attempts: 0,
+                    exceptions: 0,
+                    limits: JobLimits {
+                        backoff_ms: if extra.backoff_ms.is_empty() {
+                            vec![u64::from(self.retry_ms)]
+                        } else {
+                            std::mem::take(&mut extra.backoff_ms)
+                        },
+                        ..limits
+                    },
+                    priority: 0,
+                    available_at: 0,
+                    created_at: self.created_at,
+                }
+            }
+        };
+        envelope.attempts = self.attempts;
+        envelope.exceptions = exceptions;
+        envelope.available_at = self.available_at;
+        envelope.priority = self.priority;
+        Job { envelope, live }
+    }
+
+    /// True when the job was runnable as soon as it was made (no delay).
+    fn due_when_made(&self) -> bool {
+        self.available_at <= self.created_at && !self.is_stored()
+    }
+
+    fn listener_ref<'a>(&'a self, table: &'a [Arc<dyn EventListener>]) -> Option<ListenerRef<'a>> {
+        match self.listener {
+            EVERY => None,
+            OWN => self.extra.as_ref().and_then(|e| e.listener.as_ref()),
+            n => table.get(n as usize),
+        }
+    }
+
+    /// The live event and its one listener, when the job can run without
+    /// the general path's care: no timeout, and tries left.
+    pub fn quick<'a>(
+        &'a self,
+        table: &'a [Arc<dyn EventListener>],
+    ) -> Option<(EventRef<'a>, ListenerRef<'a>)> {
+        let event = self.event.as_ref()?;
+        let listener = self.listener_ref(table)?;
+        (self.attempts < self.tries && self.timeout_ms().is_none()).then_some((event, listener))
+    }
+
+    /// The event and the listeners to run: the live ones, or rebuilt from
+    /// the envelope through `registry`.
+    pub fn parts<'a>(
+        &'a self,
+        registry: &JobRegistry,
+        table: &'a [Arc<dyn EventListener>],
+    ) -> Result<Parts<'a>, String> {
+        let envelope = self.extra.as_ref().and_then(|e| e.envelope.as_ref());
+        let event = match (&self.event, envelope) {
+            (Some(event), _) => Cow::Borrowed(event),
+            (None, Some(envelope)) => Cow::Owned(
+                registry
+                    .decode(&envelope.event, envelope.payload.clone())
+                    .map_err(|e| e.to_string())?,
+            ),
+            (None, None) => return Err("a memory job without event or envelope".to_string()),
+        };
+        let listeners = match (
+            self.listener_ref(table),
+            envelope.and_then(|e| e.listener.as_deref()),
+        ) {
+            (Some(listener), _) => Cow::Borrowed(std::slice::from_ref(listener)),
+            (None, Some(name)) => Cow::Owned(vec![
+                registry.listener_named(name).map_err(|e| e.to_string())?,
+            ]),
+            (None, None) => Cow::Owned(registry.listeners_of(event.event_name())),
+        };
+        Ok((event, listeners))
+    }
+}
+
+/// One named queue: a bucket per priority (highest first), each in
+/// arrival order. Emptied buckets stay, with their storage, for the next
+/// jobs of that priority (there are seldom more than a few).
+struct Lane {
+    name: String,
+    buckets: Vec<(i32, VecDeque<MemJob>)>,
+    len: usize,
+}
+
+/// Past this many priorities seen in one queue, empty buckets are dropped.
+const MAX_EMPTY_BUCKETS: usize = 16;
+
+impl Lane {
+    fn push(&mut self, job: MemJob) {
+        let priority = job.priority;
+        // Highest first: find the bucket, or where it belongs.
+        let at = self.buckets.iter().position(|(p, _)| *p <= priority);
+        match at {
+            Some(i) if self.buckets[i].0 == priority => self.buckets[i].1.push_back(job),
+            _ => {
+                if self.buckets.len() >= MAX_EMPTY_BUCKETS {
+                    self.buckets.retain(|(_, b)| !b.is_empty());
+                }
+                let at = self
+                    .buckets
+                    .iter()
+                    .position(|(p, _)| *p < priority)
+                    .unwrap_or(self.buckets.len());
+                self.buckets.insert(at, (priority, VecDeque::from([job])));
+            }
+        }
+        self.len += 1;
+    }
+
+    fn pop(&mut self) -> Option<MemJob> {
+        let job = self.buckets.iter_mut().find_map(|(_, b)| b.pop_front())?;
+        self.len -= 1;
+        Some(job)
+    }
+
+    fn clear(&mut self) {
+        self.buckets.clear();
+        self.len = 0;
+    }
+}
+
+/// A job pushed by the fast path, on its way to its lane.
+type Sent = MemJob;
+
 struct State {
+    /// The fast path's jobs, moved into the lanes by whoever locks next.
+    inbox: Option<mpsc::Receiver<Sent>>,
     seq: u64,
-    /// Per queue and priority (highest first): jobs in arrival order.
-    ready: HashMap<String, BTreeMap<Reverse<i32>, VecDeque<Job>>>,
+    lanes: Vec<Lane>,
+    by_name: FxHashMap<String, usize>,
     /// (available_at, arrival) -> job.
-    delayed: BTreeMap<(i64, u64), Job>,
+    delayed: BTreeMap<(i64, u64), MemJob>,
+    /// Taken by a worker and not yet reported finished.
+    running: usize,
     failed: Vec<FailedJob>,
+    /// Interned listeners (only ever appended to) and their numbers by address.
+    listeners: Vec<Arc<dyn EventListener>>,
+    listener_numbers: FxHashMap<usize, u32>,
 }
 
 impl State {
-    fn insert(&mut self, job: Job, now: i64) {
-        self.seq += 1;
-        if job.envelope.available_at > now {
-            self.delayed
-                .insert((job.envelope.available_at, self.seq), job);
+    fn new(inbox: mpsc::Receiver<Sent>) -> Self {
+        Self {
+            inbox: Some(inbox),
+            seq: 0,
+            lanes: Vec::new(),
+            by_name: FxHashMap::default(),
+            delayed: BTreeMap::new(),
+            running: 0,
+            failed: Vec::new(),
+            listeners: Vec::new(),
+            listener_numbers: FxHashMap::default(),
+        }
+    }
+
+    /// Moves what the fast path sent into the lanes (or the delayed set).
+    fn drain_inbox(&mut self) {
+        let Some(inbox) = self.inbox.take() else {
+            return;
+        };
+        let mut now = None;
+        while let Ok(job) = inbox.try_recv() {
+            if job.due_when_made() {
+                self.ready(job);
+            } else {
+                let now = *now.get_or_insert_with(now_ms);
+                self.insert(job, now);
+            }
+        }
+        self.inbox = Some(inbox);
+    }
+
+    /// What producers may read without the lock.
+    fn lookup(&self) -> Lookup {
+        Lookup {
+            lanes: self.by_name.clone(),
+            listeners: self.listener_numbers.clone(),
+        }
+    }
+
+    fn lane(&mut self, name: &str) -> usize {
+        if let Some(&lane) = self.by_name.get(name) {
+            return lane;
+        }
+        self.lanes.push(Lane {
+            name: name.to_string(),
+            buckets: Vec::new(),
+            len: 0,
+        });
+        self.by_name.insert(name.to_string(), self.lanes.len() - 1);
+        self.lanes.len() - 1
+    }
+
+    /// A listener's number; `None` once the table is full.
+    fn intern(&mut self, listener: &Arc<dyn EventListener>) -> Option<u32> {
+        let address = Arc::as_ptr(listener) as *const () as usize;
+        if let Some(&n) = self.listener_numbers.get(&address) {
+            return Some(n);
+        }
+        if self.listeners.len() >= MAX_INTERNED {
+            return None;
+        }
+        // The table keeps the listener alive, so its address is not reused.
+        let n = self.listeners.len() as u32;
+        self.listeners.push(listener.clone());
+        self.listener_numbers.insert(address, n);
+        Some(n)
+    }
+
+    fn ready(&mut self, job: MemJob) {
+        self.lanes[job.lane as usize].push(job);
+    }
+
+    fn insert(&mut self, job: MemJob, now: i64) {
+        if job.available_at > now {
+            self.seq += 1;
+            self.delayed.insert((job.available_at, self.seq), job);
         } else {
-            let priority = Reverse(job.envelope.priority);
-            let queue = match self.ready.get_mut(&job.envelope.queue) {
-                Some(queue) => queue,
-                None => self.ready.entry(job.envelope.queue.clone()).or_default(),
-            };
-            queue.entry(priority).or_default().push_back(job);
+            self.ready(job);
         }
     }
 
@@ -48,35 +484,263 @@ impl State {
                 break;
             }
             let job = entry.remove();
-            self.insert(job, now);
+            self.ready(job);
         }
+    }
+
+    /// Moves up to `max` jobs from `lanes`, in order, to `out`.
+    fn take(&mut self, lanes: &[usize], max: usize, out: &mut VecDeque<MemJob>) {
+        let mut taken = 0;
+        for &index in lanes {
+            let lane = &mut self.lanes[index];
+            while taken < max {
+                let Some(job) = lane.pop() else {
+                    break;
+                };
+                out.push_back(job);
+                taken += 1;
+            }
+        }
+        self.running += taken;
+    }
+
+    fn waiting(&self) -> usize {
+        self.lanes.iter().map(|l| l.len).sum::<usize>() + self.delayed.len()
     }
 }
 
-/// In-process queues.
+/// Lane and listener numbers, read by producers without the lock.
 #[derive(Default)]
+struct Lookup {
+    lanes: FxHashMap<String, usize>,
+    listeners: FxHashMap<usize, u32>,
+}
+
+/// In-process queues.
+///
+/// Dispatching a job takes no lock: it goes through a channel, the same
+/// kind a hand-written producer and consumer would use, and is sorted into
+/// its queue and priority by the next worker that takes jobs.
 pub struct MemoryBackend {
     state: Mutex<State>,
+    inbox: mpsc::Sender<Sent>,
+    lookup: ArcSwap<Lookup>,
     notify: Notify,
-    /// Claimed jobs not yet finished.
-    running: AtomicUsize,
+    /// Workers waiting for a job: a push wakes one only when some wait.
+    idle: AtomicUsize,
+    /// A wake-up is on its way: the worker it wakes takes what arrived
+    /// meanwhile and wakes the next one if jobs are left, so a burst of
+    /// pushes costs one wake-up, not one each.
+    waking: AtomicBool,
+}
+
+impl Default for MemoryBackend {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl MemoryBackend {
     pub fn new() -> Self {
-        Self::default()
+        let (inbox, receiver) = mpsc::channel();
+        Self {
+            state: Mutex::new(State::new(receiver)),
+            inbox,
+            lookup: ArcSwap::default(),
+            notify: Notify::new(),
+            idle: AtomicUsize::new(0),
+            waking: AtomicBool::new(false),
+        }
     }
 
-    fn finished(&self, jobs: usize) {
-        let _ = self
-            .running
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                Some(n.saturating_sub(jobs))
-            });
-    }
-
+    /// The state, with every job sent so far in its lane.
     fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.drain_inbox();
+        state
+    }
+
+    fn wake_one(&self) {
+        // Orders the caller's push before reading `idle`, against a worker
+        // that counts itself idle and then looks for jobs.
+        fence(Ordering::SeqCst);
+        if self.idle.load(Ordering::SeqCst) > 0 && !self.waking.swap(true, Ordering::SeqCst) {
+            self.notify.notify_one();
+        }
+    }
+
+    /// A lane number, creating the lane (under the lock) if new.
+    fn lane_slow(&self, queue: &str) -> usize {
+        let mut state = self.state();
+        let lane = state.lane(queue);
+        self.lookup.store(Arc::new(state.lookup()));
+        lane
+    }
+
+    /// A listener's number, interning it (under the lock) if new.
+    fn intern_slow(&self, listener: &Arc<dyn EventListener>) -> Option<u32> {
+        let mut state = self.state();
+        let number = state.intern(listener);
+        self.lookup.store(Arc::new(state.lookup()));
+        number
+    }
+
+    /// Wakes every waiting worker (to see a shutdown).
+    pub(crate) fn wake_all(&self) {
+        self.notify.notify_waiters();
+    }
+
+    /// The lane numbers of queues, created if new.
+    pub(crate) fn lanes(&self, names: &[String]) -> Vec<usize> {
+        let mut state = self.state();
+        let lanes = names.iter().map(|name| state.lane(name)).collect();
+        self.lookup.store(Arc::new(state.lookup()));
+        lanes
+    }
+
+    pub(crate) fn lane_name(&self, lane: usize) -> String {
+        self.state().lanes[lane].name.clone()
+    }
+
+    /// Queues a job for `listener` (`None`: a queued event's listeners) on
+    /// the queue named `queue` (the dispatcher's fast path).
+    pub(crate) fn push_live(
+        &self,
+        queue: &str,
+        mut job: MemJob,
+        listener: Option<&Arc<dyn EventListener>>,
+    ) {
+        let lookup = self.lookup.load();
+        let lane = match lookup.lanes.get(queue) {
+            Some(&lane) => lane,
+            None => self.lane_slow(queue),
+        };
+        job.lane = lane as u32;
+        if let Some(listener) = listener {
+            let address = Arc::as_ptr(listener) as *const () as usize;
+            let number = match lookup.listeners.get(&address) {
+                Some(&n) => Some(n),
+                None if lookup.listeners.len() >= MAX_INTERNED => None,
+                None => self.intern_slow(listener),
+            };
+            match number {
+                Some(n) => job.listener = n,
+                None => {
+                    job.listener = OWN;
+                    job.extra().listener = Some(listener.clone());
+                }
+            }
+        }
+        drop(lookup);
+        // The receiver lives in `self.state`: sending cannot fail.
+        let _ = self.inbox.send(job);
+        self.wake_one();
+    }
+
+    /// Takes up to `max` jobs from `lanes` for a worker, first reporting
+    /// `finished` jobs of its previous batch done. With `share` of
+    /// `runners`, it takes no more than its share of what waits, so the
+    /// other workers get some. Wakes another worker if jobs are left.
+    /// Returns when the next delayed job is due.
+    /// `table` is the worker's copy of the interned listeners, brought up
+    /// to date.
+    pub(crate) fn take(
+        &self,
+        lanes: &[usize],
+        share: Option<usize>,
+        max: usize,
+        finished: usize,
+        out: &mut VecDeque<MemJob>,
+        table: &mut Vec<Arc<dyn EventListener>>,
+    ) -> Option<i64> {
+        let (left, next_due) = {
+            let mut state = self.state();
+            if table.len() < state.listeners.len() {
+                table.extend_from_slice(&state.listeners[table.len()..]);
+            }
+            state.running = state.running.saturating_sub(finished);
+            if !state.delayed.is_empty() {
+                state.promote(now_ms());
+            }
+            let ready: usize = lanes.iter().map(|&l| state.lanes[l].len).sum();
+            if ready > 0 {
+                let n = match share {
+                    Some(runners) => ready.div_ceil(runners.max(1)),
+                    None => ready,
+                };
+                state.take(lanes, n.clamp(1, max.max(1)), out);
+            }
+            let left = ready.saturating_sub(out.len());
+            (left, state.delayed.first_key_value().map(|(k, _)| k.0))
+        };
+        if left > 0 {
+            self.wake_one();
+        }
+        next_due
+    }
+
+    /// Waits until a job may be ready in `lanes`, `stop` is set, the next
+    /// delayed job (`next_due`) is due, or `poll` passed.
+    pub(crate) async fn wait_for_job(
+        &self,
+        lanes: &[usize],
+        next_due: Option<i64>,
+        poll: Duration,
+        stop: &AtomicBool,
+    ) {
+        self.idle.fetch_add(1, Ordering::SeqCst);
+        let notified = self.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let ready = {
+            let state = self.state();
+            lanes.iter().any(|&l| state.lanes[l].len > 0)
+        };
+        if !ready && !stop.load(Ordering::SeqCst) {
+            let until_due =
+                next_due.map(|due| Duration::from_millis((due - now_ms()).max(0) as u64));
+            let wait = until_due.map_or(poll, |d| d.min(poll));
+            let _ = tokio::time::timeout(wait, notified).await;
+        }
+        self.idle.fetch_sub(1, Ordering::SeqCst);
+        // This worker is the one woken (or it timed out): the next push may
+        // wake another. A full barrier, so a push that saw the flag still
+        // set is seen by this worker's next look.
+        self.waking.swap(false, Ordering::SeqCst);
+    }
+
+    /// Puts back jobs a worker took and did not start (with `finished` done).
+    pub(crate) fn put_back(&self, jobs: impl IntoIterator<Item = MemJob>, finished: usize) {
+        let mut returned = 0;
+        {
+            let mut state = self.state();
+            let now = now_ms();
+            for job in jobs {
+                state.insert(job, now);
+                returned += 1;
+            }
+            state.running = state.running.saturating_sub(finished + returned);
+        }
+        if returned > 0 {
+            self.wake_all();
+        }
+    }
+
+    /// Reschedules a job that failed an attempt (at its `available_at`).
+    pub(crate) fn retry_job(&self, job: MemJob) {
+        {
+            let mut state = self.state();
+            state.running = state.running.saturating_sub(1);
+            state.insert(job, now_ms());
+        }
+        self.wake_one();
+    }
+
+    /// Moves a taken job to the failed store.
+    pub(crate) fn fail_job(&self, failed: FailedJob) {
+        let mut state = self.state();
+        state.running = state.running.saturating_sub(1);
+        state.failed.push(failed);
     }
 }
 
@@ -95,18 +759,15 @@ impl Backend for MemoryBackend {
     }
 
     async fn push(&self, jobs: Vec<Job>) -> Result<(), QueueError> {
-        // A job due when it was created is due now: no clock read for it.
-        let delayed = jobs
-            .iter()
-            .any(|j| j.envelope.available_at > j.envelope.created_at);
-        let now = if delayed { now_ms() } else { i64::MAX };
         {
             let mut state = self.state();
+            let now = now_ms();
             for job in jobs {
-                state.insert(job, now);
+                let lane = state.lane(&job.envelope.queue);
+                state.insert(MemJob::from_job(job, lane), now);
             }
         }
-        self.notify.notify_waiters();
+        self.wake_all();
         Ok(())
     }
 
@@ -117,49 +778,38 @@ impl Backend for MemoryBackend {
         _lease: Duration,
         _consumer: &str,
     ) -> Result<Vec<Claimed>, QueueError> {
-        let now = now_ms();
         let mut state = self.state();
-        state.promote(now);
-        let mut claimed = Vec::new();
-        for queue in queues {
-            let Some(ready) = state.ready.get_mut(queue) else {
-                continue;
-            };
-            while claimed.len() < max {
-                let Some(mut bucket) = ready.first_entry() else {
-                    break;
-                };
-                let Some(job) = bucket.get_mut().pop_front() else {
-                    bucket.remove();
-                    continue;
-                };
-                if bucket.get().is_empty() {
-                    bucket.remove();
-                }
-                claimed.push(Claimed {
-                    attempt: job.envelope.attempts + 1,
-                    // Nothing to find again: the worker holds the job.
-                    receipt: Receipt {
-                        key: String::new(),
-                        token: String::new(),
-                    },
-                    job,
-                });
-            }
-        }
-        drop(state);
-        self.running.fetch_add(claimed.len(), Ordering::Relaxed);
-        Ok(claimed)
+        state.promote(now_ms());
+        let lanes: Vec<usize> = queues.iter().map(|q| state.lane(q)).collect();
+        let mut taken = VecDeque::new();
+        state.take(&lanes, max, &mut taken);
+        let state = &*state;
+        Ok(taken
+            .into_iter()
+            .map(|job| Claimed {
+                attempt: job.attempts + 1,
+                // Nothing to find again: the worker holds the job.
+                receipt: Receipt {
+                    key: String::new(),
+                    token: String::new(),
+                },
+                job: {
+                    let lane = job.lane as usize;
+                    job.into_job(&state.lanes[lane].name, &state.listeners)
+                },
+            })
+            .collect())
     }
 
     async fn wait(&self, idle: Duration) {
+        self.idle.fetch_add(1, Ordering::SeqCst);
         // Registered before looking, so a push in between is not missed.
         let notified = self.notify.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         let has_ready = {
             let state = self.state();
-            state.ready.values().any(|q| !q.is_empty())
+            state.lanes.iter().any(|l| l.len > 0)
                 || state
                     .delayed
                     .first_key_value()
@@ -168,65 +818,61 @@ impl Backend for MemoryBackend {
         if !has_ready {
             let _ = tokio::time::timeout(idle, notified).await;
         }
+        self.idle.fetch_sub(1, Ordering::SeqCst);
     }
 
     async fn ack(&self, done: Vec<Receipt>) -> Result<(), QueueError> {
-        self.finished(done.len());
+        let mut state = self.state();
+        state.running = state.running.saturating_sub(done.len());
         Ok(())
     }
 
     async fn retry(&self, claimed: Claimed, envelope: JobEnvelope) -> Result<(), QueueError> {
-        let mut job = claimed.job;
-        job.envelope = envelope;
-        let mut state = self.state();
-        self.finished(1);
-        state.insert(job, now_ms());
-        drop(state);
-        self.notify.notify_waiters();
+        let job = Job {
+            envelope,
+            live: claimed.job.live,
+        };
+        {
+            let mut state = self.state();
+            state.running = state.running.saturating_sub(1);
+            let lane = state.lane(&job.envelope.queue);
+            state.insert(MemJob::from_job(job, lane), now_ms());
+        }
+        self.wake_one();
         Ok(())
     }
 
     async fn fail(&self, _receipt: Receipt, failed: FailedJob) -> Result<(), QueueError> {
-        let mut state = self.state();
-        self.finished(1);
-        state.failed.push(failed);
+        self.fail_job(failed);
         Ok(())
     }
 
     async fn release(&self, claimed: Vec<Claimed>) -> Result<(), QueueError> {
-        let now = now_ms();
-        let mut state = self.state();
-        self.finished(claimed.len());
-        for c in claimed {
-            state.insert(c.job, now);
-        }
-        drop(state);
-        self.notify.notify_waiters();
+        let jobs: Vec<MemJob> = {
+            let mut state = self.state();
+            claimed
+                .into_iter()
+                .map(|c| {
+                    let lane = state.lane(&c.job.envelope.queue);
+                    MemJob::from_job(c.job, lane)
+                })
+                .collect()
+        };
+        self.put_back(jobs, 0);
         Ok(())
     }
 
     async fn size(&self) -> Result<usize, QueueError> {
         let state = self.state();
-        Ok(state
-            .ready
-            .values()
-            .flat_map(BTreeMap::values)
-            .map(VecDeque::len)
-            .sum::<usize>()
-            + state.delayed.len()
-            + self.running.load(Ordering::Relaxed))
+        Ok(state.waiting() + state.running)
     }
 
     async fn clear(&self) -> Result<usize, QueueError> {
         let mut state = self.state();
-        let n = state
-            .ready
-            .values()
-            .flat_map(BTreeMap::values)
-            .map(VecDeque::len)
-            .sum::<usize>()
-            + state.delayed.len();
-        state.ready.clear();
+        let n = state.waiting();
+        for lane in &mut state.lanes {
+            lane.clear();
+        }
         state.delayed.clear();
         Ok(n)
     }
@@ -255,5 +901,16 @@ impl Backend for MemoryBackend {
         let n = state.failed.len();
         state.failed.clear();
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MemJob;
+
+    #[test]
+    fn a_job_fits_in_a_cache_line() {
+        // The fast path moves jobs through a channel and two queues.
+        assert!(std::mem::size_of::<MemJob>() <= 64);
     }
 }

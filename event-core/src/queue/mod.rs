@@ -56,6 +56,7 @@ mod memory;
 #[cfg(feature = "redis")]
 mod redis;
 mod registry;
+mod runner;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod worker;
@@ -70,7 +71,8 @@ use async_trait::async_trait;
 use crate::config::EventsConfig;
 use crate::dispatcher::Dispatcher;
 use crate::event::Event;
-use crate::listener::{EventListener, QueueableHandler};
+use crate::event::ShouldQueue;
+use crate::listener::{EventListener, ListenerOptions, QueueableHandler};
 
 pub use backend::Backend;
 pub use defer::defer;
@@ -169,6 +171,8 @@ struct Inner {
     name: String,
     /// `None` for `sync`.
     backend: Option<Arc<dyn Backend>>,
+    /// The same backend when it is `memory`: its fast paths.
+    memory: Option<Arc<MemoryBackend>>,
     defaults: QueueDefaults,
     others: HashMap<String, Queue>,
     /// The dispatcher this queue is installed on (runs `sync` overrides of
@@ -222,6 +226,7 @@ impl Queue {
             inner: Arc::new(Inner {
                 name: name.to_string(),
                 backend,
+                memory: None,
                 defaults: QueueDefaults::default(),
                 others: HashMap::new(),
                 dispatcher: Arc::new(OnceLock::new()),
@@ -236,7 +241,8 @@ impl Queue {
 
     /// In-process queues; run a [`Worker`] on it in a task.
     pub fn memory() -> Self {
-        Self::from_backend("memory", Some(Arc::new(MemoryBackend::new())))
+        let memory = Arc::new(MemoryBackend::new());
+        Self::from_backend("memory", Some(memory.clone())).edit(|i| i.memory = Some(memory))
     }
 
     /// A queue on any [`Backend`].
@@ -323,6 +329,10 @@ impl Queue {
 
     pub fn defaults(&self) -> &QueueDefaults {
         &self.inner.defaults
+    }
+
+    pub(crate) fn memory_backend(&self) -> Option<&Arc<MemoryBackend>> {
+        self.inner.memory.as_ref()
     }
 
     /// The storage, or `QueueError::Sync` for the `sync` connection.
@@ -420,18 +430,7 @@ impl Queue {
             Some(listener.listener_name().to_string()),
             options.queue.as_deref(),
         );
-        let limits = &mut envelope.limits;
-        if let Some(tries) = options.tries {
-            limits.tries = tries.max(1);
-        }
-        if !options.retry {
-            limits.tries = 1;
-        }
-        if !options.backoff.is_empty() {
-            limits.backoff_ms = options.backoff.iter().map(|d| chrono_ms(*d)).collect();
-        }
-        limits.timeout_ms = options.timeout.map(chrono_ms);
-        limits.max_exceptions = options.max_exceptions;
+        envelope.limits = self.listener_limits(&options).to_job();
         if let Some(delay) = options.delay {
             envelope.available_at += chrono_ms(delay) as i64;
         }
@@ -447,6 +446,37 @@ impl Queue {
         (options.connection, after_commit, job)
     }
 
+    /// A listener's limits, the queue's defaults where it sets none.
+    fn listener_limits(&self, options: &ListenerOptions) -> memory::Limits {
+        let defaults = &self.inner.defaults;
+        let tries = match options.tries {
+            _ if !options.retry => 1,
+            Some(tries) => tries.max(1),
+            None => defaults.tries,
+        };
+        memory::Limits {
+            tries,
+            timeout_ms: options.timeout.map(chrono_ms),
+            max_exceptions: options.max_exceptions,
+            backoff_ms: options.backoff.iter().map(|d| chrono_ms(*d)).collect(),
+            fallback_ms: defaults.retry_delay.as_millis() as u64,
+        }
+    }
+
+    /// A queued event's limits, the queue's defaults where it sets none.
+    fn event_limits(&self, settings: Option<&dyn ShouldQueue>) -> memory::Limits {
+        let defaults = &self.inner.defaults;
+        memory::Limits {
+            tries: settings
+                .and_then(|s| s.tries())
+                .map_or(defaults.tries, |t| t.max(1)),
+            timeout_ms: settings.and_then(|s| s.timeout()).map(chrono_ms),
+            max_exceptions: None,
+            backoff_ms: Vec::new(),
+            fallback_ms: defaults.retry_delay.as_millis() as u64,
+        }
+    }
+
     /// The job a queued event becomes, and its connection and `after_commit`.
     pub fn event_job(&self, event: &Arc<dyn Event>) -> (Option<String>, bool, Job) {
         let settings = event.as_should_queue();
@@ -454,13 +484,10 @@ impl Queue {
             .and_then(|s| s.queue())
             .or_else(|| event.queue_name());
         let mut envelope = self.envelope(&**event, None, queue);
+        envelope.limits = self.event_limits(settings).to_job();
         let mut connection = None;
         let mut after_commit = false;
         if let Some(s) = settings {
-            if let Some(tries) = s.tries() {
-                envelope.limits.tries = tries.max(1);
-            }
-            envelope.limits.timeout_ms = s.timeout().map(chrono_ms);
             if let Some(delay) = s.delay() {
                 envelope.available_at += chrono_ms(delay) as i64;
             }
@@ -490,8 +517,84 @@ impl Queue {
     }
 }
 
+impl Queue {
+    /// Where a job for `connection` goes when that is a `memory` queue; `None`
+    /// when it needs the general path (another backend, `sync`).
+    fn memory_target(
+        &self,
+        connection: Option<&str>,
+    ) -> Option<Result<&Arc<MemoryBackend>, QueueError>> {
+        if connection.is_none() {
+            return self.inner.memory.as_ref().map(Ok);
+        }
+        match self.route(connection) {
+            Ok(target) => target?.inner.memory.as_ref().map(Ok),
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
 #[async_trait]
 impl QueueableHandler for Queue {
+    fn queue_listener_now(
+        &self,
+        listener: &Arc<dyn EventListener>,
+        event: &Arc<dyn Event>,
+    ) -> Option<anyhow::Result<()>> {
+        if self.inner.memory.is_none() && self.inner.others.is_empty() {
+            return None;
+        }
+        let options = listener.options();
+        let memory = match self.memory_target(options.connection.as_deref())? {
+            Ok(memory) => memory,
+            Err(e) => return Some(Err(e.into())),
+        };
+        // `after_commit` may be held by a unit of work: the general path.
+        if options.after_commit || event.as_should_queue().is_some_and(|q| q.after_commit()) {
+            return None;
+        }
+        let delay = options.delay.map_or(0, chrono_ms);
+        let job = memory::MemJob::live(
+            event.clone(),
+            self.listener_limits(&options),
+            job::now_ms(),
+            delay,
+        );
+        let queue = options
+            .queue
+            .as_deref()
+            .unwrap_or(&self.inner.defaults.queue);
+        memory.push_live(queue, job, Some(listener));
+        Some(Ok(()))
+    }
+
+    fn queue_event_now(&self, event: &Arc<dyn Event>) -> Option<anyhow::Result<()>> {
+        if self.inner.memory.is_none() && self.inner.others.is_empty() {
+            return None;
+        }
+        let settings = event.as_should_queue();
+        let memory = match self.memory_target(settings.and_then(|s| s.queue_connection()))? {
+            Ok(memory) => memory,
+            Err(e) => return Some(Err(e.into())),
+        };
+        if settings.is_some_and(|s| s.after_commit()) {
+            return None;
+        }
+        let delay = settings.and_then(|s| s.delay()).map_or(0, chrono_ms);
+        let job = memory::MemJob::live(
+            event.clone(),
+            self.event_limits(settings),
+            job::now_ms(),
+            delay,
+        );
+        let queue = settings
+            .and_then(|s| s.queue())
+            .or_else(|| event.queue_name())
+            .unwrap_or(&self.inner.defaults.queue);
+        memory.push_live(queue, job, None);
+        Some(Ok(()))
+    }
+
     async fn queue_event(&self, event: Arc<dyn Event>) -> anyhow::Result<()> {
         let (connection, after_commit, job) = self.event_job(&event);
         match self.route(connection.as_deref())? {

@@ -74,11 +74,6 @@ struct Ctx {
     job_micros: AtomicU64,
 }
 
-enum Failure {
-    Error(anyhow::Error),
-    Timeout(u64),
-}
-
 enum Outcome {
     Done,
     Retry(JobEnvelope),
@@ -173,6 +168,17 @@ impl Worker {
         shutdown: impl Future<Output = ()>,
     ) -> Result<WorkerReport, QueueError> {
         let backend = self.queue.backend()?.clone();
+        if let Some(memory) = self.queue.memory_backend() {
+            let plan = super::runner::Plan {
+                registry: self.registry,
+                queues: self.queues,
+                concurrency: self.concurrency,
+                grace: self.grace,
+                poll: self.poll,
+                prefetch: self.prefetch,
+            };
+            return super::runner::run(plan, memory.clone(), shutdown).await;
+        }
         let (ack_tx, ack_rx) = mpsc::unbounded_channel();
         let acker = tokio::spawn(ack_loop(backend.clone(), ack_rx));
         let ctx = Arc::new(Ctx {
@@ -388,71 +394,148 @@ fn rebuild(registry: &JobRegistry, job: &Job) -> Result<Rebuilt, String> {
     Ok((event, listeners))
 }
 
-async fn execute(ctx: &Ctx, claimed: &Claimed) -> Outcome {
-    let envelope = &claimed.job.envelope;
-    let limits = &envelope.limits;
-    let attempt = claimed.attempt;
-    let (event, listeners) = match rebuild(&ctx.registry, &claimed.job) {
-        Ok(rebuilt) => rebuilt,
-        Err(reason) => return Outcome::Fail(reason, attempt),
-    };
-    if attempt > limits.tries {
+/// One attempt at a job, whatever stores it.
+pub(super) struct Attempt<'a> {
+    pub event: &'a Arc<dyn Event>,
+    pub listeners: &'a [Arc<dyn EventListener>],
+    /// 1-based.
+    pub attempt: u32,
+    /// Earlier attempts that ended in an error or a panic.
+    pub exceptions: u32,
+    pub tries: u32,
+    pub timeout_ms: Option<u64>,
+    pub max_exceptions: Option<u32>,
+}
+
+/// How an attempt ended.
+pub(super) enum Verdict {
+    Done,
+    /// Try again after the backoff; `exceptions` counts this attempt.
+    Retry {
+        exceptions: u32,
+        error: anyhow::Error,
+    },
+    /// For good, after `attempts` attempts (the `failed` hook has run).
+    Fail {
+        reason: String,
+        attempts: u32,
+    },
+}
+
+/// Runs the listeners in order with the timeout; decides retry or failure.
+pub(super) async fn attempt(run: Attempt<'_>) -> Verdict {
+    let Attempt {
+        event,
+        listeners,
+        attempt,
+        tries,
+        ..
+    } = run;
+    if attempt > tries {
         let reason = format!(
-            "job has been attempted too many times ({} of {} tries): its worker stopped mid-job",
+            "job has been attempted too many times ({} of {tries} tries): its worker stopped mid-job",
             attempt - 1,
-            limits.tries
         );
         let error = anyhow::anyhow!(reason.clone());
-        for listener in &listeners {
-            call_failed_hook(listener, &event, &error).await;
+        for listener in listeners {
+            call_failed_hook(listener, event, &error).await;
         }
-        return Outcome::Fail(reason, attempt - 1);
+        return Verdict::Fail {
+            reason,
+            attempts: attempt - 1,
+        };
     }
     let mut failure = None;
-    for listener in &listeners {
-        let run = crate::dispatcher::invoke(listener, &event);
-        let result = match limits.timeout_ms {
-            Some(ms) => match tokio::time::timeout(Duration::from_millis(ms), run).await {
+    for listener in listeners {
+        let call = crate::dispatcher::invoke(listener, event);
+        let result = match run.timeout_ms {
+            Some(ms) => match tokio::time::timeout(Duration::from_millis(ms), call).await {
                 Ok(result) => result.map_err(Failure::Error),
                 Err(_) => Err(Failure::Timeout(ms)),
             },
-            None => run.await.map_err(Failure::Error),
+            None => call.await.map_err(Failure::Error),
         };
         if let Err(f) = result {
             failure = Some((listener, f));
             break;
         }
     }
-    let Some((listener, failure)) = failure else {
-        return Outcome::Done;
-    };
-    let mut next = envelope.clone();
-    next.attempts = attempt;
+    match failure {
+        None => Verdict::Done,
+        Some((listener, failure)) => failed_attempt(&run, listener, failure).await,
+    }
+}
+
+/// Why an attempt failed.
+pub(super) enum Failure {
+    Error(anyhow::Error),
+    Timeout(u64),
+}
+
+/// The verdict on an attempt that `listener` failed: retry, or (after its
+/// `failed` hook) fail for good.
+pub(super) async fn failed_attempt(
+    run: &Attempt<'_>,
+    listener: &Arc<dyn EventListener>,
+    failure: Failure,
+) -> Verdict {
+    let event = run.event;
+    let mut exceptions = run.exceptions;
     let error = match failure {
         Failure::Error(e) => {
-            next.exceptions += 1;
+            exceptions += 1;
             e.context(format!(
                 "listener `{}` failed handling event `{}`",
                 listener.listener_name(),
-                envelope.event
+                event.event_name()
             ))
         }
         Failure::Timeout(ms) => anyhow::anyhow!(
             "listener `{}` timed out after {ms} ms handling event `{}`",
             listener.listener_name(),
-            envelope.event
+            event.event_name()
         ),
     };
-    let too_many_exceptions = limits
-        .max_exceptions
-        .is_some_and(|max| next.exceptions >= max);
-    if attempt >= limits.tries || too_many_exceptions {
-        call_failed_hook(listener, &event, &error).await;
-        return Outcome::Fail(format!("{error:#}"), attempt);
+    let too_many_exceptions = run.max_exceptions.is_some_and(|max| exceptions >= max);
+    if run.attempt >= run.tries || too_many_exceptions {
+        call_failed_hook(listener, event, &error).await;
+        return Verdict::Fail {
+            reason: format!("{error:#}"),
+            attempts: run.attempt,
+        };
     }
-    tracing::info!(job = %envelope.id, attempt, error = %format!("{error:#}"), "job attempt failed; retrying");
-    next.available_at = now_ms() + limits.backoff_after(attempt).as_millis() as i64;
-    Outcome::Retry(next)
+    Verdict::Retry { exceptions, error }
+}
+
+async fn execute(ctx: &Ctx, claimed: &Claimed) -> Outcome {
+    let envelope = &claimed.job.envelope;
+    let limits = &envelope.limits;
+    let (event, listeners) = match rebuild(&ctx.registry, &claimed.job) {
+        Ok(rebuilt) => rebuilt,
+        Err(reason) => return Outcome::Fail(reason, claimed.attempt),
+    };
+    let verdict = attempt(Attempt {
+        event: &event,
+        listeners: &listeners,
+        attempt: claimed.attempt,
+        exceptions: envelope.exceptions,
+        tries: limits.tries,
+        timeout_ms: limits.timeout_ms,
+        max_exceptions: limits.max_exceptions,
+    })
+    .await;
+    match verdict {
+        Verdict::Done => Outcome::Done,
+        Verdict::Fail { reason, attempts } => Outcome::Fail(reason, attempts),
+        Verdict::Retry { exceptions, error } => {
+            tracing::info!(job = %envelope.id, attempt = claimed.attempt, error = %format!("{error:#}"), "job attempt failed; retrying");
+            let mut next = envelope.clone();
+            next.attempts = claimed.attempt;
+            next.exceptions = exceptions;
+            next.available_at = now_ms() + limits.backoff_after(claimed.attempt).as_millis() as i64;
+            Outcome::Retry(next)
+        }
+    }
 }
 
 async fn call_failed_hook(
