@@ -16,6 +16,31 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Milliseconds since the Unix epoch, to within a few ms, for when it is
+/// read on every dispatch: Linux's coarse clock is a memory read, where
+/// the precise one costs ~20 ns.
+#[cfg(target_os = "linux")]
+pub(crate) fn coarse_now_ms() -> i64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+    if status != 0 {
+        return now_ms();
+    }
+    // `from`: the fields are narrower than i64 on 32-bit targets.
+    #[allow(clippy::useless_conversion)]
+    let ms = i64::from(ts.tv_sec) * 1000 + i64::from(ts.tv_nsec) / 1_000_000;
+    ms
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn coarse_now_ms() -> i64 {
+    now_ms()
+}
+
 pub(crate) fn chrono_ms(d: chrono::Duration) -> u64 {
     d.num_milliseconds().max(0) as u64
 }

@@ -13,7 +13,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
-use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_swap::ArcSwap;
 use std::time::Duration;
@@ -377,12 +377,9 @@ impl Lane {
     }
 }
 
-/// A job pushed by the fast path, on its way to its lane.
-type Sent = MemJob;
-
 struct State {
-    /// The fast path's jobs, moved into the lanes by whoever locks next.
-    inbox: Option<mpsc::Receiver<Sent>>,
+    /// The inbox's storage between two swaps (empty, with its capacity).
+    spare: Vec<MemJob>,
     seq: u64,
     lanes: Vec<Lane>,
     by_name: FxHashMap<String, usize>,
@@ -397,9 +394,9 @@ struct State {
 }
 
 impl State {
-    fn new(inbox: mpsc::Receiver<Sent>) -> Self {
+    fn new() -> Self {
         Self {
-            inbox: Some(inbox),
+            spare: Vec::new(),
             seq: 0,
             lanes: Vec::new(),
             by_name: FxHashMap::default(),
@@ -411,13 +408,19 @@ impl State {
         }
     }
 
-    /// Moves what the fast path sent into the lanes (or the delayed set).
-    fn drain_inbox(&mut self) {
-        let Some(inbox) = self.inbox.take() else {
-            return;
-        };
+    /// Moves what the fast path pushed into the lanes (or the delayed set).
+    fn drain_inbox(&mut self, inbox: &Mutex<Vec<MemJob>>) {
+        {
+            let mut inbox = inbox.lock().unwrap_or_else(|e| e.into_inner());
+            if inbox.is_empty() {
+                return;
+            }
+            // Swap, so producers wait only for the swap, not the sorting.
+            std::mem::swap(&mut *inbox, &mut self.spare);
+        }
+        let mut jobs = std::mem::take(&mut self.spare);
         let mut now = None;
-        while let Ok(job) = inbox.try_recv() {
+        for job in jobs.drain(..) {
             if job.due_when_made() {
                 self.ready(job);
             } else {
@@ -425,7 +428,7 @@ impl State {
                 self.insert(job, now);
             }
         }
-        self.inbox = Some(inbox);
+        self.spare = jobs;
     }
 
     /// What producers may read without the lock.
@@ -518,12 +521,13 @@ struct Lookup {
 
 /// In-process queues.
 ///
-/// Dispatching a job takes no lock: it goes through a channel, the same
-/// kind a hand-written producer and consumer would use, and is sorted into
-/// its queue and priority by the next worker that takes jobs.
+/// Dispatching a job appends it to an inbox under a lock held for just
+/// that (no allocation once the inbox has grown: the worker that empties it
+/// swaps in a spare); the next worker that takes jobs sorts them into their
+/// queues and priorities.
 pub struct MemoryBackend {
     state: Mutex<State>,
-    inbox: mpsc::Sender<Sent>,
+    inbox: Mutex<Vec<MemJob>>,
     lookup: ArcSwap<Lookup>,
     notify: Notify,
     /// Workers waiting for a job: a push wakes one only when some wait.
@@ -542,10 +546,9 @@ impl Default for MemoryBackend {
 
 impl MemoryBackend {
     pub fn new() -> Self {
-        let (inbox, receiver) = mpsc::channel();
         Self {
-            state: Mutex::new(State::new(receiver)),
-            inbox,
+            state: Mutex::new(State::new()),
+            inbox: Mutex::default(),
             lookup: ArcSwap::default(),
             notify: Notify::new(),
             idle: AtomicUsize::new(0),
@@ -556,7 +559,7 @@ impl MemoryBackend {
     /// The state, with every job sent so far in its lane.
     fn state(&self) -> MutexGuard<'_, State> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.drain_inbox();
+        state.drain_inbox(&self.inbox);
         state
     }
 
@@ -632,8 +635,10 @@ impl MemoryBackend {
             }
         }
         drop(lookup);
-        // The receiver lives in `self.state`: sending cannot fail.
-        let _ = self.inbox.send(job);
+        self.inbox
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(job);
         self.wake_one();
     }
 

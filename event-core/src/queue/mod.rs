@@ -557,7 +557,7 @@ impl QueueableHandler for Queue {
         let job = memory::MemJob::live(
             event.clone(),
             self.listener_limits(&options),
-            job::now_ms(),
+            job::coarse_now_ms(),
             delay,
         );
         let queue = options
@@ -584,7 +584,7 @@ impl QueueableHandler for Queue {
         let job = memory::MemJob::live(
             event.clone(),
             self.event_limits(settings),
-            job::now_ms(),
+            job::coarse_now_ms(),
             delay,
         );
         let queue = settings
