@@ -12,7 +12,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_swap::ArcSwap;
@@ -410,13 +410,38 @@ impl State {
 
     /// Moves what the fast path pushed into the lanes (or the delayed set).
     fn drain_inbox(&mut self, inbox: &Mutex<Vec<MemJob>>) {
-        {
-            let mut inbox = inbox.lock().unwrap_or_else(|e| e.into_inner());
-            if inbox.is_empty() {
-                return;
-            }
-            // Swap, so producers wait only for the swap, not the sorting.
+        self.swap_inbox(inbox);
+        self.sort_spare();
+    }
+
+    /// Takes the inbox's jobs into `spare`, leaving producers its empty
+    /// storage: they wait only for the swap, not for the sorting.
+    fn swap_inbox(&mut self, inbox: &Mutex<Vec<MemJob>>) {
+        let mut inbox = inbox.lock().unwrap_or_else(|e| e.into_inner());
+        if !inbox.is_empty() {
             std::mem::swap(&mut *inbox, &mut self.spare);
+        }
+    }
+
+    /// With nothing else waiting, jobs in `spare` all due, of one of
+    /// `lanes` and of one priority are in the order they would be taken.
+    fn spare_runs_as_is(&self, lanes: &[usize]) -> bool {
+        let Some(first) = self.spare.first() else {
+            return false;
+        };
+        self.delayed.is_empty()
+            && self.lanes.iter().all(|l| l.len == 0)
+            && lanes.contains(&(first.lane as usize))
+            && self
+                .spare
+                .iter()
+                .all(|j| j.lane == first.lane && j.priority == first.priority && j.due_when_made())
+    }
+
+    /// Sorts the jobs in `spare` into their lanes (or the delayed set).
+    fn sort_spare(&mut self) {
+        if self.spare.is_empty() {
+            return;
         }
         let mut jobs = std::mem::take(&mut self.spare);
         let mut now = None;
@@ -563,11 +588,16 @@ impl MemoryBackend {
         state
     }
 
-    fn wake_one(&self) {
-        // Orders the caller's push before reading `idle`, against a worker
-        // that counts itself idle and then looks for jobs.
-        fence(Ordering::SeqCst);
-        if self.idle.load(Ordering::SeqCst) > 0 && !self.waking.swap(true, Ordering::SeqCst) {
+    /// Workers waiting for a job. Read it under the lock the push took: a
+    /// worker counts itself idle before it looks (under both locks), so
+    /// either it sees the job or the pusher sees it idle.
+    fn idle(&self) -> usize {
+        self.idle.load(Ordering::Relaxed)
+    }
+
+    /// Wakes one waiting worker, unless one is being woken already.
+    fn wake_one(&self, idle: usize) {
+        if idle > 0 && !self.waking.swap(true, Ordering::SeqCst) {
             self.notify.notify_one();
         }
     }
@@ -635,11 +665,12 @@ impl MemoryBackend {
             }
         }
         drop(lookup);
-        self.inbox
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(job);
-        self.wake_one();
+        let idle = {
+            let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
+            inbox.push(job);
+            self.idle()
+        };
+        self.wake_one(idle);
     }
 
     /// Takes up to `max` jobs from `lanes` for a worker, first reporting
@@ -658,8 +689,23 @@ impl MemoryBackend {
         out: &mut VecDeque<MemJob>,
         table: &mut Vec<Arc<dyn EventListener>>,
     ) -> Option<i64> {
-        let (left, next_due) = {
-            let mut state = self.state();
+        let (left, idle, next_due) = {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.swap_inbox(&self.inbox);
+            // The common case: what just arrived is all there is, in order;
+            // the first jobs go straight to the worker, not through a lane.
+            let mut direct = 0;
+            if state.spare_runs_as_is(lanes) {
+                let arrived = state.spare.len();
+                let n = match share {
+                    Some(runners) => arrived.div_ceil(runners.max(1)),
+                    None => arrived,
+                };
+                direct = n.clamp(1, max.max(1));
+                out.extend(state.spare.drain(..direct));
+                state.running += direct;
+            }
+            state.sort_spare();
             if table.len() < state.listeners.len() {
                 table.extend_from_slice(&state.listeners[table.len()..]);
             }
@@ -668,18 +714,29 @@ impl MemoryBackend {
                 state.promote(now_ms());
             }
             let ready: usize = lanes.iter().map(|&l| state.lanes[l].len).sum();
-            if ready > 0 {
+            if ready > 0 && direct == 0 {
                 let n = match share {
                     Some(runners) => ready.div_ceil(runners.max(1)),
                     None => ready,
                 };
                 state.take(lanes, n.clamp(1, max.max(1)), out);
             }
-            let left = ready.saturating_sub(out.len());
-            (left, state.delayed.first_key_value().map(|(k, _)| k.0))
+            let left = if direct > 0 {
+                ready
+            } else {
+                ready.saturating_sub(out.len())
+            };
+            let next_due = state.delayed.first_key_value().map(|(k, _)| k.0);
+            (left, self.idle(), next_due)
         };
-        if left > 0 {
-            self.wake_one();
+        // Another worker is worth waking when jobs are left over: for a fair
+        // share, any; for fast jobs, a batch more than this one could take.
+        let worth_waking = match share {
+            Some(_) => left > 0,
+            None => left >= max,
+        };
+        if worth_waking {
+            self.wake_one(idle);
         }
         next_due
     }
@@ -733,12 +790,13 @@ impl MemoryBackend {
 
     /// Reschedules a job that failed an attempt (at its `available_at`).
     pub(crate) fn retry_job(&self, job: MemJob) {
-        {
+        let idle = {
             let mut state = self.state();
             state.running = state.running.saturating_sub(1);
             state.insert(job, now_ms());
-        }
-        self.wake_one();
+            self.idle()
+        };
+        self.wake_one(idle);
     }
 
     /// Moves a taken job to the failed store.
@@ -837,13 +895,14 @@ impl Backend for MemoryBackend {
             envelope,
             live: claimed.job.live,
         };
-        {
+        let idle = {
             let mut state = self.state();
             state.running = state.running.saturating_sub(1);
             let lane = state.lane(&job.envelope.queue);
             state.insert(MemJob::from_job(job, lane), now_ms());
-        }
-        self.wake_one();
+            self.idle()
+        };
+        self.wake_one(idle);
         Ok(())
     }
 

@@ -22,7 +22,7 @@ use super::{FailedJob, QueueError};
 use crate::listener::EventListener;
 
 /// At most this many jobs taken at once by one runner.
-const BATCH: usize = 32;
+const BATCH: usize = 64;
 /// Jobs faster than this on average are taken a batch at a time; slower
 /// ones a fair share at a time, so one runner does not sit on jobs another
 /// could start.
@@ -65,6 +65,8 @@ struct Shared {
     runners: usize,
     cap: usize,
     poll: Duration,
+    /// Jobs measured fast (by any runner): take whole batches.
+    fast: AtomicBool,
     /// Shutdown asked: take no new job.
     draining: AtomicBool,
     /// The grace period is over: stop running jobs and hand them back.
@@ -95,6 +97,7 @@ pub(super) async fn run(
             .prefetch
             .map_or(BATCH, |p| p.div_ceil(plan.concurrency)),
         poll: plan.poll,
+        fast: AtomicBool::new(false),
         draining: AtomicBool::new(false),
         cancel: Signal::default(),
     });
@@ -155,8 +158,8 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
     let mut finished = 0;
     // Until jobs are measured fast, take a fair share of what waits: a
     // runner holding several slow jobs would keep them from idle runners.
-    let mut fast = false;
     while !shared.draining.load(Ordering::Acquire) {
+        let fast = shared.fast.load(Ordering::Relaxed);
         let (share, cap) = if fast {
             (None, shared.cap)
         } else {
@@ -235,7 +238,10 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
                 break;
             }
         }
-        fast = began.elapsed() < FAST_JOB * ran;
+        let measured_fast = began.elapsed() < FAST_JOB * ran;
+        if measured_fast != fast {
+            shared.fast.store(measured_fast, Ordering::Relaxed);
+        }
         if !batch.is_empty() {
             report.released += batch.len() as u64;
             shared.memory.put_back(batch.drain(..), finished);
