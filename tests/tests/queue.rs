@@ -39,6 +39,8 @@ macro_rules! on_memory_and_sqlite {
 on_memory_and_sqlite!(
     dispatch_writes_envelope,
     runs_every_job_once,
+    runs_in_dispatch_order,
+    concurrency_runs_slow_jobs_side_by_side,
     retries_with_backoff,
     failed_store,
     timeout_cancels,

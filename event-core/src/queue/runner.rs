@@ -6,6 +6,7 @@
 //! needs none of that, so this one spends per job only the listener call
 //! and a share of a lock: the rest is per batch.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
+use super::job::coarse_now_ms;
 use super::memory::{MemJob, MemoryBackend};
 use super::registry::JobRegistry;
 use super::worker::{Attempt, Failure, Verdict, WorkerReport, attempt, failed_attempt};
@@ -27,6 +29,9 @@ const BATCH: usize = 64;
 /// ones a fair share at a time, so one runner does not sit on jobs another
 /// could start.
 const FAST_JOB: Duration = Duration::from_micros(100);
+/// A batch still running after this long (ms, on the coarse clock) hands
+/// its unstarted jobs back.
+const SLOW_BATCH_MS: i64 = 2;
 
 /// Set once; futures waiting on it wake.
 #[derive(Default)]
@@ -140,6 +145,15 @@ fn add(report: &mut WorkerReport, done: Result<WorkerReport, tokio::task::JoinEr
     }
 }
 
+/// Gives the jobs a runner took and has not started back to the queue, for
+/// idle runners, and stops taking batches until jobs measure fast again.
+fn hand_back(shared: &Shared, batch: &mut VecDeque<MemJob>) {
+    if !batch.is_empty() {
+        shared.fast.store(false, Ordering::Relaxed);
+        shared.memory.put_back(batch.drain(..), 0);
+    }
+}
+
 /// How one job's run ended.
 enum Ran {
     Succeeded,
@@ -151,7 +165,7 @@ enum Ran {
 
 async fn runner(shared: Arc<Shared>) -> WorkerReport {
     let mut report = WorkerReport::default();
-    let mut batch = std::collections::VecDeque::new();
+    let mut batch = VecDeque::new();
     // This runner's copy of the backend's interned listeners.
     let mut table = Vec::new();
     // Succeeded jobs not yet reported to the queue's running count.
@@ -178,6 +192,7 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
             continue;
         }
         let began = Instant::now();
+        let began_ms = coarse_now_ms();
         let mut ran = 0u32;
         let mut cancelled = false;
         while let Some(job) = batch.pop_front() {
@@ -190,11 +205,16 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
                         tokio::pin!(call);
                         match futures::poll!(call.as_mut()) {
                             Poll::Ready(result) => Some(result),
-                            Poll::Pending => tokio::select! {
-                                biased;
-                                result = call => Some(result),
-                                () = shared.cancel.wait() => None,
-                            },
+                            Poll::Pending => {
+                                // It waits on something: the rest of the
+                                // batch should not wait for it.
+                                hand_back(&shared, &mut batch);
+                                tokio::select! {
+                                    biased;
+                                    result = call => Some(result),
+                                    () = shared.cancel.wait() => None,
+                                }
+                            }
                         }
                     };
                     match result {
@@ -219,7 +239,17 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
                         None => Ran::Cancelled(job),
                     }
                 }
-                None => run_one(&shared, &table, job).await,
+                None => {
+                    let run = run_one(&shared, &table, job);
+                    tokio::pin!(run);
+                    match futures::poll!(run.as_mut()) {
+                        Poll::Ready(outcome) => outcome,
+                        Poll::Pending => {
+                            hand_back(&shared, &mut batch);
+                            run.await
+                        }
+                    }
+                }
             };
             match outcome {
                 Ran::Succeeded => {
@@ -236,6 +266,10 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
             }
             if shared.draining.load(Ordering::Acquire) {
                 break;
+            }
+            // Busy computing for a while: let idle runners have the rest.
+            if !batch.is_empty() && coarse_now_ms() - began_ms > SLOW_BATCH_MS {
+                hand_back(&shared, &mut batch);
             }
         }
         let measured_fast = began.elapsed() < FAST_JOB * ran;

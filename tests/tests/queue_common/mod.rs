@@ -191,6 +191,98 @@ pub async fn runs_every_job_once(queue: Queue) {
     );
 }
 
+/// One worker at concurrency 1 runs jobs in the order they were dispatched,
+/// also when many tasks dispatch at once and the worker takes them as they
+/// come.
+pub async fn runs_in_dispatch_order(queue: Queue) {
+    let sink = Sink::memory();
+    let (dispatcher, registry) = setup(&queue, TestListener::new("fifo", sink.clone())).await;
+    let running = start(worker(&queue, registry).concurrency(1));
+    // Each task dispatches its own numbers in increasing order.
+    let tasks: Vec<_> = (0..4u64)
+        .map(|t| {
+            let dispatcher = dispatcher.clone();
+            tokio::spawn(async move {
+                for i in 0..250u64 {
+                    dispatcher
+                        .dispatch(job(t * 1_000 + i))
+                        .await
+                        .expect("dispatch");
+                    if i % 50 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("dispatching task");
+    }
+    assert!(eventually(LIMIT, async || sink.of("success").len() >= 1_000).await);
+    running.stop().await;
+    let done = sink.of("success");
+    for t in 0..4u64 {
+        let of_task: Vec<u64> = done.iter().copied().filter(|n| n / 1_000 == t).collect();
+        let expected: Vec<u64> = (0..250).map(|i| t * 1_000 + i).collect();
+        assert_eq!(of_task, expected, "task {t}'s jobs ran out of order");
+    }
+}
+
+/// Slow jobs run side by side up to the worker's concurrency: no runner
+/// sits on jobs another could start.
+pub async fn concurrency_runs_slow_jobs_side_by_side(queue: Queue) {
+    let sink = Sink::memory();
+    let (dispatcher, registry) = setup(&queue, TestListener::new("slow", sink.clone())).await;
+    for n in 0..8 {
+        dispatcher
+            .dispatch(TestJobEvent {
+                sleep_ms: 400,
+                ..job(n)
+            })
+            .await
+            .expect("dispatch");
+    }
+    let running = start(worker(&queue, registry).concurrency(8));
+    assert!(eventually(LIMIT, async || sink.of("success").len() == 8).await);
+    all_started_together(&sink.times("start"));
+
+    // Also after a run of fast jobs, when the worker takes jobs in batches.
+    for n in 100..400 {
+        dispatcher.dispatch(job(n)).await.expect("dispatch");
+    }
+    assert!(eventually(LIMIT, async || sink.of("success").len() == 308).await);
+    for n in 1_000..1_008 {
+        dispatcher
+            .dispatch(TestJobEvent {
+                sleep_ms: 400,
+                ..job(n)
+            })
+            .await
+            .expect("dispatch");
+    }
+    assert!(eventually(LIMIT, async || sink.of("success").len() == 316).await);
+    running.stop().await;
+    let slow: Vec<Instant> = sink
+        .of("start")
+        .iter()
+        .zip(sink.times("start"))
+        .filter(|(n, _)| **n >= 1_000)
+        .map(|(_, t)| t)
+        .collect();
+    all_started_together(&slow);
+}
+
+fn all_started_together(starts: &[Instant]) {
+    let first = *starts.iter().min().expect("starts");
+    let last = *starts.iter().max().expect("starts");
+    assert!(
+        last - first < ms(300),
+        "all 8 jobs should start together, before the first 400 ms job ends; \
+         the last started {:?} after the first",
+        last - first
+    );
+}
+
 /// Fails twice, then succeeds on the third try, after the listed backoffs.
 pub async fn retries_with_backoff(queue: Queue) {
     let sink = Sink::memory();
