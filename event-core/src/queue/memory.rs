@@ -365,6 +365,27 @@ impl Lane {
         self.len += 1;
     }
 
+    /// Moves `jobs`, all of one priority, to the back of its bucket.
+    fn append(&mut self, jobs: &mut Vec<MemJob>) {
+        let Some(first) = jobs.first() else {
+            return;
+        };
+        let priority = first.priority;
+        let count = jobs.len();
+        let mut rest = jobs.drain(..);
+        if let Some(first) = rest.next() {
+            // Finds or makes the bucket, in its place.
+            self.push(first);
+        }
+        match self.buckets.iter().position(|(p, _)| *p == priority) {
+            Some(i) => {
+                self.buckets[i].1.extend(rest);
+                self.len += count - 1;
+            }
+            None => rest.for_each(|job| self.push(job)),
+        }
+    }
+
     fn pop(&mut self) -> Option<MemJob> {
         let job = self.buckets.iter_mut().find_map(|(_, b)| b.pop_front())?;
         self.len -= 1;
@@ -375,6 +396,15 @@ impl Lane {
         self.buckets.clear();
         self.len = 0;
     }
+}
+
+/// The lane, when `jobs` are all due and of one lane and one priority (the
+/// usual case).
+fn uniform_lane(jobs: &[MemJob]) -> Option<usize> {
+    let first = jobs.first()?;
+    jobs.iter()
+        .all(|j| j.lane == first.lane && j.priority == first.priority && j.due_when_made())
+        .then_some(first.lane as usize)
 }
 
 struct State {
@@ -426,16 +456,11 @@ impl State {
     /// With nothing else waiting, jobs in `spare` all due, of one of
     /// `lanes` and of one priority are in the order they would be taken.
     fn spare_runs_as_is(&self, lanes: &[usize]) -> bool {
-        let Some(first) = self.spare.first() else {
-            return false;
-        };
-        self.delayed.is_empty()
-            && self.lanes.iter().all(|l| l.len == 0)
-            && lanes.contains(&(first.lane as usize))
-            && self
-                .spare
-                .iter()
-                .all(|j| j.lane == first.lane && j.priority == first.priority && j.due_when_made())
+        uniform_lane(&self.spare).is_some_and(|lane| {
+            self.delayed.is_empty()
+                && self.lanes.iter().all(|l| l.len == 0)
+                && lanes.contains(&lane)
+        })
     }
 
     /// Sorts the jobs in `spare` into their lanes (or the delayed set).
@@ -444,6 +469,11 @@ impl State {
             return;
         }
         let mut jobs = std::mem::take(&mut self.spare);
+        if let Some(lane) = uniform_lane(&jobs) {
+            self.lanes[lane].append(&mut jobs);
+            self.spare = jobs;
+            return;
+        }
         let mut now = None;
         for job in jobs.drain(..) {
             if job.due_when_made() {
