@@ -139,6 +139,11 @@ impl Worker {
     /// adapts: while jobs finish in under 5 ms on average, `max(4 x
     /// concurrency, 128)` (one round trip for many jobs); for slower jobs,
     /// `concurrency`, so a worker does not sit on jobs other workers could run.
+    ///
+    /// On the `memory` connection the worker's `concurrency` tasks each take
+    /// a fair share of what waits until jobs prove fast (under 100 µs), then
+    /// up to 64 at a time (`prefetch` splits its number between them); a
+    /// task hands its unstarted jobs back when a job awaits I/O.
     pub fn prefetch(mut self, jobs: usize) -> Self {
         self.prefetch = Some(jobs.max(1));
         self
