@@ -523,6 +523,9 @@ async fn fake_then_nothing_dispatched() {
 
 #[tokio::test]
 async fn test_order_confirmation_listener_in_isolation() {
+    // The listener writes to this file's shared log: hold the lock the
+    // other tests hold, so its line does not land in their logs.
+    let _global = global_state().await;
     take_log();
     let listener = SendOrderConfirmationListener::new();
     let event = Arc::new(OrderProcessedEvent::new(
@@ -533,6 +536,7 @@ async fn test_order_confirmation_listener_in_isolation() {
 
     let result = listener.handle(event).await;
     assert!(result.is_ok());
+    assert_eq!(take_log(), vec!["confirmation order_123 user_456"]);
 }
 
 #[tokio::test]

@@ -365,6 +365,20 @@ impl Lane {
         self.len += 1;
     }
 
+    /// Puts a job back at the front of its priority's bucket.
+    fn push_front(&mut self, job: MemJob) {
+        let priority = job.priority;
+        match self.buckets.iter().position(|(p, _)| *p == priority) {
+            Some(i) => self.buckets[i].1.push_front(job),
+            None => {
+                // A new bucket holds just this job: front and back agree.
+                self.push(job);
+                return;
+            }
+        }
+        self.len += 1;
+    }
+
     /// Moves `jobs`, all of one priority, to the back of its bucket.
     fn append(&mut self, jobs: &mut Vec<MemJob>) {
         let Some(first) = jobs.first() else {
@@ -802,13 +816,24 @@ impl MemoryBackend {
     }
 
     /// Puts back jobs a worker took and did not start (with `finished` done).
-    pub(crate) fn put_back(&self, jobs: impl IntoIterator<Item = MemJob>, finished: usize) {
+    /// They go back in front of their queues, in the order they were
+    /// taken: ahead of jobs that arrived since.
+    pub(crate) fn put_back(
+        &self,
+        jobs: impl IntoIterator<Item = MemJob, IntoIter: DoubleEndedIterator>,
+        finished: usize,
+    ) {
         let mut returned = 0;
         {
             let mut state = self.state();
             let now = now_ms();
-            for job in jobs {
-                state.insert(job, now);
+            for job in jobs.into_iter().rev() {
+                if job.available_at > now {
+                    state.insert(job, now);
+                } else {
+                    let lane = job.lane as usize;
+                    state.lanes[lane].push_front(job);
+                }
                 returned += 1;
             }
             state.running = state.running.saturating_sub(finished + returned);

@@ -204,8 +204,14 @@ pub async fn runs_in_dispatch_order(queue: Queue) {
             let dispatcher = dispatcher.clone();
             tokio::spawn(async move {
                 for i in 0..250u64 {
+                    // Some jobs wait a little: the worker then hands the
+                    // rest of its batch back, and must keep their order.
+                    let sleep_ms = u64::from(i % 25 == 0);
                     dispatcher
-                        .dispatch(job(t * 1_000 + i))
+                        .dispatch(TestJobEvent {
+                            sleep_ms,
+                            ..job(t * 1_000 + i)
+                        })
                         .await
                         .expect("dispatch");
                     if i % 50 == 0 {
