@@ -21,6 +21,7 @@ use super::memory::{MemJob, MemoryBackend};
 use super::registry::JobRegistry;
 use super::worker::{Attempt, Failure, Verdict, WorkerReport, attempt, failed_attempt};
 use super::{FailedJob, QueueError};
+use crate::event::Event;
 use crate::listener::EventListener;
 
 /// At most this many jobs taken at once by one runner.
@@ -220,20 +221,9 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
                     match result {
                         Some(Ok(())) => Ran::Succeeded,
                         Some(Err(error)) => {
-                            let verdict = failed_attempt(
-                                &Attempt {
-                                    event,
-                                    listeners: std::slice::from_ref(listener),
-                                    attempt: job.attempts + 1,
-                                    exceptions: job.exceptions(),
-                                    tries: job.tries(),
-                                    timeout_ms: None,
-                                    max_exceptions: job.max_exceptions(),
-                                },
-                                listener,
-                                Failure::Error(error),
-                            )
-                            .await;
+                            let run = attempt_of(&job, event, std::slice::from_ref(listener));
+                            let verdict =
+                                failed_attempt(&run, listener, Failure::Error(error)).await;
                             settle(&shared, &table, job, verdict)
                         }
                         None => Ran::Cancelled(job),
@@ -300,15 +290,7 @@ async fn run_one(shared: &Shared, table: &[Arc<dyn EventListener>], job: MemJob)
             attempts: job.attempts + 1,
         },
         Ok((event, listeners)) => {
-            let run = attempt(Attempt {
-                event: &event,
-                listeners: &listeners,
-                attempt: job.attempts + 1,
-                exceptions: job.exceptions(),
-                tries: job.tries(),
-                timeout_ms: job.timeout_ms(),
-                max_exceptions: job.max_exceptions(),
-            });
+            let run = attempt(attempt_of(&job, &event, &listeners));
             let outcome = tokio::select! {
                 biased;
                 verdict = run => Some(verdict),
@@ -324,6 +306,23 @@ async fn run_one(shared: &Shared, table: &[Arc<dyn EventListener>], job: MemJob)
         }
     };
     settle(shared, table, job, verdict)
+}
+
+/// The next attempt at `job`, with its limits.
+fn attempt_of<'a>(
+    job: &MemJob,
+    event: &'a Arc<dyn Event>,
+    listeners: &'a [Arc<dyn EventListener>],
+) -> Attempt<'a> {
+    Attempt {
+        event,
+        listeners,
+        attempt: job.attempts + 1,
+        exceptions: job.exceptions(),
+        tries: job.tries(),
+        timeout_ms: job.timeout_ms(),
+        max_exceptions: job.max_exceptions(),
+    }
 }
 
 /// Records how an attempt ended: nothing to do on success, the job back in

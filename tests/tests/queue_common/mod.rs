@@ -239,15 +239,18 @@ pub async fn runs_in_dispatch_order(queue: Queue) {
 pub async fn concurrency_runs_slow_jobs_side_by_side(queue: Queue) {
     let sink = Sink::memory();
     let (dispatcher, registry) = setup(&queue, TestListener::new("slow", sink.clone())).await;
-    for n in 0..8 {
-        dispatcher
-            .dispatch(TestJobEvent {
-                sleep_ms: 400,
-                ..job(n)
-            })
-            .await
-            .expect("dispatch");
-    }
+    let dispatch_slow = async |from: u64| {
+        for n in from..from + 8 {
+            dispatcher
+                .dispatch(TestJobEvent {
+                    sleep_ms: 400,
+                    ..job(n)
+                })
+                .await
+                .expect("dispatch");
+        }
+    };
+    dispatch_slow(0).await;
     let running = start(worker(&queue, registry).concurrency(8));
     assert!(eventually(LIMIT, async || sink.of("success").len() == 8).await);
     all_started_together(&sink.times("start"));
@@ -257,15 +260,7 @@ pub async fn concurrency_runs_slow_jobs_side_by_side(queue: Queue) {
         dispatcher.dispatch(job(n)).await.expect("dispatch");
     }
     assert!(eventually(LIMIT, async || sink.of("success").len() == 308).await);
-    for n in 1_000..1_008 {
-        dispatcher
-            .dispatch(TestJobEvent {
-                sleep_ms: 400,
-                ..job(n)
-            })
-            .await
-            .expect("dispatch");
-    }
+    dispatch_slow(1_000).await;
     assert!(eventually(LIMIT, async || sink.of("success").len() == 316).await);
     running.stop().await;
     let slow: Vec<Instant> = sink
