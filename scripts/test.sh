@@ -15,6 +15,11 @@ if [ -z "${EVENTS_TEST_REDIS_URL:-}" ] && command -v redis-cli >/dev/null 2>&1 \
     export EVENTS_TEST_REDIS_URL=redis://127.0.0.1:6379
 fi
 echo "EVENTS_TEST_REDIS_URL=${EVENTS_TEST_REDIS_URL:-<unset: Redis tests will skip>}"
+if [ -z "${EVENTS_TEST_POSTGRES_URL:-}" ] && command -v psql >/dev/null 2>&1 \
+    && psql postgres://postgres@127.0.0.1:5432/test -Atc 'select 1' 2>/dev/null | grep -q 1; then
+    export EVENTS_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test
+fi
+echo "EVENTS_TEST_POSTGRES_URL=${EVENTS_TEST_POSTGRES_URL:-<unset: PostgreSQL tests will skip>}"
 
 cargo test --workspace --no-fail-fast
 
