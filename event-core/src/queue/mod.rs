@@ -50,6 +50,7 @@
 
 mod backend;
 mod defer;
+mod error;
 mod failed;
 mod job;
 mod memory;
@@ -76,6 +77,7 @@ use crate::listener::{EventListener, ListenerOptions, QueueableHandler};
 
 pub use backend::Backend;
 pub use defer::defer;
+pub use error::QueueError;
 pub use failed::FailedJobs;
 pub use job::{Claimed, FailedJob, Job, JobEnvelope, JobLimits, Receipt};
 pub use memory::MemoryBackend;
@@ -87,27 +89,6 @@ pub use sqlite::SqliteBackend;
 pub use worker::{Worker, WorkerReport, shutdown_signal};
 
 use job::{Live, chrono_ms};
-
-/// What can go wrong talking to a queue. Every variant names the URL.
-#[derive(Debug, thiserror::Error)]
-pub enum QueueError {
-    #[error("invalid queue URL `{url}`: {reason}")]
-    InvalidUrl { url: String, reason: String },
-    #[error("cannot reach the queue at `{url}`: {reason}")]
-    Unreachable { url: String, reason: String },
-    #[error("queue `{url}`: {reason}")]
-    Backend { url: String, reason: String },
-    #[error("unknown queue connection `{0}`: add it with `Queue::with_connection`")]
-    UnknownConnection(String),
-    #[error("the `{connection}` connection needs EVENTS_QUEUE_URL")]
-    MissingUrl { connection: String },
-    #[error("the `{0}` feature of event-core is off, so the `{0}` connection is unavailable")]
-    Disabled(&'static str),
-    #[error(
-        "the `sync` connection runs listeners inline: it has no worker and no failed-jobs store"
-    )]
-    Sync,
-}
 
 /// The URL with any password replaced by `***`, for messages.
 pub(crate) fn redact(url: &str) -> String {

@@ -14,6 +14,13 @@
 //!   `<queue>\n<priority>\n<json>`), moved into their stream by the fetch script.
 //! - `{p}:failed` + `{p}:failed:at`: the failed store (capped).
 //!
+//! No record wedges a prefix: the fetch script checks what it reads, and
+//! hands back what it cannot use (a delayed member without its
+//! `<queue>\n<priority>\n` header, a stream entry without a `job` field);
+//! the worker moves each to the failed store with the reason, atomically
+//! with its removal, and the jobs around it are claimed as usual. A key of
+//! the wrong type is skipped and reported.
+//!
 //! Recovery is per job: an entry pending longer than the visibility timeout
 //! is claimed by whichever worker asks (XPENDING IDLE + XCLAIM), whatever
 //! became of its consumer; its delivery count is the attempt count. Idle
@@ -93,9 +100,17 @@ fn client_url(url: &str) -> String {
 /// shared by the scripts that walk a queue's streams.
 const PRIORITIES_LUA: &str = r#"
 local function priorities(tag, queue)
-  local prios = redis.call('ZREVRANGE', tag .. ':p:' .. queue, 0, -1)
+  local listed = redis.pcall('ZREVRANGE', tag .. ':p:' .. queue, 0, -1)
+  local prios = {}
   local has_default = false
-  for _, p in ipairs(prios) do if p == '0' then has_default = true end end
+  if type(listed) == 'table' and not listed.err then
+    for _, p in ipairs(listed) do
+      if string.match(p, '^%-?%d+$') then
+        prios[#prios + 1] = p
+        if p == '0' then has_default = true end
+      end
+    end
+  end
   if not has_default then
     prios[#prios + 1] = '0'
     table.sort(prios, function(a, b) return tonumber(a) > tonumber(b) end)
@@ -104,19 +119,67 @@ local function priorities(tag, queue)
 end
 "#;
 
+/// Appends a claimed stream entry to the reply: `job` and its JSON, or
+/// `nojob` and the names of the fields it has instead.
+const ENTRY_LUA: &str = r#"
+local function push_entry(out, stream, entry, deliveries)
+  local fields = entry[2]
+  local job, names = nil, {}
+  if type(fields) == 'table' then
+    for k = 1, #fields, 2 do
+      if fields[k] == 'job' then job = fields[k + 1] end
+      names[#names + 1] = fields[k]
+    end
+  end
+  if job then
+    out[#out + 1] = 'job'
+    out[#out + 1] = stream
+    out[#out + 1] = entry[1]
+    out[#out + 1] = job
+  else
+    out[#out + 1] = 'nojob'
+    out[#out + 1] = stream
+    out[#out + 1] = entry[1]
+    out[#out + 1] = table.concat(names, ', ')
+  end
+  out[#out + 1] = deliveries
+end
+"#;
+
+/// Moves due delayed jobs into their streams, then claims new entries.
+/// Replies with five values per item: kind (`job`, `nojob`, `delayed` for a
+/// member it cannot place, `badkey` for a key it cannot read), stream,
+/// entry id, data, deliveries.
 const FETCH: &str = r#"
 local tag, consumer, now, max = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local function stream_of(queue, prio) return tag .. ':s:' .. queue .. ':' .. prio end
+local out = {}
 local due = redis.call('ZRANGEBYSCORE', tag .. ':delayed', '-inf', now, 'LIMIT', 0, 1000)
 for _, member in ipairs(due) do
   local a = string.find(member, '\n', 1, true)
-  local b = string.find(member, '\n', a + 1, true)
-  local queue, prio = string.sub(member, 1, a - 1), string.sub(member, a + 1, b - 1)
-  redis.call('ZADD', tag .. ':p:' .. queue, 'NX', prio, prio)
-  redis.call('XADD', stream_of(queue, prio), '*', 'job', string.sub(member, b + 1))
-  redis.call('ZREM', tag .. ':delayed', member)
+  local b = a and string.find(member, '\n', a + 1, true)
+  local prio = b and string.sub(member, a + 1, b - 1)
+  if a and a > 1 and prio and string.match(prio, '^%-?%d+$') then
+    local queue = string.sub(member, 1, a - 1)
+    local added = redis.pcall('XADD', stream_of(queue, prio), '*', 'job', string.sub(member, b + 1))
+    if type(added) == 'table' and added.err then
+      out[#out + 1] = 'badkey'
+      out[#out + 1] = stream_of(queue, prio)
+      out[#out + 1] = ''
+      out[#out + 1] = added.err
+      out[#out + 1] = '0'
+    else
+      redis.call('ZADD', tag .. ':p:' .. queue, 'NX', prio, prio)
+      redis.call('ZREM', tag .. ':delayed', member)
+    end
+  else
+    out[#out + 1] = 'delayed'
+    out[#out + 1] = ''
+    out[#out + 1] = ''
+    out[#out + 1] = member
+    out[#out + 1] = '0'
+  end
 end
-local out = {}
 local left = max
 for i = 5, #ARGV do
   if left <= 0 then break end
@@ -127,14 +190,17 @@ for i = 5, #ARGV do
     local res = redis.pcall('XREADGROUP', 'GROUP', 'workers', consumer, 'COUNT', left, 'STREAMS', stream, '>')
     if type(res) == 'table' and res.err then
       redis.pcall('XGROUP', 'CREATE', stream, 'workers', '0', 'MKSTREAM')
-      res = redis.call('XREADGROUP', 'GROUP', 'workers', consumer, 'COUNT', left, 'STREAMS', stream, '>')
+      res = redis.pcall('XREADGROUP', 'GROUP', 'workers', consumer, 'COUNT', left, 'STREAMS', stream, '>')
     end
-    if res then
+    if type(res) == 'table' and res.err then
+      out[#out + 1] = 'badkey'
+      out[#out + 1] = stream
+      out[#out + 1] = ''
+      out[#out + 1] = res.err
+      out[#out + 1] = '0'
+    elseif res then
       for _, entry in ipairs(res[1][2]) do
-        out[#out + 1] = stream
-        out[#out + 1] = entry[1]
-        out[#out + 1] = entry[2][2] or ''
-        out[#out + 1] = '1'
+        push_entry(out, stream, entry, '1')
         left = left - 1
       end
     end
@@ -161,11 +227,8 @@ for i = 5, #ARGV do
         end
         local claimed = redis.call('XCLAIM', stream, 'workers', consumer, min_idle, unpack(ids))
         for _, entry in ipairs(claimed) do
-          if type(entry) == 'table' and type(entry[2]) == 'table' then
-            out[#out + 1] = stream
-            out[#out + 1] = entry[1]
-            out[#out + 1] = entry[2][2] or ''
-            out[#out + 1] = tostring(counts[entry[1]] + 1)
+          if type(entry) == 'table' then
+            push_entry(out, stream, entry, tostring(counts[entry[1]] + 1))
             left = left - 1
           end
         end
@@ -202,10 +265,9 @@ end
 return 0
 "#;
 
-const FAIL: &str = r#"
-local tag, stream, id, fid, record, at, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
-if redis.call('XACK', stream, 'workers', id) == 1 then
-  redis.call('XDEL', stream, id)
+/// Writes a failed record and drops the oldest beyond the cap.
+const STORE_FAILED_LUA: &str = r#"
+local function store_failed(tag, fid, record, at, cap)
   redis.call('HSET', tag .. ':failed', fid, record)
   redis.call('ZADD', tag .. ':failed:at', at, fid)
   local n = redis.call('ZCARD', tag .. ':failed:at')
@@ -214,6 +276,25 @@ if redis.call('XACK', stream, 'workers', id) == 1 then
     for _, o in ipairs(old) do redis.call('HDEL', tag .. ':failed', o) end
     redis.call('ZREMRANGEBYRANK', tag .. ':failed:at', 0, n - cap - 1)
   end
+end
+"#;
+
+/// Moves a claimed entry to the failed store, only if the claim still holds.
+const FAIL: &str = r#"
+local tag, stream, id, fid, record, at, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+if redis.call('XACK', stream, 'workers', id) == 1 then
+  redis.call('XDEL', stream, id)
+  store_failed(tag, fid, record, at, cap)
+  return 1
+end
+return 0
+"#;
+
+/// Moves a delayed member to the failed store, only if no other worker did.
+const FAIL_DELAYED: &str = r#"
+local tag, member, fid, record, at, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+if redis.call('ZREM', tag .. ':delayed', member) == 1 then
+  store_failed(tag, fid, record, at, cap)
   return 1
 end
 return 0
@@ -238,7 +319,64 @@ pub struct RedisBackend {
     reclaim_script: Script,
     requeue_script: Script,
     fail_script: Script,
+    fail_delayed_script: Script,
     take_failed_script: Script,
+}
+
+/// One item of the fetch or reclaim script's reply.
+enum Fetched {
+    /// A claimed entry and its `job` field (not yet known to be an envelope).
+    Entry {
+        stream: String,
+        id: String,
+        job: Vec<u8>,
+        deliveries: u32,
+    },
+    /// A claimed entry without a `job` field, and the fields it has.
+    NoJob {
+        stream: String,
+        id: String,
+        fields: String,
+    },
+    /// A delayed member without a readable `<queue>\n<priority>\n` header.
+    Delayed { member: Vec<u8> },
+    /// A key of the wrong type, and Redis's complaint.
+    BadKey { key: String, error: String },
+}
+
+/// What to do with each item of a claim reply.
+struct Claims {
+    claimed: Vec<Claimed>,
+    /// Claimed entries that are not jobs.
+    entries: Vec<(Receipt, FailedJob)>,
+    /// Delayed members that are not jobs.
+    delayed: Vec<(Vec<u8>, FailedJob)>,
+    bad_keys: Vec<(String, String)>,
+}
+
+/// A record of the failed store; one that is not readable is still listed
+/// (so `queue:failed` shows it and `queue:forget` removes it).
+fn failed_record(id: String, record: &[u8]) -> FailedJob {
+    serde_json::from_slice(record).unwrap_or_else(|e| {
+        let raw = String::from_utf8_lossy(record).into_owned();
+        FailedJob {
+            payload: JobEnvelope::unreadable(id.clone(), String::new(), &raw),
+            id,
+            queue: String::new(),
+            reason: format!("this failed-job record is not readable: {e}"),
+            attempts: 0,
+            failed_at: 0,
+        }
+    })
+}
+
+/// The text of what Redis holds, shortened for a reason line.
+fn shown(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    match text.char_indices().nth(80) {
+        Some((end, _)) => format!("{:?}...", &text[..end]),
+        None => format!("{text:?}"),
+    }
 }
 
 impl RedisBackend {
@@ -255,9 +393,10 @@ impl RedisBackend {
             .set_response_timeout(Some(Duration::from_secs(10)))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
-        let unreachable = |e: redis::RedisError| QueueError::Unreachable {
+        let unreachable = |source| QueueError::Redis {
             url: url.to_string(),
-            reason: e.to_string(),
+            action: "connect",
+            source,
         };
         let mut conn = ConnectionManager::new_with_config(client, config)
             .await
@@ -271,18 +410,29 @@ impl RedisBackend {
             tag: format!("{{{}}}", options.prefix),
             failed_cap: options.failed_cap.max(1),
             conn,
-            fetch_script: Script::new(&format!("{PRIORITIES_LUA}{FETCH}")),
-            reclaim_script: Script::new(&format!("{PRIORITIES_LUA}{RECLAIM}")),
+            fetch_script: Script::new(&format!("{PRIORITIES_LUA}{ENTRY_LUA}{FETCH}")),
+            reclaim_script: Script::new(&format!("{PRIORITIES_LUA}{ENTRY_LUA}{RECLAIM}")),
             requeue_script: Script::new(REQUEUE),
-            fail_script: Script::new(FAIL),
+            fail_script: Script::new(&format!("{STORE_FAILED_LUA}{FAIL}")),
+            fail_delayed_script: Script::new(&format!("{STORE_FAILED_LUA}{FAIL_DELAYED}")),
             take_failed_script: Script::new(TAKE_FAILED),
         })
     }
 
-    fn error(&self, e: impl std::fmt::Display) -> QueueError {
-        QueueError::Backend {
+    /// Maps a Redis error to a [`QueueError::Redis`] saying what was being done.
+    fn redis(&self, action: &'static str) -> impl Fn(redis::RedisError) -> QueueError + '_ {
+        move |source| QueueError::Redis {
             url: self.url.clone(),
-            reason: e.to_string(),
+            action,
+            source,
+        }
+    }
+
+    fn json(&self, action: &'static str, source: serde_json::Error) -> QueueError {
+        QueueError::Json {
+            url: self.url.clone(),
+            action,
+            source,
         }
     }
 
@@ -290,46 +440,174 @@ impl RedisBackend {
         format!("{}:{rest}", self.tag)
     }
 
-    /// Claimed jobs, and entries that are not envelopes (to fail).
-    fn parse_claims(&self, flat: Vec<String>) -> (Vec<Claimed>, Vec<(Receipt, FailedJob)>) {
-        let mut broken = Vec::new();
-        let mut claimed = Vec::with_capacity(flat.len() / 4);
+    /// The queue a stream key belongs to (`{p}:s:<queue>:<priority>`).
+    fn queue_of(&self, stream: &str) -> String {
+        stream
+            .strip_prefix(&self.tag)
+            .and_then(|rest| rest.strip_prefix(":s:"))
+            .and_then(|rest| rest.rsplit_once(':'))
+            .map_or_else(|| stream.to_string(), |(queue, _)| queue.to_string())
+    }
+
+    /// Reads the script's reply: five values per item.
+    fn read_reply(flat: Vec<Vec<u8>>) -> Vec<Fetched> {
+        let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+        let mut items = Vec::with_capacity(flat.len() / 5);
         let mut it = flat.into_iter();
-        while let (Some(stream), Some(id), Some(json), Some(count)) =
-            (it.next(), it.next(), it.next(), it.next())
+        while let (Some(kind), Some(stream), Some(id), Some(data), Some(count)) =
+            (it.next(), it.next(), it.next(), it.next(), it.next())
         {
-            let deliveries: u32 = count.parse().unwrap_or(1);
-            let envelope = match serde_json::from_str::<JobEnvelope>(&json) {
-                Ok(envelope) => envelope,
-                Err(e) => {
-                    broken.push((
-                        Receipt {
-                            key: stream.clone(),
-                            token: id.clone(),
-                        },
-                        FailedJob::new(
-                            JobEnvelope::unreadable(id, stream, &json),
-                            format!("stream entry is not a job envelope: {e}"),
-                            deliveries,
-                        ),
-                    ));
-                    continue;
-                }
-            };
-            claimed.push(Claimed {
-                attempt: envelope.attempts + deliveries,
-                job: Job::from_envelope(envelope),
-                receipt: Receipt {
-                    key: stream,
-                    token: id,
+            let deliveries = text(count).parse().unwrap_or(1);
+            items.push(match kind.as_slice() {
+                b"job" => Fetched::Entry {
+                    stream: text(stream),
+                    id: text(id),
+                    job: data,
+                    deliveries,
+                },
+                b"nojob" => Fetched::NoJob {
+                    stream: text(stream),
+                    id: text(id),
+                    fields: text(data),
+                },
+                b"delayed" => Fetched::Delayed { member: data },
+                _ => Fetched::BadKey {
+                    key: text(stream),
+                    error: text(data),
                 },
             });
         }
-        (claimed, broken)
+        items
+    }
+
+    /// Sorts a reply into claimed jobs and records for the failed store.
+    fn sort_claims(&self, items: Vec<Fetched>) -> Claims {
+        let mut claims = Claims {
+            claimed: Vec::with_capacity(items.len()),
+            entries: Vec::new(),
+            delayed: Vec::new(),
+            bad_keys: Vec::new(),
+        };
+        for item in items {
+            match item {
+                Fetched::Entry {
+                    stream,
+                    id,
+                    job,
+                    deliveries,
+                } => match serde_json::from_slice::<JobEnvelope>(&job) {
+                    Ok(envelope) => claims.claimed.push(Claimed {
+                        attempt: envelope.attempts + deliveries,
+                        job: Job::from_envelope(envelope),
+                        receipt: Receipt {
+                            key: stream,
+                            token: id,
+                        },
+                    }),
+                    Err(e) => {
+                        let queue = self.queue_of(&stream);
+                        let reason = format!(
+                            "stream entry {id} of queue `{queue}` is not a job envelope: {e}"
+                        );
+                        let raw = String::from_utf8_lossy(&job).into_owned();
+                        let failed = FailedJob::new(
+                            JobEnvelope::unreadable(format!("{queue}-{id}"), queue, &raw),
+                            reason,
+                            deliveries,
+                        );
+                        claims.entries.push((
+                            Receipt {
+                                key: stream,
+                                token: id,
+                            },
+                            failed,
+                        ));
+                    }
+                },
+                Fetched::NoJob { stream, id, fields } => {
+                    let queue = self.queue_of(&stream);
+                    let reason = if fields.is_empty() {
+                        format!("stream entry {id} of queue `{queue}` has no `job` field")
+                    } else {
+                        format!(
+                            "stream entry {id} of queue `{queue}` has no `job` field (it has: {fields})"
+                        )
+                    };
+                    let failed = FailedJob::new(
+                        JobEnvelope::unreadable(format!("{queue}-{id}"), queue, &fields),
+                        reason,
+                        0,
+                    );
+                    claims.entries.push((
+                        Receipt {
+                            key: stream,
+                            token: id,
+                        },
+                        failed,
+                    ));
+                }
+                Fetched::Delayed { member } => {
+                    let failed = self.unreadable_delayed(&member);
+                    claims.delayed.push((member, failed));
+                }
+                Fetched::BadKey { key, error } => claims.bad_keys.push((key, error)),
+            }
+        }
+        claims
+    }
+
+    /// The failed record of a delayed member the fetch cannot place. A
+    /// member that is a bare envelope keeps it (and its queue), so
+    /// `queue:retry` runs it.
+    fn unreadable_delayed(&self, member: &[u8]) -> FailedJob {
+        let reason = match member.iter().position(|&b| b == b'\n') {
+            None | Some(0) => format!(
+                "a member of the delayed set has no `<queue>\\n<priority>\\n` header: {}",
+                shown(member)
+            ),
+            Some(a) => {
+                let rest = &member[a + 1..];
+                let priority = rest.split(|&b| b == b'\n').next().unwrap_or_default();
+                if rest.contains(&b'\n') {
+                    format!(
+                        "a member of the delayed set has priority {}, expected an integer: {}",
+                        shown(priority),
+                        shown(member)
+                    )
+                } else {
+                    format!(
+                        "a member of the delayed set has no `<queue>\\n<priority>\\n` header: {}",
+                        shown(member)
+                    )
+                }
+            }
+        };
+        let body = member
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(member, |i| &member[i + 1..]);
+        match serde_json::from_slice::<JobEnvelope>(body) {
+            Ok(mut envelope) => {
+                envelope.attempts = 0;
+                FailedJob::new(envelope, reason, 0)
+            }
+            Err(_) => {
+                let raw = String::from_utf8_lossy(member).into_owned();
+                let queue = raw
+                    .split_once('\n')
+                    .map(|(q, _)| q.to_string())
+                    .unwrap_or_default();
+                FailedJob::new(
+                    JobEnvelope::unreadable(format!("delayed-{}", ulid::Ulid::new()), queue, &raw),
+                    reason,
+                    0,
+                )
+            }
+        }
     }
 
     /// Runs the fetch or reclaim script (`ARGV[3]` is the time now, or the
-    /// minimum idle time) and fails the entries that are not envelopes.
+    /// minimum idle time) and moves what is not a job to the failed store.
     async fn run_claims(
         &self,
         script: &Script,
@@ -348,20 +626,45 @@ impl RedisBackend {
             invocation.arg(q);
         }
         let mut conn = self.conn.clone();
-        let flat: Vec<String> = invocation
+        let flat: Vec<Vec<u8>> = invocation
             .invoke_async(&mut conn)
             .await
-            .map_err(|e| self.error(e))?;
-        let (claimed, broken) = self.parse_claims(flat);
-        for (receipt, failed) in broken {
-            tracing::error!(url = %self.url, stream = %receipt.key, reason = %failed.reason, "moving an unreadable entry to the failed store");
+            .map_err(self.redis("claim jobs"))?;
+        let claims = self.sort_claims(Self::read_reply(flat));
+        for (key, error) in claims.bad_keys {
+            tracing::error!(url = %self.url, %key, %error, "a queue key holds something other than a stream; its jobs cannot be read");
+        }
+        for (receipt, failed) in claims.entries {
+            tracing::error!(url = %self.url, job = %failed.id, reason = %failed.reason, "moving an unreadable entry to the failed store");
             self.fail(receipt, failed).await?;
         }
-        Ok(claimed)
+        for (member, failed) in claims.delayed {
+            tracing::error!(url = %self.url, job = %failed.id, reason = %failed.reason, "moving an unreadable delayed job to the failed store");
+            self.fail_delayed(member, failed).await?;
+        }
+        Ok(claims.claimed)
+    }
+
+    async fn fail_delayed(&self, member: Vec<u8>, failed: FailedJob) -> Result<(), QueueError> {
+        let record =
+            serde_json::to_string(&failed).map_err(|e| self.json("write a failed job", e))?;
+        let mut conn = self.conn.clone();
+        let _: i64 = self
+            .fail_delayed_script
+            .arg(&self.tag)
+            .arg(member)
+            .arg(&failed.id)
+            .arg(record)
+            .arg(failed.failed_at)
+            .arg(self.failed_cap)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(self.redis("move a job to the failed store"))?;
+        Ok(())
     }
 
     async fn requeue(&self, receipt: &Receipt, envelope: &JobEnvelope) -> Result<(), QueueError> {
-        let json = serde_json::to_string(envelope).map_err(|e| self.error(e))?;
+        let json = serde_json::to_string(envelope).map_err(|e| self.json("write a job", e))?;
         let mut conn = self.conn.clone();
         let _: i64 = self
             .requeue_script
@@ -375,7 +678,7 @@ impl RedisBackend {
             .arg(json)
             .invoke_async(&mut conn)
             .await
-            .map_err(|e| self.error(e))?;
+            .map_err(self.redis("reschedule a job"))?;
         Ok(())
     }
 
@@ -389,7 +692,7 @@ impl RedisBackend {
         now: i64,
     ) -> Result<(), QueueError> {
         let e = &job.envelope;
-        let json = job.to_json().map_err(|e| self.error(e))?;
+        let json = job.to_json().map_err(|e| self.json("write a job", e))?;
         if e.available_at > now {
             let member = format!("{}\n{}\n{json}", e.queue, e.priority);
             pipe.zadd(self.key("delayed"), member, e.available_at)
@@ -428,7 +731,7 @@ impl RedisBackend {
                 .arg(1000)
                 .query_async(&mut conn)
                 .await
-                .map_err(|e| self.error(e))?;
+                .map_err(self.redis("list queue keys"))?;
             keys.extend(batch);
             if next == 0 {
                 return Ok(keys);
@@ -461,7 +764,7 @@ impl Backend for RedisBackend {
         let mut conn = self.conn.clone();
         pipe.query_async::<()>(&mut conn)
             .await
-            .map_err(|e| self.error(e))
+            .map_err(self.redis("push jobs"))
     }
 
     async fn fetch(
@@ -515,7 +818,7 @@ impl Backend for RedisBackend {
         let mut conn = self.conn.clone();
         pipe.query_async::<()>(&mut conn)
             .await
-            .map_err(|e| self.error(e))
+            .map_err(self.redis("extend claims"))
     }
 
     async fn ack(&self, done: Vec<Receipt>) -> Result<(), QueueError> {
@@ -534,7 +837,7 @@ impl Backend for RedisBackend {
         let mut conn = self.conn.clone();
         pipe.query_async::<()>(&mut conn)
             .await
-            .map_err(|e| self.error(e))
+            .map_err(self.redis("acknowledge jobs"))
     }
 
     async fn retry(&self, claimed: Claimed, envelope: JobEnvelope) -> Result<(), QueueError> {
@@ -542,7 +845,8 @@ impl Backend for RedisBackend {
     }
 
     async fn fail(&self, receipt: Receipt, failed: FailedJob) -> Result<(), QueueError> {
-        let record = serde_json::to_string(&failed).map_err(|e| self.error(e))?;
+        let record =
+            serde_json::to_string(&failed).map_err(|e| self.json("write a failed job", e))?;
         let mut conn = self.conn.clone();
         let _: i64 = self
             .fail_script
@@ -555,7 +859,7 @@ impl Backend for RedisBackend {
             .arg(self.failed_cap)
             .invoke_async(&mut conn)
             .await
-            .map_err(|e| self.error(e))?;
+            .map_err(self.redis("move a job to the failed store"))?;
         Ok(())
     }
 
@@ -581,7 +885,7 @@ impl Backend for RedisBackend {
         let counts: Vec<usize> = pipe
             .query_async(&mut conn)
             .await
-            .map_err(|e| self.error(e))?;
+            .map_err(self.redis("count jobs"))?;
         Ok(counts.iter().sum())
     }
 
@@ -591,7 +895,10 @@ impl Backend for RedisBackend {
         keys.extend(self.scan("p:*").await?);
         keys.push(self.key("delayed"));
         let mut conn = self.conn.clone();
-        let _: () = conn.del(keys).await.map_err(|e| self.error(e))?;
+        let _: () = conn
+            .del(keys)
+            .await
+            .map_err(self.redis("clear the queue"))?;
         Ok(n)
     }
 
@@ -600,40 +907,39 @@ impl Backend for RedisBackend {
         let ids: Vec<String> = conn
             .zrange(self.key("failed:at"), 0, -1)
             .await
-            .map_err(|e| self.error(e))?;
+            .map_err(self.redis("list failed jobs"))?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let records: Vec<Option<String>> = redis::cmd("HMGET")
+        let records: Vec<Option<Vec<u8>>> = redis::cmd("HMGET")
             .arg(self.key("failed"))
             .arg(&ids)
             .query_async(&mut conn)
             .await
-            .map_err(|e| self.error(e))?;
-        Ok(records
+            .map_err(self.redis("list failed jobs"))?;
+        Ok(ids
             .into_iter()
-            .flatten()
-            .filter_map(|r| serde_json::from_str(&r).ok())
+            .zip(records)
+            .filter_map(|(id, record)| Some(failed_record(id, &record?)))
             .collect())
     }
 
     async fn failed_take(&self, id: &str) -> Result<Option<FailedJob>, QueueError> {
         let mut conn = self.conn.clone();
-        let record: Option<String> = self
+        let record: Option<Vec<u8>> = self
             .take_failed_script
             .key(self.key("failed"))
             .key(self.key("failed:at"))
             .arg(id)
             .invoke_async(&mut conn)
             .await
-            .map_err(|e| self.error(e))?;
-        record
-            .map(|r| serde_json::from_str::<FailedJob>(&r).map_err(|e| self.error(e)))
-            .transpose()
+            .map_err(self.redis("take a failed job"))?;
+        Ok(record.map(|r| failed_record(id.to_string(), &r)))
     }
 
     async fn failed_restore(&self, failed: FailedJob) -> Result<(), QueueError> {
-        let record = serde_json::to_string(&failed).map_err(|e| self.error(e))?;
+        let record =
+            serde_json::to_string(&failed).map_err(|e| self.json("write a failed job", e))?;
         let mut pipe = redis::pipe();
         pipe.hset(self.key("failed"), &failed.id, record).ignore();
         pipe.zadd(self.key("failed:at"), &failed.id, failed.failed_at)
@@ -641,7 +947,7 @@ impl Backend for RedisBackend {
         let mut conn = self.conn.clone();
         pipe.query_async::<()>(&mut conn)
             .await
-            .map_err(|e| self.error(e))
+            .map_err(self.redis("restore a failed job"))
     }
 
     async fn failed_forget(&self, id: &str) -> Result<bool, QueueError> {
@@ -653,11 +959,11 @@ impl Backend for RedisBackend {
         let n: usize = conn
             .hlen(self.key("failed"))
             .await
-            .map_err(|e| self.error(e))?;
+            .map_err(self.redis("purge failed jobs"))?;
         let _: () = conn
             .del(&[self.key("failed"), self.key("failed:at")])
             .await
-            .map_err(|e| self.error(e))?;
+            .map_err(self.redis("purge failed jobs"))?;
         Ok(n)
     }
 }

@@ -5,11 +5,18 @@
 //! the attempt; a worker that dies leaves the lease to expire, and the next
 //! fetch claims the row again. Claims, acks and inserts go in batches, one
 //! transaction each.
+//!
+//! No row wedges the queue: a fetch reads every column as whatever SQLite
+//! holds (another program, a hand edit or an old build may have written
+//! it), and a row it cannot read (a BLOB payload, text in `attempts`, JSON
+//! that is not a job envelope) is moved to the failed store, in the same
+//! transaction, with the reason; the rows around it are claimed as usual.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::Notify;
 
@@ -42,7 +49,7 @@ CREATE TABLE IF NOT EXISTS event_failed_jobs (
 
 /// One job row to insert.
 type Row = (String, String, i32, i64, u32, String);
-type Reply = tokio::sync::oneshot::Sender<Result<(), String>>;
+type Reply = tokio::sync::oneshot::Sender<rusqlite::Result<()>>;
 
 /// A queue in one SQLite file.
 pub struct SqliteBackend {
@@ -72,13 +79,26 @@ fn write_loop(
                 Err(_) => break,
             }
         }
-        let result = {
-            let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
-            insert_rows(&mut conn, batch.iter().flat_map(|(rows, _)| rows.iter()))
-        };
-        let result = result.map_err(|e| e.to_string());
-        for (_, reply) in batch {
-            let _ = reply.send(result.clone());
+        let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+        let together = insert_rows(&mut conn, batch.iter().flat_map(|(rows, _)| rows.iter()));
+        match together {
+            Ok(()) => {
+                for (_, reply) in batch {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            // One request's failure must not fail the others sharing its
+            // commit: each gets its own transaction and its own answer.
+            Err(error) if batch.len() == 1 => {
+                if let Some((_, reply)) = batch.pop() {
+                    let _ = reply.send(Err(error));
+                }
+            }
+            Err(_) => {
+                for (rows, reply) in batch {
+                    let _ = reply.send(insert_rows(&mut conn, rows.iter()));
+                }
+            }
         }
     }
 }
@@ -103,18 +123,18 @@ fn insert_rows<'a>(
 impl SqliteBackend {
     /// Opens (creating if needed) the database at `path`; `url` names it in errors.
     pub fn open(url: &str, path: &str) -> Result<Self, QueueError> {
-        let unreachable = |e: rusqlite::Error| QueueError::Unreachable {
+        let sqlite = |source| QueueError::Sqlite {
             url: url.to_string(),
-            reason: e.to_string(),
+            action: "open the database",
+            source,
         };
-        let conn = Connection::open(path).map_err(unreachable)?;
-        conn.busy_timeout(Duration::from_secs(30))
-            .map_err(unreachable)?;
+        let conn = Connection::open(path).map_err(sqlite)?;
+        conn.busy_timeout(Duration::from_secs(30)).map_err(sqlite)?;
         conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(unreachable)?;
+            .map_err(sqlite)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(unreachable)?;
-        conn.execute_batch(SCHEMA).map_err(unreachable)?;
+            .map_err(sqlite)?;
+        conn.execute_batch(SCHEMA).map_err(sqlite)?;
         let conn = Arc::new(Mutex::new(conn));
         let (writer, requests) = std::sync::mpsc::channel();
         let for_writer = conn.clone();
@@ -133,7 +153,9 @@ impl SqliteBackend {
         })
     }
 
-    async fn with<T, F>(&self, work: F) -> Result<T, QueueError>
+    /// Runs `work` on the connection in a blocking thread; `action` says
+    /// what it does, in errors.
+    async fn with<T, F>(&self, action: &'static str, work: F) -> Result<T, QueueError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
@@ -144,8 +166,8 @@ impl SqliteBackend {
             work(&mut conn)
         })
         .await
-        .map_err(|e| self.error(e.to_string()))?;
-        result.map_err(|e| self.error(e.to_string()))
+        .map_err(|e| self.error(format!("{action}: the database thread failed: {e}")))?;
+        result.map_err(|source| self.sqlite(action, source))
     }
 
     fn error(&self, reason: String) -> QueueError {
@@ -154,15 +176,166 @@ impl SqliteBackend {
             reason,
         }
     }
+
+    fn sqlite(&self, action: &'static str, source: rusqlite::Error) -> QueueError {
+        QueueError::Sqlite {
+            url: self.url.clone(),
+            action,
+            source,
+        }
+    }
+
+    fn json(&self, action: &'static str, source: serde_json::Error) -> QueueError {
+        QueueError::Json {
+            url: self.url.clone(),
+            action,
+            source,
+        }
+    }
 }
 
-fn parse_row(seq: i64, attempts: u32, payload: &str) -> Result<JobEnvelope, String> {
-    serde_json::from_str::<JobEnvelope>(payload)
-        .map(|mut envelope| {
-            envelope.attempts = attempts.saturating_sub(1);
-            envelope
+/// One row a fetch selected, each column as SQLite holds it.
+struct Selected {
+    seq: i64,
+    queue: String,
+    priority: Value,
+    attempts: Value,
+    available_at: Value,
+    reserved_until: Value,
+    payload: Value,
+}
+
+/// A row that is not a runnable job, and what the failed store keeps of it.
+struct Unreadable {
+    failed: Box<FailedJob>,
+}
+
+/// What SQLite holds in a column, for a reason a user can read.
+fn describe(value: &Value) -> String {
+    match value {
+        Value::Null => "NULL".to_string(),
+        Value::Integer(n) => format!("the integer {n}"),
+        Value::Real(x) => format!("the real number {x}"),
+        Value::Text(t) => format!("the text {:?}", shorten(t)),
+        Value::Blob(b) => format!("a BLOB of {} bytes", b.len()),
+    }
+}
+
+fn shorten(text: &str) -> String {
+    match text.char_indices().nth(80) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
+fn integer(column: &str, value: &Value) -> Result<i64, String> {
+    match value {
+        Value::Integer(n) => Ok(*n),
+        other => Err(format!(
+            "column `{column}` holds {}, expected an integer",
+            describe(other)
+        )),
+    }
+}
+
+impl Selected {
+    fn from_row(row: &rusqlite::Row<'_>, queue: &str) -> rusqlite::Result<Self> {
+        Ok(Self {
+            seq: row.get(0)?,
+            queue: queue.to_string(),
+            priority: row.get(1)?,
+            attempts: row.get(2)?,
+            available_at: row.get(3)?,
+            reserved_until: row.get(4)?,
+            payload: row.get(5)?,
         })
-        .map_err(|e| format!("job row {seq} is not a job envelope: {e}"))
+    }
+
+    /// The envelope and the attempts made before this claim, or why the
+    /// row cannot run.
+    fn read(&self) -> Result<(JobEnvelope, u32), Unreadable> {
+        let (envelope, payload_problem) = self.envelope();
+        let attempts = integer("attempts", &self.attempts).and_then(|n| {
+            u32::try_from(n).map_err(|_| format!("column `attempts` holds {n}, expected 0 or more"))
+        });
+        let problems: Vec<String> = [
+            payload_problem,
+            attempts.as_ref().err().cloned(),
+            integer("priority", &self.priority).err(),
+            integer("available_at", &self.available_at).err(),
+            integer("reserved_until", &self.reserved_until).err(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if let (Some(mut envelope), Ok(attempts), true) =
+            (envelope.clone(), attempts, problems.is_empty())
+        {
+            envelope.attempts = attempts;
+            return Ok((envelope, attempts));
+        }
+        let reason = format!(
+            "job row {} of queue `{}` cannot be read: {}",
+            self.seq,
+            self.queue,
+            problems.join("; ")
+        );
+        // A readable envelope is kept whole, so `queue:retry` runs it again
+        // (written back with sound columns).
+        let mut envelope = envelope.unwrap_or_else(|| {
+            JobEnvelope::unreadable(
+                format!("row-{}", self.seq),
+                self.queue.clone(),
+                &self.raw_payload(),
+            )
+        });
+        envelope.queue.clone_from(&self.queue);
+        envelope.attempts = 0;
+        Err(Unreadable {
+            failed: Box::new(FailedJob::new(envelope, reason, 0)),
+        })
+    }
+
+    /// The envelope, if the payload holds one, and what is wrong with the
+    /// payload column, if anything. JSON stored as a BLOB is both: kept as
+    /// the envelope, but still failed, since a fetch cannot tell what wrote it.
+    fn envelope(&self) -> (Option<JobEnvelope>, Option<String>) {
+        let parse = |text: &str| {
+            serde_json::from_str::<JobEnvelope>(text)
+                .map_err(|e| format!("the payload is not a job envelope: {e}"))
+        };
+        match &self.payload {
+            Value::Text(text) => match parse(text) {
+                Ok(envelope) => (Some(envelope), None),
+                Err(problem) => (None, Some(problem)),
+            },
+            Value::Blob(bytes) => {
+                let problem = format!(
+                    "column `payload` holds a BLOB of {} bytes, expected the job's JSON text",
+                    bytes.len()
+                );
+                let envelope = std::str::from_utf8(bytes).ok().and_then(|t| parse(t).ok());
+                (envelope, Some(problem))
+            }
+            other => (
+                None,
+                Some(format!(
+                    "column `payload` holds {}, expected the job's JSON text",
+                    describe(other)
+                )),
+            ),
+        }
+    }
+
+    fn raw_payload(&self) -> String {
+        match &self.payload {
+            Value::Text(text) => text.clone(),
+            Value::Blob(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+            Value::Integer(n) => n.to_string(),
+            Value::Real(x) => x.to_string(),
+            Value::Null => String::new(),
+        }
+    }
 }
 
 fn insert_failed(conn: &Connection, failed: &FailedJob) -> rusqlite::Result<()> {
@@ -182,24 +355,107 @@ fn insert_failed(conn: &Connection, failed: &FailedJob) -> rusqlite::Result<()> 
     Ok(())
 }
 
+/// A failed-job row, read whatever its columns hold: `queue:failed` must
+/// list every record, including one another program wrote.
 fn failed_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<FailedJob> {
-    let id: String = row.get(0)?;
-    let queue: String = row.get(1)?;
-    let payload: String = row.get(2)?;
+    let text = |i: usize| -> rusqlite::Result<String> {
+        Ok(match row.get::<_, Value>(i)? {
+            Value::Text(t) => t,
+            Value::Blob(b) => String::from_utf8_lossy(&b).into_owned(),
+            Value::Integer(n) => n.to_string(),
+            Value::Real(x) => x.to_string(),
+            Value::Null => String::new(),
+        })
+    };
+    let number = |i: usize| -> rusqlite::Result<i64> {
+        Ok(match row.get::<_, Value>(i)? {
+            Value::Integer(n) => n,
+            Value::Text(t) => t.trim().parse().unwrap_or(0),
+            _ => 0,
+        })
+    };
+    let id = text(0)?;
+    let queue = text(1)?;
+    let payload = text(2)?;
     let envelope = serde_json::from_str(&payload)
         .unwrap_or_else(|_| JobEnvelope::unreadable(id.clone(), queue.clone(), &payload));
     Ok(FailedJob {
         id,
         queue,
         payload: envelope,
-        reason: row.get(3)?,
-        attempts: row.get(4)?,
-        failed_at: row.get(5)?,
+        reason: text(3)?,
+        attempts: u32::try_from(number(4)?).unwrap_or(0),
+        failed_at: number(5)?,
     })
 }
 
 fn seq_of(receipt: &Receipt) -> i64 {
     receipt.key.parse().unwrap_or(-1)
+}
+
+/// Claims up to `max` runnable rows of `queues` in one transaction, and
+/// moves the rows among them that cannot be read to the failed store.
+fn claim(
+    conn: &mut Connection,
+    queues: &[String],
+    max: usize,
+    now: i64,
+    lease_ms: i64,
+    token: &str,
+) -> rusqlite::Result<(Vec<Claimed>, Vec<FailedJob>)> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut claimed = Vec::new();
+    let mut unreadable = Vec::new();
+    {
+        // Times that are not integers never compare as due: select them too,
+        // so they reach the failed store instead of waiting forever.
+        let mut select = tx.prepare_cached(
+            "SELECT seq, priority, attempts, available_at, reserved_until, payload FROM event_jobs
+             WHERE queue = ?1 AND ((available_at <= ?2 AND reserved_until <= ?2)
+                OR typeof(available_at) IN ('text', 'blob') OR typeof(reserved_until) IN ('text', 'blob'))
+             ORDER BY priority DESC, seq LIMIT ?3",
+        )?;
+        let mut rows = Vec::new();
+        for queue in queues {
+            let want = max - rows.len();
+            if want == 0 {
+                break;
+            }
+            let found = select.query_map(params![queue, now, want as i64], |r| {
+                Selected::from_row(r, queue)
+            })?;
+            for row in found {
+                rows.push(row?);
+            }
+        }
+        let mut take = tx.prepare_cached(
+            "UPDATE event_jobs SET reserved_until = ?1, token = ?2, attempts = ?3 WHERE seq = ?4",
+        )?;
+        let mut remove = tx.prepare_cached("DELETE FROM event_jobs WHERE seq = ?1")?;
+        for row in rows {
+            match row.read() {
+                Ok((envelope, before)) => {
+                    let attempt = before.saturating_add(1);
+                    take.execute(params![now + lease_ms, token, attempt, row.seq])?;
+                    claimed.push(Claimed {
+                        job: Job::from_envelope(envelope),
+                        attempt,
+                        receipt: Receipt {
+                            key: row.seq.to_string(),
+                            token: token.to_string(),
+                        },
+                    });
+                }
+                Err(Unreadable { failed }) => {
+                    remove.execute(params![row.seq])?;
+                    insert_failed(&tx, &failed)?;
+                    unreadable.push(*failed);
+                }
+            }
+        }
+    }
+    tx.commit()?;
+    Ok((claimed, unreadable))
 }
 
 #[async_trait]
@@ -215,7 +471,7 @@ impl Backend for SqliteBackend {
     async fn push(&self, jobs: Vec<Job>) -> Result<(), QueueError> {
         let mut rows = Vec::with_capacity(jobs.len());
         for job in &jobs {
-            let payload = job.to_json().map_err(|e| self.error(e.to_string()))?;
+            let payload = job.to_json().map_err(|e| self.json("write a job", e))?;
             let e = &job.envelope;
             rows.push((
                 e.id.clone(),
@@ -233,7 +489,7 @@ impl Backend for SqliteBackend {
         answer
             .await
             .map_err(|_| self.error("the writer thread stopped".to_string()))?
-            .map_err(|e| self.error(e))?;
+            .map_err(|e| self.sqlite("write jobs", e))?;
         self.notify.notify_waiters();
         Ok(())
     }
@@ -248,64 +504,13 @@ impl Backend for SqliteBackend {
         let queues = queues.to_vec();
         let lease_ms = lease.as_millis() as i64;
         let token = ulid::Ulid::new().to_string();
-        let (claimed, broken) = self
-            .with(move |conn| {
-                let now = now_ms();
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let mut rows: Vec<(i64, u32, String, String)> = Vec::new();
-                {
-                    let mut select = tx.prepare_cached(
-                        "SELECT seq, attempts, payload FROM event_jobs
-                         WHERE queue = ?1 AND available_at <= ?2 AND reserved_until <= ?2
-                         ORDER BY priority DESC, seq LIMIT ?3",
-                    )?;
-                    for queue in &queues {
-                        let want = max - rows.len();
-                        if want == 0 {
-                            break;
-                        }
-                        let found = select.query_map(params![queue, now, want as i64], |r| {
-                            Ok((r.get::<_, i64>(0)?, r.get::<_, u32>(1)?, queue.clone(), r.get::<_, String>(2)?))
-                        })?;
-                        for row in found {
-                            rows.push(row?);
-                        }
-                    }
-                    let mut claim = tx.prepare_cached(
-                        "UPDATE event_jobs SET reserved_until = ?1, token = ?2, attempts = attempts + 1
-                         WHERE seq = ?3",
-                    )?;
-                    for row in &rows {
-                        claim.execute(params![now + lease_ms, token, row.0])?;
-                    }
-                }
-                let mut claimed = Vec::with_capacity(rows.len());
-                let mut broken = Vec::new();
-                for (seq, attempts, queue, payload) in rows {
-                    let attempt = attempts + 1;
-                    match parse_row(seq, attempt, &payload) {
-                        Ok(envelope) => claimed.push(Claimed {
-                            job: Job::from_envelope(envelope),
-                            attempt,
-                            receipt: Receipt {
-                                key: seq.to_string(),
-                                token: token.clone(),
-                            },
-                        }),
-                        Err(reason) => {
-                            let failed = FailedJob::new(JobEnvelope::unreadable(format!("row-{seq}"), queue, &payload), reason, attempt);
-                            tx.execute("DELETE FROM event_jobs WHERE seq = ?1", params![seq])?;
-                            insert_failed(&tx, &failed)?;
-                            broken.push(failed.reason);
-                        }
-                    }
-                }
-                tx.commit()?;
-                Ok((claimed, broken))
+        let (claimed, unreadable) = self
+            .with("claim jobs", move |conn| {
+                claim(conn, &queues, max, now_ms(), lease_ms, &token)
             })
             .await?;
-        for reason in broken {
-            tracing::error!(url = %self.url, %reason, "moved an unreadable job to the failed store");
+        for failed in unreadable {
+            tracing::error!(url = %self.url, job = %failed.id, reason = %failed.reason, "moved an unreadable job to the failed store");
         }
         Ok(claimed)
     }
@@ -323,7 +528,7 @@ impl Backend for SqliteBackend {
         _consumer: &str,
     ) -> Result<(), QueueError> {
         let lease_ms = lease.as_millis() as i64;
-        self.with(move |conn| {
+        self.with("extend claims", move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
                 let mut extend = tx.prepare_cached(
@@ -343,7 +548,7 @@ impl Backend for SqliteBackend {
         if done.is_empty() {
             return Ok(());
         }
-        self.with(move |conn| {
+        self.with("acknowledge jobs", move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
                 let mut delete =
@@ -358,9 +563,9 @@ impl Backend for SqliteBackend {
     }
 
     async fn retry(&self, claimed: Claimed, envelope: JobEnvelope) -> Result<(), QueueError> {
-        let payload = serde_json::to_string(&envelope).map_err(|e| self.error(e.to_string()))?;
+        let payload = serde_json::to_string(&envelope).map_err(|e| self.json("write a job", e))?;
         let receipt = claimed.receipt;
-        self.with(move |conn| {
+        self.with("reschedule a job", move |conn| {
             conn.prepare_cached(
                 "UPDATE event_jobs SET available_at = ?1, reserved_until = 0, token = NULL, payload = ?2
                  WHERE seq = ?3 AND token = ?4",
@@ -374,7 +579,7 @@ impl Backend for SqliteBackend {
     }
 
     async fn fail(&self, receipt: Receipt, failed: FailedJob) -> Result<(), QueueError> {
-        self.with(move |conn| {
+        self.with("move a job to the failed store", move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let removed = tx
                 .prepare_cached("DELETE FROM event_jobs WHERE seq = ?1 AND token = ?2")?
@@ -389,7 +594,7 @@ impl Backend for SqliteBackend {
     }
 
     async fn release(&self, claimed: Vec<Claimed>) -> Result<(), QueueError> {
-        self.with(move |conn| {
+        self.with("hand back jobs", move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
                 let mut release = tx.prepare_cached(
@@ -408,7 +613,7 @@ impl Backend for SqliteBackend {
     }
 
     async fn size(&self) -> Result<usize, QueueError> {
-        self.with(|conn| {
+        self.with("count jobs", |conn| {
             conn.query_row("SELECT COUNT(*) FROM event_jobs", [], |r| {
                 r.get::<_, i64>(0)
             })
@@ -418,12 +623,14 @@ impl Backend for SqliteBackend {
     }
 
     async fn clear(&self) -> Result<usize, QueueError> {
-        self.with(|conn| conn.execute("DELETE FROM event_jobs", []))
-            .await
+        self.with("clear the queue", |conn| {
+            conn.execute("DELETE FROM event_jobs", [])
+        })
+        .await
     }
 
     async fn failed_list(&self) -> Result<Vec<FailedJob>, QueueError> {
-        self.with(|conn| {
+        self.with("list failed jobs", |conn| {
             let mut select = conn.prepare_cached(
                 "SELECT id, queue, payload, reason, attempts, failed_at FROM event_failed_jobs
                  ORDER BY failed_at, id",
@@ -436,7 +643,7 @@ impl Backend for SqliteBackend {
 
     async fn failed_take(&self, id: &str) -> Result<Option<FailedJob>, QueueError> {
         let id = id.to_string();
-        self.with(move |conn| {
+        self.with("take a failed job", move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let found = tx
                 .query_row(
@@ -455,12 +662,15 @@ impl Backend for SqliteBackend {
     }
 
     async fn failed_restore(&self, failed: FailedJob) -> Result<(), QueueError> {
-        self.with(move |conn| insert_failed(conn, &failed)).await
+        self.with("restore a failed job", move |conn| {
+            insert_failed(conn, &failed)
+        })
+        .await
     }
 
     async fn failed_forget(&self, id: &str) -> Result<bool, QueueError> {
         let id = id.to_string();
-        self.with(move |conn| {
+        self.with("forget a failed job", move |conn| {
             conn.execute("DELETE FROM event_failed_jobs WHERE id = ?1", params![id])
         })
         .await
@@ -468,7 +678,9 @@ impl Backend for SqliteBackend {
     }
 
     async fn failed_purge(&self) -> Result<usize, QueueError> {
-        self.with(|conn| conn.execute("DELETE FROM event_failed_jobs", []))
-            .await
+        self.with("purge failed jobs", |conn| {
+            conn.execute("DELETE FROM event_failed_jobs", [])
+        })
+        .await
     }
 }
