@@ -12,6 +12,7 @@ use std::any::TypeId;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
+use std::ops::ControlFlow;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
@@ -25,7 +26,12 @@ use crate::broadcasting::{BroadcastMessage, Broadcaster};
 use crate::event::{Event, IntoEvent};
 use crate::listener::{EventListener, QueueableHandler};
 use crate::pattern;
-use crate::testing;
+
+mod failure;
+pub(crate) mod intercept;
+
+pub use failure::{BroadcastFailed, ListenerFailed, QueueFailed};
+use intercept::{Flow, Interception};
 
 type Listeners = Arc<[Arc<dyn EventListener>]>;
 
@@ -96,6 +102,154 @@ struct LocalCache {
 
 thread_local! {
     static LOCAL: RefCell<Vec<LocalCache>> = const { RefCell::new(Vec::new()) };
+}
+
+/// What a dispatch makes of its listeners' results: `dispatch` stops at the
+/// first error and returns it; `until` asks its `decide` after each.
+trait Mode: Send {
+    type Output: Send;
+    /// A sync listener's result (an error after its `failed` hook ran).
+    fn handled(&mut self, result: Result<()>) -> ControlFlow<Self::Output>;
+    /// A queued listener or event its queue refused.
+    fn queue_failed(&mut self, error: anyhow::Error) -> ControlFlow<Self::Output>;
+    /// Every listener ran (or was queued); `broadcast` is the broadcast's result.
+    fn finish(self, broadcast: Result<()>) -> Self::Output;
+    /// An interceptor took the event.
+    fn taken(self) -> Self::Output;
+    /// An interceptor dropped the delivery without running it.
+    fn dropped() -> Self::Output;
+}
+
+/// `dispatch`: the first error ends the dispatch and is returned.
+struct Propagating;
+
+impl Mode for Propagating {
+    type Output = Result<()>;
+
+    #[inline(always)]
+    fn handled(&mut self, result: Result<()>) -> ControlFlow<Result<()>> {
+        match result {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(error) => ControlFlow::Break(Err(error)),
+        }
+    }
+
+    fn queue_failed(&mut self, error: anyhow::Error) -> ControlFlow<Result<()>> {
+        ControlFlow::Break(Err(error))
+    }
+
+    #[inline(always)]
+    fn finish(self, broadcast: Result<()>) -> Result<()> {
+        broadcast
+    }
+
+    fn taken(self) -> Result<()> {
+        Ok(())
+    }
+
+    fn dropped() -> Result<()> {
+        Err(anyhow!(
+            "an interceptor dropped the dispatch without delivering it"
+        ))
+    }
+}
+
+/// `until`: the first result `decide` answers ends the dispatch.
+struct Halting<F>(F);
+
+impl<T: Send, F> Mode for Halting<F>
+where
+    F: FnMut(&Result<()>) -> Option<T> + Send,
+{
+    type Output = Option<T>;
+
+    fn handled(&mut self, result: Result<()>) -> ControlFlow<Option<T>> {
+        match (self.0)(&result) {
+            Some(answer) => ControlFlow::Break(Some(answer)),
+            None => ControlFlow::Continue(()),
+        }
+    }
+
+    fn queue_failed(&mut self, error: anyhow::Error) -> ControlFlow<Option<T>> {
+        self.handled(Err(error))
+    }
+
+    fn finish(self, broadcast: Result<()>) -> Option<T> {
+        if let Err(error) = broadcast {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "broadcast failed during `until`"
+            );
+        }
+        None
+    }
+
+    fn taken(self) -> Option<T> {
+        None
+    }
+
+    fn dropped() -> Option<T> {
+        None
+    }
+}
+
+/// Broadcasts, then queues the event or runs (or queues) each listener.
+#[inline(always)]
+async fn deliver<M: Mode>(
+    event: &Arc<dyn Event>,
+    listeners: &Listeners,
+    handler: Option<&Arc<dyn QueueableHandler>>,
+    broadcaster: Option<&Arc<dyn Broadcaster>>,
+    queue_event: bool,
+    mut mode: M,
+) -> M::Output {
+    let broadcast = match broadcaster {
+        Some(broadcaster) => broadcast(broadcaster.as_ref(), &**event).await,
+        None => Ok(()),
+    };
+    if let Some(handler) = handler
+        && queue_event
+        && event.should_queue()
+    {
+        let queued = match handler.queue_event_now(event) {
+            Some(done) => done,
+            None => handler.queue_event(event.clone()).await,
+        };
+        if let Err(error) = queued
+            && let ControlFlow::Break(output) = mode.queue_failed(queue_failed(event, None, error))
+        {
+            return output;
+        }
+        return mode.finish(broadcast);
+    }
+    // The hot loop: kept in this function (no nested future per listener).
+    for listener in listeners.iter() {
+        let step = if let Some(handler) = handler
+            && listener.should_queue()
+        {
+            let queued = match handler.queue_listener_now(listener, event) {
+                Some(done) => done,
+                None => {
+                    handler
+                        .queue_listener(listener.clone(), event.clone())
+                        .await
+                }
+            };
+            match queued {
+                Ok(()) => continue,
+                Err(error) => mode.queue_failed(queue_failed(event, Some(listener), error)),
+            }
+        } else {
+            match listener.handle(event.clone()).await {
+                Ok(()) => mode.handled(Ok(())),
+                Err(error) => mode.handled(Err(listener_failed(listener, event, error).await)),
+            }
+        };
+        if let ControlFlow::Break(output) = step {
+            return output;
+        }
+    }
+    mode.finish(broadcast)
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -292,7 +446,7 @@ impl Dispatcher {
     /// listener that panics unwinds through the caller like any Rust panic
     /// (the dispatcher holds no lock across a listener, so it stays usable).
     pub fn dispatch(&self, event: impl IntoEvent) -> impl Future<Output = Result<()>> + Send + '_ {
-        self.dispatch_arc(event.into_event(), true)
+        self.dispatch_arc(event.into_event(), true, Propagating)
     }
 
     /// Dispatches now: runs the listeners even of a `should_queue` event
@@ -301,104 +455,96 @@ impl Dispatcher {
         &self,
         event: impl IntoEvent,
     ) -> impl Future<Output = Result<()>> + Send + '_ {
-        self.dispatch_arc(event.into_event(), false)
-    }
-
-    async fn dispatch_arc(&self, event: Arc<dyn Event>, queue_event: bool) -> Result<()> {
-        let resolved = self.resolve(&*event);
-        // Fakes are rare: without one, borrow the resolved handler and
-        // broadcaster rather than cloning their (shared) Arcs.
-        let fakes = testing::active(self);
-        let (fake_handler, fake_broadcaster) = match &fakes {
-            None => (None, None),
-            Some(fakes) => {
-                if fakes.intercept(&event) {
-                    return Ok(());
-                }
-                (fakes.queue_handler(), fakes.broadcaster())
-            }
-        };
-        let handler = fake_handler.as_ref().or(resolved.handler.as_ref());
-        let broadcaster = fake_broadcaster.as_ref().or(resolved.broadcaster.as_ref());
-        let broadcast = match broadcaster {
-            Some(broadcaster) => broadcast(broadcaster.as_ref(), &*event).await,
-            None => Ok(()),
-        };
-        if let Some(handler) = handler
-            && queue_event
-            && event.should_queue()
-        {
-            let queued = match handler.queue_event_now(&event) {
-                Some(done) => done,
-                None => handler.queue_event(event.clone()).await,
-            };
-            queued.with_context(|| format!("failed to queue event `{}`", event.event_name()))?;
-            return broadcast;
-        }
-        // The hot loop: kept in this function (no nested future per listener).
-        for listener in resolved.listeners.iter() {
-            if let Some(handler) = handler
-                && listener.should_queue()
-            {
-                let queued = match handler.queue_listener_now(listener, &event) {
-                    Some(done) => done,
-                    None => {
-                        handler
-                            .queue_listener(listener.clone(), event.clone())
-                            .await
-                    }
-                };
-                queued.with_context(|| {
-                    format!(
-                        "failed to queue listener `{}` for event `{}`",
-                        listener.listener_name(),
-                        event.event_name()
-                    )
-                })?;
-            } else if let Err(error) = listener.handle(event.clone()).await {
-                return Err(listener_failed(listener, &event, error).await);
-            }
-        }
-        broadcast
+        self.dispatch_arc(event.into_event(), false, Propagating)
     }
 
     /// Runs listeners in order until `decide` returns `Some` for a listener's
-    /// result, and returns that (Laravel's `until`). Queued listeners are
-    /// queued and skipped.
-    pub async fn until<T, F>(&self, event: impl IntoEvent, mut decide: F) -> Option<T>
+    /// result, and returns that (Laravel's `until`, which is `dispatch` in
+    /// halting mode): fakes, broadcasting, queueing and `failed` hooks work
+    /// as in [`Dispatcher::dispatch`]. `decide` sees each listener's result
+    /// (an error after its `failed` hook ran) and each failure to queue; a
+    /// listener that was queued gives no result, nor does a queued event.
+    /// A failed broadcast is logged.
+    pub async fn until<T: Send, F>(&self, event: impl IntoEvent, decide: F) -> Option<T>
     where
-        F: FnMut(&Result<()>) -> Option<T>,
+        F: FnMut(&Result<()>) -> Option<T> + Send,
     {
-        let event = event.into_event();
+        self.dispatch_arc(event.into_event(), true, Halting(decide))
+            .await
+    }
+
+    /// The one dispatch loop; `mode` says what the results make of it.
+    async fn dispatch_arc<M: Mode>(
+        &self,
+        event: Arc<dyn Event>,
+        queue_event: bool,
+        mode: M,
+    ) -> M::Output {
         let resolved = self.resolve(&*event);
-        let mut handler = resolved.handler.clone();
-        if let Some(fakes) = testing::active(self) {
-            if fakes.intercept(&event) {
-                return None;
-            }
-            handler = fakes.queue_handler().or(handler);
+        if intercept::idle() {
+            // Without interceptors, borrow the resolved handler and
+            // broadcaster rather than cloning their (shared) Arcs.
+            return deliver(
+                &event,
+                &resolved.listeners,
+                resolved.handler.as_ref(),
+                resolved.broadcaster.as_ref(),
+                queue_event,
+                mode,
+            )
+            .await;
         }
-        for listener in resolved.listeners.iter() {
-            if let (true, Some(handler)) = (listener.should_queue(), &handler) {
-                let queued = match handler.queue_listener_now(listener, &event) {
-                    Some(done) => done,
-                    None => {
-                        handler
-                            .queue_listener(listener.clone(), event.clone())
-                            .await
-                    }
-                };
-                if let Err(e) = queued {
-                    tracing::error!(error = %e, "failed to queue listener");
-                }
-                continue;
-            }
-            let result = listener.handle(event.clone()).await;
-            if let Some(answer) = decide(&result) {
-                return Some(answer);
-            }
+        self.dispatch_intercepted(event, &resolved, queue_event, mode)
+            .await
+    }
+
+    /// A dispatch with interceptors registered: they see it first, may take
+    /// it or re-route it, and may wrap its delivery.
+    async fn dispatch_intercepted<M: Mode>(
+        &self,
+        event: Arc<dyn Event>,
+        resolved: &Resolved,
+        queue_event: bool,
+        mode: M,
+    ) -> M::Output {
+        let mut dispatch = Interception {
+            dispatcher: self,
+            event: &event,
+            handler: resolved.handler.clone(),
+            broadcaster: resolved.broadcaster.clone(),
+        };
+        if intercept::before(&mut dispatch) == Flow::Taken {
+            return mode.taken();
         }
-        None
+        let (handler, broadcaster) = (dispatch.handler, dispatch.broadcaster);
+        if !intercept::wraps() {
+            return deliver(
+                &event,
+                &resolved.listeners,
+                handler.as_ref(),
+                broadcaster.as_ref(),
+                queue_event,
+                mode,
+            )
+            .await;
+        }
+        let mut output = None;
+        let delivery = async {
+            output = Some(
+                deliver(
+                    &event,
+                    &resolved.listeners,
+                    handler.as_ref(),
+                    broadcaster.as_ref(),
+                    queue_event,
+                    mode,
+                )
+                .await,
+            );
+        };
+        intercept::around(&event, Box::pin(delivery)).await;
+        // `None`: an interceptor dropped the delivery without running it.
+        output.unwrap_or_else(M::dropped)
     }
 
     #[inline]
@@ -577,9 +723,24 @@ async fn broadcast(broadcaster: &dyn Broadcaster, event: &dyn Event) -> Result<(
         Some(message) => broadcaster
             .broadcast(&message)
             .await
-            .with_context(|| format!("failed to broadcast event `{}`", event.event_name())),
+            .with_context(|| BroadcastFailed {
+                event: event.event_name().to_string(),
+            }),
         None => Ok(()),
     }
+}
+
+/// Names the event (and listener) a queue refused, keeping the queue's error.
+#[inline(never)]
+fn queue_failed(
+    event: &Arc<dyn Event>,
+    listener: Option<&Arc<dyn EventListener>>,
+    error: anyhow::Error,
+) -> anyhow::Error {
+    error.context(QueueFailed {
+        event: event.event_name().to_string(),
+        listener: listener.map(|l| l.listener_name().to_string()),
+    })
 }
 
 /// Calls the listener's `failed` hook and names the listener and the event
@@ -591,11 +752,10 @@ async fn listener_failed(
     error: anyhow::Error,
 ) -> anyhow::Error {
     call_failed_hook(listener, event, &error).await;
-    error.context(format!(
-        "listener `{}` failed handling event `{}`",
-        listener.listener_name(),
-        event.event_name()
-    ))
+    error.context(ListenerFailed {
+        listener: listener.listener_name().to_string(),
+        event: event.event_name().to_string(),
+    })
 }
 
 /// Calls `failed`, logging (not returning) what goes wrong in the hook itself:
@@ -648,34 +808,5 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-// ----- the seed's free functions, on the global dispatcher -----------------
-
-/// The global dispatcher (async to match the seed: `event_dispatcher().await`).
-pub async fn event_dispatcher() -> &'static Dispatcher {
-    Dispatcher::global()
-}
-
-/// Dispatches an event on the global dispatcher.
-pub async fn dispatch(event: impl IntoEvent) -> Result<()> {
-    Dispatcher::global().dispatch(event).await
-}
-
-/// Alias of [`dispatch`] (Laravel's `event()` helper).
-pub async fn event(event: impl IntoEvent) -> Result<()> {
-    Dispatcher::global().dispatch(event).await
-}
-
-/// Registers a listener for events of type `E` on the global dispatcher.
-pub async fn listen<E: Event + 'static>(listener: Arc<dyn EventListener>) {
-    Dispatcher::global().listen_typed::<E>(listener);
-}
-
-/// Registers a listener for every event on the global dispatcher.
-pub async fn listen_wildcard(listener: Arc<dyn EventListener>) {
-    Dispatcher::global().listen_name("*", listener);
-}
-
-/// Registers a listener for an event name or wildcard pattern on the global dispatcher.
-pub async fn listen_pattern(name_or_pattern: &str, listener: Arc<dyn EventListener>) {
-    Dispatcher::global().listen_name(name_or_pattern, listener);
-}
+// `event.rs` dispatches through this path.
+pub(crate) use crate::seed::dispatch;

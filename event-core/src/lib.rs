@@ -34,25 +34,25 @@ pub mod broadcasting;
 pub mod config;
 mod dispatcher;
 mod event;
-mod facade;
 mod listener;
 mod macros;
 mod pattern;
 pub mod queue;
+mod seed;
 pub mod testing;
 
 pub use broadcasting::ShouldBroadcast;
-pub use dispatcher::{
-    Dispatcher, dispatch, event, event_dispatcher, listen, listen_pattern, listen_wildcard,
-};
+pub use dispatcher::{BroadcastFailed, Dispatcher, ListenerFailed, QueueFailed};
 pub use event::{
     Dispatchable, Event, IntoEvent, ShouldQueue, conventional_event_name, downcast_arc,
 };
 pub use event_macros::{Event, listener};
-pub use facade::EventFacade;
 pub use listener::{EventListener, ListenerOptions, QueueableHandler, ShouldQueueListener};
 pub use queue::{JobRegistry, Queue, Worker, defer};
-pub use testing::{fake, is_faking, restore};
+pub use seed::{
+    EventFacade, dispatch, event, event_dispatcher, fake, is_faking, listen, listen_pattern,
+    listen_wildcard, restore,
+};
 
 // The crates generated code names, so an app needs no extra dependency.
 pub use async_trait::async_trait;

@@ -1,4 +1,8 @@
-//! `EventFacade`: the seed's static API over the global dispatcher.
+//! The seed's surface: free functions on the global dispatcher, its
+//! process-wide fake, and the `EventFacade` over both.
+//!
+//! Everything here forwards to [`Dispatcher::global`] or to the testing
+//! module; it holds no rules of its own.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,6 +14,59 @@ use crate::event::{Event, IntoEvent};
 use crate::listener::EventListener;
 use crate::testing;
 
+// ----- free functions ------------------------------------------------------
+
+/// The global dispatcher (async to match the seed: `event_dispatcher().await`).
+pub async fn event_dispatcher() -> &'static Dispatcher {
+    Dispatcher::global()
+}
+
+/// Dispatches an event on the global dispatcher.
+pub async fn dispatch(event: impl IntoEvent) -> Result<()> {
+    Dispatcher::global().dispatch(event).await
+}
+
+/// Alias of [`dispatch`] (Laravel's `event()` helper).
+pub async fn event(event: impl IntoEvent) -> Result<()> {
+    Dispatcher::global().dispatch(event).await
+}
+
+/// Registers a listener for events of type `E` on the global dispatcher.
+pub async fn listen<E: Event + 'static>(listener: Arc<dyn EventListener>) {
+    Dispatcher::global().listen_typed::<E>(listener);
+}
+
+/// Registers a listener for every event on the global dispatcher.
+pub async fn listen_wildcard(listener: Arc<dyn EventListener>) {
+    Dispatcher::global().listen_name("*", listener);
+}
+
+/// Registers a listener for an event name or wildcard pattern on the global dispatcher.
+pub async fn listen_pattern(name_or_pattern: &str, listener: Arc<dyn EventListener>) {
+    Dispatcher::global().listen_name(name_or_pattern, listener);
+}
+
+// ----- the process-wide fake -------------------------------------------------
+
+/// Fakes the global dispatcher: dispatched events are recorded, not delivered.
+/// Process-wide, like the seed's; parallel tests should use
+/// [`EventFake`](crate::testing::EventFake).
+pub async fn fake() {
+    testing::scope::fake_global();
+}
+
+/// Ends the global fake: events are delivered again and the record is dropped.
+pub async fn restore() {
+    testing::scope::restore_global();
+}
+
+/// True while the global dispatcher is faked.
+pub async fn is_faking() -> bool {
+    testing::scope::faking_global()
+}
+
+// ----- EventFacade -------------------------------------------------------------
+
 /// Laravel's `Event` facade. Every method works on the global dispatcher.
 ///
 /// The `assert_*` methods return `bool` as the seed documents; they read what
@@ -19,16 +76,16 @@ pub struct EventFacade;
 impl EventFacade {
     /// Starts faking the global dispatcher.
     pub async fn fake() {
-        testing::fake().await;
+        fake().await;
     }
 
     /// Ends faking.
     pub async fn restore() {
-        testing::restore().await;
+        restore().await;
     }
 
     pub async fn is_faking() -> bool {
-        testing::is_faking().await
+        is_faking().await
     }
 
     /// True when at least one event called `event_name` was dispatched while faking.

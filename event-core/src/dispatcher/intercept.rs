@@ -1,0 +1,159 @@
+//! The interception seam: code that sees every dispatch before delivery,
+//! without the dispatcher knowing what it is.
+//!
+//! Laravel's `EventFake` is a decorator swapped in for the dispatcher; in
+//! Rust the dispatcher is a concrete type that callers hold, so the
+//! decorator is turned inside out: interceptors register here, and every
+//! dispatch on every dispatcher offers them the event first. Each decides
+//! for itself whether the dispatch is in its scope (the test fakes look at
+//! the thread, the task and the dispatcher), and may take the event
+//! (record it instead of delivering), send queued work or broadcasts
+//! elsewhere, or wrap the delivery (a task-local scope around the listener
+//! calls). With none registered, a dispatch pays one atomic load.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+
+use crate::broadcasting::Broadcaster;
+use crate::dispatcher::Dispatcher;
+use crate::event::Event;
+use crate::listener::QueueableHandler;
+
+/// A boxed delivery: the listeners, queueing and broadcasting of one dispatch.
+pub(crate) type Delivery<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+/// What an interceptor says about one dispatch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// Deliver (with whatever routing the interceptors set).
+    Deliver,
+    /// The interceptor took the event: nothing is delivered, the dispatch succeeds.
+    Taken,
+}
+
+/// One dispatch, as interceptors see it before delivery.
+pub(crate) struct Interception<'a> {
+    pub dispatcher: &'a Dispatcher,
+    pub event: &'a Arc<dyn Event>,
+    /// Where queued listeners and events go; an interceptor may replace it.
+    pub handler: Option<Arc<dyn QueueableHandler>>,
+    /// Where broadcasts go; an interceptor may replace it.
+    pub broadcaster: Option<Arc<dyn Broadcaster>>,
+}
+
+/// Sees dispatches before delivery. Crate-private: the test fakes are one;
+/// an event recorder (every dispatch appended to a store) or a correlation
+/// scope around listener calls is another.
+pub(crate) trait Interceptor: Send + Sync + 'static {
+    /// Called for every dispatch, in registration order; the first that
+    /// returns [`Flow::Taken`] ends the dispatch (later ones are not asked).
+    fn before(&self, dispatch: &mut Interception<'_>) -> Flow;
+
+    /// True when [`Interceptor::around`] wraps deliveries (boxing them);
+    /// read once when the interceptor is registered.
+    fn wraps_delivery(&self) -> bool {
+        false
+    }
+
+    /// Wraps the delivery of one dispatch this interceptor let through, e.g.
+    /// in a task-local scope that listeners read.
+    fn around<'a>(&'a self, _event: &'a Arc<dyn Event>, delivery: Delivery<'a>) -> Delivery<'a> {
+        delivery
+    }
+}
+
+/// Identifies a registration, to remove it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct InterceptorId(u64);
+
+struct Registered {
+    id: InterceptorId,
+    interceptor: Arc<dyn Interceptor>,
+}
+
+static ANY: AtomicBool = AtomicBool::new(false);
+static WRAPS: AtomicBool = AtomicBool::new(false);
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+static EDIT: Mutex<()> = Mutex::new(());
+static LIST: std::sync::LazyLock<ArcSwap<Vec<Registered>>> =
+    std::sync::LazyLock::new(|| ArcSwap::from_pointee(Vec::new()));
+
+/// Registers `interceptor` for every dispatcher, until [`remove`].
+pub(crate) fn register(interceptor: Arc<dyn Interceptor>) -> InterceptorId {
+    let _edit = EDIT.lock().unwrap_or_else(|e| e.into_inner());
+    let id = InterceptorId(NEXT_ID.fetch_add(1, Ordering::Relaxed));
+    let mut list: Vec<Registered> = LIST
+        .load()
+        .iter()
+        .map(|r| Registered {
+            id: r.id,
+            interceptor: r.interceptor.clone(),
+        })
+        .collect();
+    list.push(Registered { id, interceptor });
+    publish(list);
+    id
+}
+
+/// Removes a registration; unknown ids are ignored.
+#[allow(dead_code)]
+pub(crate) fn remove(id: InterceptorId) {
+    let _edit = EDIT.lock().unwrap_or_else(|e| e.into_inner());
+    let list: Vec<Registered> = LIST
+        .load()
+        .iter()
+        .filter(|r| r.id != id)
+        .map(|r| Registered {
+            id: r.id,
+            interceptor: r.interceptor.clone(),
+        })
+        .collect();
+    publish(list);
+}
+
+fn publish(list: Vec<Registered>) {
+    let any = !list.is_empty();
+    let wraps = list.iter().any(|r| r.interceptor.wraps_delivery());
+    LIST.store(Arc::new(list));
+    WRAPS.store(wraps, Ordering::Release);
+    ANY.store(any, Ordering::Release);
+}
+
+/// True when no interceptor is registered: the dispatch skips the seam.
+#[inline]
+pub(crate) fn idle() -> bool {
+    !ANY.load(Ordering::Acquire)
+}
+
+/// Offers the dispatch to every interceptor, in order.
+#[inline(never)]
+pub(crate) fn before(dispatch: &mut Interception<'_>) -> Flow {
+    for registered in LIST.load().iter() {
+        if registered.interceptor.before(dispatch) == Flow::Taken {
+            return Flow::Taken;
+        }
+    }
+    Flow::Deliver
+}
+
+/// True when some interceptor wraps deliveries.
+#[inline]
+pub(crate) fn wraps() -> bool {
+    WRAPS.load(Ordering::Acquire)
+}
+
+/// Runs `delivery` inside every wrapping interceptor (the first registered outermost).
+pub(crate) async fn around(event: &Arc<dyn Event>, delivery: Delivery<'_>) {
+    let list = LIST.load_full();
+    let mut delivery = delivery;
+    for registered in list.iter().rev() {
+        if registered.interceptor.wraps_delivery() {
+            delivery = registered.interceptor.around(event, delivery);
+        }
+    }
+    delivery.await;
+}

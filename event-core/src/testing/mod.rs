@@ -1,0 +1,98 @@
+//! Faking events, queued listeners and broadcasts in tests.
+//!
+//! Two families:
+//!
+//! - The seed's process-wide [`fake`] / [`restore`] / `EventFacade::assert_*`
+//!   on the global dispatcher. Simple, but `cargo test` runs tests on parallel
+//!   threads, and two tests faking the global dispatcher see each other's events.
+//! - Scoped fakes that parallel tests can use safely: [`EventFake`],
+//!   [`QueueFake`] and [`BroadcastFake`]. Each is bound to one of
+//!   * the current thread (`::new()`), which is the test: `cargo test` gives
+//!     every test its own thread and `#[tokio::test]` runs the test body on it.
+//!     Ended when the value is dropped, also when the test panics;
+//!   * an explicit dispatcher (`::for_dispatcher(&d)`), for code that dispatches
+//!     from spawned tasks on other threads;
+//!   * a tokio task ([`fake_scope`]), for a block of async code.
+//!
+//! ```
+//! use event_core::prelude::*;
+//! use event_core::testing::EventFake;
+//!
+//! #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Event)]
+//! struct OrderShippedEvent { order_id: String }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> anyhow::Result<()> {
+//! let events = EventFake::new();
+//! OrderShippedEvent { order_id: "1".into() }.dispatch().await?;
+//! events.assert_dispatched_with::<OrderShippedEvent>(|e| e.order_id == "1");
+//! # Ok(())
+//! # }
+//! ```
+
+mod broadcast_fake;
+mod event_fake;
+mod queue_fake;
+pub(crate) mod scope;
+
+use std::sync::Mutex;
+
+use crate::dispatcher::Dispatcher;
+use crate::event::Event;
+use crate::listener::EventListener;
+
+pub use crate::seed::{fake, is_faking, restore};
+pub use broadcast_fake::BroadcastFake;
+pub use event_fake::{
+    EventAssertions, EventFake, EventMatcher, fake_except, fake_only, fake_scope,
+};
+pub use queue_fake::{QueueFake, QueuedJob};
+pub(crate) use scope::global_recorder;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+// ----- registry assertions -------------------------------------------------------
+
+/// Panics unless listener `L` is registered for event `E` on `dispatcher`
+/// (Laravel's `Event::assertListening`). Pair it with the generated
+/// `event_registry::register_on(&dispatcher)`.
+#[track_caller]
+pub fn assert_listening<E: Event, L: EventListener + 'static>(dispatcher: &Dispatcher) {
+    let event = E::static_event_name();
+    let wanted = std::any::type_name::<L>();
+    let listeners = dispatcher.listeners_for(&event);
+    if !listeners.iter().any(|l| l.listener_name() == wanted) {
+        let names: Vec<&str> = listeners.iter().map(|l| l.listener_name()).collect();
+        panic!(
+            "expected listener `{wanted}` to listen to `{event}`; its listeners are: {}",
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        );
+    }
+}
+
+pub(crate) fn type_label<E>() -> &'static str {
+    let full = std::any::type_name::<E>();
+    full.rsplit("::").next().unwrap_or(full)
+}
+
+/// "Dispatched: A (2), B (1)." or "Nothing was dispatched."
+pub(crate) fn summarize(items: impl Iterator<Item = String>) -> String {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for item in items {
+        match counts.iter_mut().find(|(n, _)| *n == item) {
+            Some((_, c)) => *c += 1,
+            None => counts.push((item, 1)),
+        }
+    }
+    if counts.is_empty() {
+        return "Nothing was recorded.".to_string();
+    }
+    let list: Vec<String> = counts.iter().map(|(n, c)| format!("{n} ({c})")).collect();
+    format!("Recorded: {}.", list.join(", "))
+}

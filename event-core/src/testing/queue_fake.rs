@@ -1,0 +1,242 @@
+//! [`QueueFake`]: records queued listeners and events instead of queueing them.
+
+use std::sync::{Arc, Mutex};
+
+use anyhow::Result;
+use async_trait::async_trait;
+
+use super::scope::{Fakes, Scope};
+use super::{lock, summarize, type_label};
+use crate::dispatcher::Dispatcher;
+use crate::event::Event;
+use crate::listener::{EventListener, QueueableHandler};
+
+/// A job a [`QueueFake`] recorded instead of queueing it.
+#[derive(Clone)]
+pub struct QueuedJob {
+    /// The queued listener; `None` for a queued event.
+    pub listener: Option<Arc<dyn EventListener>>,
+    pub event: Arc<dyn Event>,
+    /// The queue it was meant for (listener's or event's setting), if any.
+    pub queue: Option<String>,
+    pub connection: Option<String>,
+}
+
+impl std::fmt::Debug for QueuedJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueuedJob")
+            .field(
+                "listener",
+                &self.listener.as_ref().map(|l| l.listener_name()),
+            )
+            .field("event", &self.event.event_name())
+            .field("queue", &self.queue)
+            .field("connection", &self.connection)
+            .finish()
+    }
+}
+
+impl QueuedJob {
+    fn describe(&self) -> String {
+        let what = match &self.listener {
+            Some(l) => format!("{} for {}", l.listener_name(), self.event.event_name()),
+            None => format!("event {}", self.event.event_name()),
+        };
+        match &self.queue {
+            Some(q) => format!("{what} on queue `{q}`"),
+            None => what,
+        }
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct QueueRecorder {
+    jobs: Mutex<Vec<QueuedJob>>,
+}
+
+#[async_trait]
+impl QueueableHandler for QueueRecorder {
+    async fn queue_event(&self, event: Arc<dyn Event>) -> Result<()> {
+        let settings = event.as_should_queue();
+        let queue = settings
+            .and_then(|s| s.queue())
+            .or_else(|| event.queue_name())
+            .map(str::to_string);
+        let connection = settings
+            .and_then(|s| s.queue_connection())
+            .map(str::to_string);
+        lock(&self.jobs).push(QueuedJob {
+            listener: None,
+            event,
+            queue,
+            connection,
+        });
+        Ok(())
+    }
+
+    async fn queue_listener(
+        &self,
+        listener: Arc<dyn EventListener>,
+        event: Arc<dyn Event>,
+    ) -> Result<()> {
+        let options = listener.options();
+        lock(&self.jobs).push(QueuedJob {
+            listener: Some(listener),
+            event,
+            queue: options.queue,
+            connection: options.connection,
+        });
+        Ok(())
+    }
+}
+
+// ----- QueueFake -----------------------------------------------------------------
+
+/// Records queued listeners and queued events instead of queueing (or running)
+/// them, for one test. Sync listeners still run.
+pub struct QueueFake {
+    recorder: Arc<QueueRecorder>,
+    _scope: Scope,
+}
+
+impl QueueFake {
+    /// Fakes the queue for every dispatch on this thread until dropped.
+    pub fn new() -> Self {
+        Self::install(None)
+    }
+
+    /// Fakes the queue of `dispatcher`, from any thread or task.
+    pub fn for_dispatcher(dispatcher: &Dispatcher) -> Self {
+        Self::install(Some(dispatcher))
+    }
+
+    fn install(dispatcher: Option<&Dispatcher>) -> Self {
+        let recorder = Arc::new(QueueRecorder::default());
+        let scope = Scope::install(
+            dispatcher,
+            Fakes {
+                queue: Some(recorder.clone()),
+                ..Fakes::default()
+            },
+        );
+        Self {
+            recorder,
+            _scope: scope,
+        }
+    }
+
+    /// Every recorded job, oldest first.
+    pub fn jobs(&self) -> Vec<QueuedJob> {
+        lock(&self.recorder.jobs).clone()
+    }
+
+    /// Recorded jobs of listener `L`.
+    pub fn queued<L: EventListener + 'static>(&self) -> Vec<QueuedJob> {
+        let name = std::any::type_name::<L>();
+        self.jobs()
+            .into_iter()
+            .filter(|j| {
+                j.listener
+                    .as_ref()
+                    .is_some_and(|l| l.listener_name() == name)
+            })
+            .collect()
+    }
+
+    fn summary(&self) -> String {
+        summarize(self.jobs().iter().map(QueuedJob::describe))
+    }
+
+    /// Panics unless listener `L` was queued.
+    #[track_caller]
+    pub fn assert_listener_queued<L: EventListener + 'static>(&self) {
+        if self.queued::<L>().is_empty() {
+            panic!(
+                "expected listener `{}` to be queued, but it was not. {}",
+                std::any::type_name::<L>(),
+                self.summary()
+            );
+        }
+    }
+
+    /// Panics unless listener `L` was queued for an `E` on a queue for which
+    /// `check(event, queue)` is true.
+    #[track_caller]
+    pub fn assert_listener_queued_with<L, E>(&self, check: impl Fn(&E, Option<&str>) -> bool)
+    where
+        L: EventListener + 'static,
+        E: Event,
+    {
+        let jobs = self.queued::<L>();
+        let matched = jobs.iter().any(|j| {
+            j.event
+                .downcast_ref::<E>()
+                .is_some_and(|e| check(e, j.queue.as_deref()))
+        });
+        if !matched {
+            panic!(
+                "expected listener `{}` to be queued for a `{}` matching the given check; {} job(s) of that listener, none matched. {}",
+                std::any::type_name::<L>(),
+                type_label::<E>(),
+                jobs.len(),
+                self.summary()
+            );
+        }
+    }
+
+    /// Panics unless listener `L` was queued exactly `times` times.
+    #[track_caller]
+    pub fn assert_listener_queued_times<L: EventListener + 'static>(&self, times: usize) {
+        let count = self.queued::<L>().len();
+        if count != times {
+            panic!(
+                "expected listener `{}` to be queued {times} time(s), but it was queued {count} time(s). {}",
+                std::any::type_name::<L>(),
+                self.summary()
+            );
+        }
+    }
+
+    /// Panics if listener `L` was queued.
+    #[track_caller]
+    pub fn assert_listener_not_queued<L: EventListener + 'static>(&self) {
+        let count = self.queued::<L>().len();
+        if count > 0 {
+            panic!(
+                "expected listener `{}` not to be queued, but it was queued {count} time(s). {}",
+                std::any::type_name::<L>(),
+                self.summary()
+            );
+        }
+    }
+
+    /// Panics unless a queued event of type `E` was pushed.
+    #[track_caller]
+    pub fn assert_event_queued<E: Event>(&self) {
+        let found = self
+            .jobs()
+            .iter()
+            .any(|j| j.listener.is_none() && j.event.is::<E>());
+        if !found {
+            panic!(
+                "expected event `{}` to be queued, but it was not. {}",
+                type_label::<E>(),
+                self.summary()
+            );
+        }
+    }
+
+    /// Panics if anything was queued.
+    #[track_caller]
+    pub fn assert_nothing_queued(&self) {
+        if !self.jobs().is_empty() {
+            panic!("expected nothing to be queued. {}", self.summary());
+        }
+    }
+}
+
+impl Default for QueueFake {
+    fn default() -> Self {
+        Self::new()
+    }
+}
