@@ -448,3 +448,96 @@ async fn unreadable_row_goes_to_the_failed_store() {
     );
     assert_eq!(queue.size().await.expect("size"), 0);
 }
+
+/// Jobs dispatched inside `in_transaction` exist if and only if the
+/// caller's transaction commits; an idle worker starts them at the commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactional_enqueue_commits_or_vanishes_with_the_data() {
+    use event_core::queue::postgres::in_transaction;
+    let Some(schema) = Schema::new() else { return };
+    let queue = Queue::open(&schema.url).await.expect("open");
+    let sink = Sink::memory();
+    let (dispatcher, registry) = common::setup(&queue, TestListener::new("tx", sink.clone())).await;
+    let mut client = sql(&schema.base).await;
+    let orders = schema.table("orders");
+    client
+        .batch_execute(&format!("CREATE TABLE {orders} (id bigint PRIMARY KEY)"))
+        .await
+        .expect("orders table");
+    let running = common::start(common::worker(&queue, registry));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Rolled back: neither the order nor its job.
+    let tx = client.transaction().await.expect("begin");
+    tx.execute(&format!("INSERT INTO {orders} VALUES (1)"), &[])
+        .await
+        .expect("insert order");
+    in_transaction(&tx, async { dispatcher.dispatch(common::job(1)).await })
+        .await
+        .expect("dispatch in the transaction");
+    assert_eq!(
+        queue.size().await.expect("size"),
+        0,
+        "not visible before commit"
+    );
+    tx.rollback().await.expect("rollback");
+    assert_eq!(
+        queue.size().await.expect("size"),
+        0,
+        "gone with the rollback"
+    );
+
+    // The work fails: its jobs are dropped, its error returned.
+    let tx = client.transaction().await.expect("begin");
+    let failed: anyhow::Result<()> = in_transaction(&tx, async {
+        dispatcher.dispatch(common::job(2)).await?;
+        anyhow::bail!("payment declined")
+    })
+    .await;
+    assert!(format!("{:#}", failed.expect_err("fails")).contains("payment declined"));
+    tx.commit().await.expect("commit");
+    assert_eq!(
+        queue.size().await.expect("size"),
+        0,
+        "the failed work's job was dropped"
+    );
+
+    // Committed: the order and its job, and the idle worker runs it at once.
+    let tx = client.transaction().await.expect("begin");
+    tx.execute(&format!("INSERT INTO {orders} VALUES (3)"), &[])
+        .await
+        .expect("insert order");
+    in_transaction(&tx, async {
+        dispatcher.dispatch(common::job(3)).await?;
+        dispatcher.dispatch(common::job(4)).await
+    })
+    .await
+    .expect("dispatch in the transaction");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        sink.of("start").is_empty(),
+        "nothing runs before the commit"
+    );
+    let committed = Instant::now();
+    tx.commit().await.expect("commit");
+    assert!(
+        common::eventually(Duration::from_secs(10), async || sink.of("success").len()
+            == 2)
+        .await
+    );
+    let latency = sink.times("start")[0] - committed;
+    assert!(
+        latency < Duration::from_secs(2),
+        "started {latency:?} after the commit"
+    );
+    running.stop().await;
+    assert_eq!(sink.of("success"), vec![3, 4]);
+    assert!(
+        sink.of("start").iter().all(|n| *n >= 3),
+        "jobs 1 and 2 never ran"
+    );
+
+    // Outside `in_transaction`, dispatch writes at once as usual.
+    dispatcher.dispatch(common::job(5)).await.expect("dispatch");
+    assert_eq!(queue.size().await.expect("size"), 1);
+}
