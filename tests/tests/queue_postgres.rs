@@ -3,6 +3,7 @@
 //! every scenario the other connections pass, plus crashes, two worker
 //! processes, LISTEN/NOTIFY wake-ups and the tables' shape.
 
+mod postgres_common;
 mod queue_common;
 
 use std::time::{Duration, Instant};
@@ -10,80 +11,9 @@ use std::time::{Duration, Instant};
 use event_core::config::EventsConfig;
 use event_core::queue::postgres::tokio_postgres;
 use event_core::queue::{self, Job, Queue};
+use postgres_common::{Schema, sql};
 use queue_common as common;
 use queue_common::fixtures::{Sink, TestListener};
-
-/// The test server's URL, or `None` (test skipped).
-fn base_url() -> Option<String> {
-    match std::env::var("EVENTS_TEST_POSTGRES_URL") {
-        Ok(url) => Some(url),
-        Err(_) => {
-            println!("skipped: set EVENTS_TEST_POSTGRES_URL");
-            None
-        }
-    }
-}
-
-/// A connection of the test's own, for looking at and tampering with tables.
-async fn sql(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .expect("connect to the test PostgreSQL");
-    tokio::spawn(connection);
-    client
-}
-
-/// A fresh schema for one test; dropped when the test ends, passed or not.
-struct Schema {
-    base: String,
-    name: String,
-    /// The queue URL naming the schema.
-    url: String,
-}
-
-impl Schema {
-    fn new() -> Option<Self> {
-        let base = base_url()?;
-        let name = format!(
-            "test_{}",
-            event_core::ulid::Ulid::new().to_string().to_lowercase()
-        );
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}schema={name}");
-        Some(Self { base, name, url })
-    }
-
-    fn table(&self, table: &str) -> String {
-        format!("\"{}\".{table}", self.name)
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let (base, name) = (self.base.clone(), self.name.clone());
-        // Its own thread and runtime: this runs inside the test's runtime,
-        // and also when the test panicked.
-        let _ = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async {
-                if let Ok((client, connection)) =
-                    tokio_postgres::connect(&base, tokio_postgres::NoTls).await
-                {
-                    tokio::spawn(connection);
-                    let _ = client
-                        .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"))
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
 
 macro_rules! on_postgres {
     ($($scenario:ident),* $(,)?) => {
