@@ -30,9 +30,9 @@ pub struct EventsConfig {
     pub retry_attempts: u32,
     /// `EVENTS_RETRY_DELAY_SECONDS` (default 60): backoff when a listener sets none.
     pub retry_delay_seconds: u64,
-    /// `EVENTS_QUEUE_CONNECTION` (default `sync`): `sync`, `memory`, `sqlite` or `redis`.
+    /// `EVENTS_QUEUE_CONNECTION` (default `sync`): `sync`, `memory`, `sqlite`, `redis` or `postgres`.
     pub queue_connection: String,
-    /// `EVENTS_QUEUE_URL`: where the `sqlite` or `redis` connection lives.
+    /// `EVENTS_QUEUE_URL`: where the `sqlite`, `redis` or `postgres` connection lives.
     pub queue_url: Option<String>,
 }
 
@@ -50,7 +50,7 @@ impl Default for EventsConfig {
     }
 }
 
-const CONNECTIONS: [&str; 4] = ["sync", "memory", "sqlite", "redis"];
+const CONNECTIONS: [&str; 5] = ["sync", "memory", "sqlite", "redis", "postgres"];
 
 impl EventsConfig {
     /// Reads the process environment, falling back to `.env` in the current
@@ -122,7 +122,7 @@ impl EventsConfig {
                 return Err(invalid(
                     "EVENTS_QUEUE_CONNECTION",
                     &v,
-                    "expected one of sync, memory, sqlite, redis",
+                    "expected one of sync, memory, sqlite, redis, postgres",
                 ));
             }
             config.queue_connection = v;

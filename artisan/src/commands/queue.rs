@@ -41,8 +41,8 @@ fn queue_url(manifest: Option<&Path>, given: &QueueUrl) -> Result<(String, Strin
         }
     }
     Err(UsageError(
-        "no queue to look at: pass --url sqlite://jobs.db (or redis://host:6379), or set \
-         EVENTS_QUEUE_URL"
+        "no queue to look at: pass --url sqlite://jobs.db (or redis://host:6379, or \
+         postgres://user@host/db), or set EVENTS_QUEUE_URL"
             .to_string(),
     )
     .into())

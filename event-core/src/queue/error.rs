@@ -48,6 +48,16 @@ pub enum QueueError {
         #[source]
         source: redis::RedisError,
     },
+    /// PostgreSQL refused a statement or could not be reached.
+    #[cfg(feature = "postgres")]
+    #[error("postgres queue `{url}`: {doing}: {source}")]
+    Postgres {
+        url: String,
+        /// What the queue was doing (`"claim jobs"`, `"connect"`).
+        doing: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
     /// A job or failed-job record could not be turned into (or read from) JSON.
     #[error("queue `{url}`: {action}: {source}")]
     Json {
@@ -78,6 +88,8 @@ impl QueueError {
             | Self::Json { url, .. } => Some(url),
             #[cfg(feature = "sqlite")]
             Self::Sqlite { url, .. } => Some(url),
+            #[cfg(feature = "postgres")]
+            Self::Postgres { url, .. } => Some(url),
             #[cfg(feature = "redis")]
             Self::Redis { url, .. } => Some(url),
             Self::UnknownConnection(_)
@@ -104,6 +116,8 @@ impl QueueError {
                 source.sqlite_error_code(),
                 Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::DatabaseBusy)
             ),
+            #[cfg(feature = "postgres")]
+            Self::Postgres { source, .. } => source.is_closed() || source.code().is_none(),
             _ => false,
         }
     }

@@ -23,6 +23,7 @@
 //! | `memory` | - | in-process queues; workers are tasks; lost on exit |
 //! | `sqlite` | `sqlite://jobs.db`, `sqlite:///abs/jobs.db` | embedded and durable; every process opening the file shares it |
 //! | `redis` | `redis://host:6379?prefix=myapp` | Redis Streams; any number of worker processes and machines |
+//! | `postgres` | `postgres://user@host:5432/db?schema=myapp` | PostgreSQL (feature `postgres`); any number of worker processes and machines, jobs enqueued in your own transaction ([`postgres::in_transaction`]) |
 //!
 //! A listener's or event's own `connection` wins over the default; add the
 //! connections it may name with [`Queue::with_connection`] (`sync` is always
@@ -54,6 +55,8 @@ mod error;
 mod failed;
 mod job;
 mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
 mod registry;
@@ -81,6 +84,8 @@ pub use error::QueueError;
 pub use failed::FailedJobs;
 pub use job::{Claimed, FailedJob, Job, JobEnvelope, JobLimits, Receipt};
 pub use memory::MemoryBackend;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresBackend, PostgresOptions};
 #[cfg(feature = "redis")]
 pub use redis::{RedisBackend, RedisOptions};
 pub use registry::{EventDecoder, JobRegistry, RegistryError};
@@ -232,7 +237,8 @@ impl Queue {
     }
 
     /// Opens a queue from its URL: `sqlite://jobs.db`, `sqlite:///abs/jobs.db`,
-    /// `redis://host:6379` (optionally `?prefix=myapp`), `memory`, `sync`.
+    /// `redis://host:6379` (optionally `?prefix=myapp`),
+    /// `postgres://user@host:5432/db` (optionally `?schema=myapp`), `memory`, `sync`.
     pub async fn open(url: &str) -> Result<Self, QueueError> {
         let url = url.trim();
         if url == "sync" || url == "sync://" {
@@ -247,9 +253,14 @@ impl Queue {
         if url.starts_with("redis://") || url.starts_with("rediss://") {
             return Self::redis(url).await;
         }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Self::postgres(url).await;
+        }
         Err(QueueError::InvalidUrl {
-            url: url.to_string(),
-            reason: "expected sqlite://<path> or redis://<host>:<port>".to_string(),
+            url: redact(url),
+            reason:
+                "expected sqlite://<path>, redis://<host>:<port> or postgres://<user>@<host>/<db>"
+                    .to_string(),
         })
     }
 
@@ -279,6 +290,18 @@ impl Queue {
     #[cfg(not(feature = "redis"))]
     async fn redis(_url: &str) -> Result<Self, QueueError> {
         Err(QueueError::Disabled("redis"))
+    }
+
+    #[cfg(feature = "postgres")]
+    async fn postgres(url: &str) -> Result<Self, QueueError> {
+        let backend =
+            postgres::PostgresBackend::connect(url, PostgresOptions::from_url(url)?).await?;
+        Ok(Self::from_backend("postgres", Some(Arc::new(backend))))
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    async fn postgres(_url: &str) -> Result<Self, QueueError> {
+        Err(QueueError::Disabled("postgres"))
     }
 
     fn edit(self, change: impl FnOnce(&mut Inner)) -> Self {
