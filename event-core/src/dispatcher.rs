@@ -25,6 +25,7 @@ use crate::broadcasting::{BroadcastMessage, Broadcaster};
 use crate::event::{Event, IntoEvent};
 use crate::listener::{EventListener, QueueableHandler};
 use crate::pattern;
+use crate::store::scope::{self, Recorder};
 use crate::testing;
 
 type Listeners = Arc<[Arc<dyn EventListener>]>;
@@ -59,6 +60,7 @@ struct Registry {
     patterns: Vec<(String, Arc<dyn EventListener>)>,
     handler: Option<Arc<dyn QueueableHandler>>,
     broadcaster: Option<Arc<dyn Broadcaster>>,
+    recorder: Option<Arc<dyn Recorder>>,
 }
 
 /// An immutable view of a `Registry`, with per-name resolution cached.
@@ -70,6 +72,7 @@ struct Snapshot {
     typed: FxHashMap<TypeId, Box<str>>,
     handler: Option<Arc<dyn QueueableHandler>>,
     broadcaster: Option<Arc<dyn Broadcaster>>,
+    recorder: Option<Arc<dyn Recorder>>,
     /// Wildcard matches of names without listeners of their own, filled on first use.
     wildcard_cache: Mutex<FxHashMap<Box<str>, Listeners>>,
 }
@@ -79,6 +82,7 @@ struct Resolved {
     listeners: Listeners,
     handler: Option<Arc<dyn QueueableHandler>>,
     broadcaster: Option<Arc<dyn Broadcaster>>,
+    recorder: Option<Arc<dyn Recorder>>,
 }
 
 struct LocalCache {
@@ -244,6 +248,11 @@ impl Dispatcher {
         self.edit(|r| r.handler = None);
     }
 
+    /// Records every dispatch through `recorder` (the event store), or stops.
+    pub(crate) fn set_recorder(&self, recorder: Option<Arc<dyn Recorder>>) {
+        self.edit(|r| r.recorder = recorder);
+    }
+
     /// Broadcasts broadcastable events through `broadcaster` from now on.
     pub async fn set_broadcaster(&self, broadcaster: Arc<dyn Broadcaster>) {
         self.edit(|r| r.broadcaster = Some(broadcaster));
@@ -320,6 +329,26 @@ impl Dispatcher {
         };
         let handler = fake_handler.as_ref().or(resolved.handler.as_ref());
         let broadcaster = fake_broadcaster.as_ref().or(resolved.broadcaster.as_ref());
+        // The event store: one hook per dispatch; its listeners run in the
+        // event's correlation scope.
+        if let Some(recorder) = &resolved.recorder {
+            let causation = recorder.record(&event);
+            let deliver = self.deliver(&resolved, event, queue_event, handler, broadcaster);
+            return scope::within(causation, deliver).await;
+        }
+        self.deliver(&resolved, event, queue_event, handler, broadcaster)
+            .await
+    }
+
+    /// Broadcasts, then queues the event or runs (or queues) each listener.
+    async fn deliver(
+        &self,
+        resolved: &Resolved,
+        event: Arc<dyn Event>,
+        queue_event: bool,
+        handler: Option<&Arc<dyn QueueableHandler>>,
+        broadcaster: Option<&Arc<dyn Broadcaster>>,
+    ) -> Result<()> {
         let broadcast = match broadcaster {
             Some(broadcaster) => broadcast(broadcaster.as_ref(), &*event).await,
             None => Ok(()),
@@ -483,6 +512,7 @@ impl Dispatcher {
             listeners: snapshot.resolve_name(name),
             handler: snapshot.handler.clone(),
             broadcaster: snapshot.broadcaster.clone(),
+            recorder: snapshot.recorder.clone(),
         }
     }
 
@@ -541,6 +571,7 @@ impl Registry {
             typed,
             handler: self.handler.clone(),
             broadcaster: self.broadcaster.clone(),
+            recorder: self.recorder.clone(),
             wildcard_cache: Mutex::default(),
         }
     }

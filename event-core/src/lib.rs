@@ -39,6 +39,7 @@ mod listener;
 mod macros;
 mod pattern;
 pub mod queue;
+pub mod store;
 pub mod testing;
 
 pub use broadcasting::ShouldBroadcast;
@@ -52,6 +53,7 @@ pub use event_macros::{Event, listener};
 pub use facade::EventFacade;
 pub use listener::{EventListener, ListenerOptions, QueueableHandler, ShouldQueueListener};
 pub use queue::{JobRegistry, Queue, Worker, defer};
+pub use store::{EventStore, is_replaying};
 pub use testing::{fake, is_faking, restore};
 
 // The crates generated code names, so an app needs no extra dependency.
