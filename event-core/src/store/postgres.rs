@@ -170,18 +170,43 @@ impl PostgresStore {
                 });
             }
         }
-        tx.batch_execute(&format!(
-            "CREATE UNIQUE INDEX IF NOT EXISTS {t}_stream ON {t} (stream, stream_version);
-             CREATE INDEX IF NOT EXISTS {t}_name ON {t} (name, position);
-             CREATE INDEX IF NOT EXISTS {t}_correlation ON {t} (correlation_id, position);
-             CREATE TABLE IF NOT EXISTS {t}_checkpoints (
-                 name       text PRIMARY KEY,
-                 cursor     jsonb NOT NULL,
-                 updated_at timestamptz NOT NULL DEFAULT now()
-             );"
-        ))
-        .await
-        .map_err(&err)?;
+        // Only what is missing: CREATE INDEX locks the table against
+        // writers even when the index exists, and a process starting while
+        // a long transaction writes must not wait for it.
+        let wanted = [
+            (
+                format!("{t}_stream"),
+                format!("CREATE UNIQUE INDEX {t}_stream ON {t} (stream, stream_version)"),
+            ),
+            (
+                format!("{t}_name"),
+                format!("CREATE INDEX {t}_name ON {t} (name, position)"),
+            ),
+            (
+                format!("{t}_correlation"),
+                format!("CREATE INDEX {t}_correlation ON {t} (correlation_id, position)"),
+            ),
+            (
+                format!("{t}_checkpoints"),
+                format!(
+                    "CREATE TABLE {t}_checkpoints (
+                         name       text PRIMARY KEY,
+                         cursor     jsonb NOT NULL,
+                         updated_at timestamptz NOT NULL DEFAULT now()
+                     )"
+                ),
+            ),
+        ];
+        for (name, create) in wanted {
+            let exists: bool = tx
+                .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
+                .await
+                .map_err(&err)?
+                .get(0);
+            if !exists {
+                tx.batch_execute(&create).await.map_err(&err)?;
+            }
+        }
         let sequence: Option<String> = tx
             .query_one("SELECT pg_get_serial_sequence($1, 'position')", &[t])
             .await

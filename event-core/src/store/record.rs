@@ -185,12 +185,3 @@ impl Pending {
         }
     }
 }
-
-/// Timestamps as SQLite stores them: fixed width, so text order is time order.
-pub(crate) fn sqlite_time(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
-
-pub(crate) fn parse_sqlite_time(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
-    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc))
-}

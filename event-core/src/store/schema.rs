@@ -25,6 +25,8 @@ pub(crate) const SELECT: &str = "position, id, name, payload, metadata, tags, st
      stream_version, correlation_id, causation_id, replay_of, dispatched_at, recorded_at";
 
 /// Which backend's types to compare against.
+// Each backend is behind its own feature; a build may have only one.
+#[allow(dead_code)]
 #[derive(Clone, Copy)]
 pub(crate) enum Dialect {
     Sqlite,

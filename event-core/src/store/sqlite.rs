@@ -9,15 +9,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 use tokio::sync::watch;
 
 use super::backend::{Backend, Cursor};
 use super::error::StoreError;
 use super::query::{Filter, Param};
-use super::record::{
-    Appended, EventRecord, ExpectedVersion, NewEvent, parse_sqlite_time, sqlite_time,
-};
+use super::record::{Appended, EventRecord, ExpectedVersion, NewEvent};
 use super::schema::{self, Dialect, SELECT};
 
 pub(crate) struct SqliteStore {
@@ -145,7 +144,7 @@ fn record(row: &rusqlite::Row<'_>) -> rusqlite::Result<EventRecord> {
         let text: String = row.get(i)?;
         serde_json::from_str(&text).map_err(|e| bad_value(i, e))
     };
-    let time = |i: usize| -> rusqlite::Result<chrono::DateTime<chrono::Utc>> {
+    let time = |i: usize| -> rusqlite::Result<DateTime<Utc>> {
         let text: String = row.get(i)?;
         parse_sqlite_time(&text).map_err(|e| bad_value(i, e))
     };
@@ -432,4 +431,13 @@ impl Backend for SqliteStore {
         })
         .await
     }
+}
+
+/// Timestamps as SQLite stores them: fixed width, so text order is time order.
+fn sqlite_time(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+fn parse_sqlite_time(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
+    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc))
 }
