@@ -304,7 +304,7 @@ impl EventStore {
             .await?
             .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
         Replay::new(self.clone(), record.position - 1)
-            .run_one(record, registry)
+            .run_record(record, registry)
             .await
     }
 

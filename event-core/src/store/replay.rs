@@ -77,8 +77,8 @@ impl Replay {
         self
     }
 
-    /// Replays one stored event.
-    pub(crate) async fn run_one(
+    /// Replays one stored event (with this replay's `listener` choice).
+    pub async fn run_record(
         self,
         record: EventRecord,
         registry: &JobRegistry,
