@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use crate::commands::history::{EventHistory, StoreUrl};
+pub use crate::commands::replay::EventReplay;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "artisan",
@@ -103,6 +106,25 @@ pub enum Command {
         after_help = "Example:\n  artisan queue:flush --url sqlite://jobs.db"
     )]
     QueueFlush(QueueUrl),
+
+    /// Show the event store's history: a table, one chain as a tree, or JSON.
+    #[command(
+        name = "event:history",
+        after_help = "Examples:\n  \
+            artisan event:history --name OrderPlaced --since 1h\n  \
+            artisan event:history --correlation 01J9Z3K6Q8V0C2M4N6P8R0T2V4\n  \
+            artisan event:history --tag order --limit 20 --json --url postgres://app@db/app"
+    )]
+    EventHistory(EventHistory),
+
+    /// Re-dispatch stored events to their listeners (through your app's own artisan binary).
+    #[command(
+        name = "event:replay",
+        after_help = "Examples:\n  \
+            cargo run --bin artisan -- event:replay 01J9Z3K6Q8V0C2M4N6P8R0T2V4\n  \
+            cargo run --bin artisan -- event:replay --from 0 --name OrderPlaced --listener UpdateStats"
+    )]
+    EventReplay(EventReplay),
 }
 
 /// Which queue connection: `--url`, else EVENTS_QUEUE_URL (environment or the package's .env).

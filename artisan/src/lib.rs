@@ -53,4 +53,5 @@ where
     }
 }
 
+pub use commands::replay::event_replay;
 pub use fsx::{Outcome, Transaction};

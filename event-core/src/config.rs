@@ -26,6 +26,9 @@ pub struct EventsConfig {
     pub store_enabled: bool,
     /// `EVENTS_STORE_TABLE` (default `events`).
     pub store_table: String,
+    /// `EVENTS_STORE_URL` (default `sqlite://events.db`): where the event
+    /// store lives, `sqlite://<path>` or `postgres://...`.
+    pub store_url: String,
     /// `EVENTS_RETRY_ATTEMPTS` (default 3): tries when a listener sets none.
     pub retry_attempts: u32,
     /// `EVENTS_RETRY_DELAY_SECONDS` (default 60): backoff when a listener sets none.
@@ -42,6 +45,7 @@ impl Default for EventsConfig {
             default_queue: "events".to_string(),
             store_enabled: true,
             store_table: "events".to_string(),
+            store_url: "sqlite://events.db".to_string(),
             retry_attempts: 3,
             retry_delay_seconds: 60,
             queue_connection: "sync".to_string(),
@@ -102,6 +106,9 @@ impl EventsConfig {
         }
         if let Some(v) = get("EVENTS_STORE_TABLE") {
             config.store_table = non_empty("EVENTS_STORE_TABLE", v)?;
+        }
+        if let Some(v) = get("EVENTS_STORE_URL") {
+            config.store_url = non_empty("EVENTS_STORE_URL", v)?;
         }
         if let Some(v) = get("EVENTS_RETRY_ATTEMPTS") {
             config.retry_attempts = parse_num("EVENTS_RETRY_ATTEMPTS", v)?;

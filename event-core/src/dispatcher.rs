@@ -30,6 +30,7 @@ use crate::pattern;
 mod failure;
 pub(crate) mod intercept;
 
+use crate::store::scope::{self, Recorder};
 pub use failure::{BroadcastFailed, ListenerFailed, QueueFailed};
 use intercept::{Flow, Interception};
 
@@ -65,6 +66,7 @@ struct Registry {
     patterns: Vec<(String, Arc<dyn EventListener>)>,
     handler: Option<Arc<dyn QueueableHandler>>,
     broadcaster: Option<Arc<dyn Broadcaster>>,
+    recorder: Option<Arc<dyn Recorder>>,
 }
 
 /// An immutable view of a `Registry`, with per-name resolution cached.
@@ -76,6 +78,7 @@ struct Snapshot {
     typed: FxHashMap<TypeId, Box<str>>,
     handler: Option<Arc<dyn QueueableHandler>>,
     broadcaster: Option<Arc<dyn Broadcaster>>,
+    recorder: Option<Arc<dyn Recorder>>,
     /// Wildcard matches of names without listeners of their own, filled on first use.
     wildcard_cache: Mutex<FxHashMap<Box<str>, Listeners>>,
 }
@@ -85,6 +88,7 @@ struct Resolved {
     listeners: Listeners,
     handler: Option<Arc<dyn QueueableHandler>>,
     broadcaster: Option<Arc<dyn Broadcaster>>,
+    recorder: Option<Arc<dyn Recorder>>,
 }
 
 struct LocalCache {
@@ -195,6 +199,31 @@ where
 
 /// Broadcasts, then queues the event or runs (or queues) each listener.
 #[inline(always)]
+/// [`deliver`], inside the event store's correlation scope when the
+/// dispatcher records its dispatches. Called only once interceptors (fakes)
+/// have let the dispatch through, so a faked event is never recorded.
+async fn deliver_recorded<M: Mode>(
+    event: &Arc<dyn Event>,
+    resolved: &Resolved,
+    handler: Option<&Arc<dyn QueueableHandler>>,
+    broadcaster: Option<&Arc<dyn Broadcaster>>,
+    queue_event: bool,
+    mode: M,
+) -> M::Output {
+    let delivery = deliver(
+        event,
+        &resolved.listeners,
+        handler,
+        broadcaster,
+        queue_event,
+        mode,
+    );
+    match &resolved.recorder {
+        None => delivery.await,
+        Some(recorder) => scope::within(recorder.record(event), delivery).await,
+    }
+}
+
 async fn deliver<M: Mode>(
     event: &Arc<dyn Event>,
     listeners: &Listeners,
@@ -398,6 +427,11 @@ impl Dispatcher {
         self.edit(|r| r.handler = None);
     }
 
+    /// Records every dispatch through `recorder` (the event store), or stops.
+    pub(crate) fn set_recorder(&self, recorder: Option<Arc<dyn Recorder>>) {
+        self.edit(|r| r.recorder = recorder);
+    }
+
     /// Broadcasts broadcastable events through `broadcaster` from now on.
     pub async fn set_broadcaster(&self, broadcaster: Arc<dyn Broadcaster>) {
         self.edit(|r| r.broadcaster = Some(broadcaster));
@@ -484,9 +518,9 @@ impl Dispatcher {
         if intercept::idle() {
             // Without interceptors, borrow the resolved handler and
             // broadcaster rather than cloning their (shared) Arcs.
-            return deliver(
+            return deliver_recorded(
                 &event,
-                &resolved.listeners,
+                &resolved,
                 resolved.handler.as_ref(),
                 resolved.broadcaster.as_ref(),
                 queue_event,
@@ -518,9 +552,9 @@ impl Dispatcher {
         }
         let (handler, broadcaster) = (dispatch.handler, dispatch.broadcaster);
         if !intercept::wraps() {
-            return deliver(
+            return deliver_recorded(
                 &event,
-                &resolved.listeners,
+                resolved,
                 handler.as_ref(),
                 broadcaster.as_ref(),
                 queue_event,
@@ -531,9 +565,9 @@ impl Dispatcher {
         let mut output = None;
         let delivery = async {
             output = Some(
-                deliver(
+                deliver_recorded(
                     &event,
-                    &resolved.listeners,
+                    resolved,
                     handler.as_ref(),
                     broadcaster.as_ref(),
                     queue_event,
@@ -629,6 +663,7 @@ impl Dispatcher {
             listeners: snapshot.resolve_name(name),
             handler: snapshot.handler.clone(),
             broadcaster: snapshot.broadcaster.clone(),
+            recorder: snapshot.recorder.clone(),
         }
     }
 
@@ -687,6 +722,7 @@ impl Registry {
             typed,
             handler: self.handler.clone(),
             broadcaster: self.broadcaster.clone(),
+            recorder: self.recorder.clone(),
             wildcard_cache: Mutex::default(),
         }
     }

@@ -39,6 +39,7 @@ mod macros;
 mod pattern;
 pub mod queue;
 mod seed;
+pub mod store;
 pub mod testing;
 
 pub use broadcasting::ShouldBroadcast;
@@ -53,6 +54,7 @@ pub use seed::{
     EventFacade, dispatch, event, event_dispatcher, fake, is_faking, listen, listen_pattern,
     listen_wildcard, restore,
 };
+pub use store::{EventStore, is_replaying};
 
 // The crates generated code names, so an app needs no extra dependency.
 pub use async_trait::async_trait;

@@ -34,6 +34,13 @@ pub trait EventListener: Send + Sync {
         vec![]
     }
 
+    /// False for listeners with side effects (mail, payments) that must not
+    /// run again when the event store replays an event; inside a listener,
+    /// [`is_replaying`](crate::store::is_replaying) tells the two apart.
+    fn replayable(&self) -> bool {
+        true
+    }
+
     /// A stable name for the listener: queue jobs and error messages use it.
     /// Defaults to the Rust type path.
     fn listener_name(&self) -> &str {

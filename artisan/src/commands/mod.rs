@@ -1,8 +1,10 @@
 //! One module per command group: `make:*`, `event:*`, `stub:*`, `queue:*`.
 
 mod event;
+pub(crate) mod history;
 mod make;
 mod queue;
+pub(crate) mod replay;
 mod stub;
 
 use std::path::PathBuf;
@@ -28,6 +30,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::QueueRetry(args) => queue::retry(manifest, args),
         Command::QueueForget(args) => queue::forget(manifest, args),
         Command::QueueFlush(args) => queue::flush(manifest, args),
+        Command::EventHistory(args) => history::history(manifest, args),
+        Command::EventReplay(args) => replay::without_registry(args),
     }
 }
 

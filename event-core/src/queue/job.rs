@@ -96,6 +96,13 @@ pub struct JobEnvelope {
     pub available_at: i64,
     /// Unix ms when the job was first queued.
     pub created_at: i64,
+    /// The event store's id of the event being handled, and of its chain:
+    /// the worker restores them, so what the listener dispatches records
+    /// the right cause. `None` when no store recorded the dispatch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
 }
 
 impl JobEnvelope {
@@ -119,6 +126,8 @@ impl JobEnvelope {
             priority: 0,
             available_at: 0,
             created_at: 0,
+            event_id: None,
+            correlation_id: None,
         }
     }
 }

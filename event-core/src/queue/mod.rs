@@ -402,6 +402,7 @@ impl Queue {
         // One clock read for the id and the times.
         let id = ulid::Ulid::new();
         let now = id.timestamp_ms() as i64;
+        let (event_id, correlation_id) = crate::store::scope::job_ids();
         JobEnvelope {
             id: id.to_string(),
             event: event.event_name().to_string(),
@@ -419,6 +420,8 @@ impl Queue {
             priority: event.priority(),
             available_at: now,
             created_at: now,
+            event_id,
+            correlation_id,
         }
     }
 

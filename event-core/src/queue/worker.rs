@@ -76,7 +76,7 @@ struct Ctx {
 
 enum Outcome {
     Done,
-    Retry(JobEnvelope),
+    Retry(Box<JobEnvelope>),
     Fail(String, u32),
 }
 
@@ -359,7 +359,7 @@ async fn run_job(ctx: &Ctx, key: u64, claimed: Arc<Claimed>) {
             ctx.counters.retried.fetch_add(1, Ordering::Relaxed);
             let id = claimed.job.envelope.id.clone();
             ctx.backend
-                .retry(claimed, envelope)
+                .retry(claimed, *envelope)
                 .await
                 .map_err(|e| (id, e))
         }
@@ -519,7 +519,7 @@ async fn execute(ctx: &Ctx, claimed: &Claimed) -> Outcome {
         Ok(rebuilt) => rebuilt,
         Err(reason) => return Outcome::Fail(reason, claimed.attempt),
     };
-    let verdict = attempt(Attempt {
+    let run = attempt(Attempt {
         event: &event,
         listeners: &listeners,
         attempt: claimed.attempt,
@@ -527,7 +527,13 @@ async fn execute(ctx: &Ctx, claimed: &Claimed) -> Outcome {
         tries: limits.tries,
         timeout_ms: limits.timeout_ms,
         max_exceptions: limits.max_exceptions,
-    })
+    });
+    // The event store's correlation scope of the dispatch that queued it.
+    let verdict = crate::store::scope::within_job(
+        envelope.event_id.as_deref(),
+        envelope.correlation_id.as_deref(),
+        run,
+    )
     .await;
     match verdict {
         Verdict::Done => Outcome::Done,
@@ -538,7 +544,7 @@ async fn execute(ctx: &Ctx, claimed: &Claimed) -> Outcome {
             next.attempts = claimed.attempt;
             next.exceptions = exceptions;
             next.available_at = now_ms() + limits.backoff_after(claimed.attempt).as_millis() as i64;
-            Outcome::Retry(next)
+            Outcome::Retry(Box::new(next))
         }
     }
 }

@@ -621,6 +621,8 @@ fn raw_envelope(event: &str, listener: Option<&str>, payload: serde_json::Value)
         priority: 0,
         available_at: now,
         created_at: now,
+        event_id: None,
+        correlation_id: None,
     }
 }
 

@@ -1,0 +1,125 @@
+//! `event:replay <id>` / `event:replay --from POSITION [--name X] [--listener L]`:
+//! stored events re-dispatched to their listeners.
+//!
+//! Replaying needs the app's own listeners, so it runs through the app's
+//! artisan binary (`src/bin/artisan.rs`, which passes the app's
+//! `event_registry::job_registry()`): [`event_replay`] is the command, taking
+//! that registry. The standalone `artisan` says so instead of guessing.
+
+use std::path::Path;
+
+use anyhow::Result;
+use clap::Args;
+use event_core::JobRegistry;
+use event_core::store::ReplayReport;
+
+use super::history::{StoreUrl, open_store, runtime};
+use crate::UsageError;
+use crate::out;
+
+#[derive(Debug, Args)]
+pub struct EventReplay {
+    /// The stored event to replay (its id); or use --from.
+    #[arg(
+        value_name = "ID",
+        required_unless_present = "from",
+        conflicts_with = "from"
+    )]
+    pub id: Option<String>,
+    /// Replay every event after this position, in pages.
+    #[arg(long, value_name = "POSITION")]
+    pub from: Option<i64>,
+    /// With --from: only events of this name.
+    #[arg(long, value_name = "NAME", requires = "from")]
+    pub name: Option<String>,
+    /// Only this listener (its name, or the last `::` segment of it).
+    #[arg(long, value_name = "LISTENER")]
+    pub listener: Option<String>,
+    #[command(flatten)]
+    pub store: StoreUrl,
+}
+
+/// The standalone binary has no listeners to replay to.
+pub fn without_registry(_args: EventReplay) -> Result<()> {
+    Err(UsageError(
+        "event:replay runs your app's listeners, so it needs your app's own artisan binary: \
+         `artisan init` writes src/bin/artisan.rs, then `cargo run --bin artisan -- event:replay ...`"
+            .to_string(),
+    )
+    .into())
+}
+
+/// Runs `event:replay` with the app's registry.
+pub fn event_replay(
+    manifest: Option<&Path>,
+    args: EventReplay,
+    registry: &JobRegistry,
+) -> Result<()> {
+    let report = runtime()?.block_on(async {
+        let store = open_store(manifest, &args.store).await?;
+        let report = match (&args.id, args.from) {
+            (Some(id), _) => {
+                if let Some(listener) = &args.listener {
+                    let record = store.get(id).await?.ok_or_else(|| {
+                        UsageError(format!("no event with id `{id}` in the store"))
+                    })?;
+                    store
+                        .replay_from(record.position - 1)
+                        .listener(listener)
+                        .run_record(record, registry)
+                        .await?
+                } else {
+                    match store.replay(id, registry).await {
+                        Err(event_core::store::StoreError::NotFound(id)) => {
+                            return Err(UsageError(format!(
+                                "no event with id `{id}` in the store"
+                            ))
+                            .into());
+                        }
+                        other => other?,
+                    }
+                }
+            }
+            (None, Some(from)) => {
+                let mut replay = store.replay_from(from);
+                if let Some(name) = &args.name {
+                    replay = replay.name(name);
+                }
+                if let Some(listener) = &args.listener {
+                    replay = replay.listener(listener);
+                }
+                replay.run(registry).await?
+            }
+            (None, None) => unreachable!("clap requires ID or --from"),
+        };
+        anyhow::Ok(report)
+    })?;
+    print(&report);
+    if report.failures.is_empty() {
+        Ok(())
+    } else {
+        Err(anyhow::anyhow!(
+            "{} listener call(s) failed during the replay",
+            report.failures.len()
+        ))
+    }
+}
+
+fn print(report: &ReplayReport) {
+    out::info(&format!(
+        "Replayed {} event(s): {} listener call(s), {} skipped (opted out of replays or not --listener).",
+        report.events, report.listeners_run, report.listeners_skipped
+    ));
+    for failure in &report.failures {
+        out::error(&format!(
+            "event {}{}: {}",
+            failure.event_id,
+            failure
+                .listener
+                .as_deref()
+                .map(|l| format!(" / {l}"))
+                .unwrap_or_default(),
+            failure.error
+        ));
+    }
+}

@@ -1,0 +1,87 @@
+//! Correlation: which event's listener is running right now.
+//!
+//! The dispatcher sets a tokio task-local scope around the listeners of a
+//! recorded event, so an event dispatched inside one gets that event as its
+//! cause and inherits its correlation id. Queued jobs carry the two ids in
+//! their envelope and the worker restores the scope when it runs the job.
+//! Replays set the scope too, with [`is_replaying`] true.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use ulid::Ulid;
+
+use crate::event::Event;
+
+/// The event whose listeners are running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Causation {
+    /// The id of that event.
+    pub event_id: Ulid,
+    /// The id of the top-level event of its chain.
+    pub correlation_id: Ulid,
+    /// During a replay: the id of the stored event being replayed.
+    pub replay_of: Option<Ulid>,
+}
+
+tokio::task_local! {
+    static CURRENT: Causation;
+}
+
+/// The event whose listener is running on this task, if any.
+pub fn current() -> Option<Causation> {
+    CURRENT.try_with(|c| *c).ok()
+}
+
+/// True inside a listener run by a replay (`EventStore::replay`): skip side
+/// effects such as mail here, or opt the listener out of replays with
+/// [`EventListener::replayable`](crate::EventListener::replayable).
+pub fn is_replaying() -> bool {
+    current().is_some_and(|c| c.replay_of.is_some())
+}
+
+/// Runs `future` with `causation` as the running event.
+pub(crate) async fn within<F: Future>(causation: Causation, future: F) -> F::Output {
+    CURRENT.scope(causation, future).await
+}
+
+/// The ids a queued job carries: the running event and its chain.
+pub(crate) fn job_ids() -> (Option<String>, Option<String>) {
+    match current() {
+        Some(c) if c.replay_of.is_none() => (
+            Some(c.event_id.to_string()),
+            Some(c.correlation_id.to_string()),
+        ),
+        _ => (None, None),
+    }
+}
+
+/// The scope a worker restores from a job's ids (`None` when it has none or
+/// they do not parse: the job's dispatches then start chains of their own).
+pub(crate) fn from_job(event_id: Option<&str>, correlation_id: Option<&str>) -> Option<Causation> {
+    let event_id = Ulid::from_string(event_id?).ok()?;
+    let correlation_id = Ulid::from_string(correlation_id?).ok()?;
+    Some(Causation {
+        event_id,
+        correlation_id,
+        replay_of: None,
+    })
+}
+
+/// Runs `future` inside the scope of a job's ids, or as it is without them.
+pub(crate) async fn within_job<F: Future>(
+    event_id: Option<&str>,
+    correlation_id: Option<&str>,
+    future: F,
+) -> F::Output {
+    match from_job(event_id, correlation_id) {
+        Some(causation) => within(causation, future).await,
+        None => future.await,
+    }
+}
+
+/// What the dispatcher calls once per dispatch of a recorded event; the
+/// scope it returns is set around that event's listeners.
+pub(crate) trait Recorder: Send + Sync {
+    fn record(&self, event: &Arc<dyn Event>) -> Causation;
+}

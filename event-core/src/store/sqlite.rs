@@ -1,0 +1,443 @@
+//! The SQLite backend: embedded, the default (`sqlite://events.db`).
+//!
+//! SQLite lets one writer commit at a time (per database file, across
+//! processes), and a row's position is assigned inside its write
+//! transaction, so position order is commit order: a reader that remembers
+//! the last position it saw never skips an event that commits late.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
+use tokio::sync::watch;
+
+use super::backend::{Backend, Cursor};
+use super::error::StoreError;
+use super::query::{Filter, Param};
+use super::record::{Appended, EventRecord, ExpectedVersion, NewEvent};
+use super::schema::{self, Dialect, SELECT};
+
+pub(crate) struct SqliteStore {
+    url: String,
+    table: String,
+    /// Writes (one at a time anyway) and reads on their own connections, so
+    /// a subscription's read does not wait behind a batch (WAL).
+    writer: Arc<Mutex<Connection>>,
+    reader: Arc<Mutex<Connection>>,
+    /// Bumped after each commit from this process.
+    appended: watch::Sender<u64>,
+}
+
+fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    conn.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn open(url: &str, path: &str) -> Result<Connection, StoreError> {
+    let unreachable = |e: rusqlite::Error| StoreError::Unreachable {
+        url: url.to_string(),
+        source: Box::new(e),
+    };
+    let conn = Connection::open(path).map_err(unreachable)?;
+    conn.busy_timeout(Duration::from_secs(30))
+        .map_err(unreachable)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(unreachable)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(unreachable)?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens the file, creates the table if missing, refuses one of the wrong shape.
+    pub(crate) async fn open(url: &str, path: &str, table: &str) -> Result<Self, StoreError> {
+        let (url, path, table) = (url.to_string(), path.to_string(), table.to_string());
+        tokio::task::spawn_blocking(move || {
+            let writer = open(&url, &path)?;
+            create_or_check(&writer, &url, &table)?;
+            let reader = open(&url, &path)?;
+            Ok(Self {
+                url,
+                table,
+                writer: Arc::new(Mutex::new(writer)),
+                reader: Arc::new(Mutex::new(reader)),
+                appended: watch::Sender::new(0),
+            })
+        })
+        .await
+        .map_err(|e| StoreError::db("sqlite", "the opening task failed", e))?
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        conn: &Arc<Mutex<Connection>>,
+        what: &'static str,
+        work: impl FnOnce(&mut Connection, &str) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = conn.clone();
+        let table = self.table.clone();
+        let url = self.url.clone();
+        let result = tokio::task::spawn_blocking(move || work(&mut lock(&conn), &table))
+            .await
+            .map_err(|e| StoreError::db(&url, what, e))?;
+        result.map_err(|e| StoreError::db(&self.url, what, e))
+    }
+}
+
+fn create_or_check(conn: &Connection, url: &str, table: &str) -> Result<(), StoreError> {
+    let db = |e: rusqlite::Error| StoreError::db(url, format!("creating table `{table}`"), e);
+    let found = columns(conn, table).map_err(db)?;
+    if found.is_empty() {
+        conn.execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS {table} (
+                position       INTEGER PRIMARY KEY AUTOINCREMENT,
+                id             TEXT NOT NULL UNIQUE,
+                name           TEXT NOT NULL,
+                payload        TEXT NOT NULL,
+                metadata       TEXT NOT NULL,
+                tags           TEXT NOT NULL,
+                stream         TEXT,
+                stream_version INTEGER,
+                correlation_id TEXT NOT NULL,
+                causation_id   TEXT,
+                replay_of      TEXT,
+                dispatched_at  TEXT NOT NULL,
+                recorded_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+            );"
+        ))
+        .map_err(db)?;
+    } else {
+        let problems = schema::shape_problems(&found, Dialect::Sqlite);
+        if !problems.is_empty() {
+            return Err(StoreError::WrongShape {
+                url: url.to_string(),
+                table: table.to_string(),
+                problems,
+            });
+        }
+    }
+    conn.execute_batch(&format!(
+        "CREATE UNIQUE INDEX IF NOT EXISTS {table}_stream ON {table} (stream, stream_version);
+         CREATE INDEX IF NOT EXISTS {table}_name ON {table} (name, position);
+         CREATE INDEX IF NOT EXISTS {table}_correlation ON {table} (correlation_id, position);
+         CREATE TABLE IF NOT EXISTS {table}_checkpoints (
+             name   TEXT PRIMARY KEY,
+             cursor TEXT NOT NULL
+         );"
+    ))
+    .map_err(db)
+}
+
+fn columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare("SELECT name, type FROM pragma_table_info(?1)")?;
+    let rows = stmt.query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
+fn bad_value(index: usize, e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
+}
+
+fn record(row: &rusqlite::Row<'_>) -> rusqlite::Result<EventRecord> {
+    let json = |i: usize| -> rusqlite::Result<serde_json::Value> {
+        let text: String = row.get(i)?;
+        serde_json::from_str(&text).map_err(|e| bad_value(i, e))
+    };
+    let time = |i: usize| -> rusqlite::Result<DateTime<Utc>> {
+        let text: String = row.get(i)?;
+        parse_sqlite_time(&text).map_err(|e| bad_value(i, e))
+    };
+    let tags: String = row.get(5)?;
+    Ok(EventRecord {
+        position: row.get(0)?,
+        id: row.get(1)?,
+        name: row.get(2)?,
+        payload: json(3)?,
+        metadata: json(4)?,
+        tags: serde_json::from_str(&tags).map_err(|e| bad_value(5, e))?,
+        stream: row.get(6)?,
+        stream_version: row.get(7)?,
+        correlation_id: row.get(8)?,
+        causation_id: row.get(9)?,
+        replay_of: row.get(10)?,
+        dispatched_at: time(11)?,
+        recorded_at: time(12)?,
+    })
+}
+
+fn to_sql(param: &Param) -> rusqlite::types::Value {
+    match param {
+        Param::Text(t) => rusqlite::types::Value::Text(t.clone()),
+        Param::Int(i) => rusqlite::types::Value::Integer(*i),
+        Param::Time(t) => rusqlite::types::Value::Text(sqlite_time(t)),
+    }
+}
+
+const INSERT: &str = "(id, name, payload, metadata, tags, stream, stream_version, correlation_id, \
+     causation_id, replay_of, dispatched_at)";
+
+fn insert_batch(conn: &mut Connection, table: &str, rows: &[NewEvent]) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    {
+        let mut insert = tx.prepare_cached(&format!(
+            "INSERT INTO {table} {INSERT} VALUES (?1, ?2, ?3, ?4, ?5, NULL, NULL, ?6, ?7, ?8, ?9)
+             ON CONFLICT (id) DO NOTHING"
+        ))?;
+        for row in rows {
+            insert.execute(params![
+                row.id,
+                row.name,
+                row.payload.to_string(),
+                row.metadata.to_string(),
+                serde_json::to_string(&row.tags).unwrap_or_else(|_| "[]".into()),
+                row.correlation_id,
+                row.causation_id,
+                row.replay_of,
+                sqlite_time(&row.dispatched_at),
+            ])?;
+        }
+    }
+    tx.commit()
+}
+
+/// The outcome of one expected-version append, before it becomes an error.
+enum Attempt {
+    Done(Appended),
+    Conflict(Option<i64>),
+}
+
+fn append_one(
+    conn: &mut Connection,
+    table: &str,
+    row: &NewEvent,
+    expected: ExpectedVersion,
+) -> rusqlite::Result<Attempt> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let existing = tx
+        .query_row(
+            &format!("SELECT position, stream_version FROM {table} WHERE id = ?1"),
+            [&row.id],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?)),
+        )
+        .optional()?;
+    if let Some((position, stream_version)) = existing {
+        return Ok(Attempt::Done(Appended {
+            position,
+            stream_version,
+            duplicate: true,
+        }));
+    }
+    // The version is computed in the INSERT and the unique index rejects a
+    // second writer of the same version; no read decides it.
+    let condition = match expected {
+        ExpectedVersion::Any => "TRUE".to_string(),
+        ExpectedVersion::NoStream => "current = 0".to_string(),
+        ExpectedVersion::Exact(n) => format!("current = {n}"),
+    };
+    let version_of = if row.stream.is_some() {
+        "current + 1"
+    } else {
+        "NULL"
+    };
+    let inserted = tx.execute(
+        &format!(
+            "INSERT INTO {table} {INSERT}
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, {version_of}, ?7, ?8, ?9, ?10
+             FROM (SELECT COALESCE(MAX(stream_version), 0) AS current FROM {table} WHERE stream = ?6)
+             WHERE {condition}"
+        ),
+        params![
+            row.id,
+            row.name,
+            row.payload.to_string(),
+            row.metadata.to_string(),
+            serde_json::to_string(&row.tags).unwrap_or_else(|_| "[]".into()),
+            row.stream,
+            row.correlation_id,
+            row.causation_id,
+            row.replay_of,
+            sqlite_time(&row.dispatched_at),
+        ],
+    );
+    let inserted = match inserted {
+        Ok(n) => n,
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            0
+        }
+        Err(e) => return Err(e),
+    };
+    if inserted == 0 {
+        let current: Option<i64> = tx.query_row(
+            &format!("SELECT MAX(stream_version) FROM {table} WHERE stream = ?1"),
+            [&row.stream],
+            |r| r.get(0),
+        )?;
+        return Ok(Attempt::Conflict(current));
+    }
+    let position = tx.last_insert_rowid();
+    let stream_version: Option<i64> = tx.query_row(
+        &format!("SELECT stream_version FROM {table} WHERE position = ?1"),
+        [position],
+        |r| r.get(0),
+    )?;
+    tx.commit()?;
+    Ok(Attempt::Done(Appended {
+        position,
+        stream_version,
+        duplicate: false,
+    }))
+}
+
+#[async_trait]
+impl Backend for SqliteStore {
+    fn location(&self) -> &str {
+        &self.url
+    }
+
+    async fn append_batch(&self, rows: &[NewEvent]) -> Result<(), StoreError> {
+        let rows = rows.to_vec();
+        self.run(&self.writer, "appending events", move |conn, table| {
+            insert_batch(conn, table, &rows)
+        })
+        .await?;
+        self.appended.send_modify(|n| *n += 1);
+        Ok(())
+    }
+
+    async fn append(
+        &self,
+        row: &NewEvent,
+        expected: ExpectedVersion,
+    ) -> Result<Appended, StoreError> {
+        let owned = row.clone();
+        let attempt = self
+            .run(&self.writer, "appending an event", move |conn, table| {
+                append_one(conn, table, &owned, expected)
+            })
+            .await?;
+        match attempt {
+            Attempt::Done(appended) => {
+                self.appended.send_modify(|n| *n += 1);
+                Ok(appended)
+            }
+            Attempt::Conflict(actual) => Err(StoreError::VersionConflict {
+                stream: row.stream.clone().unwrap_or_default(),
+                expected,
+                actual,
+            }),
+        }
+    }
+
+    async fn query(&self, filter: &Filter) -> Result<Vec<EventRecord>, StoreError> {
+        let (clause, params) = filter.to_sql(
+            |n| format!("?{n}"),
+            |p| format!("EXISTS (SELECT 1 FROM json_each(tags) WHERE json_each.value = {p})"),
+        );
+        let limit = filter.page_size();
+        let values: Vec<rusqlite::types::Value> = params.iter().map(to_sql).collect();
+        self.run(&self.reader, "querying events", move |conn, table| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {SELECT} FROM {table} WHERE {clause} ORDER BY position LIMIT {limit}"
+            ))?;
+            let rows = stmt.query_map(params_from_iter(values), record)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<EventRecord>, StoreError> {
+        let id = id.to_string();
+        self.run(&self.reader, "reading an event", move |conn, table| {
+            conn.query_row(
+                &format!("SELECT {SELECT} FROM {table} WHERE id = ?1"),
+                [id],
+                record,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn read(
+        &self,
+        cursor: Cursor,
+        limit: usize,
+    ) -> Result<(Vec<EventRecord>, Cursor), StoreError> {
+        let after = cursor.position.max(cursor.start);
+        let records = self
+            .run(&self.reader, "reading new events", move |conn, table| {
+                let mut stmt = conn.prepare_cached(&format!(
+                    "SELECT {SELECT} FROM {table} WHERE position > ?1 ORDER BY position LIMIT ?2"
+                ))?;
+                let rows = stmt.query_map(params![after, limit as i64], record)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await?;
+        let mut next = cursor;
+        if let Some(last) = records.last() {
+            next.position = last.position;
+            next.floor = last.position;
+        }
+        Ok((records, next))
+    }
+
+    fn appended(&self) -> watch::Receiver<u64> {
+        // Appends from this process wake a reader at once; other processes'
+        // appends are seen at its next poll.
+        self.appended.subscribe()
+    }
+
+    async fn load_checkpoint(&self, name: &str) -> Result<Option<Cursor>, StoreError> {
+        let name = name.to_string();
+        let text = self
+            .run(&self.reader, "reading a checkpoint", move |conn, table| {
+                conn.query_row(
+                    &format!("SELECT cursor FROM {table}_checkpoints WHERE name = ?1"),
+                    [name],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()
+            })
+            .await?;
+        text.map(|t| serde_json::from_str(&t).map_err(|e| StoreError::decode("a checkpoint", e)))
+            .transpose()
+    }
+
+    async fn save_checkpoint(&self, name: &str, cursor: Cursor) -> Result<(), StoreError> {
+        let name = name.to_string();
+        let text =
+            serde_json::to_string(&cursor).map_err(|e| StoreError::decode("a checkpoint", e))?;
+        self.run(&self.writer, "saving a checkpoint", move |conn, table| {
+            conn.execute(
+                &format!(
+                    "INSERT INTO {table}_checkpoints (name, cursor) VALUES (?1, ?2)
+                     ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor"
+                ),
+                params![name, text],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn drop_table(&self) -> Result<(), StoreError> {
+        self.run(&self.writer, "dropping the table", |conn, table| {
+            conn.execute_batch(&format!(
+                "DROP TABLE IF EXISTS {table}; DROP TABLE IF EXISTS {table}_checkpoints;"
+            ))
+        })
+        .await
+    }
+}
+
+/// Timestamps as SQLite stores them: fixed width, so text order is time order.
+fn sqlite_time(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+fn parse_sqlite_time(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
+    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc))
+}
