@@ -32,6 +32,8 @@ fn envelope(n: u64) -> JobEnvelope {
         priority: 0,
         available_at: now,
         created_at: now,
+        event_id: None,
+        correlation_id: None,
     }
 }
 

@@ -265,6 +265,8 @@ fn envelope(n: u64, payload: serde_json::Value) -> event_core::queue::JobEnvelop
         priority: (n % 3) as i32,
         available_at: now,
         created_at: now,
+        event_id: None,
+        correlation_id: None,
     }
 }
 

@@ -151,6 +151,8 @@ async fn backlog_of_100k_drains_in_flat_memory() {
                     priority: 0,
                     available_at: now,
                     created_at: now,
+                    event_id: None,
+                    correlation_id: None,
                 })
             })
             .collect();
