@@ -38,6 +38,16 @@ pub struct Dispatcher {
     inner: Arc<Inner>,
 }
 
+/// A [`Dispatcher`] handle that does not keep it alive.
+#[derive(Clone)]
+pub(crate) struct WeakDispatcher(Weak<Inner>);
+
+impl WeakDispatcher {
+    pub(crate) fn upgrade(&self) -> Option<Dispatcher> {
+        self.0.upgrade().map(|inner| Dispatcher { inner })
+    }
+}
+
 struct Inner {
     id: u64,
     is_global: bool,
@@ -154,6 +164,12 @@ impl Dispatcher {
     /// True for the dispatcher behind [`event_dispatcher`].
     pub fn is_global(&self) -> bool {
         self.inner.is_global
+    }
+
+    /// A handle that does not keep the dispatcher alive (a queue installed
+    /// on it holds one: the dispatcher holds the queue).
+    pub(crate) fn downgrade(&self) -> WeakDispatcher {
+        WeakDispatcher(Arc::downgrade(&self.inner))
     }
 
     /// True when both handles share listeners.
