@@ -336,9 +336,15 @@ impl Dispatcher {
         };
         let handler = fake_handler.as_ref().or(resolved.handler.as_ref());
         let broadcaster = fake_broadcaster.as_ref().or(resolved.broadcaster.as_ref());
-        let broadcast = match broadcaster {
-            Some(broadcaster) => broadcast(broadcaster.as_ref(), &*event).await,
-            None => Ok(()),
+        let broadcast = match (broadcaster, resolved.handler.as_ref()) {
+            // `should_queue_broadcast`: a worker broadcasts it (fakes record it now).
+            (Some(broadcaster), Some(handler))
+                if fake_broadcaster.is_none() && crate::queue::broadcast::is_queued(&*event) =>
+            {
+                crate::queue::broadcast::queue(handler, broadcaster, &event).await
+            }
+            (Some(broadcaster), _) => broadcast(broadcaster.as_ref(), &*event).await,
+            (None, _) => Ok(()),
         };
         if let Some(handler) = handler
             && queue_event

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 
 use super::QueueError;
 use super::job::{Claimed, FailedJob, Job, JobEnvelope, Receipt};
-use super::middleware::LocalStore;
+use super::middleware::MiddlewareStore;
 
 /// A queue connection's storage. Every method works on batches where the
 /// storage allows it, so a worker pays one round trip for many jobs.
@@ -96,43 +96,11 @@ pub trait Backend: Send + Sync + 'static {
     async fn failed_forget(&self, id: &str) -> Result<bool, QueueError>;
     async fn failed_purge(&self) -> Result<usize, QueueError>;
 
-    // ----- what job middleware keep (rate limits, throttles, locks) -----
-    //
-    // The defaults keep them in this process, which is right for `memory`;
-    // a backend other processes share overrides them so its workers agree.
-
-    /// Counts a hit on `key`, whose window of `window` starts at its first
-    /// hit: the hits so far in the window and the time left of it.
-    async fn hit(&self, key: &str, window: Duration) -> Result<(u64, Duration), QueueError> {
-        Ok(LocalStore::global().hit(&self.store_key(key), window))
-    }
-
-    /// The hits on `key` in its current window and the time left of it.
-    async fn hits(&self, key: &str) -> Result<(u64, Duration), QueueError> {
-        Ok(LocalStore::global().hits(&self.store_key(key)))
-    }
-
-    /// Forgets the hits on `key`.
-    async fn clear_hits(&self, key: &str) -> Result<(), QueueError> {
-        LocalStore::global().clear(&self.store_key(key));
-        Ok(())
-    }
-
-    /// Takes the lock `key` for `owner` unless someone holds it; it frees
-    /// itself after `ttl`.
-    async fn try_lock(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, QueueError> {
-        Ok(LocalStore::global().try_lock(&self.store_key(key), owner, ttl))
-    }
-
-    /// Frees the lock `key` if `owner` holds it.
-    async fn unlock(&self, key: &str, owner: &str) -> Result<(), QueueError> {
-        LocalStore::global().unlock(&self.store_key(key), owner);
-        Ok(())
-    }
-
-    /// `key` in the process-wide store of the default methods above: one
-    /// namespace per backend instance.
-    fn store_key(&self, key: &str) -> String {
-        format!("{:p}/{key}", self as *const Self as *const ())
+    /// Where job middleware keep their counters and locks (rate limits,
+    /// throttles, `without_overlapping`): storage every worker of the
+    /// connection shares. `None` (the default, right for `memory`) keeps
+    /// them in this process.
+    fn middleware_store(&self) -> Option<&dyn MiddlewareStore> {
+        None
     }
 }

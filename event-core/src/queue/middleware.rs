@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
+use super::QueueError;
 use super::backend::Backend;
 use super::registry::JobRegistry;
 use super::settings::JobSettings;
@@ -197,6 +198,87 @@ pub(crate) struct Gate<'a> {
     pub registry: &'a JobRegistry,
 }
 
+impl Gate<'_> {
+    fn store(&self) -> Scoped<'_> {
+        match self.backend.middleware_store() {
+            Some(store) => Scoped::Shared(store),
+            // One namespace per backend instance in the process-wide store.
+            None => Scoped::Local(format!(
+                "{:p}/",
+                self.backend as *const dyn Backend as *const ()
+            )),
+        }
+    }
+}
+
+enum Scoped<'a> {
+    Shared(&'a dyn MiddlewareStore),
+    Local(String),
+}
+
+impl Scoped<'_> {
+    async fn hit(&self, key: &str, window: Duration) -> Result<(u64, Duration), QueueError> {
+        match self {
+            Scoped::Shared(store) => store.hit(key, window).await,
+            Scoped::Local(ns) => Ok(LocalStore::global().hit(&format!("{ns}{key}"), window)),
+        }
+    }
+
+    async fn hits(&self, key: &str) -> Result<(u64, Duration), QueueError> {
+        match self {
+            Scoped::Shared(store) => store.hits(key).await,
+            Scoped::Local(ns) => Ok(LocalStore::global().hits(&format!("{ns}{key}"))),
+        }
+    }
+
+    async fn clear_hits(&self, key: &str) -> Result<(), QueueError> {
+        match self {
+            Scoped::Shared(store) => store.clear_hits(key).await,
+            Scoped::Local(ns) => {
+                LocalStore::global().clear(&format!("{ns}{key}"));
+                Ok(())
+            }
+        }
+    }
+
+    async fn try_lock(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, QueueError> {
+        match self {
+            Scoped::Shared(store) => store.try_lock(key, owner, ttl).await,
+            Scoped::Local(ns) => {
+                Ok(LocalStore::global().try_lock(&format!("{ns}{key}"), owner, ttl))
+            }
+        }
+    }
+
+    async fn unlock(&self, key: &str, owner: &str) -> Result<(), QueueError> {
+        match self {
+            Scoped::Shared(store) => store.unlock(key, owner).await,
+            Scoped::Local(ns) => {
+                LocalStore::global().unlock(&format!("{ns}{key}"), owner);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Counters and locks job middleware keep in a connection's storage, so
+/// every worker of it agrees ([`Backend::middleware_store`]).
+#[async_trait]
+pub trait MiddlewareStore: Send + Sync {
+    /// Counts a hit on `key`, whose window of `window` starts at its first
+    /// hit: the hits so far in the window and the time left of it.
+    async fn hit(&self, key: &str, window: Duration) -> Result<(u64, Duration), QueueError>;
+    /// The hits on `key` in its current window and the time left of it.
+    async fn hits(&self, key: &str) -> Result<(u64, Duration), QueueError>;
+    /// Forgets the hits on `key`.
+    async fn clear_hits(&self, key: &str) -> Result<(), QueueError>;
+    /// Takes the lock `key` for `owner` unless someone holds it; it frees
+    /// itself after `ttl`.
+    async fn try_lock(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, QueueError>;
+    /// Frees the lock `key` if `owner` holds it.
+    async fn unlock(&self, key: &str, owner: &str) -> Result<(), QueueError>;
+}
+
 /// How long a `without_overlapping` lock lives when its job has no timeout
 /// (a worker that dies holding it frees it after this).
 const LOCK_TTL: Duration = Duration::from_secs(600);
@@ -226,23 +308,22 @@ async fn layer<'a>(
     next: Next<'a>,
 ) -> anyhow::Result<()> {
     let key_base = job.listener.unwrap_or(job.event.event_name());
+    let store = gate.store();
     match first {
         Spec::Throttle {
             exceptions,
             minutes,
         } => {
             let key = format!("throttle:{key_base}");
-            let (count, left) = gate.backend.hits(&key).await?;
+            let (count, left) = store.hits(&key).await?;
             if count >= *exceptions {
                 return Err(Release(left.max(Duration::from_millis(1))).into());
             }
             let result = next.await;
             match &result {
-                Ok(()) => gate.backend.clear_hits(&key).await?,
+                Ok(()) => store.clear_hits(&key).await?,
                 Err(e) if e.downcast_ref::<Release>().is_none() => {
-                    gate.backend
-                        .hit(&key, Duration::from_secs(minutes * 60))
-                        .await?;
+                    store.hit(&key, Duration::from_secs(minutes * 60)).await?;
                 }
                 Err(_) => {}
             }
@@ -253,7 +334,7 @@ async fn layer<'a>(
                 .registry
                 .rate_limit_named(name)
                 .ok_or_else(|| MiddlewareError::UnknownLimit(format!("rate_limited:{name}")))?;
-            let (count, left) = gate.backend.hit(&format!("rate:{name}"), limit.per).await?;
+            let (count, left) = store.hit(&format!("rate:{name}"), limit.per).await?;
             if count > limit.jobs {
                 return Err(Release(left.max(Duration::from_millis(1))).into());
             }
@@ -266,11 +347,11 @@ async fn layer<'a>(
                 .timeout
                 .and_then(|t| t.to_std().ok())
                 .map_or(LOCK_TTL, |t| t + Duration::from_secs(5));
-            if !gate.backend.try_lock(&key, owner, ttl).await? {
+            if !store.try_lock(&key, owner, ttl).await? {
                 return Err(Release(OVERLAP_RETRY).into());
             }
             let result = next.await;
-            let unlocked = gate.backend.unlock(&key, owner).await;
+            let unlocked = store.unlock(&key, owner).await;
             if let Err(e) = unlocked {
                 tracing::warn!(key = %key, error = %e, "cannot release a without_overlapping lock; it expires on its own");
             }

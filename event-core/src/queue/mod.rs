@@ -50,6 +50,7 @@
 
 mod attempt;
 mod backend;
+pub(crate) mod broadcast;
 mod defer;
 mod failed;
 mod job;
@@ -78,11 +79,14 @@ use crate::event::Event;
 use crate::listener::{EventListener, QueueableHandler};
 
 pub use backend::Backend;
+pub use broadcast::BROADCAST_LISTENER;
 pub use defer::defer;
 pub use failed::FailedJobs;
 pub use job::{Claimed, FailedJob, Job, JobEnvelope, Receipt};
 pub use memory::MemoryBackend;
-pub use middleware::{JobInfo, JobMiddleware, MiddlewareError, Next, RateLimit, Release};
+pub use middleware::{
+    JobInfo, JobMiddleware, MiddlewareError, MiddlewareStore, Next, RateLimit, Release,
+};
 #[cfg(feature = "redis")]
 pub use redis::{RedisBackend, RedisOptions};
 pub use registry::{EventDecoder, JobRegistry, RegistryError};

@@ -20,7 +20,9 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
+use super::broadcast::{BROADCAST_LISTENER, BroadcastListener};
 use super::middleware::{JobMiddleware, MiddlewareError, RateLimit, check_with};
+use crate::broadcasting::Broadcaster;
 use crate::dispatcher::Dispatcher;
 use crate::event::Event;
 use crate::listener::EventListener;
@@ -151,6 +153,16 @@ impl JobRegistry {
             entry.listeners.push(name.clone());
         }
         self.listeners.entry(name).or_insert(listener);
+        self
+    }
+
+    /// Lets the worker run broadcast jobs (events whose
+    /// `should_queue_broadcast()` is true) through `broadcaster`; add the
+    /// broadcast events with [`JobRegistry::event`].
+    pub fn broadcaster(mut self, broadcaster: Arc<dyn Broadcaster>) -> Self {
+        let listener: Arc<dyn EventListener> = Arc::new(BroadcastListener(broadcaster));
+        self.listeners
+            .insert(BROADCAST_LISTENER.to_string(), listener);
         self
     }
 

@@ -237,7 +237,12 @@ fn resolve(own: JobSettings, event: &dyn Event, defaults: &JobSettings) -> JobSe
     JobSettings {
         queued: true,
         connection: own.connection.or_else(|| defaults.connection.clone()),
-        queue: own.queue.or_else(|| defaults.queue.clone()),
+        // Laravel's default queue is called `default`: naming it means the
+        // configured one (what `artisan make:listener --queued` writes).
+        queue: own
+            .queue
+            .filter(|q| q != "default")
+            .or_else(|| defaults.queue.clone()),
         delay: own.delay.or(defaults.delay),
         tries: Some(match own.tries.or(defaults.tries) {
             _ if !own.retry => 1,

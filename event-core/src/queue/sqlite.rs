@@ -6,6 +6,8 @@
 //! fetch claims the row again. Claims, acks and inserts go in batches, one
 //! transaction each.
 
+mod store;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -204,6 +206,10 @@ fn seq_of(receipt: &Receipt) -> i64 {
 
 #[async_trait]
 impl Backend for SqliteBackend {
+    fn middleware_store(&self) -> Option<&dyn super::MiddlewareStore> {
+        Some(self)
+    }
+
     fn kind(&self) -> &'static str {
         "sqlite"
     }
