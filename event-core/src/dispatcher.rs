@@ -45,6 +45,16 @@ pub struct Dispatcher {
     inner: Arc<Inner>,
 }
 
+/// A [`Dispatcher`] handle that does not keep it alive.
+#[derive(Clone)]
+pub(crate) struct WeakDispatcher(Weak<Inner>);
+
+impl WeakDispatcher {
+    pub(crate) fn upgrade(&self) -> Option<Dispatcher> {
+        self.0.upgrade().map(|inner| Dispatcher { inner })
+    }
+}
+
 struct Inner {
     id: u64,
     is_global: bool,
@@ -210,11 +220,18 @@ async fn deliver_recorded<M: Mode>(
     queue_event: bool,
     mode: M,
 ) -> M::Output {
+    // `should_queue_broadcast`: a worker broadcasts through the real queue;
+    // a faked broadcaster records the broadcast now.
+    let broadcast_via = match (broadcaster, &resolved.broadcaster) {
+        (Some(used), Some(real)) if Arc::ptr_eq(used, real) => resolved.handler.as_ref(),
+        _ => None,
+    };
     let delivery = deliver(
         event,
         &resolved.listeners,
         handler,
         broadcaster,
+        broadcast_via,
         queue_event,
         mode,
     );
@@ -229,12 +246,18 @@ async fn deliver<M: Mode>(
     listeners: &Listeners,
     handler: Option<&Arc<dyn QueueableHandler>>,
     broadcaster: Option<&Arc<dyn Broadcaster>>,
+    broadcast_via: Option<&Arc<dyn QueueableHandler>>,
     queue_event: bool,
     mut mode: M,
 ) -> M::Output {
-    let broadcast = match broadcaster {
-        Some(broadcaster) => broadcast(broadcaster.as_ref(), &**event).await,
-        None => Ok(()),
+    let broadcast = match (broadcaster, broadcast_via) {
+        (Some(broadcaster), Some(handler)) if crate::queue::broadcast::is_queued(&**event) => {
+            crate::queue::broadcast::queue(handler, broadcaster, event)
+                .await
+                .map_err(|error| queue_failed(event, None, error))
+        }
+        (Some(broadcaster), _) => broadcast(broadcaster.as_ref(), &**event).await,
+        (None, _) => Ok(()),
     };
     if let Some(handler) = handler
         && queue_event
@@ -337,6 +360,12 @@ impl Dispatcher {
     /// True for the dispatcher behind [`event_dispatcher`].
     pub fn is_global(&self) -> bool {
         self.inner.is_global
+    }
+
+    /// A handle that does not keep the dispatcher alive (a queue installed
+    /// on it holds one: the dispatcher holds the queue).
+    pub(crate) fn downgrade(&self) -> WeakDispatcher {
+        WeakDispatcher(Arc::downgrade(&self.inner))
     }
 
     /// True when both handles share listeners.

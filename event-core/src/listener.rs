@@ -47,53 +47,45 @@ pub trait EventListener: Send + Sync {
         std::any::type_name::<Self>()
     }
 
-    /// The [`ShouldQueueListener`] view of this listener. Return `Some(self)`
-    /// from a hand-written impl so queue workers see its `tries`, `timeout`...
+    /// The [`ShouldQueueListener`] view of this listener: how a worker
+    /// sees its `tries`, `timeout`, `delay`, `after_commit`, `middleware`...
+    ///
+    /// `register_listener!(E, Arc::new(listener))` and
+    /// `event_core::as_listener!(...)` see the concrete type and find a
+    /// hand-written `ShouldQueueListener` impl by themselves. Where the type
+    /// is already erased (`listen::<E>(Arc::new(listener))`, a
+    /// `JobRegistry` built by hand), opt in with one line in the
+    /// `EventListener` impl:
+    ///
+    /// ```ignore
+    /// fn as_should_queue_listener(&self) -> Option<&dyn ShouldQueueListener> { Some(self) }
+    /// ```
     fn as_should_queue_listener(&self) -> Option<&dyn ShouldQueueListener> {
         None
     }
 
-    /// Every queue knob in one place; what queue connections and workers read.
-    /// The default gathers them from the methods above and, when present,
-    /// from the [`ShouldQueueListener`] view; `#[listener]` overrides it.
+    /// Everything this listener declares about its jobs, as one
+    /// [`JobSettings`](crate::queue::JobSettings) (also called
+    /// [`ListenerOptions`]): what queue connections read, layered over the
+    /// event's settings and the config defaults. The default gathers the
+    /// methods above and, when present, the [`ShouldQueueListener`] view;
+    /// `#[listener]` overrides it.
     fn options(&self) -> ListenerOptions {
-        let mut options = ListenerOptions {
-            queued: self.should_queue(),
-            queue: self.queue_name().map(str::to_string),
-            max_exceptions: self.max_exceptions(),
-            backoff: self.backoff(),
-            retry: self.can_retry(),
-            ..ListenerOptions::default()
-        };
-        if let Some(queued) = self.as_should_queue_listener() {
-            options.connection = queued.queue_connection().map(str::to_string);
-            if let Some(queue) = queued.queue() {
-                options.queue = Some(queue.to_string());
-            }
-            options.delay = queued.delay();
-            options.tries = queued.tries();
-            options.timeout = queued.timeout();
-            options.after_commit = queued.after_commit();
-        }
-        options
+        crate::queue::JobSettings::declared_by_listener(self, self.as_should_queue_listener())
+    }
+
+    /// The listener's type, to tell two listeners that give the same
+    /// `listener_name()` apart. Not for implementing.
+    #[doc(hidden)]
+    fn __listener_type(&self) -> &'static str {
+        std::any::type_name::<Self>()
     }
 }
 
-/// The queue knobs of a listener, as one value.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ListenerOptions {
-    pub queued: bool,
-    pub connection: Option<String>,
-    pub queue: Option<String>,
-    pub tries: Option<u32>,
-    pub timeout: Option<chrono::Duration>,
-    pub delay: Option<chrono::Duration>,
-    pub backoff: Vec<chrono::Duration>,
-    pub max_exceptions: Option<u32>,
-    pub after_commit: bool,
-    /// `can_retry()`: false means one attempt whatever `tries` says.
-    pub retry: bool,
-}
+/// What a listener declares about its queued jobs: the one settings type
+/// ([`JobSettings`](crate::queue::JobSettings)) under the name the
+/// listener API has used since before there was one.
+pub type ListenerOptions = crate::queue::JobSettings;
 
 /// Laravel's `ShouldQueue` for listeners, with its builder methods.
 #[async_trait]

@@ -7,8 +7,14 @@ pub use chrono;
 pub use serde;
 pub use serde_json;
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
 use crate::event::{Event, ShouldQueue};
-use crate::listener::{EventListener, ListenerOptions};
+use crate::listener::{EventListener, ListenerOptions, ShouldQueueListener};
+use crate::queue::JobSettings;
 
 /// What `#[derive(Event)]` needs for `to_json`: the event type is `Serialize`.
 #[diagnostic::on_unimplemented(
@@ -79,28 +85,181 @@ fn duration(seconds: u64) -> chrono::Duration {
     chrono::Duration::seconds(i64::try_from(seconds.min(u64::from(u32::MAX))).unwrap_or(0))
 }
 
-/// The `#[listener]` knobs `EventListener` has no plain method for.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Knobs {
-    pub connection: Option<&'static str>,
-    pub tries: Option<u32>,
-    pub timeout: Option<u64>,
-    pub delay: Option<u64>,
-    pub after_commit: bool,
+/// `timeout = 60`, `delay = 10` as a duration.
+pub fn secs(seconds: u64) -> chrono::Duration {
+    duration(seconds)
 }
 
-/// `EventListener::options()` of a `#[listener]`: its own methods plus `knobs`.
-pub fn listener_options(listener: &dyn EventListener, knobs: Knobs) -> ListenerOptions {
-    ListenerOptions {
-        queued: listener.should_queue(),
-        connection: knobs.connection.map(str::to_string),
-        queue: listener.queue_name().map(str::to_string),
-        tries: knobs.tries,
-        timeout: knobs.timeout.map(duration),
-        delay: knobs.delay.map(duration),
-        backoff: listener.backoff(),
-        max_exceptions: listener.max_exceptions(),
-        after_commit: knobs.after_commit,
-        retry: listener.can_retry(),
+/// `middleware = ["throttle:10,1"]` as the settings hold it.
+pub fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+// ----- the seed's hand-written traits, seen where the type is concrete ----
+//
+// Stable Rust cannot ask an `Arc<dyn EventListener>` whether its type also
+// implements `ShouldQueueListener`. The macros (`register_listener!`,
+// `as_listener!`, `fire_event!`, `dispatch_event!`) still see the concrete
+// type, and pick the impl up by autoref specialisation: the method call on
+// `&&Probe(..)` finds the impl on `&Probe<T>` (bounded on the seed trait)
+// first, the fallback on `Probe<T>` otherwise.
+
+/// Wraps a listener, or a reference to an event, for the macros' probe.
+pub struct Probe<T>(pub T);
+
+/// An `Arc` of a listener, erased: what `listen::<E>` takes.
+pub trait IntoListener {
+    fn into_listener(self) -> Arc<dyn EventListener>;
+}
+
+impl<L: EventListener + 'static> IntoListener for Arc<L> {
+    fn into_listener(self) -> Arc<dyn EventListener> {
+        self
     }
+}
+
+impl IntoListener for Arc<dyn EventListener> {
+    fn into_listener(self) -> Arc<dyn EventListener> {
+        self
+    }
+}
+
+/// The fallback: the listener as it is.
+pub trait ViaListener {
+    fn erase(&self) -> Arc<dyn EventListener>;
+}
+
+impl<T: IntoListener + Clone> ViaListener for Probe<T> {
+    fn erase(&self) -> Arc<dyn EventListener> {
+        self.0.clone().into_listener()
+    }
+}
+
+/// A listener whose type implements `ShouldQueueListener`: wrapped so its
+/// settings reach the queue even though it did not opt in.
+pub trait ViaShouldQueueListener {
+    fn erase(&self) -> Arc<dyn EventListener>;
+}
+
+impl<L: ShouldQueueListener + 'static> ViaShouldQueueListener for &Probe<Arc<L>> {
+    fn erase(&self) -> Arc<dyn EventListener> {
+        if self.0.as_should_queue_listener().is_some() {
+            return self.0.clone();
+        }
+        Arc::new(SeedQueued(self.0.clone()))
+    }
+}
+
+/// A hand-written listener with its `ShouldQueueListener` impl in view.
+struct SeedQueued<L>(Arc<L>);
+
+#[async_trait]
+impl<L: ShouldQueueListener + 'static> EventListener for SeedQueued<L> {
+    async fn handle(&self, event: Arc<dyn Event>) -> anyhow::Result<()> {
+        self.0.handle(event).await
+    }
+    async fn failed(&self, event: Arc<dyn Event>, exception: &anyhow::Error) -> anyhow::Result<()> {
+        self.0.failed(event, exception).await
+    }
+    /// Implementing `ShouldQueueListener` is what makes a listener queued
+    /// (Laravel's `ShouldQueue`).
+    fn should_queue(&self) -> bool {
+        true
+    }
+    fn queue_name(&self) -> Option<&str> {
+        ShouldQueueListener::queue(&*self.0)
+    }
+    fn can_retry(&self) -> bool {
+        self.0.can_retry()
+    }
+    fn max_exceptions(&self) -> Option<u32> {
+        self.0.max_exceptions()
+    }
+    fn backoff(&self) -> Vec<chrono::Duration> {
+        self.0.backoff()
+    }
+    fn listener_name(&self) -> &str {
+        self.0.listener_name()
+    }
+    fn as_should_queue_listener(&self) -> Option<&dyn ShouldQueueListener> {
+        Some(&*self.0)
+    }
+    fn options(&self) -> ListenerOptions {
+        let mut settings = JobSettings::declared_by_listener(&*self.0, Some(&*self.0));
+        settings.queued = true;
+        settings
+    }
+    fn __listener_type(&self) -> &'static str {
+        self.0.__listener_type()
+    }
+}
+
+/// The fallback for events: nothing to remember.
+pub trait ViaEvent {
+    fn remember(&self) {}
+}
+
+impl<T> ViaEvent for Probe<T> {}
+
+/// An event whose type implements `ShouldQueue`: remembered, so its
+/// settings are found even though it did not override `as_should_queue`.
+pub trait ViaShouldQueue {
+    fn remember(&self);
+}
+
+impl<E: ShouldQueue> ViaShouldQueue for &Probe<&E> {
+    fn remember(&self) {
+        remember::<E>(self.0);
+    }
+}
+
+impl<E: ShouldQueue> ViaShouldQueue for &Probe<&Arc<E>> {
+    fn remember(&self) {
+        remember::<E>(self.0);
+    }
+}
+
+type ShouldQueueView = for<'a> fn(&'a dyn Event) -> Option<&'a dyn ShouldQueue>;
+
+/// Event types whose `ShouldQueue` impl a macro saw, by `TypeId`.
+static SEEN: RwLock<Option<HashMap<TypeId, ShouldQueueView>>> = RwLock::new(None);
+/// Set once anything is in `SEEN`: until then a lookup is one load.
+static ANY_SEEN: AtomicBool = AtomicBool::new(false);
+
+fn view_of<E: ShouldQueue>(event: &dyn Event) -> Option<&dyn ShouldQueue> {
+    event.downcast_ref::<E>().map(|e| e as &dyn ShouldQueue)
+}
+
+fn remember<E: ShouldQueue>(event: &E) {
+    if event.as_should_queue().is_some() {
+        return;
+    }
+    let id = TypeId::of::<E>();
+    let known = SEEN
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .is_some_and(|seen| seen.contains_key(&id));
+    if !known {
+        SEEN.write()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert_with(HashMap::new)
+            .insert(id, view_of::<E>);
+        ANY_SEEN.store(true, Ordering::Release);
+    }
+}
+
+/// The `ShouldQueue` view of an event whose type a macro saw implement it.
+pub(crate) fn seen_should_queue(event: &dyn Event) -> Option<&dyn ShouldQueue> {
+    if !ANY_SEEN.load(Ordering::Acquire) {
+        return None;
+    }
+    let id = (event as &dyn Any).type_id();
+    let view = SEEN
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()?
+        .get(&id)
+        .copied()?;
+    view(event)
 }

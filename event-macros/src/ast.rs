@@ -33,6 +33,8 @@ pub(crate) const LISTENER_KEYS: &[&str] = &[
     "delay",
     "max_exceptions",
     "after_commit",
+    "middleware",
+    "name",
     "crate",
 ];
 
@@ -156,6 +158,8 @@ pub(crate) struct ListenerAttrs {
     pub(crate) delay: Option<(i64, Span)>,
     pub(crate) max_exceptions: Option<(i64, Span)>,
     pub(crate) after_commit: Option<Span>,
+    pub(crate) middleware: Option<Vec<LitStr>>,
+    pub(crate) name: Option<LitStr>,
     pub(crate) krate: Option<syn::Path>,
 }
 
@@ -185,6 +189,10 @@ pub(crate) fn listener_attrs(cx: &mut Ctxt, args: TokenStream) -> ListenerAttrs 
             "delay" => out.delay = attr::integer(cx, arg, 0, max, 10),
             "max_exceptions" => out.max_exceptions = attr::integer(cx, arg, 1, max, 3),
             "after_commit" => out.after_commit = attr::flag(cx, arg),
+            "middleware" => {
+                out.middleware = attr::bracket_strings(cx, arg, "middleware = [\"throttle:10,1\"]")
+            }
+            "name" => out.name = attr::string(cx, arg, "send-welcome-email"),
             "crate" => out.krate = attr::crate_path(cx, arg),
             // `known_args` kept only the keys above.
             _ => {}

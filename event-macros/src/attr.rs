@@ -331,6 +331,40 @@ pub(crate) fn string_list(cx: &mut Ctxt, arg: &RawArg) -> Option<Vec<LitStr>> {
     ok.then_some(strings)
 }
 
+/// A list of strings in brackets: `middleware = ["throttle:10,1"]`.
+pub(crate) fn bracket_strings(cx: &mut Ctxt, arg: &RawArg, example: &str) -> Option<Vec<LitStr>> {
+    let expected = format!("expected a list of strings, e.g. `{example}`");
+    let RawValue::Eq(tokens) = &arg.value else {
+        value_error(cx, arg, &expected);
+        return None;
+    };
+    let mut iter = tokens.clone().into_iter();
+    let (Some(TokenTree::Group(group)), None) = (iter.next(), iter.next()) else {
+        value_error(cx, arg, &expected);
+        return None;
+    };
+    if group.delimiter() != Delimiter::Bracket {
+        value_error(cx, arg, &expected);
+        return None;
+    }
+    let Ok(items) = comma_list(group.stream()) else {
+        value_error(cx, arg, &expected);
+        return None;
+    };
+    let mut strings = Vec::new();
+    let mut ok = true;
+    for item in items {
+        match syn::parse2::<LitStr>(item.clone()) {
+            Ok(lit) => strings.push(lit),
+            Err(_) => {
+                ok = false;
+                cx.error_spanned_by(item, &expected);
+            }
+        }
+    }
+    ok.then_some(strings)
+}
+
 /// A type: `event = UserRegisteredEvent`.
 pub(crate) fn ty(cx: &mut Ctxt, arg: &RawArg) -> Option<syn::Type> {
     let expected = "expected the event type, e.g. `event = UserRegisteredEvent`";

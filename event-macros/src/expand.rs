@@ -140,13 +140,6 @@ pub(crate) fn event(model: &EventModel) -> TokenStream {
     }
 }
 
-fn option<T: quote::ToTokens>(value: Option<T>) -> TokenStream {
-    match value {
-        Some(v) => quote!(::core::option::Option::Some(#v)),
-        None => quote!(::core::option::Option::None),
-    }
-}
-
 fn broadcast_channel(broadcast: &Broadcast) -> TokenStream {
     let format = &broadcast.format;
     if broadcast.fields.is_empty() {
@@ -287,6 +280,8 @@ fn knobs(model: &ListenerModel) -> TokenStream {
         delay,
         max_exceptions,
         after_commit,
+        middleware,
+        name: _,
     } = &model.knobs;
     let mut out = TokenStream::new();
     if *queued {
@@ -317,23 +312,49 @@ fn knobs(model: &ListenerModel) -> TokenStream {
             }
         });
     }
+    if let Some(name) = &model.knobs.name {
+        out.extend(quote! {
+            fn listener_name(&self) -> &str {
+                #name
+            }
+        });
+    }
     if model.knobs.needs_options() {
-        let connection = option(connection.as_deref());
-        let tries = option(*tries);
-        let timeout = option(*timeout);
-        let delay = option(*delay);
+        let mut set = TokenStream::new();
+        if let Some(connection) = connection {
+            set.extend(quote! {
+                settings.connection = ::core::option::Option::Some(::std::string::String::from(#connection));
+            });
+        }
+        if let Some(tries) = tries {
+            set.extend(quote! { settings.tries = ::core::option::Option::Some(#tries); });
+        }
+        if let Some(timeout) = timeout {
+            set.extend(quote! {
+                settings.timeout = ::core::option::Option::Some(#krate::__private::secs(#timeout));
+            });
+        }
+        if let Some(delay) = delay {
+            set.extend(quote! {
+                settings.delay = ::core::option::Option::Some(#krate::__private::secs(#delay));
+            });
+        }
+        if *after_commit {
+            set.extend(quote! { settings.after_commit = true; });
+        }
+        if !middleware.is_empty() {
+            set.extend(quote! {
+                settings.middleware = #krate::__private::strings(&[#(#middleware),*]);
+            });
+        }
         out.extend(quote! {
             fn options(&self) -> #krate::ListenerOptions {
-                #krate::__private::listener_options(
+                let mut settings = #krate::queue::JobSettings::declared_by_listener(
                     self,
-                    #krate::__private::Knobs {
-                        connection: #connection,
-                        tries: #tries,
-                        timeout: #timeout,
-                        delay: #delay,
-                        after_commit: #after_commit,
-                    },
-                )
+                    ::core::option::Option::None,
+                );
+                #set
+                settings
             }
         });
     }

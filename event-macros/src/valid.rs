@@ -277,6 +277,8 @@ pub(crate) struct Knobs {
     pub(crate) delay: Option<u64>,
     pub(crate) max_exceptions: Option<u32>,
     pub(crate) after_commit: bool,
+    pub(crate) middleware: Vec<String>,
+    pub(crate) name: Option<String>,
 }
 
 impl Knobs {
@@ -288,6 +290,7 @@ impl Knobs {
             || self.timeout.is_some()
             || self.delay.is_some()
             || self.after_commit
+            || !self.middleware.is_empty()
     }
 }
 
@@ -325,6 +328,8 @@ pub(crate) fn listener(
         delay: attrs.delay.map(|(n, _)| n as u64),
         max_exceptions: attrs.max_exceptions.map(|(n, _)| n as u32),
         after_commit: attrs.after_commit.is_some(),
+        middleware: middleware(cx, attrs.middleware.as_deref().unwrap_or_default()),
+        name: attrs.name.map(|l| l.value()),
     };
     Some(ListenerModel {
         krate: attrs.krate.unwrap_or_else(default_crate),
@@ -332,6 +337,38 @@ pub(crate) fn listener(
         kind,
         knobs,
     })
+}
+
+/// The built-in middleware need their arguments (`throttle:N,M`,
+/// `rate_limited:NAME`, `without_overlapping:KEY`); any other name is
+/// middleware written in Rust, which the worker's registry checks.
+fn middleware(cx: &mut Ctxt, items: &[syn::LitStr]) -> Vec<String> {
+    let mut out = Vec::new();
+    for lit in items {
+        let text = lit.value();
+        let ok = match text.split_once(':') {
+            Some(("throttle", args)) => args.split_once(',').is_some_and(|(n, m)| {
+                [n, m]
+                    .iter()
+                    .all(|x| x.trim().parse::<u64>().is_ok_and(|x| x > 0))
+            }),
+            Some(("rate_limited" | "without_overlapping", arg)) => !arg.trim().is_empty(),
+            Some(_) => false,
+            None => !text.trim().is_empty() && !text.contains(char::is_whitespace),
+        };
+        if ok {
+            out.push(text);
+        } else {
+            cx.error_spanned_by(
+                lit,
+                format_args!(
+                    "unknown job middleware `{text}`; expected `throttle:N,M` (N exceptions, M minutes), \
+                     `rate_limited:NAME`, `without_overlapping:KEY`, or the name of a `JobMiddleware`"
+                ),
+            );
+        }
+    }
+    out
 }
 
 fn check_item(cx: &mut Ctxt, item: &ListenerItem, event: Option<&Type>) -> Option<ListenerKind> {

@@ -415,6 +415,7 @@ fn fn_listener_knobs_are_readable() {
             max_exceptions: Some(2),
             after_commit: true,
             retry: true,
+            ..ListenerOptions::default()
         }
     );
     assert_eq!(

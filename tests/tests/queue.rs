@@ -97,11 +97,11 @@ async fn connection_comes_from_config() {
     .await
     .expect("sqlite");
     assert_eq!(sqlite.connection_name(), "sqlite");
-    assert_eq!(sqlite.defaults().queue, "orders");
-    assert_eq!(sqlite.defaults().tries, 5);
+    assert_eq!(sqlite.defaults().queue.as_deref(), Some("orders"));
+    assert_eq!(sqlite.defaults().tries, Some(5));
     assert_eq!(
         sqlite.defaults().retry_delay,
-        std::time::Duration::from_secs(7)
+        Some(chrono::Duration::seconds(7))
     );
 }
 
@@ -242,10 +242,13 @@ mod with_macros {
         let envelope = &claimed[0].job.envelope;
         assert_eq!(envelope.event, "PaymentDue");
         assert_eq!(envelope.payload["order"], 42);
-        assert_eq!(envelope.limits.tries, 4);
-        assert_eq!(envelope.limits.backoff_ms, vec![1_000, 5_000]);
-        assert_eq!(envelope.limits.timeout_ms, Some(30_000));
-        assert_eq!(envelope.limits.max_exceptions, Some(2));
+        assert_eq!(envelope.settings.tries, Some(4));
+        assert_eq!(
+            envelope.settings.backoff,
+            vec![chrono::Duration::seconds(1), chrono::Duration::seconds(5)]
+        );
+        assert_eq!(envelope.settings.timeout_ms(), Some(30_000));
+        assert_eq!(envelope.settings.max_exceptions, Some(2));
 
         // The claim lapses (50 ms); a worker with the registry runs it.
         let registry = JobRegistry::new().listener::<PaymentDueEvent>(Arc::new(ChargeCardListener));

@@ -6,7 +6,7 @@ mod queue_common;
 
 use std::time::Duration;
 
-use event_core::queue::{FailedJob, FailedJobs, JobEnvelope, JobLimits, Queue};
+use event_core::queue::{FailedJob, FailedJobs, JobEnvelope, Queue};
 use queue_common as common;
 use queue_common::fixtures::{Sink, TestListener};
 
@@ -23,11 +23,9 @@ fn envelope(n: u64) -> JobEnvelope {
         queue: "events".to_string(),
         attempts: 0,
         exceptions: 0,
-        limits: JobLimits {
-            tries: 1,
-            backoff_ms: vec![],
-            timeout_ms: None,
-            max_exceptions: None,
+        settings: event_core::queue::JobSettings {
+            tries: Some(1),
+            ..Default::default()
         },
         priority: 0,
         available_at: now,

@@ -73,7 +73,7 @@ async fn postgres_connection_comes_from_config() {
     .expect("config");
     let queue = queue::connect(&config).await.expect("connect");
     assert_eq!(queue.connection_name(), "postgres");
-    assert_eq!(queue.defaults().queue, "orders");
+    assert_eq!(queue.defaults().queue.as_deref(), Some("orders"));
     let sink = Sink::memory();
     let (dispatcher, _) = common::setup(&queue, TestListener::new("cfg", sink)).await;
     dispatcher.dispatch(common::job(1)).await.expect("dispatch");
@@ -256,11 +256,9 @@ fn envelope(n: u64, payload: serde_json::Value) -> event_core::queue::JobEnvelop
         queue: "events".to_string(),
         attempts: 0,
         exceptions: 0,
-        limits: event_core::queue::JobLimits {
-            tries: 1,
-            backoff_ms: vec![],
-            timeout_ms: None,
-            max_exceptions: None,
+        settings: event_core::queue::JobSettings {
+            tries: Some(1),
+            ..Default::default()
         },
         priority: (n % 3) as i32,
         available_at: now,

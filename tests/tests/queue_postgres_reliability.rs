@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use event_core::queue::{Job, JobEnvelope, JobLimits, JobRegistry, Queue};
+use event_core::queue::{Job, JobEnvelope, JobRegistry, Queue};
 use event_core::{Event, EventListener, ListenerOptions};
 use postgres_common::{PrivateServer, Schema};
 use queue_common as common;
@@ -142,11 +142,9 @@ async fn backlog_of_100k_drains_in_flat_memory() {
                     queue: "events".to_string(),
                     attempts: 0,
                     exceptions: 0,
-                    limits: JobLimits {
-                        tries: 1,
-                        backoff_ms: vec![],
-                        timeout_ms: None,
-                        max_exceptions: None,
+                    settings: event_core::queue::JobSettings {
+                        tries: Some(1),
+                        ..Default::default()
                     },
                     priority: 0,
                     available_at: now,

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 
 use super::QueueError;
 use super::job::{Claimed, FailedJob, Job, JobEnvelope, Receipt};
+use super::middleware::MiddlewareStore;
 
 /// A queue connection's storage. Every method works on batches where the
 /// storage allows it, so a worker pays one round trip for many jobs.
@@ -94,4 +95,12 @@ pub trait Backend: Send + Sync + 'static {
     async fn failed_restore(&self, failed: FailedJob) -> Result<(), QueueError>;
     async fn failed_forget(&self, id: &str) -> Result<bool, QueueError>;
     async fn failed_purge(&self) -> Result<usize, QueueError>;
+
+    /// Where job middleware keep their counters and locks (rate limits,
+    /// throttles, `without_overlapping`): storage every worker of the
+    /// connection shares. `None` (the default, right for `memory`) keeps
+    /// them in this process.
+    fn middleware_store(&self) -> Option<&dyn MiddlewareStore> {
+        None
+    }
 }

@@ -76,6 +76,8 @@ pub enum QueueError {
         "the `sync` connection runs listeners inline: it has no worker and no failed-jobs store"
     )]
     Sync,
+    #[error("the worker's job registry is not usable")]
+    Registry(#[source] super::RegistryError),
 }
 
 impl QueueError {
@@ -95,6 +97,7 @@ impl QueueError {
             Self::UnknownConnection(_)
             | Self::MissingUrl { .. }
             | Self::Disabled(_)
+            | Self::Registry(_)
             | Self::Sync => None,
         }
     }

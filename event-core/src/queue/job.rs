@@ -1,10 +1,11 @@
 //! The job envelope: what a queue stores for one queued listener or event.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use super::settings::JobSettings;
 use crate::event::Event;
 use crate::listener::EventListener;
 
@@ -41,37 +42,6 @@ pub(crate) fn coarse_now_ms() -> i64 {
     now_ms()
 }
 
-pub(crate) fn chrono_ms(d: chrono::Duration) -> u64 {
-    d.num_milliseconds().max(0) as u64
-}
-
-/// How often and how long a job may run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobLimits {
-    /// Attempts in all (`tries`; 1 when the listener says `can_retry() == false`).
-    pub tries: u32,
-    /// Delay before retry n (ms); the last value repeats.
-    pub backoff_ms: Vec<u64>,
-    /// An attempt running longer than this is cancelled and counts as failed.
-    pub timeout_ms: Option<u64>,
-    /// Fail for good after this many attempts that returned an error or panicked.
-    pub max_exceptions: Option<u32>,
-}
-
-impl JobLimits {
-    /// The delay before the attempt after `attempt` (1-based).
-    pub fn backoff_after(&self, attempt: u32) -> Duration {
-        let index = (attempt.max(1) - 1) as usize;
-        let ms = self
-            .backoff_ms
-            .get(index)
-            .or(self.backoff_ms.last())
-            .copied()
-            .unwrap_or(0);
-        Duration::from_millis(ms)
-    }
-}
-
 /// The JSON a queue stores for one job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobEnvelope {
@@ -89,7 +59,11 @@ pub struct JobEnvelope {
     pub attempts: u32,
     /// Attempts that ended in an error or a panic (for `max_exceptions`).
     pub exceptions: u32,
-    pub limits: JobLimits,
+    /// How it runs: tries, backoff, timeout, middleware, tags... Stored
+    /// under `limits`, the name older versions read and write, so workers
+    /// of either version read each other's jobs.
+    #[serde(rename = "limits", alias = "settings")]
+    pub settings: JobSettings,
     /// Higher runs first within a queue.
     pub priority: i32,
     /// Unix ms before which the job does not run (`delay`, `backoff`).
@@ -117,11 +91,9 @@ impl JobEnvelope {
             queue,
             attempts: 0,
             exceptions: 0,
-            limits: JobLimits {
-                tries: 1,
-                backoff_ms: vec![],
-                timeout_ms: None,
-                max_exceptions: None,
+            settings: JobSettings {
+                tries: Some(1),
+                ..JobSettings::default()
             },
             priority: 0,
             available_at: 0,
@@ -238,29 +210,5 @@ impl FailedJob {
     /// When the job failed.
     pub fn failed_at(&self) -> chrono::DateTime<chrono::Utc> {
         chrono::DateTime::from_timestamp_millis(self.failed_at).unwrap_or_default()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::JobLimits;
-    use std::time::Duration;
-
-    fn limits(backoff_ms: Vec<u64>) -> JobLimits {
-        JobLimits {
-            tries: 5,
-            backoff_ms,
-            timeout_ms: None,
-            max_exceptions: None,
-        }
-    }
-
-    #[test]
-    fn backoff_follows_the_list_and_repeats_the_last_value() {
-        let l = limits(vec![5_000, 15_000, 30_000]);
-        let delays: Vec<Duration> = (1..=5).map(|a| l.backoff_after(a)).collect();
-        let secs: Vec<u64> = delays.iter().map(Duration::as_secs).collect();
-        assert_eq!(secs, vec![5, 15, 30, 30, 30]);
-        assert_eq!(limits(vec![]).backoff_after(3), Duration::ZERO);
     }
 }

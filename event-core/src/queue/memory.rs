@@ -24,36 +24,11 @@ use tokio::sync::Notify;
 
 use super::QueueError;
 use super::backend::Backend;
-use super::job::{Claimed, FailedJob, Job, JobEnvelope, JobLimits, Live, Receipt, now_ms};
+use super::job::{Claimed, FailedJob, Job, JobEnvelope, Live, Receipt, now_ms};
 use super::registry::JobRegistry;
+use super::settings::JobSettings;
 use crate::event::Event;
 use crate::listener::EventListener;
-
-/// Retry limits of a job, as the dispatcher's fast path works them out.
-#[derive(Debug, Clone)]
-pub(crate) struct Limits {
-    pub tries: u32,
-    pub timeout_ms: Option<u64>,
-    pub max_exceptions: Option<u32>,
-    /// Delay before retry n (ms); the last value repeats. Empty: `fallback_ms`.
-    pub backoff_ms: Vec<u64>,
-    pub fallback_ms: u64,
-}
-
-impl Limits {
-    pub fn to_job(&self) -> JobLimits {
-        JobLimits {
-            tries: self.tries,
-            backoff_ms: if self.backoff_ms.is_empty() {
-                vec![self.fallback_ms]
-            } else {
-                self.backoff_ms.clone()
-            },
-            timeout_ms: self.timeout_ms,
-            max_exceptions: self.max_exceptions,
-        }
-    }
-}
 
 /// Listeners interned per backend; beyond this many, jobs hold their own.
 const MAX_INTERNED: usize = 4096;
@@ -66,17 +41,16 @@ const OWN: u32 = u32::MAX - 1;
 /// path moves jobs through a channel and two queues; small moves are cheap).
 #[derive(Default)]
 struct Extra {
-    /// Pushed as a [`Job`]: its envelope (id, names, payload).
+    /// Pushed as a [`Job`]: its envelope (id, names, payload, settings).
     envelope: Option<JobEnvelope>,
     /// A listener not interned, or a pushed job's live one.
     listener: Option<Arc<dyn EventListener>>,
     /// Made when first needed (a retry's log line, the failed store).
     id: Option<ulid::Ulid>,
     exceptions: u32,
-    timeout_ms: Option<u64>,
-    max_exceptions: Option<u32>,
-    /// Empty: `MemJob::retry_ms`.
-    backoff_ms: Vec<u64>,
+    /// A live job's settings, when they are more than `tries` and one
+    /// retry delay (a pushed job's are in its envelope).
+    settings: Option<JobSettings>,
 }
 
 /// A new id whose time part is `created_at` (Unix ms).
@@ -110,18 +84,24 @@ pub(crate) struct MemJob {
 }
 
 impl MemJob {
-    /// A job for the live `event`, runnable `delay_ms` from `now`; its
+    /// A job for the live `event` with its `settings`, made at `now`; its
     /// listener and lane are set by [`MemoryBackend::push_live`].
-    pub fn live(event: Arc<dyn Event>, limits: Limits, now: i64, delay_ms: u64) -> Self {
-        let priority = event.priority();
-        let plain = limits.timeout_ms.is_none()
-            && limits.max_exceptions.is_none()
-            && limits.backoff_ms.is_empty();
+    pub fn live(event: Arc<dyn Event>, settings: JobSettings, now: i64) -> Self {
+        let retry_ms = settings
+            .retry_delay
+            .map_or(0, super::settings::millis)
+            .min(u64::from(u32::MAX)) as u32;
+        let plain = settings.timeout.is_none()
+            && settings.max_exceptions.is_none()
+            && settings.backoff.is_empty()
+            && settings.middleware.is_empty()
+            && settings.tags.is_empty();
+        let tries = settings.max_tries();
+        let priority = settings.priority;
+        let available_at = now + settings.delay_ms() as i64;
         let extra = (!plain).then(|| {
             Box::new(Extra {
-                timeout_ms: limits.timeout_ms,
-                max_exceptions: limits.max_exceptions,
-                backoff_ms: limits.backoff_ms,
+                settings: Some(settings),
                 ..Extra::default()
             })
         });
@@ -131,10 +111,10 @@ impl MemJob {
             lane: 0,
             priority,
             attempts: 0,
-            tries: limits.tries,
-            retry_ms: limits.fallback_ms.min(u64::from(u32::MAX)) as u32,
+            tries,
+            retry_ms,
             created_at: now,
-            available_at: now + delay_ms as i64,
+            available_at,
             extra,
         }
     }
@@ -151,17 +131,15 @@ impl MemJob {
             lane: lane as u32,
             priority: e.priority,
             attempts: e.attempts,
-            tries: e.limits.tries,
+            tries: e.settings.max_tries(),
             retry_ms: 0,
             created_at: e.created_at,
             available_at: e.available_at,
             extra: Some(Box::new(Extra {
                 listener,
                 exceptions: e.exceptions,
-                timeout_ms: e.limits.timeout_ms,
-                max_exceptions: e.limits.max_exceptions,
-                backoff_ms: e.limits.backoff_ms.clone(),
                 id: None,
+                settings: None,
                 envelope: Some(job.envelope),
             })),
         }
@@ -169,6 +147,15 @@ impl MemJob {
 
     fn extra(&mut self) -> &mut Extra {
         self.extra.get_or_insert_with(Box::default)
+    }
+
+    /// The settings beyond `tries` and the retry delay, when the job has any.
+    pub fn settings(&self) -> Option<&JobSettings> {
+        let extra = self.extra.as_ref()?;
+        extra
+            .settings
+            .as_ref()
+            .or(extra.envelope.as_ref().map(|e| &e.settings))
     }
 
     pub fn exceptions(&self) -> u32 {
@@ -186,23 +173,19 @@ impl MemJob {
     }
 
     pub fn timeout_ms(&self) -> Option<u64> {
-        self.extra.as_ref().and_then(|e| e.timeout_ms)
+        self.settings().and_then(JobSettings::timeout_ms)
     }
 
     pub fn max_exceptions(&self) -> Option<u32> {
-        self.extra.as_ref().and_then(|e| e.max_exceptions)
+        self.settings().and_then(|s| s.max_exceptions)
     }
 
     /// The delay before the attempt after `attempt` (1-based).
     pub fn backoff_after(&self, attempt: u32) -> Duration {
-        let list = self.extra.as_ref().map_or(&[][..], |e| &e.backoff_ms[..]);
-        let index = (attempt.max(1) - 1) as usize;
-        let ms = match list.get(index).or(list.last()) {
-            Some(&ms) => ms,
-            None if self.is_stored() => 0,
-            None => u64::from(self.retry_ms),
-        };
-        Duration::from_millis(ms)
+        match self.settings() {
+            Some(settings) => settings.backoff_after(attempt),
+            None => Duration::from_millis(u64::from(self.retry_ms)),
+        }
     }
 
     fn is_stored(&self) -> bool {
@@ -225,12 +208,6 @@ impl MemJob {
     /// The [`Job`] this is, its envelope filled in for `queue`; `table`
     /// holds the interned listeners.
     pub fn into_job(self, queue: &str, table: &[Arc<dyn EventListener>]) -> Job {
-        let limits = JobLimits {
-            tries: self.tries,
-            backoff_ms: vec![],
-            timeout_ms: self.timeout_ms(),
-            max_exceptions: self.max_exceptions(),
-        };
         let exceptions = self.exceptions();
         let mut extra = self.extra.map(|e| *e).unwrap_or_default();
         let listener = match self.listener {
@@ -245,6 +222,14 @@ impl MemJob {
                 // Only a live job has no envelope yet.
                 let id = extra.id.unwrap_or_else(|| made_at(self.created_at));
                 let live = live.as_ref();
+                let settings = extra.settings.take().unwrap_or_else(|| JobSettings {
+                    queued: true,
+                    queue: Some(queue.to_string()),
+                    tries: Some(self.tries),
+                    retry_delay: Some(chrono::Duration::milliseconds(i64::from(self.retry_ms))),
+                    priority: self.priority,
+                    ..JobSettings::default()
+                });
                 JobEnvelope {
                     id: id.to_string(),
                     event: live.map_or(String::new(), |l| l.event.event_name().to_string()),
@@ -255,14 +240,7 @@ impl MemJob {
                     queue: queue.to_string(),
                     attempts: 0,
                     exceptions: 0,
-                    limits: JobLimits {
-                        backoff_ms: if extra.backoff_ms.is_empty() {
-                            vec![u64::from(self.retry_ms)]
-                        } else {
-                            std::mem::take(&mut extra.backoff_ms)
-                        },
-                        ..limits
-                    },
+                    settings,
                     priority: 0,
                     available_at: 0,
                     created_at: self.created_at,
@@ -299,7 +277,10 @@ impl MemJob {
     ) -> Option<(EventRef<'a>, ListenerRef<'a>)> {
         let event = self.event.as_ref()?;
         let listener = self.listener_ref(table)?;
-        (self.attempts < self.tries && self.timeout_ms().is_none()).then_some((event, listener))
+        let plain = self
+            .settings()
+            .is_none_or(|s| s.timeout.is_none() && s.middleware.is_empty());
+        (self.attempts < self.tries && plain).then_some((event, listener))
     }
 
     /// The event and the listeners to run: the live ones, or rebuilt from
@@ -677,23 +658,33 @@ impl MemoryBackend {
         lanes
     }
 
+    /// True when no job of `lanes` is runnable and none is running.
+    pub(crate) fn is_idle(&self, lanes: &[usize]) -> bool {
+        let mut state = self.state();
+        state.promote(now_ms());
+        state.running == 0 && lanes.iter().all(|&l| state.lanes[l].len == 0)
+    }
+
     pub(crate) fn lane_name(&self, lane: usize) -> String {
         self.state().lanes[lane].name.clone()
     }
 
-    /// Queues a job for `listener` (`None`: a queued event's listeners) on
-    /// the queue named `queue` (the dispatcher's fast path).
+    /// Queues a job for `listener` (`None`: a queued event's listeners)
+    /// with its `settings` (the dispatcher's fast path).
     pub(crate) fn push_live(
         &self,
-        queue: &str,
-        mut job: MemJob,
+        event: Arc<dyn Event>,
+        settings: JobSettings,
+        now: i64,
         listener: Option<&Arc<dyn EventListener>>,
     ) {
         let lookup = self.lookup.load();
+        let queue = settings.queue_name();
         let lane = match lookup.lanes.get(queue) {
             Some(&lane) => lane,
             None => self.lane_slow(queue),
         };
+        let mut job = MemJob::live(event, settings, now);
         job.lane = lane as u32;
         if let Some(listener) = listener {
             let address = Arc::as_ptr(listener) as *const () as usize;

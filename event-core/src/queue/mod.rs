@@ -49,51 +49,62 @@
 //! `after_commit` jobs dispatched inside [`defer`] are written only when
 //! the unit of work succeeds.
 
+mod attempt;
 mod backend;
+pub(crate) mod broadcast;
 mod defer;
 mod error;
 mod failed;
 mod job;
 mod memory;
+mod middleware;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
 mod registry;
 mod runner;
+mod settings;
+mod shutdown;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod stats;
 mod worker;
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
 
 use crate::config::EventsConfig;
-use crate::dispatcher::Dispatcher;
+use crate::dispatcher::{Dispatcher, WeakDispatcher};
 use crate::event::Event;
-use crate::event::ShouldQueue;
-use crate::listener::{EventListener, ListenerOptions, QueueableHandler};
+use crate::listener::{EventListener, QueueableHandler};
 
 pub use backend::Backend;
+pub use broadcast::BROADCAST_LISTENER;
 pub use defer::defer;
 pub use error::QueueError;
 pub use failed::FailedJobs;
-pub use job::{Claimed, FailedJob, Job, JobEnvelope, JobLimits, Receipt};
+pub use job::{Claimed, FailedJob, Job, JobEnvelope, Receipt};
 pub use memory::MemoryBackend;
+pub use middleware::{
+    JobInfo, JobMiddleware, MiddlewareError, MiddlewareStore, Next, RateLimit, Release,
+};
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresBackend, PostgresOptions};
 #[cfg(feature = "redis")]
 pub use redis::{RedisBackend, RedisOptions};
 pub use registry::{EventDecoder, JobRegistry, RegistryError};
+pub use settings::JobSettings;
+pub use shutdown::shutdown_signal;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteBackend;
-pub use worker::{Worker, WorkerReport, shutdown_signal};
+pub use stats::{Latency, QueueStats, WorkerStats};
+pub use worker::{Worker, WorkerReport};
 
-use job::{Live, chrono_ms};
+use job::Live;
 
 /// The URL with any password replaced by `***`, for messages.
 pub(crate) fn redact(url: &str) -> String {
@@ -116,33 +127,6 @@ pub(crate) fn redact(url: &str) -> String {
     }
 }
 
-/// Settings a job gets when its listener or event names none.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueDefaults {
-    /// `EVENTS_DEFAULT_QUEUE`.
-    pub queue: String,
-    /// `EVENTS_RETRY_ATTEMPTS`.
-    pub tries: u32,
-    /// `EVENTS_RETRY_DELAY_SECONDS`.
-    pub retry_delay: Duration,
-}
-
-impl Default for QueueDefaults {
-    fn default() -> Self {
-        Self::from_config(&EventsConfig::default())
-    }
-}
-
-impl QueueDefaults {
-    pub fn from_config(config: &EventsConfig) -> Self {
-        Self {
-            queue: config.default_queue.clone(),
-            tries: config.retry_attempts.max(1),
-            retry_delay: Duration::from_secs(config.retry_delay_seconds),
-        }
-    }
-}
-
 /// A queue connection: where queued listeners and events are written, and
 /// what a [`Worker`] reads. Cheap to clone.
 ///
@@ -159,11 +143,9 @@ struct Inner {
     backend: Option<Arc<dyn Backend>>,
     /// The same backend when it is `memory`: its fast paths.
     memory: Option<Arc<MemoryBackend>>,
-    defaults: QueueDefaults,
+    /// The config defaults (`EVENTS_DEFAULT_QUEUE`, `EVENTS_RETRY_*`).
+    defaults: JobSettings,
     others: HashMap<String, Queue>,
-    /// The dispatcher this queue is installed on (runs `sync` overrides of
-    /// queued events).
-    dispatcher: Arc<OnceLock<Dispatcher>>,
 }
 
 impl std::fmt::Debug for Queue {
@@ -203,7 +185,7 @@ pub async fn connect(config: &EventsConfig) -> Result<Queue, QueueError> {
             queue
         }
     };
-    Ok(queue.with_defaults(QueueDefaults::from_config(config)))
+    Ok(queue.with_defaults(JobSettings::from_config(config)))
 }
 
 impl Queue {
@@ -213,9 +195,8 @@ impl Queue {
                 name: name.to_string(),
                 backend,
                 memory: None,
-                defaults: QueueDefaults::default(),
+                defaults: JobSettings::from_config(&EventsConfig::default()),
                 others: HashMap::new(),
-                dispatcher: Arc::new(OnceLock::new()),
             }),
         }
     }
@@ -312,8 +293,10 @@ impl Queue {
         }
     }
 
-    /// Replaces the defaults (queue name, tries, retry delay).
-    pub fn with_defaults(self, defaults: QueueDefaults) -> Self {
+    /// Replaces the defaults (queue name, tries, retry delay; see
+    /// [`JobSettings::from_config`]). What a listener or event leaves unsaid
+    /// comes from here.
+    pub fn with_defaults(self, defaults: JobSettings) -> Self {
         self.edit(|i| i.defaults = defaults)
     }
 
@@ -331,7 +314,8 @@ impl Queue {
         &self.inner.name
     }
 
-    pub fn defaults(&self) -> &QueueDefaults {
+    /// The settings a job gets where its listener or event says nothing.
+    pub fn defaults(&self) -> &JobSettings {
         &self.inner.defaults
     }
 
@@ -346,12 +330,17 @@ impl Queue {
 
     /// Sends `dispatcher`'s queued listeners and events to this connection
     /// (for `sync`: runs them inline).
+    ///
+    /// A queue installed on several dispatchers serves each with its own
+    /// listeners (a queued event routed to `sync` runs on the dispatcher it
+    /// was dispatched on).
     pub async fn install(&self, dispatcher: &Dispatcher) {
-        let _ = self.inner.dispatcher.set(dispatcher.clone());
         if self.inner.backend.is_some() {
-            dispatcher
-                .set_queueable_handler(Arc::new(self.clone()))
-                .await;
+            let installed = Installed {
+                queue: self.clone(),
+                dispatcher: dispatcher.downgrade(),
+            };
+            dispatcher.set_queueable_handler(Arc::new(installed)).await;
         } else {
             dispatcher.clear_queueable_handler().await;
         }
@@ -397,7 +386,7 @@ impl Queue {
         &self,
         event: &dyn Event,
         listener: Option<String>,
-        queue: Option<&str>,
+        settings: JobSettings,
     ) -> JobEnvelope {
         // One clock read for the id and the times.
         let id = ulid::Ulid::new();
@@ -408,116 +397,65 @@ impl Queue {
             event: event.event_name().to_string(),
             payload: serde_json::Value::Null,
             listener,
-            queue: queue.unwrap_or(&self.inner.defaults.queue).to_string(),
+            queue: settings.queue_name().to_string(),
             attempts: 0,
             exceptions: 0,
-            limits: JobLimits {
-                tries: self.inner.defaults.tries,
-                backoff_ms: vec![self.inner.defaults.retry_delay.as_millis() as u64],
-                timeout_ms: None,
-                max_exceptions: None,
-            },
-            priority: event.priority(),
-            available_at: now,
+            priority: settings.priority,
+            available_at: now + settings.delay_ms() as i64,
             created_at: now,
+            settings,
             event_id,
             correlation_id,
         }
     }
 
-    /// The job a queued listener becomes, and its connection and `after_commit`.
-    pub fn listener_job(
+    /// The settings of the job `listener` handling `event` becomes, this
+    /// queue's defaults where they say nothing.
+    pub fn listener_settings(
         &self,
-        listener: &Arc<dyn EventListener>,
-        event: &Arc<dyn Event>,
-    ) -> (Option<String>, bool, Job) {
-        let options = listener.options();
-        let mut envelope = self.envelope(
+        listener: &dyn EventListener,
+        event: &dyn Event,
+    ) -> JobSettings {
+        JobSettings::for_listener(listener, event, &self.inner.defaults)
+    }
+
+    /// The settings of the job a queued `event` becomes.
+    pub fn event_settings(&self, event: &dyn Event) -> JobSettings {
+        JobSettings::for_event(event, &self.inner.defaults)
+    }
+
+    /// The job a queued listener becomes.
+    pub fn listener_job(&self, listener: &Arc<dyn EventListener>, event: &Arc<dyn Event>) -> Job {
+        let settings = self.listener_settings(&**listener, &**event);
+        let envelope = self.envelope(
             &**event,
             Some(listener.listener_name().to_string()),
-            options.queue.as_deref(),
+            settings,
         );
-        envelope.limits = self.listener_limits(&options).to_job();
-        if let Some(delay) = options.delay {
-            envelope.available_at += chrono_ms(delay) as i64;
-        }
-        let after_commit =
-            options.after_commit || event.as_should_queue().is_some_and(|q| q.after_commit());
-        let job = Job {
+        Job {
             envelope,
             live: Some(Live {
                 event: event.clone(),
                 listener: Some(listener.clone()),
             }),
-        };
-        (options.connection, after_commit, job)
-    }
-
-    /// A listener's limits, the queue's defaults where it sets none.
-    fn listener_limits(&self, options: &ListenerOptions) -> memory::Limits {
-        let defaults = &self.inner.defaults;
-        let tries = match options.tries {
-            _ if !options.retry => 1,
-            Some(tries) => tries.max(1),
-            None => defaults.tries,
-        };
-        memory::Limits {
-            tries,
-            timeout_ms: options.timeout.map(chrono_ms),
-            max_exceptions: options.max_exceptions,
-            backoff_ms: options.backoff.iter().map(|d| chrono_ms(*d)).collect(),
-            fallback_ms: defaults.retry_delay.as_millis() as u64,
         }
     }
 
-    /// A queued event's limits, the queue's defaults where it sets none.
-    fn event_limits(&self, settings: Option<&dyn ShouldQueue>) -> memory::Limits {
-        let defaults = &self.inner.defaults;
-        memory::Limits {
-            tries: settings
-                .and_then(|s| s.tries())
-                .map_or(defaults.tries, |t| t.max(1)),
-            timeout_ms: settings.and_then(|s| s.timeout()).map(chrono_ms),
-            max_exceptions: None,
-            backoff_ms: Vec::new(),
-            fallback_ms: defaults.retry_delay.as_millis() as u64,
-        }
-    }
-
-    /// The job a queued event becomes, and its connection and `after_commit`.
-    pub fn event_job(&self, event: &Arc<dyn Event>) -> (Option<String>, bool, Job) {
-        let settings = event.as_should_queue();
-        let queue = settings
-            .and_then(|s| s.queue())
-            .or_else(|| event.queue_name());
-        let mut envelope = self.envelope(&**event, None, queue);
-        envelope.limits = self.event_limits(settings).to_job();
-        let mut connection = None;
-        let mut after_commit = false;
-        if let Some(s) = settings {
-            if let Some(delay) = s.delay() {
-                envelope.available_at += chrono_ms(delay) as i64;
-            }
-            connection = s.queue_connection().map(str::to_string);
-            after_commit = s.after_commit();
-        }
-        let job = Job {
+    /// The job a queued event becomes.
+    pub fn event_job(&self, event: &Arc<dyn Event>) -> Job {
+        let settings = self.event_settings(&**event);
+        let envelope = self.envelope(&**event, None, settings);
+        Job {
             envelope,
             live: Some(Live {
                 event: event.clone(),
                 listener: None,
             }),
-        };
-        (connection, after_commit, job)
+        }
     }
 
-    async fn enqueue(
-        &self,
-        target: &Queue,
-        after_commit: bool,
-        job: Job,
-    ) -> Result<(), QueueError> {
-        if after_commit && defer::hold(target, &job) {
+    async fn enqueue(&self, target: &Queue, job: Job) -> Result<(), QueueError> {
+        if job.envelope.settings.after_commit && defer::hold(target, &job) {
             return Ok(());
         }
         target.backend()?.push(vec![job]).await
@@ -541,9 +479,10 @@ impl Queue {
     }
 }
 
-#[async_trait]
-impl QueueableHandler for Queue {
-    fn queue_listener_now(
+impl Queue {
+    /// The dispatcher's fast path: a job for a `memory` queue is pushed
+    /// without waiting; `None` when it needs the general path.
+    fn queue_listener_now_on(
         &self,
         listener: &Arc<dyn EventListener>,
         event: &Arc<dyn Event>,
@@ -551,79 +490,66 @@ impl QueueableHandler for Queue {
         if self.inner.memory.is_none() && self.inner.others.is_empty() {
             return None;
         }
-        let options = listener.options();
-        let memory = match self.memory_target(options.connection.as_deref())? {
+        let settings = self.listener_settings(&**listener, &**event);
+        self.push_now(settings, event, Some(listener))
+    }
+
+    fn queue_event_now_on(&self, event: &Arc<dyn Event>) -> Option<anyhow::Result<()>> {
+        if self.inner.memory.is_none() && self.inner.others.is_empty() {
+            return None;
+        }
+        let settings = self.event_settings(&**event);
+        self.push_now(settings, event, None)
+    }
+
+    fn push_now(
+        &self,
+        settings: JobSettings,
+        event: &Arc<dyn Event>,
+        listener: Option<&Arc<dyn EventListener>>,
+    ) -> Option<anyhow::Result<()>> {
+        let memory = match self.memory_target(settings.connection.as_deref())? {
             Ok(memory) => memory,
             Err(e) => return Some(Err(e.into())),
         };
         // `after_commit` may be held by a unit of work: the general path.
-        if options.after_commit || event.as_should_queue().is_some_and(|q| q.after_commit()) {
+        if settings.after_commit {
             return None;
         }
-        let delay = options.delay.map_or(0, chrono_ms);
-        let job = memory::MemJob::live(
-            event.clone(),
-            self.listener_limits(&options),
-            job::coarse_now_ms(),
-            delay,
-        );
-        let queue = options
-            .queue
-            .as_deref()
-            .unwrap_or(&self.inner.defaults.queue);
-        memory.push_live(queue, job, Some(listener));
+        if let Err(e) = middleware::check(&settings.middleware) {
+            return Some(Err(e.into()));
+        }
+        memory.push_live(event.clone(), settings, job::coarse_now_ms(), listener);
         Some(Ok(()))
     }
 
-    fn queue_event_now(&self, event: &Arc<dyn Event>) -> Option<anyhow::Result<()>> {
-        if self.inner.memory.is_none() && self.inner.others.is_empty() {
-            return None;
-        }
-        let settings = event.as_should_queue();
-        let memory = match self.memory_target(settings.and_then(|s| s.queue_connection()))? {
-            Ok(memory) => memory,
-            Err(e) => return Some(Err(e.into())),
-        };
-        if settings.is_some_and(|s| s.after_commit()) {
-            return None;
-        }
-        let delay = settings.and_then(|s| s.delay()).map_or(0, chrono_ms);
-        let job = memory::MemJob::live(
-            event.clone(),
-            self.event_limits(settings),
-            job::coarse_now_ms(),
-            delay,
-        );
-        let queue = settings
-            .and_then(|s| s.queue())
-            .or_else(|| event.queue_name())
-            .unwrap_or(&self.inner.defaults.queue);
-        memory.push_live(queue, job, None);
-        Some(Ok(()))
-    }
-
-    async fn queue_event(&self, event: Arc<dyn Event>) -> anyhow::Result<()> {
-        let (connection, after_commit, job) = self.event_job(&event);
-        match self.route(connection.as_deref())? {
-            Some(target) => Ok(self.enqueue(target, after_commit, job).await?),
+    async fn queue_event_on(
+        &self,
+        event: Arc<dyn Event>,
+        dispatcher: Option<&WeakDispatcher>,
+    ) -> anyhow::Result<()> {
+        let job = self.event_job(&event);
+        middleware::check(&job.envelope.settings.middleware)?;
+        match self.route(job.envelope.settings.connection.as_deref())? {
+            Some(target) => Ok(self.enqueue(target, job).await?),
             None => {
-                let dispatcher =
-                    self.inner.dispatcher.get().context(
-                        "a queued event on the `sync` connection needs `Queue::install`",
-                    )?;
+                let dispatcher = dispatcher.and_then(WeakDispatcher::upgrade).context(
+                    "a queued event on the `sync` connection needs `Queue::install` on a live dispatcher",
+                )?;
                 dispatcher.dispatch_now(event).await
             }
         }
     }
 
-    async fn queue_listener(
+    async fn queue_listener_on(
         &self,
         listener: Arc<dyn EventListener>,
         event: Arc<dyn Event>,
     ) -> anyhow::Result<()> {
-        let (connection, after_commit, job) = self.listener_job(&listener, &event);
-        match self.route(connection.as_deref())? {
-            Some(target) => Ok(self.enqueue(target, after_commit, job).await?),
+        let job = self.listener_job(&listener, &event);
+        middleware::check(&job.envelope.settings.middleware)?;
+        match self.route(job.envelope.settings.connection.as_deref())? {
+            Some(target) => Ok(self.enqueue(target, job).await?),
             None => {
                 let result = crate::dispatcher::invoke(&listener, &event).await;
                 if let Err(error) = &result {
@@ -632,6 +558,72 @@ impl QueueableHandler for Queue {
                 result
             }
         }
+    }
+}
+
+/// What [`Queue::install`] sets on a dispatcher: the queue, and which
+/// dispatcher it serves (for queued events that run inline on `sync`).
+struct Installed {
+    queue: Queue,
+    dispatcher: WeakDispatcher,
+}
+
+#[async_trait]
+impl QueueableHandler for Installed {
+    fn queue_listener_now(
+        &self,
+        listener: &Arc<dyn EventListener>,
+        event: &Arc<dyn Event>,
+    ) -> Option<anyhow::Result<()>> {
+        self.queue.queue_listener_now_on(listener, event)
+    }
+
+    fn queue_event_now(&self, event: &Arc<dyn Event>) -> Option<anyhow::Result<()>> {
+        self.queue.queue_event_now_on(event)
+    }
+
+    async fn queue_event(&self, event: Arc<dyn Event>) -> anyhow::Result<()> {
+        self.queue
+            .queue_event_on(event, Some(&self.dispatcher))
+            .await
+    }
+
+    async fn queue_listener(
+        &self,
+        listener: Arc<dyn EventListener>,
+        event: Arc<dyn Event>,
+    ) -> anyhow::Result<()> {
+        self.queue.queue_listener_on(listener, event).await
+    }
+}
+
+/// A `Queue` set as a handler by hand (`set_queueable_handler`) serves no
+/// dispatcher in particular: [`Queue::install`] it to run `sync` queued
+/// events inline.
+#[async_trait]
+impl QueueableHandler for Queue {
+    fn queue_listener_now(
+        &self,
+        listener: &Arc<dyn EventListener>,
+        event: &Arc<dyn Event>,
+    ) -> Option<anyhow::Result<()>> {
+        self.queue_listener_now_on(listener, event)
+    }
+
+    fn queue_event_now(&self, event: &Arc<dyn Event>) -> Option<anyhow::Result<()>> {
+        self.queue_event_now_on(event)
+    }
+
+    async fn queue_event(&self, event: Arc<dyn Event>) -> anyhow::Result<()> {
+        self.queue_event_on(event, None).await
+    }
+
+    async fn queue_listener(
+        &self,
+        listener: Arc<dyn EventListener>,
+        event: Arc<dyn Event>,
+    ) -> anyhow::Result<()> {
+        self.queue_listener_on(listener, event).await
     }
 }
 

@@ -26,6 +26,8 @@
 //! became of its consumer; its delivery count is the attempt count. Idle
 //! consumers with nothing pending are deleted, so names never pile up.
 
+mod store;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -747,6 +749,10 @@ impl RedisBackend {
 
 #[async_trait]
 impl Backend for RedisBackend {
+    fn middleware_store(&self) -> Option<&dyn super::MiddlewareStore> {
+        Some(self)
+    }
+
     fn kind(&self) -> &'static str {
         "redis"
     }

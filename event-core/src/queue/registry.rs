@@ -20,6 +20,9 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
+use super::broadcast::{BROADCAST_LISTENER, BroadcastListener};
+use super::middleware::{JobMiddleware, MiddlewareError, RateLimit, check_with};
+use crate::broadcasting::Broadcaster;
 use crate::dispatcher::Dispatcher;
 use crate::event::Event;
 use crate::listener::EventListener;
@@ -40,6 +43,20 @@ pub enum RegistryError {
         #[source]
         source: serde_json::Error,
     },
+    #[error(
+        "two listeners are named `{name}` (`{first}` and `{second}`): a job stores the name to find its listener again; give one another `name`"
+    )]
+    DuplicateName {
+        name: String,
+        first: &'static str,
+        second: &'static str,
+    },
+    #[error("listener `{listener}`: {source}")]
+    Middleware {
+        listener: String,
+        #[source]
+        source: MiddlewareError,
+    },
 }
 
 struct EventEntry {
@@ -53,6 +70,11 @@ struct EventEntry {
 pub struct JobRegistry {
     events: BTreeMap<String, EventEntry>,
     listeners: BTreeMap<String, Arc<dyn EventListener>>,
+    middleware: BTreeMap<String, Arc<dyn JobMiddleware>>,
+    rate_limits: BTreeMap<String, RateLimit>,
+    /// Names given twice (name, first type, second type); reported by
+    /// [`JobRegistry::check`].
+    duplicates: Vec<(String, &'static str, &'static str)>,
 }
 
 impl Clone for JobRegistry {
@@ -72,6 +94,9 @@ impl Clone for JobRegistry {
                 })
                 .collect(),
             listeners: self.listeners.clone(),
+            middleware: self.middleware.clone(),
+            rate_limits: self.rate_limits.clone(),
+            duplicates: self.duplicates.clone(),
         }
     }
 }
@@ -116,12 +141,72 @@ impl JobRegistry {
         listener: Arc<dyn EventListener>,
     ) -> Self {
         let name = listener.listener_name().to_string();
+        if let Some(known) = self.listeners.get(&name) {
+            let (first, second) = (known.__listener_type(), listener.__listener_type());
+            if first != second {
+                self.duplicates.push((name, first, second));
+                return self;
+            }
+        }
         let entry = self.add_event::<E>();
         if !entry.listeners.contains(&name) {
             entry.listeners.push(name.clone());
         }
-        self.listeners.insert(name, listener);
+        self.listeners.entry(name).or_insert(listener);
         self
+    }
+
+    /// Lets the worker run broadcast jobs (events whose
+    /// `should_queue_broadcast()` is true) through `broadcaster`; add the
+    /// broadcast events with [`JobRegistry::event`].
+    pub fn broadcaster(mut self, broadcaster: Arc<dyn Broadcaster>) -> Self {
+        let listener: Arc<dyn EventListener> = Arc::new(BroadcastListener(broadcaster));
+        self.listeners
+            .insert(BROADCAST_LISTENER.to_string(), listener);
+        self
+    }
+
+    /// Makes a [`JobMiddleware`] written in Rust available under `name`,
+    /// for listeners that list it in their `middleware`.
+    pub fn middleware(mut self, name: &str, middleware: Arc<dyn JobMiddleware>) -> Self {
+        self.middleware.insert(name.to_string(), middleware);
+        self
+    }
+
+    /// Defines the limit `rate_limited:NAME` refers to.
+    pub fn rate_limit(mut self, name: &str, limit: RateLimit) -> Self {
+        self.rate_limits.insert(name.to_string(), limit);
+        self
+    }
+
+    pub(crate) fn middleware_named(&self, name: &str) -> Option<&Arc<dyn JobMiddleware>> {
+        self.middleware.get(name)
+    }
+
+    pub(crate) fn rate_limit_named(&self, name: &str) -> Option<RateLimit> {
+        self.rate_limits.get(name).copied()
+    }
+
+    /// Every problem found while building: two listeners under one name,
+    /// a listener whose middleware this registry does not provide. A
+    /// [`Worker`](crate::Worker) checks it before taking a job.
+    pub fn check(&self) -> Result<(), RegistryError> {
+        if let Some((name, first, second)) = self.duplicates.first() {
+            return Err(RegistryError::DuplicateName {
+                name: name.clone(),
+                first,
+                second,
+            });
+        }
+        for (name, listener) in &self.listeners {
+            check_with(self, &listener.options().middleware).map_err(|source| {
+                RegistryError::Middleware {
+                    listener: name.clone(),
+                    source,
+                }
+            })?;
+        }
+        Ok(())
     }
 
     /// Rebuilds an event from its name and JSON payload.

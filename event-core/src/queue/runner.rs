@@ -16,10 +16,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
+use super::attempt::{Attempt, Failure, Verdict, Wrap, attempt, failed_attempt};
 use super::job::coarse_now_ms;
 use super::memory::{MemJob, MemoryBackend};
+use super::middleware::Gate;
 use super::registry::JobRegistry;
-use super::worker::{Attempt, Failure, Verdict, WorkerReport, attempt, failed_attempt};
+use super::stats::{Ended, WorkerStats};
+use super::worker::{StopWhen, WorkerReport};
 use super::{FailedJob, QueueError};
 use crate::event::Event;
 use crate::listener::EventListener;
@@ -77,6 +80,14 @@ struct Shared {
     draining: AtomicBool,
     /// The grace period is over: stop running jobs and hand them back.
     cancel: Signal,
+    limits: StopWhen,
+    stats: WorkerStats,
+    /// Queue names by lane number, for the stats.
+    names: Vec<(usize, String)>,
+    /// `stop_when_empty` or `max_jobs` reached: the worker stops.
+    stop: Arc<tokio::sync::Notify>,
+    /// Jobs finished by all runners (for `max_jobs`).
+    finished: std::sync::atomic::AtomicU64,
 }
 
 /// Settings the memory worker takes from [`super::Worker`].
@@ -87,6 +98,9 @@ pub(super) struct Plan {
     pub grace: Duration,
     pub poll: Duration,
     pub prefetch: Option<usize>,
+    pub limits: StopWhen,
+    pub stats: WorkerStats,
+    pub stop: Arc<tokio::sync::Notify>,
 }
 
 pub(super) async fn run(
@@ -94,8 +108,19 @@ pub(super) async fn run(
     memory: Arc<MemoryBackend>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<WorkerReport, QueueError> {
+    let lanes = memory.lanes(&plan.queues);
+    let names = lanes
+        .iter()
+        .copied()
+        .zip(plan.queues.iter().cloned())
+        .collect();
     let shared = Arc::new(Shared {
-        lanes: memory.lanes(&plan.queues),
+        names,
+        limits: plan.limits,
+        stats: plan.stats,
+        stop: plan.stop,
+        finished: std::sync::atomic::AtomicU64::new(0),
+        lanes,
         memory,
         registry: plan.registry,
         runners: plan.concurrency,
@@ -186,6 +211,11 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
                 .take(&shared.lanes, share, cap, finished, &mut batch, &mut table);
         finished = 0;
         if batch.is_empty() {
+            if shared.limits.empty && shared.memory.is_idle(&shared.lanes) {
+                tracing::info!("queue is empty; the worker stops (stop_when_empty)");
+                stop(&shared);
+                break;
+            }
             shared
                 .memory
                 .wait_for_job(&shared.lanes, next_due, shared.poll, &shared.draining)
@@ -196,8 +226,11 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
         let began_ms = coarse_now_ms();
         let mut ran = 0u32;
         let mut cancelled = false;
+        let mut counts = BatchCounts::default();
+        counts.started(&batch, began_ms);
         while let Some(job) = batch.pop_front() {
             ran += 1;
+            let lane = job.lane;
             let outcome = match job.quick(&table) {
                 // The common case, kept to one small future per job.
                 Some((event, listener)) => {
@@ -245,14 +278,27 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
                 Ran::Succeeded => {
                     report.succeeded += 1;
                     finished += 1;
+                    counts.ended(lane, Ended::Processed);
                 }
-                Ran::Retried => report.retried += 1,
-                Ran::Failed => report.failed += 1,
+                Ran::Retried => {
+                    report.retried += 1;
+                    counts.ended(lane, Ended::Retried);
+                }
+                Ran::Failed => {
+                    report.failed += 1;
+                    counts.ended(lane, Ended::Failed);
+                }
                 Ran::Cancelled(job) => {
                     batch.push_front(job);
                     cancelled = true;
                     break;
                 }
+            }
+            if let Some(max) = shared.limits.max_jobs
+                && shared.finished.fetch_add(1, Ordering::AcqRel) + 1 >= max
+            {
+                tracing::info!(jobs = max, "queue worker reached its max_jobs; stopping");
+                stop(&shared);
             }
             if shared.draining.load(Ordering::Acquire) {
                 break;
@@ -262,7 +308,9 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
                 hand_back(&shared, &mut batch);
             }
         }
-        let measured_fast = began.elapsed() < FAST_JOB * ran;
+        let took = began.elapsed();
+        counts.flush(&shared, &batch, took);
+        let measured_fast = took < FAST_JOB * ran;
         if measured_fast != fast {
             shared.fast.store(measured_fast, Ordering::Relaxed);
         }
@@ -281,6 +329,113 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
     report
 }
 
+/// Stops taking jobs (`stop_when_empty`, `max_jobs`): the worker winds
+/// down as on shutdown.
+fn stop(shared: &Shared) {
+    shared.draining.store(true, Ordering::SeqCst);
+    shared.stop.notify_one();
+    shared.memory.wake_all();
+}
+
+/// A batch's counts per queue, told to the stats once per batch.
+#[derive(Default)]
+struct BatchCounts {
+    /// (lane, jobs, ms waited in all, longest wait)
+    started_lanes: Vec<(u32, u64, u64, u64)>,
+    /// (lane, processed, retried, failed)
+    lanes: Vec<(u32, u64, u64, u64)>,
+    ended: u64,
+}
+
+impl BatchCounts {
+    fn slot(&mut self, lane: u32) -> &mut (u32, u64, u64, u64) {
+        let at = match self.lanes.iter().position(|l| l.0 == lane) {
+            Some(at) => at,
+            None => {
+                self.lanes.push((lane, 0, 0, 0));
+                self.lanes.len() - 1
+            }
+        };
+        &mut self.lanes[at]
+    }
+
+    fn started(&mut self, batch: &VecDeque<MemJob>, now_ms: i64) {
+        // Usually one lane: one stats call for the batch.
+        let mut by_lane: Vec<(u32, u64, u64, u64)> = Vec::new();
+        for job in batch {
+            let waited = (now_ms - job.available_at).max(0) as u64;
+            match by_lane.iter_mut().find(|l| l.0 == job.lane) {
+                Some(l) => {
+                    l.1 += 1;
+                    l.2 += waited;
+                    l.3 = l.3.max(waited);
+                }
+                None => by_lane.push((job.lane, 1, waited, waited)),
+            }
+        }
+        self.started_lanes = by_lane;
+    }
+
+    fn ended(&mut self, lane: u32, ended: Ended) {
+        self.ended += 1;
+        let slot = self.slot(lane);
+        match ended {
+            Ended::Processed => slot.1 += 1,
+            Ended::Retried => slot.2 += 1,
+            Ended::Failed => slot.3 += 1,
+            Ended::Released => {}
+        }
+    }
+
+    fn flush(&mut self, shared: &Shared, unstarted: &VecDeque<MemJob>, took: Duration) {
+        let name = |lane: u32| {
+            shared
+                .names
+                .iter()
+                .find(|(l, _)| *l == lane as usize)
+                .map_or("", |(_, n)| n.as_str())
+        };
+        for &(lane, jobs, waited_ms, longest_ms) in &self.started_lanes {
+            shared.stats.started(
+                name(lane),
+                jobs,
+                Duration::from_millis(waited_ms),
+                Duration::from_millis(longest_ms),
+            );
+        }
+        let per_job = took / u32::try_from(self.ended.max(1)).unwrap_or(u32::MAX);
+        for &(lane, processed, retried, failed) in &self.lanes {
+            for (ended, jobs) in [
+                (Ended::Processed, processed),
+                (Ended::Retried, retried),
+                (Ended::Failed, failed),
+            ] {
+                if jobs > 0 {
+                    shared
+                        .stats
+                        .ended(name(lane), ended, jobs, per_job * jobs as u32, per_job);
+                }
+            }
+        }
+        let mut unstarted_by_lane: Vec<(u32, u64)> = Vec::new();
+        for job in unstarted {
+            match unstarted_by_lane.iter_mut().find(|l| l.0 == job.lane) {
+                Some(l) => l.1 += 1,
+                None => unstarted_by_lane.push((job.lane, 1)),
+            }
+        }
+        for (lane, jobs) in unstarted_by_lane {
+            shared.stats.ended(
+                name(lane),
+                Ended::Released,
+                jobs,
+                Duration::ZERO,
+                Duration::ZERO,
+            );
+        }
+    }
+}
+
 /// The general path: jobs rebuilt from JSON, queued events with several
 /// listeners, timeouts, jobs out of tries.
 async fn run_one(shared: &Shared, table: &[Arc<dyn EventListener>], job: MemJob) -> Ran {
@@ -290,7 +445,24 @@ async fn run_one(shared: &Shared, table: &[Arc<dyn EventListener>], job: MemJob)
             attempts: job.attempts + 1,
         },
         Ok((event, listeners)) => {
-            let run = attempt(attempt_of(&job, &event, &listeners));
+            let settings = job.settings();
+            // Who holds a `without_overlapping` lock: this attempt.
+            let id = match settings {
+                Some(s) if !s.middleware.is_empty() => ulid::Ulid::new().to_string(),
+                _ => String::new(),
+            };
+            let mut run = attempt_of(&job, &event, &listeners);
+            run.wrap = settings
+                .filter(|s| !s.middleware.is_empty())
+                .map(|settings| Wrap {
+                    gate: Gate {
+                        backend: &*shared.memory,
+                        registry: &shared.registry,
+                    },
+                    settings,
+                    job_id: &id,
+                });
+            let run = attempt(run);
             let outcome = tokio::select! {
                 biased;
                 verdict = run => Some(verdict),
@@ -322,6 +494,7 @@ fn attempt_of<'a>(
         tries: job.tries(),
         timeout_ms: job.timeout_ms(),
         max_exceptions: job.max_exceptions(),
+        wrap: None,
     }
 }
 
@@ -343,6 +516,12 @@ fn settle(
             job.set_exceptions(exceptions);
             job.available_at =
                 super::job::now_ms() + job.backoff_after(this_attempt).as_millis() as i64;
+            shared.memory.retry_job(job);
+            Ran::Retried
+        }
+        Verdict::Release { after } => {
+            job.attempts = this_attempt;
+            job.available_at = super::job::now_ms() + after.as_millis() as i64;
             shared.memory.retry_job(job);
             Ran::Retried
         }

@@ -12,6 +12,8 @@
 //! that is not a job envelope) is moved to the failed store, in the same
 //! transaction, with the reason; the rows around it are claimed as usual.
 
+mod store;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -460,6 +462,10 @@ fn claim(
 
 #[async_trait]
 impl Backend for SqliteBackend {
+    fn middleware_store(&self) -> Option<&dyn super::MiddlewareStore> {
+        Some(self)
+    }
+
     fn kind(&self) -> &'static str {
         "sqlite"
     }

@@ -3,21 +3,21 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::FutureExt;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
+use super::attempt::{Attempt, Verdict, Wrap, attempt, rebuild};
 use super::backend::Backend;
-use super::job::{Claimed, FailedJob, Job, JobEnvelope, now_ms};
+use super::job::{Claimed, FailedJob, JobEnvelope, now_ms};
+use super::middleware::Gate;
 use super::registry::JobRegistry;
+use super::shutdown::shutdown_signal;
+use super::stats::{Ended, WorkerStats};
 use super::{Queue, QueueError};
-use crate::event::Event;
-use crate::listener::EventListener;
 
 /// Runs queued jobs of one connection.
 ///
@@ -41,6 +41,17 @@ pub struct Worker {
     poll: Duration,
     prefetch: Option<usize>,
     consumer: String,
+    limits: StopWhen,
+    stats: Option<WorkerStats>,
+    log_every: Option<Duration>,
+}
+
+/// When a worker stops by itself (Laravel's `queue:work` options).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct StopWhen {
+    pub empty: bool,
+    pub max_jobs: Option<u64>,
+    pub max_time: Option<Duration>,
 }
 
 /// What a worker did before it stopped.
@@ -67,6 +78,10 @@ struct Ctx {
     backend: Arc<dyn Backend>,
     registry: Arc<JobRegistry>,
     counters: Counters,
+    stats: WorkerStats,
+    /// `max_jobs` reached: the main loop stops.
+    stop: Arc<Notify>,
+    max_jobs: Option<u64>,
     acks: mpsc::UnboundedSender<super::Receipt>,
     /// Claimed and not finished: buffered or running (shared, not copied).
     inflight: Mutex<HashMap<u64, Arc<Claimed>>>,
@@ -84,7 +99,7 @@ impl Worker {
     /// A worker for `connection`, rebuilding jobs with `registry`
     /// (`event_registry::job_registry()`, or one built by hand).
     pub fn new(connection: Queue, registry: impl Into<Arc<JobRegistry>>) -> Self {
-        let queues = vec![connection.defaults().queue.clone()];
+        let queues = vec![connection.defaults().queue_name().to_string()];
         Self {
             queue: connection,
             registry: registry.into(),
@@ -95,7 +110,49 @@ impl Worker {
             poll: Duration::from_millis(100),
             prefetch: None,
             consumer: ulid::Ulid::new().to_string(),
+            limits: StopWhen::default(),
+            stats: None,
+            log_every: None,
         }
+    }
+
+    /// Stops once no job is runnable and none is running (Laravel's
+    /// `--stop-when-empty`); delayed jobs not yet due do not keep it.
+    pub fn stop_when_empty(mut self, stop: bool) -> Self {
+        self.limits.empty = stop;
+        self
+    }
+
+    /// Stops after this many jobs finished (succeeded, retried or failed;
+    /// Laravel's `--max-jobs`). With `concurrency` above 1, jobs already
+    /// running when the count is reached finish too.
+    pub fn max_jobs(mut self, jobs: u64) -> Self {
+        self.limits.max_jobs = Some(jobs.max(1));
+        self
+    }
+
+    /// Stops after running this long (Laravel's `--max-time`), gracefully:
+    /// running jobs get the grace period.
+    pub fn max_time(mut self, time: Duration) -> Self {
+        self.limits.max_time = Some(time);
+        self
+    }
+
+    /// Logs the counts per queue at INFO this often while it runs.
+    pub fn log_stats_every(mut self, every: Duration) -> Self {
+        self.log_every = Some(every.max(Duration::from_millis(10)));
+        self
+    }
+
+    /// A live view of this worker's counts per queue (processed, retried,
+    /// failed, in flight), queue depth and wait/run latency: take it before
+    /// `run`, read it while the worker runs and after.
+    pub fn stats(&mut self) -> WorkerStats {
+        self.stats
+            .get_or_insert_with(|| {
+                WorkerStats::new(self.queue.backend().ok().cloned(), self.queues.clone())
+            })
+            .clone()
     }
 
     /// The queues to take jobs from, in order of preference (default:
@@ -168,12 +225,42 @@ impl Worker {
 
     /// Runs until `shutdown` completes; then takes no new job, lets running
     /// ones finish within the grace period and hands the rest back.
+    ///
+    /// Fails at once, before taking a job, when the registry is not usable
+    /// (two listeners under one name, middleware it does not provide).
     pub async fn run_until(
-        self,
+        mut self,
         shutdown: impl Future<Output = ()>,
     ) -> Result<WorkerReport, QueueError> {
         let backend = self.queue.backend()?.clone();
-        if let Some(memory) = self.queue.memory_backend() {
+        self.registry.check().map_err(QueueError::Registry)?;
+        let stats = self.stats();
+        let logger = self.log_every.map(|every| {
+            let stats = stats.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    stats.log().await;
+                }
+            })
+        });
+        let stop = Arc::new(Notify::new());
+        let max_time = self.limits.max_time;
+        let stopped = stop.clone();
+        let shutdown = async move {
+            let timer = async {
+                match max_time {
+                    Some(time) => tokio::time::sleep(time).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = shutdown => {}
+                () = timer => tracing::info!("queue worker reached its max_time; stopping"),
+                () = stopped.notified() => {}
+            }
+        };
+        let report = if let Some(memory) = self.queue.memory_backend() {
             let plan = super::runner::Plan {
                 registry: self.registry,
                 queues: self.queues,
@@ -181,19 +268,42 @@ impl Worker {
                 grace: self.grace,
                 poll: self.poll,
                 prefetch: self.prefetch,
+                limits: self.limits,
+                stats,
+                stop,
             };
-            return super::runner::run(plan, memory.clone(), shutdown).await;
+            super::runner::run(plan, memory.clone(), shutdown).await
+        } else {
+            self.run_claims(backend, stats, stop, shutdown).await
+        };
+        if let Some(logger) = logger {
+            logger.abort();
         }
+        report
+    }
+
+    /// The worker of connections that store jobs (claims, leases, acks).
+    async fn run_claims(
+        self,
+        backend: Arc<dyn Backend>,
+        stats: WorkerStats,
+        stop: Arc<Notify>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<WorkerReport, QueueError> {
         let (ack_tx, ack_rx) = mpsc::unbounded_channel();
         let acker = tokio::spawn(ack_loop(backend.clone(), ack_rx));
         let ctx = Arc::new(Ctx {
             backend: backend.clone(),
             registry: self.registry.clone(),
             counters: Counters::default(),
+            stats,
+            stop,
+            max_jobs: self.limits.max_jobs,
             acks: ack_tx,
             inflight: Mutex::default(),
             job_micros: AtomicU64::new(0),
         });
+        let mut reachable = true;
         let heartbeat = tokio::spawn(heartbeat(ctx.clone(), self.lease, self.consumer.clone()));
         let semaphore = Arc::new(Semaphore::new(self.concurrency));
         let mut tasks = JoinSet::new();
@@ -246,7 +356,12 @@ impl Worker {
                     }
                 }
                 if let Err(e) = result {
-                    tracing::warn!(error = %e, pause_ms = error_pause.as_millis() as u64, "queue worker cannot fetch jobs; retrying");
+                    if reachable {
+                        reachable = false;
+                        tracing::warn!(error = %e, location = %backend.location(), "queue worker cannot reach its connection; retrying");
+                    } else {
+                        tracing::debug!(error = %e, pause_ms = error_pause.as_millis() as u64, "queue worker still cannot reach its connection");
+                    }
                     if buffer.is_empty() {
                         tokio::select! {
                             biased;
@@ -257,7 +372,15 @@ impl Worker {
                         continue;
                     }
                 } else {
+                    if !reachable {
+                        reachable = true;
+                        tracing::warn!(location = %backend.location(), "queue worker reaches its connection again");
+                    }
                     error_pause = Duration::from_millis(50);
+                }
+                if buffer.is_empty() && self.limits.empty && tasks.is_empty() {
+                    tracing::info!("queue is empty; the worker stops (stop_when_empty)");
+                    break;
                 }
                 if buffer.is_empty() {
                     tokio::select! {
@@ -324,9 +447,23 @@ impl Worker {
 }
 
 async fn run_job(ctx: &Ctx, key: u64, claimed: Arc<Claimed>) {
+    let queue = claimed.job.envelope.queue.as_str();
+    let waited =
+        Duration::from_millis((now_ms() - claimed.job.envelope.available_at).max(0) as u64);
+    ctx.stats.started(queue, 1, waited, waited);
     let began = Instant::now();
     let outcome = execute(ctx, &claimed).await;
-    let took = (began.elapsed().as_micros() as u64).max(1);
+    let ran = began.elapsed();
+    let ended = match &outcome {
+        Outcome::Done => Ended::Processed,
+        Outcome::Retry(_) => Ended::Retried,
+        Outcome::Fail(..) => Ended::Failed,
+    };
+    ctx.stats.ended(queue, ended, 1, ran, ran);
+    if ctx.max_jobs.is_some_and(|max| ctx.stats.finished() >= max) {
+        ctx.stop.notify_one();
+    }
+    let took = (ran.as_micros() as u64).max(1);
     let average = ctx.job_micros.load(Ordering::Relaxed);
     let average = if average == 0 {
         took
@@ -379,154 +516,30 @@ async fn run_job(ctx: &Ctx, key: u64, claimed: Arc<Claimed>) {
     }
 }
 
-type Rebuilt = (Arc<dyn Event>, Vec<Arc<dyn EventListener>>);
-
-/// The event and the listeners to run, from the live objects (memory) or
-/// through the registry (JSON).
-fn rebuild(registry: &JobRegistry, job: &Job) -> Result<Rebuilt, String> {
-    let envelope = &job.envelope;
-    let event = match &job.live {
-        Some(live) => live.event.clone(),
-        None => registry
-            .decode(&envelope.event, envelope.payload.clone())
-            .map_err(|e| e.to_string())?,
-    };
-    let listeners = match (&job.live, &envelope.listener) {
-        (Some(live), _) if live.listener.is_some() => live.listener.iter().cloned().collect(),
-        (_, Some(name)) => vec![registry.listener_named(name).map_err(|e| e.to_string())?],
-        (_, None) => registry.listeners_of(&envelope.event),
-    };
-    Ok((event, listeners))
-}
-
-/// One attempt at a job, whatever stores it.
-pub(super) struct Attempt<'a> {
-    pub event: &'a Arc<dyn Event>,
-    pub listeners: &'a [Arc<dyn EventListener>],
-    /// 1-based.
-    pub attempt: u32,
-    /// Earlier attempts that ended in an error or a panic.
-    pub exceptions: u32,
-    pub tries: u32,
-    pub timeout_ms: Option<u64>,
-    pub max_exceptions: Option<u32>,
-}
-
-/// How an attempt ended.
-pub(super) enum Verdict {
-    Done,
-    /// Try again after the backoff; `exceptions` counts this attempt.
-    Retry {
-        exceptions: u32,
-        error: anyhow::Error,
-    },
-    /// For good, after `attempts` attempts (the `failed` hook has run).
-    Fail {
-        reason: String,
-        attempts: u32,
-    },
-}
-
-/// Runs the listeners in order with the timeout; decides retry or failure.
-pub(super) async fn attempt(run: Attempt<'_>) -> Verdict {
-    let Attempt {
-        event,
-        listeners,
-        attempt,
-        tries,
-        ..
-    } = run;
-    if attempt > tries {
-        let reason = format!(
-            "job has been attempted too many times ({} of {tries} tries): its worker stopped mid-job",
-            attempt - 1,
-        );
-        let error = anyhow::anyhow!(reason.clone());
-        for listener in listeners {
-            call_failed_hook(listener, event, &error).await;
-        }
-        return Verdict::Fail {
-            reason,
-            attempts: attempt - 1,
-        };
-    }
-    let mut failure = None;
-    for listener in listeners {
-        let call = crate::dispatcher::invoke(listener, event);
-        let result = match run.timeout_ms {
-            Some(ms) => match tokio::time::timeout(Duration::from_millis(ms), call).await {
-                Ok(result) => result.map_err(Failure::Error),
-                Err(_) => Err(Failure::Timeout(ms)),
-            },
-            None => call.await.map_err(Failure::Error),
-        };
-        if let Err(f) = result {
-            failure = Some((listener, f));
-            break;
-        }
-    }
-    match failure {
-        None => Verdict::Done,
-        Some((listener, failure)) => failed_attempt(&run, listener, failure).await,
-    }
-}
-
-/// Why an attempt failed.
-pub(super) enum Failure {
-    Error(anyhow::Error),
-    Timeout(u64),
-}
-
-/// The verdict on an attempt that `listener` failed: retry, or (after its
-/// `failed` hook) fail for good.
-pub(super) async fn failed_attempt(
-    run: &Attempt<'_>,
-    listener: &Arc<dyn EventListener>,
-    failure: Failure,
-) -> Verdict {
-    let event = run.event;
-    let mut exceptions = run.exceptions;
-    let error = match failure {
-        Failure::Error(e) => {
-            exceptions += 1;
-            e.context(format!(
-                "listener `{}` failed handling event `{}`",
-                listener.listener_name(),
-                event.event_name()
-            ))
-        }
-        Failure::Timeout(ms) => anyhow::anyhow!(
-            "listener `{}` timed out after {ms} ms handling event `{}`",
-            listener.listener_name(),
-            event.event_name()
-        ),
-    };
-    let too_many_exceptions = run.max_exceptions.is_some_and(|max| exceptions >= max);
-    if run.attempt >= run.tries || too_many_exceptions {
-        call_failed_hook(listener, event, &error).await;
-        return Verdict::Fail {
-            reason: format!("{error:#}"),
-            attempts: run.attempt,
-        };
-    }
-    Verdict::Retry { exceptions, error }
-}
-
 async fn execute(ctx: &Ctx, claimed: &Claimed) -> Outcome {
     let envelope = &claimed.job.envelope;
-    let limits = &envelope.limits;
+    let settings = &envelope.settings;
     let (event, listeners) = match rebuild(&ctx.registry, &claimed.job) {
         Ok(rebuilt) => rebuilt,
         Err(reason) => return Outcome::Fail(reason, claimed.attempt),
     };
+    let wrap = (!settings.middleware.is_empty()).then(|| Wrap {
+        gate: Gate {
+            backend: &*ctx.backend,
+            registry: &ctx.registry,
+        },
+        settings,
+        job_id: &envelope.id,
+    });
     let run = attempt(Attempt {
         event: &event,
         listeners: &listeners,
         attempt: claimed.attempt,
         exceptions: envelope.exceptions,
-        tries: limits.tries,
-        timeout_ms: limits.timeout_ms,
-        max_exceptions: limits.max_exceptions,
+        tries: settings.max_tries(),
+        timeout_ms: settings.timeout_ms(),
+        max_exceptions: settings.max_exceptions,
+        wrap,
     });
     // The event store's correlation scope of the dispatch that queued it.
     let verdict = crate::store::scope::within_job(
@@ -535,34 +548,24 @@ async fn execute(ctx: &Ctx, claimed: &Claimed) -> Outcome {
         run,
     )
     .await;
+    let again = |after: Duration, exceptions: u32| {
+        let mut next = envelope.clone();
+        next.attempts = claimed.attempt;
+        next.exceptions = exceptions;
+        next.available_at = now_ms() + after.as_millis() as i64;
+        Outcome::Retry(Box::new(next))
+    };
     match verdict {
         Verdict::Done => Outcome::Done,
         Verdict::Fail { reason, attempts } => Outcome::Fail(reason, attempts),
         Verdict::Retry { exceptions, error } => {
             tracing::info!(job = %envelope.id, attempt = claimed.attempt, error = %format!("{error:#}"), "job attempt failed; retrying");
-            let mut next = envelope.clone();
-            next.attempts = claimed.attempt;
-            next.exceptions = exceptions;
-            next.available_at = now_ms() + limits.backoff_after(claimed.attempt).as_millis() as i64;
-            Outcome::Retry(Box::new(next))
+            again(settings.backoff_after(claimed.attempt), exceptions)
         }
-    }
-}
-
-async fn call_failed_hook(
-    listener: &Arc<dyn EventListener>,
-    event: &Arc<dyn Event>,
-    error: &anyhow::Error,
-) {
-    match AssertUnwindSafe(listener.failed(event.clone(), error))
-        .catch_unwind()
-        .await
-    {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            tracing::error!(listener = listener.listener_name(), error = %e, "failed hook returned an error")
+        Verdict::Release { after } => {
+            tracing::debug!(job = %envelope.id, after_ms = after.as_millis() as u64, "job held back by its middleware");
+            again(after, envelope.exceptions)
         }
-        Err(_) => tracing::error!(listener = listener.listener_name(), "failed hook panicked"),
     }
 }
 
@@ -603,20 +606,4 @@ async fn ack_loop(backend: Arc<dyn Backend>, mut done: mpsc::UnboundedReceiver<s
         }
         batch.clear();
     }
-}
-
-/// Completes on ctrl-c or (on Unix) SIGTERM.
-pub async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

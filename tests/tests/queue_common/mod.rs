@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use event_core::queue::{Job, JobEnvelope, JobLimits, JobRegistry, Queue, Worker, WorkerReport};
+use event_core::queue::{Job, JobEnvelope, JobRegistry, JobSettings, Queue, Worker, WorkerReport};
 use event_core::{Dispatcher, EventListener};
 use fixtures::{QueuedEvent, QueuedEventListener, Sink, TestJobEvent, TestListener};
 use tokio::sync::oneshot;
@@ -135,10 +135,13 @@ pub async fn dispatch_writes_envelope(queue: Queue) {
     assert_eq!(envelope.event, "TestJob");
     assert_eq!(envelope.listener.as_deref(), Some("envelope"));
     assert_eq!(envelope.queue, "events");
-    assert_eq!(envelope.limits.tries, 4);
-    assert_eq!(envelope.limits.backoff_ms, vec![1000, 5000]);
-    assert_eq!(envelope.limits.timeout_ms, Some(30_000));
-    assert_eq!(envelope.limits.max_exceptions, Some(2));
+    assert_eq!(envelope.settings.tries, Some(4));
+    assert_eq!(
+        envelope.settings.backoff,
+        vec![chrono_ms(1000), chrono_ms(5000)]
+    );
+    assert_eq!(envelope.settings.timeout_ms(), Some(30_000));
+    assert_eq!(envelope.settings.max_exceptions, Some(2));
     assert_eq!(envelope.id.len(), 26, "a ULID");
     assert!(envelope.available_at > 0);
     assert_eq!(claimed[0].attempt, 1);
@@ -612,11 +615,10 @@ fn raw_envelope(event: &str, listener: Option<&str>, payload: serde_json::Value)
         queue: "events".to_string(),
         attempts: 0,
         exceptions: 0,
-        limits: JobLimits {
-            tries: 3,
-            backoff_ms: vec![10],
-            timeout_ms: None,
-            max_exceptions: None,
+        settings: JobSettings {
+            tries: Some(3),
+            backoff: vec![chrono_ms(10)],
+            ..JobSettings::default()
         },
         priority: 0,
         available_at: now,

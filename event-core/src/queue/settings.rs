@@ -1,0 +1,354 @@
+//! `JobSettings`: where a job goes and how it runs, as one value.
+//!
+//! A queued listener or event can be declared in several ways: the
+//! `#[listener(...)]` and `#[event(...)]` attributes, the seed's
+//! hand-written `ShouldQueue` / `ShouldQueueListener` impls, the plain
+//! `EventListener` / `Event` methods, and the config defaults
+//! (`EVENTS_DEFAULT_QUEUE`, `EVENTS_RETRY_ATTEMPTS`,
+//! `EVENTS_RETRY_DELAY_SECONDS`). Each of them is read into a `JobSettings`,
+//! and [`JobSettings::for_listener`] / [`JobSettings::for_event`] (one
+//! function underneath, like Laravel's `propagateListenerOptions`) layer
+//! them into the settings a job is stored with. Every connection and the
+//! worker read only that.
+
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+
+use crate::config::EventsConfig;
+use crate::event::{Event, ShouldQueue};
+use crate::listener::{EventListener, ShouldQueueListener};
+
+/// The settings of a queued job, or what one declaration says about them.
+///
+/// As a declaration (what `EventListener::options()` returns, which is why
+/// it is also called [`ListenerOptions`](crate::ListenerOptions)), `None`
+/// and empty mean "not said here". As a job's settings (computed by
+/// [`JobSettings::for_listener`] / [`JobSettings::for_event`]), the queue,
+/// tries and retry delay are always filled in.
+///
+/// Stored with every job (durations as milliseconds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSettings {
+    /// `should_queue()`: run on a queue rather than inline.
+    #[serde(skip, default = "yes")]
+    pub queued: bool,
+    /// The connection to queue on (`sync`, `memory`, `sqlite`, `redis`, or a
+    /// name given to `Queue::with_connection`); `None`: the queue's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
+    /// The named queue; for a job, always set (`EVENTS_DEFAULT_QUEUE` when
+    /// nothing names one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    /// Hold a new job back this long.
+    #[serde(default, with = "ms_opt", rename = "delay_ms")]
+    pub delay: Option<Duration>,
+    /// Attempts in all (`EVENTS_RETRY_ATTEMPTS` when nothing says).
+    #[serde(default)]
+    pub tries: Option<u32>,
+    /// Delay before retry n; the last value repeats. Empty: `retry_delay`.
+    #[serde(default, with = "ms_list", rename = "backoff_ms")]
+    pub backoff: Vec<Duration>,
+    /// The delay before a retry when there is no `backoff` list
+    /// (`EVENTS_RETRY_DELAY_SECONDS`).
+    #[serde(default, with = "ms_opt", rename = "retry_delay_ms")]
+    pub retry_delay: Option<Duration>,
+    /// An attempt running longer is cancelled and counts as failed.
+    #[serde(default, with = "ms_opt", rename = "timeout_ms")]
+    pub timeout: Option<Duration>,
+    /// Fail for good after this many attempts that returned an error or panicked.
+    #[serde(default)]
+    pub max_exceptions: Option<u32>,
+    /// Queue only when the unit of work ([`crate::queue::defer`]) succeeds.
+    #[serde(default)]
+    pub after_commit: bool,
+    /// Higher runs first within a queue.
+    #[serde(default)]
+    pub priority: i32,
+    /// Job middleware: `throttle:N,M`, `rate_limited:NAME`,
+    /// `without_overlapping:KEY`, or a name registered with
+    /// [`crate::queue::JobRegistry::middleware`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub middleware: Vec<String>,
+    /// Free-form labels (`Event::tags()`), shown by `artisan queue:failed`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// `can_retry()`: false means one attempt whatever `tries` says.
+    #[serde(default = "yes")]
+    pub retry: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for JobSettings {
+    /// Nothing declared: not queued, may retry.
+    fn default() -> Self {
+        Self {
+            queued: false,
+            connection: None,
+            queue: None,
+            delay: None,
+            tries: None,
+            backoff: Vec::new(),
+            retry_delay: None,
+            timeout: None,
+            max_exceptions: None,
+            after_commit: false,
+            priority: 0,
+            middleware: Vec::new(),
+            tags: Vec::new(),
+            retry: true,
+        }
+    }
+}
+
+impl JobSettings {
+    /// The config defaults: `EVENTS_DEFAULT_QUEUE`, `EVENTS_RETRY_ATTEMPTS`,
+    /// `EVENTS_RETRY_DELAY_SECONDS`.
+    pub fn from_config(config: &EventsConfig) -> Self {
+        Self {
+            queue: Some(config.default_queue.clone()),
+            tries: Some(config.retry_attempts.max(1)),
+            retry_delay: Some(seconds(config.retry_delay_seconds)),
+            ..Self::default()
+        }
+    }
+
+    /// What a listener declares through the plain `EventListener` methods
+    /// and, when given, its [`ShouldQueueListener`] impl: the default of
+    /// `EventListener::options()`.
+    pub fn declared_by_listener<L: EventListener + ?Sized>(
+        listener: &L,
+        queued: Option<&dyn ShouldQueueListener>,
+    ) -> Self {
+        let mut declared = Self {
+            queued: listener.should_queue(),
+            queue: listener.queue_name().map(str::to_string),
+            max_exceptions: listener.max_exceptions(),
+            backoff: listener.backoff(),
+            retry: listener.can_retry(),
+            ..Self::default()
+        };
+        if let Some(queued) = queued {
+            declared.connection = queued.queue_connection().map(str::to_string);
+            if let Some(queue) = queued.queue() {
+                declared.queue = Some(queue.to_string());
+            }
+            declared.delay = queued.delay();
+            declared.tries = queued.tries();
+            declared.timeout = queued.timeout();
+            declared.after_commit = queued.after_commit();
+            declared.middleware = queued.middleware();
+        }
+        declared
+    }
+
+    /// What an event declares: the plain `Event` methods and its
+    /// [`ShouldQueue`] view (`as_should_queue()`, or the impl the seed's
+    /// macros saw on its type).
+    pub fn declared_by_event(event: &dyn Event) -> Self {
+        let mut declared = Self {
+            queued: event.should_queue(),
+            queue: event.queue_name().map(str::to_string),
+            priority: event.priority(),
+            tags: event.tags(),
+            ..Self::default()
+        };
+        if let Some(queued) = should_queue_view(event) {
+            declared.connection = queued.queue_connection().map(str::to_string);
+            if let Some(queue) = queued.queue() {
+                declared.queue = Some(queue.to_string());
+            }
+            declared.delay = queued.delay();
+            declared.tries = queued.tries();
+            declared.timeout = queued.timeout();
+            declared.after_commit = queued.after_commit();
+        }
+        declared
+    }
+
+    /// The settings of the job `listener` handling `event` becomes.
+    pub fn for_listener(
+        listener: &dyn EventListener,
+        event: &dyn Event,
+        defaults: &JobSettings,
+    ) -> Self {
+        resolve(listener.options(), event, defaults)
+    }
+
+    /// The settings of the job a queued `event` becomes.
+    pub fn for_event(event: &dyn Event, defaults: &JobSettings) -> Self {
+        let mut own = Self::declared_by_event(event);
+        // `resolve` adds the event-wide ones again.
+        own.tags.clear();
+        resolve(own, event, defaults)
+    }
+
+    /// Attempts in all: 1 when the job may not retry.
+    pub fn max_tries(&self) -> u32 {
+        if self.retry {
+            self.tries.unwrap_or(1).max(1)
+        } else {
+            1
+        }
+    }
+
+    /// The delay before the attempt after `attempt` (1-based).
+    pub fn backoff_after(&self, attempt: u32) -> std::time::Duration {
+        let index = (attempt.max(1) - 1) as usize;
+        let delay = self
+            .backoff
+            .get(index)
+            .or(self.backoff.last())
+            .or(self.retry_delay.as_ref());
+        std::time::Duration::from_millis(delay.map_or(0, |d| millis(*d)))
+    }
+
+    /// The timeout in milliseconds.
+    pub fn timeout_ms(&self) -> Option<u64> {
+        self.timeout.map(millis)
+    }
+
+    /// The delay in milliseconds (0 for none).
+    pub fn delay_ms(&self) -> u64 {
+        self.delay.map_or(0, millis)
+    }
+
+    /// The queue, `default` if a job somehow has none.
+    pub fn queue_name(&self) -> &str {
+        self.queue.as_deref().unwrap_or("default")
+    }
+}
+
+/// The one place settings are layered: what the listener (or, for a
+/// queued event, the event) declares, then the event-wide settings
+/// (priority, tags, `after_commit`), then the config defaults.
+fn resolve(own: JobSettings, event: &dyn Event, defaults: &JobSettings) -> JobSettings {
+    let after_commit =
+        own.after_commit || should_queue_view(event).is_some_and(|q| q.after_commit());
+    let mut tags = event.tags();
+    for tag in own.tags {
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    JobSettings {
+        queued: true,
+        connection: own.connection.or_else(|| defaults.connection.clone()),
+        // Laravel's default queue is called `default`: naming it means the
+        // configured one (what `artisan make:listener --queued` writes).
+        queue: own
+            .queue
+            .filter(|q| q != "default")
+            .or_else(|| defaults.queue.clone()),
+        delay: own.delay.or(defaults.delay),
+        tries: Some(match own.tries.or(defaults.tries) {
+            _ if !own.retry => 1,
+            Some(tries) => tries.max(1),
+            None => 1,
+        }),
+        backoff: if own.backoff.is_empty() {
+            defaults.backoff.clone()
+        } else {
+            own.backoff
+        },
+        retry_delay: own.retry_delay.or(defaults.retry_delay),
+        timeout: own.timeout.or(defaults.timeout),
+        max_exceptions: own.max_exceptions.or(defaults.max_exceptions),
+        after_commit,
+        priority: if own.priority != 0 {
+            own.priority
+        } else {
+            event.priority()
+        },
+        middleware: own.middleware,
+        tags,
+        retry: own.retry,
+    }
+}
+
+/// An event's [`ShouldQueue`] view: its own `as_should_queue()`, else the
+/// impl `fire_event!` / `dispatch_event!` saw on its concrete type.
+pub(crate) fn should_queue_view(event: &dyn Event) -> Option<&dyn ShouldQueue> {
+    event
+        .as_should_queue()
+        .or_else(|| crate::__private::seen_should_queue(event))
+}
+
+pub(crate) fn millis(d: Duration) -> u64 {
+    d.num_milliseconds().max(0) as u64
+}
+
+fn seconds(s: u64) -> Duration {
+    Duration::seconds(i64::try_from(s.min(u64::from(u32::MAX))).unwrap_or(0))
+}
+
+mod ms_opt {
+    use chrono::Duration;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&super::millis(*d)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let ms = Option::<u64>::deserialize(d)?;
+        Ok(ms.map(|ms| Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX / 1_000_000))))
+    }
+}
+
+mod ms_list {
+    use chrono::Duration;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &[Duration], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(d.iter().map(|d| super::millis(*d)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+        let ms = Vec::<u64>::deserialize(d)?;
+        Ok(ms
+            .into_iter()
+            .map(|ms| Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX / 1_000_000)))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::JobSettings;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_follows_the_list_then_the_retry_delay() {
+        let settings = JobSettings {
+            backoff: [5, 15, 30].map(chrono::Duration::seconds).to_vec(),
+            ..JobSettings::default()
+        };
+        let secs: Vec<u64> = (1..=5)
+            .map(|a| settings.backoff_after(a).as_secs())
+            .collect();
+        assert_eq!(secs, vec![5, 15, 30, 30, 30]);
+        let fallback = JobSettings {
+            retry_delay: Some(chrono::Duration::seconds(7)),
+            ..JobSettings::default()
+        };
+        assert_eq!(fallback.backoff_after(3), Duration::from_secs(7));
+        assert_eq!(JobSettings::default().backoff_after(3), Duration::ZERO);
+    }
+
+    #[test]
+    fn stored_settings_read_the_old_limits() {
+        let old = r#"{"tries":4,"backoff_ms":[1000],"timeout_ms":30000,"max_exceptions":2}"#;
+        let settings: JobSettings = serde_json::from_str(old).expect("old limits");
+        assert_eq!(settings.max_tries(), 4);
+        assert_eq!(settings.timeout_ms(), Some(30_000));
+        assert_eq!(settings.backoff_after(1), Duration::from_secs(1));
+        assert!(settings.retry);
+    }
+}

@@ -1,0 +1,201 @@
+//! What a worker tells about itself while it runs: counts per queue, jobs
+//! in flight, queue depth, and how long jobs waited and ran.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::QueueError;
+use super::backend::Backend;
+
+/// Durations of some jobs: how many, their sum and the longest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Latency {
+    pub count: u64,
+    pub total: Duration,
+    pub max: Duration,
+}
+
+impl Latency {
+    pub fn mean(&self) -> Duration {
+        if self.count == 0 {
+            Duration::ZERO
+        } else {
+            self.total / u32::try_from(self.count).unwrap_or(u32::MAX)
+        }
+    }
+
+    fn add(&mut self, count: u64, total: Duration, max: Duration) {
+        self.count += count;
+        self.total += total;
+        self.max = self.max.max(max);
+    }
+}
+
+/// One queue's counts, since the worker started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Jobs whose listeners all succeeded.
+    pub processed: u64,
+    /// Attempts that failed (or were held back by middleware) and were put back.
+    pub retried: u64,
+    /// Jobs moved to the failed store.
+    pub failed: u64,
+    /// Jobs running now.
+    pub in_flight: u64,
+    /// From being queued (or becoming due) to starting.
+    pub wait: Latency,
+    /// From starting to finishing (on `memory`, averaged over each batch).
+    pub run: Latency,
+}
+
+impl QueueStats {
+    fn merge(&mut self, other: &QueueStats) {
+        self.processed += other.processed;
+        self.retried += other.retried;
+        self.failed += other.failed;
+        self.in_flight += other.in_flight;
+        self.wait
+            .add(other.wait.count, other.wait.total, other.wait.max);
+        self.run
+            .add(other.run.count, other.run.total, other.run.max);
+    }
+}
+
+/// How one job ended, for the counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ended {
+    Processed,
+    Retried,
+    Failed,
+    /// Handed back unstarted or cancelled at shutdown.
+    Released,
+}
+
+/// A live view of a worker's counts: take it with [`super::Worker::stats`]
+/// before running the worker. Cheap to clone.
+#[derive(Clone)]
+pub struct WorkerStats {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    queues: Mutex<BTreeMap<String, QueueStats>>,
+    backend: Option<Arc<dyn Backend>>,
+    queue_names: Vec<String>,
+}
+
+impl std::fmt::Debug for WorkerStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.queues()).finish()
+    }
+}
+
+impl WorkerStats {
+    pub(crate) fn new(backend: Option<Arc<dyn Backend>>, queue_names: Vec<String>) -> Self {
+        let queues = queue_names
+            .iter()
+            .map(|q| (q.clone(), QueueStats::default()))
+            .collect();
+        Self {
+            inner: Arc::new(Inner {
+                queues: Mutex::new(queues),
+                backend,
+                queue_names,
+            }),
+        }
+    }
+
+    fn edit(&self, queue: &str, change: impl FnOnce(&mut QueueStats)) {
+        let mut queues = self.inner.queues.lock().unwrap_or_else(|e| e.into_inner());
+        match queues.get_mut(queue) {
+            Some(stats) => change(stats),
+            None => change(queues.entry(queue.to_string()).or_default()),
+        }
+    }
+
+    /// Counts per queue the worker reads.
+    pub fn queues(&self) -> BTreeMap<String, QueueStats> {
+        self.inner
+            .queues
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The counts of one queue.
+    pub fn queue(&self, name: &str) -> QueueStats {
+        self.queues().get(name).copied().unwrap_or_default()
+    }
+
+    /// The counts of all queues together.
+    pub fn total(&self) -> QueueStats {
+        let mut total = QueueStats::default();
+        for stats in self.queues().values() {
+            total.merge(stats);
+        }
+        total
+    }
+
+    /// Jobs waiting or running on the worker's connection (all queues).
+    pub async fn depth(&self) -> Result<usize, QueueError> {
+        match &self.inner.backend {
+            Some(backend) => backend.size().await,
+            None => Err(QueueError::Sync),
+        }
+    }
+
+    pub(crate) fn started(&self, queue: &str, jobs: u64, waited: Duration, longest: Duration) {
+        self.edit(queue, |s| {
+            s.in_flight += jobs;
+            s.wait.add(jobs, waited, longest);
+        });
+    }
+
+    pub(crate) fn ended(
+        &self,
+        queue: &str,
+        ended: Ended,
+        jobs: u64,
+        ran: Duration,
+        longest: Duration,
+    ) {
+        self.edit(queue, |s| {
+            s.in_flight = s.in_flight.saturating_sub(jobs);
+            match ended {
+                Ended::Processed => s.processed += jobs,
+                Ended::Retried => s.retried += jobs,
+                Ended::Failed => s.failed += jobs,
+                Ended::Released => return,
+            }
+            s.run.add(jobs, ran, longest);
+        });
+    }
+
+    /// Finished jobs of all queues (what `max_jobs` counts).
+    pub(crate) fn finished(&self) -> u64 {
+        let total = self.total();
+        total.processed + total.retried + total.failed
+    }
+
+    /// Logs the counts at INFO, one line per queue.
+    pub(crate) async fn log(&self) {
+        let depth = self.depth().await.ok();
+        for (queue, s) in self.queues() {
+            if !self.inner.queue_names.contains(&queue) && s == QueueStats::default() {
+                continue;
+            }
+            tracing::info!(
+                queue = %queue,
+                processed = s.processed,
+                retried = s.retried,
+                failed = s.failed,
+                in_flight = s.in_flight,
+                depth = ?depth,
+                wait_mean_ms = s.wait.mean().as_secs_f64() * 1e3,
+                run_mean_ms = s.run.mean().as_secs_f64() * 1e3,
+                "queue worker stats"
+            );
+        }
+    }
+}
