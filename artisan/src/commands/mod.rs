@@ -1,5 +1,6 @@
 //! One module per command group: `make:*`, `event:*`, `stub:*`, `queue:*`.
 
+pub(crate) mod broadcast;
 mod event;
 mod make;
 mod queue;
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::QueueRetry(args) => queue::retry(manifest, args),
         Command::QueueForget(args) => queue::forget(manifest, args),
         Command::QueueFlush(args) => queue::flush(manifest, args),
+        Command::BroadcastServe(args) => broadcast::serve(args),
     }
 }
 
