@@ -254,31 +254,38 @@ async fn sweep(
     ttl: Duration,
 ) {
     let cutoff = now_ms() - ttl.as_millis() as i64;
-    // Nodes this one knows members of: dead when their score is stale or gone.
-    for node in hub.remote_nodes() {
-        let score: Option<i64> = conn.zscore(nodes, &node).await.unwrap_or(Some(i64::MAX));
-        if score.is_none_or(|s| s < cutoff) {
-            let removed = hub.drop_node(&node);
-            tracing::warn!(%node, removed, "node missed its heartbeats; removed its presence members");
-        }
-    }
-    // Dead nodes still in the set: the survivor that removes one sweeps its entries.
+    // Dead nodes still in the set: the survivor that removes one sweeps its
+    // registry entries and sends its members' webhooks.
     let stale: Vec<String> = conn
         .zrangebyscore(nodes, "-inf", cutoff)
         .await
         .unwrap_or_default();
+    let mut won = Vec::new();
     for node in stale {
         if node == hub.node_id {
             continue;
         }
-        let won: i64 = conn.zrem(nodes, &node).await.unwrap_or(0);
-        if won == 1 {
+        let removed: i64 = conn.zrem(nodes, &node).await.unwrap_or(0);
+        if removed == 1 {
             let fields: Vec<String> = conn.hkeys(registry).await.unwrap_or_default();
             let prefix = format!("{node}|");
             let dead: Vec<&String> = fields.iter().filter(|f| f.starts_with(&prefix)).collect();
             if !dead.is_empty() {
                 let _: redis::RedisResult<()> = conn.hdel(registry, dead).await;
             }
+            won.push(node);
+        }
+    }
+    // Nodes this one knows members of: dead when their score is stale or gone.
+    for node in hub.remote_nodes() {
+        let score: Option<i64> = if won.contains(&node) {
+            None
+        } else {
+            conn.zscore(nodes, &node).await.unwrap_or(Some(i64::MAX))
+        };
+        if score.is_none_or(|s| s < cutoff) {
+            let removed = hub.drop_node(&node, won.contains(&node));
+            tracing::warn!(%node, removed, "node missed its heartbeats; removed its presence members");
         }
     }
 }

@@ -35,6 +35,10 @@ pub struct ServerConfig {
     pub node_ttl: Duration,
     /// How long a graceful shutdown spreads its closes over.
     pub drain: Duration,
+    /// Where webhooks are posted (`EVENTS_BROADCAST_WEBHOOK_URL`; none by default).
+    pub webhook_url: Option<String>,
+    /// The first retry delay of a failed webhook (doubling each time).
+    pub webhook_retry: Duration,
 }
 
 impl ServerConfig {
@@ -55,6 +59,8 @@ impl ServerConfig {
             cluster_buffer: 10_000,
             node_ttl: Duration::from_secs(5),
             drain: Duration::from_secs(5),
+            webhook_url: None,
+            webhook_retry: Duration::from_secs(1),
         }
     }
 
@@ -66,6 +72,7 @@ impl ServerConfig {
         out.activity_timeout = config.activity_timeout;
         out.client_events = config.client_events;
         out.redis_url.clone_from(&config.redis_url);
+        out.webhook_url.clone_from(&config.webhook_url);
         Ok(out)
     }
 }

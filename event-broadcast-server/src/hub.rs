@@ -15,6 +15,7 @@ use crate::cluster::ClusterLink;
 use crate::config::ServerConfig;
 use crate::protocol;
 use crate::socket::{Sent, SocketHandle};
+use crate::webhooks::{Hook, Webhooks};
 
 /// A presence member: its info and every socket (on any node) it joined with.
 #[derive(Debug, Clone)]
@@ -76,11 +77,21 @@ pub(crate) struct Hub {
     pub connections: AtomicUsize,
     pub stats: Stats,
     cluster: OnceLock<ClusterLink>,
+    webhooks: Option<Webhooks>,
 }
 
 impl Hub {
     pub(crate) fn new(config: Arc<ServerConfig>) -> Self {
+        let webhooks = config.webhook_url.clone().map(|url| {
+            Webhooks::start(
+                url,
+                config.credentials.clone(),
+                config.redis_url.clone(),
+                config.webhook_retry,
+            )
+        });
         Self {
+            webhooks,
             config,
             node_id: format!("{:016x}", rand::random::<u64>()),
             state: Mutex::new(State::default()),
@@ -98,6 +109,12 @@ impl Hub {
     fn publish(&self, message: ClusterMessage) {
         if let Some(link) = self.cluster.get() {
             link.publish(message, &self.stats);
+        }
+    }
+
+    fn hook(&self, hook: Hook) {
+        if let Some(w) = &self.webhooks {
+            w.send(hook);
         }
     }
 
@@ -159,6 +176,9 @@ impl Hub {
             local.handle.clone()
         };
         let ch = state.channels.entry(channel.to_string()).or_default();
+        if ch.subscribers.is_empty() {
+            self.hook(Hook::Occupied(channel.to_string()));
+        }
         let user_id = member.as_ref().map(|(id, _)| id.clone());
         ch.subscribers
             .insert(socket_id.to_string(), (handle, user_id.clone()));
@@ -167,6 +187,7 @@ impl Hub {
         };
         let added = join_member(ch, &self.node_id, socket_id, &user_id, &info);
         if added {
+            self.hook(Hook::MemberAdded(channel.to_string(), user_id.clone()));
             let frame = member_added(channel, &user_id, &info);
             fan_out(ch, &frame, Some(socket_id), &self.stats);
         }
@@ -196,7 +217,11 @@ impl Hub {
         if let Some(user_id) = &user_id
             && leave_member(ch, &self.node_id, socket_id, user_id)
         {
+            self.hook(Hook::MemberRemoved(channel.to_string(), user_id.clone()));
             fan_out(ch, &member_removed(channel, user_id), None, &self.stats);
+        }
+        if ch.subscribers.is_empty() {
+            self.hook(Hook::Vacated(channel.to_string()));
         }
         if ch.is_empty() {
             state.channels.remove(channel);
@@ -375,7 +400,8 @@ impl Hub {
     }
 
     /// Removes every member socket of a dead node; returns how many.
-    pub(crate) fn drop_node(&self, node: &str) -> usize {
+    /// `hooks`: this node sends the `member_removed` webhooks (one survivor does).
+    pub(crate) fn drop_node(&self, node: &str, hooks: bool) -> usize {
         let mut state = self.state();
         let mut removed = 0;
         let mut empty = Vec::new();
@@ -390,6 +416,9 @@ impl Hub {
                 }
             }
             for user_id in gone {
+                if hooks {
+                    self.hook(Hook::MemberRemoved(name.clone(), user_id.clone()));
+                }
                 ch.members.remove(&user_id);
                 fan_out(ch, &member_removed(name, &user_id), None, &self.stats);
             }

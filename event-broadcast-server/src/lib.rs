@@ -27,6 +27,7 @@ mod hub;
 pub mod protocol;
 mod server;
 mod socket;
+mod webhooks;
 
 pub use auth_route::auth_router;
 pub use config::ServerConfig;

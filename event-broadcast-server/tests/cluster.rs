@@ -55,8 +55,13 @@ fn redis_server(port: u16) -> Option<Proc> {
 }
 
 async fn node(redis_port: u16) -> (Proc, SocketAddr) {
+    node_with(redis_port, &[]).await
+}
+
+async fn node_with(redis_port: u16, env: &[(&str, &str)]) -> (Proc, SocketAddr) {
     let port = spare_port();
     let child = Command::new(env!("CARGO_BIN_EXE_event-broadcast-server"))
+        .envs(env.iter().copied())
         .args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .env("EVENTS_BROADCAST_APP_ID", "test-app")
         .env("EVENTS_BROADCAST_APP_KEY", "test-key")
@@ -295,4 +300,41 @@ async fn redis_going_away_keeps_local_traffic_and_reconnects() {
     })
     .await;
     assert!(crossed, "events cross nodes after Redis comes back");
+}
+
+#[tokio::test]
+async fn webhooks_are_sent_once_per_cluster() {
+    if !redis_available() {
+        return;
+    }
+    let redis_port = spare_port();
+    let _redis = redis_server(redis_port).expect("redis-server starts");
+    let (url, got) = webhook_receiver(0).await;
+    let env = [("EVENTS_BROADCAST_WEBHOOK_URL", url.as_str())];
+    let (_n1, a1) = node_with(redis_port, &env).await;
+    let (_n2, a2) = node_with(redis_port, &env).await;
+    let mut on1 = connect(a1).await;
+    subscribed(&mut on1, "presence-w", Some(r#"{"user_id":"1"}"#)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut on2 = connect(a2).await;
+    subscribed(&mut on2, "presence-w", Some(r#"{"user_id":"1"}"#)).await;
+    let mut other = connect(a2).await;
+    subscribed(&mut other, "presence-w", Some(r#"{"user_id":"2"}"#)).await;
+    assert!(
+        eventually(Duration::from_secs(5), async || webhook_names(&got).len()
+            >= 3)
+        .await
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut names = webhook_names(&got);
+    names.sort();
+    assert_eq!(
+        names,
+        vec![
+            "channel_occupied presence-w",
+            "member_added presence-w 1",
+            "member_added presence-w 2"
+        ],
+        "one channel_occupied for two nodes, one member_added per user"
+    );
 }

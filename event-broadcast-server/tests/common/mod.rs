@@ -197,3 +197,65 @@ pub async fn eventually(wait: Duration, mut check: impl AsyncFnMut() -> bool) ->
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A receiver that refuses its first `fail_first` requests with 500.
+pub async fn webhook_receiver(
+    fail_first: usize,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    let got: std::sync::Arc<std::sync::Mutex<Vec<Value>>> = Default::default();
+    let calls = std::sync::Arc::new(std::sync::Mutex::new(0usize));
+    let sink = got.clone();
+    let app = axum::Router::new().route(
+        "/hooks",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let sink = sink.clone();
+            let calls = calls.clone();
+            async move {
+                let n = {
+                    let mut c = calls.lock().unwrap();
+                    *c += 1;
+                    *c
+                };
+                if n <= fail_first {
+                    return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+                }
+                let sig = headers
+                    .get("x-pusher-signature")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                assert_eq!(headers.get("x-pusher-key").unwrap(), "test-key");
+                assert!(
+                    signature::verify_hmac_hex("test-secret", &body, sig),
+                    "signed with the app secret"
+                );
+                let value: Value = serde_json::from_str(&body).unwrap();
+                for e in value["events"].as_array().unwrap() {
+                    sink.lock().unwrap().push(e.clone());
+                }
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, got)
+}
+
+/// `name channel [user]` of each webhook event received.
+pub fn webhook_names(got: &std::sync::Arc<std::sync::Mutex<Vec<Value>>>) -> Vec<String> {
+    got.lock()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {}",
+                e["name"].as_str().unwrap(),
+                e["channel"].as_str().unwrap(),
+                e["user_id"].as_str().unwrap_or("")
+            )
+            .trim()
+            .to_string()
+        })
+        .collect()
+}

@@ -55,7 +55,8 @@ pub struct BroadcastConfig {
     /// `EVENTS_BROADCAST_CLIENT_EVENTS` (default false): allow `client-*`
     /// events (whispers) on private and presence channels.
     pub client_events: bool,
-    /// `EVENTS_BROADCAST_WEBHOOK_URL`: where the server posts webhooks (none by default).
+    /// `EVENTS_BROADCAST_WEBHOOK_URL`: where the server posts its webhooks
+    /// (`channel_occupied`, `channel_vacated`, `member_added`, `member_removed`); none by default.
     pub webhook_url: Option<String>,
 }
 
