@@ -185,3 +185,94 @@ impl BroadcastConfig {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::broadcasting::{BroadcastConnection, ConnectError, connect};
+    use crate::config::{ConfigError, EventsConfig};
+
+    fn with(vars: &[(&str, &str)]) -> Result<EventsConfig, ConfigError> {
+        EventsConfig::from_vars(vars.iter().map(|(k, v)| (*k, v.to_string())))
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (var, value) in [
+            ("EVENTS_BROADCAST_CONNECTION", "pusherr"),
+            ("EVENTS_BROADCAST_PORT", "70000"),
+            ("EVENTS_BROADCAST_SCHEME", "ftp"),
+            ("EVENTS_BROADCAST_APP_KEY", "a:b"),
+            ("EVENTS_BROADCAST_REDIS_URL", "http://x"),
+            ("EVENTS_BROADCAST_WEBHOOK_URL", "ftp://x"),
+            ("EVENTS_BROADCAST_ACTIVITY_TIMEOUT", "0"),
+            ("EVENTS_BROADCAST_CLIENT_EVENTS", "maybe"),
+            ("EVENTS_BROADCAST_HOST", " "),
+        ] {
+            match with(&[(var, value)]) {
+                Err(ConfigError::Invalid { var: named, .. }) => assert_eq!(named, var),
+                other => panic!("{var}={value}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_and_values() {
+        let c = with(&[]).unwrap().broadcast;
+        assert_eq!(c.connection, BroadcastConnection::Log);
+        assert_eq!(
+            (c.port, c.activity_timeout, c.client_events),
+            (6001, 30, false)
+        );
+        let c = with(&[
+            ("EVENTS_BROADCAST_CONNECTION", "Pusher"),
+            ("EVENTS_BROADCAST_PORT", "8080"),
+            ("EVENTS_BROADCAST_CLIENT_EVENTS", "true"),
+            ("EVENTS_BROADCAST_ACTIVITY_TIMEOUT", "120"),
+        ])
+        .unwrap()
+        .broadcast;
+        assert_eq!(c.connection, BroadcastConnection::Pusher);
+        assert_eq!(
+            (c.port, c.activity_timeout, c.client_events),
+            (8080, 120, true)
+        );
+    }
+
+    #[tokio::test]
+    async fn connect_names_what_is_missing() {
+        let c = with(&[("EVENTS_BROADCAST_CONNECTION", "pusher")]).unwrap();
+        let err = connect(&c).await.err().expect("needs credentials");
+        assert!(matches!(
+            err,
+            ConnectError::Missing {
+                missing: "EVENTS_BROADCAST_APP_ID",
+                ..
+            }
+        ));
+        let c = with(&[
+            ("EVENTS_BROADCAST_CONNECTION", "redis"),
+            ("EVENTS_BROADCAST_APP_ID", "1"),
+        ])
+        .unwrap();
+        let err = connect(&c).await.err().expect("needs a URL");
+        assert!(
+            err.to_string().contains("EVENTS_BROADCAST_REDIS_URL"),
+            "{err}"
+        );
+        let c = with(&[
+            ("EVENTS_BROADCAST_CONNECTION", "pusher"),
+            ("EVENTS_BROADCAST_APP_ID", "1"),
+            ("EVENTS_BROADCAST_APP_KEY", "k"),
+            ("EVENTS_BROADCAST_APP_SECRET", "s"),
+            ("EVENTS_BROADCAST_SCHEME", "https"),
+        ])
+        .unwrap();
+        let err = connect(&c).await.err().expect("https is refused");
+        assert!(err.to_string().contains("EVENTS_BROADCAST_SCHEME"), "{err}");
+        assert!(
+            connect(&with(&[("EVENTS_BROADCAST_CONNECTION", "memory")]).unwrap())
+                .await
+                .is_ok()
+        );
+    }
+}
