@@ -21,6 +21,13 @@ if [ -z "${EVENTS_TEST_POSTGRES_URL:-}" ] && command -v psql >/dev/null 2>&1 \
 fi
 echo "EVENTS_TEST_POSTGRES_URL=${EVENTS_TEST_POSTGRES_URL:-<unset: PostgreSQL tests will skip>}"
 
+# The broadcasting tests' npm clients (pusher-js, laravel-echo, pusher):
+# installed from the lockfile when npm is here; otherwise those tests print
+# "skipped: ..." (and fail under .ci/run, which installs them).
+if [ ! -d tests/js/node_modules ] && command -v npm >/dev/null 2>&1; then
+    (cd tests/js && npm ci --no-audit --no-fund) || echo "npm ci in tests/js failed: the JS client tests will skip"
+fi
+
 cargo test --workspace --no-fail-fast
 
 for run in 1 2 3; do

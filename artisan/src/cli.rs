@@ -125,6 +125,16 @@ pub enum Command {
             cargo run --bin artisan -- event:replay --from 0 --name OrderPlaced --listener UpdateStats"
     )]
     EventReplay(EventReplay),
+
+    /// Run the Pusher-protocol broadcasting server (WebSocket and HTTP API on one port).
+    #[command(
+        name = "broadcast:serve",
+        after_help = "Examples:\n  \
+            EVENTS_BROADCAST_APP_ID=1 EVENTS_BROADCAST_APP_KEY=key EVENTS_BROADCAST_APP_SECRET=secret \\\n    \
+            artisan broadcast:serve --port 6001\n  \
+            EVENTS_BROADCAST_REDIS_URL=redis://127.0.0.1:6379 artisan broadcast:serve  (join a cluster)"
+    )]
+    BroadcastServe(crate::commands::broadcast::BroadcastServe),
 }
 
 /// Which queue connection: `--url`, else EVENTS_QUEUE_URL (environment or the package's .env).

@@ -37,6 +37,8 @@ pub struct EventsConfig {
     pub queue_connection: String,
     /// `EVENTS_QUEUE_URL`: where the `sqlite`, `redis` or `postgres` connection lives.
     pub queue_url: Option<String>,
+    /// The `EVENTS_BROADCAST_*` variables: which broadcaster, and the server's settings.
+    pub broadcast: crate::broadcasting::BroadcastConfig,
 }
 
 impl Default for EventsConfig {
@@ -50,6 +52,7 @@ impl Default for EventsConfig {
             retry_delay_seconds: 60,
             queue_connection: "sync".to_string(),
             queue_url: None,
+            broadcast: Default::default(),
         }
     }
 }
@@ -137,11 +140,12 @@ impl EventsConfig {
         if let Some(v) = get("EVENTS_QUEUE_URL") {
             config.queue_url = Some(non_empty("EVENTS_QUEUE_URL", v)?);
         }
+        config.broadcast = crate::broadcasting::BroadcastConfig::from_vars(&vars)?;
         Ok(config)
     }
 }
 
-fn invalid(var: &'static str, value: &str, reason: &str) -> ConfigError {
+pub(crate) fn invalid(var: &'static str, value: &str, reason: &str) -> ConfigError {
     ConfigError::Invalid {
         var,
         value: value.to_string(),
@@ -149,7 +153,7 @@ fn invalid(var: &'static str, value: &str, reason: &str) -> ConfigError {
     }
 }
 
-fn non_empty(var: &'static str, value: String) -> Result<String, ConfigError> {
+pub(crate) fn non_empty(var: &'static str, value: String) -> Result<String, ConfigError> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
         Err(invalid(var, &value, "must not be empty"))
@@ -158,7 +162,7 @@ fn non_empty(var: &'static str, value: String) -> Result<String, ConfigError> {
     }
 }
 
-fn parse_bool(var: &'static str, value: String) -> Result<bool, ConfigError> {
+pub(crate) fn parse_bool(var: &'static str, value: String) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
@@ -166,7 +170,7 @@ fn parse_bool(var: &'static str, value: String) -> Result<bool, ConfigError> {
     }
 }
 
-fn parse_num<T: FromStr>(var: &'static str, value: String) -> Result<T, ConfigError>
+pub(crate) fn parse_num<T: FromStr>(var: &'static str, value: String) -> Result<T, ConfigError>
 where
     T::Err: std::fmt::Display,
 {

@@ -1,5 +1,6 @@
 //! One module per command group: `make:*`, `event:*`, `stub:*`, `queue:*`.
 
+pub(crate) mod broadcast;
 mod event;
 pub(crate) mod history;
 mod make;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::QueueFlush(args) => queue::flush(manifest, args),
         Command::EventHistory(args) => history::history(manifest, args),
         Command::EventReplay(args) => replay::without_registry(args),
+        Command::BroadcastServe(args) => broadcast::serve(args),
     }
 }
 

@@ -1,0 +1,31 @@
+//! `artisan broadcast:serve`: the Pusher-protocol broadcasting server
+//! (event-broadcast-server), configured by `EVENTS_BROADCAST_*`.
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct BroadcastServe {
+    /// Address to listen on (default: EVENTS_BROADCAST_HOST, else 127.0.0.1).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// Port to listen on (default: EVENTS_BROADCAST_PORT, else 6001).
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+}
+
+/// Serves WebSocket and HTTP on one port until Ctrl-C / SIGTERM, then closes
+/// connections in waves.
+pub fn serve(args: BroadcastServe) -> Result<()> {
+    // Log lines say what it listens on and each refusal.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .try_init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    runtime.block_on(event_broadcast_server::serve_from_env(args.host, args.port))
+}

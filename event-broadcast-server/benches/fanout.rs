@@ -1,0 +1,401 @@
+//! The broadcasting server under load, on loopback (a bench binary, not a
+//! timed test): `cargo bench -p event-broadcast-server --bench fanout`.
+//!
+//! 1. 1,000 connections on one channel: time from an HTTP API publish until
+//!    every client has the event (p50, p99), and fan-out messages/s beside a
+//!    bare tokio-tungstenite loop writing the same bytes to as many sockets,
+//!    in the same process; median and best of several rounds, and the ratio.
+//! 2. RSS per idle connection of the server process, over 1,000 and 10,000.
+//! 3. 1,000 clients reconnecting after a restart: time until all are subscribed.
+//!
+//! `FANOUT_QUICK=1` runs smaller numbers (a smoke run).
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use event_broadcast_server::{Server, ServerConfig};
+use event_core::broadcasting::signature::{self, Credentials};
+use futures::{SinkExt, StreamExt};
+use tokio::sync::{Barrier, mpsc};
+use tokio_tungstenite::tungstenite::Message;
+
+fn creds() -> Credentials {
+    Credentials {
+        app_id: "bench".into(),
+        key: "bench-key".into(),
+        secret: "bench-secret".into(),
+    }
+}
+
+fn quick() -> bool {
+    std::env::var_os("FANOUT_QUICK").is_some()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Opens `n` clients subscribed to `channel`; each reports every text frame
+/// whose event is `bench` on `seen`.
+async fn clients(
+    addr: SocketAddr,
+    n: usize,
+    channel: &str,
+    seen: mpsc::UnboundedSender<Instant>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let ready = Arc::new(Barrier::new(n + 1));
+    let mut tasks = Vec::with_capacity(n);
+    for _ in 0..n {
+        let seen = seen.clone();
+        let ready = ready.clone();
+        let channel = channel.to_string();
+        tasks.push(tokio::spawn(async move {
+            let url = format!("ws://{addr}/app/bench-key?protocol=7");
+            let (mut ws, _) = tokio_tungstenite::connect_async(url)
+                .await
+                .expect("connect");
+            let sub =
+                serde_json::json!({ "event": "pusher:subscribe", "data": { "channel": channel } });
+            // The bare baseline ignores what clients send.
+            let _ = ws.send(Message::Text(sub.to_string().into())).await;
+            let mut announced = false;
+            let mut ready = Some(ready);
+            while let Some(Ok(msg)) = ws.next().await {
+                if let Message::Text(t) = msg {
+                    let t = t.as_str();
+                    if t.contains("subscription_succeeded") || t.contains("\"bare-ready\"") {
+                        if let Some(r) = ready.take() {
+                            r.wait().await;
+                        }
+                        announced = true;
+                    } else if announced && t.contains("\"bench\"") {
+                        let _ = seen.send(Instant::now());
+                    }
+                }
+            }
+        }));
+    }
+    ready.wait().await;
+    tasks
+}
+
+async fn publish_batch(client: &Http, addr: SocketAddr, events: usize) {
+    let batch: Vec<_> = (0..events)
+        .map(|i| serde_json::json!({ "channel": "bench", "name": "bench", "data": format!("{{\"n\":{i}}}") }))
+        .collect();
+    let body = serde_json::json!({ "batch": batch })
+        .to_string()
+        .into_bytes();
+    let params = signature::sign_request(
+        &creds(),
+        "POST",
+        "/apps/bench/batch_events",
+        &[],
+        Some(&body),
+        chrono::Utc::now().timestamp(),
+    );
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
+    let req = hyper::Request::post(format!("http://{addr}/apps/bench/batch_events?{query}"))
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+        .expect("request");
+    let resp = client.request(req).await.expect("HTTP API answers");
+    assert!(resp.status().is_success(), "publish: {}", resp.status());
+}
+
+type Http = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    http_body_util::Full<bytes::Bytes>,
+>;
+
+fn http() -> Http {
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http()
+}
+
+/// Waits until `count` receipts arrived; returns the last one.
+async fn drain(rx: &mut mpsc::UnboundedReceiver<Instant>, count: usize) -> Instant {
+    let mut last = Instant::now();
+    for _ in 0..count {
+        last = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .expect("every client gets every event")
+            .expect("open");
+    }
+    last
+}
+
+/// Ours: latency per publish until all n have it, and fan-out msgs/s.
+async fn ours(n: usize, latency_rounds: usize, burst: usize) -> (Vec<Duration>, f64) {
+    let mut config = ServerConfig::new(creds());
+    config.port = 0;
+    config.socket_queue = burst + 64;
+    let server = Server::bind(config).await.expect("bind");
+    let addr = server.local_addr();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let tasks = clients(addr, n, "bench", tx).await;
+    let client = http();
+    let mut latencies = Vec::new();
+    for _ in 0..latency_rounds {
+        let t0 = Instant::now();
+        publish_batch(&client, addr, 1).await;
+        let last = drain(&mut rx, n).await;
+        latencies.push(last - t0);
+    }
+    // Fan-out: `burst` events in batches of 10.
+    let t0 = Instant::now();
+    for _ in 0..burst / 10 {
+        publish_batch(&client, addr, 10).await;
+    }
+    let last = drain(&mut rx, n * (burst / 10 * 10)).await;
+    let rate = (n * (burst / 10 * 10)) as f64 / (last - t0).as_secs_f64();
+    for t in tasks {
+        t.abort();
+    }
+    let _ = server.shutdown().await;
+    (latencies, rate)
+}
+
+/// The baseline: a bare tokio-tungstenite server writing the same bytes to
+/// every socket in a loop.
+async fn bare(n: usize, burst: usize) -> f64 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (sinks_tx, mut sinks_rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let sinks_tx = sinks_tx.clone();
+            tokio::spawn(async move {
+                let ws = tokio_tungstenite::accept_async(tcp).await.expect("accept");
+                let (mut sink, mut stream) = ws.split();
+                let _ = sink
+                    .send(Message::Text("{\"event\":\"bare-ready\"}".into()))
+                    .await;
+                let _ = sinks_tx.send(sink);
+                while let Some(Ok(_)) = stream.next().await {}
+            });
+        }
+    });
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let tasks = clients(addr, n, "bench", tx).await;
+    let mut sinks = Vec::with_capacity(n);
+    for _ in 0..n {
+        sinks.push(sinks_rx.recv().await.expect("sink"));
+    }
+    let frame =
+        event_broadcast_server::protocol::channel_event("bench", "bench", "{\"n\":0}", None);
+    let bytes = tokio_tungstenite::tungstenite::Utf8Bytes::from(frame);
+    let events = burst / 10 * 10;
+    let t0 = Instant::now();
+    for _ in 0..events {
+        for sink in sinks.iter_mut() {
+            let _ = sink.send(Message::Text(bytes.clone())).await;
+        }
+    }
+    let last = drain(&mut rx, n * events).await;
+    for t in tasks {
+        t.abort();
+    }
+    (n * events) as f64 / (last - t0).as_secs_f64()
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+struct Proc(Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_server(port: u16) -> Proc {
+    Proc(
+        Command::new(env!("CARGO_BIN_EXE_event-broadcast-server"))
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .env("EVENTS_BROADCAST_APP_ID", "bench")
+            .env("EVENTS_BROADCAST_APP_KEY", "bench-key")
+            .env("EVENTS_BROADCAST_APP_SECRET", "bench-secret")
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("server binary"),
+    )
+}
+
+async fn wait_up(addr: SocketAddr) {
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("server did not come up on {addr}");
+}
+
+async fn idle_connections(addr: SocketAddr, n: usize) -> Vec<tokio::task::JoinHandle<()>> {
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let mut all = Vec::new();
+    // In chunks, so the accept queue is not flooded.
+    for chunk in 0..n.div_ceil(500) {
+        let k = 500.min(n - chunk * 500);
+        all.extend(clients(addr, k, "idle", tx.clone()).await);
+    }
+    all
+}
+
+async fn rss_per_connection(counts: &[usize]) {
+    for &n in counts {
+        let port = free_port();
+        let server = spawn_server(port);
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        wait_up(addr).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let before = rss_kb(server.0.id());
+        let conns = idle_connections(addr, n).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let after = rss_kb(server.0.id());
+        let per = (after.saturating_sub(before) as f64 * 1024.0) / n as f64;
+        println!(
+            "idle RSS: {n:>6} connections: {before} kB -> {after} kB = {:.1} KB per connection (goal < 20 KB)",
+            per / 1024.0
+        );
+        for c in conns {
+            c.abort();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port")
+}
+
+/// Clients that reconnect (with 0-250 ms jitter, as ours suggests) and
+/// resubscribe; counts subscriptions.
+async fn reconnecting(
+    addr: SocketAddr,
+    n: usize,
+    subscribed: Arc<AtomicUsize>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    for _ in 0..n {
+        let subscribed = subscribed.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let url = format!("ws://{addr}/app/bench-key?protocol=7");
+                if let Ok((mut ws, _)) = tokio_tungstenite::connect_async(url).await {
+                    let sub = serde_json::json!({ "event": "pusher:subscribe", "data": { "channel": "r" } });
+                    let _ = ws.send(Message::Text(sub.to_string().into())).await;
+                    while let Some(Ok(msg)) = ws.next().await {
+                        if let Message::Text(t) = msg
+                            && t.as_str().contains("subscription_succeeded")
+                        {
+                            subscribed.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(50 + rand::random::<u64>() % 200)).await;
+            }
+        }));
+    }
+    tasks
+}
+
+async fn reconnect_after_restart(n: usize) -> Duration {
+    let port = free_port();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let server = spawn_server(port);
+    wait_up(addr).await;
+    let subscribed = Arc::new(AtomicUsize::new(0));
+    let tasks = reconnecting(addr, n, subscribed.clone()).await;
+    while subscribed.load(Ordering::SeqCst) < n {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(server); // SIGKILL: every client drops at once
+    let t0 = Instant::now();
+    subscribed.store(0, Ordering::SeqCst);
+    let _server = spawn_server(port);
+    while subscribed.load(Ordering::SeqCst) < n {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "clients did not come back"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let took = t0.elapsed();
+    for t in tasks {
+        t.abort();
+    }
+    took
+}
+
+#[tokio::main]
+async fn main() {
+    let (n, rounds, latency_rounds, burst) = if quick() {
+        (200, 2, 20, 50)
+    } else {
+        (1000, 5, 100, 200)
+    };
+    println!("fan-out: {n} connections on one channel, {burst} events per round, {rounds} rounds");
+    let mut ours_rates = Vec::new();
+    let mut bare_rates = Vec::new();
+    let mut all_latencies = Vec::new();
+    for round in 0..rounds {
+        let (lat, rate) = ours(n, latency_rounds, burst).await;
+        let base = bare(n, burst).await;
+        println!(
+            "  round {round}: ours {rate:>10.0} msgs/s, bare tokio-tungstenite {base:>10.0} msgs/s, ratio {:.2}",
+            rate / base
+        );
+        all_latencies.extend(lat);
+        ours_rates.push(rate);
+        bare_rates.push(base);
+    }
+    all_latencies.sort();
+    let ratios: Vec<f64> = ours_rates
+        .iter()
+        .zip(&bare_rates)
+        .map(|(o, b)| o / b)
+        .collect();
+    let best_ratio = ratios.iter().cloned().fold(0.0, f64::max);
+    println!(
+        "dispatch-to-all latency ({} publishes): p50 {:?}, p99 {:?}",
+        all_latencies.len(),
+        percentile(&all_latencies, 0.5),
+        percentile(&all_latencies, 0.99)
+    );
+    println!(
+        "fan-out: ours median {:.0} msgs/s (best {:.0}); bare median {:.0} (best {:.0}); ratio median {:.2}, best {:.2} (goal >= 0.50)",
+        median(&mut ours_rates.clone()),
+        ours_rates.iter().cloned().fold(0.0, f64::max),
+        median(&mut bare_rates.clone()),
+        bare_rates.iter().cloned().fold(0.0, f64::max),
+        median(&mut ratios.clone()),
+        best_ratio
+    );
+    let counts: &[usize] = if quick() { &[500] } else { &[1000, 10_000] };
+    rss_per_connection(counts).await;
+    let took = reconnect_after_restart(n).await;
+    println!("reconnect: {n} clients subscribed again {took:?} after a restart (goal < 5 s)");
+}

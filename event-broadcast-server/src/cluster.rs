@@ -1,0 +1,291 @@
+//! Several servers as one, over Redis pub/sub.
+//!
+//! - Events, client events and terminations are published on the app's bus
+//!   channel; every node delivers them to its own sockets.
+//! - Presence: each node keeps every member socket of the cluster, learned
+//!   from `member_joined` / `member_left` on the bus and from a registry hash
+//!   (`node|socket|channel` -> member) read when it (re)subscribes.
+//! - Liveness: each node scores itself in a sorted set every `node_ttl / 5`.
+//!   A node whose score is older than `node_ttl` is dead: every survivor
+//!   drops its members (sending `member_removed`), and the one that removes it
+//!   from the set sweeps its registry entries. Bound: a killed node's members
+//!   are gone everywhere within `node_ttl + node_ttl / 5`.
+//! - Redis away: publishing waits in a bounded buffer (overflow is dropped
+//!   and counted in `Stats::cluster_dropped`), every task reconnects by
+//!   itself with backoff, local traffic never waits, and nothing exits.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use event_core::broadcasting::cluster::{ClusterMessage, nodes_key, presence_key, pubsub_channel};
+use futures::StreamExt;
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::hub::{Hub, Stats};
+
+/// The node's way onto the bus: a bounded buffer drained by one publisher task.
+#[derive(Debug, Clone)]
+pub(crate) struct ClusterLink {
+    tx: mpsc::Sender<ClusterMessage>,
+}
+
+impl ClusterLink {
+    pub(crate) fn publish(&self, message: ClusterMessage, stats: &Stats) {
+        if self.tx.try_send(message).is_err() {
+            stats.cluster_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Joins `hub` to the cluster at `url`. Returns at once; the tasks run
+/// (and reconnect) until the runtime stops.
+pub(crate) fn join(hub: &Arc<Hub>, url: &str) -> anyhow::Result<()> {
+    let client = redis::Client::open(url)?;
+    let (tx, rx) = mpsc::channel(hub.config.cluster_buffer.max(1));
+    hub.set_cluster(ClusterLink { tx });
+    tokio::spawn(publisher(hub.clone(), client.clone(), rx));
+    tokio::spawn(subscriber(hub.clone(), client.clone()));
+    tokio::spawn(heartbeat(hub.clone(), client));
+    Ok(())
+}
+
+fn backoff(attempt: u32) -> Duration {
+    let ms = 50u64.saturating_mul(1 << attempt.min(6)).min(2_000);
+    Duration::from_millis(ms + rand::random::<u64>() % 50)
+}
+
+async fn connect(client: &redis::Client, what: &str) -> ConnectionManager {
+    let mut attempt = 0;
+    loop {
+        match ConnectionManager::new(client.clone()).await {
+            Ok(c) => return c,
+            Err(error) => {
+                if attempt == 0 {
+                    tracing::warn!(%error, what, "Redis unreachable; serving local traffic and retrying");
+                }
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+fn registry_field(node: &str, socket_id: &str, channel: &str) -> String {
+    format!("{node}|{socket_id}|{channel}")
+}
+
+async fn publisher(hub: Arc<Hub>, client: redis::Client, mut rx: mpsc::Receiver<ClusterMessage>) {
+    let app = hub.config.credentials.app_id.clone();
+    let bus = pubsub_channel(&app);
+    let registry = presence_key(&app);
+    let mut conn = connect(&client, "publisher").await;
+    while let Some(message) = rx.recv().await {
+        let payload = match serde_json::to_string(&message) {
+            Ok(p) => p,
+            Err(_) => continue,
+        };
+        let mut pipe = redis::pipe();
+        match &message {
+            ClusterMessage::MemberJoined {
+                origin,
+                channel,
+                socket_id,
+                user_id,
+                user_info,
+            } => {
+                let value = json!({ "user_id": user_id, "user_info": user_info }).to_string();
+                pipe.hset(&registry, registry_field(origin, socket_id, channel), value)
+                    .ignore();
+            }
+            ClusterMessage::MemberLeft {
+                origin,
+                channel,
+                socket_id,
+                ..
+            } => {
+                pipe.hdel(&registry, registry_field(origin, socket_id, channel))
+                    .ignore();
+            }
+            _ => {}
+        }
+        pipe.publish(&bus, &payload).ignore();
+        let mut attempt = 0;
+        // Retry this message until Redis takes it; the buffer behind it is
+        // bounded, so the sockets never wait for us.
+        while let Err(error) = pipe.query_async::<()>(&mut conn).await {
+            if attempt == 0 {
+                tracing::warn!(%error, "could not publish to the cluster; retrying");
+            }
+            tokio::time::sleep(backoff(attempt)).await;
+            attempt += 1;
+        }
+    }
+}
+
+async fn subscriber(hub: Arc<Hub>, client: redis::Client) {
+    let app = hub.config.credentials.app_id.clone();
+    let bus = pubsub_channel(&app);
+    let mut attempt = 0;
+    loop {
+        match client.get_async_pubsub().await {
+            Ok(mut pubsub) => {
+                if let Err(error) = pubsub.subscribe(&bus).await {
+                    tracing::warn!(%error, "could not subscribe to the cluster channel");
+                } else {
+                    attempt = 0;
+                    tracing::info!(channel = %bus, node = %hub.node_id, "joined the cluster");
+                    sync_registry(&hub, &client).await;
+                    let mut stream = pubsub.on_message();
+                    while let Some(msg) = stream.next().await {
+                        let Ok(payload) = msg.get_payload::<String>() else {
+                            continue;
+                        };
+                        match serde_json::from_str::<ClusterMessage>(&payload) {
+                            Ok(message) => hub.apply_remote(message),
+                            Err(error) => {
+                                tracing::warn!(%error, "ignoring a malformed cluster message");
+                            }
+                        }
+                    }
+                    tracing::warn!("lost the cluster channel; reconnecting");
+                }
+            }
+            Err(error) => {
+                if attempt == 0 {
+                    tracing::warn!(%error, "Redis unreachable for the cluster channel; retrying");
+                }
+            }
+        }
+        tokio::time::sleep(backoff(attempt)).await;
+        attempt += 1;
+    }
+}
+
+/// Reads the registry: every member socket of every live node.
+async fn sync_registry(hub: &Arc<Hub>, client: &redis::Client) {
+    let app = &hub.config.credentials.app_id;
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+        return;
+    };
+    let entries: std::collections::HashMap<String, String> =
+        match conn.hgetall(presence_key(app)).await {
+            Ok(e) => e,
+            Err(_) => return,
+        };
+    for (field, value) in entries {
+        let mut parts = field.splitn(3, '|');
+        let (Some(node), Some(socket_id), Some(channel)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        if node == hub.node_id {
+            continue;
+        }
+        let Ok(member) = serde_json::from_str::<Value>(&value) else {
+            continue;
+        };
+        let Some(user_id) = member.get("user_id").and_then(Value::as_str) else {
+            continue;
+        };
+        let info = member.get("user_info").cloned().unwrap_or(Value::Null);
+        hub.remote_join(node, channel, socket_id, user_id, info);
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+async fn heartbeat(hub: Arc<Hub>, client: redis::Client) {
+    let app = hub.config.credentials.app_id.clone();
+    let nodes = nodes_key(&app);
+    let registry = presence_key(&app);
+    let ttl = hub.config.node_ttl;
+    let every = (ttl / 5).max(Duration::from_millis(100));
+    let mut conn = connect(&client, "heartbeat").await;
+    let mut healthy = true;
+    loop {
+        let beat: redis::RedisResult<()> = conn.zadd(&nodes, &hub.node_id, now_ms()).await;
+        match beat {
+            Ok(()) => {
+                if !healthy {
+                    // Redis may have lost our entries: write them again.
+                    tracing::info!("Redis is back; re-registering local presence members");
+                    reregister(&hub, &mut conn, &registry).await;
+                }
+                healthy = true;
+                sweep(&hub, &mut conn, &nodes, &registry, ttl).await;
+            }
+            Err(error) => {
+                if healthy {
+                    tracing::warn!(%error, "cluster heartbeat failed; retrying");
+                }
+                healthy = false;
+            }
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+async fn reregister(hub: &Arc<Hub>, conn: &mut ConnectionManager, registry: &str) {
+    let mut pipe = redis::pipe();
+    for (socket_id, channel, user_id, info) in hub.local_members() {
+        let value = json!({ "user_id": user_id, "user_info": info }).to_string();
+        pipe.hset(
+            registry,
+            registry_field(&hub.node_id, &socket_id, &channel),
+            value,
+        )
+        .ignore();
+    }
+    let _ = pipe.query_async::<()>(conn).await;
+}
+
+async fn sweep(
+    hub: &Arc<Hub>,
+    conn: &mut ConnectionManager,
+    nodes: &str,
+    registry: &str,
+    ttl: Duration,
+) {
+    let cutoff = now_ms() - ttl.as_millis() as i64;
+    // Dead nodes still in the set: the survivor that removes one sweeps its
+    // registry entries and sends its members' webhooks.
+    let stale: Vec<String> = conn
+        .zrangebyscore(nodes, "-inf", cutoff)
+        .await
+        .unwrap_or_default();
+    let mut won = Vec::new();
+    for node in stale {
+        if node == hub.node_id {
+            continue;
+        }
+        let removed: i64 = conn.zrem(nodes, &node).await.unwrap_or(0);
+        if removed == 1 {
+            let fields: Vec<String> = conn.hkeys(registry).await.unwrap_or_default();
+            let prefix = format!("{node}|");
+            let dead: Vec<&String> = fields.iter().filter(|f| f.starts_with(&prefix)).collect();
+            if !dead.is_empty() {
+                let _: redis::RedisResult<()> = conn.hdel(registry, dead).await;
+            }
+            won.push(node);
+        }
+    }
+    // Nodes this one knows members of: dead when their score is stale or gone.
+    for node in hub.remote_nodes() {
+        let score: Option<i64> = if won.contains(&node) {
+            None
+        } else {
+            conn.zscore(nodes, &node).await.unwrap_or(Some(i64::MAX))
+        };
+        if score.is_none_or(|s| s < cutoff) {
+            let removed = hub.drop_node(&node, won.contains(&node));
+            tracing::warn!(%node, removed, "node missed its heartbeats; removed its presence members");
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! The server's settings, from the same `EVENTS_BROADCAST_*` variables the
+//! app reads (`event_core::broadcasting::BroadcastConfig`).
+
+use std::time::Duration;
+
+use event_core::broadcasting::signature::Credentials;
+use event_core::broadcasting::{BroadcastConfig, ConnectError};
+
+/// Everything a [`Server`](crate::Server) needs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub credentials: Credentials,
+    /// Where to listen (`EVENTS_BROADCAST_HOST`, `EVENTS_BROADCAST_PORT`; port 0 picks one).
+    pub host: String,
+    pub port: u16,
+    /// Seconds of client silence before the server pings (`EVENTS_BROADCAST_ACTIVITY_TIMEOUT`).
+    pub activity_timeout: u64,
+    /// How long a pinged client has to answer before it is closed with 4201.
+    pub pong_timeout: Duration,
+    /// `client-*` events allowed (`EVENTS_BROADCAST_CLIENT_EVENTS`).
+    pub client_events: bool,
+    /// Joins the cluster over Redis pub/sub (`EVENTS_BROADCAST_REDIS_URL`).
+    pub redis_url: Option<String>,
+    /// Largest WebSocket message accepted; a bigger one closes that connection.
+    pub max_message_bytes: usize,
+    /// Largest `data` of one published event (Pusher's limit is 10 KB).
+    pub max_event_bytes: usize,
+    /// Frames queued for one socket before it counts as too slow and is closed.
+    pub socket_queue: usize,
+    /// Connections accepted at once; the next ones are closed with 4100.
+    pub max_connections: usize,
+    /// Frames buffered for Redis while it is away; older ones are dropped (and counted).
+    pub cluster_buffer: usize,
+    /// A node whose heartbeat is older than this is dead: its presence members are removed.
+    pub node_ttl: Duration,
+    /// How long a graceful shutdown spreads its closes over.
+    pub drain: Duration,
+    /// Where webhooks are posted (`EVENTS_BROADCAST_WEBHOOK_URL`; none by default).
+    pub webhook_url: Option<String>,
+    /// The first retry delay of a failed webhook (doubling each time).
+    pub webhook_retry: Duration,
+}
+
+impl ServerConfig {
+    /// The defaults for `credentials`, on 127.0.0.1:6001.
+    pub fn new(credentials: Credentials) -> Self {
+        Self {
+            credentials,
+            host: "127.0.0.1".into(),
+            port: 6001,
+            activity_timeout: 30,
+            pong_timeout: Duration::from_secs(30),
+            client_events: false,
+            redis_url: None,
+            max_message_bytes: 64 * 1024,
+            max_event_bytes: 10 * 1024,
+            socket_queue: 256,
+            max_connections: 100_000,
+            cluster_buffer: 10_000,
+            node_ttl: Duration::from_secs(5),
+            drain: Duration::from_secs(5),
+            webhook_url: None,
+            webhook_retry: Duration::from_secs(1),
+        }
+    }
+
+    /// From `EVENTS_BROADCAST_*`; the app id, key and secret are required.
+    pub fn from_broadcast_config(config: &BroadcastConfig) -> Result<Self, ConnectError> {
+        let mut out = Self::new(config.credentials("server")?);
+        out.host.clone_from(&config.host);
+        out.port = config.port;
+        out.activity_timeout = config.activity_timeout;
+        out.client_events = config.client_events;
+        out.redis_url.clone_from(&config.redis_url);
+        out.webhook_url.clone_from(&config.webhook_url);
+        Ok(out)
+    }
+}

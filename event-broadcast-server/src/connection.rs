@@ -1,0 +1,270 @@
+//! One WebSocket connection: `ws://host:port/app/{key}`, the protocol's
+//! handshake, subscriptions, pings, client events and sign-in.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use event_core::broadcasting::channel::{ChannelKind, valid_channel_name};
+use event_core::broadcasting::signature;
+use futures::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::hub::{Hub, kind, parse_channel_data};
+use crate::protocol::{self, ClientMessage, close};
+use crate::socket::{Closer, SocketHandle};
+
+/// Refuses a connection: an error frame, then the close code.
+pub(crate) async fn refuse(mut ws: WebSocket, code: u16, message: &str) {
+    tracing::info!(code, %message, "refusing connection");
+    let _ = ws
+        .send(Message::Text(protocol::error(Some(code), message).into()))
+        .await;
+    let _ = ws
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from(message),
+        })))
+        .await;
+}
+
+/// Serves one accepted connection until it closes.
+pub(crate) async fn serve(ws: WebSocket, hub: Arc<Hub>) {
+    let socket_id = hub.new_socket_id();
+    let (handle, rx, closer) = SocketHandle::new(hub.config.socket_queue);
+    hub.add_socket(&socket_id, handle.clone());
+    let (sink, stream) = ws.split();
+    let writer = tokio::spawn(write_loop(sink, rx, closer.clone()));
+    handle.send(protocol::connection_established(&socket_id, hub.config.activity_timeout).into());
+    read_loop(stream, &hub, &socket_id, &handle, &closer).await;
+    hub.remove_socket(&socket_id);
+    hub.connections.fetch_sub(1, Ordering::Relaxed);
+    let _ = writer.await;
+}
+
+async fn write_loop(
+    mut sink: futures::stream::SplitSink<WebSocket, Message>,
+    mut rx: mpsc::Receiver<Message>,
+    closer: Arc<Closer>,
+) {
+    loop {
+        tokio::select! {
+            biased;
+            () = closer.closed() => break,
+            frame = rx.recv() => match frame {
+                Some(frame) => {
+                    if sink.send(frame).await.is_err() {
+                        return;
+                    }
+                }
+                None => break,
+            },
+        }
+    }
+    if let Some((code, reason)) = closer.reason() {
+        let _ = sink
+            .send(Message::Close(Some(CloseFrame {
+                code,
+                reason: Utf8Bytes::from(reason),
+            })))
+            .await;
+    }
+    let _ = sink.close().await;
+}
+
+async fn read_loop(
+    mut stream: futures::stream::SplitStream<WebSocket>,
+    hub: &Arc<Hub>,
+    socket_id: &str,
+    handle: &SocketHandle,
+    closer: &Arc<Closer>,
+) {
+    let activity = Duration::from_secs(hub.config.activity_timeout);
+    let mut pinged = false;
+    loop {
+        let wait = if pinged {
+            hub.config.pong_timeout
+        } else {
+            activity
+        };
+        let next = tokio::select! {
+            () = closer.closed() => return,
+            next = tokio::time::timeout(wait, stream.next()) => next,
+        };
+        let message = match next {
+            Err(_elapsed) if pinged => {
+                tracing::info!(socket_id, "no pong in time; closing with 4201");
+                handle.close(close::PONG_NOT_RECEIVED, "pong not received");
+                return;
+            }
+            Err(_elapsed) => {
+                pinged = true;
+                handle.send(protocol::frame("pusher:ping", None, "{}").into());
+                continue;
+            }
+            Ok(None) => return,
+            Ok(Some(Err(error))) => {
+                // Oversized or broken frames end up here: this socket only.
+                tracing::info!(socket_id, %error, "closing a connection after a WebSocket error");
+                handle.close(close::MALFORMED, "invalid frame");
+                return;
+            }
+            Ok(Some(Ok(message))) => message,
+        };
+        pinged = false;
+        match message {
+            Message::Text(text) => {
+                if let Err(reason) = on_text(hub, socket_id, handle, text.as_str()) {
+                    tracing::info!(socket_id, %reason, "closing a connection after a bad message");
+                    handle.close(close::MALFORMED, &reason);
+                    return;
+                }
+            }
+            Message::Binary(_) => {
+                handle.close(close::UNSUPPORTED_DATA, "binary frames are not supported");
+                return;
+            }
+            Message::Ping(_) | Message::Pong(_) => {}
+            Message::Close(_) => return,
+        }
+    }
+}
+
+/// Handles one text frame. `Err` closes the connection.
+fn on_text(
+    hub: &Arc<Hub>,
+    socket_id: &str,
+    handle: &SocketHandle,
+    text: &str,
+) -> Result<(), String> {
+    let message = ClientMessage::parse(text).map_err(|e| e.to_string())?;
+    match message {
+        ClientMessage::Ping => {
+            handle.send(protocol::frame("pusher:pong", None, "{}").into());
+        }
+        ClientMessage::Pong | ClientMessage::Other { .. } => {}
+        ClientMessage::Subscribe {
+            channel,
+            auth,
+            channel_data,
+        } => subscribe(hub, socket_id, handle, &channel, auth, channel_data),
+        ClientMessage::Unsubscribe { channel } => hub.unsubscribe(socket_id, &channel),
+        ClientMessage::Signin { auth, user_data } => {
+            signin(hub, socket_id, handle, &auth, &user_data);
+        }
+        ClientMessage::ClientEvent {
+            event,
+            channel,
+            data,
+        } => client_event(hub, socket_id, handle, &event, &channel, &data),
+    }
+    Ok(())
+}
+
+fn subscribe(
+    hub: &Arc<Hub>,
+    socket_id: &str,
+    handle: &SocketHandle,
+    channel: &str,
+    auth: Option<String>,
+    channel_data: Option<String>,
+) {
+    let refuse = |status: u16, why: &str| {
+        tracing::info!(socket_id, channel, why, "subscription refused");
+        handle.send(protocol::subscription_error(channel, status, why).into());
+    };
+    if !valid_channel_name(channel) {
+        return refuse(400, "invalid channel name");
+    }
+    let kind = kind(channel);
+    let member = if kind.needs_auth() {
+        let Some(auth) = auth else {
+            return refuse(401, "this channel needs an auth signature");
+        };
+        let data = match kind {
+            ChannelKind::Presence => channel_data.as_deref(),
+            _ => None,
+        };
+        if kind == ChannelKind::Presence && data.is_none() {
+            return refuse(401, "a presence channel needs channel_data");
+        }
+        if !signature::verify_channel_auth(&hub.config.credentials, &auth, socket_id, channel, data)
+        {
+            return refuse(401, "invalid signature");
+        }
+        match data {
+            Some(data) => match parse_channel_data(data) {
+                Some(member) => Some(member),
+                None => return refuse(400, "channel_data needs a user_id"),
+            },
+            None => None,
+        }
+    } else {
+        None
+    };
+    if let Some(done) = hub.subscribe(socket_id, channel, member) {
+        handle.send(
+            protocol::frame(
+                "pusher_internal:subscription_succeeded",
+                Some(channel),
+                &done.data,
+            )
+            .into(),
+        );
+    }
+}
+
+fn signin(hub: &Arc<Hub>, socket_id: &str, handle: &SocketHandle, auth: &str, user_data: &str) {
+    let user_id = serde_json::from_str::<Value>(user_data)
+        .ok()
+        .and_then(|v| match v.get("id") {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        });
+    let valid = signature::verify_user_auth(&hub.config.credentials, auth, socket_id, user_data);
+    match user_id {
+        Some(user_id) if valid => {
+            hub.sign_in(socket_id, user_id);
+            let data = serde_json::json!({ "user_data": user_data }).to_string();
+            handle.send(protocol::frame("pusher:signin_success", None, &data).into());
+        }
+        _ => {
+            tracing::info!(socket_id, "sign-in refused");
+            handle.send(protocol::error(Some(close::UNAUTHORIZED), "invalid sign-in").into());
+            handle.close(close::UNAUTHORIZED, "invalid sign-in");
+        }
+    }
+}
+
+fn client_event(
+    hub: &Arc<Hub>,
+    socket_id: &str,
+    handle: &SocketHandle,
+    event: &str,
+    channel: &str,
+    data: &Value,
+) {
+    let why = if !hub.config.client_events {
+        Some("client events are not enabled (EVENTS_BROADCAST_CLIENT_EVENTS)")
+    } else if !kind(channel).allows_client_events() {
+        Some("client events are only allowed on private and presence channels")
+    } else if !hub.is_subscribed(socket_id, channel) {
+        Some("subscribe to the channel before sending client events")
+    } else if event.len() > 200 {
+        Some("event name too long")
+    } else if data.to_string().len() > hub.config.max_event_bytes {
+        Some("client event data too large")
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        tracing::info!(socket_id, channel, event, why, "client event refused");
+        let message = format!("client event rejected: {why}");
+        handle.send(protocol::error(None, &message).into());
+        return;
+    }
+    hub.client_event(socket_id, channel, event, data);
+}

@@ -1,0 +1,628 @@
+//! The channels of one node: who is subscribed where, presence members
+//! (across the cluster), and the fan-out. One lock, never held across an
+//! `.await`; sends only queue (`try_send`).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use axum::extract::ws::Utf8Bytes;
+use event_core::broadcasting::channel::ChannelKind;
+use event_core::broadcasting::cluster::ClusterMessage;
+use serde_json::{Value, json};
+
+use crate::cluster::ClusterLink;
+use crate::config::ServerConfig;
+use crate::protocol;
+use crate::socket::{Sent, SocketHandle};
+use crate::webhooks::{Hook, Webhooks};
+
+/// A presence member: its info and every socket (on any node) it joined with.
+#[derive(Debug, Clone)]
+struct Member {
+    info: Value,
+    sockets: HashSet<(String, String)>,
+}
+
+#[derive(Debug, Default)]
+struct Channel {
+    /// Local subscribers: socket id -> (handle, presence user id).
+    subscribers: HashMap<String, (SocketHandle, Option<String>)>,
+    /// Presence members across the cluster, by user id.
+    members: HashMap<String, Member>,
+}
+
+impl Channel {
+    fn is_empty(&self) -> bool {
+        self.subscribers.is_empty() && self.members.is_empty()
+    }
+}
+
+#[derive(Debug)]
+struct Local {
+    handle: SocketHandle,
+    /// Set by `pusher:signin`.
+    user_id: Option<String>,
+    channels: HashSet<String>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    sockets: HashMap<String, Local>,
+    channels: HashMap<String, Channel>,
+}
+
+/// Counters a test or an operator can read.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Sockets closed because their queue was full.
+    pub slow_closed: AtomicU64,
+    /// Cluster frames dropped while Redis was away and the buffer was full.
+    pub cluster_dropped: AtomicU64,
+    /// Frames queued to sockets.
+    pub frames_sent: AtomicU64,
+}
+
+/// What a successful subscription answers with.
+pub(crate) struct Subscribed {
+    /// `pusher_internal:subscription_succeeded`'s data.
+    pub data: String,
+}
+
+pub(crate) struct Hub {
+    pub config: Arc<ServerConfig>,
+    pub node_id: String,
+    state: Mutex<State>,
+    next_socket: AtomicU64,
+    pub connections: AtomicUsize,
+    pub stats: Stats,
+    cluster: OnceLock<ClusterLink>,
+    webhooks: Option<Webhooks>,
+}
+
+impl Hub {
+    pub(crate) fn new(config: Arc<ServerConfig>) -> Self {
+        let webhooks = config.webhook_url.clone().map(|url| {
+            Webhooks::start(
+                url,
+                config.credentials.clone(),
+                config.redis_url.clone(),
+                config.webhook_retry,
+            )
+        });
+        Self {
+            webhooks,
+            config,
+            node_id: format!("{:016x}", rand::random::<u64>()),
+            state: Mutex::new(State::default()),
+            next_socket: AtomicU64::new(rand::random::<u32>() as u64),
+            connections: AtomicUsize::new(0),
+            stats: Stats::default(),
+            cluster: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn set_cluster(&self, link: ClusterLink) {
+        let _ = self.cluster.set(link);
+    }
+
+    fn publish(&self, message: ClusterMessage) {
+        if let Some(link) = self.cluster.get() {
+            link.publish(message, &self.stats);
+        }
+    }
+
+    fn hook(&self, hook: Hook) {
+        if let Some(w) = &self.webhooks {
+            w.send(hook);
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn new_socket_id(&self) -> String {
+        let n = self.next_socket.fetch_add(1, Ordering::Relaxed);
+        format!("{}.{}", n % 1_000_000_000, rand::random::<u32>())
+    }
+
+    pub(crate) fn add_socket(&self, socket_id: &str, handle: SocketHandle) {
+        self.state().sockets.insert(
+            socket_id.to_string(),
+            Local {
+                handle,
+                user_id: None,
+                channels: HashSet::new(),
+            },
+        );
+    }
+
+    /// Forgets a closed socket: leaves its channels (presence members too).
+    pub(crate) fn remove_socket(&self, socket_id: &str) {
+        let channels = match self.state().sockets.remove(socket_id) {
+            Some(local) => local.channels,
+            None => return,
+        };
+        for channel in channels {
+            self.unsubscribe(socket_id, &channel);
+        }
+    }
+
+    pub(crate) fn is_subscribed(&self, socket_id: &str, channel: &str) -> bool {
+        self.state()
+            .sockets
+            .get(socket_id)
+            .is_some_and(|s| s.channels.contains(channel))
+    }
+
+    pub(crate) fn sign_in(&self, socket_id: &str, user_id: String) {
+        if let Some(local) = self.state().sockets.get_mut(socket_id) {
+            local.user_id = Some(user_id);
+        }
+    }
+
+    /// Subscribes a local socket; `member` is `(user_id, user_info)` on presence channels.
+    pub(crate) fn subscribe(
+        &self,
+        socket_id: &str,
+        channel: &str,
+        member: Option<(String, Value)>,
+    ) -> Option<Subscribed> {
+        let mut state = self.state();
+        let handle = {
+            let local = state.sockets.get_mut(socket_id)?;
+            local.channels.insert(channel.to_string());
+            local.handle.clone()
+        };
+        let ch = state.channels.entry(channel.to_string()).or_default();
+        if ch.subscribers.is_empty() {
+            self.hook(Hook::Occupied(channel.to_string()));
+        }
+        let user_id = member.as_ref().map(|(id, _)| id.clone());
+        ch.subscribers
+            .insert(socket_id.to_string(), (handle, user_id.clone()));
+        let Some((user_id, info)) = member else {
+            return Some(Subscribed { data: "{}".into() });
+        };
+        let added = join_member(ch, &self.node_id, socket_id, &user_id, &info);
+        if added {
+            self.hook(Hook::MemberAdded(channel.to_string(), user_id.clone()));
+            let frame = member_added(channel, &user_id, &info);
+            fan_out(ch, &frame, Some(socket_id), &self.stats);
+        }
+        let data = presence_data(ch);
+        drop(state);
+        self.publish(ClusterMessage::MemberJoined {
+            origin: self.node_id.clone(),
+            channel: channel.to_string(),
+            socket_id: socket_id.to_string(),
+            user_id,
+            user_info: info,
+        });
+        Some(Subscribed { data })
+    }
+
+    pub(crate) fn unsubscribe(&self, socket_id: &str, channel: &str) {
+        let mut state = self.state();
+        if let Some(local) = state.sockets.get_mut(socket_id) {
+            local.channels.remove(channel);
+        }
+        let Some(ch) = state.channels.get_mut(channel) else {
+            return;
+        };
+        let Some((_, user_id)) = ch.subscribers.remove(socket_id) else {
+            return;
+        };
+        if let Some(user_id) = &user_id
+            && leave_member(ch, &self.node_id, socket_id, user_id)
+        {
+            self.hook(Hook::MemberRemoved(channel.to_string(), user_id.clone()));
+            fan_out(ch, &member_removed(channel, user_id), None, &self.stats);
+        }
+        if ch.subscribers.is_empty() {
+            self.hook(Hook::Vacated(channel.to_string()));
+        }
+        if ch.is_empty() {
+            state.channels.remove(channel);
+        }
+        drop(state);
+        if let Some(user_id) = user_id {
+            self.publish(ClusterMessage::MemberLeft {
+                origin: self.node_id.clone(),
+                channel: channel.to_string(),
+                socket_id: socket_id.to_string(),
+                user_id,
+            });
+        }
+    }
+
+    /// Sends an event to every subscriber of `channels` on this node, and to
+    /// the other nodes. `data` is the frame's (string) data.
+    pub(crate) fn broadcast(
+        &self,
+        channels: &[String],
+        event: &str,
+        data: &str,
+        except: Option<&str>,
+    ) {
+        self.deliver_local(channels, event, data, except, None);
+        self.publish(ClusterMessage::Broadcast {
+            origin: Some(self.node_id.clone()),
+            channels: channels.to_vec(),
+            event: event.to_string(),
+            data: data.to_string(),
+            socket_id: except.map(str::to_string),
+            user_id: None,
+        });
+    }
+
+    /// Fan-out on this node only: each channel's frame is encoded once and
+    /// its bytes shared by every socket.
+    pub(crate) fn deliver_local(
+        &self,
+        channels: &[String],
+        event: &str,
+        data: &str,
+        except: Option<&str>,
+        user_id: Option<&str>,
+    ) {
+        let state = self.state();
+        for channel in channels {
+            let Some(ch) = state.channels.get(channel) else {
+                continue;
+            };
+            let frame = Utf8Bytes::from(protocol::channel_event(event, channel, data, user_id));
+            fan_out(ch, &frame, except, &self.stats);
+        }
+    }
+
+    /// A `client-*` event from a local socket: to the channel's other
+    /// subscribers here and on other nodes, never back to the sender.
+    pub(crate) fn client_event(&self, socket_id: &str, channel: &str, event: &str, data: &Value) {
+        let user_id = {
+            let state = self.state();
+            let Some(ch) = state.channels.get(channel) else {
+                return;
+            };
+            let user_id = ch.subscribers.get(socket_id).and_then(|(_, u)| u.clone());
+            let frame = Utf8Bytes::from(protocol::client_event(
+                event,
+                channel,
+                data,
+                user_id.as_deref(),
+            ));
+            fan_out(ch, &frame, Some(socket_id), &self.stats);
+            user_id
+        };
+        // Other nodes rebuild the frame from the data as JSON text.
+        self.publish(ClusterMessage::Broadcast {
+            origin: Some(self.node_id.clone()),
+            channels: vec![channel.to_string()],
+            event: event.to_string(),
+            data: data.to_string(),
+            socket_id: Some(socket_id.to_string()),
+            user_id,
+        });
+    }
+
+    /// Applies a message from another node (or an app's `redis` broadcaster).
+    pub(crate) fn apply_remote(&self, message: ClusterMessage) {
+        match message {
+            ClusterMessage::Broadcast {
+                origin,
+                channels,
+                event,
+                data,
+                socket_id,
+                user_id,
+            } => {
+                if origin.as_deref() == Some(self.node_id.as_str()) {
+                    return;
+                }
+                if event.starts_with("client-") {
+                    // A client event: forward the client's JSON as it was sent.
+                    let value: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
+                    let user_id = user_id.as_deref();
+                    let state = self.state();
+                    for channel in &channels {
+                        if let Some(ch) = state.channels.get(channel) {
+                            let frame = Utf8Bytes::from(protocol::client_event(
+                                &event, channel, &value, user_id,
+                            ));
+                            fan_out(ch, &frame, socket_id.as_deref(), &self.stats);
+                        }
+                    }
+                } else {
+                    self.deliver_local(&channels, &event, &data, socket_id.as_deref(), None);
+                }
+            }
+            ClusterMessage::MemberJoined {
+                origin,
+                channel,
+                socket_id,
+                user_id,
+                user_info,
+            } => {
+                if origin != self.node_id {
+                    self.remote_join(&origin, &channel, &socket_id, &user_id, user_info);
+                }
+            }
+            ClusterMessage::MemberLeft {
+                origin,
+                channel,
+                socket_id,
+                user_id,
+            } => {
+                if origin != self.node_id {
+                    self.remote_leave(&origin, &channel, &socket_id, &user_id);
+                }
+            }
+            ClusterMessage::TerminateUser { origin, user_id } => {
+                if origin != self.node_id {
+                    self.terminate_local(&user_id);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn remote_join(
+        &self,
+        node: &str,
+        channel: &str,
+        socket_id: &str,
+        user_id: &str,
+        info: Value,
+    ) {
+        let mut state = self.state();
+        let ch = state.channels.entry(channel.to_string()).or_default();
+        if join_member(ch, node, socket_id, user_id, &info) {
+            fan_out(
+                ch,
+                &member_added(channel, user_id, &info),
+                None,
+                &self.stats,
+            );
+        }
+    }
+
+    pub(crate) fn remote_leave(&self, node: &str, channel: &str, socket_id: &str, user_id: &str) {
+        let mut state = self.state();
+        let Some(ch) = state.channels.get_mut(channel) else {
+            return;
+        };
+        if leave_member(ch, node, socket_id, user_id) {
+            fan_out(ch, &member_removed(channel, user_id), None, &self.stats);
+        }
+        if ch.is_empty() {
+            state.channels.remove(channel);
+        }
+    }
+
+    /// Removes every member socket of a dead node; returns how many.
+    /// `hooks`: this node sends the `member_removed` webhooks (one survivor does).
+    pub(crate) fn drop_node(&self, node: &str, hooks: bool) -> usize {
+        let mut state = self.state();
+        let mut removed = 0;
+        let mut empty = Vec::new();
+        for (name, ch) in state.channels.iter_mut() {
+            let mut gone = Vec::new();
+            for (user_id, member) in ch.members.iter_mut() {
+                let before = member.sockets.len();
+                member.sockets.retain(|(n, _)| n != node);
+                removed += before - member.sockets.len();
+                if member.sockets.is_empty() {
+                    gone.push(user_id.clone());
+                }
+            }
+            for user_id in gone {
+                if hooks {
+                    self.hook(Hook::MemberRemoved(name.clone(), user_id.clone()));
+                }
+                ch.members.remove(&user_id);
+                fan_out(ch, &member_removed(name, &user_id), None, &self.stats);
+            }
+            if ch.is_empty() {
+                empty.push(name.clone());
+            }
+        }
+        for name in empty {
+            state.channels.remove(&name);
+        }
+        removed
+    }
+
+    /// The nodes other than this one that hold presence members here.
+    pub(crate) fn remote_nodes(&self) -> HashSet<String> {
+        let state = self.state();
+        let mut nodes = HashSet::new();
+        for ch in state.channels.values() {
+            for member in ch.members.values() {
+                for (node, _) in &member.sockets {
+                    if *node != self.node_id {
+                        nodes.insert(node.clone());
+                    }
+                }
+            }
+        }
+        nodes
+    }
+
+    /// The local presence entries, for the cluster registry: (socket, channel, user, info).
+    pub(crate) fn local_members(&self) -> Vec<(String, String, String, Value)> {
+        let state = self.state();
+        let mut out = Vec::new();
+        for (name, ch) in &state.channels {
+            for (socket_id, (_, user)) in &ch.subscribers {
+                if let Some(user) = user
+                    && let Some(member) = ch.members.get(user)
+                {
+                    out.push((
+                        socket_id.clone(),
+                        name.clone(),
+                        user.clone(),
+                        member.info.clone(),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// Closes every connection of `user_id`, on every node.
+    pub(crate) fn terminate_user(&self, user_id: &str) {
+        self.terminate_local(user_id);
+        self.publish(ClusterMessage::TerminateUser {
+            origin: self.node_id.clone(),
+            user_id: user_id.to_string(),
+        });
+    }
+
+    fn terminate_local(&self, user_id: &str) {
+        let state = self.state();
+        for (socket_id, local) in &state.sockets {
+            let presence_user = local.channels.iter().any(|c| {
+                state
+                    .channels
+                    .get(c)
+                    .and_then(|ch| ch.subscribers.get(socket_id))
+                    .is_some_and(|(_, u)| u.as_deref() == Some(user_id))
+            });
+            if local.user_id.as_deref() == Some(user_id) || presence_user {
+                local
+                    .handle
+                    .close(protocol::close::RECONNECT, "connections terminated");
+            }
+        }
+    }
+
+    /// Every local socket's handle (for a graceful shutdown).
+    pub(crate) fn handles(&self) -> Vec<SocketHandle> {
+        self.state()
+            .sockets
+            .values()
+            .map(|l| l.handle.clone())
+            .collect()
+    }
+
+    /// `(channel, local subscriptions, presence users)` of occupied channels.
+    pub(crate) fn channels(&self) -> Vec<(String, usize, usize)> {
+        self.state()
+            .channels
+            .iter()
+            .filter(|(_, ch)| !ch.subscribers.is_empty() || !ch.members.is_empty())
+            .map(|(name, ch)| (name.clone(), ch.subscribers.len(), ch.members.len()))
+            .collect()
+    }
+
+    /// Presence user ids of `channel`, sorted.
+    pub(crate) fn users(&self, channel: &str) -> Vec<String> {
+        let state = self.state();
+        let mut ids: Vec<String> = state
+            .channels
+            .get(channel)
+            .map(|ch| ch.members.keys().cloned().collect())
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    }
+}
+
+fn fan_out(ch: &Channel, frame: &Utf8Bytes, except: Option<&str>, stats: &Stats) {
+    let mut sent = 0u64;
+    for (socket_id, (handle, _)) in &ch.subscribers {
+        if Some(socket_id.as_str()) == except {
+            continue;
+        }
+        match handle.send(frame.clone()) {
+            Sent::Queued => sent += 1,
+            Sent::TooSlow => {
+                stats.slow_closed.fetch_add(1, Ordering::Relaxed);
+            }
+            Sent::Gone => {}
+        }
+    }
+    stats.frames_sent.fetch_add(sent, Ordering::Relaxed);
+}
+
+/// Adds a member socket; true when the user is new to the channel.
+fn join_member(ch: &mut Channel, node: &str, socket_id: &str, user_id: &str, info: &Value) -> bool {
+    let key = (node.to_string(), socket_id.to_string());
+    match ch.members.get_mut(user_id) {
+        Some(member) => {
+            member.sockets.insert(key);
+            false
+        }
+        None => {
+            ch.members.insert(
+                user_id.to_string(),
+                Member {
+                    info: info.clone(),
+                    sockets: HashSet::from([key]),
+                },
+            );
+            true
+        }
+    }
+}
+
+/// Removes a member socket; true when it was the user's last one.
+fn leave_member(ch: &mut Channel, node: &str, socket_id: &str, user_id: &str) -> bool {
+    let Some(member) = ch.members.get_mut(user_id) else {
+        return false;
+    };
+    member
+        .sockets
+        .remove(&(node.to_string(), socket_id.to_string()));
+    if member.sockets.is_empty() {
+        ch.members.remove(user_id);
+        true
+    } else {
+        false
+    }
+}
+
+fn presence_data(ch: &Channel) -> String {
+    let mut ids: Vec<&String> = ch.members.keys().collect();
+    ids.sort();
+    let hash: serde_json::Map<String, Value> = ch
+        .members
+        .iter()
+        .map(|(id, m)| (id.clone(), m.info.clone()))
+        .collect();
+    json!({ "presence": { "ids": ids, "hash": hash, "count": ch.members.len() } }).to_string()
+}
+
+fn member_added(channel: &str, user_id: &str, info: &Value) -> Utf8Bytes {
+    let data = json!({ "user_id": user_id, "user_info": info }).to_string();
+    Utf8Bytes::from(protocol::frame(
+        "pusher_internal:member_added",
+        Some(channel),
+        &data,
+    ))
+}
+
+fn member_removed(channel: &str, user_id: &str) -> Utf8Bytes {
+    let data = json!({ "user_id": user_id }).to_string();
+    Utf8Bytes::from(protocol::frame(
+        "pusher_internal:member_removed",
+        Some(channel),
+        &data,
+    ))
+}
+
+/// Presence `channel_data`: `{"user_id": "..." | n, "user_info": {...}}`.
+pub(crate) fn parse_channel_data(data: &str) -> Option<(String, Value)> {
+    let value: Value = serde_json::from_str(data).ok()?;
+    let user_id = match value.get("user_id")? {
+        Value::String(s) if !s.is_empty() => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    let info = value.get("user_info").cloned().unwrap_or(Value::Null);
+    Some((user_id, info))
+}
+
+pub(crate) fn kind(channel: &str) -> ChannelKind {
+    ChannelKind::of(channel)
+}

@@ -1,0 +1,224 @@
+//! The Pusher protocol v7 frames: what a client may send (parsed once, with
+//! a clear refusal for anything else) and what the server sends back.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Close codes, chosen for how pusher-js reacts to them.
+pub mod close {
+    /// Unknown app key: pusher-js does not reconnect.
+    pub const UNKNOWN_APP: u16 = 4001;
+    /// Unsupported protocol version.
+    pub const UNSUPPORTED_PROTOCOL: u16 = 4007;
+    /// Unauthorised (a bad `pusher:signin`).
+    pub const UNAUTHORIZED: u16 = 4009;
+    /// Over capacity, a slow consumer, or a server going away: pusher-js
+    /// backs off before reconnecting.
+    pub const OVER_CAPACITY: u16 = 4100;
+    /// Generic reconnect-now (terminate_connections).
+    pub const RECONNECT: u16 = 4200;
+    /// The client did not answer our ping.
+    pub const PONG_NOT_RECEIVED: u16 = 4201;
+    /// Closed after inactivity.
+    pub const INACTIVE: u16 = 4202;
+    /// A frame that is not a protocol message (WebSocket's "invalid payload").
+    pub const MALFORMED: u16 = 1007;
+    /// Binary frames are not part of the protocol.
+    pub const UNSUPPORTED_DATA: u16 = 1003;
+}
+
+/// A message from a client.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientMessage {
+    Ping,
+    Pong,
+    Subscribe {
+        channel: String,
+        auth: Option<String>,
+        channel_data: Option<String>,
+    },
+    Unsubscribe {
+        channel: String,
+    },
+    Signin {
+        auth: String,
+        user_data: String,
+    },
+    /// A `client-*` event.
+    ClientEvent {
+        event: String,
+        channel: String,
+        data: Value,
+    },
+    /// Another `pusher:*` event (ignored, as Pusher does).
+    Other {
+        event: String,
+    },
+}
+
+/// Why a frame is not a protocol message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("not a JSON object: {0}")]
+    Json(String),
+    #[error("`{event}` needs {what}")]
+    Missing { event: String, what: &'static str },
+    #[error("unknown event `{0}`: expected pusher:* or client-*")]
+    Unknown(String),
+}
+
+#[derive(Deserialize)]
+struct Frame {
+    event: String,
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default)]
+    data: Value,
+}
+
+/// `data` as pusher-js sends it: an object, or a JSON string of one.
+fn data_object(data: Value) -> Value {
+    match data {
+        Value::String(s) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
+        other => other,
+    }
+}
+
+fn string_field(data: &Value, key: &str) -> Option<String> {
+    data.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+impl ClientMessage {
+    pub fn parse(text: &str) -> Result<Self, ParseError> {
+        let frame: Frame =
+            serde_json::from_str(text).map_err(|e| ParseError::Json(e.to_string()))?;
+        let missing = |what| ParseError::Missing {
+            event: frame.event.clone(),
+            what,
+        };
+        if frame.event.starts_with("client-") {
+            let channel = frame.channel.clone().ok_or_else(|| missing("a channel"))?;
+            return Ok(Self::ClientEvent {
+                event: frame.event,
+                channel,
+                data: frame.data,
+            });
+        }
+        let Some(name) = frame.event.strip_prefix("pusher:") else {
+            return Err(ParseError::Unknown(frame.event));
+        };
+        let data = data_object(frame.data.clone());
+        Ok(match name {
+            "ping" => Self::Ping,
+            "pong" => Self::Pong,
+            "subscribe" => Self::Subscribe {
+                channel: string_field(&data, "channel").ok_or_else(|| missing("data.channel"))?,
+                auth: string_field(&data, "auth"),
+                channel_data: string_field(&data, "channel_data"),
+            },
+            "unsubscribe" => Self::Unsubscribe {
+                channel: string_field(&data, "channel").ok_or_else(|| missing("data.channel"))?,
+            },
+            "signin" => Self::Signin {
+                auth: string_field(&data, "auth").ok_or_else(|| missing("data.auth"))?,
+                user_data: string_field(&data, "user_data")
+                    .ok_or_else(|| missing("data.user_data"))?,
+            },
+            _ => Self::Other { event: frame.event },
+        })
+    }
+}
+
+/// A server frame whose `data` is a JSON string (all `pusher:*` and
+/// `pusher_internal:*` events, and broadcasts).
+pub fn frame(event: &str, channel: Option<&str>, data: &str) -> String {
+    let mut out = serde_json::json!({ "event": event, "data": data });
+    if let Some(channel) = channel {
+        out["channel"] = Value::String(channel.to_string());
+    }
+    out.to_string()
+}
+
+/// `pusher:connection_established`.
+pub fn connection_established(socket_id: &str, activity_timeout: u64) -> String {
+    let data = serde_json::json!({ "socket_id": socket_id, "activity_timeout": activity_timeout });
+    frame("pusher:connection_established", None, &data.to_string())
+}
+
+/// `pusher:error` with a code (or `null`) and a message.
+pub fn error(code: Option<u16>, message: &str) -> String {
+    let data = serde_json::json!({ "code": code, "message": message });
+    frame("pusher:error", None, &data.to_string())
+}
+
+/// `pusher:subscription_error` on `channel` (what Echo's `.error()` hears).
+pub fn subscription_error(channel: &str, status: u16, message: &str) -> String {
+    let data = serde_json::json!({ "type": "AuthError", "error": message, "status": status });
+    frame(
+        "pusher:subscription_error",
+        Some(channel),
+        &data.to_string(),
+    )
+}
+
+/// An event on a channel; `user_id` on client events of presence channels.
+pub fn channel_event(event: &str, channel: &str, data: &str, user_id: Option<&str>) -> String {
+    let mut out = serde_json::json!({ "event": event, "channel": channel, "data": data });
+    if let Some(user_id) = user_id {
+        out["user_id"] = Value::String(user_id.to_string());
+    }
+    out.to_string()
+}
+
+/// A client event forwarded as sent (its `data` is the client's JSON).
+pub fn client_event(event: &str, channel: &str, data: &Value, user_id: Option<&str>) -> String {
+    let mut out = serde_json::json!({ "event": event, "channel": channel, "data": data });
+    if let Some(user_id) = user_id {
+        out["user_id"] = Value::String(user_id.to_string());
+    }
+    out.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_what_pusher_js_sends() {
+        assert_eq!(
+            ClientMessage::parse(r#"{"event":"pusher:ping","data":{}}"#),
+            Ok(ClientMessage::Ping)
+        );
+        assert_eq!(
+            ClientMessage::parse(
+                r#"{"event":"pusher:subscribe","data":{"auth":"k:s","channel":"private-a"}}"#
+            ),
+            Ok(ClientMessage::Subscribe {
+                channel: "private-a".into(),
+                auth: Some("k:s".into()),
+                channel_data: None
+            })
+        );
+        assert!(matches!(
+            ClientMessage::parse(r#"{"event":"pusher:subscribe","data":{}}"#),
+            Err(ParseError::Missing { .. })
+        ));
+        assert!(matches!(
+            ClientMessage::parse("nope"),
+            Err(ParseError::Json(_))
+        ));
+        assert!(matches!(
+            ClientMessage::parse(r#"{"event":"hello"}"#),
+            Err(ParseError::Unknown(_))
+        ));
+    }
+
+    #[test]
+    fn connection_established_data_is_a_json_string() {
+        let f: Value = serde_json::from_str(&connection_established("1.2", 30)).unwrap();
+        assert_eq!(f["event"], "pusher:connection_established");
+        let data: Value = serde_json::from_str(f["data"].as_str().unwrap()).unwrap();
+        assert_eq!(data["socket_id"], "1.2");
+        assert_eq!(data["activity_timeout"], 30);
+    }
+}

@@ -1,0 +1,208 @@
+//! The server: one port for WebSocket (`/app/{key}`), the HTTP API
+//! (`/apps/{id}/...`) and `GET /up`; started in-process ([`Server::bind`])
+//! or by `artisan broadcast:serve`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use axum::Router;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Path, Query, State};
+use axum::response::IntoResponse;
+use axum::routing::{any, get, post};
+use rand::seq::SliceRandom;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::ServerConfig;
+use crate::hub::{Hub, Stats};
+use crate::protocol::close;
+use crate::{cluster, connection, http_api};
+
+/// A running server.
+pub struct Server {
+    addr: SocketAddr,
+    hub: Arc<Hub>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Binds `config.host:config.port` (port 0 picks a free one), joins the
+    /// cluster when `redis_url` is set, and serves in the background.
+    pub async fn bind(config: ServerConfig) -> Result<Self> {
+        let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
+            .await
+            .with_context(|| format!("could not listen on {}:{}", config.host, config.port))?;
+        let addr = listener.local_addr()?;
+        let redis_url = config.redis_url.clone();
+        let hub = Arc::new(Hub::new(Arc::new(config)));
+        if let Some(url) = &redis_url {
+            cluster::join(&hub, url)
+                .with_context(|| format!("invalid EVENTS_BROADCAST_REDIS_URL `{url}`"))?;
+        }
+        let (stop, mut stopped) = watch::channel(false);
+        let app = router(hub.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await
+        });
+        tracing::info!(
+            %addr,
+            node = %hub.node_id,
+            cluster = redis_url.is_some(),
+            "broadcast server listening: ws://{addr}/app/{{key}}, HTTP API http://{addr}/apps/{{id}}"
+        );
+        Ok(Self {
+            addr,
+            hub,
+            stop,
+            task,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// This node's id in the cluster.
+    pub fn node_id(&self) -> &str {
+        &self.hub.node_id
+    }
+
+    /// Counters (slow sockets closed, cluster frames dropped, frames sent).
+    pub fn stats(&self) -> &Stats {
+        &self.hub.stats
+    }
+
+    /// Open WebSocket connections.
+    pub fn connections(&self) -> usize {
+        self.hub.connections.load(Ordering::Relaxed)
+    }
+
+    /// Stops accepting, then closes the open connections in jittered waves
+    /// over `config.drain` with 4100, so pusher-js backs off and the clients
+    /// do not all come back at once.
+    pub async fn shutdown(self) -> Result<()> {
+        let _ = self.stop.send(true);
+        let mut handles = self.hub.handles();
+        handles.shuffle(&mut rand::rng());
+        let drain = self.hub.config.drain;
+        let waves = 10usize;
+        let per_wave = handles.len().div_ceil(waves).max(1);
+        let pause = drain / waves as u32;
+        tracing::info!(
+            connections = handles.len(),
+            ?drain,
+            "shutting down: closing connections in waves"
+        );
+        for (i, wave) in handles.chunks(per_wave).enumerate() {
+            if i > 0 {
+                let jitter = rand::random::<u64>() % (pause.as_millis() as u64 / 2 + 1);
+                tokio::time::sleep(pause / 2 + Duration::from_millis(jitter)).await;
+            }
+            for handle in wave {
+                handle.close(
+                    close::OVER_CAPACITY,
+                    "server shutting down; reconnect later",
+                );
+            }
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.hub.connections.load(Ordering::Relaxed) > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        match tokio::time::timeout(Duration::from_secs(5), self.task).await {
+            Ok(joined) => joined.context("server task panicked")??,
+            Err(_) => tracing::warn!("server did not stop within 5 s"),
+        }
+        Ok(())
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then shuts down gracefully.
+    pub async fn run_until_signal(self) -> Result<()> {
+        wait_for_signal().await;
+        self.shutdown().await
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn router(hub: Arc<Hub>) -> Router {
+    let max = hub.config.max_message_bytes;
+    Router::new()
+        .route("/up", get(|| async { "ok" }))
+        .route("/app/{key}", any(upgrade))
+        .route("/apps/{app_id}/events", post(http_api::events))
+        .route("/apps/{app_id}/batch_events", post(http_api::batch_events))
+        .route("/apps/{app_id}/channels", get(http_api::channels))
+        .route("/apps/{app_id}/channels/{channel}", get(http_api::channel))
+        .route(
+            "/apps/{app_id}/channels/{channel}/users",
+            get(http_api::users),
+        )
+        .route(
+            "/apps/{app_id}/users/{user_id}/terminate_connections",
+            post(http_api::terminate),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(max.max(1024) * 4))
+        .with_state(hub)
+}
+
+#[derive(serde::Deserialize)]
+struct ConnectParams {
+    protocol: Option<u32>,
+}
+
+async fn upgrade(
+    ws: WebSocketUpgrade,
+    Path(key): Path<String>,
+    Query(params): Query<ConnectParams>,
+    State(hub): State<Arc<Hub>>,
+) -> impl IntoResponse {
+    let max = hub.config.max_message_bytes;
+    ws.max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| async move {
+            if key != hub.config.credentials.key {
+                return connection::refuse(socket, close::UNKNOWN_APP, "unknown app key").await;
+            }
+            if let Some(p) = params.protocol
+                && !(5..=7).contains(&p)
+            {
+                return connection::refuse(
+                    socket,
+                    close::UNSUPPORTED_PROTOCOL,
+                    "unsupported protocol version",
+                )
+                .await;
+            }
+            let open = hub.connections.fetch_add(1, Ordering::Relaxed);
+            if open >= hub.config.max_connections {
+                hub.connections.fetch_sub(1, Ordering::Relaxed);
+                return connection::refuse(socket, close::OVER_CAPACITY, "over capacity").await;
+            }
+            connection::serve(socket, hub).await;
+        })
+}

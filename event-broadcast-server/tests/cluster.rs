@@ -1,0 +1,340 @@
+//! Two server processes joined over a Redis this test starts on a spare
+//! loopback port: events and toOthers across nodes, presence the same on
+//! both, a SIGKILLed node's members removed, Redis going away and back.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use event_core::broadcasting::{BroadcastMessage, Broadcaster, RedisBroadcaster};
+use serde_json::{Value, json};
+
+fn spare_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn redis_server(port: u16) -> Option<Proc> {
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(Proc(child));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+async fn node(redis_port: u16) -> (Proc, SocketAddr) {
+    node_with(redis_port, &[]).await
+}
+
+async fn node_with(redis_port: u16, env: &[(&str, &str)]) -> (Proc, SocketAddr) {
+    let port = spare_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_event-broadcast-server"))
+        .envs(env.iter().copied())
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .env("EVENTS_BROADCAST_APP_ID", "test-app")
+        .env("EVENTS_BROADCAST_APP_KEY", "test-key")
+        .env("EVENTS_BROADCAST_APP_SECRET", "test-secret")
+        .env(
+            "EVENTS_BROADCAST_REDIS_URL",
+            format!("redis://127.0.0.1:{redis_port}"),
+        )
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the server binary starts");
+    let proc = Proc(child);
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let up = eventually(Duration::from_secs(10), async || {
+        tokio::net::TcpStream::connect(addr).await.is_ok()
+            && http(addr, "GET", "/up", None).await.0 == 200
+    })
+    .await;
+    assert!(up, "node on {addr} answers /up");
+    // Give it a moment to subscribe to the cluster channel.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    (proc, addr)
+}
+
+fn redis_available() -> bool {
+    if Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        return true;
+    }
+    if std::env::var_os("EVENTS_TEST_REQUIRE_BROWSER").is_some() {
+        panic!("redis-server is not installed");
+    }
+    println!("skipped: redis-server is not installed");
+    false
+}
+
+async fn publish(addr: SocketAddr, channel: &str, name: &str, socket_id: Option<&str>) {
+    let mut body = json!({ "name": name, "channel": channel, "data": "{}" });
+    if let Some(s) = socket_id {
+        body["socket_id"] = s.into();
+    }
+    let (status, text) = signed(
+        addr,
+        "POST",
+        "/apps/test-app/events",
+        &[],
+        Some(body.to_string().into_bytes()),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+}
+
+async fn users(addr: SocketAddr, channel: &str) -> Value {
+    let (_, body) = signed(
+        addr,
+        "GET",
+        &format!("/apps/test-app/channels/{channel}/users"),
+        &[],
+        None,
+    )
+    .await;
+    serde_json::from_str(&body).unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn events_and_to_others_cross_nodes() {
+    if !redis_available() {
+        return;
+    }
+    let redis_port = spare_port();
+    let _redis = redis_server(redis_port).expect("redis-server starts");
+    let (_n1, a1) = node(redis_port).await;
+    let (_n2, a2) = node(redis_port).await;
+    let mut on1 = connect(a1).await;
+    let mut on2 = connect(a2).await;
+    subscribed(&mut on1, "private-orders.1", None).await;
+    subscribed(&mut on2, "private-orders.1", None).await;
+
+    publish(a1, "private-orders.1", "from-node-1", None).await;
+    assert_eq!(
+        next_json(&mut on1.ws).await.unwrap()["event"],
+        "from-node-1"
+    );
+    assert_eq!(
+        next_json(&mut on2.ws).await.unwrap()["event"],
+        "from-node-1"
+    );
+
+    // toOthers: published on node 1, excluding the socket on node 2.
+    publish(a1, "private-orders.1", "not-for-2", Some(&on2.socket_id)).await;
+    assert_eq!(next_json(&mut on1.ws).await.unwrap()["event"], "not-for-2");
+    assert!(
+        next_json_within(&mut on2.ws, Duration::from_millis(500))
+            .await
+            .is_none()
+    );
+
+    // The app's `redis` broadcaster publishes straight onto the cluster.
+    let broadcaster =
+        RedisBroadcaster::connect(&format!("redis://127.0.0.1:{redis_port}"), "test-app")
+            .await
+            .unwrap();
+    broadcaster
+        .broadcast(&BroadcastMessage {
+            channels: vec!["private-orders.1".into()],
+            event: "OrderShipped".into(),
+            data: json!({ "order_id": 1 }),
+            socket_id: Some(on1.socket_id.clone()),
+        })
+        .await
+        .unwrap();
+    let got = next_json(&mut on2.ws).await.unwrap();
+    assert_eq!(got["event"], "OrderShipped");
+    assert_eq!(
+        serde_json::from_str::<Value>(got["data"].as_str().unwrap()).unwrap(),
+        json!({ "order_id": 1 })
+    );
+    assert!(
+        next_json_within(&mut on1.ws, Duration::from_millis(500))
+            .await
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn presence_is_the_same_on_every_node_and_a_killed_node_leaves_no_ghosts() {
+    if !redis_available() {
+        return;
+    }
+    let redis_port = spare_port();
+    let _redis = redis_server(redis_port).expect("redis-server starts");
+    let (_n1, a1) = node(redis_port).await;
+    let (mut n2, a2) = node(redis_port).await;
+    let mut ada = connect(a1).await;
+    subscribed(
+        &mut ada,
+        "presence-room",
+        Some(r#"{"user_id":"1","user_info":{"name":"Ada"}}"#),
+    )
+    .await;
+    let mut bob = connect(a2).await;
+    let data = subscribed(
+        &mut bob,
+        "presence-room",
+        Some(r#"{"user_id":"2","user_info":{"name":"Bob"}}"#),
+    )
+    .await;
+    assert_eq!(
+        data["presence"]["ids"],
+        json!(["1", "2"]),
+        "node 2 knows node 1's member"
+    );
+    let added = next_json(&mut ada.ws).await.unwrap();
+    assert_eq!(added["event"], "pusher_internal:member_added");
+    let both = json!({ "users": [{ "id": "1" }, { "id": "2" }] });
+    assert_eq!(users(a1, "presence-room").await, both);
+    assert_eq!(users(a2, "presence-room").await, both);
+
+    // A third node joining later reads the registry.
+    let (_n3, a3) = node(redis_port).await;
+    assert!(
+        eventually(Duration::from_secs(3), async || users(a3, "presence-room")
+            .await
+            == both)
+        .await
+    );
+
+    // SIGKILL node 2: no goodbye. Bound: node_ttl (5 s) + one heartbeat (1 s).
+    let killed = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(n2.0.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let _ = n2.0.wait();
+    let removed = next_json_within(&mut ada.ws, Duration::from_secs(9))
+        .await
+        .expect("member_removed arrives");
+    assert_eq!(removed["event"], "pusher_internal:member_removed");
+    let waited = killed.elapsed();
+    assert!(
+        waited < Duration::from_millis(7500),
+        "removed after {waited:?}"
+    );
+    println!("a killed node's members were removed after {waited:?}");
+    let only_ada = json!({ "users": [{ "id": "1" }] });
+    assert_eq!(users(a1, "presence-room").await, only_ada);
+    assert!(
+        eventually(Duration::from_secs(3), async || users(a3, "presence-room")
+            .await
+            == only_ada)
+        .await
+    );
+}
+
+#[tokio::test]
+async fn redis_going_away_keeps_local_traffic_and_reconnects() {
+    if !redis_available() {
+        return;
+    }
+    let redis_port = spare_port();
+    let redis = redis_server(redis_port).expect("redis-server starts");
+    let (mut n1, a1) = node(redis_port).await;
+    let (_n2, a2) = node(redis_port).await;
+    let mut on1 = connect(a1).await;
+    let mut on2 = connect(a2).await;
+    subscribed(&mut on1, "news", None).await;
+    subscribed(&mut on2, "news", None).await;
+
+    drop(redis);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    publish(a1, "news", "while-redis-is-down", None).await;
+    assert_eq!(
+        next_json(&mut on1.ws).await.unwrap()["event"],
+        "while-redis-is-down"
+    );
+    let mut late = connect(a1).await;
+    subscribed(&mut late, "news", None).await;
+    assert!(n1.0.try_wait().unwrap().is_none(), "the node did not exit");
+
+    let _redis = redis_server(redis_port).expect("redis-server restarts");
+    // Reconnected by itself: events cross nodes again.
+    let crossed = eventually(Duration::from_secs(10), async || {
+        publish(a1, "news", "after-redis-is-back", None).await;
+        loop {
+            match next_json_within(&mut on2.ws, Duration::from_millis(300)).await {
+                Some(f) if f["event"] == "after-redis-is-back" => return true,
+                Some(_) => continue,
+                None => return false,
+            }
+        }
+    })
+    .await;
+    assert!(crossed, "events cross nodes after Redis comes back");
+}
+
+#[tokio::test]
+async fn webhooks_are_sent_once_per_cluster() {
+    if !redis_available() {
+        return;
+    }
+    let redis_port = spare_port();
+    let _redis = redis_server(redis_port).expect("redis-server starts");
+    let (url, got) = webhook_receiver(0).await;
+    let env = [("EVENTS_BROADCAST_WEBHOOK_URL", url.as_str())];
+    let (_n1, a1) = node_with(redis_port, &env).await;
+    let (_n2, a2) = node_with(redis_port, &env).await;
+    let mut on1 = connect(a1).await;
+    subscribed(&mut on1, "presence-w", Some(r#"{"user_id":"1"}"#)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut on2 = connect(a2).await;
+    subscribed(&mut on2, "presence-w", Some(r#"{"user_id":"1"}"#)).await;
+    let mut other = connect(a2).await;
+    subscribed(&mut other, "presence-w", Some(r#"{"user_id":"2"}"#)).await;
+    assert!(
+        eventually(Duration::from_secs(5), async || webhook_names(&got).len()
+            >= 3)
+        .await
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut names = webhook_names(&got);
+    names.sort();
+    assert_eq!(
+        names,
+        vec![
+            "channel_occupied presence-w",
+            "member_added presence-w 1",
+            "member_added presence-w 2"
+        ],
+        "one channel_occupied for two nodes, one member_added per user"
+    );
+}

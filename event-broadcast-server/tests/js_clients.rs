@@ -1,0 +1,220 @@
+//! The real npm clients (pusher-js, laravel-echo, the `pusher` server SDK)
+//! and headless Chromium against the server. Skipped with a `skipped:` line
+//! when node, the npm packages or chromium are missing; `.ci/run` installs
+//! them and sets EVENTS_TEST_REQUIRE_BROWSER=1 so that a missing one fails.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use event_broadcast_server::{Server, ServerConfig, auth_router};
+use event_core::Dispatcher;
+use event_core::broadcasting::signature::Credentials;
+use event_core::broadcasting::{ChannelAuthorizer, PusherBroadcaster};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, event_core::Event)]
+#[event(broadcast = "orders.{order_id}", private)]
+struct OrderShipped {
+    order_id: u64,
+    carrier: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, event_core::Event)]
+#[event(broadcast = "news")]
+struct Headline {
+    title: String,
+}
+
+fn js_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/js")
+}
+
+fn js_creds() -> Credentials {
+    Credentials {
+        app_id: "js-app".into(),
+        key: "js-key".into(),
+        secret: "js-secret".into(),
+    }
+}
+
+/// `Some(reason)` when the JS toolchain is missing (a failure in CI).
+fn missing(need_browser: bool) -> Option<String> {
+    let node = std::process::Command::new("node").arg("--version").output();
+    if !node.is_ok_and(|o| o.status.success()) {
+        return Some("node is not installed".into());
+    }
+    if !js_dir().join("node_modules/pusher-js").exists() {
+        return Some("npm packages missing: run `npm ci` in tests/js".into());
+    }
+    if need_browser && !std::path::Path::new("/usr/bin/chromium").exists() {
+        return Some("chromium is not installed (apt-get install -y chromium)".into());
+    }
+    None
+}
+
+fn skip(reason: &str) -> bool {
+    if std::env::var_os("EVENTS_TEST_REQUIRE_BROWSER").is_some() {
+        panic!("EVENTS_TEST_REQUIRE_BROWSER is set but {reason}");
+    }
+    println!("skipped: {reason}");
+    true
+}
+
+async fn dispatcher_for(addr: std::net::SocketAddr) -> Dispatcher {
+    let events = Dispatcher::new();
+    events
+        .set_broadcaster(Arc::new(PusherBroadcaster::with_base(
+            js_creds(),
+            format!("http://{addr}"),
+        )))
+        .await;
+    events
+}
+
+/// Runs `node <script> <args>`; when it prints READY, calls `on_ready`.
+/// Returns its output; panics unless it ends with PASS.
+async fn run_node<F: std::future::Future<Output = ()>>(
+    script: &str,
+    args: &[String],
+    on_ready: impl FnOnce() -> F,
+) -> String {
+    let mut child = tokio::process::Command::new("node")
+        .arg(script)
+        .args(args)
+        .current_dir(js_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut output = String::new();
+    let mut on_ready = Some(on_ready);
+    let read = async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            output.push_str(&line);
+            output.push('\n');
+            if line == "READY"
+                && let Some(f) = on_ready.take()
+            {
+                f().await;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), read)
+        .await
+        .expect("the script finishes within 60 s");
+    let status = child.wait().await.expect("node exits");
+    assert!(
+        status.success() && output.contains("\nPASS\n"),
+        "{script} failed ({status}):\n{output}"
+    );
+    output
+}
+
+#[tokio::test]
+async fn pusher_js_laravel_echo_and_the_pusher_sdk_work_unchanged() {
+    if let Some(reason) = missing(false)
+        && skip(&reason)
+    {
+        return;
+    }
+    let mut config = ServerConfig::new(js_creds());
+    config.port = 0;
+    config.client_events = true;
+    let server = Server::bind(config).await.unwrap();
+    let addr = server.local_addr();
+    let events = dispatcher_for(addr).await;
+    let output = run_node("node_clients.mjs", &[addr.port().to_string()], || async {
+        events
+            .dispatch(OrderShipped {
+                order_id: 1,
+                carrier: "DHL".into(),
+            })
+            .await
+            .expect("dispatch broadcasts");
+    })
+    .await;
+    assert_eq!(
+        output.lines().filter(|l| l.starts_with("ok ")).count(),
+        9,
+        "{output}"
+    );
+}
+
+#[tokio::test]
+async fn headless_chromium_shows_a_dispatched_event_and_keeps_a_screenshot() {
+    if let Some(reason) = missing(true)
+        && skip(&reason)
+    {
+        return;
+    }
+    let mut config = ServerConfig::new(js_creds());
+    config.port = 0;
+    let server = Server::bind(config).await.unwrap();
+    let ws_addr = server.local_addr();
+
+    // The app: the page, pusher-js's browser bundle, and POST /broadcasting/auth.
+    struct User {
+        id: u64,
+    }
+    let authorizer = ChannelAuthorizer::new(js_creds()).channel("orders.{id}", |user: &User, p| {
+        p["id"] == user.id.to_string()
+    });
+    let bundle =
+        std::fs::read_to_string(js_dir().join("node_modules/pusher-js/dist/web/pusher.min.js"))
+            .expect("pusher-js browser bundle");
+    let page = std::fs::read_to_string(js_dir().join("page.html"))
+        .expect("page.html")
+        .replace("__PORT__", &ws_addr.port().to_string());
+    let app = auth_router(authorizer, |_headers| Some(User { id: 1 }))
+        .route(
+            "/",
+            axum::routing::get(move || async move { axum::response::Html(page) }),
+        )
+        .route(
+            "/pusher.min.js",
+            axum::routing::get(move || async move {
+                ([("content-type", "application/javascript")], bundle)
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app_addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let shot = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/broadcast-artifacts/chromium-broadcast.png");
+    std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
+    let _ = std::fs::remove_file(&shot);
+    let events = dispatcher_for(ws_addr).await;
+    run_node(
+        "browser.mjs",
+        &[format!("http://{app_addr}/"), shot.display().to_string()],
+        || async {
+            events
+                .dispatch(Headline {
+                    title: "Hello from Rust".into(),
+                })
+                .await
+                .expect("dispatch");
+            events
+                .dispatch(OrderShipped {
+                    order_id: 1,
+                    carrier: "DHL".into(),
+                })
+                .await
+                .expect("dispatch");
+        },
+    )
+    .await;
+    let png = std::fs::read(&shot).expect("the screenshot is kept");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 1000,
+        "a real PNG"
+    );
+    println!("screenshot: {}", shot.display());
+}
