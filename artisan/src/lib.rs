@@ -8,6 +8,7 @@
 
 pub mod cli;
 mod commands;
+pub mod config;
 mod fsx;
 pub mod names;
 mod out;

@@ -649,7 +649,7 @@ fn event_list_shows_events_listeners_and_queues() {
     let order = text.find("OrderShippedEvent").expect("event listed");
     assert!(order < user, "sorted by name:\n{text}");
     assert!(
-        text.contains("⇂ SendWelcomeEmailListener (queued: emails)"),
+        text.contains("⇂ SendWelcomeEmailListener (queued: sync/emails)"),
         "{text}"
     );
     assert!(text.contains("⇂ TrackSignupListener\n"), "{text}");
@@ -664,6 +664,7 @@ fn event_list_shows_events_listeners_and_queues() {
 
     let json = pkg.artisan(&["event:list", "--json"]).ok().stdout;
     let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+    let value = &value["events"];
     assert_eq!(value[0]["event"], "OrderShippedEvent");
     assert_eq!(value[0]["listeners"], serde_json::json!([]));
     assert_eq!(value[1]["event"], "UserRegisteredEvent");
@@ -673,6 +674,7 @@ fn event_list_shows_events_listeners_and_queues() {
         "SendWelcomeEmailListener"
     );
     assert_eq!(value[1]["listeners"][0]["queue"], "emails");
+    assert_eq!(value[1]["listeners"][0]["connection"], "sync");
     assert_eq!(value[1]["listeners"][1]["queued"], false);
 }
 
@@ -817,7 +819,10 @@ fn impl_block_listeners_are_wired_only_when_artisan_can_build_them() {
         run.stdout
     );
     let list = pkg.artisan(&["event:list"]).ok().stdout;
-    assert!(list.contains("⇂ ChargeCard (queued: payments)"), "{list}");
+    assert!(
+        list.contains("⇂ ChargeCard (queued: sync/payments)"),
+        "{list}"
+    );
     assert!(list.contains("⇂ Gateway (not wired)"), "{list}");
 }
 

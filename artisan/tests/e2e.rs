@@ -245,7 +245,7 @@ async fn main() -> anyhow::Result<()> {{
     // event:list agrees with what was wired.
     let list = pkg.artisan(&["event:list"]).ok().stdout;
     assert!(
-        list.contains("⇂ ChargeCardListener (queued: payments)"),
+        list.contains("⇂ ChargeCardListener (queued: sync/payments)"),
         "{list}"
     );
     assert!(list.contains("⇂ MatchListener"), "{list}");
