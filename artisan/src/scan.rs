@@ -70,6 +70,31 @@ pub struct ParseError {
     pub message: String,
 }
 
+impl ParseError {
+    /// `file:line:column: what was expected`, in plain words.
+    pub fn from_syn(file: &str, e: &syn::Error) -> ParseError {
+        let start = e.span().start();
+        let raw = e.to_string();
+        // syn's wording when the text does not even split into tokens.
+        let message = if raw == "cannot parse string into token stream" || raw.contains("lex error")
+        {
+            "this is not valid Rust yet: a bracket, brace or parenthesis is not closed (or \
+             closed twice), or a string, character or comment is not terminated"
+                .to_string()
+        } else if let Some(what) = raw.strip_prefix("expected ") {
+            format!("expected {what} here; fix the file and run artisan again")
+        } else {
+            format!("{raw}; fix the file and run artisan again")
+        };
+        ParseError {
+            file: file.to_string(),
+            line: start.line.max(1),
+            column: start.column + 1,
+            message,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Scan {
     pub event_files: Vec<ModFile>,
@@ -291,15 +316,9 @@ fn scan_file((is_event, file, source): (bool, &ModFile, &Source)) -> Result<File
             disk.as_str()
         }
     };
-    let items = syn::parse_file(text).map(|f| f.items).map_err(|e| {
-        let start = e.span().start();
-        ParseError {
-            file: file.rel.clone(),
-            line: start.line,
-            column: start.column + 1,
-            message: e.to_string(),
-        }
-    })?;
+    let items = syn::parse_file(text)
+        .map(|f| f.items)
+        .map_err(|e| ParseError::from_syn(&file.rel, &e))?;
     let mut part = Scan::default();
     if is_event {
         collect_events(file, &items, &mut part);

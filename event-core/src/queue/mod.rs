@@ -84,7 +84,7 @@ pub use redis::{RedisBackend, RedisOptions};
 pub use registry::{EventDecoder, JobRegistry, RegistryError};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteBackend;
-pub use worker::{Worker, WorkerReport, shutdown_signal};
+pub use worker::{JOB_LOG_TARGET, Worker, WorkerReport, shutdown_signal};
 
 use job::{Live, chrono_ms};
 
