@@ -84,7 +84,7 @@ fn artisan(dir: &Path, args: &[&str]) {
         manifest.to_string_lossy().into_owned(),
     ];
     argv.extend(args.iter().map(|s| s.to_string()));
-    assert_eq!(artisan::run(argv), 0, "artisan {args:?} failed");
+    assert_eq!(event_artisan::run(argv), 0, "artisan {args:?} failed");
 }
 
 /// Reads every source file artisan scans and rewrites the three files
@@ -144,7 +144,8 @@ fn main() {
     artisan(dir.path(), &["event:generate"]);
 
     age_files(dir.path());
-    let project = artisan::project::Project::open(Some(&dir.path().join("Cargo.toml"))).unwrap();
+    let project =
+        event_artisan::project::Project::open(Some(&dir.path().join("Cargo.toml"))).unwrap();
     let cache = project.scan_cache.clone().unwrap();
 
     let base = time(runs, |_| baseline(dir.path()));
@@ -156,13 +157,13 @@ fn main() {
     let warm = time(runs, |_| artisan(dir.path(), &["event:generate"]));
     let scan_cold = time(runs, |_| {
         let _ = std::fs::remove_file(&cache);
-        std::hint::black_box(artisan::scan::scan(&project, &[]).unwrap());
+        std::hint::black_box(event_artisan::scan::scan(&project, &[]).unwrap());
     });
     artisan(dir.path(), &["event:generate"]);
-    let scan = artisan::scan::scan(&project, &[]).unwrap();
+    let scan = event_artisan::scan::scan(&project, &[]).unwrap();
     let wiring = time(runs, |_| {
-        let mut tx = artisan::Transaction::new();
-        std::hint::black_box(artisan::wiring::rebuild(&project, &scan, &mut tx).unwrap());
+        let mut tx = event_artisan::Transaction::new();
+        std::hint::black_box(event_artisan::wiring::rebuild(&project, &scan, &mut tx).unwrap());
     });
     // Each make:event adds an event: it writes the event, both mod.rs files
     // and the registry.

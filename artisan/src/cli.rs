@@ -1,5 +1,6 @@
 //! The command line. One module per command group in `commands/`; a new
-//! group (say `queue:*`) is a new variant here and a new module there.
+//! command is a new variant here, a new file there and one match arm in
+//! `commands::run`.
 
 use std::path::PathBuf;
 
@@ -12,8 +13,11 @@ pub use crate::commands::replay::EventReplay;
 #[command(
     name = "artisan",
     version,
-    about = "Scaffold events and listeners for event-core apps, and wire them up.",
+    about = "Scaffold events and listeners for event-core apps, wire them up, and run their queue workers.",
     after_help = "Examples:\n  \
+        artisan init\n  \
+        cargo run --bin artisan -- make:event UserRegistered\n  \
+        cargo run --bin artisan -- queue:work --stop-when-empty\n  \
         artisan make:event UserRegistered\n  \
         artisan make:listener SendWelcomeEmail --event UserRegistered --queued\n  \
         artisan event:list\n  \
@@ -25,12 +29,43 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     pub manifest_path: Option<PathBuf>,
 
+    /// Without a command, artisan lists the commands (like `artisan list`).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// List the commands.
+    #[command(name = "list", after_help = "Example:\n  artisan list")]
+    List,
+
+    /// Give this package its own artisan (`cargo run --bin artisan -- ...`) and wire it up.
+    #[command(
+        name = "init",
+        after_help = "Example:\n  artisan init\n  \
+            cargo run --bin artisan -- make:event UserRegistered"
+    )]
+    Init,
+
+    /// Run a queue worker with this app's listeners (through `cargo run --bin artisan`).
+    #[command(
+        name = "queue:work",
+        after_help = "Examples:\n  \
+            cargo run --bin artisan -- queue:work\n  \
+            cargo run --bin artisan -- queue:work --queue payments,emails --concurrency 4\n  \
+            cargo run --bin artisan -- queue:work --stop-when-empty"
+    )]
+    QueueWork(QueueWork),
+
+    /// Show how many jobs wait (or run) on the queue connection.
+    #[command(
+        name = "queue:monitor",
+        visible_alias = "queue:size",
+        after_help = "Examples:\n  artisan queue:monitor\n  artisan queue:size --url sqlite://jobs.db"
+    )]
+    QueueMonitor(QueueUrl),
+
     /// Create an event in src/events/ and wire it.
     #[command(
         name = "make:event",
@@ -197,10 +232,10 @@ pub struct MakeListener {
     /// The event it handles; created too if it does not exist.
     #[arg(long, value_name = "EVENT")]
     pub event: Option<String>,
-    /// Run it on a queue worker.
+    /// Run it on a queue worker (needs --event: a worker rebuilds its event).
     #[arg(long)]
     pub queued: bool,
-    /// The queue to put it on (implies --queued; default "default").
+    /// The queue to put it on (implies --queued; default: EVENTS_DEFAULT_QUEUE).
     #[arg(long, value_name = "QUEUE")]
     pub queue: Option<String>,
     /// Also write tests for it (in the listener file, under #[cfg(test)]).
@@ -226,4 +261,32 @@ pub struct StubPublish {
     /// Overwrite templates already published.
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct QueueWork {
+    /// The connection to work (default: EVENTS_QUEUE_CONNECTION).
+    #[arg(long, value_name = "C")]
+    pub connection: Option<String>,
+    /// The queues to take jobs from, in order of preference (default: EVENTS_DEFAULT_QUEUE).
+    #[arg(long, value_name = "a,b", value_delimiter = ',')]
+    pub queue: Vec<String>,
+    /// Jobs run at the same time.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub concurrency: usize,
+    /// Not supported: a job's tries are fixed when it is queued.
+    #[arg(long, value_name = "N")]
+    pub tries: Option<u32>,
+    /// Not supported: a job's timeout is fixed when it is queued.
+    #[arg(long, value_name = "S")]
+    pub timeout: Option<u64>,
+    /// Stop once no job waits or runs.
+    #[arg(long)]
+    pub stop_when_empty: bool,
+    /// Stop after this many jobs finished (done or failed for good).
+    #[arg(long, value_name = "N")]
+    pub max_jobs: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "S")]
+    pub max_time: Option<u64>,
 }

@@ -101,9 +101,16 @@ fn stage(plan: &[(PathBuf, String, Outcome)], created_dirs: &mut Vec<PathBuf>) -
             .parent()
             .with_context(|| format!("{} has no parent folder", path.display()))?;
         create_dir_all(dir, created_dirs)?;
-        let mut temp = tempfile::Builder::new()
-            .prefix(".artisan-")
-            .suffix(".tmp")
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".artisan-").suffix(".tmp");
+        // A new file gets 0666 minus the user's umask, as any editor's
+        // would (tempfile's own default is 0600).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(fs::Permissions::from_mode(0o666));
+        }
+        let mut temp = builder
             .tempfile_in(dir)
             .with_context(|| format!("cannot write in {}", dir.display()))?;
         temp.write_all(contents.as_bytes())

@@ -1,3 +1,3 @@
 fn main() {
-    std::process::exit(artisan::run(std::env::args_os()));
+    std::process::exit(event_artisan::run(std::env::args_os()));
 }

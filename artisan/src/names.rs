@@ -79,6 +79,12 @@ fn names(input: &str, suffix: &str, kind: &str) -> Result<Names, UsageError> {
             "the {kind} name `{input}` contains `{bad}`; use ASCII letters, digits, `-`, `_` or spaces"
         )));
     }
+    if trimmed.starts_with('-') {
+        return Err(UsageError(format!(
+            "the {kind} name `{input}` starts with `-`, like an option; names start with a \
+             letter, e.g. `UserRegistered`"
+        )));
+    }
     if trimmed.starts_with(|c: char| c.is_ascii_digit()) {
         return Err(UsageError(format!(
             "the {kind} name `{input}` starts with a digit; Rust names cannot"
@@ -167,6 +173,8 @@ mod tests {
             "user/registered",
             "héllo",
             "___",
+            "-Foo",
+            "--force",
         ] {
             assert!(event(input).is_err(), "{input:?} was accepted");
         }

@@ -46,3 +46,11 @@ pub fn bold() -> Style {
 pub fn yellow() -> Style {
     Style::new().fg_color(Some(AnsiColor::Yellow.into()))
 }
+
+pub fn green() -> Style {
+    Style::new().fg_color(Some(AnsiColor::Green.into())).bold()
+}
+
+pub fn red() -> Style {
+    Style::new().fg_color(Some(AnsiColor::Red.into())).bold()
+}

@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use heck::ToUpperCamelCase;
+use event_macros_internals::ctxt::Ctxt;
+use event_macros_internals::valid::ListenerKind;
+use event_macros_internals::{ast, naming, valid};
+use quote::ToTokens;
 
 use crate::names::rust_ident;
 use crate::project::{Folder, Project};
@@ -35,6 +38,7 @@ pub struct EventInfo {
     pub line: usize,
     pub queued: bool,
     pub queue: Option<String>,
+    pub connection: Option<String>,
     pub broadcast: Option<String>,
     /// Derives `Deserialize`, so queue workers can rebuild it.
     pub deserialize: bool,
@@ -51,6 +55,7 @@ pub struct ListenerInfo {
     pub line: usize,
     pub queued: bool,
     pub queue: Option<String>,
+    pub connection: Option<String>,
     /// How the registry builds it: `Name` or `Name::default()`; `None` when it cannot.
     pub construct: Option<String>,
 }
@@ -65,6 +70,31 @@ pub struct ParseError {
     pub message: String,
 }
 
+impl ParseError {
+    /// `file:line:column: what was expected`, in plain words.
+    pub fn from_syn(file: &str, e: &syn::Error) -> ParseError {
+        let start = e.span().start();
+        let raw = e.to_string();
+        // syn's wording when the text does not even split into tokens.
+        let message = if raw == "cannot parse string into token stream" || raw.contains("lex error")
+        {
+            "this is not valid Rust yet: a bracket, brace or parenthesis is not closed (or \
+             closed twice), or a string, character or comment is not terminated"
+                .to_string()
+        } else if let Some(what) = raw.strip_prefix("expected ") {
+            format!("expected {what} here; fix the file and run artisan again")
+        } else {
+            format!("{raw}; fix the file and run artisan again")
+        };
+        ParseError {
+            file: file.to_string(),
+            line: start.line.max(1),
+            column: start.column + 1,
+            message,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Scan {
     pub event_files: Vec<ModFile>,
@@ -75,7 +105,19 @@ pub struct Scan {
     pub notes: Vec<String>,
     /// Hand-written `impl EventListener` types: artisan cannot tell their
     /// event, so `event:list` shows them apart.
-    pub unwired: Vec<String>,
+    pub unwired: Vec<UnwiredListener>,
+}
+
+/// A hand-written `impl EventListener for T`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct UnwiredListener {
+    pub type_name: String,
+    pub file: String,
+    pub line: usize,
+    /// It implements `ShouldQueueListener`, but its `EventListener` impl does
+    /// not return it from `as_should_queue_listener`: registered as
+    /// `Arc<dyn EventListener>`, a queue never sees those settings.
+    pub should_queue_unreachable: bool,
 }
 
 impl Scan {
@@ -103,10 +145,10 @@ struct FileScan {
     events: Vec<EventInfo>,
     listeners: Vec<ListenerInfo>,
     notes: Vec<String>,
-    unwired: Vec<String>,
+    unwired: Vec<UnwiredListener>,
 }
 
-const CACHE_VERSION: u32 = 2;
+const CACHE_VERSION: u32 = 3;
 
 /// Parse results of unchanged files (same size and mtime, like cargo's
 /// fingerprints), kept in the target dir. Only a speed-up: a missing or
@@ -274,15 +316,9 @@ fn scan_file((is_event, file, source): (bool, &ModFile, &Source)) -> Result<File
             disk.as_str()
         }
     };
-    let items = syn::parse_file(text).map(|f| f.items).map_err(|e| {
-        let start = e.span().start();
-        ParseError {
-            file: file.rel.clone(),
-            line: start.line,
-            column: start.column + 1,
-            message: e.to_string(),
-        }
-    })?;
+    let items = syn::parse_file(text)
+        .map(|f| f.items)
+        .map_err(|e| ParseError::from_syn(&file.rel, &e))?;
     let mut part = Scan::default();
     if is_event {
         collect_events(file, &items, &mut part);
@@ -425,67 +461,23 @@ fn derives(attrs: &[syn::Attribute], what: &str) -> bool {
         })
 }
 
-/// `key = value` / `flag` pairs of an attribute like `#[event(...)]`.
-#[derive(Default)]
-struct Args {
-    flags: Vec<String>,
-    values: BTreeMap<String, syn::Expr>,
-}
-
-impl Args {
-    fn parse(attr: &syn::Attribute) -> Args {
-        let mut args = Args::default();
-        if matches!(attr.meta, syn::Meta::Path(_)) {
-            return args;
-        }
-        let _ = attr.parse_nested_meta(|meta| {
-            let key = meta
-                .path
-                .get_ident()
-                .map(ToString::to_string)
-                .unwrap_or_default();
-            if meta.input.peek(syn::Token![=]) {
-                let value: syn::Expr = meta.value()?.parse()?;
-                args.values.insert(key, value);
-            } else if meta.input.peek(syn::token::Paren) {
-                let content;
-                syn::parenthesized!(content in meta.input);
-                let _: proc_macro2::TokenStream = content.parse()?;
-            } else {
-                args.flags.push(key);
-            }
-            Ok(())
-        });
-        args
-    }
-
-    fn string(&self, key: &str) -> Option<String> {
-        match self.values.get(key) {
-            Some(syn::Expr::Lit(syn::ExprLit {
-                lit: syn::Lit::Str(s),
-                ..
-            })) => Some(s.value()),
-            _ => None,
-        }
-    }
-
-    fn has(&self, key: &str) -> bool {
-        self.flags.iter().any(|f| f == key) || self.values.contains_key(key)
-    }
-
-    /// The last segment of a path value (`event = crate::events::X` -> `X`).
-    fn path_tail(&self, key: &str) -> Option<String> {
-        match self.values.get(key) {
-            Some(syn::Expr::Path(p)) => p.path.segments.last().map(|s| s.ident.to_string()),
-            _ => None,
-        }
-    }
-}
-
 fn find_attr<'a>(attrs: &'a [syn::Attribute], name: &str) -> Option<&'a syn::Attribute> {
     attrs
         .iter()
         .find(|a| a.path().segments.last().is_some_and(|s| s.ident == name))
+}
+
+/// The mistakes the macro will report for an item, as one line each, with
+/// the line they point at (the item's own when the error has no place).
+fn macro_errors(error: syn::Error, fallback_line: usize) -> Vec<(usize, String)> {
+    error
+        .into_iter()
+        .map(|e| {
+            let line = e.span().start().line;
+            let line = if line == 0 { fallback_line } else { line };
+            (line, e.to_string().replace('\n', "; "))
+        })
+        .collect()
 }
 
 fn collect_events(file: &ModFile, items: &[syn::Item], scan: &mut Scan) {
@@ -494,6 +486,7 @@ fn collect_events(file: &ModFile, items: &[syn::Item], scan: &mut Scan) {
         match item {
             syn::Item::Struct(s) if derives(&s.attrs, "Event") => {
                 let type_name = s.ident.to_string();
+                let line = line_of(s.ident.span());
                 if !s.generics.params.is_empty() {
                     scan.notes.push(format!(
                         "{rel}: {type_name} is generic, so artisan cannot name it in the \
@@ -501,21 +494,32 @@ fn collect_events(file: &ModFile, items: &[syn::Item], scan: &mut Scan) {
                     ));
                     continue;
                 }
-                let args = find_attr(&s.attrs, "event")
-                    .map(Args::parse)
-                    .unwrap_or_default();
-                let name = args
-                    .string("name")
-                    .unwrap_or_else(|| default_event_name(&type_name));
-                let queue = args.string("queue");
+                // The macro's own parser and rules: what it compiles is what we list.
+                let input = syn::DeriveInput::from(s.clone());
+                let mut cx = Ctxt::new();
+                let parsed = ast::event_input(&mut cx, &input);
+                let broadcast = parsed
+                    .as_ref()
+                    .and_then(|p| p.attrs.broadcast.as_ref().map(|l| l.value()));
+                let model = parsed.map(|p| valid::event(&mut cx, p));
+                if let Err(e) = cx.check() {
+                    for (at, message) in macro_errors(e, line) {
+                        scan.notes.push(format!(
+                            "{rel}:{at}: {type_name} does not compile, so it is not wired: {message}"
+                        ));
+                    }
+                    continue;
+                }
+                let Some(model) = model else { continue };
                 scan.events.push(EventInfo {
-                    name,
+                    name: model.name,
                     module: file.module.clone(),
                     file: rel.clone(),
-                    line: line_of(s.ident.span()),
-                    queued: args.has("queued") || queue.is_some(),
-                    queue,
-                    broadcast: args.string("broadcast"),
+                    line,
+                    queued: model.queued.is_some(),
+                    queue: model.queue,
+                    connection: model.connection,
+                    broadcast,
                     deserialize: derives(&s.attrs, "Deserialize"),
                     type_name,
                 });
@@ -532,12 +536,14 @@ fn collect_events(file: &ModFile, items: &[syn::Item], scan: &mut Scan) {
                     _ => false,
                 });
                 scan.events.push(EventInfo {
-                    name: literal_event_name(imp).unwrap_or_else(|| default_event_name(&type_name)),
+                    name: literal_event_name(imp)
+                        .unwrap_or_else(|| naming::conventional_event_name(&type_name)),
                     module: file.module.clone(),
                     file: rel.clone(),
                     line: line_of(imp.impl_token.span),
                     queued: false,
                     queue: None,
+                    connection: None,
                     broadcast: None,
                     deserialize,
                     type_name,
@@ -567,14 +573,6 @@ fn literal_event_name(imp: &syn::ItemImpl) -> Option<String> {
     })
 }
 
-/// What `#[derive(Event)]` names an event by default: the type without `Event`.
-pub fn default_event_name(type_name: &str) -> String {
-    match type_name.strip_suffix("Event") {
-        Some(base) if !base.is_empty() => base.to_string(),
-        _ => type_name.to_string(),
-    }
-}
-
 fn is_trait_impl(imp: &syn::ItemImpl, name: &str) -> bool {
     imp.trait_
         .as_ref()
@@ -592,29 +590,76 @@ fn self_type_name(imp: &syn::ItemImpl) -> Option<String> {
 
 fn collect_listeners(file: &ModFile, items: &[syn::Item], scan: &mut Scan) {
     let rel = file.rel.clone();
+    let hand_written = hand_written_listeners(items);
     for item in items {
-        let (attr, type_name, construct, line) = match item {
+        let (attr, tokens, construct_of, line) = match item {
             syn::Item::Fn(f) => {
                 let Some(attr) = find_attr(&f.attrs, "listener") else {
                     continue;
                 };
-                let fn_name = f.sig.ident.to_string();
-                let fn_name = fn_name.strip_prefix("r#").unwrap_or(&fn_name);
-                let type_name = format!("{}Listener", fn_name.to_upper_camel_case());
-                (
-                    attr,
-                    type_name.clone(),
-                    Some(type_name),
-                    line_of(f.sig.ident.span()),
-                )
+                (attr, f.to_token_stream(), None, line_of(f.sig.ident.span()))
             }
             syn::Item::Impl(imp) if imp.trait_.is_none() => {
                 let Some(attr) = find_attr(&imp.attrs, "listener") else {
                     continue;
                 };
-                let Some(type_name) = self_type_name(imp) else {
-                    continue;
-                };
+                (
+                    attr,
+                    imp.to_token_stream(),
+                    self_type_name(imp),
+                    line_of(imp.impl_token.span),
+                )
+            }
+            syn::Item::Impl(imp) if is_trait_impl(imp, "EventListener") => {
+                if let Some(type_name) = self_type_name(imp) {
+                    let unreachable = hand_written
+                        .get(type_name.as_str())
+                        .is_some_and(|h| h.should_queue_impl && !h.opts_in);
+                    scan.unwired.push(UnwiredListener {
+                        type_name,
+                        file: rel.clone(),
+                        line: line_of(imp.impl_token.span),
+                        should_queue_unreachable: unreachable,
+                    });
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        // The macro's own parser and rules, on the same tokens it gets.
+        let args = match &attr.meta {
+            syn::Meta::List(list) => list.tokens.clone(),
+            _ => proc_macro2::TokenStream::new(),
+        };
+        let mut cx = Ctxt::new();
+        let attrs = ast::listener_attrs(&mut cx, args);
+        let model = match ast::listener_item(tokens) {
+            Ok(parsed) => valid::listener(&mut cx, attrs, &parsed),
+            Err(e) => {
+                cx.syn_error(e);
+                None
+            }
+        };
+        let shown = construct_of.clone().unwrap_or_else(|| match item {
+            syn::Item::Fn(f) => naming::listener_type_name(&f.sig.ident.to_string()),
+            _ => String::new(),
+        });
+        if let Err(e) = cx.check() {
+            for (at, message) in macro_errors(e, line) {
+                scan.notes.push(format!(
+                    "{rel}:{at}: {shown} does not compile, so it is not wired: {message}"
+                ));
+            }
+            continue;
+        }
+        let Some(model) = model else { continue };
+        let (type_name, construct) = match &model.kind {
+            ListenerKind::Fn { listener, .. } => {
+                let name = listener.to_string();
+                (name.clone(), Some(name))
+            }
+            ListenerKind::Impl { .. } => {
+                let type_name = shown.clone();
                 let construct = construct_expr(items, &type_name);
                 if construct.is_none() {
                     scan.notes.push(format!(
@@ -622,37 +667,67 @@ fn collect_listeners(file: &ModFile, items: &[syn::Item], scan: &mut Scan) {
                          or types that derive Default; register it by hand"
                     ));
                 }
-                (attr, type_name, construct, line_of(imp.impl_token.span))
+                (type_name, construct)
             }
-            syn::Item::Impl(imp) if is_trait_impl(imp, "EventListener") => {
-                if let Some(type_name) = self_type_name(imp) {
-                    scan.unwired.push(format!(
-                        "{type_name} ({rel}:{})",
-                        line_of(imp.impl_token.span)
-                    ));
-                }
-                continue;
-            }
-            _ => continue,
         };
-        let args = Args::parse(attr);
-        let Some(event) = args.path_tail("event") else {
+        let Some(event) = last_ident(&model.event) else {
             scan.notes.push(format!(
-                "{rel}: {type_name} has no `event = ...` in #[listener], so it is not wired"
+                "{rel}: {type_name} listens to a type artisan cannot name, so it is not wired"
             ));
             continue;
         };
-        let queue = args.string("queue");
         scan.listeners.push(ListenerInfo {
             type_name,
             event,
             module: file.module.clone(),
             file: rel.clone(),
             line,
-            queued: args.has("queued") || queue.is_some(),
-            queue,
+            queued: model.knobs.queued,
+            queue: model.knobs.queue,
+            connection: model.knobs.connection,
             construct,
         });
+    }
+}
+
+/// What a file says about its hand-written listener types.
+#[derive(Default)]
+struct HandWritten {
+    /// `impl ShouldQueueListener for T` is there.
+    should_queue_impl: bool,
+    /// `impl EventListener for T` overrides `as_should_queue_listener`, so a
+    /// queue can reach those settings through `Arc<dyn EventListener>`.
+    opts_in: bool,
+}
+
+fn hand_written_listeners(items: &[syn::Item]) -> BTreeMap<String, HandWritten> {
+    let mut out: BTreeMap<String, HandWritten> = BTreeMap::new();
+    for item in items {
+        let syn::Item::Impl(imp) = item else { continue };
+        let Some(type_name) = self_type_name(imp) else {
+            continue;
+        };
+        if is_trait_impl(imp, "ShouldQueueListener") {
+            out.entry(type_name).or_default().should_queue_impl = true;
+        } else if is_trait_impl(imp, "EventListener") {
+            let opts_in = imp.items.iter().any(
+                |i| matches!(i, syn::ImplItem::Fn(f) if f.sig.ident == "as_should_queue_listener"),
+            );
+            out.entry(type_name).or_default().opts_in |= opts_in;
+        }
+    }
+    out
+}
+
+/// The last name of a type path: `crate::events::X` -> `X`.
+fn last_ident(ty: &syn::Type) -> Option<String> {
+    match ty {
+        syn::Type::Path(p) if p.qself.is_none() => {
+            p.path.segments.last().map(|s| s.ident.to_string())
+        }
+        syn::Type::Group(g) => last_ident(&g.elem),
+        syn::Type::Paren(p) => last_ident(&p.elem),
+        _ => None,
     }
 }
 

@@ -12,20 +12,38 @@ use crate::project::Project;
 pub const BUILT_IN: &[(&str, &str)] = &[
     (
         "event.rs.tera",
-        include_str!("../../templates/event.rs.tera"),
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/templates/event.rs.tera"
+        )),
     ),
     (
         "listener.rs.tera",
-        include_str!("../../templates/listener.rs.tera"),
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/templates/listener.rs.tera"
+        )),
     ),
     (
         "listener_any.rs.tera",
-        include_str!("../../templates/listener_any.rs.tera"),
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/templates/listener_any.rs.tera"
+        )),
     ),
-    ("mod.rs.tera", include_str!("../../templates/mod.rs.tera")),
+    (
+        "mod.rs.tera",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/templates/mod.rs.tera"
+        )),
+    ),
     (
         "event_registry.rs.tera",
-        include_str!("../../templates/event_registry.rs.tera"),
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/templates/event_registry.rs.tera"
+        )),
     ),
 ];
 

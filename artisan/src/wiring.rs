@@ -97,15 +97,7 @@ fn mod_rs(
             .unwrap_or(0)
             .saturating_sub(before.lines().count() + after.lines().count());
         let probe = format!("{before}{}{after}", "\n".repeat(block_lines));
-        let file = syn::parse_file(&probe).map_err(|e| {
-            let start = e.span().start();
-            ParseError {
-                file: rel.clone(),
-                line: start.line,
-                column: start.column + 1,
-                message: e.to_string(),
-            }
-        })?;
+        let file = syn::parse_file(&probe).map_err(|e| ParseError::from_syn(&rel, &e))?;
         for item in &file.items {
             if let syn::Item::Mod(m) = item {
                 let name = m.ident.to_string();
@@ -330,15 +322,7 @@ fn crate_root(project: &Project, tx: &mut Transaction) -> Result<()> {
     let rel = project.rel(path);
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the crate root {rel}"))?;
-    let file = syn::parse_file(&text).map_err(|e| {
-        let start = e.span().start();
-        ParseError {
-            file: rel.clone(),
-            line: start.line,
-            column: start.column + 1,
-            message: e.to_string(),
-        }
-    })?;
+    let file = syn::parse_file(&text).map_err(|e| ParseError::from_syn(&rel, &e))?;
     let declared: BTreeSet<String> = file
         .items
         .iter()

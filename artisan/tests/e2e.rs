@@ -188,7 +188,7 @@ use events::{{OrderPlacedEvent, TypeEvent, UserRegisteredEvent}};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {{
-    event_registry::register().await;
+    event_registry::register().await?;
     event_core::dispatch(UserRegisteredEvent::new()).await?;
     event_core::dispatch(TypeEvent::new()).await?;
 
@@ -245,8 +245,136 @@ async fn main() -> anyhow::Result<()> {{
     // event:list agrees with what was wired.
     let list = pkg.artisan(&["event:list"]).ok().stdout;
     assert!(
-        list.contains("⇂ ChargeCardListener (queued: payments)"),
+        list.contains("⇂ ChargeCardListener (queued: sync/payments)"),
         "{list}"
     );
     assert!(list.contains("⇂ MatchListener"), "{list}");
+}
+
+/// A new user's road, from a fresh package: `artisan init`, the app's own
+/// `cargo run --bin artisan -- make:*`, a dispatch onto the embedded sqlite
+/// queue, `queue:work --stop-when-empty` running the listener, and
+/// `event:list --json` saying where it ran.
+#[test]
+fn a_new_app_gets_its_own_artisan_and_its_queued_listener_runs_on_queue_work() {
+    let pkg = Pkg::new();
+    if let Ok(lock) = std::fs::read(workspace().join("Cargo.lock")) {
+        std::fs::write(pkg.file("Cargo.lock"), lock).expect("write lock");
+    }
+    pkg.write(
+        "src/main.rs",
+        "#[tokio::main]\nasync fn main() -> anyhow::Result<()> {\n    println!(\"Hello, world!\");\n    Ok(())\n}\n",
+    );
+    let run = pkg.artisan(&["init"]).ok();
+    assert!(run.stdout.contains("src/bin/artisan.rs"), "{}", run.stdout);
+    assert!(pkg.read("src/main.rs").contains(
+        "async fn main() -> anyhow::Result<()> {\n    event_registry::register().await?;\n"
+    ));
+    assert!(
+        pkg.read(".env.example")
+            .contains("EVENTS_QUEUE_CONNECTION=sync\n")
+    );
+    // Idempotent.
+    let before = pkg.snapshot();
+    pkg.artisan(&["init"]).ok();
+    assert_eq!(pkg.snapshot(), before, "a second init changed files");
+
+    // The seed's exact commands, through the app's own binary.
+    must(
+        &pkg,
+        &[
+            "run",
+            "-q",
+            "--bin",
+            "artisan",
+            "--",
+            "make:event",
+            "UserRegistered",
+        ],
+    );
+    must(
+        &pkg,
+        &[
+            "run",
+            "-q",
+            "--bin",
+            "artisan",
+            "--",
+            "make:listener",
+            "SendWelcomeEmail",
+            "--event",
+            "UserRegistered",
+            "--queued",
+        ],
+    );
+    let file = "src/listeners/send_welcome_email.rs";
+    let listener = pkg.read(file).replace(
+        "    let _ = event;\n",
+        "    std::fs::write(\"ran.txt\", &event.id)?;\n",
+    );
+    pkg.write(file, &listener);
+    pkg.write(
+        "src/main.rs",
+        &pkg.read("src/main.rs").replace(
+            "    println!(\"Hello, world!\");\n",
+            "    event_core::dispatch(events::UserRegisteredEvent::new()).await?;\n",
+        ),
+    );
+    pkg.write(
+        ".env",
+        "EVENTS_QUEUE_CONNECTION=sqlite\nEVENTS_QUEUE_URL=sqlite://jobs.db\n",
+    );
+    must(&pkg, &["run", "-q", "--bin", "shop"]);
+    assert!(
+        !pkg.exists("ran.txt"),
+        "the listener ran inline, not queued"
+    );
+
+    let (stdout, _) = must(
+        &pkg,
+        &[
+            "run",
+            "-q",
+            "--bin",
+            "artisan",
+            "--",
+            "queue:work",
+            "--stop-when-empty",
+        ],
+    );
+    assert!(
+        pkg.exists("ran.txt"),
+        "the worker did not run the listener\n{stdout}"
+    );
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("SendWelcomeEmailListener"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(lines[0].trim_end().ends_with("RUNNING"), "{stdout}");
+    assert!(lines[1].trim_end().ends_with("ms DONE"), "{stdout}");
+    assert!(stdout.contains("1 done, 0 retried, 0 failed"), "{stdout}");
+
+    let (json, _) = must(
+        &pkg,
+        &[
+            "run",
+            "-q",
+            "--bin",
+            "artisan",
+            "--",
+            "event:list",
+            "--json",
+        ],
+    );
+    let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    let listener = &value["events"][0]["listeners"][0];
+    assert_eq!(listener["listener"], "SendWelcomeEmailListener");
+    assert_eq!(listener["queued"], true);
+    assert_eq!(listener["connection"], "sqlite");
+    assert_eq!(listener["queue"], "events");
+    assert!(
+        stdout.contains("[events] queue(s) on [sqlite]"),
+        "the worker worked another queue:\n{stdout}"
+    );
 }

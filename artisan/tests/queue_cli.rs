@@ -1,5 +1,7 @@
-//! `artisan queue:failed / queue:retry / queue:forget / queue:flush` against
-//! a real SQLite queue whose jobs really failed in a worker.
+//! `artisan queue:failed / queue:retry / queue:forget / queue:flush /
+//! queue:monitor` against a real SQLite queue and a real Redis
+//! (`EVENTS_TEST_REDIS_URL`, each test under its own key prefix), whose jobs
+//! really failed in a worker.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -76,9 +78,38 @@ async fn run_worker_until_failed(queue: &Queue, failed: usize) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_jobs_are_listed_retried_forgotten_and_flushed() {
+async fn failed_jobs_are_listed_retried_forgotten_and_flushed_on_sqlite() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/jobs.db", dir.path().display());
+    failed_jobs_round_trip(&url, dir.path()).await;
+}
+
+/// The test Redis URL with a fresh key prefix, or `None` (test skipped).
+fn redis_url() -> Option<String> {
+    let Ok(base) = std::env::var("EVENTS_TEST_REDIS_URL") else {
+        println!("skipped: set EVENTS_TEST_REDIS_URL");
+        return None;
+    };
+    let sep = if base.contains('?') { '&' } else { '?' };
+    Some(format!(
+        "{base}{sep}prefix=artisan-cli-{}",
+        event_core::ulid::Ulid::new()
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_jobs_are_listed_retried_forgotten_and_flushed_on_redis() {
+    let Some(url) = redis_url() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    failed_jobs_round_trip(&url, dir.path()).await;
+    let queue = Queue::open(&url).await.expect("open");
+    queue.clear().await.expect("clear");
+    queue.failed().expect("store").purge().await.expect("purge");
+}
+
+/// Every failed-jobs command, on the connection at `url`.
+async fn failed_jobs_round_trip(url: &str, dir: &Path) {
+    let url = url.to_string();
     let queue = Queue::open(&url).await.expect("open the queue");
     fail_jobs(&queue, &[7, 8]).await;
     let store = FailedJobs::open(&url).await.expect("store");
@@ -92,7 +123,7 @@ async fn failed_jobs_are_listed_retried_forgotten_and_flushed() {
     assert_eq!(ids.len(), 2);
 
     // queue:failed lists both, with listener, queue and reason.
-    let out = artisan(&["queue:failed", "--url", &url], dir.path());
+    let out = artisan(&["queue:failed", "--url", &url], dir);
     let shown = text(&out);
     assert!(out.status.success(), "{shown}");
     for id in &ids {
@@ -103,7 +134,7 @@ async fn failed_jobs_are_listed_retried_forgotten_and_flushed() {
     assert!(shown.contains("card declined for order 7"), "{shown}");
     assert!(shown.contains("INFO  2 failed job(s)."), "{shown}");
 
-    let out = artisan(&["queue:failed", "--url", &url, "--json"], dir.path());
+    let out = artisan(&["queue:failed", "--url", &url, "--json"], dir);
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(rows.as_array().map(Vec::len), Some(2));
     assert_eq!(rows[0]["event"], "PaymentDue");
@@ -116,7 +147,7 @@ async fn failed_jobs_are_listed_retried_forgotten_and_flushed() {
     );
 
     // queue:retry <id> pushes exactly that job back.
-    let out = artisan(&["queue:retry", &ids[0], "--url", &url], dir.path());
+    let out = artisan(&["queue:retry", &ids[0], "--url", &url], dir);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         text(&out).contains(&format!(
@@ -130,17 +161,26 @@ async fn failed_jobs_are_listed_retried_forgotten_and_flushed() {
     assert_eq!(queue.size().await.expect("size"), 1);
 
     // An unknown ID is refused and changes nothing.
-    let out = artisan(&["queue:retry", "no-such-id", "--url", &url], dir.path());
+    let out = artisan(&["queue:retry", "no-such-id", "--url", &url], dir);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("no failed job with ID no-such-id"));
     assert_eq!(store.list().await.expect("list").len(), 1);
 
     // The retried job fails again in a worker; `all` brings both back.
     run_worker_until_failed(&queue, 2).await;
-    let out = artisan(&["queue:retry", "all", "--url", &url], dir.path());
+    let out = artisan(&["queue:retry", "all", "--url", &url], dir);
     assert!(text(&out).contains("2 failed job(s) pushed back onto the queue."));
     assert!(store.list().await.expect("list").is_empty());
     assert_eq!(queue.size().await.expect("size"), 2);
+    for command in ["queue:monitor", "queue:size"] {
+        let out = artisan(&[command, "--url", &url], dir);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(
+            text(&out).contains("jobs waiting or running .... 2"),
+            "{}",
+            text(&out)
+        );
+    }
 
     // queue:forget deletes one, queue:flush the rest.
     run_worker_until_failed(&queue, 2).await;
@@ -151,12 +191,12 @@ async fn failed_jobs_are_listed_retried_forgotten_and_flushed() {
         .into_iter()
         .map(|j| j.id)
         .collect();
-    let out = artisan(&["queue:forget", &remaining[0], "--url", &url], dir.path());
+    let out = artisan(&["queue:forget", &remaining[0], "--url", &url], dir);
     assert!(text(&out).contains("Failed job deleted successfully."));
     assert_eq!(store.list().await.expect("list").len(), 1);
-    let out = artisan(&["queue:flush", "--url", &url], dir.path());
+    let out = artisan(&["queue:flush", "--url", &url], dir);
     assert!(text(&out).contains("All failed jobs deleted successfully (1)."));
-    let out = artisan(&["queue:failed", "--url", &url], dir.path());
+    let out = artisan(&["queue:failed", "--url", &url], dir);
     assert!(
         text(&out).contains("No failed jobs found."),
         "{}",

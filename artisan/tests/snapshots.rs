@@ -65,7 +65,7 @@ fn listener_template_queued_with_test() {
 #[test]
 fn listener_template_without_event() {
     let pkg = Pkg::new();
-    pkg.artisan(&["make:listener", "AuditLog", "--queued"]).ok();
+    pkg.artisan(&["make:listener", "AuditLog"]).ok();
     insta::assert_snapshot!("listener_any", pkg.read("src/listeners/audit_log.rs"));
 }
 

@@ -183,16 +183,16 @@ async fn replay_through_the_apps_registry() {
         let mut args = vec!["artisan", "event:replay"];
         args.extend(extra);
         args.extend(["--url", url.as_str(), "--table", "history"]);
-        let cli = <artisan::cli::Cli as clap::Parser>::try_parse_from(&args).expect("parses");
+        let cli = <event_artisan::cli::Cli as clap::Parser>::try_parse_from(&args).expect("parses");
         match cli.command {
-            artisan::cli::Command::EventReplay(replay) => replay,
+            Some(event_artisan::cli::Command::EventReplay(replay)) => replay,
             other => panic!("parsed as {other:?}"),
         }
     };
     let (store2, registry2) = (store.clone(), registry.clone());
     let id = first[0].id.clone();
     let one = args(&[id.as_str()]);
-    tokio::task::spawn_blocking(move || artisan::event_replay(None, one, &registry2))
+    tokio::task::spawn_blocking(move || event_artisan::event_replay(None, one, &registry2))
         .await
         .unwrap()
         .expect("replay one");
@@ -206,7 +206,7 @@ async fn replay_through_the_apps_registry() {
         "SendInvoice",
     ]);
     let registry3 = registry.clone();
-    tokio::task::spawn_blocking(move || artisan::event_replay(None, from, &registry3))
+    tokio::task::spawn_blocking(move || event_artisan::event_replay(None, from, &registry3))
         .await
         .unwrap()
         .expect("replay from");
@@ -227,7 +227,7 @@ async fn replay_through_the_apps_registry() {
         "no new events"
     );
     let missing = args(&["01J9Z3K6Q8V0C2M4N6P8R0T2V4"]);
-    let err = tokio::task::spawn_blocking(move || artisan::event_replay(None, missing, &registry))
+    let err = tokio::task::spawn_blocking(move || event_artisan::event_replay(None, missing, &registry))
         .await
         .unwrap()
         .unwrap_err();

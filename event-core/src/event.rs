@@ -97,18 +97,8 @@ pub fn downcast_arc<T: Event>(event: Arc<dyn Event>) -> Result<Arc<T>, Arc<dyn E
 
 /// The name the convention gives a type: its last path segment, generics
 /// dropped, without a trailing `Event` (`shop::OrderProcessedEvent` ->
-/// `OrderProcessed`). A type called exactly `Event` keeps its name.
-pub fn conventional_event_name(type_name: &str) -> String {
-    let without_generics = type_name.split('<').next().unwrap_or(type_name);
-    let last = without_generics
-        .rsplit("::")
-        .next()
-        .unwrap_or(without_generics);
-    match last.strip_suffix("Event") {
-        Some(stem) if !stem.is_empty() => stem.to_string(),
-        _ => last.to_string(),
-    }
-}
+/// `OrderProcessed`). One function for the macros, the runtime and artisan.
+pub use event_macros_internals::naming::conventional_event_name;
 
 /// Queue settings of an event (Laravel's `ShouldQueue` interface).
 pub trait ShouldQueue: Event {

@@ -7,7 +7,10 @@
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
-use crate::valid::{Broadcast, EventModel, FieldRef, Knobs, ListenerKind, ListenerModel, Returns};
+use event_macros_internals::ast::ListenerItem;
+use event_macros_internals::valid::{
+    Broadcast, EventModel, FieldRef, Knobs, ListenerKind, ListenerModel, Returns,
+};
 
 pub(crate) fn event(model: &EventModel) -> TokenStream {
     let EventModel {
@@ -381,38 +384,54 @@ pub(crate) fn event_fallback(input: &syn::DeriveInput, krate: &syn::Path) -> Tok
 }
 
 /// What stands in for the listener when its input has errors: the user's
-/// item as written and, for a fn, its listener struct, so the one error is
-/// the only one (tokio-macros' `token_stream_with_error`).
+/// item as written and the `EventListener` impl the code using it expects
+/// (for a fn, its listener struct too), so the one error is the only one
+/// (tokio-macros' `token_stream_with_error`, thiserror's `fallback.rs`).
 pub(crate) fn listener_fallback(
     item: TokenStream,
-    function: Option<&syn::Ident>,
+    parsed: &ListenerItem,
     krate: &syn::Path,
 ) -> TokenStream {
-    let Some(function) = function else {
-        return item;
-    };
-    let name = heck::ToUpperCamelCase::to_upper_camel_case(
-        syn::ext::IdentExt::unraw(function).to_string().as_str(),
-    );
-    let listener = quote::format_ident!("{}Listener", name, span = function.span());
-    quote! {
-        #item
-        #[derive(
-            ::core::fmt::Debug,
-            ::core::clone::Clone,
-            ::core::marker::Copy,
-            ::core::default::Default
-        )]
-        pub struct #listener;
-
-        #[#krate::__private::async_trait]
-        impl #krate::EventListener for #listener {
-            async fn handle(
-                &self,
-                _event: ::std::sync::Arc<dyn #krate::Event>,
-            ) -> #krate::__private::anyhow::Result<()> {
-                ::core::unreachable!()
+    let stub = |ty: TokenStream| {
+        quote! {
+            #[#krate::__private::async_trait]
+            impl #krate::EventListener for #ty {
+                async fn handle(
+                    &self,
+                    _event: ::std::sync::Arc<dyn #krate::Event>,
+                ) -> #krate::__private::anyhow::Result<()> {
+                    ::core::unreachable!()
+                }
             }
         }
+    };
+    match parsed {
+        ListenerItem::Fn(f) => {
+            let listener = event_macros_internals::valid::listener_ident(&f.sig.ident);
+            let stub = stub(quote!(#listener));
+            quote! {
+                #item
+                #[derive(
+                    ::core::fmt::Debug,
+                    ::core::clone::Clone,
+                    ::core::marker::Copy,
+                    ::core::default::Default
+                )]
+                pub struct #listener;
+
+                #stub
+            }
+        }
+        // A trait impl is refused as such; a generic one would need bounds
+        // the user has not written yet, so it gets no stub.
+        ListenerItem::Impl(imp) if imp.trait_.is_none() && imp.generics.params.is_empty() => {
+            let self_ty = &imp.self_ty;
+            let stub = stub(quote!(#self_ty));
+            quote! {
+                #item
+                #stub
+            }
+        }
+        ListenerItem::Impl(_) => item,
     }
 }

@@ -3,8 +3,9 @@
 //! Use them through event-core (`use event_core::{Event, listener};` or
 //! `use event_core::prelude::*;`); expansions name only `::event_core::...`.
 //!
-//! The pipeline follows thiserror: `ast.rs` + `attr.rs` parse the input into
-//! plain structs, `valid.rs` checks every rule and builds the model,
+//! The pipeline follows thiserror: `ast` + `attr` parse the input into
+//! plain structs, `valid` checks every rule and builds the model (all three
+//! in event-macros-internals, which artisan reads attributes with too), and
 //! `expand.rs` turns the model into tokens. Errors are collected in a
 //! `ctxt::Ctxt` so one build shows every mistake, and an input with errors
 //! still expands to the user's item (plus a stub), so the errors are the only
@@ -12,11 +13,9 @@
 
 use proc_macro::TokenStream;
 
-mod ast;
-mod attr;
-mod ctxt;
 mod expand;
-mod valid;
+
+use event_macros_internals::{ast, ctxt, valid};
 
 #[cfg(test)]
 mod tests;
@@ -123,15 +122,11 @@ pub(crate) fn listener_tokens(
     match (cx.check(), model) {
         (Ok(()), Some(model)) => expand::listener(&model, item),
         (result, _) => {
-            let function = match &parsed {
-                ast::ListenerItem::Fn(f) => Some(&f.sig.ident),
-                ast::ListenerItem::Impl(_) => None,
-            };
             let mut tokens = result
                 .err()
                 .map(|e| e.to_compile_error())
                 .unwrap_or_default();
-            tokens.extend(expand::listener_fallback(item, function, &krate));
+            tokens.extend(expand::listener_fallback(item, &parsed, &krate));
             tokens
         }
     }

@@ -3,8 +3,11 @@
 use std::path::Path;
 
 use anyhow::Result;
+use event_core::config::EventsConfig;
+use event_macros_internals::naming;
 
 use crate::cli::EventList;
+use crate::config::app_config;
 use crate::fsx::Transaction;
 use crate::out;
 use crate::project::Project;
@@ -27,11 +30,20 @@ pub fn generate(manifest: Option<&Path>) -> Result<()> {
 }
 
 #[derive(serde::Serialize)]
+struct Listing<'a> {
+    events: Vec<Row<'a>>,
+    /// Hand-written `impl EventListener` types artisan cannot tie to an event.
+    listeners_without_event: Vec<UnwiredRow<'a>>,
+}
+
+#[derive(serde::Serialize)]
 struct Row<'a> {
     event: &'a str,
     name: &'a str,
     file: String,
     queued: bool,
+    /// Where the runtime sends it when queued: its own, else the app's default.
+    connection: Option<&'a str>,
     queue: Option<&'a str>,
     broadcast: Option<&'a str>,
     listeners: Vec<ListenerRow<'a>>,
@@ -42,12 +54,39 @@ struct ListenerRow<'a> {
     listener: &'a str,
     file: String,
     queued: bool,
+    connection: Option<&'a str>,
     queue: Option<&'a str>,
     wired: bool,
 }
 
+#[derive(serde::Serialize)]
+struct UnwiredRow<'a> {
+    listener: &'a str,
+    file: String,
+    /// Its `ShouldQueueListener` settings never reach a queue: its
+    /// `EventListener` impl does not return them from `as_should_queue_listener`.
+    should_queue_unreachable: bool,
+}
+
+/// Where a queued item goes: its own connection and queue, else the app's.
+fn route<'a>(
+    config: &'a EventsConfig,
+    queued: bool,
+    connection: &'a Option<String>,
+    queue: &'a Option<String>,
+) -> (Option<&'a str>, Option<&'a str>) {
+    if !queued {
+        return (None, None);
+    }
+    (
+        Some(connection.as_deref().unwrap_or(&config.queue_connection)),
+        Some(queue.as_deref().unwrap_or(&config.default_queue)),
+    )
+}
+
 pub fn list(manifest: Option<&Path>, args: EventList) -> Result<()> {
     let project = Project::open(manifest)?;
+    let config = app_config(Some(&project))?;
     let scan = scan::scan(&project, &[])?;
     let filter = args.event.as_deref().map(str::to_lowercase);
     let mut events: Vec<&EventInfo> = scan
@@ -64,13 +103,15 @@ pub fn list(manifest: Option<&Path>, args: EventList) -> Result<()> {
     // What the registry wires, to mark listeners it skips.
     let mut tx = Transaction::new();
     let wiring = wiring::rebuild(&project, &scan, &mut tx)?;
-    let stale = [
-        &project.registry,
-        &project.events.mod_rs(),
-        &project.listeners.mod_rs(),
-    ]
-    .iter()
-    .any(|p| tx.contents(p).map(str::as_bytes) != std::fs::read(p).ok().as_deref());
+    let generated = project.registry.is_file();
+    let stale = generated
+        && [
+            &project.registry,
+            &project.events.mod_rs(),
+            &project.listeners.mod_rs(),
+        ]
+        .iter()
+        .any(|p| tx.contents(p).map(str::as_bytes) != std::fs::read(p).ok().as_deref());
 
     let mut by_event: std::collections::HashMap<&str, Vec<&ListenerInfo>> =
         std::collections::HashMap::new();
@@ -85,25 +126,44 @@ pub fn list(manifest: Option<&Path>, args: EventList) -> Result<()> {
 
     let rows: Vec<Row> = events
         .iter()
-        .map(|e| Row {
-            event: &e.type_name,
-            name: &e.name,
-            file: scan::location(&e.file, e.line),
-            queued: e.queued,
-            queue: e.queue.as_deref(),
-            broadcast: e.broadcast.as_deref(),
-            listeners: by_event
-                .get(e.type_name.as_str())
-                .into_iter()
-                .flatten()
-                .map(|l| listener_row(l, &wired))
-                .collect(),
+        .map(|e| {
+            let (connection, queue) = route(&config, e.queued, &e.connection, &e.queue);
+            Row {
+                event: &e.type_name,
+                name: &e.name,
+                file: scan::location(&e.file, e.line),
+                queued: e.queued,
+                connection,
+                queue,
+                broadcast: e.broadcast.as_deref(),
+                listeners: by_event
+                    .get(e.type_name.as_str())
+                    .into_iter()
+                    .flatten()
+                    .map(|l| listener_row(&config, l, &wired))
+                    .collect(),
+            }
         })
         .collect();
+    let unwired: Vec<UnwiredRow> = if filter.is_none() {
+        scan.unwired
+            .iter()
+            .map(|u| UnwiredRow {
+                listener: &u.type_name,
+                file: scan::location(&u.file, u.line),
+                should_queue_unreachable: u.should_queue_unreachable,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
 
     if args.json {
-        let json = serde_json::to_string_pretty(&rows)?;
-        out::plain(&json);
+        let listing = Listing {
+            events: rows,
+            listeners_without_event: unwired,
+        };
+        out::plain(&serde_json::to_string_pretty(&listing)?);
         return Ok(());
     }
     if rows.is_empty() {
@@ -121,12 +181,12 @@ pub fn list(manifest: Option<&Path>, args: EventList) -> Result<()> {
     out::plain("");
     for row in &rows {
         let mut head = row.event.to_string();
-        if row.name != scan::default_event_name(row.event) {
+        if row.name != naming::conventional_event_name(row.event) {
             head = format!("{head} (\"{}\")", row.name);
         }
         let mut tags = Vec::new();
-        if row.queued {
-            tags.push(format!("queued: {}", row.queue.unwrap_or("default")));
+        if let (Some(connection), Some(queue)) = (row.connection, row.queue) {
+            tags.push(format!("queued: {connection}/{queue}"));
         }
         if let Some(channel) = row.broadcast {
             tags.push(format!("broadcast: {channel}"));
@@ -151,11 +211,8 @@ pub fn list(manifest: Option<&Path>, args: EventList) -> Result<()> {
         ));
         for l in &row.listeners {
             let mut tag = String::new();
-            if l.queued {
-                tag = format!(
-                    " {yellow}(queued: {}){yellow:#}",
-                    l.queue.unwrap_or("default")
-                );
+            if let (Some(connection), Some(queue)) = (l.connection, l.queue) {
+                tag = format!(" {yellow}(queued: {connection}/{queue}){yellow:#}");
             }
             if !l.wired {
                 tag.push_str(&format!(" {dim}(not wired){dim:#}"));
@@ -164,17 +221,28 @@ pub fn list(manifest: Option<&Path>, args: EventList) -> Result<()> {
         }
         out::plain("");
     }
-    if !scan.unwired.is_empty() && filter.is_none() {
+    if !unwired.is_empty() {
         out::plain(&format!(
             "  {bold}Listeners without an event{bold:#} {dim}(they implement EventListener by hand; register them yourself){dim:#}"
         ));
-        for l in &scan.unwired {
-            out::plain(&format!("  ⇂ {l}"));
+        for l in &unwired {
+            let mut tag = String::new();
+            if l.should_queue_unreachable {
+                tag = format!(
+                    " {yellow}(its ShouldQueueListener settings are unreachable: return `Some(self)` from `as_should_queue_listener`){yellow:#}"
+                );
+            }
+            out::plain(&format!("  ⇂ {} ({}){tag}", l.listener, l.file));
         }
         out::plain("");
     }
     if stale {
         out::warn("The registry is out of date: run `artisan event:generate`.");
+    } else if !generated && !scan.events.is_empty() {
+        out::info(&format!(
+            "[{}] is not generated yet: run `artisan event:generate`.",
+            project.rel(&project.registry)
+        ));
     }
     for note in &wiring.notes {
         out::warn(note);
@@ -183,17 +251,17 @@ pub fn list(manifest: Option<&Path>, args: EventList) -> Result<()> {
 }
 
 fn listener_row<'a>(
+    config: &'a EventsConfig,
     l: &'a ListenerInfo,
     wired: &std::collections::HashSet<(&str, &str)>,
 ) -> ListenerRow<'a> {
+    let (connection, queue) = route(config, l.queued, &l.connection, &l.queue);
     ListenerRow {
         listener: &l.type_name,
         file: scan::location(&l.file, l.line),
         queued: l.queued,
-        queue: l
-            .queue
-            .as_deref()
-            .or(if l.queued { Some("default") } else { None }),
+        connection,
+        queue,
         wired: wired.contains(&(l.event.as_str(), l.type_name.as_str())),
     }
 }

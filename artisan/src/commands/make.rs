@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
+use crate::UsageError;
 use crate::cli::{MakeEvent, MakeListener};
 use crate::names::{self, Names};
 use crate::out;
@@ -67,7 +68,17 @@ pub fn listener(manifest: Option<&Path>, args: MakeListener) -> Result<()> {
     )?;
 
     let queued = args.queued || args.queue.is_some();
-    let queue = args.queue.unwrap_or_else(|| "default".to_string());
+    if queued && event.is_none() {
+        return Err(UsageError(format!(
+            "a queued listener needs its event: a queue worker rebuilds the event before it \
+             runs the listener. Pass --event, e.g. `artisan make:listener {} --event \
+             UserRegistered --queued`; nothing was written",
+            names.base
+        ))
+        .into());
+    }
+    // No `queue = ...` unless asked: the runtime then uses EVENTS_DEFAULT_QUEUE.
+    let queue = args.queue.unwrap_or_default();
     let mut files = Vec::new();
     let mut new_event = None;
     let text = match &event {
@@ -118,9 +129,6 @@ pub fn listener(manifest: Option<&Path>, args: MakeListener) -> Result<()> {
             let mut context = tera::Context::new();
             context.insert("type_name", &names.type_name);
             context.insert("base", &names.base);
-            context.insert("queued", &queued);
-            context.insert("queue", &queue);
-            context.insert("queue_lit", &rust_string(&queue));
             templates::fit_width(
                 &project,
                 templates::render(&project, "listener_any.rs.tera", &context)?,

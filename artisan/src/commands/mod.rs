@@ -1,12 +1,15 @@
-//! One module per command group: `make:*`, `event:*`, `stub:*`, `queue:*`.
+//! One module per command group: `make:*`, `event:*`, `stub:*`, `queue:*`,
+//! `init`, `queue:work`.
 
 pub(crate) mod broadcast;
 mod event;
 pub(crate) mod history;
+mod init;
 mod make;
 mod queue;
 pub(crate) mod replay;
 mod stub;
+mod work;
 
 use std::path::PathBuf;
 
@@ -19,9 +22,16 @@ use crate::project::Project;
 use crate::scan::{self, Scan};
 use crate::wiring::{self, Wiring};
 
-pub fn run(cli: Cli) -> Result<()> {
+pub fn run(cli: Cli, app: &crate::App) -> Result<()> {
     let manifest = cli.manifest_path.as_deref();
-    match cli.command {
+    let Some(command) = cli.command else {
+        return list();
+    };
+    match command {
+        Command::List => list(),
+        Command::Init => init::init(manifest),
+        Command::QueueWork(args) => work::work(manifest, app, args),
+        Command::QueueMonitor(args) => queue::monitor(manifest, args),
         Command::MakeEvent(args) => make::event(manifest, args),
         Command::MakeListener(args) => make::listener(manifest, args),
         Command::EventList(args) => event::list(manifest, args),
@@ -35,6 +45,15 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::EventReplay(args) => replay::without_registry(args),
         Command::BroadcastServe(args) => broadcast::serve(args),
     }
+}
+
+/// `artisan list` and bare `artisan`: the commands, on stdout, exit 0 (like
+/// `php artisan` and cargo).
+fn list() -> Result<()> {
+    use clap::CommandFactory;
+    let help = Cli::command().render_help();
+    out::plain(&help.ansi().to_string());
+    Ok(())
 }
 
 /// What [`write_with_wiring`] did: the scan, the wiring and each file's outcome.

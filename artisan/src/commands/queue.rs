@@ -8,37 +8,25 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use event_core::queue::{FailedJob, FailedJobs};
+use event_core::queue::{FailedJob, FailedJobs, Queue};
 
 use crate::UsageError;
 use crate::cli::{QueueFailed, QueueForget, QueueRetry, QueueUrl};
+use crate::config::{app_config, queue_url_source};
 use crate::out;
 use crate::project::Project;
 
-/// Where the queue lives, and where that was read from (for messages).
-fn queue_url(manifest: Option<&Path>, given: &QueueUrl) -> Result<(String, String)> {
+/// Where the queue lives, and where that was read from (for messages):
+/// `--url`, else the app's `EVENTS_QUEUE_URL` (environment, then `.env`).
+pub(crate) fn queue_url(manifest: Option<&Path>, given: &QueueUrl) -> Result<(String, String)> {
     if let Some(url) = &given.url {
         return Ok((url.clone(), "--url".to_string()));
     }
-    if let Ok(url) = std::env::var("EVENTS_QUEUE_URL")
-        && !url.trim().is_empty()
-    {
-        return Ok((url, "EVENTS_QUEUE_URL".to_string()));
-    }
     // Outside a package there is no .env to read: only --url or the variable.
-    if let Ok(project) = Project::open(manifest) {
-        let dotenv = project.dir.join(".env");
-        if dotenv.is_file() {
-            let iter = dotenvy::from_path_iter(&dotenv)
-                .with_context(|| format!("cannot read {}", dotenv.display()))?;
-            for item in iter {
-                let (key, value) =
-                    item.with_context(|| format!("{} does not parse", dotenv.display()))?;
-                if key == "EVENTS_QUEUE_URL" && !value.trim().is_empty() {
-                    return Ok((value, format!("EVENTS_QUEUE_URL in {}", dotenv.display())));
-                }
-            }
-        }
+    let project = Project::open(manifest).ok();
+    let config = app_config(project.as_ref())?;
+    if let Some(url) = config.queue_url.filter(|u| !u.trim().is_empty()) {
+        return Ok((url, queue_url_source(project.as_ref())));
     }
     Err(UsageError(
         "no queue to look at: pass --url sqlite://jobs.db (or redis://host:6379, or \
@@ -48,10 +36,9 @@ fn queue_url(manifest: Option<&Path>, given: &QueueUrl) -> Result<(String, Strin
     .into())
 }
 
-/// Opens the failed-jobs store, refusing to create a SQLite file that is not
-/// there (a typo in the path should not leave an empty database behind).
-fn open(manifest: Option<&Path>, given: &QueueUrl) -> Result<FailedJobs> {
-    let (url, source) = queue_url(manifest, given)?;
+/// Refuses to create a SQLite file that is not there (a typo in the path
+/// should not leave an empty database behind).
+fn refuse_missing_sqlite(url: &str, source: &str) -> Result<()> {
     if let Some(path) = url.strip_prefix("sqlite://") {
         let path = path.split('?').next().unwrap_or(path);
         if !path.is_empty() && !Path::new(path).exists() {
@@ -62,12 +49,27 @@ fn open(manifest: Option<&Path>, given: &QueueUrl) -> Result<FailedJobs> {
             .into());
         }
     }
-    runtime()?
-        .block_on(FailedJobs::open(&url))
+    Ok(())
+}
+
+/// Opens the connection. Must run on the runtime that uses it: a Redis
+/// connection's driver task lives there (a second runtime meant `broken pipe`).
+async fn open_queue(url: &str, source: &str) -> Result<Queue> {
+    refuse_missing_sqlite(url, source)?;
+    Queue::open(url)
+        .await
         .with_context(|| format!("cannot open the queue from {source}"))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+async fn open(manifest: Option<&Path>, given: &QueueUrl) -> Result<FailedJobs> {
+    let (url, source) = queue_url(manifest, given)?;
+    open_queue(&url, &source)
+        .await?
+        .failed()
+        .with_context(|| format!("the queue from {source} has no failed-jobs store"))
+}
+
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -93,8 +95,10 @@ fn short(path: &str) -> &str {
 }
 
 pub fn failed(manifest: Option<&Path>, args: QueueFailed) -> Result<()> {
-    let store = open(manifest, &args.queue)?;
-    let jobs = runtime()?.block_on(store.list())?;
+    let jobs = runtime()?.block_on(async {
+        let store = open(manifest, &args.queue).await?;
+        anyhow::Ok(store.list().await?)
+    })?;
     if args.json {
         let rows: Vec<_> = jobs
             .iter()
@@ -141,8 +145,8 @@ pub fn failed(manifest: Option<&Path>, args: QueueFailed) -> Result<()> {
 }
 
 pub fn retry(manifest: Option<&Path>, args: QueueRetry) -> Result<()> {
-    let store = open(manifest, &args.queue)?;
     let rt = runtime()?;
+    let store = rt.block_on(open(manifest, &args.queue))?;
     if args.ids.iter().any(|id| id == "all") {
         let n = rt.block_on(store.retry_all())?;
         out::info(&format!("{n} failed job(s) pushed back onto the queue."));
@@ -170,8 +174,9 @@ pub fn retry(manifest: Option<&Path>, args: QueueRetry) -> Result<()> {
 }
 
 pub fn forget(manifest: Option<&Path>, args: QueueForget) -> Result<()> {
-    let store = open(manifest, &args.queue)?;
-    if runtime()?.block_on(store.forget(&args.id))? {
+    let rt = runtime()?;
+    let store = rt.block_on(open(manifest, &args.queue))?;
+    if rt.block_on(store.forget(&args.id))? {
         out::info("Failed job deleted successfully.");
         Ok(())
     } else {
@@ -184,8 +189,47 @@ pub fn forget(manifest: Option<&Path>, args: QueueForget) -> Result<()> {
 }
 
 pub fn flush(manifest: Option<&Path>, args: QueueUrl) -> Result<()> {
-    let store = open(manifest, &args)?;
-    let n = runtime()?.block_on(store.purge())?;
+    let rt = runtime()?;
+    let store = rt.block_on(open(manifest, &args))?;
+    let n = rt.block_on(store.purge())?;
     out::info(&format!("All failed jobs deleted successfully ({n})."));
     Ok(())
+}
+
+/// `queue:monitor` / `queue:size`: the jobs waiting or running, and the failed ones.
+pub fn monitor(manifest: Option<&Path>, args: QueueUrl) -> Result<()> {
+    let rt = runtime()?;
+    let (url, source) = queue_url(manifest, &args)?;
+    let (size, failed) = rt.block_on(async {
+        let queue = open_queue(&url, &source).await?;
+        let size = queue.size().await?;
+        let failed = queue.failed()?.list().await?.len();
+        anyhow::Ok((size, failed))
+    })?;
+    let dim = out::dim();
+    out::plain("");
+    out::plain(&format!(
+        "  {} {dim}(from {source}){dim:#}",
+        redact_password(&url)
+    ));
+    out::plain(&format!(
+        "  jobs waiting or running {dim}....{dim:#} {size}"
+    ));
+    out::plain(&format!(
+        "  failed jobs {dim}................{dim:#} {failed}"
+    ));
+    out::plain("");
+    Ok(())
+}
+
+/// `redis://user:secret@host` -> `redis://user:***@host`, for output.
+fn redact_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
 }

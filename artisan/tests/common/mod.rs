@@ -163,3 +163,24 @@ pub fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
     }
 }
+
+/// Runs artisan in `pkg`, which must refuse: exit `code`, `message` in what
+/// it prints, and not one file of the package changed.
+pub fn assert_refused(pkg: &Pkg, args: &[&str], code: i32, message: &str) -> Run {
+    let before = pkg.snapshot();
+    let run = pkg.artisan(args);
+    assert_eq!(
+        run.code,
+        code,
+        "artisan {args:?} exited {} instead of {code}\n{}",
+        run.code,
+        run.all()
+    );
+    assert!(
+        run.all().contains(message),
+        "artisan {args:?} did not say {message:?}:\n{}",
+        run.all()
+    );
+    assert_eq!(pkg.snapshot(), before, "artisan {args:?} changed files");
+    run
+}

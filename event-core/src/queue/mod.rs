@@ -102,7 +102,7 @@ pub use shutdown::shutdown_signal;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteBackend;
 pub use stats::{Latency, QueueStats, WorkerStats};
-pub use worker::{Worker, WorkerReport};
+pub use worker::{JOB_LOG_TARGET, Worker, WorkerReport};
 
 use job::Live;
 

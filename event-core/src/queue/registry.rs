@@ -227,10 +227,28 @@ impl JobRegistry {
 
     /// The listener registered under `name` (its `listener_name()`).
     pub fn listener_named(&self, name: &str) -> Result<Arc<dyn EventListener>, RegistryError> {
-        self.listeners
-            .get(name)
-            .cloned()
+        if let Some(listener) = self.listeners.get(name) {
+            return Ok(listener.clone());
+        }
+        self.listener_in_another_crate(name)
             .ok_or_else(|| RegistryError::UnknownListener(name.to_string()))
+    }
+
+    /// The one listener whose name differs from `name` only in its crate:
+    /// the same source compiled into another crate of the package (an
+    /// app's `src/bin/artisan.rs` compiles `src/main.rs`'s modules itself,
+    /// so `shop::listeners::X` is `artisan::listeners::X` there).
+    fn listener_in_another_crate(&self, name: &str) -> Option<Arc<dyn EventListener>> {
+        let path = |n: &str| n.split_once("::").map(|(_, rest)| rest.to_string());
+        let wanted = path(name)?;
+        let mut found = self
+            .listeners
+            .iter()
+            .filter(|(k, _)| path(k).as_deref() == Some(wanted.as_str()));
+        match (found.next(), found.next()) {
+            (Some((_, listener)), None) => Some(listener.clone()),
+            _ => None,
+        }
     }
 
     /// The listeners of an event, in registration order.

@@ -452,6 +452,7 @@ async fn run_job(ctx: &Ctx, key: u64, claimed: Arc<Claimed>) {
         Duration::from_millis((now_ms() - claimed.job.envelope.available_at).max(0) as u64);
     ctx.stats.started(queue, 1, waited, waited);
     let began = Instant::now();
+    job_log::running(&claimed.job.envelope);
     let outcome = execute(ctx, &claimed).await;
     let ran = began.elapsed();
     let ended = match &outcome {
@@ -464,6 +465,7 @@ async fn run_job(ctx: &Ctx, key: u64, claimed: Arc<Claimed>) {
         ctx.stop.notify_one();
     }
     let took = (ran.as_micros() as u64).max(1);
+    job_log::finished(&claimed.job.envelope, &outcome, took);
     let average = ctx.job_micros.load(Ordering::Relaxed);
     let average = if average == 0 {
         took
@@ -515,6 +517,52 @@ async fn run_job(ctx: &Ctx, key: u64, claimed: Arc<Claimed>) {
         tracing::warn!(job = %id, error = %e, "could not record the job's outcome; it runs again after the visibility timeout");
     }
 }
+
+/// One `tracing` event when a job starts and one when it ends, under the
+/// target [`JOB_LOG_TARGET`], for a worker's log (`artisan queue:work` prints
+/// them the way Laravel does: time, job, RUNNING / DONE / FAIL).
+mod job_log {
+    use super::{JobEnvelope, Outcome};
+
+    fn what(envelope: &JobEnvelope) -> &str {
+        envelope.listener.as_deref().unwrap_or(&envelope.event)
+    }
+
+    pub(super) fn running(envelope: &JobEnvelope) {
+        tracing::info!(
+            target: super::JOB_LOG_TARGET,
+            job = %envelope.id,
+            name = what(envelope),
+            event = %envelope.event,
+            queue = %envelope.queue,
+            status = "RUNNING",
+        );
+    }
+
+    pub(super) fn finished(envelope: &JobEnvelope, outcome: &Outcome, micros: u64) {
+        let (status, reason) = match outcome {
+            Outcome::Done => ("DONE", ""),
+            Outcome::Retry(_) => ("RETRY", ""),
+            Outcome::Fail(reason, _) => ("FAIL", reason.as_str()),
+        };
+        tracing::info!(
+            target: super::JOB_LOG_TARGET,
+            job = %envelope.id,
+            name = what(envelope),
+            event = %envelope.event,
+            queue = %envelope.queue,
+            status,
+            micros,
+            reason,
+        );
+    }
+}
+
+/// The `tracing` target of the per-job events a worker emits: fields `job`,
+/// `name` (the listener, or the event for a queued event), `event`, `queue`,
+/// `status` (`RUNNING`, then `DONE`, `RETRY` or `FAIL`), and when it ended
+/// `micros` and `reason`.
+pub const JOB_LOG_TARGET: &str = "event_core::queue::job";
 
 async fn execute(ctx: &Ctx, claimed: &Claimed) -> Outcome {
     let envelope = &claimed.job.envelope;

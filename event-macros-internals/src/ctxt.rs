@@ -6,30 +6,30 @@ use std::fmt::Display;
 use quote::ToTokens;
 
 #[derive(Default)]
-pub(crate) struct Ctxt {
+pub struct Ctxt {
     errors: Vec<syn::Error>,
 }
 
 impl Ctxt {
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Self::default()
     }
 
     /// Records an error pointing at `tokens`.
-    pub(crate) fn error_spanned_by<T: ToTokens, M: Display>(&mut self, tokens: T, message: M) {
+    pub fn error_spanned_by<T: ToTokens, M: Display>(&mut self, tokens: T, message: M) {
         self.errors.push(syn::Error::new_spanned(tokens, message));
     }
 
-    pub(crate) fn error_at<M: Display>(&mut self, span: proc_macro2::Span, message: M) {
+    pub fn error_at<M: Display>(&mut self, span: proc_macro2::Span, message: M) {
         self.errors.push(syn::Error::new(span, message));
     }
 
-    pub(crate) fn syn_error(&mut self, error: syn::Error) {
+    pub fn syn_error(&mut self, error: syn::Error) {
         self.errors.push(error);
     }
 
     /// All errors combined into one, or `Ok` when there were none.
-    pub(crate) fn check(self) -> syn::Result<()> {
+    pub fn check(self) -> syn::Result<()> {
         let mut errors = self.errors.into_iter();
         let Some(mut combined) = errors.next() else {
             return Ok(());

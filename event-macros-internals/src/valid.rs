@@ -1,7 +1,6 @@
 //! Validate: every rule about what may be combined, and the shape of a
 //! listener's signature. Produces the models `expand.rs` trusts.
 
-use heck::ToUpperCamelCase;
 use proc_macro2::Span;
 use quote::format_ident;
 use syn::ext::IdentExt;
@@ -12,39 +11,39 @@ use crate::ctxt::Ctxt;
 
 // ----- events ---------------------------------------------------------------
 
-pub(crate) struct EventModel<'a> {
-    pub(crate) ident: &'a Ident,
-    pub(crate) generics: &'a Generics,
-    pub(crate) krate: syn::Path,
-    pub(crate) name: String,
+pub struct EventModel<'a> {
+    pub ident: &'a Ident,
+    pub generics: &'a Generics,
+    pub krate: syn::Path,
+    pub name: String,
     /// Where `queued` (or the `queue`/`connection` that implied it) was written.
-    pub(crate) queued: Option<Span>,
-    pub(crate) queue: Option<String>,
-    pub(crate) connection: Option<String>,
-    pub(crate) priority: Option<i32>,
-    pub(crate) tags: Option<Vec<String>>,
-    pub(crate) broadcast: Option<Broadcast>,
+    pub queued: Option<Span>,
+    pub queue: Option<String>,
+    pub connection: Option<String>,
+    pub priority: Option<i32>,
+    pub tags: Option<Vec<String>>,
+    pub broadcast: Option<Broadcast>,
 }
 
-pub(crate) struct Broadcast {
+pub struct Broadcast {
     /// A `format!` string: the template with each placeholder as `{}`.
-    pub(crate) format: String,
-    pub(crate) fields: Vec<FieldRef>,
-    pub(crate) span: Span,
-    pub(crate) private: bool,
-    pub(crate) presence: bool,
+    pub format: String,
+    pub fields: Vec<FieldRef>,
+    pub span: Span,
+    pub private: bool,
+    pub presence: bool,
 }
 
-pub(crate) enum FieldRef {
+pub enum FieldRef {
     Named(Ident),
     Index(usize),
 }
 
-pub(crate) fn default_crate() -> syn::Path {
+pub fn default_crate() -> syn::Path {
     syn::parse_quote!(::event_core)
 }
 
-pub(crate) fn event<'a>(cx: &mut Ctxt, input: EventInput<'a>) -> EventModel<'a> {
+pub fn event<'a>(cx: &mut Ctxt, input: EventInput<'a>) -> EventModel<'a> {
     let attrs = input.attrs;
     for param in &input.generics.params {
         if let GenericParam::Lifetime(l) = param {
@@ -66,7 +65,7 @@ pub(crate) fn event<'a>(cx: &mut Ctxt, input: EventInput<'a>) -> EventModel<'a> 
             }
             name
         }
-        None => conventional_name(input.ident),
+        None => crate::naming::conventional_event_name(&input.ident.to_string()),
     };
     let broadcast = match &attrs.broadcast {
         Some(lit) => broadcast(cx, lit, &input.fields, input.ident, &attrs),
@@ -103,15 +102,6 @@ pub(crate) fn event<'a>(cx: &mut Ctxt, input: EventInput<'a>) -> EventModel<'a> 
             .tags
             .map(|tags| tags.iter().map(|t| t.value()).collect()),
         broadcast,
-    }
-}
-
-/// `UserRegisteredEvent` -> `UserRegistered`; `EventScheduled` and `Event` stay.
-fn conventional_name(ident: &Ident) -> String {
-    let name = ident.unraw().to_string();
-    match name.strip_suffix("Event") {
-        Some(stem) if !stem.is_empty() => stem.to_string(),
-        _ => name,
     }
 }
 
@@ -242,14 +232,14 @@ fn field_list(fields: &FieldNames) -> String {
 
 // ----- listeners ------------------------------------------------------------
 
-pub(crate) struct ListenerModel {
-    pub(crate) krate: syn::Path,
-    pub(crate) event: Type,
-    pub(crate) kind: ListenerKind,
-    pub(crate) knobs: Knobs,
+pub struct ListenerModel {
+    pub krate: syn::Path,
+    pub event: Type,
+    pub kind: ListenerKind,
+    pub knobs: Knobs,
 }
 
-pub(crate) enum ListenerKind {
+pub enum ListenerKind {
     /// `async fn name(event: &E)`: a unit struct `NameListener` calls it.
     Fn { function: Ident, listener: Ident },
     /// `impl T { async fn handle(&self, event: &E) }`.
@@ -261,30 +251,30 @@ pub(crate) enum ListenerKind {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Returns {
+pub enum Returns {
     Result,
     Unit,
 }
 
 #[derive(Default)]
-pub(crate) struct Knobs {
-    pub(crate) queued: bool,
-    pub(crate) queue: Option<String>,
-    pub(crate) connection: Option<String>,
-    pub(crate) tries: Option<u32>,
-    pub(crate) backoff: Option<Vec<u64>>,
-    pub(crate) timeout: Option<u64>,
-    pub(crate) delay: Option<u64>,
-    pub(crate) max_exceptions: Option<u32>,
-    pub(crate) after_commit: bool,
-    pub(crate) middleware: Vec<String>,
-    pub(crate) name: Option<String>,
+pub struct Knobs {
+    pub queued: bool,
+    pub queue: Option<String>,
+    pub connection: Option<String>,
+    pub tries: Option<u32>,
+    pub backoff: Option<Vec<u64>>,
+    pub timeout: Option<u64>,
+    pub delay: Option<u64>,
+    pub max_exceptions: Option<u32>,
+    pub after_commit: bool,
+    pub middleware: Vec<String>,
+    pub name: Option<String>,
 }
 
 impl Knobs {
     /// True when a knob outside `EventListener`'s plain methods is set, so
     /// `options()` has to be generated.
-    pub(crate) fn needs_options(&self) -> bool {
+    pub fn needs_options(&self) -> bool {
         self.connection.is_some()
             || self.tries.is_some()
             || self.timeout.is_some()
@@ -297,11 +287,7 @@ impl Knobs {
 const FN_SHAPE: &str = "async fn name(event: &E) -> anyhow::Result<()>";
 const HANDLE_SHAPE: &str = "async fn handle(&self, event: &E) -> anyhow::Result<()>";
 
-pub(crate) fn listener(
-    cx: &mut Ctxt,
-    attrs: ListenerAttrs,
-    item: &ListenerItem,
-) -> Option<ListenerModel> {
+pub fn listener(cx: &mut Ctxt, attrs: ListenerAttrs, item: &ListenerItem) -> Option<ListenerModel> {
     let Some(event) = attrs.event.clone() else {
         if attrs.event_given {
             // Its bad value is reported already.
@@ -375,14 +361,22 @@ fn check_item(cx: &mut Ctxt, item: &ListenerItem, event: Option<&Type>) -> Optio
     match item {
         ListenerItem::Fn(FnItem { sig }) => {
             let ok = check_fn(cx, sig, event);
-            let name = sig.ident.unraw().to_string().to_upper_camel_case();
             ok.then(|| ListenerKind::Fn {
                 function: sig.ident.clone(),
-                listener: format_ident!("{}Listener", name, span = sig.ident.span()),
+                listener: listener_ident(&sig.ident),
             })
         }
         ListenerItem::Impl(imp) => check_impl(cx, imp, event),
     }
+}
+
+/// The unit struct generated for the listener fn `function`.
+pub fn listener_ident(function: &Ident) -> Ident {
+    format_ident!(
+        "{}",
+        crate::naming::listener_type_name(&function.to_string()),
+        span = function.span()
+    )
 }
 
 fn check_fn(cx: &mut Ctxt, sig: &Signature, event: Option<&Type>) -> bool {

@@ -9,7 +9,7 @@ use syn::{Attribute, Data, DeriveInput, Fields, Generics, Ident, LitStr, Signatu
 use crate::attr;
 use crate::ctxt::Ctxt;
 
-pub(crate) const EVENT_KEYS: &[&str] = &[
+pub const EVENT_KEYS: &[&str] = &[
     "name",
     "queued",
     "queue",
@@ -22,7 +22,7 @@ pub(crate) const EVENT_KEYS: &[&str] = &[
     "crate",
 ];
 
-pub(crate) const LISTENER_KEYS: &[&str] = &[
+pub const LISTENER_KEYS: &[&str] = &[
     "event",
     "queued",
     "queue",
@@ -41,35 +41,35 @@ pub(crate) const LISTENER_KEYS: &[&str] = &[
 // ----- #[derive(Event)] -----------------------------------------------------
 
 #[derive(Default)]
-pub(crate) struct EventAttrs {
-    pub(crate) name: Option<LitStr>,
-    pub(crate) queued: Option<Span>,
-    pub(crate) queue: Option<LitStr>,
-    pub(crate) connection: Option<LitStr>,
-    pub(crate) priority: Option<(i64, Span)>,
-    pub(crate) tags: Option<Vec<LitStr>>,
-    pub(crate) broadcast: Option<LitStr>,
-    pub(crate) private: Option<Span>,
-    pub(crate) presence: Option<Span>,
-    pub(crate) krate: Option<syn::Path>,
+pub struct EventAttrs {
+    pub name: Option<LitStr>,
+    pub queued: Option<Span>,
+    pub queue: Option<LitStr>,
+    pub connection: Option<LitStr>,
+    pub priority: Option<(i64, Span)>,
+    pub tags: Option<Vec<LitStr>>,
+    pub broadcast: Option<LitStr>,
+    pub private: Option<Span>,
+    pub presence: Option<Span>,
+    pub krate: Option<syn::Path>,
 }
 
 /// The fields a broadcast channel may name.
-pub(crate) enum FieldNames {
+pub enum FieldNames {
     Named(Vec<Ident>),
     Tuple(usize),
     Unit,
 }
 
-pub(crate) struct EventInput<'a> {
-    pub(crate) ident: &'a Ident,
-    pub(crate) generics: &'a Generics,
-    pub(crate) fields: FieldNames,
-    pub(crate) attrs: EventAttrs,
+pub struct EventInput<'a> {
+    pub ident: &'a Ident,
+    pub generics: &'a Generics,
+    pub fields: FieldNames,
+    pub attrs: EventAttrs,
 }
 
 /// Reads a derive input; `None` (with an error recorded) for enums and unions.
-pub(crate) fn event_input<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<EventInput<'a>> {
+pub fn event_input<'a>(cx: &mut Ctxt, input: &'a DeriveInput) -> Option<EventInput<'a>> {
     let attrs = event_attrs(cx, &input.attrs);
     let fields = match &input.data {
         Data::Struct(data) => match &data.fields {
@@ -145,25 +145,25 @@ fn event_attrs(cx: &mut Ctxt, attrs: &[Attribute]) -> EventAttrs {
 // ----- #[listener(...)] -----------------------------------------------------
 
 #[derive(Default)]
-pub(crate) struct ListenerAttrs {
-    pub(crate) event: Option<syn::Type>,
+pub struct ListenerAttrs {
+    pub event: Option<syn::Type>,
     /// `event = ...` was written, even if its value was bad.
-    pub(crate) event_given: bool,
-    pub(crate) queued: Option<Span>,
-    pub(crate) queue: Option<LitStr>,
-    pub(crate) connection: Option<LitStr>,
-    pub(crate) tries: Option<(i64, Span)>,
-    pub(crate) backoff: Option<Vec<u64>>,
-    pub(crate) timeout: Option<(i64, Span)>,
-    pub(crate) delay: Option<(i64, Span)>,
-    pub(crate) max_exceptions: Option<(i64, Span)>,
-    pub(crate) after_commit: Option<Span>,
-    pub(crate) middleware: Option<Vec<LitStr>>,
-    pub(crate) name: Option<LitStr>,
-    pub(crate) krate: Option<syn::Path>,
+    pub event_given: bool,
+    pub queued: Option<Span>,
+    pub queue: Option<LitStr>,
+    pub connection: Option<LitStr>,
+    pub tries: Option<(i64, Span)>,
+    pub backoff: Option<Vec<u64>>,
+    pub timeout: Option<(i64, Span)>,
+    pub delay: Option<(i64, Span)>,
+    pub max_exceptions: Option<(i64, Span)>,
+    pub after_commit: Option<Span>,
+    pub middleware: Option<Vec<LitStr>>,
+    pub name: Option<LitStr>,
+    pub krate: Option<syn::Path>,
 }
 
-pub(crate) fn listener_attrs(cx: &mut Ctxt, args: TokenStream) -> ListenerAttrs {
+pub fn listener_attrs(cx: &mut Ctxt, args: TokenStream) -> ListenerAttrs {
     let raw = match attr::parse_args.parse2(args) {
         Ok(raw) => raw,
         Err(e) => {
@@ -203,8 +203,8 @@ pub(crate) fn listener_attrs(cx: &mut Ctxt, args: TokenStream) -> ListenerAttrs 
 
 /// An `async fn` whose body is kept as tokens: the macro never needs to look
 /// inside it, and not parsing it keeps the macro fast.
-pub(crate) struct FnItem {
-    pub(crate) sig: Signature,
+pub struct FnItem {
+    pub sig: Signature,
 }
 
 impl Parse for FnItem {
@@ -223,13 +223,13 @@ impl Parse for FnItem {
     }
 }
 
-pub(crate) enum ListenerItem {
+pub enum ListenerItem {
     Fn(FnItem),
     Impl(syn::ItemImpl),
 }
 
 /// Reads the item `#[listener]` sits on: an `async fn` or an `impl` block.
-pub(crate) fn listener_item(item: TokenStream) -> syn::Result<ListenerItem> {
+pub fn listener_item(item: TokenStream) -> syn::Result<ListenerItem> {
     let is_impl = (|input: ParseStream| {
         input.call(Attribute::parse_outer)?;
         let is_impl = input.peek(syn::Token![impl])

@@ -12,7 +12,7 @@ use syn::{Ident, LitInt, LitStr, Token};
 use crate::ctxt::Ctxt;
 
 /// The value of one argument, unparsed.
-pub(crate) enum RawValue {
+pub enum RawValue {
     /// `queued`
     Flag,
     /// `queue = "emails"`: the tokens after `=`.
@@ -21,20 +21,20 @@ pub(crate) enum RawValue {
     List(TokenStream, Span),
 }
 
-pub(crate) struct RawArg {
-    pub(crate) key: Ident,
-    pub(crate) value: RawValue,
+pub struct RawArg {
+    pub key: Ident,
+    pub value: RawValue,
 }
 
 impl RawArg {
-    pub(crate) fn name(&self) -> String {
+    pub fn name(&self) -> String {
         self.key.unraw().to_string()
     }
 }
 
 /// Parses `a, b = 1, c("x")`. Only the punctuation is checked here; values are
 /// read by key later, so each bad value gets its own message.
-pub(crate) fn parse_args(input: ParseStream) -> syn::Result<Vec<RawArg>> {
+pub fn parse_args(input: ParseStream) -> syn::Result<Vec<RawArg>> {
     let mut args = Vec::new();
     while !input.is_empty() {
         let key = input.call(Ident::parse_any).map_err(|e| {
@@ -94,7 +94,7 @@ fn value_tokens(input: ParseStream) -> syn::Result<TokenStream> {
 
 /// Checks every key against `allowed` (unknown keys get the list and a "did
 /// you mean") and against earlier keys (duplicates), and returns the good ones.
-pub(crate) fn known_args(
+pub fn known_args(
     cx: &mut Ctxt,
     attribute: &str,
     args: Vec<RawArg>,
@@ -162,7 +162,7 @@ fn value_error(cx: &mut Ctxt, arg: &RawArg, expected: &str) {
 }
 
 /// A flag: `queued`.
-pub(crate) fn flag(cx: &mut Ctxt, arg: &RawArg) -> Option<Span> {
+pub fn flag(cx: &mut Ctxt, arg: &RawArg) -> Option<Span> {
     match &arg.value {
         RawValue::Flag => Some(arg.key.span()),
         _ => {
@@ -181,7 +181,7 @@ pub(crate) fn flag(cx: &mut Ctxt, arg: &RawArg) -> Option<Span> {
 }
 
 /// A string: `queue = "emails"`.
-pub(crate) fn string(cx: &mut Ctxt, arg: &RawArg, example: &str) -> Option<LitStr> {
+pub fn string(cx: &mut Ctxt, arg: &RawArg, example: &str) -> Option<LitStr> {
     let expected = format!("expected a string, e.g. `{} = \"{example}\"`", arg.name());
     let RawValue::Eq(tokens) = &arg.value else {
         value_error(cx, arg, &expected);
@@ -198,7 +198,7 @@ pub(crate) fn string(cx: &mut Ctxt, arg: &RawArg, example: &str) -> Option<LitSt
 
 /// A whole number at least `min`: `tries = 3`. `min` may be negative
 /// (`priority = -5`).
-pub(crate) fn integer(
+pub fn integer(
     cx: &mut Ctxt,
     arg: &RawArg,
     min: i64,
@@ -263,7 +263,7 @@ fn comma_list(tokens: TokenStream) -> syn::Result<Punctuated<TokenStream, Token!
 }
 
 /// A list of whole seconds: `backoff = [5, 15, 30]`.
-pub(crate) fn seconds_list(cx: &mut Ctxt, arg: &RawArg) -> Option<Vec<u64>> {
+pub fn seconds_list(cx: &mut Ctxt, arg: &RawArg) -> Option<Vec<u64>> {
     let expected = "expected a list of whole seconds, e.g. `backoff = [5, 15, 30]`";
     let RawValue::Eq(tokens) = &arg.value else {
         value_error(cx, arg, expected);
@@ -307,7 +307,7 @@ pub(crate) fn seconds_list(cx: &mut Ctxt, arg: &RawArg) -> Option<Vec<u64>> {
 }
 
 /// A list of strings: `tags("user", "auth")`.
-pub(crate) fn string_list(cx: &mut Ctxt, arg: &RawArg) -> Option<Vec<LitStr>> {
+pub fn string_list(cx: &mut Ctxt, arg: &RawArg) -> Option<Vec<LitStr>> {
     let expected = "expected a list of strings, e.g. `tags(\"user\", \"auth\")`";
     let RawValue::List(tokens, _) = &arg.value else {
         value_error(cx, arg, expected);
@@ -366,7 +366,7 @@ pub(crate) fn bracket_strings(cx: &mut Ctxt, arg: &RawArg, example: &str) -> Opt
 }
 
 /// A type: `event = UserRegisteredEvent`.
-pub(crate) fn ty(cx: &mut Ctxt, arg: &RawArg) -> Option<syn::Type> {
+pub fn ty(cx: &mut Ctxt, arg: &RawArg) -> Option<syn::Type> {
     let expected = "expected the event type, e.g. `event = UserRegisteredEvent`";
     let RawValue::Eq(tokens) = &arg.value else {
         value_error(cx, arg, expected);
@@ -392,7 +392,7 @@ pub(crate) fn ty(cx: &mut Ctxt, arg: &RawArg) -> Option<syn::Type> {
 }
 
 /// The path of a renamed event-core: `crate = "my_events"`.
-pub(crate) fn crate_path(cx: &mut Ctxt, arg: &RawArg) -> Option<syn::Path> {
+pub fn crate_path(cx: &mut Ctxt, arg: &RawArg) -> Option<syn::Path> {
     let lit = string(cx, arg, "event_core")?;
     match lit.parse::<syn::Path>() {
         Ok(path) => Some(path),

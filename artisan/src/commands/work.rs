@@ -1,0 +1,238 @@
+//! `queue:work`: a worker with the app's own job registry, through the app's
+//! artisan binary (`cargo run --bin artisan -- queue:work`). Each job is
+//! logged the way Laravel does it:
+//!
+//! ```text
+//!   2026-12-01 12:00:00 SendWelcomeEmailListener ............. RUNNING
+//!   2026-12-01 12:00:00 SendWelcomeEmailListener ........ 3.21ms DONE
+//! ```
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use event_core::queue::{self, JOB_LOG_TARGET, Queue, Worker};
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::layer::SubscriberExt;
+
+use crate::UsageError;
+use crate::cli::QueueWork;
+use crate::config::app_config;
+use crate::out;
+use crate::project::Project;
+
+pub fn work(manifest: Option<&Path>, app: &crate::App, args: QueueWork) -> Result<()> {
+    let Some(registry) = app.job_registry() else {
+        return Err(UsageError(
+            "queue:work runs your app's listeners, so it runs in your app: \
+             `cargo run --bin artisan -- queue:work` (run `artisan init` once to add that binary)"
+                .to_string(),
+        )
+        .into());
+    };
+    for (flag, given) in [
+        ("--tries", args.tries.is_some()),
+        ("--timeout", args.timeout.is_some()),
+    ] {
+        if given {
+            return Err(UsageError(format!(
+                "{flag} is not supported yet: a job's tries and timeout are fixed when it is \
+                 queued (the listener's `tries = N` / `timeout = S`, else EVENTS_RETRY_ATTEMPTS)"
+            ))
+            .into());
+        }
+    }
+    let project = Project::open(manifest).ok();
+    let mut config = app_config(project.as_ref())?;
+    if let Some(connection) = &args.connection {
+        config.queue_connection = connection.clone();
+    }
+    if config.queue_connection == "sync" || config.queue_connection == "memory" {
+        return Err(UsageError(format!(
+            "the `{}` connection has no jobs for a worker process: `sync` runs listeners \
+             inline and `memory` lives inside the app. Set EVENTS_QUEUE_CONNECTION=sqlite \
+             (with EVENTS_QUEUE_URL=sqlite://jobs.db) or redis, or pass --connection",
+            config.queue_connection
+        ))
+        .into());
+    }
+    let queues = if args.queue.is_empty() {
+        vec![config.default_queue.clone()]
+    } else {
+        args.queue.clone()
+    };
+
+    let finished = Arc::new(AtomicU64::new(0));
+    let log = JobLog {
+        finished: finished.clone(),
+    };
+    let subscriber = tracing_subscriber::registry().with(log).with(
+        tracing_subscriber::fmt::layer()
+            .with_target(false)
+            .with_filter(tracing_subscriber::filter::filter_fn(|m| {
+                m.target() != JOB_LOG_TARGET && *m.level() <= tracing::Level::WARN
+            })),
+    );
+    // Global: jobs run on the runtime's worker threads. A second worker in
+    // the same process (tests) keeps the first one's subscriber.
+    let _ = tracing::subscriber::set_global_default(subscriber);
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async {
+        let connection = queue::connect(&config)
+            .await
+            .context("cannot open the queue connection")?;
+        out::info(&format!(
+            "Processing jobs from the [{}] queue(s) on [{}].",
+            queues.join(", "),
+            connection.connection_name()
+        ));
+        let stop = Stop {
+            when_empty: args.stop_when_empty,
+            max_jobs: args.max_jobs,
+            max_time: args.max_time.map(Duration::from_secs),
+        };
+        let shutdown = stop_conditions(connection.clone(), stop, finished);
+        let report = Worker::new(connection, registry)
+            .queues(queues)
+            .concurrency(args.concurrency)
+            .run_until(async {
+                tokio::select! {
+                    _ = queue::shutdown_signal() => {}
+                    _ = shutdown => {}
+                }
+            })
+            .await?;
+        out::info(&format!(
+            "Worker stopped: {} done, {} retried, {} failed, {} handed back.",
+            report.succeeded, report.retried, report.failed, report.released
+        ));
+        anyhow::Ok(())
+    })
+}
+
+/// When the worker stops besides SIGTERM / ctrl-c.
+struct Stop {
+    when_empty: bool,
+    max_jobs: Option<u64>,
+    max_time: Option<Duration>,
+}
+
+/// Completes when one of `--stop-when-empty`, `--max-jobs`, `--max-time` is met.
+///
+/// Built on what `Worker` offers today (`run_until` with this future); when
+/// event-core's `Worker` gains `stop_when_empty` / `max_jobs` / `max_time`,
+/// this function becomes three builder calls.
+async fn stop_conditions(connection: Queue, stop: Stop, finished: Arc<AtomicU64>) {
+    if !stop.when_empty && stop.max_jobs.is_none() && stop.max_time.is_none() {
+        return std::future::pending().await;
+    }
+    let began = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tick.tick().await;
+        if stop.max_time.is_some_and(|max| began.elapsed() >= max) {
+            return;
+        }
+        if stop
+            .max_jobs
+            .is_some_and(|max| finished.load(Ordering::Relaxed) >= max)
+        {
+            return;
+        }
+        if stop.when_empty {
+            match connection.size().await {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot read the queue's size"),
+            }
+        }
+    }
+}
+
+/// Prints the worker's per-job events (event-core's [`JOB_LOG_TARGET`]) and
+/// counts the jobs that finished.
+struct JobLog {
+    finished: Arc<AtomicU64>,
+}
+
+#[derive(Default)]
+struct JobFields {
+    name: String,
+    status: String,
+    reason: String,
+    micros: Option<u64>,
+}
+
+impl tracing::field::Visit for JobFields {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        match field.name() {
+            "name" => self.name = value.to_string(),
+            "status" => self.status = value.to_string(),
+            "reason" => self.reason = value.to_string(),
+            _ => {}
+        }
+    }
+
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        if field.name() == "micros" {
+            self.micros = Some(value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.record_str(field, &format!("{value:?}"));
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for JobLog {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() != JOB_LOG_TARGET {
+            return;
+        }
+        let mut fields = JobFields::default();
+        event.record(&mut fields);
+        if matches!(fields.status.as_str(), "DONE" | "FAIL") {
+            self.finished.fetch_add(1, Ordering::Relaxed);
+        }
+        out::plain(&job_line(&fields));
+        if !fields.reason.is_empty() {
+            let dim = out::dim();
+            out::plain(&format!(
+                "  {dim}{}{dim:#}",
+                fields.reason.replace('\n', " ")
+            ));
+        }
+    }
+}
+
+/// `  2026-12-01 12:00:00 SendWelcomeEmailListener ..... 3.21ms DONE`
+fn job_line(fields: &JobFields) -> String {
+    let time = event_core::chrono::Local::now().format("%Y-%m-%d %H:%M:%S");
+    let name = fields.name.rsplit("::").next().unwrap_or(&fields.name);
+    let took = fields
+        .micros
+        .map(|us| format!("{:.2}ms ", us as f64 / 1000.0))
+        .unwrap_or_default();
+    let tail = format!("{took}{}", fields.status);
+    let width: usize = 76;
+    let dots = width
+        .saturating_sub(time.to_string().len() + name.len() + tail.len() + 3)
+        .max(3);
+    let dim = out::dim();
+    let style = match fields.status.as_str() {
+        "DONE" => out::green(),
+        "FAIL" => out::red(),
+        _ => out::yellow(),
+    };
+    format!(
+        "  {time} {name} {dim}{}{dim:#} {took}{style}{}{style:#}",
+        ".".repeat(dots),
+        fields.status
+    )
+}
