@@ -236,7 +236,36 @@ fn throughput(threads: usize, per_thread: u64, framework: bool) -> f64 {
     (threads as u64 * per_thread) as f64 / start.elapsed().as_secs_f64()
 }
 
+/// `DISPATCH_BENCH_PROFILE=event-core|baseline`: only runs a million
+/// one-listener dispatches (or bare calls) and exits, for an instruction
+/// count (`valgrind --tool=callgrind`) that a noisy machine cannot skew.
+fn profile(which: &str) {
+    let rt = runtime();
+    let dispatcher = Dispatcher::new();
+    let listener: Arc<dyn EventListener> = Arc::new(Work);
+    rt.block_on(dispatcher.listen::<OrderShipped>(listener.clone()));
+    let case = Case {
+        id: "1 listener",
+        dispatcher,
+        baseline: vec![listener],
+    };
+    rt.block_on(async {
+        for id in 0..1_000_000 {
+            let event: Arc<dyn Event> = Arc::new(OrderShipped { id });
+            if which == "baseline" {
+                bare_loop(&case.baseline, &event).await;
+            } else {
+                let _ = case.dispatcher.dispatch(event).await;
+            }
+        }
+    });
+}
+
 fn main() {
+    if let Ok(which) = std::env::var("DISPATCH_BENCH_PROFILE") {
+        profile(&which);
+        return;
+    }
     benches();
     Criterion::default().configure_from_args().final_summary();
 

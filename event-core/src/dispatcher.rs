@@ -87,6 +87,50 @@ struct Resolved {
     broadcaster: Option<Arc<dyn Broadcaster>>,
 }
 
+/// A [`Resolved`] taken from this thread's cache for one dispatch; dropping
+/// it (also on an error, a panic or a cancelled dispatch) returns it to the
+/// `last` slot of the thread it ends on, if that slot is still its own.
+struct Lease {
+    resolved: Option<Arc<Resolved>>,
+    id: u64,
+    epoch: u64,
+    key: (usize, usize),
+}
+
+impl std::ops::Deref for Lease {
+    type Target = Resolved;
+
+    #[inline]
+    fn deref(&self) -> &Resolved {
+        match &self.resolved {
+            Some(resolved) => resolved,
+            None => unreachable!("a lease holds its Resolved until dropped"),
+        }
+    }
+}
+
+impl Drop for Lease {
+    #[inline]
+    fn drop(&mut self) {
+        let Some(resolved) = self.resolved.take() else {
+            return;
+        };
+        // `try_with`: the thread may be tearing down its locals.
+        let _ = LOCAL.try_with(move |local| {
+            let Ok(mut local) = local.try_borrow_mut() else {
+                return;
+            };
+            if let Some(cache) = local.first_mut()
+                && cache.id == self.id
+                && cache.epoch == self.epoch
+                && cache.last.is_none()
+            {
+                cache.last = Some((self.key, resolved));
+            }
+        });
+    }
+}
+
 struct LocalCache {
     id: u64,
     epoch: u64,
@@ -547,27 +591,36 @@ impl Dispatcher {
         output.unwrap_or_else(M::dropped)
     }
 
+    /// The listeners, handler and broadcaster for `event`, leased from this
+    /// thread's cache: the fast path moves the `Arc` out of the cache's
+    /// `last` slot and the lease moves it back when the dispatch ends, so a
+    /// dispatch touches no reference count (two atomic writes were a third
+    /// of a one-listener dispatch's cost).
     #[inline]
-    fn resolve(&self, event: &dyn Event) -> Arc<Resolved> {
+    fn resolve(&self, event: &dyn Event) -> Lease {
         let name = event.event_name();
         let key = (name.as_ptr() as usize, name.len());
         let epoch = self.inner.epoch.load(Ordering::Acquire);
         // Fast path: the same dispatcher and event as last time on this thread.
         let hit = LOCAL.with(|local| {
-            let local = local.try_borrow().ok()?;
-            let cache = local.first()?;
+            let mut local = local.try_borrow_mut().ok()?;
+            let cache = local.first_mut()?;
             match &cache.last {
-                Some((k, resolved))
-                    if cache.id == self.inner.id && cache.epoch == epoch && *k == key =>
-                {
-                    Some(resolved.clone())
+                Some((k, _)) if cache.id == self.inner.id && cache.epoch == epoch && *k == key => {
+                    cache.last.take().map(|(_, resolved)| resolved)
                 }
                 _ => None,
             }
         });
-        match hit {
+        let resolved = match hit {
             Some(resolved) => resolved,
             None => self.resolve_slow(event, key, epoch),
+        };
+        Lease {
+            resolved: Some(resolved),
+            id: self.inner.id,
+            epoch,
+            key,
         }
     }
 
@@ -605,7 +658,8 @@ impl Dispatcher {
                     resolved
                 }
             };
-            cache.last = Some((key, resolved.clone()));
+            // The lease puts it in `last` when the dispatch ends.
+            cache.last = None;
             Some(resolved)
         });
         cached.unwrap_or_else(|| Arc::new(self.resolve_uncached(event)))
