@@ -236,18 +236,25 @@ fn throughput(threads: usize, per_thread: u64, framework: bool) -> f64 {
     (threads as u64 * per_thread) as f64 / start.elapsed().as_secs_f64()
 }
 
-/// `DISPATCH_BENCH_PROFILE=event-core|baseline`: only runs a million
-/// one-listener dispatches (or bare calls) and exits, for an instruction
-/// count (`valgrind --tool=callgrind`) that a noisy machine cannot skew.
-fn profile(which: &str) {
+/// `DISPATCH_BENCH_PROFILE=event-core|baseline[:listeners]`: only runs a
+/// million dispatches (or bare loops) over 1 (or `listeners`) listeners and
+/// exits, for an instruction count (`valgrind --tool=callgrind`) that a
+/// noisy machine cannot skew.
+fn profile(spec: &str) {
+    let (which, listeners) = spec.split_once(':').unwrap_or((spec, "1"));
+    let listeners: usize = listeners.parse().expect("a listener count");
     let rt = runtime();
     let dispatcher = Dispatcher::new();
-    let listener: Arc<dyn EventListener> = Arc::new(Work);
-    rt.block_on(dispatcher.listen::<OrderShipped>(listener.clone()));
+    let mut baseline: Vec<Arc<dyn EventListener>> = Vec::new();
+    for _ in 0..listeners {
+        let listener: Arc<dyn EventListener> = Arc::new(Work);
+        rt.block_on(dispatcher.listen::<OrderShipped>(listener.clone()));
+        baseline.push(listener);
+    }
     let case = Case {
-        id: "1 listener",
+        id: "profile",
         dispatcher,
-        baseline: vec![listener],
+        baseline,
     };
     rt.block_on(async {
         for id in 0..1_000_000 {

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::ops::ControlFlow;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
@@ -34,6 +35,11 @@ pub use failure::{BroadcastFailed, ListenerFailed, QueueFailed};
 use intercept::{Flow, Interception};
 
 type Listeners = Arc<[Arc<dyn EventListener>]>;
+/// The queue handler and broadcaster a dispatch uses, after interceptors.
+type Route = (
+    Option<Arc<dyn QueueableHandler>>,
+    Option<Arc<dyn Broadcaster>>,
+);
 
 /// Dispatches events to listeners. Cheap to clone: clones share listeners.
 ///
@@ -237,65 +243,6 @@ where
     }
 }
 
-/// Broadcasts, then queues the event or runs (or queues) each listener.
-#[inline(always)]
-async fn deliver<M: Mode>(
-    event: &Arc<dyn Event>,
-    listeners: &Listeners,
-    handler: Option<&Arc<dyn QueueableHandler>>,
-    broadcaster: Option<&Arc<dyn Broadcaster>>,
-    queue_event: bool,
-    mut mode: M,
-) -> M::Output {
-    let broadcast = match broadcaster {
-        Some(broadcaster) => broadcast(broadcaster.as_ref(), &**event).await,
-        None => Ok(()),
-    };
-    if let Some(handler) = handler
-        && queue_event
-        && event.should_queue()
-    {
-        let queued = match handler.queue_event_now(event) {
-            Some(done) => done,
-            None => handler.queue_event(event.clone()).await,
-        };
-        if let Err(error) = queued
-            && let ControlFlow::Break(output) = mode.queue_failed(queue_failed(event, None, error))
-        {
-            return output;
-        }
-        return mode.finish(broadcast);
-    }
-    // The hot loop: kept in this function (no nested future per listener).
-    for listener in listeners.iter() {
-        let step = if let Some(handler) = handler
-            && listener.should_queue()
-        {
-            let queued = match handler.queue_listener_now(listener, event) {
-                Some(done) => done,
-                None => {
-                    handler
-                        .queue_listener(listener.clone(), event.clone())
-                        .await
-                }
-            };
-            match queued {
-                Ok(()) => continue,
-                Err(error) => mode.queue_failed(queue_failed(event, Some(listener), error)),
-            }
-        } else {
-            match listener.handle(event.clone()).await {
-                Ok(()) => mode.handled(Ok(())),
-                Err(error) => mode.handled(Err(listener_failed(listener, event, error).await)),
-            }
-        };
-        if let ControlFlow::Break(output) = step {
-            return output;
-        }
-    }
-    mode.finish(broadcast)
-}
-
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 static GLOBAL: OnceLock<Dispatcher> = OnceLock::new();
 
@@ -490,7 +437,7 @@ impl Dispatcher {
     /// listener that panics unwinds through the caller like any Rust panic
     /// (the dispatcher holds no lock across a listener, so it stays usable).
     pub fn dispatch(&self, event: impl IntoEvent) -> impl Future<Output = Result<()>> + Send + '_ {
-        self.dispatch_arc(event.into_event(), true, Propagating)
+        self.dispatch_arc(event.into_event(), true, Propagating, false)
     }
 
     /// Dispatches now: runs the listeners even of a `should_queue` event
@@ -499,7 +446,7 @@ impl Dispatcher {
         &self,
         event: impl IntoEvent,
     ) -> impl Future<Output = Result<()>> + Send + '_ {
-        self.dispatch_arc(event.into_event(), false, Propagating)
+        self.dispatch_arc(event.into_event(), false, Propagating, false)
     }
 
     /// Runs listeners in order until `decide` returns `Some` for a listener's
@@ -513,82 +460,122 @@ impl Dispatcher {
     where
         F: FnMut(&Result<()>) -> Option<T> + Send,
     {
-        self.dispatch_arc(event.into_event(), true, Halting(decide))
+        self.dispatch_arc(event.into_event(), true, Halting(decide), false)
             .await
     }
 
     /// The one dispatch loop; `mode` says what the results make of it.
+    /// `wrapped` is true inside the interceptors' `around`.
     async fn dispatch_arc<M: Mode>(
         &self,
         event: Arc<dyn Event>,
         queue_event: bool,
-        mode: M,
+        mut mode: M,
+        wrapped: bool,
     ) -> M::Output {
-        let resolved = self.resolve(&*event);
-        if intercept::idle() {
-            // Without interceptors, borrow the resolved handler and
-            // broadcaster rather than cloning their (shared) Arcs.
-            return deliver(
-                &event,
-                &resolved.listeners,
-                resolved.handler.as_ref(),
-                resolved.broadcaster.as_ref(),
-                queue_event,
-                mode,
-            )
-            .await;
+        let idle = intercept::idle();
+        if !idle && !wrapped && intercept::wraps() {
+            return self.dispatch_wrapped(event, queue_event, mode).await;
         }
-        self.dispatch_intercepted(event, &resolved, queue_event, mode)
-            .await
+        let resolved = self.resolve(&*event);
+        let routed;
+        // Without interceptors, borrow the resolved handler and broadcaster
+        // rather than cloning their (shared) Arcs.
+        let (handler, broadcaster) = if idle {
+            (resolved.handler.as_ref(), resolved.broadcaster.as_ref())
+        } else {
+            match self.intercept(&event, &resolved) {
+                Some(route) => {
+                    routed = route;
+                    (routed.0.as_ref(), routed.1.as_ref())
+                }
+                None => return mode.taken(),
+            }
+        };
+        let broadcast = match broadcaster {
+            Some(broadcaster) => broadcast(broadcaster.as_ref(), &*event).await,
+            None => Ok(()),
+        };
+        if let Some(handler) = handler
+            && queue_event
+            && event.should_queue()
+        {
+            let queued = match handler.queue_event_now(&event) {
+                Some(done) => done,
+                None => handler.queue_event(event.clone()).await,
+            };
+            if let Err(error) = queued
+                && let ControlFlow::Break(output) =
+                    mode.queue_failed(queue_failed(&event, None, error))
+            {
+                return output;
+            }
+            return mode.finish(broadcast);
+        }
+        // The hot loop: kept in this function (no nested future per listener).
+        for listener in resolved.listeners.iter() {
+            let step = if let Some(handler) = handler
+                && listener.should_queue()
+            {
+                let queued = match handler.queue_listener_now(listener, &event) {
+                    Some(done) => done,
+                    None => {
+                        handler
+                            .queue_listener(listener.clone(), event.clone())
+                            .await
+                    }
+                };
+                match queued {
+                    Ok(()) => continue,
+                    Err(error) => mode.queue_failed(queue_failed(&event, Some(listener), error)),
+                }
+            } else {
+                match listener.handle(event.clone()).await {
+                    Ok(()) => mode.handled(Ok(())),
+                    Err(error) => mode.handled(Err(listener_failed(listener, &event, error).await)),
+                }
+            };
+            if let ControlFlow::Break(output) = step {
+                return output;
+            }
+        }
+        mode.finish(broadcast)
     }
 
-    /// A dispatch with interceptors registered: they see it first, may take
-    /// it or re-route it, and may wrap its delivery.
-    async fn dispatch_intercepted<M: Mode>(
-        &self,
-        event: Arc<dyn Event>,
-        resolved: &Resolved,
-        queue_event: bool,
-        mode: M,
-    ) -> M::Output {
+    /// Offers the dispatch to the interceptors: `None` when one took the
+    /// event, else the queue handler and broadcaster to use.
+    #[inline(never)]
+    fn intercept(&self, event: &Arc<dyn Event>, resolved: &Resolved) -> Option<Route> {
         let mut dispatch = Interception {
             dispatcher: self,
-            event: &event,
+            event,
             handler: resolved.handler.clone(),
             broadcaster: resolved.broadcaster.clone(),
         };
-        if intercept::before(&mut dispatch) == Flow::Taken {
-            return mode.taken();
+        match intercept::before(&mut dispatch) {
+            Flow::Taken => None,
+            Flow::Deliver => Some((dispatch.handler, dispatch.broadcaster)),
         }
-        let (handler, broadcaster) = (dispatch.handler, dispatch.broadcaster);
-        if !intercept::wraps() {
-            return deliver(
-                &event,
-                &resolved.listeners,
-                handler.as_ref(),
-                broadcaster.as_ref(),
-                queue_event,
-                mode,
-            )
-            .await;
-        }
-        let mut output = None;
-        let delivery = async {
-            output = Some(
-                deliver(
-                    &event,
-                    &resolved.listeners,
-                    handler.as_ref(),
-                    broadcaster.as_ref(),
-                    queue_event,
-                    mode,
-                )
-                .await,
-            );
-        };
-        intercept::around(&event, Box::pin(delivery)).await;
-        // `None`: an interceptor dropped the delivery without running it.
-        output.unwrap_or_else(M::dropped)
+    }
+
+    /// The dispatch run inside the interceptors that wrap deliveries.
+    #[inline(never)]
+    fn dispatch_wrapped<'a, M: Mode + 'a>(
+        &'a self,
+        event: Arc<dyn Event>,
+        queue_event: bool,
+        mode: M,
+    ) -> Pin<Box<dyn Future<Output = M::Output> + Send + 'a>> {
+        Box::pin(async move {
+            let mut output = None;
+            let scoped = event.clone();
+            let delivery: intercept::Delivery<'_> = Box::pin(async {
+                output = Some(self.dispatch_arc(event, queue_event, mode, true).await);
+            });
+            intercept::around(&scoped, delivery).await;
+            // `None`: an interceptor dropped the delivery without running it.
+            output.unwrap_or_else(M::dropped)
+        })
     }
 
     /// The listeners, handler and broadcaster for `event`, leased from this
