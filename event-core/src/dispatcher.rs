@@ -4,7 +4,9 @@
 //! writers edit a `Registry` under a mutex and publish an immutable
 //! `Snapshot` (arc-swap) plus a new epoch number. Each thread keeps its own
 //! resolved listener lists, checked against the epoch with one atomic load, so
-//! a dispatch writes no counter shared with other threads and takes no lock.
+//! a dispatch writes no counter shared with other threads and takes no lock;
+//! it leases its thread's resolved list (moved out of the cache and back), so
+//! the only reference count it writes is its own event's.
 //! Nothing is borrowed across a listener's `.await`: listeners may listen,
 //! forget, flush or dispatch again.
 
@@ -433,9 +435,12 @@ impl Dispatcher {
     /// with a queue handler set), or handed to each listener in order.
     ///
     /// The first listener error stops the dispatch, calls that listener's
-    /// `failed` hook and is returned with the event and listener named. A
-    /// listener that panics unwinds through the caller like any Rust panic
-    /// (the dispatcher holds no lock across a listener, so it stays usable).
+    /// `failed` hook and is returned with a [`ListenerFailed`] context naming
+    /// the event and listener; a queue that refuses a job gives a
+    /// [`QueueFailed`], a failed broadcast a [`BroadcastFailed`] (after the
+    /// listeners ran). Downcast the error to tell them apart. A listener
+    /// that panics unwinds through the caller like any Rust panic (the
+    /// dispatcher holds no lock across a listener, so it stays usable).
     pub fn dispatch(&self, event: impl IntoEvent) -> impl Future<Output = Result<()>> + Send + '_ {
         self.dispatch_arc(event.into_event(), true, Propagating, false)
     }
