@@ -236,13 +236,20 @@ fn throughput(threads: usize, per_thread: u64, framework: bool) -> f64 {
     (threads as u64 * per_thread) as f64 / start.elapsed().as_secs_f64()
 }
 
-/// `DISPATCH_BENCH_PROFILE=event-core|baseline[:listeners]`: only runs a
+/// `DISPATCH_BENCH_PROFILE=event-core|baseline[:listeners[:shared]]`: only runs a
 /// million dispatches (or bare loops) over 1 (or `listeners`) listeners and
 /// exits, for an instruction count (`valgrind --tool=callgrind`) that a
 /// noisy machine cannot skew.
 fn profile(spec: &str) {
-    let (which, listeners) = spec.split_once(':').unwrap_or((spec, "1"));
-    let listeners: usize = listeners.parse().expect("a listener count");
+    let mut parts = spec.split(':');
+    let which = parts.next().unwrap_or("event-core");
+    let listeners: usize = parts
+        .next()
+        .unwrap_or("1")
+        .parse()
+        .expect("a listener count");
+    // `:shared`: one event reused (as the throughput lines do), not one allocated per call.
+    let shared = parts.next() == Some("shared");
     let rt = runtime();
     let dispatcher = Dispatcher::new();
     let mut baseline: Vec<Arc<dyn EventListener>> = Vec::new();
@@ -256,9 +263,14 @@ fn profile(spec: &str) {
         dispatcher,
         baseline,
     };
+    let one: Arc<dyn Event> = Arc::new(OrderShipped { id: 0 });
     rt.block_on(async {
         for id in 0..1_000_000 {
-            let event: Arc<dyn Event> = Arc::new(OrderShipped { id });
+            let event: Arc<dyn Event> = if shared {
+                one.clone()
+            } else {
+                Arc::new(OrderShipped { id })
+            };
             if which == "baseline" {
                 bare_loop(&case.baseline, &event).await;
             } else {
