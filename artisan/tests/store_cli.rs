@@ -227,9 +227,10 @@ async fn replay_through_the_apps_registry() {
         "no new events"
     );
     let missing = args(&["01J9Z3K6Q8V0C2M4N6P8R0T2V4"]);
-    let err = tokio::task::spawn_blocking(move || event_artisan::event_replay(None, missing, &registry))
-        .await
-        .unwrap()
-        .unwrap_err();
+    let err =
+        tokio::task::spawn_blocking(move || event_artisan::event_replay(None, missing, &registry))
+            .await
+            .unwrap()
+            .unwrap_err();
     assert!(err.to_string().contains("no event with id"), "{err}");
 }

@@ -5,8 +5,11 @@
 //! Each case is measured twice by criterion: through `Dispatcher::dispatch`,
 //! and as the bare loop a user would write without a framework (a
 //! `Vec<Arc<dyn EventListener>>` of the same async-trait listeners, called in
-//! order with a clone of the event). The summary prints ns per dispatch and
-//! the ratio. Then the same dispatch runs on one and on two threads at once,
+//! order with the event). The summary then runs both in 7 alternating
+//! rounds, each call allocating its event as an `Arc`, and prints ns per
+//! dispatch and the ratio, median and fastest side by side. Pass a filter
+//! that matches no criterion case (`-- summary`) to print only the summary
+//! and the throughput lines. Then the same dispatch runs on one and on two threads at once,
 //! and the summary prints the throughput gain.
 
 use std::hint::black_box;
@@ -140,39 +143,56 @@ criterion_group! {
     targets = bench_dispatch
 }
 
-/// ns per call of `ours` and of `baseline`, measured in alternating short
-/// rounds, keeping each side's fastest round: on a noisy machine the minimum
-/// is the measurement least disturbed by other processes, and alternating
-/// exposes both sides to the same conditions.
-fn interleaved(case: &Case, event: &Arc<dyn Event>) -> (f64, f64) {
-    const ROUNDS: usize = 40;
-    const CALLS: u32 = 50_000;
+/// ns per call of `ours` and of `baseline`, in `ROUNDS` alternating rounds
+/// (so both sides meet the same conditions on a noisy machine). Each call
+/// allocates its event as an `Arc`, as an application's dispatch does.
+/// Returns each round's pair.
+fn interleaved(case: &Case) -> Vec<(f64, f64)> {
+    const ROUNDS: usize = 7;
+    const CALLS: u32 = 400_000;
     let rt = runtime();
-    let mut best = (f64::MAX, f64::MAX);
-    for _ in 0..ROUNDS {
-        let start = Instant::now();
-        rt.block_on(async {
-            for _ in 0..CALLS {
-                case.dispatcher
-                    .dispatch(event.clone())
-                    .await
-                    .expect("the bench listener never fails");
-            }
-        });
-        best.0 = best
-            .0
-            .min(start.elapsed().as_nanos() as f64 / f64::from(CALLS));
-        let start = Instant::now();
-        rt.block_on(async {
-            for _ in 0..CALLS {
-                bare_loop(&case.baseline, event).await;
-            }
-        });
-        best.1 = best
-            .1
-            .min(start.elapsed().as_nanos() as f64 / f64::from(CALLS));
-    }
-    best
+    let per_call = |start: Instant| start.elapsed().as_nanos() as f64 / f64::from(CALLS);
+    // Warm both paths (and this thread's dispatch cache) first.
+    rt.block_on(async {
+        for id in 0..10_000 {
+            let event: Arc<dyn Event> = Arc::new(OrderShipped { id });
+            let _ = case.dispatcher.dispatch(event).await;
+            let event: Arc<dyn Event> = Arc::new(OrderShipped { id });
+            bare_loop(&case.baseline, &event).await;
+        }
+    });
+    (0..ROUNDS)
+        .map(|_| {
+            let start = Instant::now();
+            rt.block_on(async {
+                for id in 0..u64::from(CALLS) {
+                    let event: Arc<dyn Event> = Arc::new(OrderShipped { id });
+                    case.dispatcher
+                        .dispatch(event)
+                        .await
+                        .expect("the bench listener never fails");
+                }
+            });
+            let ours = per_call(start);
+            let start = Instant::now();
+            rt.block_on(async {
+                for id in 0..u64::from(CALLS) {
+                    let event: Arc<dyn Event> = Arc::new(OrderShipped { id });
+                    bare_loop(&case.baseline, &event).await;
+                }
+            });
+            (ours, per_call(start))
+        })
+        .collect()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn fastest(values: impl Iterator<Item = f64>) -> f64 {
+    values.fold(f64::MAX, f64::min)
 }
 
 /// Calls per second on `threads` threads, each running `work` in a loop:
@@ -216,29 +236,85 @@ fn throughput(threads: usize, per_thread: u64, framework: bool) -> f64 {
     (threads as u64 * per_thread) as f64 / start.elapsed().as_secs_f64()
 }
 
+/// `DISPATCH_BENCH_PROFILE=event-core|baseline[:listeners[:shared]]`: only runs a
+/// million dispatches (or bare loops) over 1 (or `listeners`) listeners and
+/// exits, for an instruction count (`valgrind --tool=callgrind`) that a
+/// noisy machine cannot skew.
+fn profile(spec: &str) {
+    let mut parts = spec.split(':');
+    let which = parts.next().unwrap_or("event-core");
+    let listeners: usize = parts
+        .next()
+        .unwrap_or("1")
+        .parse()
+        .expect("a listener count");
+    // `:shared`: one event reused (as the throughput lines do), not one allocated per call.
+    let shared = parts.next() == Some("shared");
+    let rt = runtime();
+    let dispatcher = Dispatcher::new();
+    let mut baseline: Vec<Arc<dyn EventListener>> = Vec::new();
+    for _ in 0..listeners {
+        let listener: Arc<dyn EventListener> = Arc::new(Work);
+        rt.block_on(dispatcher.listen::<OrderShipped>(listener.clone()));
+        baseline.push(listener);
+    }
+    let case = Case {
+        id: "profile",
+        dispatcher,
+        baseline,
+    };
+    let one: Arc<dyn Event> = Arc::new(OrderShipped { id: 0 });
+    rt.block_on(async {
+        for id in 0..1_000_000 {
+            let event: Arc<dyn Event> = if shared {
+                one.clone()
+            } else {
+                Arc::new(OrderShipped { id })
+            };
+            if which == "baseline" {
+                bare_loop(&case.baseline, &event).await;
+            } else {
+                let _ = case.dispatcher.dispatch(event).await;
+            }
+        }
+    });
+}
+
 fn main() {
+    if let Ok(which) = std::env::var("DISPATCH_BENCH_PROFILE") {
+        profile(&which);
+        return;
+    }
     benches();
     Criterion::default().configure_from_args().final_summary();
 
     println!(
-        "\nInterleaved rounds, fastest of each (ns per dispatch):\n{:<32} {:>12} {:>12} {:>8}",
+        "\nInterleaved rounds (7, an Arc allocated per event), ns per dispatch:\n{:<30} {:>16} {:>16} {:>14}",
         "case", "event-core", "baseline", "ratio"
     );
-    let event: Arc<dyn Event> = Arc::new(OrderShipped { id: 1 });
+    println!(
+        "{:<30} {:>16} {:>16} {:>14}",
+        "", "median  fastest", "median  fastest", "median  best"
+    );
     let mut one_listener = None;
     for case in cases() {
-        let (ours, base) = interleaved(&case, &event);
+        let rounds = interleaved(&case);
+        let ours = median(rounds.iter().map(|r| r.0).collect());
+        let base = median(rounds.iter().map(|r| r.1).collect());
+        let ratio = median(rounds.iter().map(|r| r.0 / r.1).collect());
+        let best_ratio = fastest(rounds.iter().map(|r| r.0 / r.1));
         println!(
-            "{:<32} {ours:>9.1} ns {base:>9.1} ns {:>7.2}x",
+            "{:<30} {ours:>7.1} {:>7.1}  {base:>7.1} {:>7.1}  {ratio:>6.2}x {best_ratio:>5.2}x",
             case.id,
-            ours / base
+            fastest(rounds.iter().map(|r| r.0)),
+            fastest(rounds.iter().map(|r| r.1)),
         );
         if case.id == "1 listener" {
             one_listener = Some(ours);
         }
         if let (OTHER_CASE, Some(one)) = (case.id, one_listener) {
             println!(
-                "growth from 1 to 1,000 registered names: {:.2}x",
+                "growth from 1 to 1,000 registered names: {:.2}x (medians)",
                 ours / one
             );
         }

@@ -120,7 +120,6 @@ async fn sqlite_rows_a_fetch_cannot_read_go_to_the_failed_store() {
     let url = format!("sqlite://{}", path.display());
     let good_text = serde_json::to_string(&envelope(10)).expect("json");
     let blob_text = serde_json::to_string(&envelope(11)).expect("json");
-    let late_text = serde_json::to_string(&envelope(12)).expect("json");
     let poison = async || {
         let conn = rusqlite::Connection::open(&path).expect("open sqlite");
         let now = chrono::Utc::now().timestamp_millis();
@@ -153,8 +152,9 @@ async fn sqlite_rows_a_fetch_cannot_read_go_to_the_failed_store() {
             Integer(now),
             Text(r#"{"id":"x","event":"TestJob"}"#.into()),
         );
-        // Text where a time belongs: it never compares as due.
-        insert(Integer(0), Text("soon".into()), Text(late_text.clone()));
+        // Text where a time belongs (it never compares as due), beside the
+        // same envelope as the `attempts` row: both must reach the store.
+        insert(Integer(0), Text("soon".into()), Text(good_text.clone()));
     };
     let (_, failed) = run_beside_poison(&url, poison, 6).await;
 
@@ -249,7 +249,6 @@ async fn redis_records_a_fetch_cannot_read_go_to_the_failed_store() {
     };
     let tag = format!("{{{prefix}}}");
     let bare = serde_json::to_string(&envelope(20)).expect("json");
-    let other = serde_json::to_string(&envelope(21)).expect("json");
     let due = chrono::Utc::now().timestamp_millis() - 1_000;
     let poison = async || {
         let mut conn = raw_redis().await;
@@ -259,7 +258,7 @@ async fn redis_records_a_fetch_cannot_read_go_to_the_failed_store() {
         // Delayed members without their `<queue>\n<priority>\n` header.
         pipe.zadd(&delayed, "just some text", due).ignore();
         pipe.zadd(&delayed, &bare, due).ignore();
-        pipe.zadd(&delayed, format!("events\nhigh\n{other}"), due)
+        pipe.zadd(&delayed, format!("events\nhigh\n{bare}"), due)
             .ignore();
         // Stream entries without a job, with bytes that are not text, with
         // another system's job.

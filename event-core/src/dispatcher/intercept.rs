@@ -100,7 +100,7 @@ pub(crate) fn register(interceptor: Arc<dyn Interceptor>) -> InterceptorId {
 }
 
 /// Removes a registration; unknown ids are ignored.
-#[allow(dead_code)]
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn remove(id: InterceptorId) {
     let _edit = EDIT.lock().unwrap_or_else(|e| e.into_inner());
     let list: Vec<Registered> = LIST
@@ -156,4 +156,87 @@ pub(crate) async fn around(event: &Arc<dyn Event>, delivery: Delivery<'_>) {
         }
     }
     delivery.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::listener::EventListener;
+
+    #[derive(Debug)]
+    struct Ping;
+
+    impl Event for Ping {
+        fn event_name(&self) -> &'static str {
+            "Ping"
+        }
+        fn to_json(&self) -> serde_json::Value {
+            serde_json::Value::Null
+        }
+    }
+
+    tokio::task_local! {
+        static CORRELATION: u32;
+    }
+
+    /// What an event recorder with a correlation scope looks like on the
+    /// seam: it sees each dispatch of its dispatcher and wraps the delivery.
+    struct Recorder {
+        dispatcher: Dispatcher,
+        seen: Mutex<Vec<&'static str>>,
+    }
+
+    impl Interceptor for Recorder {
+        fn before(&self, dispatch: &mut Interception<'_>) -> Flow {
+            if dispatch.dispatcher.same_as(&self.dispatcher) {
+                self.seen.lock().unwrap().push(dispatch.event.event_name());
+            }
+            Flow::Deliver
+        }
+
+        fn wraps_delivery(&self) -> bool {
+            true
+        }
+
+        fn around<'a>(
+            &'a self,
+            _event: &'a Arc<dyn Event>,
+            delivery: Delivery<'a>,
+        ) -> Delivery<'a> {
+            Box::pin(CORRELATION.scope(7, delivery))
+        }
+    }
+
+    struct ReadsScope(Arc<Mutex<Vec<Option<u32>>>>);
+
+    #[async_trait::async_trait]
+    impl EventListener for ReadsScope {
+        async fn handle(&self, _event: Arc<dyn Event>) -> anyhow::Result<()> {
+            self.0
+                .lock()
+                .unwrap()
+                .push(CORRELATION.try_with(|c| *c).ok());
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn an_interceptor_sees_dispatches_and_scopes_their_listeners_until_removed() {
+        let d = Dispatcher::new();
+        let read = Arc::new(Mutex::new(Vec::new()));
+        d.listen_name("Ping", Arc::new(ReadsScope(read.clone())));
+        let recorder = Arc::new(Recorder {
+            dispatcher: d.clone(),
+            seen: Mutex::new(Vec::new()),
+        });
+        let id = register(recorder.clone());
+        d.dispatch(Ping).await.unwrap();
+        assert!(d.until(Ping, |_| None::<()>).await.is_none());
+        remove(id);
+        d.dispatch(Ping).await.unwrap();
+        assert_eq!(*recorder.seen.lock().unwrap(), vec!["Ping", "Ping"]);
+        assert_eq!(*read.lock().unwrap(), vec![Some(7), Some(7), None]);
+    }
 }

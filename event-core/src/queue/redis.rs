@@ -591,7 +591,11 @@ impl RedisBackend {
         match serde_json::from_slice::<JobEnvelope>(body) {
             Ok(mut envelope) => {
                 envelope.attempts = 0;
-                FailedJob::new(envelope, reason, 0)
+                // Its own id: two bad members carrying the same envelope
+                // must not replace each other in the failed store.
+                let mut failed = FailedJob::new(envelope, reason, 0);
+                failed.id = format!("delayed-{}", ulid::Ulid::new());
+                failed
             }
             Err(_) => {
                 let raw = String::from_utf8_lossy(member).into_owned();

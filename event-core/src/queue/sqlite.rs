@@ -293,8 +293,12 @@ impl Selected {
         });
         envelope.queue.clone_from(&self.queue);
         envelope.attempts = 0;
+        // Named after the row, not the envelope: two bad rows carrying the
+        // same envelope must not replace each other in the failed store.
+        let mut failed = FailedJob::new(envelope, reason, 0);
+        failed.id = format!("row-{}", self.seq);
         Err(Unreadable {
-            failed: Box::new(FailedJob::new(envelope, reason, 0)),
+            failed: Box::new(failed),
         })
     }
 
