@@ -355,6 +355,47 @@ fn a_new_app_gets_its_own_artisan_and_its_queued_listener_runs_on_queue_work() {
     assert!(lines[1].trim_end().ends_with("ms DONE"), "{stdout}");
     assert!(stdout.contains("1 done, 0 retried, 0 failed"), "{stdout}");
 
+    // --max-jobs: two jobs wait, the worker runs one and stops.
+    must(&pkg, &["run", "-q", "--bin", "shop"]);
+    must(&pkg, &["run", "-q", "--bin", "shop"]);
+    let artisan = target_dir().join("debug/artisan");
+    let worker = |args: &[&str]| {
+        Command::new(&artisan)
+            .args(args)
+            .current_dir(pkg.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run the app's artisan")
+    };
+    let out = worker(&["queue:work", "--max-jobs", "1"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Worker stopped: 1 done"), "{text}");
+    // --max-time: the other job runs, then the worker stops on its own.
+    let out = worker(&["queue:work", "--max-time", "1"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Worker stopped: 1 done"), "{text}");
+
+    // SIGTERM stops a waiting worker gracefully, exit 0.
+    let child = Command::new(&artisan)
+        .args(["queue:work"])
+        .current_dir(pkg.path())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the worker");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let out = child.wait_with_output().expect("worker exits");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{:?}\n{text}", out.status);
+    assert!(text.contains("Worker stopped: 0 done"), "{text}");
+
     let (json, _) = must(
         &pkg,
         &[
