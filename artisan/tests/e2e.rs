@@ -160,6 +160,26 @@ pub struct PingEvent;
         run.stdout
     );
 
+    // The user gives an event a field and its constructor an argument: the
+    // generated `--test` stub still compiles (it builds the event with Default).
+    let file = "src/events/user_registered.rs";
+    let event = pkg
+        .read(file)
+        .replace(
+            "    pub id: String,\n",
+            "    pub id: String,\n    pub email: String,\n",
+        )
+        .replace(
+            "pub fn new() -> Self {",
+            "pub fn new(email: String) -> Self {",
+        )
+        .replace(
+            "            id: event_core::ulid::Ulid::new().to_string(),\n",
+            "            id: event_core::ulid::Ulid::new().to_string(),\n            email,\n",
+        );
+    assert!(event.contains("new(email: String)"), "{event}");
+    pkg.write(file, &event);
+
     // The user fills in the listeners.
     for (file, what) in [
         ("src/listeners/send_welcome_email.rs", "welcome email"),
@@ -189,7 +209,7 @@ use events::{{OrderPlacedEvent, TypeEvent, UserRegisteredEvent}};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {{
     event_registry::register().await?;
-    event_core::dispatch(UserRegisteredEvent::new()).await?;
+    event_core::dispatch(UserRegisteredEvent::new(\"ada@example.com\".into())).await?;
     event_core::dispatch(TypeEvent::new()).await?;
 
     // What a queue worker does: rebuild the event from JSON, run its listeners.
