@@ -2,7 +2,7 @@
 //! 1,000 listeners, beside a baseline that only reads the same source files
 //! and writes the same output files (temp file + rename, as artisan does).
 //!
-//! Run: `cargo bench -p artisan --bench generate`. Goals: make:event under
+//! Run: `cargo bench -p event-artisan --bench generate`. Goals: make:event under
 //! 50 ms, event:generate within 3x the baseline.
 
 use std::path::Path;

@@ -160,6 +160,26 @@ pub struct PingEvent;
         run.stdout
     );
 
+    // The user gives an event a field and its constructor an argument: the
+    // generated `--test` stub still compiles (it builds the event with Default).
+    let file = "src/events/user_registered.rs";
+    let event = pkg
+        .read(file)
+        .replace(
+            "    pub id: String,\n",
+            "    pub id: String,\n    pub email: String,\n",
+        )
+        .replace(
+            "pub fn new() -> Self {",
+            "pub fn new(email: String) -> Self {",
+        )
+        .replace(
+            "            id: event_core::ulid::Ulid::new().to_string(),\n",
+            "            id: event_core::ulid::Ulid::new().to_string(),\n            email,\n",
+        );
+    assert!(event.contains("new(email: String)"), "{event}");
+    pkg.write(file, &event);
+
     // The user fills in the listeners.
     for (file, what) in [
         ("src/listeners/send_welcome_email.rs", "welcome email"),
@@ -189,7 +209,7 @@ use events::{{OrderPlacedEvent, TypeEvent, UserRegisteredEvent}};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {{
     event_registry::register().await?;
-    event_core::dispatch(UserRegisteredEvent::new()).await?;
+    event_core::dispatch(UserRegisteredEvent::new(\"ada@example.com\".into())).await?;
     event_core::dispatch(TypeEvent::new()).await?;
 
     // What a queue worker does: rebuild the event from JSON, run its listeners.
@@ -354,6 +374,47 @@ fn a_new_app_gets_its_own_artisan_and_its_queued_listener_runs_on_queue_work() {
     assert!(lines[0].trim_end().ends_with("RUNNING"), "{stdout}");
     assert!(lines[1].trim_end().ends_with("ms DONE"), "{stdout}");
     assert!(stdout.contains("1 done, 0 retried, 0 failed"), "{stdout}");
+
+    // --max-jobs: two jobs wait, the worker runs one and stops.
+    must(&pkg, &["run", "-q", "--bin", "shop"]);
+    must(&pkg, &["run", "-q", "--bin", "shop"]);
+    let artisan = target_dir().join("debug/artisan");
+    let worker = |args: &[&str]| {
+        Command::new(&artisan)
+            .args(args)
+            .current_dir(pkg.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run the app's artisan")
+    };
+    let out = worker(&["queue:work", "--max-jobs", "1"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Worker stopped: 1 done"), "{text}");
+    // --max-time: the other job runs, then the worker stops on its own.
+    let out = worker(&["queue:work", "--max-time", "1"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Worker stopped: 1 done"), "{text}");
+
+    // SIGTERM stops a waiting worker gracefully, exit 0.
+    let child = Command::new(&artisan)
+        .args(["queue:work"])
+        .current_dir(pkg.path())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the worker");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let out = child.wait_with_output().expect("worker exits");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{:?}\n{text}", out.status);
+    assert!(text.contains("Worker stopped: 0 done"), "{text}");
 
     let (json, _) = must(
         &pkg,

@@ -64,7 +64,7 @@ pub fn work(manifest: Option<&Path>, app: &crate::App, args: QueueWork) -> Resul
         args.queue.clone()
     };
 
-    let finished = Arc::new(AtomicU64::new(0));
+    let finished = Arc::new(Finished::default());
     let log = JobLog {
         finished: finished.clone(),
     };
@@ -123,25 +123,36 @@ struct Stop {
     max_time: Option<Duration>,
 }
 
+/// Jobs the worker finished (done or failed for good), with a wake-up for
+/// each, so `--max-jobs` stops before the next job starts.
+#[derive(Default)]
+struct Finished {
+    count: AtomicU64,
+    changed: tokio::sync::Notify,
+}
+
 /// Completes when one of `--stop-when-empty`, `--max-jobs`, `--max-time` is met.
 ///
 /// Built on what `Worker` offers today (`run_until` with this future); when
 /// event-core's `Worker` gains `stop_when_empty` / `max_jobs` / `max_time`,
 /// this function becomes three builder calls.
-async fn stop_conditions(connection: Queue, stop: Stop, finished: Arc<AtomicU64>) {
+async fn stop_conditions(connection: Queue, stop: Stop, finished: Arc<Finished>) {
     if !stop.when_empty && stop.max_jobs.is_none() && stop.max_time.is_none() {
         return std::future::pending().await;
     }
     let began = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = finished.changed.notified() => {}
+        }
         if stop.max_time.is_some_and(|max| began.elapsed() >= max) {
             return;
         }
         if stop
             .max_jobs
-            .is_some_and(|max| finished.load(Ordering::Relaxed) >= max)
+            .is_some_and(|max| finished.count.load(Ordering::Relaxed) >= max)
         {
             return;
         }
@@ -158,7 +169,7 @@ async fn stop_conditions(connection: Queue, stop: Stop, finished: Arc<AtomicU64>
 /// Prints the worker's per-job events (event-core's [`JOB_LOG_TARGET`]) and
 /// counts the jobs that finished.
 struct JobLog {
-    finished: Arc<AtomicU64>,
+    finished: Arc<Finished>,
 }
 
 #[derive(Default)]
@@ -198,7 +209,8 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for JobLog {
         let mut fields = JobFields::default();
         event.record(&mut fields);
         if matches!(fields.status.as_str(), "DONE" | "FAIL") {
-            self.finished.fetch_add(1, Ordering::Relaxed);
+            self.finished.count.fetch_add(1, Ordering::Relaxed);
+            self.finished.changed.notify_one();
         }
         out::plain(&job_line(&fields));
         if !fields.reason.is_empty() {
