@@ -42,7 +42,10 @@ pub fn run(cli: Cli, app: &crate::App) -> Result<()> {
         Command::QueueForget(args) => queue::forget(manifest, args),
         Command::QueueFlush(args) => queue::flush(manifest, args),
         Command::EventHistory(args) => history::history(manifest, args),
-        Command::EventReplay(args) => replay::without_registry(args),
+        Command::EventReplay(args) => match app.job_registry() {
+            Some(registry) => replay::event_replay(manifest, args, &registry),
+            None => replay::without_registry(args),
+        },
         Command::BroadcastServe(args) => broadcast::serve(args),
     }
 }
