@@ -667,21 +667,25 @@ impl MemoryBackend {
         self.state().lanes[lane].name.clone()
     }
 
+    /// The lane number of the queue named `queue`, created if new.
+    pub(crate) fn lane_of(&self, queue: &str) -> usize {
+        match self.lookup.load().lanes.get(queue) {
+            Some(&lane) => lane,
+            None => self.lane_slow(queue),
+        }
+    }
+
     /// Queues a job for `listener` (`None`: a queued event's listeners)
-    /// with its `settings` (the dispatcher's fast path).
+    /// with its `settings` on lane `lane` (the dispatcher's fast path).
     pub(crate) fn push_live(
         &self,
         event: Arc<dyn Event>,
         settings: JobSettings,
+        lane: usize,
         now: i64,
         listener: Option<&Arc<dyn EventListener>>,
     ) {
         let lookup = self.lookup.load();
-        let queue = settings.queue_name();
-        let lane = match lookup.lanes.get(queue) {
-            Some(&lane) => lane,
-            None => self.lane_slow(queue),
-        };
         let mut job = MemJob::live(event, settings, now);
         job.lane = lane as u32;
         if let Some(listener) = listener {

@@ -99,7 +99,7 @@ impl Worker {
     /// A worker for `connection`, rebuilding jobs with `registry`
     /// (`event_registry::job_registry()`, or one built by hand).
     pub fn new(connection: Queue, registry: impl Into<Arc<JobRegistry>>) -> Self {
-        let queues = vec![connection.defaults().queue_name().to_string()];
+        let queues = vec![connection.default_queue().to_string()];
         Self {
             queue: connection,
             registry: registry.into(),
