@@ -59,7 +59,6 @@ mod middleware;
 #[cfg(feature = "redis")]
 mod redis;
 mod registry;
-mod runner;
 mod settings;
 mod shutdown;
 #[cfg(feature = "sqlite")]
