@@ -13,6 +13,7 @@ use event_core::{Dispatcher, Event, JobRegistry, listener};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, Event)]
+#[event(tags("billing", "cards"))]
 pub struct PaymentDueEvent {
     pub order: u64,
 }
@@ -133,6 +134,8 @@ async fn failed_jobs_round_trip(url: &str, dir: &Path) {
     assert!(shown.contains("on payments"), "{shown}");
     assert!(shown.contains("card declined for order 7"), "{shown}");
     assert!(shown.contains("INFO  2 failed job(s)."), "{shown}");
+    // The event's tags are stored with the job and shown.
+    assert!(shown.contains("tags: billing, cards"), "{shown}");
 
     let out = artisan(&["queue:failed", "--url", &url, "--json"], dir);
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
@@ -140,6 +143,7 @@ async fn failed_jobs_round_trip(url: &str, dir: &Path) {
     assert_eq!(rows[0]["event"], "PaymentDue");
     assert_eq!(rows[0]["queue"], "payments");
     assert_eq!(rows[0]["attempts"], 1);
+    assert_eq!(rows[0]["tags"], serde_json::json!(["billing", "cards"]));
     assert!(
         rows[0]["reason"]
             .as_str()

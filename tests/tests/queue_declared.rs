@@ -989,3 +989,49 @@ on_every_connection!(
     two_dispatchers_share_a_queue,
     should_queue_broadcast_sends_it_as_a_job,
 );
+
+/// `shutdown_signal()` installs its handlers when called: a SIGTERM that
+/// arrives before the future is first polled is not lost (nor fatal).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_before_the_first_poll_is_graceful() {
+    let shutdown = event_core::queue::shutdown_signal();
+    nix::sys::signal::raise(nix::sys::signal::Signal::SIGTERM).expect("raise SIGTERM");
+    tokio::time::timeout(LIMIT, shutdown)
+        .await
+        .expect("the SIGTERM completes the shutdown future");
+}
+
+/// SIGTERM to a worker process mid-job: the job finishes within the grace
+/// period and the process exits cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_job_finishes_the_job_and_exits_cleanly() {
+    use queue_common::{fixtures::TestJobEvent, lines, producer, spawn_worker};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/jobs.db", dir.path().display());
+    let record = dir.path().join("record.log");
+    let queue = Queue::open(&url).await.expect("open");
+    let dispatcher = producer(&queue).await;
+    dispatcher
+        .dispatch(TestJobEvent {
+            n: 1,
+            sleep_ms: 800,
+            ..TestJobEvent::default()
+        })
+        .await
+        .expect("dispatch");
+    let mut worker = spawn_worker(&url, &record, 30_000, 1);
+    assert!(eventually(LIMIT, async || lines(&record, "start") == vec![1]).await);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(worker.0.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("SIGTERM");
+    let status = worker.0.wait().expect("wait");
+    assert!(status.success(), "exited with {status:?}");
+    assert_eq!(
+        lines(&record, "success"),
+        vec![1],
+        "the running job finished"
+    );
+    assert_eq!(queue.size().await.expect("size"), 0);
+}

@@ -302,3 +302,89 @@ async fn redis_streams_and_consumers_do_not_pile_up() {
     running.stop().await;
     clean(&url).await;
 }
+
+/// Log lines, captured for one test.
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+    fn make_writer(&'a self) -> Logs {
+        self.clone()
+    }
+}
+
+impl Logs {
+    fn count(&self, what: &str) -> usize {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner()))
+            .matches(what)
+            .count()
+    }
+}
+
+/// A worker says at WARN when it loses its connection and when it gets it
+/// back, every time (not once, and not on every failed poll).
+#[tokio::test]
+async fn worker_warns_each_time_reachability_changes() {
+    if redis_url().is_none() {
+        return;
+    }
+    let logs = Logs::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .finish();
+    // This test's thread only: the runtime is current-thread.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("spare port")
+        .port();
+    let url = format!("redis://127.0.0.1:{port}?prefix=reach");
+    let server = RedisServer::start(port);
+    let queue = open_when_up(&url).await;
+    let (_dispatcher, registry) =
+        common::setup(&queue, TestListener::new("reach", Sink::memory())).await;
+    let running = common::start(common::worker(&queue, registry));
+    let lost = "queue worker cannot reach its connection";
+    let back = "queue worker reaches its connection again";
+    let limit = Duration::from_secs(20);
+
+    server.stop();
+    assert!(
+        common::eventually(limit, async || logs.count(lost) == 1).await,
+        "first loss"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(logs.count(lost), 1, "said once while it stays down");
+    let server = RedisServer::start(port);
+    assert!(
+        common::eventually(limit, async || logs.count(back) == 1).await,
+        "back"
+    );
+    server.stop();
+    assert!(
+        common::eventually(limit, async || logs.count(lost) == 2).await,
+        "second loss"
+    );
+    let _server = RedisServer::start(port);
+    assert!(
+        common::eventually(limit, async || logs.count(back) == 2).await,
+        "back again"
+    );
+    running.stop().await;
+}

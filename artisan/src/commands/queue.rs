@@ -111,6 +111,7 @@ pub fn failed(manifest: Option<&Path>, args: QueueFailed) -> Result<()> {
                     "attempts": j.attempts,
                     "failed_at": when(j.failed_at),
                     "reason": j.reason,
+                    "tags": j.payload.settings.tags,
                 })
             })
             .collect();
@@ -123,8 +124,14 @@ pub fn failed(manifest: Option<&Path>, args: QueueFailed) -> Result<()> {
     }
     let dim = out::dim();
     for job in &jobs {
+        let tags = &job.payload.settings.tags;
+        let tags = if tags.is_empty() {
+            String::new()
+        } else {
+            format!(" {dim}tags:{dim:#} {}", tags.join(", "))
+        };
         out::plain(&format!(
-            "  {} {dim}{}{dim:#} {} {dim}on{dim:#} {} {dim}after {} attempt(s){dim:#}",
+            "  {} {dim}{}{dim:#} {} {dim}on{dim:#} {} {dim}after {} attempt(s){dim:#}{tags}",
             when(job.failed_at),
             job.id,
             what(job),

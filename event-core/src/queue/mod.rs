@@ -63,7 +63,6 @@ pub mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
 mod registry;
-mod runner;
 mod settings;
 mod shutdown;
 #[cfg(feature = "sqlite")]
@@ -319,6 +318,12 @@ impl Queue {
         &self.inner.defaults
     }
 
+    /// `EVENTS_DEFAULT_QUEUE`: where jobs that name no queue go, and what
+    /// a worker without `.queues(..)` reads.
+    pub fn default_queue(&self) -> &str {
+        self.inner.defaults.queue.as_deref().unwrap_or("default")
+    }
+
     pub(crate) fn memory_backend(&self) -> Option<&Arc<MemoryBackend>> {
         self.inner.memory.as_ref()
     }
@@ -397,7 +402,7 @@ impl Queue {
             event: event.event_name().to_string(),
             payload: serde_json::Value::Null,
             listener,
-            queue: settings.queue_name().to_string(),
+            queue: settings.queue_or(self.default_queue()).to_string(),
             attempts: 0,
             exceptions: 0,
             priority: settings.priority,
@@ -519,7 +524,15 @@ impl Queue {
         if let Err(e) = middleware::check(&settings.middleware) {
             return Some(Err(e.into()));
         }
-        memory.push_live(event.clone(), settings, job::coarse_now_ms(), listener);
+        let queue = settings.queue_or(self.default_queue());
+        let lane = memory.lane_of(queue);
+        memory.push_live(
+            event.clone(),
+            settings,
+            lane,
+            job::coarse_now_ms(),
+            listener,
+        );
         Some(Ok(()))
     }
 

@@ -23,8 +23,9 @@ use crate::listener::{EventListener, ShouldQueueListener};
 /// As a declaration (what `EventListener::options()` returns, which is why
 /// it is also called [`ListenerOptions`](crate::ListenerOptions)), `None`
 /// and empty mean "not said here". As a job's settings (computed by
-/// [`JobSettings::for_listener`] / [`JobSettings::for_event`]), the queue,
-/// tries and retry delay are always filled in.
+/// [`JobSettings::for_listener`] / [`JobSettings::for_event`]), tries and
+/// the retry delay are always filled in; a queue left `None` is the
+/// connection's default queue.
 ///
 /// Stored with every job (durations as milliseconds).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,8 +37,8 @@ pub struct JobSettings {
     /// name given to `Queue::with_connection`); `None`: the queue's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection: Option<String>,
-    /// The named queue; for a job, always set (`EVENTS_DEFAULT_QUEUE` when
-    /// nothing names one).
+    /// The named queue; `None` (or `"default"`): the connection's default
+    /// queue (`EVENTS_DEFAULT_QUEUE`), which the job's envelope names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<String>,
     /// Hold a new job back this long.
@@ -216,9 +217,9 @@ impl JobSettings {
         self.delay.map_or(0, millis)
     }
 
-    /// The queue, `default` if a job somehow has none.
-    pub fn queue_name(&self) -> &str {
-        self.queue.as_deref().unwrap_or("default")
+    /// The queue, or `default_queue` where it names none.
+    pub fn queue_or<'a>(&'a self, default_queue: &'a str) -> &'a str {
+        self.queue.as_deref().unwrap_or(default_queue)
     }
 }
 
@@ -237,12 +238,11 @@ fn resolve(own: JobSettings, event: &dyn Event, defaults: &JobSettings) -> JobSe
     JobSettings {
         queued: true,
         connection: own.connection.or_else(|| defaults.connection.clone()),
-        // Laravel's default queue is called `default`: naming it means the
-        // configured one (what `artisan make:listener --queued` writes).
-        queue: own
-            .queue
-            .filter(|q| q != "default")
-            .or_else(|| defaults.queue.clone()),
+        // `None`: the connection's default queue, which the envelope names
+        // (no copy of its name per job). Laravel's default queue is called
+        // `default`: naming it means the configured one (what
+        // `artisan make:listener --queued` writes).
+        queue: own.queue.filter(|q| q != "default"),
         delay: own.delay.or(defaults.delay),
         tries: Some(match own.tries.or(defaults.tries) {
             _ if !own.retry => 1,

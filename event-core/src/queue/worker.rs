@@ -99,7 +99,7 @@ impl Worker {
     /// A worker for `connection`, rebuilding jobs with `registry`
     /// (`event_registry::job_registry()`, or one built by hand).
     pub fn new(connection: Queue, registry: impl Into<Arc<JobRegistry>>) -> Self {
-        let queues = vec![connection.defaults().queue_name().to_string()];
+        let queues = vec![connection.default_queue().to_string()];
         Self {
             queue: connection,
             registry: registry.into(),
@@ -261,7 +261,7 @@ impl Worker {
             }
         };
         let report = if let Some(memory) = self.queue.memory_backend() {
-            let plan = super::runner::Plan {
+            let plan = super::memory::worker::Plan {
                 registry: self.registry,
                 queues: self.queues,
                 concurrency: self.concurrency,
@@ -272,7 +272,7 @@ impl Worker {
                 stats,
                 stop,
             };
-            super::runner::run(plan, memory.clone(), shutdown).await
+            super::memory::worker::run(plan, memory.clone(), shutdown).await
         } else {
             self.run_claims(backend, stats, stop, shutdown).await
         };

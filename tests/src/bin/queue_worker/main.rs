@@ -11,6 +11,8 @@ use event_core::queue::{Queue, Worker, shutdown_signal};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // First: a SIGTERM from here on stops the worker gracefully.
+    let shutdown = shutdown_signal();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(url), Some(record)) = (args.first(), args.get(1)) else {
         anyhow::bail!("usage: queue_worker <queue-url> <record-file> [lease-ms] [concurrency]");
@@ -30,7 +32,7 @@ async fn main() -> anyhow::Result<()> {
         .visibility_timeout(Duration::from_millis(lease_ms))
         .poll_interval(Duration::from_millis(20))
         .grace_period(Duration::from_secs(5))
-        .run_until(shutdown_signal())
+        .run_until(shutdown)
         .await?;
     println!("{report:?}");
     Ok(())

@@ -16,16 +16,16 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
-use super::attempt::{Attempt, Failure, Verdict, Wrap, attempt, failed_attempt};
-use super::job::coarse_now_ms;
-use super::memory::{MemJob, MemoryBackend};
-use super::middleware::Gate;
-use super::registry::JobRegistry;
-use super::stats::{Ended, WorkerStats};
-use super::worker::{StopWhen, WorkerReport};
-use super::{FailedJob, QueueError};
+use super::{MemJob, MemoryBackend};
 use crate::event::Event;
 use crate::listener::EventListener;
+use crate::queue::attempt::{Attempt, Failure, Verdict, Wrap, attempt, failed_attempt};
+use crate::queue::job::coarse_now_ms;
+use crate::queue::middleware::Gate;
+use crate::queue::registry::JobRegistry;
+use crate::queue::stats::{Ended, WorkerStats};
+use crate::queue::worker::{StopWhen, WorkerReport};
+use crate::queue::{FailedJob, QueueError};
 
 /// At most this many jobs taken at once by one runner.
 const BATCH: usize = 64;
@@ -91,7 +91,7 @@ struct Shared {
 }
 
 /// Settings the memory worker takes from [`super::Worker`].
-pub(super) struct Plan {
+pub(crate) struct Plan {
     pub registry: Arc<JobRegistry>,
     pub queues: Vec<String>,
     pub concurrency: usize,
@@ -103,7 +103,7 @@ pub(super) struct Plan {
     pub stop: Arc<tokio::sync::Notify>,
 }
 
-pub(super) async fn run(
+pub(crate) async fn run(
     plan: Plan,
     memory: Arc<MemoryBackend>,
     shutdown: impl Future<Output = ()>,
@@ -515,13 +515,13 @@ fn settle(
             job.attempts = this_attempt;
             job.set_exceptions(exceptions);
             job.available_at =
-                super::job::now_ms() + job.backoff_after(this_attempt).as_millis() as i64;
+                crate::queue::job::now_ms() + job.backoff_after(this_attempt).as_millis() as i64;
             shared.memory.retry_job(job);
             Ran::Retried
         }
         Verdict::Release { after } => {
             job.attempts = this_attempt;
-            job.available_at = super::job::now_ms() + after.as_millis() as i64;
+            job.available_at = crate::queue::job::now_ms() + after.as_millis() as i64;
             shared.memory.retry_job(job);
             Ran::Retried
         }
