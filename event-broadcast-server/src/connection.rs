@@ -16,6 +16,9 @@ use crate::hub::{Hub, kind, parse_channel_data};
 use crate::protocol::{self, ClientMessage, close};
 use crate::socket::{Closer, SocketHandle};
 
+/// Frames written before one flush.
+const BATCH: usize = 64;
+
 /// How long a closing connection may take to accept its close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
@@ -58,10 +61,21 @@ async fn write_loop(
             () = closer.closed() => break,
             frame = rx.recv() => match frame {
                 Some(frame) => {
-                    // A peer that stops reading blocks this send; a close
-                    // request (its queue filled up meanwhile) ends it.
+                    // Write what is queued in one go, then flush. A peer that
+                    // stops reading blocks this; a close request (its queue
+                    // filled up meanwhile) ends it.
+                    let write = async {
+                        sink.feed(frame).await?;
+                        for _ in 0..BATCH {
+                            match rx.try_recv() {
+                                Ok(next) => sink.feed(next).await?,
+                                Err(_) => break,
+                            }
+                        }
+                        sink.flush().await
+                    };
                     tokio::select! {
-                        sent = sink.send(frame) => if sent.is_err() { return },
+                        sent = write => if sent.is_err() { return },
                         () = closer.closed() => break,
                     }
                 }
