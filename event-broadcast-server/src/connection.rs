@@ -16,6 +16,12 @@ use crate::hub::{Hub, kind, parse_channel_data};
 use crate::protocol::{self, ClientMessage, close};
 use crate::socket::{Closer, SocketHandle};
 
+/// Frames written before one flush.
+const BATCH: usize = 64;
+
+/// How long a closing connection may take to accept its close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
 /// Refuses a connection: an error frame, then the close code.
 pub(crate) async fn refuse(mut ws: WebSocket, code: u16, message: &str) {
     tracing::info!(code, %message, "refusing connection");
@@ -55,23 +61,42 @@ async fn write_loop(
             () = closer.closed() => break,
             frame = rx.recv() => match frame {
                 Some(frame) => {
-                    if sink.send(frame).await.is_err() {
-                        return;
+                    // Write what is queued in one go, then flush. A peer that
+                    // stops reading blocks this; a close request (its queue
+                    // filled up meanwhile) ends it.
+                    let write = async {
+                        sink.feed(frame).await?;
+                        for _ in 0..BATCH {
+                            match rx.try_recv() {
+                                Ok(next) => sink.feed(next).await?,
+                                Err(_) => break,
+                            }
+                        }
+                        sink.flush().await
+                    };
+                    tokio::select! {
+                        sent = write => if sent.is_err() { return },
+                        () = closer.closed() => break,
                     }
                 }
                 None => break,
             },
         }
     }
-    if let Some((code, reason)) = closer.reason() {
-        let _ = sink
-            .send(Message::Close(Some(CloseFrame {
-                code,
-                reason: Utf8Bytes::from(reason),
-            })))
-            .await;
-    }
-    let _ = sink.close().await;
+    // The close frame gets a few seconds; a peer that reads nothing is then
+    // dropped with the TCP connection.
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        if let Some((code, reason)) = closer.reason() {
+            let _ = sink
+                .send(Message::Close(Some(CloseFrame {
+                    code,
+                    reason: Utf8Bytes::from(reason),
+                })))
+                .await;
+        }
+        let _ = sink.close().await;
+    })
+    .await;
 }
 
 async fn read_loop(

@@ -22,6 +22,9 @@ use crate::hub::{Hub, Stats};
 use crate::protocol::close;
 use crate::{cluster, connection, http_api};
 
+const READ_BUFFER: usize = 4 * 1024;
+const WRITE_BUFFER: usize = 16 * 1024;
+
 /// A running server.
 pub struct Server {
     addr: SocketAddr,
@@ -182,8 +185,12 @@ async fn upgrade(
     State(hub): State<Arc<Hub>>,
 ) -> impl IntoResponse {
     let max = hub.config.max_message_bytes;
+    // Small buffers: tungstenite's 128 KiB read buffer per socket would be
+    // most of an idle connection's memory.
     ws.max_message_size(max)
         .max_frame_size(max)
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
         .on_upgrade(move |socket| async move {
             if key != hub.config.credentials.key {
                 return connection::refuse(socket, close::UNKNOWN_APP, "unknown app key").await;

@@ -329,3 +329,64 @@ async fn graceful_shutdown_closes_with_a_backoff_code() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn a_socket_that_stops_reading_is_closed_and_never_blocks_the_others() {
+    let mut config = config();
+    config.socket_queue = 16;
+    let server = Server::bind(config).await.unwrap();
+    let addr = server.local_addr();
+    let mut stuck = connect(addr).await;
+    subscribed(&mut stuck, "firehose", None).await;
+    let mut reader = connect(addr).await;
+    subscribed(&mut reader, "firehose", None).await;
+    let payload = "x".repeat(9000);
+    let mut received = 0;
+    // `stuck` never reads: its kernel buffers fill, then its queue, then it is closed.
+    for round in 0..150 {
+        let batch: Vec<Value> = (0..10)
+            .map(|i| json!({ "channel": "firehose", "name": format!("e{round}-{i}"), "data": payload }))
+            .collect();
+        let body = json!({ "batch": batch }).to_string().into_bytes();
+        let (status, text) =
+            signed(addr, "POST", "/apps/test-app/batch_events", &[], Some(body)).await;
+        assert_eq!(status, 200, "{text}");
+        while let Some(f) = next_json_within(&mut reader.ws, Duration::from_millis(1)).await {
+            if f["event"].as_str().is_some_and(|e| e.starts_with('e')) {
+                received += 1;
+            }
+        }
+        if server
+            .stats()
+            .slow_closed
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+        {
+            break;
+        }
+    }
+    assert!(
+        server
+            .stats()
+            .slow_closed
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1,
+        "the stuck socket was closed"
+    );
+    while let Some(f) = next_json_within(&mut reader.ws, Duration::from_millis(500)).await {
+        if f["event"].as_str().is_some_and(|e| e.starts_with('e')) {
+            received += 1;
+        }
+    }
+    assert!(received > 0);
+    // The reader still gets new events.
+    let body = json!({ "name": "after", "channel": "firehose", "data": "{}" })
+        .to_string()
+        .into_bytes();
+    signed(addr, "POST", "/apps/test-app/events", &[], Some(body)).await;
+    assert_eq!(next_json(&mut reader.ws).await.unwrap()["event"], "after");
+    // And the stuck one, once it reads, finds a 4100 close after what it had
+    // buffered, or (when it took longer than the close grace) a dropped connection.
+    let code = close_code(&mut stuck.ws).await;
+    assert!(matches!(code, Some(4100) | None), "{code:?}");
+}
