@@ -26,8 +26,8 @@ pub struct Cursor {
     pub tx: i64,
     /// PostgreSQL: every row at or below this position has been delivered.
     pub floor: i64,
-    /// PostgreSQL: (sequence value, snapshot xmax) read together; once the
-    /// snapshot xmin passes that xmax and the reader has caught up, every
+    /// PostgreSQL: (sequence value, a transaction id taken after it); once
+    /// a snapshot's xmin passes that id and the reader has caught up, every
     /// position up to that value is final and `floor` moves to it.
     #[serde(default)]
     pub pending: Option<(i64, i64)>,

@@ -554,7 +554,7 @@ impl Backend for PostgresStore {
         let err = self.err("reading new events");
         let mut client = self.client().await?;
         // Read before the snapshot: every position up to it was taken by a
-        // transaction that already had its id, so below the snapshot's xmax.
+        // transaction that already had its id (appends take it first).
         let sequence: i64 = client
             .query_one(
                 &format!(
@@ -575,13 +575,12 @@ impl Backend for PostgresStore {
             .map_err(&err)?;
         let snapshot = tx
             .query_one(
-                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
-                        pg_snapshot_xmax(pg_current_snapshot())::text::bigint",
+                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
                 &[],
             )
             .await
             .map_err(&err)?;
-        let (xmin, xmax): (i64, i64) = (snapshot.get(0), snapshot.get(1));
+        let xmin: i64 = snapshot.get(0);
         let lower = cursor.floor.max(cursor.start);
         // `behind`: how many transaction ids before the snapshot's xmin the
         // row's (32-bit) xmin is; 1..2^31 means an ended transaction.
@@ -620,7 +619,16 @@ impl Backend for PostgresStore {
                 next.pending = None;
             }
             if next.pending.is_none() {
-                next.pending = Some((sequence, xmax));
+                // A transaction id assigned now is above every id taken
+                // before `sequence` was read, running or not. (The
+                // snapshot's xmax is not: it is one past the latest
+                // *completed* id, and a running writer can be above it.)
+                let next_xid: i64 = client
+                    .query_one("SELECT pg_current_xact_id()::text::bigint", &[])
+                    .await
+                    .map_err(&err)?
+                    .get(0);
+                next.pending = Some((sequence, next_xid));
             }
         }
         Ok((records, next))
