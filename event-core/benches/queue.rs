@@ -8,12 +8,18 @@
 //! - memory: tokio mpsc channels (one per consumer) feeding the same listener calls;
 //! - sqlite: the same insert, claim and delete done by hand with rusqlite in
 //!   one transaction per job, on a file with the same pragmas;
-//! - redis: the same XADD / XREADGROUP / XACK+XDEL pipelined by hand, 128 deep.
+//! - redis: the same XADD / XREADGROUP / XACK+XDEL pipelined by hand, 128 deep;
+//! - postgres: the same SQL by hand on one connection, 128 jobs a statement:
+//!   insert (`unnest`), claim (`FOR UPDATE SKIP LOCKED`), delete.
 //!
 //! Redis is measured when `EVENTS_TEST_REDIS_URL` (or redis://127.0.0.1:6379)
-//! answers. `QUEUE_BENCH_JOBS` changes the job count; `QUEUE_BENCH_ONLY=memory`
-//! (or `sqlite`, `redis`) measures one connection; `QUEUE_BENCH_CONCURRENCY=8`
-//! one concurrency.
+//! answers; PostgreSQL with `--features postgres`, at `EVENTS_TEST_POSTGRES_URL`
+//! (or postgres://postgres@127.0.0.1:5432/test), each run in a schema of its
+//! own, dropped after; for postgres it also measures add-to-start latency on
+//! an idle worker (dispatch to the listener starting). `QUEUE_BENCH_JOBS`
+//! changes the job count; `QUEUE_BENCH_ONLY=memory` (or `sqlite`, `redis`,
+//! `postgres`) measures one connection; `QUEUE_BENCH_CONCURRENCY=8` one
+//! concurrency.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -298,6 +304,208 @@ async fn raw_redis(url: &str, jobs: u64) -> anyhow::Result<f64> {
     Ok(rate(jobs, took))
 }
 
+/// A fresh schema name for one run.
+fn bench_schema(what: &str) -> String {
+    format!(
+        "bench_{what}_{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    )
+}
+
+async fn pg_client(url: &str) -> anyhow::Result<tokio_postgres::Client> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+/// The postgres ceiling: the same statements as the connection, by hand on
+/// one connection, 128 jobs a statement: insert them all, then claim 128
+/// with SKIP LOCKED, call the listener, delete them, until done.
+async fn raw_postgres(url: &str, jobs: u64) -> anyhow::Result<f64> {
+    let count = Count::new();
+    let listener: Arc<dyn EventListener> = Arc::new(CountListener(count.clone()));
+    let client = pg_client(url).await?;
+    let schema = bench_schema("raw");
+    let t = format!("\"{schema}\".jobs");
+    client
+        .batch_execute(&format!(
+            "CREATE SCHEMA \"{schema}\";
+             CREATE TABLE {t} (seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                 queue text NOT NULL, priority integer NOT NULL, available_at bigint NOT NULL,
+                 reserved_until bigint NOT NULL DEFAULT 0, token text,
+                 attempts integer NOT NULL DEFAULT 0, payload text NOT NULL);
+             CREATE INDEX ON {t} (queue, priority DESC, seq);"
+        ))
+        .await?;
+    let insert = client
+        .prepare(&format!(
+            "INSERT INTO {t} (queue, priority, available_at, payload)
+             SELECT 'events', 0, 0, p FROM unnest($1::text[]) AS p"
+        ))
+        .await?;
+    let claim = client
+        .prepare(&format!(
+            "WITH picked AS (SELECT seq FROM {t} WHERE queue = 'events' AND available_at <= $1
+                 AND reserved_until <= $1 ORDER BY priority DESC, seq LIMIT 128 FOR UPDATE SKIP LOCKED)
+             UPDATE {t} AS j SET reserved_until = $1 + 90000, token = 'raw', attempts = j.attempts + 1
+             FROM picked WHERE j.seq = picked.seq RETURNING j.seq, j.payload"
+        ))
+        .await?;
+    let delete = client
+        .prepare(&format!("DELETE FROM {t} WHERE seq = ANY($1)"))
+        .await?;
+    const DEPTH: u64 = 128;
+    let start = Instant::now();
+    let mut sent = 0;
+    while sent < jobs {
+        let bodies: Vec<String> = (sent..(sent + DEPTH).min(jobs))
+            .map(|n| serde_json::json!({ "event": "Tick", "payload": { "n": n } }).to_string())
+            .collect();
+        client.execute(&insert, &[&bodies]).await?;
+        sent += DEPTH;
+    }
+    let mut handled = 0;
+    while handled < jobs {
+        let now = chrono::Utc::now().timestamp_millis();
+        let rows = client.query(&claim, &[&now]).await?;
+        let mut seqs = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let value: serde_json::Value = serde_json::from_str(row.get(1))?;
+            let n = value["payload"]["n"].as_u64().unwrap_or(0);
+            listener.handle(Arc::new(Tick { n })).await?;
+            seqs.push(row.get::<_, i64>(0));
+        }
+        handled += seqs.len() as u64;
+        client.execute(&delete, &[&seqs]).await?;
+    }
+    let took = start.elapsed();
+    client
+        .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .await?;
+    Ok(rate(jobs, took))
+}
+
+/// Records when the listener starts.
+#[cfg(feature = "postgres")]
+struct StartListener(tokio::sync::mpsc::UnboundedSender<Instant>);
+
+#[cfg(feature = "postgres")]
+#[async_trait]
+impl EventListener for StartListener {
+    async fn handle(&self, _event: Arc<dyn Event>) -> anyhow::Result<()> {
+        let _ = self.0.send(Instant::now());
+        Ok(())
+    }
+    fn should_queue(&self) -> bool {
+        true
+    }
+    fn listener_name(&self) -> &str {
+        "start"
+    }
+    fn options(&self) -> ListenerOptions {
+        ListenerOptions {
+            queued: true,
+            retry: true,
+            ..ListenerOptions::default()
+        }
+    }
+}
+
+/// Dispatch to listener start on an idle worker (it has waited 50 ms since
+/// its last job, so it sleeps on LISTEN), `samples` times.
+#[cfg(feature = "postgres")]
+async fn add_to_start(queue: Queue, samples: usize) -> anyhow::Result<Vec<Duration>> {
+    let (started, mut starts) = tokio::sync::mpsc::unbounded_channel();
+    let listener: Arc<dyn EventListener> = Arc::new(StartListener(started));
+    let dispatcher = Dispatcher::new();
+    queue.install(&dispatcher).await;
+    dispatcher.listen::<Tick>(listener.clone()).await;
+    let registry = JobRegistry::new().listener::<Tick>(listener);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(
+        Worker::new(queue.clone(), registry)
+            .queues(["events"])
+            .run_until(async move {
+                let _ = stopped.await;
+            }),
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut latencies = Vec::with_capacity(samples);
+    for n in 0..samples as u64 {
+        let sent = Instant::now();
+        dispatcher.dispatch(Tick { n }).await?;
+        let Some(began) = starts.recv().await else {
+            anyhow::bail!("the worker stopped");
+        };
+        latencies.push(began - sent);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(());
+    let _ = worker.await;
+    latencies.sort();
+    Ok(latencies)
+}
+
+#[cfg(feature = "postgres")]
+async fn bench_postgres(concurrencies: &[usize], jobs: u64) -> anyhow::Result<()> {
+    let base = std::env::var("EVENTS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let admin = match pg_client(&base).await {
+        Ok(client) => client,
+        Err(e) => {
+            println!("postgres skipped: {e}");
+            return Ok(());
+        }
+    };
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let open = async |schema: &str| Queue::open(&format!("{base}{sep}schema={schema}")).await;
+    for &concurrency in concurrencies {
+        let (mut ours_runs, mut raw_runs) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            raw_runs.push(raw_postgres(&base, jobs).await?);
+            let schema = bench_schema("ours");
+            let queue = open(&schema).await?;
+            ours_runs.push(ours(queue, jobs, concurrency).await);
+            admin
+                .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+                .await?;
+        }
+        let median = |runs: &mut Vec<f64>| {
+            runs.sort_by(f64::total_cmp);
+            runs[runs.len() / 2]
+        };
+        let (ours_median, raw_median) = (median(&mut ours_runs), median(&mut raw_runs));
+        let (ours_best, raw_best) = (ours_runs[ours_runs.len() - 1], raw_runs[raw_runs.len() - 1]);
+        println!(
+            "postgres concurrency {concurrency}: median {ours_median:>8.0} jobs/s vs raw {raw_median:>8.0} ({:>5.1}%)   best {ours_best:>8.0} vs {raw_best:>8.0} ({:>5.1}%)",
+            100.0 * ours_median / raw_median,
+            100.0 * ours_best / raw_best
+        );
+    }
+    let schema = bench_schema("latency");
+    let latencies = add_to_start(open(&schema).await?, 40).await?;
+    admin
+        .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .await?;
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "postgres add-to-start on an idle worker ({} samples): median {:.2} ms, best {:.2} ms, p90 {:.2} ms, worst {:.2} ms",
+        latencies.len(),
+        ms(latencies[latencies.len() / 2]),
+        ms(latencies[0]),
+        ms(latencies[latencies.len() * 9 / 10]),
+        ms(latencies[latencies.len() - 1]),
+    );
+    Ok(())
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn bench_postgres(_concurrencies: &[usize], jobs: u64) -> anyhow::Result<()> {
+    let _ = (raw_postgres, jobs);
+    println!("postgres skipped: run with --features postgres");
+    Ok(())
+}
+
 fn row(connection: &str, concurrency: usize, ours: f64, raw: f64) {
     println!(
         "{connection:<7} concurrency {concurrency}: {ours:>10.0} jobs/s   raw ceiling {raw:>10.0} jobs/s   ratio {:>5.1}%",
@@ -324,7 +532,7 @@ async fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
-    // `QUEUE_BENCH_ONLY=memory|sqlite|redis` measures one connection.
+    // `QUEUE_BENCH_ONLY=memory|sqlite|redis|postgres` measures one connection.
     let only = std::env::var("QUEUE_BENCH_ONLY").unwrap_or_default();
     let wanted = |name: &str| only.is_empty() || only == name;
     let concurrencies: Vec<usize> = match std::env::var("QUEUE_BENCH_CONCURRENCY") {
@@ -366,6 +574,9 @@ async fn main() -> anyhow::Result<()> {
             queue.clear().await?;
         }
         row("redis", concurrency, got, raw);
+    }
+    if wanted("postgres") {
+        bench_postgres(&concurrencies, jobs).await?;
     }
     Ok(())
 }

@@ -58,7 +58,13 @@ pub(super) struct Inner {
     /// Redacted, for messages.
     url: String,
     config: tokio_postgres::Config,
+    /// Dispatches, the failed store, setup: commits wait for the disk.
     pool: Pool,
+    /// A worker's claims, acks, retries and lease extensions, with
+    /// `synchronous_commit = off`: a crash of the server may lose the last
+    /// of them, which at-least-once delivery already allows for (the job
+    /// runs again); jobs themselves are only ever written through `pool`.
+    worker_pool: Pool,
     tables: Tables,
     wake: Arc<Wake>,
     writer: Writer,
@@ -77,26 +83,19 @@ impl PostgresBackend {
     pub async fn connect(url: &str, options: PostgresOptions) -> Result<Self, QueueError> {
         let config = options::driver_config(url)?;
         let url = super::redact(url);
-        let manager = Manager::from_config(
-            config.clone(),
-            tokio_postgres::NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(options.pool_size)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(Duration::from_secs(30)))
-            .build()
-            .map_err(|e| QueueError::InvalidUrl {
-                url: url.clone(),
-                reason: format!("cannot build the connection pool: {e}"),
-            })?;
+        let pool = build_pool(config.clone(), &options, &url)?;
+        let mut worker_config = config.clone();
+        let session = match worker_config.get_options() {
+            Some(given) => format!("{given} -c synchronous_commit=off"),
+            None => "-c synchronous_commit=off".to_string(),
+        };
+        worker_config.options(&session);
+        let worker_pool = build_pool(worker_config, &options, &url)?;
         let inner = Inner {
             url,
             config,
             pool,
+            worker_pool,
             tables: Tables::new(&options.schema),
             wake: Arc::new(Wake::new()),
             writer: Writer::default(),
@@ -112,6 +111,37 @@ impl PostgresBackend {
     pub fn schema(&self) -> &str {
         &self.inner.tables.schema
     }
+}
+
+/// A pool of connections opened as they are needed.
+fn build_pool(
+    config: tokio_postgres::Config,
+    options: &PostgresOptions,
+    url: &str,
+) -> Result<Pool, QueueError> {
+    let manager = Manager::from_config(
+        config,
+        tokio_postgres::NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(options.pool_size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(Duration::from_secs(30)))
+        .build()
+        .map_err(|e| QueueError::InvalidUrl {
+            url: url.to_string(),
+            reason: format!("cannot build the connection pool: {e}"),
+        })
+}
+
+/// Which pool a statement goes through.
+#[derive(Clone, Copy)]
+enum Via {
+    Dispatch,
+    Worker,
 }
 
 impl Inner {
@@ -131,7 +161,15 @@ impl Inner {
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, QueueError> {
-        self.pool.get().await.map_err(|e| match e {
+        self.client_via(Via::Dispatch).await
+    }
+
+    async fn client_via(&self, via: Via) -> Result<deadpool_postgres::Object, QueueError> {
+        let pool = match via {
+            Via::Dispatch => &self.pool,
+            Via::Worker => &self.worker_pool,
+        };
+        pool.get().await.map_err(|e| match e {
             PoolError::Backend(source) => self.pg("cannot connect", source),
             other => QueueError::Unreachable {
                 url: self.url.clone(),
@@ -190,11 +228,12 @@ impl Inner {
     /// Runs one statement; returns the rows it changed.
     async fn execute(
         &self,
+        via: Via,
         doing: &str,
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<u64, QueueError> {
-        let client = self.client().await?;
+        let client = self.client_via(via).await?;
         let statement = client
             .prepare_cached(sql)
             .await
@@ -207,11 +246,12 @@ impl Inner {
 
     async fn query(
         &self,
+        via: Via,
         doing: &str,
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<tokio_postgres::Row>, QueueError> {
-        let client = self.client().await?;
+        let client = self.client_via(via).await?;
         let statement = client
             .prepare_cached(sql)
             .await
@@ -227,6 +267,7 @@ impl Inner {
     async fn next_due(&self, queues: &[String]) -> Result<Option<i64>, QueueError> {
         let rows = self
             .query(
+                Via::Worker,
                 "cannot look for due jobs",
                 &self.tables.next_due,
                 &[&queues],
@@ -352,6 +393,7 @@ impl Backend for PostgresBackend {
             }
             let mut rows = inner
                 .query(
+                    Via::Worker,
                     "cannot claim jobs",
                     &inner.tables.claim,
                     &[queue, &now, &(want as i64), &lease_ms, &token],
@@ -434,6 +476,7 @@ impl Backend for PostgresBackend {
         let until = now_ms() + lease.as_millis().min(i64::MAX as u128 / 2) as i64;
         self.inner
             .execute(
+                Via::Worker,
                 "cannot extend claims",
                 &self.inner.tables.extend,
                 &[&seqs, &tokens, &until],
@@ -449,6 +492,7 @@ impl Backend for PostgresBackend {
         let (seqs, tokens) = receipt_arrays(done.iter());
         self.inner
             .execute(
+                Via::Worker,
                 "cannot remove finished jobs",
                 &self.inner.tables.ack,
                 &[&seqs, &tokens],
@@ -463,6 +507,7 @@ impl Backend for PostgresBackend {
         let receipt = claimed.receipt;
         self.inner
             .execute(
+                Via::Worker,
                 "cannot put a job back",
                 &self.inner.tables.retry,
                 &[
@@ -484,6 +529,7 @@ impl Backend for PostgresBackend {
         let attempts = failed.attempts.min(i32::MAX as u32) as i32;
         self.inner
             .execute(
+                Via::Worker,
                 "cannot move a job to the failed store",
                 &self.inner.tables.fail,
                 &[
@@ -508,6 +554,7 @@ impl Backend for PostgresBackend {
         let (seqs, tokens) = receipt_arrays(claimed.iter().map(|c| &c.receipt));
         self.inner
             .execute(
+                Via::Worker,
                 "cannot hand jobs back",
                 &self.inner.tables.release,
                 &[&seqs, &tokens, &self.inner.tables.channel],
@@ -520,14 +567,24 @@ impl Backend for PostgresBackend {
     async fn size(&self) -> Result<usize, QueueError> {
         let rows = self
             .inner
-            .query("cannot count jobs", &self.inner.tables.size, &[])
+            .query(
+                Via::Dispatch,
+                "cannot count jobs",
+                &self.inner.tables.size,
+                &[],
+            )
             .await?;
         Ok(rows.first().map_or(0, |r| r.get::<_, i64>(0)) as usize)
     }
 
     async fn clear(&self) -> Result<usize, QueueError> {
         self.inner
-            .execute("cannot clear jobs", &self.inner.tables.clear, &[])
+            .execute(
+                Via::Dispatch,
+                "cannot clear jobs",
+                &self.inner.tables.clear,
+                &[],
+            )
             .await
             .map(|n| n as usize)
     }
@@ -536,6 +593,7 @@ impl Backend for PostgresBackend {
         let rows = self
             .inner
             .query(
+                Via::Dispatch,
                 "cannot list failed jobs",
                 &self.inner.tables.failed_list,
                 &[],
@@ -548,6 +606,7 @@ impl Backend for PostgresBackend {
         let rows = self
             .inner
             .query(
+                Via::Dispatch,
                 "cannot take a failed job",
                 &self.inner.tables.failed_take,
                 &[&id],
@@ -562,6 +621,7 @@ impl Backend for PostgresBackend {
         let attempts = failed.attempts.min(i32::MAX as u32) as i32;
         self.inner
             .execute(
+                Via::Dispatch,
                 "cannot store a failed job",
                 &self.inner.tables.failed_restore,
                 &[
@@ -580,6 +640,7 @@ impl Backend for PostgresBackend {
     async fn failed_forget(&self, id: &str) -> Result<bool, QueueError> {
         self.inner
             .execute(
+                Via::Dispatch,
                 "cannot forget a failed job",
                 &self.inner.tables.failed_forget,
                 &[&id],
@@ -591,6 +652,7 @@ impl Backend for PostgresBackend {
     async fn failed_purge(&self) -> Result<usize, QueueError> {
         self.inner
             .execute(
+                Via::Dispatch,
                 "cannot purge failed jobs",
                 &self.inner.tables.failed_purge,
                 &[],
