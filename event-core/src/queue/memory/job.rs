@@ -225,6 +225,8 @@ impl MemJob {
                     priority: 0,
                     available_at: 0,
                     created_at: self.created_at,
+                    event_id: None,
+                    correlation_id: None,
                 }
             }
         };
