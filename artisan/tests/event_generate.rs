@@ -68,7 +68,7 @@ fn renamed_deleted_and_hand_edited_files_are_picked_up() {
     let registry = pkg.read("src/event_registry.rs");
     assert!(!registry.contains("UserRegisteredEvent"), "{registry}");
     assert!(registry.contains(
-        "dispatcher.listen::<crate::events::order_shipped::OrderShippedEvent>(Arc::new(crate::listeners::notify_customer::SendWelcomeEmailListener)).await;"
+        "dispatcher.listen::<crate::events::order_shipped::OrderShippedEvent>(event_core::as_listener!(Arc::new(crate::listeners::notify_customer::SendWelcomeEmailListener))).await;"
     ), "{registry}");
 }
 
