@@ -8,12 +8,10 @@
 //! ```
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
-use event_core::queue::{self, JOB_LOG_TARGET, Queue, Worker};
+use event_core::queue::{self, JOB_LOG_TARGET, Worker};
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -64,10 +62,7 @@ pub fn work(manifest: Option<&Path>, app: &crate::App, args: QueueWork) -> Resul
         args.queue.clone()
     };
 
-    let finished = Arc::new(Finished::default());
-    let log = JobLog {
-        finished: finished.clone(),
-    };
+    let log = JobLog;
     let subscriber = tracing_subscriber::registry().with(log).with(
         tracing_subscriber::fmt::layer()
             .with_target(false)
@@ -92,22 +87,18 @@ pub fn work(manifest: Option<&Path>, app: &crate::App, args: QueueWork) -> Resul
             queues.join(", "),
             connection.connection_name()
         ));
-        let stop = Stop {
-            when_empty: args.stop_when_empty,
-            max_jobs: args.max_jobs,
-            max_time: args.max_time.map(Duration::from_secs),
-        };
-        let shutdown = stop_conditions(connection.clone(), stop, finished);
-        let report = Worker::new(connection, registry)
+        // Laravel's `queue:work` options are the worker's own.
+        let mut worker = Worker::new(connection, registry)
             .queues(queues)
             .concurrency(args.concurrency)
-            .run_until(async {
-                tokio::select! {
-                    _ = queue::shutdown_signal() => {}
-                    _ = shutdown => {}
-                }
-            })
-            .await?;
+            .stop_when_empty(args.stop_when_empty);
+        if let Some(jobs) = args.max_jobs {
+            worker = worker.max_jobs(jobs);
+        }
+        if let Some(secs) = args.max_time {
+            worker = worker.max_time(Duration::from_secs(secs));
+        }
+        let report = worker.run_until(queue::shutdown_signal()).await?;
         out::info(&format!(
             "Worker stopped: {} done, {} retried, {} failed, {} handed back.",
             report.succeeded, report.retried, report.failed, report.released
@@ -116,61 +107,8 @@ pub fn work(manifest: Option<&Path>, app: &crate::App, args: QueueWork) -> Resul
     })
 }
 
-/// When the worker stops besides SIGTERM / ctrl-c.
-struct Stop {
-    when_empty: bool,
-    max_jobs: Option<u64>,
-    max_time: Option<Duration>,
-}
-
-/// Jobs the worker finished (done or failed for good), with a wake-up for
-/// each, so `--max-jobs` stops before the next job starts.
-#[derive(Default)]
-struct Finished {
-    count: AtomicU64,
-    changed: tokio::sync::Notify,
-}
-
-/// Completes when one of `--stop-when-empty`, `--max-jobs`, `--max-time` is met.
-///
-/// Built on what `Worker` offers today (`run_until` with this future); when
-/// event-core's `Worker` gains `stop_when_empty` / `max_jobs` / `max_time`,
-/// this function becomes three builder calls.
-async fn stop_conditions(connection: Queue, stop: Stop, finished: Arc<Finished>) {
-    if !stop.when_empty && stop.max_jobs.is_none() && stop.max_time.is_none() {
-        return std::future::pending().await;
-    }
-    let began = Instant::now();
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = finished.changed.notified() => {}
-        }
-        if stop.max_time.is_some_and(|max| began.elapsed() >= max) {
-            return;
-        }
-        if stop
-            .max_jobs
-            .is_some_and(|max| finished.count.load(Ordering::Relaxed) >= max)
-        {
-            return;
-        }
-        if stop.when_empty {
-            match connection.size().await {
-                Ok(0) => return,
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "cannot read the queue's size"),
-            }
-        }
-    }
-}
-
 /// Prints the worker's per-job events (event-core's [`JOB_LOG_TARGET`]) and
-/// counts the jobs that finished.
-struct JobLog {
-    finished: Arc<Finished>,
-}
+struct JobLog;
 
 #[derive(Default)]
 struct JobFields {
@@ -208,10 +146,6 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for JobLog {
         }
         let mut fields = JobFields::default();
         event.record(&mut fields);
-        if matches!(fields.status.as_str(), "DONE" | "FAIL") {
-            self.finished.count.fetch_add(1, Ordering::Relaxed);
-            self.finished.changed.notify_one();
-        }
         out::plain(&job_line(&fields));
         if !fields.reason.is_empty() {
             let dim = out::dim();
