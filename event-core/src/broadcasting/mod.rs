@@ -12,7 +12,7 @@
 //! # async fn run() -> anyhow::Result<()> {
 //! use event_core::{broadcasting, config::EventsConfig, event_dispatcher};
 //! let broadcaster = broadcasting::connect(&EventsConfig::from_env()?).await?;
-//! event_dispatcher().set_broadcaster(broadcaster).await;
+//! event_dispatcher().await.set_broadcaster(broadcaster).await;
 //! # Ok(()) }
 //! ```
 //!
