@@ -327,31 +327,23 @@ pub fn listener(cx: &mut Ctxt, attrs: ListenerAttrs, item: &ListenerItem) -> Opt
 
 /// The built-in middleware need their arguments (`throttle:N,M`,
 /// `rate_limited:NAME`, `without_overlapping:KEY`); any other name is
-/// middleware written in Rust, which the worker's registry checks.
+/// middleware written in Rust, which the worker's registry checks. The
+/// syntax is [`crate::middleware::parse`], the one the runtime reads.
 fn middleware(cx: &mut Ctxt, items: &[syn::LitStr]) -> Vec<String> {
+    use crate::middleware::{EXPECTED, SyntaxError, parse};
     let mut out = Vec::new();
     for lit in items {
         let text = lit.value();
-        let ok = match text.split_once(':') {
-            Some(("throttle", args)) => args.split_once(',').is_some_and(|(n, m)| {
-                [n, m]
-                    .iter()
-                    .all(|x| x.trim().parse::<u64>().is_ok_and(|x| x > 0))
-            }),
-            Some(("rate_limited" | "without_overlapping", arg)) => !arg.trim().is_empty(),
-            Some(_) => false,
-            None => !text.trim().is_empty() && !text.contains(char::is_whitespace),
-        };
-        if ok {
-            out.push(text);
-        } else {
-            cx.error_spanned_by(
+        match parse(&text) {
+            Ok(_) => out.push(text),
+            Err(SyntaxError::Unknown) => cx.error_spanned_by(
                 lit,
-                format_args!(
-                    "unknown job middleware `{text}`; expected `throttle:N,M` (N exceptions, M minutes), \
-                     `rate_limited:NAME`, `without_overlapping:KEY`, or the name of a `JobMiddleware`"
-                ),
-            );
+                format_args!("unknown job middleware `{text}`; expected {EXPECTED}"),
+            ),
+            Err(SyntaxError::Malformed(reason)) => cx.error_spanned_by(
+                lit,
+                format_args!("job middleware `{text}`: {reason}; expected {EXPECTED}"),
+            ),
         }
     }
     out

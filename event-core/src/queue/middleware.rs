@@ -124,42 +124,28 @@ pub(crate) enum Spec {
 }
 
 impl Spec {
+    /// Reads a middleware string with the one syntax the macros also check
+    /// ([`event_macros_internals::middleware`]).
     pub(crate) fn parse(text: &str) -> Result<Self, MiddlewareError> {
-        let malformed = |reason| MiddlewareError::Malformed {
-            text: text.to_string(),
-            reason,
-        };
-        let (name, args) = match text.split_once(':') {
-            Some((name, args)) => (name.trim(), Some(args.trim())),
-            None => (text.trim(), None),
-        };
-        match (name, args) {
-            ("throttle", Some(args)) => {
-                let (n, m) = args.split_once(',').ok_or_else(|| {
-                    malformed("expected `throttle:N,M` (N exceptions, M minutes)")
-                })?;
-                let number = |s: &str| s.trim().parse::<u64>().ok().filter(|n| *n > 0);
-                match (number(n), number(m)) {
-                    (Some(exceptions), Some(minutes)) => Ok(Spec::Throttle {
-                        exceptions,
-                        minutes,
-                    }),
-                    _ => Err(malformed("N and M must be whole numbers above 0")),
-                }
-            }
-            ("rate_limited", Some(limit)) if !limit.is_empty() => {
-                Ok(Spec::RateLimited(limit.to_string()))
-            }
-            ("without_overlapping", Some(key)) if !key.is_empty() => {
+        use event_macros_internals::middleware::{Middleware, SyntaxError, parse};
+        match parse(text) {
+            Ok(Middleware::Throttle {
+                exceptions,
+                minutes,
+            }) => Ok(Spec::Throttle {
+                exceptions,
+                minutes,
+            }),
+            Ok(Middleware::RateLimited(name)) => Ok(Spec::RateLimited(name.to_string())),
+            Ok(Middleware::WithoutOverlapping(key)) => {
                 Ok(Spec::WithoutOverlapping(key.to_string()))
             }
-            ("throttle" | "rate_limited" | "without_overlapping", _) => {
-                Err(malformed("it needs its argument after `:`"))
-            }
-            (name, None) if !name.is_empty() && !name.contains(char::is_whitespace) => {
-                Ok(Spec::Custom(name.to_string()))
-            }
-            _ => Err(MiddlewareError::Unknown(text.to_string())),
+            Ok(Middleware::Custom(name)) => Ok(Spec::Custom(name.to_string())),
+            Err(SyntaxError::Malformed(reason)) => Err(MiddlewareError::Malformed {
+                text: text.to_string(),
+                reason,
+            }),
+            Err(SyntaxError::Unknown) => Err(MiddlewareError::Unknown(text.to_string())),
         }
     }
 }
