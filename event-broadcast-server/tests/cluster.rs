@@ -11,13 +11,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use event_core::broadcasting::{BroadcastMessage, Broadcaster, RedisBroadcaster};
 use serde_json::{Value, json};
-
-fn spare_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+use test_support::{PrivateRedis, spare_port};
 
 struct Proc(Child);
 
@@ -26,32 +20,6 @@ impl Drop for Proc {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn redis_server(port: u16) -> Option<Proc> {
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(Proc(child));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    None
 }
 
 async fn node(redis_port: u16) -> (Proc, SocketAddr) {
@@ -136,7 +104,7 @@ async fn events_and_to_others_cross_nodes() {
         return;
     }
     let redis_port = spare_port();
-    let _redis = redis_server(redis_port).expect("redis-server starts");
+    let _redis = PrivateRedis::start_on(redis_port);
     let (_n1, a1) = node(redis_port).await;
     let (_n2, a2) = node(redis_port).await;
     let mut on1 = connect(a1).await;
@@ -196,7 +164,7 @@ async fn presence_is_the_same_on_every_node_and_a_killed_node_leaves_no_ghosts()
         return;
     }
     let redis_port = spare_port();
-    let _redis = redis_server(redis_port).expect("redis-server starts");
+    let _redis = PrivateRedis::start_on(redis_port);
     let (_n1, a1) = node(redis_port).await;
     let (mut n2, a2) = node(redis_port).await;
     let mut ada = connect(a1).await;
@@ -267,7 +235,7 @@ async fn redis_going_away_keeps_local_traffic_and_reconnects() {
         return;
     }
     let redis_port = spare_port();
-    let redis = redis_server(redis_port).expect("redis-server starts");
+    let redis = PrivateRedis::start_on(redis_port);
     let (mut n1, a1) = node(redis_port).await;
     let (_n2, a2) = node(redis_port).await;
     let mut on1 = connect(a1).await;
@@ -286,7 +254,7 @@ async fn redis_going_away_keeps_local_traffic_and_reconnects() {
     subscribed(&mut late, "news", None).await;
     assert!(n1.0.try_wait().unwrap().is_none(), "the node did not exit");
 
-    let _redis = redis_server(redis_port).expect("redis-server restarts");
+    let _redis = PrivateRedis::start_on(redis_port);
     // Reconnected by itself: events cross nodes again.
     let crossed = eventually(Duration::from_secs(10), async || {
         publish(a1, "news", "after-redis-is-back", None).await;
@@ -308,7 +276,7 @@ async fn webhooks_are_sent_once_per_cluster() {
         return;
     }
     let redis_port = spare_port();
-    let _redis = redis_server(redis_port).expect("redis-server starts");
+    let _redis = PrivateRedis::start_on(redis_port);
     let (url, got) = webhook_receiver(0).await;
     let env = [("EVENTS_BROADCAST_WEBHOOK_URL", url.as_str())];
     let (_n1, a1) = node_with(redis_port, &env).await;

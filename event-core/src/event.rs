@@ -174,25 +174,3 @@ impl<E: Event> Dispatchable for E {
         self.dispatch_if(!condition)
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::conventional_event_name;
-
-    #[test]
-    fn convention_strips_path_generics_and_suffix() {
-        assert_eq!(
-            conventional_event_name("shop::OrderProcessedEvent"),
-            "OrderProcessed"
-        );
-        assert_eq!(
-            conventional_event_name("a::b::Wrapped<alloc::string::String>"),
-            "Wrapped"
-        );
-        assert_eq!(
-            conventional_event_name("x::EventScheduled"),
-            "EventScheduled"
-        );
-        assert_eq!(conventional_event_name("x::Event"), "Event");
-    }
-}

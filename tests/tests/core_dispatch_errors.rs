@@ -2,10 +2,7 @@
 //! broadcast, as a typed context the caller can downcast, with the cause
 //! (the listener's error, the queue's `QueueError` and its library error).
 
-use std::net::TcpListener;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use async_trait::async_trait;
@@ -146,46 +143,21 @@ async fn a_refused_sqlite_write_is_a_queue_failed_carrying_the_rusqlite_error() 
 /// says it is unreachable.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_that_is_down_is_a_queue_failed_that_says_unreachable() {
-    if std::env::var("EVENTS_TEST_REDIS_URL").is_err() {
-        println!("skipped: set EVENTS_TEST_REDIS_URL");
+    if test_support::redis_url().is_none() {
         return;
     }
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let mut server = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start redis-server");
-    let url = format!("redis://127.0.0.1:{port}");
-    let mut queue = None;
-    for _ in 0..100 {
-        if let Ok(q) = Queue::open(&url).await {
-            queue = Some(q);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let queue = queue.expect("the private redis-server answers");
+    let mut server = test_support::PrivateRedis::start();
+    let url = server.url();
+    let queue = Queue::open(&url)
+        .await
+        .expect("the private redis-server answers");
     let d = Dispatcher::new();
     queue.install(&d).await;
     d.listen::<InvoicePaidEvent>(Arc::new(Queued)).await;
     d.dispatch(InvoicePaidEvent { id: 4 })
         .await
         .expect("queued while up");
-    server.kill().expect("stop redis-server");
-    server.wait().expect("reap redis-server");
+    server.stop();
 
     let error = d.dispatch(InvoicePaidEvent { id: 5 }).await.unwrap_err();
     assert!(error.downcast_ref::<QueueFailed>().is_some(), "{error:?}");

@@ -217,13 +217,9 @@ async fn sqlite_failed_store_lists_rows_it_cannot_read() {
 // ----- redis ------------------------------------------------------------------
 
 fn redis_url() -> Option<(String, String)> {
-    let Ok(base) = std::env::var("EVENTS_TEST_REDIS_URL") else {
-        println!("skipped: set EVENTS_TEST_REDIS_URL");
-        return None;
-    };
-    let prefix = format!("test-poison-{}", event_core::ulid::Ulid::new());
-    let sep = if base.contains('?') { '&' } else { '?' };
-    Some((format!("{base}{sep}prefix={prefix}"), prefix))
+    let base = test_support::redis_url()?;
+    let prefix = test_support::unique("test-poison");
+    Some((test_support::with_query(&base, "prefix", &prefix), prefix))
 }
 
 async fn raw_redis() -> redis::aio::MultiplexedConnection {

@@ -27,24 +27,7 @@ macro_rules! on_postgres {
     };
 }
 
-on_postgres!(
-    dispatch_writes_envelope,
-    runs_every_job_once,
-    runs_in_dispatch_order,
-    concurrency_runs_slow_jobs_side_by_side,
-    retries_with_backoff,
-    failed_store,
-    timeout_cancels,
-    max_exceptions_stops_early,
-    no_retry_means_one_attempt,
-    delay_holds_job,
-    priority_orders_jobs,
-    panic_fails_attempt,
-    unknown_and_bad_jobs_fail,
-    queued_event_runs_in_worker,
-    after_commit_waits_for_the_unit,
-    shutdown_finishes_or_hands_back,
-);
+common::every_scenario!(on_postgres);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_sigkill_mid_job_loses_nothing() {

@@ -12,9 +12,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use event_core::queue::{Job, JobEnvelope, JobRegistry, Queue};
 use event_core::{Event, EventListener, ListenerOptions};
-use postgres_common::{PrivateServer, Schema};
+use postgres_common::Schema;
 use queue_common as common;
 use queue_common::fixtures::{Sink, TestJobEvent, TestListener};
+use test_support::PrivatePostgres;
 
 /// PostgreSQL goes away and comes back: dispatches report the error, the
 /// worker reconnects by itself and resumes, and no accepted job is lost.
@@ -23,7 +24,7 @@ async fn postgres_restart_workers_reconnect() {
     if postgres_common::base_url().is_none() {
         return;
     }
-    let Some(mut server) = PrivateServer::start() else {
+    let Some(mut server) = PrivatePostgres::start() else {
         return;
     };
     server.ready().await;

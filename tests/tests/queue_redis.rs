@@ -4,24 +4,20 @@
 
 mod queue_common;
 
-use std::net::TcpListener;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use event_core::queue::Queue;
 use queue_common as common;
 use queue_common::fixtures::{Sink, TestListener};
+use test_support::PrivateRedis;
 
 /// The test Redis URL with a fresh key prefix, or `None` (test skipped).
 fn redis_url() -> Option<String> {
-    let Ok(base) = std::env::var("EVENTS_TEST_REDIS_URL") else {
-        println!("skipped: set EVENTS_TEST_REDIS_URL");
-        return None;
-    };
-    let sep = if base.contains('?') { '&' } else { '?' };
-    Some(format!(
-        "{base}{sep}prefix=test-{}",
-        event_core::ulid::Ulid::new()
+    let base = test_support::redis_url()?;
+    Some(test_support::with_query(
+        &base,
+        "prefix",
+        &test_support::unique("test"),
     ))
 }
 
@@ -46,24 +42,7 @@ macro_rules! on_redis {
     };
 }
 
-on_redis!(
-    dispatch_writes_envelope,
-    runs_every_job_once,
-    runs_in_dispatch_order,
-    concurrency_runs_slow_jobs_side_by_side,
-    retries_with_backoff,
-    failed_store,
-    timeout_cancels,
-    max_exceptions_stops_early,
-    no_retry_means_one_attempt,
-    delay_holds_job,
-    priority_orders_jobs,
-    panic_fails_attempt,
-    unknown_and_bad_jobs_fail,
-    queued_event_runs_in_worker,
-    after_commit_waits_for_the_unit,
-    shutdown_finishes_or_hands_back,
-);
+common::every_scenario!(on_redis);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_sigkill_mid_job_loses_nothing() {
@@ -119,41 +98,6 @@ async fn redis_failed_store_is_capped() {
     clean(&capped).await;
 }
 
-struct RedisServer(std::process::Child);
-
-impl RedisServer {
-    fn start(port: u16) -> Self {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        Self(child)
-    }
-
-    fn stop(mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 async fn open_when_up(url: &str) -> Queue {
     for _ in 0..200 {
         if let Ok(queue) = Queue::open(url).await {
@@ -171,12 +115,9 @@ async fn redis_restart_workers_reconnect() {
     if redis_url().is_none() {
         return;
     }
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("spare port")
-        .port();
+    let port = test_support::spare_port();
     let url = format!("redis://127.0.0.1:{port}?prefix=restart");
-    let server = RedisServer::start(port);
+    let mut server = PrivateRedis::start_on(port);
     let queue = open_when_up(&url).await;
     let sink = Sink::memory();
     let (dispatcher, registry) =
@@ -202,7 +143,7 @@ async fn redis_restart_workers_reconnect() {
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let _server = RedisServer::start(port);
+    let _server = PrivateRedis::start_on(port);
     let _ = open_when_up(&url).await;
     // The same connection (and the worker's) reconnect on their own.
     let mut accepted = (0..20).collect::<Vec<u64>>();
@@ -350,12 +291,9 @@ async fn worker_warns_each_time_reachability_changes() {
         .finish();
     // This test's thread only: the runtime is current-thread.
     let _guard = tracing::subscriber::set_default(subscriber);
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("spare port")
-        .port();
+    let port = test_support::spare_port();
     let url = format!("redis://127.0.0.1:{port}?prefix=reach");
-    let server = RedisServer::start(port);
+    let mut server = PrivateRedis::start_on(port);
     let queue = open_when_up(&url).await;
     let (_dispatcher, registry) =
         common::setup(&queue, TestListener::new("reach", Sink::memory())).await;
@@ -371,7 +309,7 @@ async fn worker_warns_each_time_reachability_changes() {
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(logs.count(lost), 1, "said once while it stays down");
-    let server = RedisServer::start(port);
+    let mut server = PrivateRedis::start_on(port);
     assert!(
         common::eventually(limit, async || logs.count(back) == 1).await,
         "back"
@@ -381,7 +319,7 @@ async fn worker_warns_each_time_reachability_changes() {
         common::eventually(limit, async || logs.count(lost) == 2).await,
         "second loss"
     );
-    let _server = RedisServer::start(port);
+    let _server = PrivateRedis::start_on(port);
     assert!(
         common::eventually(limit, async || logs.count(back) == 2).await,
         "back again"

@@ -5,26 +5,13 @@
 
 mod store_common;
 
-use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use event_core::Dispatcher;
 use event_core::store::{EventStore, StoreError, WriterOptions};
 use store_common as common;
 
-/// The test server's URL, or `None` (test skipped).
-fn pg_url() -> Option<String> {
-    match std::env::var("EVENTS_TEST_POSTGRES_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            println!("skipped: set EVENTS_TEST_POSTGRES_URL");
-            None
-        }
-    }
-}
+use test_support::{PrivatePostgres, postgres_url as pg_url, spare_port};
 
 macro_rules! on_postgres {
     ($($scenario:ident),* $(,)?) => {
@@ -133,131 +120,15 @@ async fn an_unreachable_server_is_an_error_naming_it() {
     );
 }
 
-fn spare_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a spare port")
-}
-
-fn pg_bin(name: &str) -> Option<PathBuf> {
-    let root = Path::new("/usr/lib/postgresql");
-    let mut versions: Vec<_> = std::fs::read_dir(root)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    versions.sort();
-    versions
-        .into_iter()
-        .rev()
-        .map(|v| v.join("bin").join(name))
-        .find(|p| p.exists())
-}
-
-/// initdb and postgres refuse to run as root: run them as `postgres` then.
-fn as_server_user(cmd: &mut Command, dir: &Path) {
-    let id = |args: &[&str]| -> u32 {
-        let out = Command::new("id").args(args).output().expect("id");
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .expect("a user id")
-    };
-    if id(&["-u"]) == 0 {
-        let (uid, gid) = (id(&["-u", "postgres"]), id(&["-g", "postgres"]));
-        std::os::unix::fs::chown(dir, Some(uid), Some(gid)).expect("chown");
-        cmd.uid(uid).gid(gid);
-    }
-}
-
-/// A private PostgreSQL on a spare loopback port, stopped by its PID.
-struct PrivatePostgres {
-    dir: tempfile::TempDir,
-    port: u16,
-    child: Option<Child>,
-}
-
-impl PrivatePostgres {
-    fn init() -> Option<Self> {
-        let initdb = pg_bin("initdb")?;
-        let dir = tempfile::tempdir().ok()?;
-        let mut cmd = Command::new(initdb);
-        cmd.args(["-D"])
-            .arg(dir.path().join("data"))
-            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        std::fs::create_dir(dir.path().join("data")).ok()?;
-        as_server_user(&mut cmd, dir.path());
-        as_server_user(&mut cmd, &dir.path().join("data"));
-        let status = cmd.status().ok()?;
-        assert!(status.success(), "initdb failed");
-        Some(Self {
-            dir,
-            port: spare_port(),
-            child: None,
-        })
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-
-    fn start(&mut self) {
-        let mut cmd = Command::new(pg_bin("postgres").expect("postgres binary"));
-        cmd.arg("-D")
-            .arg(self.dir.path().join("data"))
-            .args([
-                "-p",
-                &self.port.to_string(),
-                "-c",
-                "listen_addresses=127.0.0.1",
-            ])
-            .arg("-k")
-            .arg(self.dir.path())
-            .args(["-c", "fsync=off"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        as_server_user(&mut cmd, self.dir.path());
-        self.child = Some(cmd.spawn().expect("start postgres"));
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                std::thread::sleep(Duration::from_millis(200));
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("the private postgres did not start");
-    }
-
-    /// Immediate shutdown (SIGQUIT) by PID: connections drop at once.
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(child.id() as i32),
-                nix::sys::signal::Signal::SIGQUIT,
-            );
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for PrivatePostgres {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_store_going_away_and_coming_back() {
     if pg_url().is_none() {
         return;
     }
-    let Some(mut server) = PrivatePostgres::init() else {
+    let Some(mut server) = PrivatePostgres::start() else {
         panic!("EVENTS_TEST_POSTGRES_URL is set but initdb is not installed");
     };
-    server.start();
+    server.ready().await;
     let url = server.url();
     let store = EventStore::open_with(
         &url,
@@ -283,7 +154,7 @@ async fn the_store_going_away_and_coming_back() {
     }
     store.flush().await.unwrap();
 
-    server.stop();
+    server.crash();
     // Dispatch goes on while the store is down, without waiting on it.
     let began = std::time::Instant::now();
     for order_id in 100..400 {
@@ -309,7 +180,8 @@ async fn the_store_going_away_and_coming_back() {
         Err(StoreError::FlushTimeout(_))
     ));
 
-    server.start();
+    server.up();
+    server.ready().await;
     let up = store.flush_timeout(Duration::from_secs(30)).await.unwrap();
     assert!(!up.down);
     assert_eq!(up.written + up.dropped, 400, "{up:?}");
@@ -327,5 +199,4 @@ async fn the_store_going_away_and_coming_back() {
         }
     }
     store.shutdown().await.unwrap();
-    server.stop();
 }

@@ -1,5 +1,6 @@
 //! Scenarios every queue connection must pass; `queue.rs` runs them on
-//! memory and sqlite, `queue_redis.rs` on Redis.
+//! memory and sqlite, `queue_redis.rs` on Redis, `queue_postgres.rs` on
+//! PostgreSQL, each through [`every_scenario!`] so none can miss one.
 
 #![allow(dead_code)]
 
@@ -17,6 +18,34 @@ use fixtures::{QueuedEvent, QueuedEventListener, Sink, TestJobEvent, TestListene
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// Calls `$on!` with the name of every scenario below: the one list each
+/// connection's test file runs.
+#[allow(unused_macros)]
+macro_rules! every_scenario {
+    ($on:ident) => {
+        $on!(
+            dispatch_writes_envelope,
+            runs_every_job_once,
+            runs_in_dispatch_order,
+            concurrency_runs_slow_jobs_side_by_side,
+            retries_with_backoff,
+            failed_store,
+            timeout_cancels,
+            max_exceptions_stops_early,
+            no_retry_means_one_attempt,
+            delay_holds_job,
+            priority_orders_jobs,
+            panic_fails_attempt,
+            unknown_and_bad_jobs_fail,
+            queued_event_runs_in_worker,
+            after_commit_waits_for_the_unit,
+            shutdown_finishes_or_hands_back,
+        );
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use every_scenario;
+
 pub const WORKER_BIN: &str = env!("CARGO_BIN_EXE_queue_worker");
 
 pub fn ms(n: u64) -> Duration {
@@ -25,6 +54,14 @@ pub fn ms(n: u64) -> Duration {
 
 pub fn chrono_ms(n: i64) -> chrono::Duration {
     chrono::Duration::milliseconds(n)
+}
+
+/// Waits (up to [`LIMIT`]) until the failed-jobs store holds a job.
+pub async fn some_job_failed(store: &event_core::queue::FailedJobs) -> bool {
+    eventually(LIMIT, async || {
+        !store.list().await.unwrap_or_default().is_empty()
+    })
+    .await
 }
 
 /// Polls `check` until it holds or `limit` passes; returns whether it held.
@@ -446,14 +483,7 @@ pub async fn timeout_cancels(queue: Queue) {
     let store = queue.failed().expect("store");
     let began = Instant::now();
     let running = start(worker(&queue, registry));
-    assert!(
-        eventually(LIMIT, async || !store
-            .list()
-            .await
-            .unwrap_or_default()
-            .is_empty())
-        .await
-    );
+    assert!(some_job_failed(&store).await);
     assert!(
         began.elapsed() < ms(4_000),
         "the sleeping listener was cancelled"
@@ -489,14 +519,7 @@ pub async fn max_exceptions_stops_early(queue: Queue) {
         .expect("dispatch");
     let store = queue.failed().expect("store");
     let running = start(worker(&queue, registry));
-    assert!(
-        eventually(LIMIT, async || !store
-            .list()
-            .await
-            .unwrap_or_default()
-            .is_empty())
-        .await
-    );
+    assert!(some_job_failed(&store).await);
     running.stop().await;
     assert_eq!(
         sink.of("start").len(),
@@ -524,14 +547,7 @@ pub async fn no_retry_means_one_attempt(queue: Queue) {
         .expect("dispatch");
     let store = queue.failed().expect("store");
     let running = start(worker(&queue, registry));
-    assert!(
-        eventually(LIMIT, async || !store
-            .list()
-            .await
-            .unwrap_or_default()
-            .is_empty())
-        .await
-    );
+    assert!(some_job_failed(&store).await);
     running.stop().await;
     assert_eq!(sink.of("start").len(), 1);
     store.purge().await.expect("purge");
