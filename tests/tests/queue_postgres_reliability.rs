@@ -14,7 +14,7 @@ use event_core::queue::{Job, JobEnvelope, JobRegistry, Queue};
 use event_core::{Event, EventListener, ListenerOptions};
 use postgres_common::Schema;
 use queue_common as common;
-use queue_common::fixtures::{Sink, TestJobEvent, TestListener};
+use queue_common::fixtures::TestJobEvent;
 use test_support::PrivatePostgres;
 
 /// PostgreSQL goes away and comes back: dispatches report the error, the
@@ -24,69 +24,28 @@ async fn postgres_restart_workers_reconnect() {
     if postgres_common::base_url().is_none() {
         return;
     }
-    let Some(mut server) = PrivatePostgres::start() else {
+    let Some(server) = PrivatePostgres::start() else {
         return;
     };
     server.ready().await;
     let url = format!("{}?schema=restart", server.url());
     let queue = Queue::open(&url).await.expect("open");
-    let sink = Sink::memory();
-    let (dispatcher, registry) =
-        common::setup(&queue, TestListener::new("restart", sink.clone())).await;
-    let running = common::start(common::worker(&queue, registry).concurrency(2));
-    for n in 0..20 {
-        dispatcher.dispatch(common::job(n)).await.expect("dispatch");
-    }
-    assert!(
-        common::eventually(Duration::from_secs(20), async || sink.of("success").len()
-            == 20)
-        .await
-    );
+    common::restart_loses_nothing(queue, &mut Restartable(server)).await;
+}
 
-    server.down();
-    let error = dispatcher
-        .dispatch(common::job(100))
-        .await
-        .expect_err("PostgreSQL is down");
-    assert!(
-        format!("{error:#}").contains(&format!("127.0.0.1:{}", server.port)),
-        "names the URL: {error:#}"
-    );
-    // The worker meets the outage too (fetch errors, LISTEN lost).
-    tokio::time::sleep(Duration::from_millis(500)).await;
+struct Restartable(PrivatePostgres);
 
-    server.up();
-    server.ready().await;
-    let mut accepted = (0..20).collect::<Vec<u64>>();
-    let mut n = 1000;
-    let ok = common::eventually(Duration::from_secs(20), async || {
-        n += 1;
-        dispatcher.dispatch(common::job(n)).await.is_ok()
-    })
-    .await;
-    assert!(ok, "dispatch works again after PostgreSQL is back");
-    accepted.push(n);
-    for m in 2000..2020 {
-        dispatcher
-            .dispatch(common::job(m))
-            .await
-            .expect("dispatch after restart");
-        accepted.push(m);
+impl common::Outage for Restartable {
+    async fn down(&mut self) {
+        self.0.down();
     }
-    assert!(
-        common::eventually(Duration::from_secs(30), async || sink.of("success").len()
-            >= accepted.len())
-        .await,
-        "the worker resumed: {} of {} done",
-        sink.of("success").len(),
-        accepted.len()
-    );
-    running.stop().await;
-    let mut done = sink.of("success");
-    done.sort_unstable();
-    accepted.sort_unstable();
-    assert_eq!(done, accepted, "every accepted job ran, once");
-    assert_eq!(queue.size().await.expect("size"), 0);
+    async fn up(&mut self) {
+        self.0.up();
+        self.0.ready().await;
+    }
+    fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.0.port)
+    }
 }
 
 /// Counts jobs without keeping anything per job.

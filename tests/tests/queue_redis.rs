@@ -117,64 +117,23 @@ async fn redis_restart_workers_reconnect() {
     }
     let port = test_support::spare_port();
     let url = format!("redis://127.0.0.1:{port}?prefix=restart");
-    let mut server = PrivateRedis::start_on(port);
+    let server = PrivateRedis::start_on(port);
     let queue = open_when_up(&url).await;
-    let sink = Sink::memory();
-    let (dispatcher, registry) =
-        common::setup(&queue, TestListener::new("restart", sink.clone())).await;
-    let running = common::start(common::worker(&queue, registry).concurrency(2));
-    for n in 0..20 {
-        dispatcher.dispatch(common::job(n)).await.expect("dispatch");
-    }
-    assert!(
-        common::eventually(Duration::from_secs(20), async || sink.of("success").len()
-            == 20)
-        .await
-    );
+    common::restart_loses_nothing(queue, &mut Restartable(server)).await;
+}
 
-    server.stop();
-    let error = dispatcher
-        .dispatch(common::job(100))
-        .await
-        .expect_err("redis is down");
-    assert!(
-        format!("{error:#}").contains(&format!("127.0.0.1:{port}")),
-        "names the URL: {error:#}"
-    );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+struct Restartable(PrivateRedis);
 
-    let _server = PrivateRedis::start_on(port);
-    let _ = open_when_up(&url).await;
-    // The same connection (and the worker's) reconnect on their own.
-    let mut accepted = (0..20).collect::<Vec<u64>>();
-    let mut n = 1000;
-    let ok = common::eventually(Duration::from_secs(20), async || {
-        n += 1;
-        dispatcher.dispatch(common::job(n)).await.is_ok()
-    })
-    .await;
-    assert!(ok, "dispatch works again after Redis is back");
-    accepted.push(n);
-    for m in 2000..2020 {
-        dispatcher
-            .dispatch(common::job(m))
-            .await
-            .expect("dispatch after restart");
-        accepted.push(m);
+impl common::Outage for Restartable {
+    async fn down(&mut self) {
+        self.0.stop();
     }
-    assert!(
-        common::eventually(Duration::from_secs(20), async || sink.of("success").len()
-            >= accepted.len())
-        .await,
-        "the worker resumed: {} of {} done",
-        sink.of("success").len(),
-        accepted.len()
-    );
-    running.stop().await;
-    let mut done = sink.of("success");
-    done.sort_unstable();
-    accepted.sort_unstable();
-    assert_eq!(done, accepted, "every accepted job ran, once");
+    async fn up(&mut self) {
+        self.0 = PrivateRedis::start_on(self.0.port);
+    }
+    fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.0.port)
+    }
 }
 
 /// Nothing grows without bound: finished jobs leave their stream, and the

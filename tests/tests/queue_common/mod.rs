@@ -923,3 +923,70 @@ pub async fn ten_thousand_two_processes(url: String, record: PathBuf) {
     assert_eq!(before, done.len(), "no job ran twice");
     assert_eq!(done, (0..N).collect::<Vec<_>>());
 }
+
+/// A queue's server that a test stops and starts again by PID.
+pub trait Outage {
+    /// Stops the server; returns once it is gone.
+    async fn down(&mut self);
+    /// Starts it again; returns once it takes connections.
+    async fn up(&mut self);
+    /// `127.0.0.1:<port>`: what an error about it must name.
+    fn address(&self) -> String;
+}
+
+/// The server goes away and comes back: dispatches report the error naming
+/// it, the worker reconnects by itself and resumes, and every accepted job
+/// runs once.
+pub async fn restart_loses_nothing(queue: Queue, server: &mut impl Outage) {
+    let sink = Sink::memory();
+    let (dispatcher, registry) = setup(&queue, TestListener::new("restart", sink.clone())).await;
+    let running = start(worker(&queue, registry).concurrency(2));
+    for n in 0..20 {
+        dispatcher.dispatch(job(n)).await.expect("dispatch");
+    }
+    assert!(eventually(LIMIT, async || sink.of("success").len() == 20).await);
+
+    server.down().await;
+    let error = dispatcher
+        .dispatch(job(100))
+        .await
+        .expect_err("the server is down");
+    assert!(
+        format!("{error:#}").contains(&server.address()),
+        "names the URL: {error:#}"
+    );
+    // The worker meets the outage too (fetch errors, lost subscriptions).
+    tokio::time::sleep(ms(500)).await;
+
+    server.up().await;
+    let mut accepted = (0..20).collect::<Vec<u64>>();
+    let mut n = 1000;
+    let ok = eventually(LIMIT, async || {
+        n += 1;
+        dispatcher.dispatch(job(n)).await.is_ok()
+    })
+    .await;
+    assert!(ok, "dispatch works again once the server is back");
+    accepted.push(n);
+    for m in 2000..2020 {
+        dispatcher
+            .dispatch(job(m))
+            .await
+            .expect("dispatch after restart");
+        accepted.push(m);
+    }
+    assert!(
+        eventually(Duration::from_secs(30), async || sink.of("success").len()
+            >= accepted.len())
+        .await,
+        "the worker resumed: {} of {} done",
+        sink.of("success").len(),
+        accepted.len()
+    );
+    running.stop().await;
+    let mut done = sink.of("success");
+    done.sort_unstable();
+    accepted.sort_unstable();
+    assert_eq!(done, accepted, "every accepted job ran, once");
+    assert_eq!(queue.size().await.expect("size"), 0);
+}
