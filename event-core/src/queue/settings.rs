@@ -232,14 +232,16 @@ fn resolve(mut own: JobSettings, event: &dyn Event, defaults: &JobSettings) -> J
     own.after_commit =
         own.after_commit || should_queue_view(event).is_some_and(|q| q.after_commit());
     let mut tags = event.tags();
-    for tag in std::mem::take(&mut own.tags) {
-        if !tags.contains(&tag) {
-            tags.push(tag);
+    if !own.tags.is_empty() {
+        for tag in std::mem::take(&mut own.tags) {
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
         }
     }
     own.tags = tags;
     own.queued = true;
-    if own.connection.is_none() {
+    if own.connection.is_none() && defaults.connection.is_some() {
         own.connection.clone_from(&defaults.connection);
     }
     // `None`: the connection's default queue, which the envelope names
@@ -255,7 +257,7 @@ fn resolve(mut own: JobSettings, event: &dyn Event, defaults: &JobSettings) -> J
         Some(tries) => tries.max(1),
         None => 1,
     });
-    if own.backoff.is_empty() {
+    if own.backoff.is_empty() && !defaults.backoff.is_empty() {
         own.backoff.clone_from(&defaults.backoff);
     }
     own.retry_delay = own.retry_delay.or(defaults.retry_delay);
