@@ -3,9 +3,11 @@
 //! Jobs keep their live event and listener, so nothing is serialised; a
 //! process exit loses what is queued (use `sqlite` or `redis` for durability).
 //!
-//! Two ways in and out share one store. The dispatcher's fast path
-//! ([`Queue`](super::Queue)'s `queue_listener_now`) and the memory worker
-//! ([`worker`]) move a compact [`MemJob`]: no envelope, no id, no
+//! Two ways in and out share one store. The fast paths, which
+//! [`Queue`](super::Queue) and [`Worker`](super::Worker) reach through
+//! [`Backend::in_process`] (`InProcess::push_live`, called from the
+//! dispatcher's `queue_listener_now`, and `InProcess::run_worker`, the loop
+//! in [`worker`]), move a compact [`MemJob`]: no envelope, no id, no
 //! strings, until a job fails and needs them. The [`Backend`] methods (for
 //! `Queue::push`, `defer` and any generic worker) convert to and from
 //! [`Job`] at the boundary.
