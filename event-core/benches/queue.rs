@@ -19,7 +19,13 @@
 //! an idle worker (dispatch to the listener starting). `QUEUE_BENCH_JOBS`
 //! changes the job count; `QUEUE_BENCH_ONLY=memory` (or `sqlite`, `redis`,
 //! `postgres`) measures one connection; `QUEUE_BENCH_CONCURRENCY=8` one
-//! concurrency.
+//! concurrency. Each row prints the ratio of the medians of its rounds and,
+//! beside it, the ratio of the bests.
+//!
+//! `QUEUE_BENCH_PROFILE=memory|raw[:concurrency[:rounds]]` runs only ours on
+//! the memory connection (or only the mpsc ceiling) for `rounds` rounds
+//! (default 20) and exits, for `valgrind --tool=callgrind` instruction
+//! counts, which a busy machine cannot skew.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,8 +37,8 @@ use event_core::{Dispatcher, Event, EventListener, ListenerOptions};
 use tokio::sync::Notify;
 
 const DISPATCHERS: u64 = 32;
-/// Each figure is the best of this many runs: the machine is shared, and a
-/// busy neighbour slows one run, not the code.
+/// Rounds per figure (median and best): the machine is shared, and a busy
+/// neighbour slows one run, not the code.
 const ROUNDS: usize = 3;
 /// A memory run of 10,000 jobs takes a few milliseconds: a scheduler hiccup
 /// is a large share of it, so memory gets more rounds (ours and raw alike).
@@ -470,17 +476,7 @@ async fn bench_postgres(concurrencies: &[usize], jobs: u64) -> anyhow::Result<()
                 .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
                 .await?;
         }
-        let median = |runs: &mut Vec<f64>| {
-            runs.sort_by(f64::total_cmp);
-            runs[runs.len() / 2]
-        };
-        let (ours_median, raw_median) = (median(&mut ours_runs), median(&mut raw_runs));
-        let (ours_best, raw_best) = (ours_runs[ours_runs.len() - 1], raw_runs[raw_runs.len() - 1]);
-        println!(
-            "postgres concurrency {concurrency}: median {ours_median:>8.0} jobs/s vs raw {raw_median:>8.0} ({:>5.1}%)   best {ours_best:>8.0} vs {raw_best:>8.0} ({:>5.1}%)",
-            100.0 * ours_median / raw_median,
-            100.0 * ours_best / raw_best
-        );
+        row("postgres", concurrency, &mut ours_runs, &mut raw_runs);
     }
     let schema = bench_schema("latency");
     let latencies = add_to_start(open(&schema).await?, 40).await?;
@@ -506,11 +502,35 @@ async fn bench_postgres(_concurrencies: &[usize], jobs: u64) -> anyhow::Result<(
     Ok(())
 }
 
-fn row(connection: &str, concurrency: usize, ours: f64, raw: f64) {
+/// The median and the best of `runs` (sorted in place).
+fn median_best(runs: &mut [f64]) -> (f64, f64) {
+    runs.sort_by(f64::total_cmp);
+    (runs[runs.len() / 2], runs[runs.len() - 1])
+}
+
+fn row(connection: &str, concurrency: usize, ours: &mut [f64], raw: &mut [f64]) {
+    let (ours_median, ours_best) = median_best(ours);
+    let (raw_median, raw_best) = median_best(raw);
     println!(
-        "{connection:<7} concurrency {concurrency}: {ours:>10.0} jobs/s   raw ceiling {raw:>10.0} jobs/s   ratio {:>5.1}%",
-        100.0 * ours / raw
+        "{connection:<7} concurrency {concurrency}: median {ours_median:>10.0} jobs/s vs raw {raw_median:>10.0} ({:>5.1}%)   best {ours_best:>10.0} vs {raw_best:>10.0} ({:>5.1}%)",
+        100.0 * ours_median / raw_median,
+        100.0 * ours_best / raw_best
     );
+}
+
+/// `QUEUE_BENCH_PROFILE`: one side only, for callgrind.
+async fn profile(spec: &str, jobs: u64) {
+    let mut parts = spec.split(':');
+    let side = parts.next().unwrap_or("memory");
+    let concurrency = parts.next().and_then(|c| c.parse().ok()).unwrap_or(1);
+    let rounds: usize = parts.next().and_then(|r| r.parse().ok()).unwrap_or(20);
+    for _ in 0..rounds {
+        match side {
+            "raw" => raw_memory(jobs, concurrency).await,
+            _ => ours(Queue::memory(), jobs, concurrency).await,
+        };
+    }
+    println!("{side} concurrency {concurrency}: {rounds} rounds of {jobs} jobs");
 }
 
 async fn redis_queue(url: &str) -> Option<(Queue, String)> {
@@ -539,41 +559,45 @@ async fn main() -> anyhow::Result<()> {
         Ok(c) => vec![c.parse()?],
         Err(_) => vec![1, 8],
     };
+    if let Ok(spec) = std::env::var("QUEUE_BENCH_PROFILE") {
+        profile(&spec, jobs).await;
+        return Ok(());
+    }
     println!(
         "queue throughput, {jobs} jobs, dispatched by {DISPATCHERS} tasks while the worker runs \
-         (best of {ROUNDS} rounds each, {MEMORY_ROUNDS} for memory, alternating ours and raw)"
+         (median and best of {ROUNDS} rounds each, {MEMORY_ROUNDS} for memory, alternating ours and raw)"
     );
     for concurrency in concurrencies.iter().copied().filter(|_| wanted("memory")) {
-        let (mut got, mut raw) = (0f64, 0f64);
+        let (mut got, mut raw) = (Vec::new(), Vec::new());
         for _ in 0..MEMORY_ROUNDS {
-            raw = raw.max(raw_memory(jobs, concurrency).await);
-            got = got.max(ours(Queue::memory(), jobs, concurrency).await);
+            raw.push(raw_memory(jobs, concurrency).await);
+            got.push(ours(Queue::memory(), jobs, concurrency).await);
         }
-        row("memory", concurrency, got, raw);
+        row("memory", concurrency, &mut got, &mut raw);
     }
     for concurrency in concurrencies.iter().copied().filter(|_| wanted("sqlite")) {
-        let (mut got, mut raw) = (0f64, 0f64);
+        let (mut got, mut raw) = (Vec::new(), Vec::new());
         for _ in 0..ROUNDS {
             let dir = tempfile::tempdir()?;
-            raw = raw.max(raw_sqlite(&dir.path().join("raw.db"), jobs).await?);
+            raw.push(raw_sqlite(&dir.path().join("raw.db"), jobs).await?);
             let url = format!("sqlite://{}/jobs.db", dir.path().display());
-            got = got.max(ours(Queue::open(&url).await?, jobs, concurrency).await);
+            got.push(ours(Queue::open(&url).await?, jobs, concurrency).await);
         }
-        row("sqlite", concurrency, got, raw);
+        row("sqlite", concurrency, &mut got, &mut raw);
     }
     let url =
         std::env::var("EVENTS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     'redis: for concurrency in concurrencies.iter().copied().filter(|_| wanted("redis")) {
-        let (mut got, mut raw) = (0f64, 0f64);
+        let (mut got, mut raw) = (Vec::new(), Vec::new());
         for _ in 0..ROUNDS {
             let Some((queue, _)) = redis_queue(&url).await else {
                 break 'redis;
             };
-            raw = raw.max(raw_redis(&url, jobs).await?);
-            got = got.max(ours(queue.clone(), jobs, concurrency).await);
+            raw.push(raw_redis(&url, jobs).await?);
+            got.push(ours(queue.clone(), jobs, concurrency).await);
             queue.clear().await?;
         }
-        row("redis", concurrency, got, raw);
+        row("redis", concurrency, &mut got, &mut raw);
     }
     if wanted("postgres") {
         bench_postgres(&concurrencies, jobs).await?;

@@ -5,6 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::QueueError;
+use super::in_process::InProcess;
 use super::job::{Claimed, FailedJob, Job, JobEnvelope, Receipt};
 use super::middleware::MiddlewareStore;
 
@@ -101,6 +102,14 @@ pub trait Backend: Send + Sync + 'static {
     /// connection shares. `None` (the default, right for `memory`) keeps
     /// them in this process.
     fn middleware_store(&self) -> Option<&dyn MiddlewareStore> {
+        None
+    }
+
+    /// The fast paths of a backend that lives in this process (the
+    /// `memory` connection): a dispatch pushes without waiting and the
+    /// [`Worker`](super::Worker) runs the backend's own loop. `None` (the
+    /// default) for storage: the general claim/ack path.
+    fn in_process(&self) -> Option<&dyn InProcess> {
         None
     }
 }

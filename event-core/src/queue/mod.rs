@@ -55,6 +55,7 @@ pub(crate) mod broadcast;
 mod defer;
 mod error;
 mod failed;
+mod in_process;
 mod job;
 mod memory;
 mod middleware;
@@ -103,6 +104,7 @@ pub use sqlite::SqliteBackend;
 pub use stats::{Latency, QueueStats, WorkerStats};
 pub use worker::{JOB_LOG_TARGET, Worker, WorkerReport};
 
+use in_process::InProcess;
 use job::Live;
 
 /// The URL with any password replaced by `***`, for messages.
@@ -140,8 +142,10 @@ struct Inner {
     name: String,
     /// `None` for `sync`.
     backend: Option<Arc<dyn Backend>>,
-    /// The same backend when it is `memory`: its fast paths.
-    memory: Option<Arc<MemoryBackend>>,
+    /// The backend offers in-process fast paths ([`Backend::in_process`]):
+    /// asked once, so a dispatch to a storage backend skips the fast path
+    /// at the cost of a field read.
+    in_process: bool,
     /// The config defaults (`EVENTS_DEFAULT_QUEUE`, `EVENTS_RETRY_*`).
     defaults: JobSettings,
     others: HashMap<String, Queue>,
@@ -192,8 +196,8 @@ impl Queue {
         Self {
             inner: Arc::new(Inner {
                 name: name.to_string(),
+                in_process: backend.as_ref().is_some_and(|b| b.in_process().is_some()),
                 backend,
-                memory: None,
                 defaults: JobSettings::from_config(&EventsConfig::default()),
                 others: HashMap::new(),
             }),
@@ -207,8 +211,7 @@ impl Queue {
 
     /// In-process queues; run a [`Worker`] on it in a task.
     pub fn memory() -> Self {
-        let memory = Arc::new(MemoryBackend::new());
-        Self::from_backend("memory", Some(memory.clone())).edit(|i| i.memory = Some(memory))
+        Self::from_backend("memory", Some(Arc::new(MemoryBackend::new())))
     }
 
     /// A queue on any [`Backend`].
@@ -324,8 +327,12 @@ impl Queue {
         self.inner.defaults.queue.as_deref().unwrap_or("default")
     }
 
-    pub(crate) fn memory_backend(&self) -> Option<&Arc<MemoryBackend>> {
-        self.inner.memory.as_ref()
+    /// The backend's in-process fast paths, if it has them.
+    fn in_process(&self) -> Option<&dyn InProcess> {
+        if !self.inner.in_process {
+            return None;
+        }
+        self.inner.backend.as_deref()?.in_process()
     }
 
     /// The storage, or `QueueError::Sync` for the `sync` connection.
@@ -468,31 +475,32 @@ impl Queue {
 }
 
 impl Queue {
-    /// Where a job for `connection` goes when that is a `memory` queue; `None`
-    /// when it needs the general path (another backend, `sync`).
-    fn memory_target(
+    /// Where a job for `connection` goes when that is a backend in this
+    /// process; `None` when it needs the general path (storage, `sync`).
+    fn in_process_target(
         &self,
         connection: Option<&str>,
-    ) -> Option<Result<&Arc<MemoryBackend>, QueueError>> {
+    ) -> Option<Result<&dyn InProcess, QueueError>> {
         if connection.is_none() {
-            return self.inner.memory.as_ref().map(Ok);
+            return self.in_process().map(Ok);
         }
         match self.route(connection) {
-            Ok(target) => target?.inner.memory.as_ref().map(Ok),
+            Ok(target) => target?.in_process().map(Ok),
             Err(e) => Some(Err(e)),
         }
     }
 }
 
 impl Queue {
-    /// The dispatcher's fast path: a job for a `memory` queue is pushed
-    /// without waiting; `None` when it needs the general path.
+    /// The dispatcher's fast path: a job for a backend in this process
+    /// (`memory`) is pushed without waiting; `None` when it needs the
+    /// general path.
     fn queue_listener_now_on(
         &self,
         listener: &Arc<dyn EventListener>,
         event: &Arc<dyn Event>,
     ) -> Option<anyhow::Result<()>> {
-        if self.inner.memory.is_none() && self.inner.others.is_empty() {
+        if !self.inner.in_process && self.inner.others.is_empty() {
             return None;
         }
         let settings = self.listener_settings(&**listener, &**event);
@@ -500,7 +508,7 @@ impl Queue {
     }
 
     fn queue_event_now_on(&self, event: &Arc<dyn Event>) -> Option<anyhow::Result<()>> {
-        if self.inner.memory.is_none() && self.inner.others.is_empty() {
+        if !self.inner.in_process && self.inner.others.is_empty() {
             return None;
         }
         let settings = self.event_settings(&**event);
@@ -513,8 +521,8 @@ impl Queue {
         event: &Arc<dyn Event>,
         listener: Option<&Arc<dyn EventListener>>,
     ) -> Option<anyhow::Result<()>> {
-        let memory = match self.memory_target(settings.connection.as_deref())? {
-            Ok(memory) => memory,
+        let target = match self.in_process_target(settings.connection.as_deref())? {
+            Ok(target) => target,
             Err(e) => return Some(Err(e.into())),
         };
         // `after_commit` may be held by a unit of work: the general path.
@@ -525,14 +533,7 @@ impl Queue {
             return Some(Err(e.into()));
         }
         let queue = settings.queue_or(self.default_queue());
-        let lane = memory.lane_of(queue);
-        memory.push_live(
-            event.clone(),
-            settings,
-            lane,
-            job::coarse_now_ms(),
-            listener,
-        );
+        target.push_live(event, listener, &settings, queue);
         Some(Ok(()))
     }
 
@@ -642,7 +643,55 @@ impl QueueableHandler for Queue {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use std::sync::Arc;
+
+    use super::{MemoryBackend, Queue, redact};
+    use crate::event::Event;
+    use crate::listener::EventListener;
+
+    #[derive(Debug)]
+    struct Ping;
+
+    impl Event for Ping {
+        fn event_name(&self) -> &'static str {
+            "Ping"
+        }
+        fn to_json(&self) -> serde_json::Value {
+            serde_json::Value::Null
+        }
+    }
+
+    struct Queued;
+
+    #[async_trait::async_trait]
+    impl EventListener for Queued {
+        async fn handle(&self, _event: Arc<dyn Event>) -> anyhow::Result<()> {
+            Ok(())
+        }
+        fn should_queue(&self) -> bool {
+            true
+        }
+    }
+
+    /// The fast path is the backend's, found through the `Backend` seam: a
+    /// `MemoryBackend` given by hand gets it like `Queue::memory()`, and the
+    /// `sync` connection does not.
+    #[tokio::test]
+    async fn the_fast_path_belongs_to_the_backend_not_the_constructor() {
+        let listener: Arc<dyn EventListener> = Arc::new(Queued);
+        let event: Arc<dyn Event> = Arc::new(Ping);
+        let by_hand = Queue::with_backend("mine", Arc::new(MemoryBackend::new()));
+        for queue in [Queue::memory(), by_hand] {
+            let pushed = queue.queue_listener_now_on(&listener, &event);
+            assert!(matches!(pushed, Some(Ok(()))), "{queue:?}");
+            assert_eq!(queue.size().await.expect("size"), 1, "{queue:?}");
+        }
+        assert!(
+            Queue::sync()
+                .queue_listener_now_on(&listener, &event)
+                .is_none()
+        );
+    }
 
     #[test]
     fn redact_hides_passwords_only() {

@@ -225,48 +225,48 @@ impl JobSettings {
 
 /// The one place settings are layered: what the listener (or, for a
 /// queued event, the event) declares, then the event-wide settings
-/// (priority, tags, `after_commit`), then the config defaults.
-fn resolve(own: JobSettings, event: &dyn Event, defaults: &JobSettings) -> JobSettings {
-    let after_commit =
+/// (priority, tags, `after_commit`), then the config defaults. Fills `own`
+/// in place: a dispatch to the memory connection pays for one
+/// `JobSettings`, not two.
+fn resolve(mut own: JobSettings, event: &dyn Event, defaults: &JobSettings) -> JobSettings {
+    own.after_commit =
         own.after_commit || should_queue_view(event).is_some_and(|q| q.after_commit());
     let mut tags = event.tags();
-    for tag in own.tags {
-        if !tags.contains(&tag) {
-            tags.push(tag);
+    if !own.tags.is_empty() {
+        for tag in std::mem::take(&mut own.tags) {
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
         }
     }
-    JobSettings {
-        queued: true,
-        connection: own.connection.or_else(|| defaults.connection.clone()),
-        // `None`: the connection's default queue, which the envelope names
-        // (no copy of its name per job). Laravel's default queue is called
-        // `default`: naming it means the configured one (what
-        // `artisan make:listener --queued` writes).
-        queue: own.queue.filter(|q| q != "default"),
-        delay: own.delay.or(defaults.delay),
-        tries: Some(match own.tries.or(defaults.tries) {
-            _ if !own.retry => 1,
-            Some(tries) => tries.max(1),
-            None => 1,
-        }),
-        backoff: if own.backoff.is_empty() {
-            defaults.backoff.clone()
-        } else {
-            own.backoff
-        },
-        retry_delay: own.retry_delay.or(defaults.retry_delay),
-        timeout: own.timeout.or(defaults.timeout),
-        max_exceptions: own.max_exceptions.or(defaults.max_exceptions),
-        after_commit,
-        priority: if own.priority != 0 {
-            own.priority
-        } else {
-            event.priority()
-        },
-        middleware: own.middleware,
-        tags,
-        retry: own.retry,
+    own.tags = tags;
+    own.queued = true;
+    if own.connection.is_none() && defaults.connection.is_some() {
+        own.connection.clone_from(&defaults.connection);
     }
+    // `None`: the connection's default queue, which the envelope names
+    // (no copy of its name per job). Laravel's default queue is called
+    // `default`: naming it means the configured one (what
+    // `artisan make:listener --queued` writes).
+    if own.queue.as_deref() == Some("default") {
+        own.queue = None;
+    }
+    own.delay = own.delay.or(defaults.delay);
+    own.tries = Some(match own.tries.or(defaults.tries) {
+        _ if !own.retry => 1,
+        Some(tries) => tries.max(1),
+        None => 1,
+    });
+    if own.backoff.is_empty() && !defaults.backoff.is_empty() {
+        own.backoff.clone_from(&defaults.backoff);
+    }
+    own.retry_delay = own.retry_delay.or(defaults.retry_delay);
+    own.timeout = own.timeout.or(defaults.timeout);
+    own.max_exceptions = own.max_exceptions.or(defaults.max_exceptions);
+    if own.priority == 0 {
+        own.priority = event.priority();
+    }
+    own
 }
 
 /// An event's [`ShouldQueue`] view: its own `as_should_queue()`, else the

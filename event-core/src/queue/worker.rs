@@ -12,6 +12,7 @@ use tokio::task::JoinSet;
 
 use super::attempt::{Attempt, Verdict, Wrap, attempt, rebuild};
 use super::backend::Backend;
+use super::in_process::WorkerPlan;
 use super::job::{Claimed, FailedJob, JobEnvelope, now_ms};
 use super::middleware::Gate;
 use super::registry::JobRegistry;
@@ -260,8 +261,9 @@ impl Worker {
                 () = stopped.notified() => {}
             }
         };
-        let report = if let Some(memory) = self.queue.memory_backend() {
-            let plan = super::memory::worker::Plan {
+        let report = if let Some(in_process) = backend.in_process() {
+            // The backend's own loop (the memory connection's).
+            let plan = WorkerPlan {
                 registry: self.registry,
                 queues: self.queues,
                 concurrency: self.concurrency,
@@ -272,7 +274,24 @@ impl Worker {
                 stats,
                 stop,
             };
-            super::memory::worker::run(plan, memory.clone(), shutdown).await
+            // Told through a channel, so the loop is `Send` and `'static`
+            // whatever `shutdown` is.
+            let (tell, told) = tokio::sync::oneshot::channel::<()>();
+            let mut run = in_process.run_worker(
+                plan,
+                Box::pin(async move {
+                    let _ = told.await;
+                }),
+            );
+            tokio::pin!(shutdown);
+            tokio::select! {
+                biased;
+                report = &mut run => report,
+                () = &mut shutdown => {
+                    let _ = tell.send(());
+                    run.await
+                }
+            }
         } else {
             self.run_claims(backend, stats, stop, shutdown).await
         };

@@ -67,7 +67,9 @@ pub(crate) struct MemJob {
 impl MemJob {
     /// A job for the live `event` with its `settings`, made at `now`; its
     /// listener and lane are set by [`MemoryBackend::push_live`].
-    pub fn live(event: Arc<dyn Event>, settings: JobSettings, now: i64) -> Self {
+    /// The settings are cloned into the job only when they are more than
+    /// `tries`, one retry delay, a priority and a delay.
+    pub fn live(event: Arc<dyn Event>, settings: &JobSettings, now: i64) -> Self {
         let retry_ms = settings
             .retry_delay
             .map_or(0, crate::queue::settings::millis)
@@ -82,7 +84,7 @@ impl MemJob {
         let available_at = now + settings.delay_ms() as i64;
         let extra = (!plain).then(|| {
             Box::new(Extra {
-                settings: Some(settings),
+                settings: Some(settings.clone()),
                 ..Extra::default()
             })
         });

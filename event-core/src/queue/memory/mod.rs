@@ -3,9 +3,11 @@
 //! Jobs keep their live event and listener, so nothing is serialised; a
 //! process exit loses what is queued (use `sqlite` or `redis` for durability).
 //!
-//! Two ways in and out share one store. The dispatcher's fast path
-//! ([`Queue`](super::Queue)'s `queue_listener_now`) and the memory worker
-//! ([`worker`]) move a compact [`MemJob`]: no envelope, no id, no
+//! Two ways in and out share one store. The fast paths, which
+//! [`Queue`](super::Queue) and [`Worker`](super::Worker) reach through
+//! [`Backend::in_process`] (`InProcess::push_live`, called from the
+//! dispatcher's `queue_listener_now`, and `InProcess::run_worker`, the loop
+//! in [`worker`]), move a compact [`MemJob`]: no envelope, no id, no
 //! strings, until a job fails and needs them. The [`Backend`] methods (for
 //! `Queue::push`, `defer` and any generic worker) convert to and from
 //! [`Job`] at the boundary.
@@ -15,6 +17,8 @@ mod lanes;
 pub(crate) mod worker;
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -29,7 +33,8 @@ use lanes::{Lookup, State};
 
 use super::QueueError;
 use super::backend::Backend;
-use super::job::{Claimed, FailedJob, Job, JobEnvelope, Receipt, now_ms};
+use super::in_process::{InProcess, WorkerPlan, WorkerRun};
+use super::job::{Claimed, FailedJob, Job, JobEnvelope, Receipt, coarse_now_ms, now_ms};
 use super::settings::JobSettings;
 use crate::event::Event;
 use crate::listener::EventListener;
@@ -40,7 +45,17 @@ use crate::listener::EventListener;
 /// that (no allocation once the inbox has grown: the worker that empties it
 /// swaps in a spare); the next worker that takes jobs sorts them into their
 /// queues and priorities.
+///
+/// Its fast paths (dispatch without waiting, its own worker loop) are
+/// reached through [`Backend::in_process`], so a `MemoryBackend` given to
+/// [`Queue::with_backend`](super::Queue::with_backend) gets them too.
 pub struct MemoryBackend {
+    /// Shared with the worker loop's tasks.
+    store: Arc<Store>,
+}
+
+/// The queues themselves, behind [`MemoryBackend`].
+pub(crate) struct Store {
     state: Mutex<State>,
     inbox: Mutex<Vec<MemJob>>,
     lookup: ArcSwap<Lookup>,
@@ -62,15 +77,26 @@ impl Default for MemoryBackend {
 impl MemoryBackend {
     pub fn new() -> Self {
         Self {
-            state: Mutex::new(State::new()),
-            inbox: Mutex::default(),
-            lookup: ArcSwap::default(),
-            notify: Notify::new(),
-            idle: AtomicUsize::new(0),
-            waking: AtomicBool::new(false),
+            store: Arc::new(Store {
+                state: Mutex::new(State::new()),
+                inbox: Mutex::default(),
+                lookup: ArcSwap::default(),
+                notify: Notify::new(),
+                idle: AtomicUsize::new(0),
+                waking: AtomicBool::new(false),
+            }),
         }
     }
 
+    /// Another handle on the same queues (for the worker loop's tasks).
+    fn handle(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+        }
+    }
+}
+
+impl Store {
     /// The state, with every job sent so far in its lane.
     fn state(&self) -> MutexGuard<'_, State> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -132,26 +158,23 @@ impl MemoryBackend {
         self.state().lanes[lane].name.clone()
     }
 
-    /// The lane number of the queue named `queue`, created if new.
-    pub(crate) fn lane_of(&self, queue: &str) -> usize {
-        match self.lookup.load().lanes.get(queue) {
-            Some(&lane) => lane,
-            None => self.lane_slow(queue),
-        }
-    }
-
     /// Queues a job for `listener` (`None`: a queued event's listeners)
-    /// with its `settings` on lane `lane` (the dispatcher's fast path).
-    pub(crate) fn push_live(
+    /// with its `settings` on the queue named `queue` (the dispatcher's
+    /// fast path): one look at the lookup table for the lane and the
+    /// listener's number.
+    fn push_live(
         &self,
-        event: Arc<dyn Event>,
-        settings: JobSettings,
-        lane: usize,
-        now: i64,
+        event: &Arc<dyn Event>,
         listener: Option<&Arc<dyn EventListener>>,
+        settings: &JobSettings,
+        queue: &str,
     ) {
         let lookup = self.lookup.load();
-        let mut job = MemJob::live(event, settings, now);
+        let lane = match lookup.lanes.get(queue) {
+            Some(&lane) => lane,
+            None => self.lane_slow(queue),
+        };
+        let mut job = MemJob::live(event.clone(), settings, coarse_now_ms());
         job.lane = lane as u32;
         if let Some(listener) = listener {
             let address = Arc::as_ptr(listener) as *const () as usize;
@@ -336,16 +359,20 @@ impl Backend for MemoryBackend {
         true
     }
 
+    fn in_process(&self) -> Option<&dyn InProcess> {
+        Some(self)
+    }
+
     async fn push(&self, jobs: Vec<Job>) -> Result<(), QueueError> {
         {
-            let mut state = self.state();
+            let mut state = self.store.state();
             let now = now_ms();
             for job in jobs {
                 let lane = state.lane(&job.envelope.queue);
                 state.insert(MemJob::from_job(job, lane), now);
             }
         }
-        self.wake_all();
+        self.store.wake_all();
         Ok(())
     }
 
@@ -356,7 +383,7 @@ impl Backend for MemoryBackend {
         _lease: Duration,
         _consumer: &str,
     ) -> Result<Vec<Claimed>, QueueError> {
-        let mut state = self.state();
+        let mut state = self.store.state();
         state.promote(now_ms());
         let lanes: Vec<usize> = queues.iter().map(|q| state.lane(q)).collect();
         let mut taken = VecDeque::new();
@@ -380,13 +407,13 @@ impl Backend for MemoryBackend {
     }
 
     async fn wait(&self, idle: Duration) {
-        self.idle.fetch_add(1, Ordering::SeqCst);
+        self.store.idle.fetch_add(1, Ordering::SeqCst);
         // Registered before looking, so a push in between is not missed.
-        let notified = self.notify.notified();
+        let notified = self.store.notify.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         let has_ready = {
-            let state = self.state();
+            let state = self.store.state();
             state.lanes.iter().any(|l| l.len > 0)
                 || state
                     .delayed
@@ -396,11 +423,11 @@ impl Backend for MemoryBackend {
         if !has_ready {
             let _ = tokio::time::timeout(idle, notified).await;
         }
-        self.idle.fetch_sub(1, Ordering::SeqCst);
+        self.store.idle.fetch_sub(1, Ordering::SeqCst);
     }
 
     async fn ack(&self, done: Vec<Receipt>) -> Result<(), QueueError> {
-        let mut state = self.state();
+        let mut state = self.store.state();
         state.running = state.running.saturating_sub(done.len());
         Ok(())
     }
@@ -411,24 +438,24 @@ impl Backend for MemoryBackend {
             live: claimed.job.live,
         };
         let idle = {
-            let mut state = self.state();
+            let mut state = self.store.state();
             state.running = state.running.saturating_sub(1);
             let lane = state.lane(&job.envelope.queue);
             state.insert(MemJob::from_job(job, lane), now_ms());
-            self.idle()
+            self.store.idle()
         };
-        self.wake_one(idle);
+        self.store.wake_one(idle);
         Ok(())
     }
 
     async fn fail(&self, _receipt: Receipt, failed: FailedJob) -> Result<(), QueueError> {
-        self.fail_job(failed);
+        self.store.fail_job(failed);
         Ok(())
     }
 
     async fn release(&self, claimed: Vec<Claimed>) -> Result<(), QueueError> {
         let jobs: Vec<MemJob> = {
-            let mut state = self.state();
+            let mut state = self.store.state();
             claimed
                 .into_iter()
                 .map(|c| {
@@ -437,17 +464,17 @@ impl Backend for MemoryBackend {
                 })
                 .collect()
         };
-        self.put_back(jobs, 0);
+        self.store.put_back(jobs, 0);
         Ok(())
     }
 
     async fn size(&self) -> Result<usize, QueueError> {
-        let state = self.state();
+        let state = self.store.state();
         Ok(state.waiting() + state.running)
     }
 
     async fn clear(&self) -> Result<usize, QueueError> {
-        let mut state = self.state();
+        let mut state = self.store.state();
         let n = state.waiting();
         for lane in &mut state.lanes {
             lane.clear();
@@ -457,17 +484,17 @@ impl Backend for MemoryBackend {
     }
 
     async fn failed_list(&self) -> Result<Vec<FailedJob>, QueueError> {
-        Ok(self.state().failed.clone())
+        Ok(self.store.state().failed.clone())
     }
 
     async fn failed_take(&self, id: &str) -> Result<Option<FailedJob>, QueueError> {
-        let mut state = self.state();
+        let mut state = self.store.state();
         let found = state.failed.iter().position(|f| f.id == id);
         Ok(found.map(|i| state.failed.remove(i)))
     }
 
     async fn failed_restore(&self, failed: FailedJob) -> Result<(), QueueError> {
-        self.state().failed.push(failed);
+        self.store.state().failed.push(failed);
         Ok(())
     }
 
@@ -476,10 +503,30 @@ impl Backend for MemoryBackend {
     }
 
     async fn failed_purge(&self) -> Result<usize, QueueError> {
-        let mut state = self.state();
+        let mut state = self.store.state();
         let n = state.failed.len();
         state.failed.clear();
         Ok(n)
+    }
+}
+
+impl InProcess for MemoryBackend {
+    fn push_live(
+        &self,
+        event: &Arc<dyn Event>,
+        listener: Option<&Arc<dyn EventListener>>,
+        settings: &JobSettings,
+        queue: &str,
+    ) {
+        self.store.push_live(event, listener, settings, queue);
+    }
+
+    fn run_worker(
+        &self,
+        plan: WorkerPlan,
+        shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
+    ) -> WorkerRun {
+        Box::pin(worker::run(plan, self.handle(), shutdown))
     }
 }
 

@@ -20,6 +20,7 @@ use super::{MemJob, MemoryBackend};
 use crate::event::Event;
 use crate::listener::EventListener;
 use crate::queue::attempt::{Attempt, Failure, Verdict, Wrap, attempt, failed_attempt};
+use crate::queue::in_process::WorkerPlan;
 use crate::queue::job::coarse_now_ms;
 use crate::queue::middleware::Gate;
 use crate::queue::registry::JobRegistry;
@@ -68,7 +69,7 @@ impl Signal {
 }
 
 struct Shared {
-    memory: Arc<MemoryBackend>,
+    memory: MemoryBackend,
     registry: Arc<JobRegistry>,
     lanes: Vec<usize>,
     runners: usize,
@@ -90,25 +91,13 @@ struct Shared {
     finished: std::sync::atomic::AtomicU64,
 }
 
-/// Settings the memory worker takes from [`super::Worker`].
-pub(crate) struct Plan {
-    pub registry: Arc<JobRegistry>,
-    pub queues: Vec<String>,
-    pub concurrency: usize,
-    pub grace: Duration,
-    pub poll: Duration,
-    pub prefetch: Option<usize>,
-    pub limits: StopWhen,
-    pub stats: WorkerStats,
-    pub stop: Arc<tokio::sync::Notify>,
-}
-
-pub(crate) async fn run(
-    plan: Plan,
-    memory: Arc<MemoryBackend>,
+/// The worker loop [`MemoryBackend`] runs for [`crate::queue::Worker`].
+pub(super) async fn run(
+    plan: WorkerPlan,
+    memory: MemoryBackend,
     shutdown: impl Future<Output = ()>,
 ) -> Result<WorkerReport, QueueError> {
-    let lanes = memory.lanes(&plan.queues);
+    let lanes = memory.store.lanes(&plan.queues);
     let names = lanes
         .iter()
         .copied()
@@ -138,7 +127,7 @@ pub(crate) async fn run(
     }
     shutdown.await;
     shared.draining.store(true, Ordering::SeqCst);
-    shared.memory.wake_all();
+    shared.memory.store.wake_all();
 
     let mut report = WorkerReport::default();
     let deadline = tokio::time::Instant::now() + plan.grace;
@@ -176,7 +165,7 @@ fn add(report: &mut WorkerReport, done: Result<WorkerReport, tokio::task::JoinEr
 fn hand_back(shared: &Shared, batch: &mut VecDeque<MemJob>) {
     if !batch.is_empty() {
         shared.fast.store(false, Ordering::Relaxed);
-        shared.memory.put_back(batch.drain(..), 0);
+        shared.memory.store.put_back(batch.drain(..), 0);
     }
 }
 
@@ -208,16 +197,18 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
         let next_due =
             shared
                 .memory
+                .store
                 .take(&shared.lanes, share, cap, finished, &mut batch, &mut table);
         finished = 0;
         if batch.is_empty() {
-            if shared.limits.empty && shared.memory.is_idle(&shared.lanes) {
+            if shared.limits.empty && shared.memory.store.is_idle(&shared.lanes) {
                 tracing::info!("queue is empty; the worker stops (stop_when_empty)");
                 stop(&shared);
                 break;
             }
             shared
                 .memory
+                .store
                 .wait_for_job(&shared.lanes, next_due, shared.poll, &shared.draining)
                 .await;
             continue;
@@ -316,7 +307,7 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
         }
         if !batch.is_empty() {
             report.released += batch.len() as u64;
-            shared.memory.put_back(batch.drain(..), finished);
+            shared.memory.store.put_back(batch.drain(..), finished);
             finished = 0;
         }
         if cancelled {
@@ -324,7 +315,7 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
         }
     }
     if finished > 0 {
-        shared.memory.put_back([], finished);
+        shared.memory.store.put_back([], finished);
     }
     report
 }
@@ -334,7 +325,7 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
 fn stop(shared: &Shared) {
     shared.draining.store(true, Ordering::SeqCst);
     shared.stop.notify_one();
-    shared.memory.wake_all();
+    shared.memory.store.wake_all();
 }
 
 /// A batch's counts per queue, told to the stats once per batch.
@@ -456,7 +447,7 @@ async fn run_one(shared: &Shared, table: &[Arc<dyn EventListener>], job: MemJob)
                 .filter(|s| !s.middleware.is_empty())
                 .map(|settings| Wrap {
                     gate: Gate {
-                        backend: &*shared.memory,
+                        backend: &shared.memory,
                         registry: &shared.registry,
                     },
                     settings,
@@ -516,22 +507,23 @@ fn settle(
             job.set_exceptions(exceptions);
             job.available_at =
                 crate::queue::job::now_ms() + job.backoff_after(this_attempt).as_millis() as i64;
-            shared.memory.retry_job(job);
+            shared.memory.store.retry_job(job);
             Ran::Retried
         }
         Verdict::Release { after } => {
             job.attempts = this_attempt;
             job.available_at = crate::queue::job::now_ms() + after.as_millis() as i64;
-            shared.memory.retry_job(job);
+            shared.memory.store.retry_job(job);
             Ran::Retried
         }
         Verdict::Fail { reason, attempts } => {
             let id = job.id();
             tracing::warn!(job = %id, %reason, "job failed for good");
-            let queue = shared.memory.lane_name(job.lane as usize);
+            let queue = shared.memory.store.lane_name(job.lane as usize);
             let stored = job.into_job(&queue, table).stored_envelope();
             shared
                 .memory
+                .store
                 .fail_job(FailedJob::new(stored, reason, attempts));
             Ran::Failed
         }
