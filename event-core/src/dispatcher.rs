@@ -186,7 +186,9 @@ fn put_back(tag: Tag, resolved: Option<Arc<Resolved>>) {
     // `try_with`: the thread may be tearing down its locals. What the slot
     // held (a nested dispatch's lease) is dropped outside the cell.
     let _previous = LAST.try_with(move |last| {
-        last.tag.set(tag);
+        last.epoch.set(tag.0);
+        last.name.set(tag.1.0);
+        last.len.set(tag.1.1);
         last.resolved.replace(resolved)
     });
 }
@@ -194,7 +196,9 @@ fn put_back(tag: Tag, resolved: Option<Arc<Resolved>>) {
 /// This thread's most recently used [`Resolved`], checked before `LOCAL`.
 /// Plain cells: taking it and putting it back are a few moves.
 struct LastUsed {
-    tag: Cell<Tag>,
+    epoch: Cell<u64>,
+    name: Cell<usize>,
+    len: Cell<usize>,
     resolved: Cell<Option<Arc<Resolved>>>,
 }
 
@@ -213,7 +217,9 @@ thread_local! {
     static LOCAL: RefCell<Vec<LocalCache>> = const { RefCell::new(Vec::new()) };
     static LAST: LastUsed = const {
         LastUsed {
-            tag: Cell::new((0, (0, 0))),
+            epoch: Cell::new(0),
+            name: Cell::new(0),
+            len: Cell::new(0),
             resolved: Cell::new(None),
         }
     };
@@ -736,9 +742,14 @@ impl Dispatcher {
         );
         // Fast path: the same dispatcher, listeners and event as last time on this thread.
         let hit = LAST
-            .try_with(|last| match last.tag.get() == tag {
-                true => last.resolved.take(),
-                false => None,
+            .try_with(|last| {
+                match last.epoch.get() == tag.0
+                    && last.name.get() == tag.1.0
+                    && last.len.get() == tag.1.1
+                {
+                    true => last.resolved.take(),
+                    false => None,
+                }
             })
             .ok()
             .flatten();
