@@ -2,16 +2,20 @@
 //!
 //! Registration is rare and dispatch is hot, so the two are kept apart:
 //! writers edit a `Registry` under a mutex and publish an immutable
-//! `Snapshot` (arc-swap) plus a new epoch number. Each thread keeps its own
+//! `Snapshot` (arc-swap) plus a new epoch number (from one process-wide
+//! counter, so an epoch names its dispatcher too). Each thread keeps its own
 //! resolved listener lists, checked against the epoch with one atomic load, so
 //! a dispatch writes no counter shared with other threads and takes no lock;
-//! it leases its thread's resolved list (moved out of the cache and back), so
-//! the only reference count it writes is its own event's.
+//! it leases its thread's last resolved list (moved out of a thread-local
+//! cell and back), so the only reference count it writes is its own event's.
+//! With no interceptor, queue handler, broadcaster or recorder installed
+//! (one flag of the resolved list, one atomic load for interceptors), the
+//! dispatch is the bare loop over the listeners.
 //! Nothing is borrowed across a listener's `.await`: listeners may listen,
 //! forget, flush or dispatch again.
 
 use std::any::TypeId;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
 use std::ops::ControlFlow;
@@ -32,6 +36,8 @@ use crate::pattern;
 
 mod failure;
 pub(crate) mod intercept;
+#[cfg(test)]
+mod tests;
 
 use crate::store::scope::{self, Recorder};
 pub use failure::{BroadcastFailed, ListenerFailed, QueueFailed};
@@ -107,16 +113,41 @@ struct Resolved {
     handler: Option<Arc<dyn QueueableHandler>>,
     broadcaster: Option<Arc<dyn Broadcaster>>,
     recorder: Option<Arc<dyn Recorder>>,
+    /// No queue handler, broadcaster or recorder: with no interceptor
+    /// either, a dispatch only calls each listener in order.
+    plain: bool,
 }
 
-/// A [`Resolved`] taken from this thread's cache for one dispatch; dropping
-/// it (also on an error, a panic or a cancelled dispatch) returns it to the
-/// `last` slot of the thread it ends on, if that slot is still its own.
+impl Resolved {
+    fn new(
+        listeners: Listeners,
+        handler: Option<Arc<dyn QueueableHandler>>,
+        broadcaster: Option<Arc<dyn Broadcaster>>,
+        recorder: Option<Arc<dyn Recorder>>,
+    ) -> Self {
+        let plain = handler.is_none() && broadcaster.is_none() && recorder.is_none();
+        Self {
+            listeners,
+            handler,
+            broadcaster,
+            recorder,
+            plain,
+        }
+    }
+}
+
+/// Which [`Resolved`] a [`Lease`] or the `LAST` slot holds: the dispatcher's
+/// epoch when it was resolved (epochs come from one process-wide counter, so
+/// an epoch also names its dispatcher) and the event name's address and length.
+type Tag = (u64, (usize, usize));
+
+/// A [`Resolved`] taken from this thread's `LAST` slot (or its cache) for
+/// one dispatch; dropping it (also on an error, a panic or a cancelled
+/// dispatch) moves it back into the `LAST` slot of the thread it ends on.
+/// A stale one put back is never used: the next dispatch's tag differs.
 struct Lease {
     resolved: Option<Arc<Resolved>>,
-    id: u64,
-    epoch: u64,
-    key: (usize, usize),
+    tag: Tag,
 }
 
 impl std::ops::Deref for Lease {
@@ -131,26 +162,44 @@ impl std::ops::Deref for Lease {
     }
 }
 
-impl Drop for Lease {
-    #[inline]
-    fn drop(&mut self) {
-        let Some(resolved) = self.resolved.take() else {
-            return;
-        };
-        // `try_with`: the thread may be tearing down its locals.
-        let _ = LOCAL.try_with(move |local| {
-            let Ok(mut local) = local.try_borrow_mut() else {
-                return;
-            };
-            if let Some(cache) = local.first_mut()
-                && cache.id == self.id
-                && cache.epoch == self.epoch
-                && cache.last.is_none()
-            {
-                cache.last = Some((self.key, resolved));
-            }
-        });
+impl Lease {
+    /// Ends the lease on the dispatch's own path: the same as dropping it,
+    /// inlined into the dispatch (the drop glue is a call of its own).
+    #[inline(always)]
+    fn give_back(mut self) {
+        let resolved = self.resolved.take();
+        let tag = self.tag;
+        // Nothing is left to drop: `resolved` is taken and `tag` is `Copy`.
+        std::mem::forget(self);
+        put_back(tag, resolved);
     }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        put_back(self.tag, self.resolved.take());
+    }
+}
+
+#[inline(always)]
+fn put_back(tag: Tag, resolved: Option<Arc<Resolved>>) {
+    // `try_with`: the thread may be tearing down its locals. What the slot
+    // held (a nested dispatch's lease) is dropped outside the cell.
+    let _previous = LAST.try_with(move |last| {
+        last.epoch.set(tag.0);
+        last.name.set(tag.1.0);
+        last.len.set(tag.1.1);
+        last.resolved.replace(resolved)
+    });
+}
+
+/// This thread's most recently used [`Resolved`], checked before `LOCAL`.
+/// Plain cells: taking it and putting it back are a few moves.
+struct LastUsed {
+    epoch: Cell<u64>,
+    name: Cell<usize>,
+    len: Cell<usize>,
+    resolved: Cell<Option<Arc<Resolved>>>,
 }
 
 struct LocalCache {
@@ -162,12 +211,18 @@ struct LocalCache {
     /// words beats hashing the text. The same text at another address just
     /// gets its own (equal) entry.
     by_name: FxHashMap<(usize, usize), Arc<Resolved>>,
-    /// The entry used last, checked before the map.
-    last: Option<((usize, usize), Arc<Resolved>)>,
 }
 
 thread_local! {
     static LOCAL: RefCell<Vec<LocalCache>> = const { RefCell::new(Vec::new()) };
+    static LAST: LastUsed = const {
+        LastUsed {
+            epoch: Cell::new(0),
+            name: Cell::new(0),
+            len: Cell::new(0),
+            resolved: Cell::new(None),
+        }
+    };
 }
 
 /// What a dispatch makes of its listeners' results: `dispatch` stops at the
@@ -260,6 +315,8 @@ where
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+/// Epochs start at 1: the `LAST` slot's initial tag matches no dispatcher.
+static NEXT_EPOCH: AtomicU64 = AtomicU64::new(1);
 static GLOBAL: OnceLock<Dispatcher> = OnceLock::new();
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -296,7 +353,7 @@ impl Dispatcher {
             inner: Arc::new(Inner {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 is_global,
-                epoch: AtomicU64::new(0),
+                epoch: AtomicU64::new(NEXT_EPOCH.fetch_add(1, Ordering::Relaxed)),
                 registry: Mutex::new(registry),
                 snapshot: ArcSwap::from_pointee(snapshot),
             }),
@@ -333,8 +390,11 @@ impl Dispatcher {
         let result = change(&mut registry);
         self.inner.snapshot.store(Arc::new(registry.snapshot()));
         // Published after the snapshot, so a reader that sees the new epoch
-        // also sees the new snapshot.
-        self.inner.epoch.fetch_add(1, Ordering::Release);
+        // also sees the new snapshot. Drawn from the process-wide counter
+        // (edits of one dispatcher are serialised by its registry lock), so
+        // no two dispatchers ever share an epoch.
+        let epoch = NEXT_EPOCH.fetch_add(1, Ordering::Relaxed);
+        self.inner.epoch.store(epoch, Ordering::Release);
         result
     }
 
@@ -500,7 +560,7 @@ impl Dispatcher {
         &self,
         event: Arc<dyn Event>,
         queue_event: bool,
-        mode: M,
+        mut mode: M,
         wrapped: bool,
     ) -> M::Output {
         let idle = intercept::idle();
@@ -508,6 +568,26 @@ impl Dispatcher {
             return self.dispatch_wrapped(event, queue_event, mode).await;
         }
         let resolved = self.resolve(&*event);
+        if idle && resolved.plain {
+            // Nothing to route, record, broadcast or queue: `deliver`'s loop
+            // without a queue handler, run here rather than in a nested future.
+            let output = 'listeners: {
+                for listener in resolved.listeners.iter() {
+                    let step = match listener.handle(event.clone()).await {
+                        Ok(()) => mode.handled(Ok(())),
+                        Err(error) => {
+                            mode.handled(Err(listener_failed(listener, &event, error).await))
+                        }
+                    };
+                    if let ControlFlow::Break(output) = step {
+                        break 'listeners output;
+                    }
+                }
+                mode.finish(Ok(()))
+            };
+            resolved.give_back();
+            return output;
+        }
         let routed;
         // Without interceptors, borrow the resolved handler and broadcaster
         // rather than cloning their (shared) Arcs.
@@ -649,35 +729,36 @@ impl Dispatcher {
     }
 
     /// The listeners, handler and broadcaster for `event`, leased from this
-    /// thread's cache: the fast path moves the `Arc` out of the cache's
-    /// `last` slot and the lease moves it back when the dispatch ends, so a
-    /// dispatch touches no reference count (two atomic writes were a third
-    /// of a one-listener dispatch's cost).
+    /// thread: the fast path moves the `Arc` out of the thread's `LAST` slot
+    /// and the lease moves it back when the dispatch ends, so a dispatch
+    /// touches no reference count (two atomic writes were a third of a
+    /// one-listener dispatch's cost).
     #[inline]
     fn resolve(&self, event: &dyn Event) -> Lease {
         let name = event.event_name();
-        let key = (name.as_ptr() as usize, name.len());
-        let epoch = self.inner.epoch.load(Ordering::Acquire);
-        // Fast path: the same dispatcher and event as last time on this thread.
-        let hit = LOCAL.with(|local| {
-            let mut local = local.try_borrow_mut().ok()?;
-            let cache = local.first_mut()?;
-            match &cache.last {
-                Some((k, _)) if cache.id == self.inner.id && cache.epoch == epoch && *k == key => {
-                    cache.last.take().map(|(_, resolved)| resolved)
+        let tag = (
+            self.inner.epoch.load(Ordering::Acquire),
+            (name.as_ptr() as usize, name.len()),
+        );
+        // Fast path: the same dispatcher, listeners and event as last time on this thread.
+        let hit = LAST
+            .try_with(|last| {
+                match last.epoch.get() == tag.0
+                    && last.name.get() == tag.1.0
+                    && last.len.get() == tag.1.1
+                {
+                    true => last.resolved.take(),
+                    false => None,
                 }
-                _ => None,
-            }
-        });
-        let resolved = match hit {
-            Some(resolved) => resolved,
-            None => self.resolve_slow(event, key, epoch),
-        };
+            })
+            .ok()
+            .flatten();
         Lease {
-            resolved: Some(resolved),
-            id: self.inner.id,
-            epoch,
-            key,
+            resolved: Some(match hit {
+                Some(resolved) => resolved,
+                None => self.resolve_slow(event, tag.1, tag.0),
+            }),
+            tag,
         }
     }
 
@@ -694,17 +775,13 @@ impl Dispatcher {
                         epoch,
                         owner: Arc::downgrade(&self.inner),
                         by_name: FxHashMap::default(),
-                        last: None,
                     });
                     local.len() - 1
                 }
             };
-            // The most recently used dispatcher goes first, for the fast path.
-            local.swap(0, slot);
-            let cache = &mut local[0];
+            let cache = &mut local[slot];
             if cache.epoch != epoch {
                 cache.by_name.clear();
-                cache.last = None;
                 cache.epoch = epoch;
             }
             let resolved = match cache.by_name.get(&key) {
@@ -715,8 +792,6 @@ impl Dispatcher {
                     resolved
                 }
             };
-            // The lease puts it in `last` when the dispatch ends.
-            cache.last = None;
             Some(resolved)
         });
         cached.unwrap_or_else(|| Arc::new(self.resolve_uncached(event)))
@@ -736,12 +811,12 @@ impl Dispatcher {
                 snapshot = self.inner.snapshot.load_full();
             }
         }
-        Resolved {
-            listeners: snapshot.resolve_name(name),
-            handler: snapshot.handler.clone(),
-            broadcaster: snapshot.broadcaster.clone(),
-            recorder: snapshot.recorder.clone(),
-        }
+        Resolved::new(
+            snapshot.resolve_name(name),
+            snapshot.handler.clone(),
+            snapshot.broadcaster.clone(),
+            snapshot.recorder.clone(),
+        )
     }
 
     /// Moves `listen::<E>` registrations made under the conventional name to
