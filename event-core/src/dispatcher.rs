@@ -15,7 +15,6 @@
 //! forget, flush or dispatch again.
 
 use std::any::TypeId;
-use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
 use std::ops::ControlFlow;
@@ -36,12 +35,16 @@ use crate::pattern;
 
 mod failure;
 pub(crate) mod intercept;
+mod local;
+mod mode;
 #[cfg(test)]
 mod tests;
 
 use crate::store::scope::{self, Recorder};
 pub use failure::{BroadcastFailed, ListenerFailed, QueueFailed};
 use intercept::{Flow, Interception};
+use local::Resolved;
+use mode::{Halting, Mode, Propagating};
 
 type Listeners = Arc<[Arc<dyn EventListener>]>;
 /// The queue handler and broadcaster a dispatch uses, after interceptors.
@@ -105,213 +108,6 @@ struct Snapshot {
     recorder: Option<Arc<dyn Recorder>>,
     /// Wildcard matches of names without listeners of their own, filled on first use.
     wildcard_cache: Mutex<FxHashMap<Box<str>, Listeners>>,
-}
-
-/// What one thread needs to dispatch one event name.
-struct Resolved {
-    listeners: Listeners,
-    handler: Option<Arc<dyn QueueableHandler>>,
-    broadcaster: Option<Arc<dyn Broadcaster>>,
-    recorder: Option<Arc<dyn Recorder>>,
-    /// No queue handler, broadcaster or recorder: with no interceptor
-    /// either, a dispatch only calls each listener in order.
-    plain: bool,
-}
-
-impl Resolved {
-    fn new(
-        listeners: Listeners,
-        handler: Option<Arc<dyn QueueableHandler>>,
-        broadcaster: Option<Arc<dyn Broadcaster>>,
-        recorder: Option<Arc<dyn Recorder>>,
-    ) -> Self {
-        let plain = handler.is_none() && broadcaster.is_none() && recorder.is_none();
-        Self {
-            listeners,
-            handler,
-            broadcaster,
-            recorder,
-            plain,
-        }
-    }
-}
-
-/// Which [`Resolved`] a [`Lease`] or the `LAST` slot holds: the dispatcher's
-/// epoch when it was resolved (epochs come from one process-wide counter, so
-/// an epoch also names its dispatcher) and the event name's address and length.
-type Tag = (u64, (usize, usize));
-
-/// A [`Resolved`] taken from this thread's `LAST` slot (or its cache) for
-/// one dispatch; dropping it (also on an error, a panic or a cancelled
-/// dispatch) moves it back into the `LAST` slot of the thread it ends on.
-/// A stale one put back is never used: the next dispatch's tag differs.
-struct Lease {
-    resolved: Option<Arc<Resolved>>,
-    tag: Tag,
-}
-
-impl std::ops::Deref for Lease {
-    type Target = Resolved;
-
-    #[inline]
-    fn deref(&self) -> &Resolved {
-        match &self.resolved {
-            Some(resolved) => resolved,
-            None => unreachable!("a lease holds its Resolved until dropped"),
-        }
-    }
-}
-
-impl Lease {
-    /// Ends the lease on the dispatch's own path: the same as dropping it,
-    /// inlined into the dispatch (the drop glue is a call of its own).
-    #[inline(always)]
-    fn give_back(mut self) {
-        let resolved = self.resolved.take();
-        let tag = self.tag;
-        // Nothing is left to drop: `resolved` is taken and `tag` is `Copy`.
-        std::mem::forget(self);
-        put_back(tag, resolved);
-    }
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        put_back(self.tag, self.resolved.take());
-    }
-}
-
-#[inline(always)]
-fn put_back(tag: Tag, resolved: Option<Arc<Resolved>>) {
-    // `try_with`: the thread may be tearing down its locals. What the slot
-    // held (a nested dispatch's lease) is dropped outside the cell.
-    let _previous = LAST.try_with(move |last| {
-        last.epoch.set(tag.0);
-        last.name.set(tag.1.0);
-        last.len.set(tag.1.1);
-        last.resolved.replace(resolved)
-    });
-}
-
-/// This thread's most recently used [`Resolved`], checked before `LOCAL`.
-/// Plain cells: taking it and putting it back are a few moves.
-struct LastUsed {
-    epoch: Cell<u64>,
-    name: Cell<usize>,
-    len: Cell<usize>,
-    resolved: Cell<Option<Arc<Resolved>>>,
-}
-
-struct LocalCache {
-    id: u64,
-    epoch: u64,
-    owner: Weak<Inner>,
-    /// Keyed by the name's address and length: `event_name()` returns a
-    /// `&'static str`, usually the same literal every time, so hashing two
-    /// words beats hashing the text. The same text at another address just
-    /// gets its own (equal) entry.
-    by_name: FxHashMap<(usize, usize), Arc<Resolved>>,
-}
-
-thread_local! {
-    static LOCAL: RefCell<Vec<LocalCache>> = const { RefCell::new(Vec::new()) };
-    static LAST: LastUsed = const {
-        LastUsed {
-            epoch: Cell::new(0),
-            name: Cell::new(0),
-            len: Cell::new(0),
-            resolved: Cell::new(None),
-        }
-    };
-}
-
-/// What a dispatch makes of its listeners' results: `dispatch` stops at the
-/// first error and returns it; `until` asks its `decide` after each.
-trait Mode: Send {
-    type Output: Send;
-    /// A sync listener's result (an error after its `failed` hook ran).
-    fn handled(&mut self, result: Result<()>) -> ControlFlow<Self::Output>;
-    /// A queued listener or event its queue refused.
-    fn queue_failed(&mut self, error: anyhow::Error) -> ControlFlow<Self::Output>;
-    /// Every listener ran (or was queued); `broadcast` is the broadcast's result.
-    fn finish(self, broadcast: Result<()>) -> Self::Output;
-    /// An interceptor took the event.
-    fn taken(self) -> Self::Output;
-    /// An interceptor dropped the delivery without running it.
-    fn dropped() -> Self::Output;
-}
-
-/// `dispatch`: the first error ends the dispatch and is returned.
-struct Propagating;
-
-impl Mode for Propagating {
-    type Output = Result<()>;
-
-    #[inline(always)]
-    fn handled(&mut self, result: Result<()>) -> ControlFlow<Result<()>> {
-        match result {
-            Ok(()) => ControlFlow::Continue(()),
-            Err(error) => ControlFlow::Break(Err(error)),
-        }
-    }
-
-    fn queue_failed(&mut self, error: anyhow::Error) -> ControlFlow<Result<()>> {
-        ControlFlow::Break(Err(error))
-    }
-
-    #[inline(always)]
-    fn finish(self, broadcast: Result<()>) -> Result<()> {
-        broadcast
-    }
-
-    fn taken(self) -> Result<()> {
-        Ok(())
-    }
-
-    fn dropped() -> Result<()> {
-        Err(anyhow!(
-            "an interceptor dropped the dispatch without delivering it"
-        ))
-    }
-}
-
-/// `until`: the first result `decide` answers ends the dispatch.
-struct Halting<F>(F);
-
-impl<T: Send, F> Mode for Halting<F>
-where
-    F: FnMut(&Result<()>) -> Option<T> + Send,
-{
-    type Output = Option<T>;
-
-    fn handled(&mut self, result: Result<()>) -> ControlFlow<Option<T>> {
-        match (self.0)(&result) {
-            Some(answer) => ControlFlow::Break(Some(answer)),
-            None => ControlFlow::Continue(()),
-        }
-    }
-
-    fn queue_failed(&mut self, error: anyhow::Error) -> ControlFlow<Option<T>> {
-        self.handled(Err(error))
-    }
-
-    fn finish(self, broadcast: Result<()>) -> Option<T> {
-        if let Err(error) = broadcast {
-            tracing::error!(
-                error = format!("{error:#}"),
-                "broadcast failed during `until`"
-            );
-        }
-        None
-    }
-
-    fn taken(self) -> Option<T> {
-        None
-    }
-
-    fn dropped() -> Option<T> {
-        None
-    }
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -726,75 +522,6 @@ impl Dispatcher {
             // `None`: an interceptor dropped the delivery without running it.
             output.unwrap_or_else(M::dropped)
         })
-    }
-
-    /// The listeners, handler and broadcaster for `event`, leased from this
-    /// thread: the fast path moves the `Arc` out of the thread's `LAST` slot
-    /// and the lease moves it back when the dispatch ends, so a dispatch
-    /// touches no reference count (two atomic writes were a third of a
-    /// one-listener dispatch's cost).
-    #[inline]
-    fn resolve(&self, event: &dyn Event) -> Lease {
-        let name = event.event_name();
-        let tag = (
-            self.inner.epoch.load(Ordering::Acquire),
-            (name.as_ptr() as usize, name.len()),
-        );
-        // Fast path: the same dispatcher, listeners and event as last time on this thread.
-        let hit = LAST
-            .try_with(|last| {
-                match last.epoch.get() == tag.0
-                    && last.name.get() == tag.1.0
-                    && last.len.get() == tag.1.1
-                {
-                    true => last.resolved.take(),
-                    false => None,
-                }
-            })
-            .ok()
-            .flatten();
-        Lease {
-            resolved: Some(match hit {
-                Some(resolved) => resolved,
-                None => self.resolve_slow(event, tag.1, tag.0),
-            }),
-            tag,
-        }
-    }
-
-    #[inline(never)]
-    fn resolve_slow(&self, event: &dyn Event, key: (usize, usize), epoch: u64) -> Arc<Resolved> {
-        let cached = LOCAL.with(|local| {
-            let mut local = local.try_borrow_mut().ok()?;
-            let slot = match local.iter().position(|c| c.id == self.inner.id) {
-                Some(i) => i,
-                None => {
-                    local.retain(|c| c.owner.strong_count() > 0);
-                    local.push(LocalCache {
-                        id: self.inner.id,
-                        epoch,
-                        owner: Arc::downgrade(&self.inner),
-                        by_name: FxHashMap::default(),
-                    });
-                    local.len() - 1
-                }
-            };
-            let cache = &mut local[slot];
-            if cache.epoch != epoch {
-                cache.by_name.clear();
-                cache.epoch = epoch;
-            }
-            let resolved = match cache.by_name.get(&key) {
-                Some(hit) => hit.clone(),
-                None => {
-                    let resolved = Arc::new(self.resolve_uncached(event));
-                    cache.by_name.insert(key, resolved.clone());
-                    resolved
-                }
-            };
-            Some(resolved)
-        });
-        cached.unwrap_or_else(|| Arc::new(self.resolve_uncached(event)))
     }
 
     fn resolve_uncached(&self, event: &dyn Event) -> Resolved {
