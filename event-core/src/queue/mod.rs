@@ -96,7 +96,7 @@ pub use postgres::{PostgresBackend, PostgresOptions};
 #[cfg(feature = "redis")]
 pub use redis::{RedisBackend, RedisOptions};
 pub use registry::{EventDecoder, JobRegistry, RegistryError};
-pub use settings::JobSettings;
+pub use settings::{JobSettings, Limits};
 pub use shutdown::shutdown_signal;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteBackend;
@@ -354,6 +354,12 @@ impl Queue {
     /// Jobs waiting or running.
     pub async fn size(&self) -> Result<usize, QueueError> {
         self.backend()?.size().await
+    }
+
+    /// Jobs waiting per queue, due or delayed, sorted by queue name (see
+    /// [`Backend::sizes`]).
+    pub async fn sizes(&self) -> Result<Vec<(String, usize)>, QueueError> {
+        self.backend()?.sizes().await
     }
 
     /// Removes every waiting job.
