@@ -294,7 +294,9 @@ impl Queue {
 
     /// Replaces the defaults (queue name, tries, retry delay; see
     /// [`JobSettings::from_config`]). What a listener or event leaves unsaid
-    /// comes from here.
+    /// comes from here: the queue and retry delay when a job is queued;
+    /// tries and timeout when a worker of this queue runs it, unless the
+    /// worker has its own (`Worker::tries` / `Worker::timeout`).
     pub fn with_defaults(self, defaults: JobSettings) -> Self {
         self.edit(|i| i.defaults = defaults)
     }
