@@ -58,13 +58,13 @@ pub enum Command {
     )]
     QueueWork(QueueWork),
 
-    /// Show how many jobs wait (or run) on the queue connection.
+    /// Show how many jobs wait on each queue, run, and failed.
     #[command(
         name = "queue:monitor",
         visible_alias = "queue:size",
-        after_help = "Examples:\n  artisan queue:monitor\n  artisan queue:size --url sqlite://jobs.db"
+        after_help = "Examples:\n  artisan queue:monitor\n  artisan queue:size --url sqlite://jobs.db --json"
     )]
-    QueueMonitor(QueueUrl),
+    QueueMonitor(QueueMonitor),
 
     /// Create an event in src/events/ and wire it.
     #[command(
@@ -190,6 +190,15 @@ pub struct QueueFailed {
 }
 
 #[derive(Debug, Args)]
+pub struct QueueMonitor {
+    #[command(flatten)]
+    pub queue: QueueUrl,
+    /// Print JSON: {"queues": [{"queue": ..., "waiting": N}], "waiting": N, "running": N, "failed": N}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct QueueRetry {
     /// Failed job IDs, or `all`.
     #[arg(required = true, value_name = "ID|all")]
@@ -274,11 +283,13 @@ pub struct QueueWork {
     /// Jobs run at the same time.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub concurrency: usize,
-    /// Not supported: a job's tries are fixed when it is queued.
-    #[arg(long, value_name = "N")]
+    /// Attempts in all for jobs whose listener or event declares no `tries`
+    /// (default: EVENTS_RETRY_ATTEMPTS); a declared value wins.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub tries: Option<u32>,
-    /// Not supported: a job's timeout is fixed when it is queued.
-    #[arg(long, value_name = "S")]
+    /// Seconds an attempt may run, for jobs whose listener or event declares
+    /// no `timeout` (default: none); a declared value wins.
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: Option<u64>,
     /// Stop once no job waits or runs.
     #[arg(long)]

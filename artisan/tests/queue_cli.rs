@@ -1,5 +1,5 @@
 //! `artisan queue:failed / queue:retry / queue:forget / queue:flush /
-//! queue:monitor` against a real SQLite queue and a real Redis
+//! queue:monitor` (each queue's depth) against a real SQLite queue and a real Redis
 //! (`EVENTS_TEST_REDIS_URL`, each test under its own key prefix), whose jobs
 //! really failed in a worker.
 
@@ -263,4 +263,104 @@ fn without_a_url_or_with_a_missing_database_it_refuses_and_creates_nothing() {
     let out = artisan(&["queue:failed", "--url", "kafka://x"], dir.path());
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("kafka://x"), "{}", text(&out));
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Event)]
+pub struct ReminderDueEvent {
+    pub order: u64,
+}
+
+#[listener(event = ReminderDueEvent, queued, queue = "emails", delay = 60)]
+async fn send_reminder(_event: &ReminderDueEvent) -> anyhow::Result<()> {
+    Ok(())
+}
+
+/// `queue:monitor` shows each queue's waiting jobs (due or delayed), what
+/// runs, and the failed ones, as text and JSON.
+async fn monitor_shows_each_queue(url: &str, dir: &Path) {
+    let queue = Queue::open(url).await.expect("open the queue");
+    fail_jobs(&queue, &[1]).await;
+    let dispatcher = Dispatcher::new();
+    queue.install(&dispatcher).await;
+    dispatcher
+        .listen::<PaymentDueEvent>(Arc::new(ChargeCardListener))
+        .await;
+    dispatcher
+        .listen::<ReminderDueEvent>(Arc::new(SendReminderListener))
+        .await;
+    for order in [2, 3, 4] {
+        dispatcher
+            .dispatch(PaymentDueEvent { order })
+            .await
+            .expect("dispatch");
+    }
+    dispatcher
+        .dispatch(ReminderDueEvent { order: 2 })
+        .await
+        .expect("dispatch");
+    // A worker has taken one payment: it runs.
+    let backend = queue.backend().expect("backend");
+    let taken = backend
+        .fetch(
+            &["payments".to_string()],
+            1,
+            Duration::from_secs(60),
+            "monitor",
+        )
+        .await
+        .expect("fetch");
+    assert_eq!(taken.len(), 1);
+
+    let out = artisan(&["queue:monitor", "--url", url], dir);
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    let lines: Vec<&str> = shown
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.contains(" ..."))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "[emails] waiting ........... 1",
+            "[payments] waiting ......... 2",
+            "jobs waiting or running .... 4",
+            "running .................... 1",
+            "failed jobs ................ 1",
+        ],
+        "{shown}"
+    );
+
+    let out = artisan(&["queue:size", "--url", url, "--json"], dir);
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        value,
+        serde_json::json!({
+            "queues": [
+                { "queue": "emails", "waiting": 1 },
+                { "queue": "payments", "waiting": 2 },
+            ],
+            "waiting": 3,
+            "running": 1,
+            "failed": 1,
+        })
+    );
+    backend.release(taken).await.expect("release");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitor_shows_each_queue_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/jobs.db", dir.path().display());
+    monitor_shows_each_queue(&url, dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitor_shows_each_queue_on_redis() {
+    let Some(url) = redis_url() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    monitor_shows_each_queue(&url, dir.path()).await;
+    let queue = Queue::open(&url).await.expect("open");
+    queue.clear().await.expect("clear");
+    queue.failed().expect("store").purge().await.expect("purge");
 }

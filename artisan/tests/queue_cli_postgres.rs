@@ -1,5 +1,5 @@
 //! `artisan queue:failed / queue:retry / queue:forget / queue:flush --url
-//! postgres://...` against the real PostgreSQL (`EVENTS_TEST_POSTGRES_URL`),
+//! postgres://...` and `queue:monitor` against the real PostgreSQL (`EVENTS_TEST_POSTGRES_URL`),
 //! in a schema of the test's own, dropped after.
 
 use std::path::Path;
@@ -20,6 +20,12 @@ pub struct RefundDueEvent {
 #[listener(event = RefundDueEvent, queued, queue = "refunds", tries = 1)]
 async fn refund(event: &RefundDueEvent) -> anyhow::Result<()> {
     anyhow::bail!("gateway down for order {}", event.order)
+}
+
+/// A second listener, delayed a minute, on another queue.
+#[listener(event = RefundDueEvent, queued, queue = "notices", delay = 60)]
+async fn notify_later(_event: &RefundDueEvent) -> anyhow::Result<()> {
+    Ok(())
 }
 
 fn artisan(args: &[&str], cwd: &Path) -> Output {
@@ -170,6 +176,54 @@ async fn failed_postgres_jobs_are_listed_retried_forgotten_and_flushed() {
         text(&out)
     );
     assert!(store.list().await.expect("list").is_empty());
+
+    // queue:monitor: each queue's waiting jobs (due or delayed), what runs.
+    dispatcher
+        .listen::<RefundDueEvent>(Arc::new(NotifyLaterListener))
+        .await;
+    for order in [43, 44] {
+        dispatcher
+            .dispatch(RefundDueEvent { order })
+            .await
+            .expect("dispatch");
+    }
+    let backend = queue.backend().expect("backend");
+    let taken = backend
+        .fetch(
+            &["refunds".to_string()],
+            1,
+            Duration::from_secs(60),
+            "monitor",
+        )
+        .await
+        .expect("fetch");
+    assert_eq!(taken.len(), 1);
+    let out = artisan(&["queue:monitor", "--url", &url], dir.path());
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(
+        shown.contains("  [notices] waiting .......... 2\n"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("  [refunds] waiting .......... 1\n"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("  running .................... 1\n"),
+        "{shown}"
+    );
+    let out = artisan(&["queue:size", "--url", &url, "--json"], dir.path());
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        value["queues"],
+        serde_json::json!([
+            { "queue": "notices", "waiting": 2 },
+            { "queue": "refunds", "waiting": 1 },
+        ])
+    );
+    assert_eq!(value["running"], 1);
+    backend.release(taken).await.expect("release");
 
     // An unreachable server is an error naming it, not a hang.
     let out = artisan(

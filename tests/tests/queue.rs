@@ -230,7 +230,10 @@ mod with_macros {
             envelope.settings.backoff,
             vec![chrono::Duration::seconds(1), chrono::Duration::seconds(5)]
         );
-        assert_eq!(envelope.settings.timeout_ms(), Some(30_000));
+        assert_eq!(
+            envelope.settings.timeout,
+            Some(chrono::Duration::seconds(30))
+        );
         assert_eq!(envelope.settings.max_exceptions, Some(2));
 
         // The claim lapses (50 ms); a worker with the registry runs it.

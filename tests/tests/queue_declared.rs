@@ -5,12 +5,17 @@
 //! applied by the worker; job middleware; stable names; the worker's stop
 //! options and stats; a queue shared by two dispatchers.
 
+#[path = "queue_declared/depth.rs"]
+mod depth;
 mod queue_common;
+#[path = "queue_declared/worker_options.rs"]
+mod worker_options;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use depth::*;
 use event_core::config::EventsConfig;
 use event_core::prelude::*;
 use event_core::queue::{
@@ -20,6 +25,7 @@ use event_core::queue::{
 use queue_common::fixtures::Sink;
 use queue_common::{eventually, ms, start};
 use serde::{Deserialize, Serialize};
+use worker_options::*;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -398,7 +404,7 @@ pub async fn plain_listener_methods_reach_the_job(queue: Queue) {
     assert_eq!(job.settings.max_exceptions, Some(7));
     assert_eq!(job.settings.backoff, vec![secs(9)]);
     assert!(!job.settings.retry);
-    assert_eq!(job.settings.max_tries(), 1);
+    assert_eq!(job.settings.declared_tries(), Some(1));
     let registry = JobRegistry::new().listener::<DeclaredEvent>(listener);
     let worker = start(
         Worker::new(queue.clone(), registry)
@@ -510,7 +516,8 @@ pub async fn config_defaults_reach_the_job(queue: Queue) {
         .await
         .expect("dispatch");
     let job = stored(&queue, "jobs").await;
-    assert_eq!(job.settings.tries, Some(2));
+    // Undeclared: the worker fills in EVENTS_RETRY_ATTEMPTS (2 here).
+    assert_eq!(job.settings.tries, None);
     assert_eq!(job.settings.retry_delay, Some(secs(1)));
     let worker = start(
         Worker::new(
@@ -988,6 +995,9 @@ on_every_connection!(
     worker_stops_by_itself_and_counts,
     two_dispatchers_share_a_queue,
     should_queue_broadcast_sends_it_as_a_job,
+    worker_tries_fill_in_undeclared_tries,
+    worker_timeout_fills_in_undeclared_timeouts,
+    sizes_count_each_queue,
 );
 
 /// `shutdown_signal()` installs its handlers when called: a SIGTERM that

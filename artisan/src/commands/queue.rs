@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use event_core::queue::{FailedJob, FailedJobs, Queue};
 
 use crate::UsageError;
-use crate::cli::{QueueFailed, QueueForget, QueueRetry, QueueUrl};
+use crate::cli::{QueueFailed, QueueForget, QueueMonitor, QueueRetry, QueueUrl};
 use crate::config::{app_config, queue_url_source};
 use crate::out;
 use crate::project::Project;
@@ -203,28 +203,50 @@ pub fn flush(manifest: Option<&Path>, args: QueueUrl) -> Result<()> {
     Ok(())
 }
 
-/// `queue:monitor` / `queue:size`: the jobs waiting or running, and the failed ones.
-pub fn monitor(manifest: Option<&Path>, args: QueueUrl) -> Result<()> {
+/// `queue:monitor` / `queue:size`: the jobs waiting on each queue, the
+/// running ones, and the failed ones.
+pub fn monitor(manifest: Option<&Path>, args: QueueMonitor) -> Result<()> {
     let rt = runtime()?;
-    let (url, source) = queue_url(manifest, &args)?;
-    let (size, failed) = rt.block_on(async {
+    let (url, source) = queue_url(manifest, &args.queue)?;
+    let (size, sizes, failed) = rt.block_on(async {
         let queue = open_queue(&url, &source).await?;
+        let sizes = queue.sizes().await?;
         let size = queue.size().await?;
         let failed = queue.failed()?.list().await?.len();
-        anyhow::Ok((size, failed))
+        anyhow::Ok((size, sizes, failed))
     })?;
+    let waiting: usize = sizes.iter().map(|(_, n)| n).sum();
+    // Two reads: a job taken between them is counted as waiting, not twice.
+    let running = size.saturating_sub(waiting);
+    if args.json {
+        let queues: Vec<_> = sizes
+            .iter()
+            .map(|(queue, n)| serde_json::json!({ "queue": queue, "waiting": n }))
+            .collect();
+        out::plain(&serde_json::to_string_pretty(&serde_json::json!({
+            "queues": queues,
+            "waiting": waiting,
+            "running": running,
+            "failed": failed,
+        }))?);
+        return Ok(());
+    }
     let dim = out::dim();
+    let row = |label: &str, n: usize| {
+        let dots = 27usize.saturating_sub(label.chars().count()).max(3);
+        out::plain(&format!("  {label} {dim}{}{dim:#} {n}", ".".repeat(dots)));
+    };
     out::plain("");
     out::plain(&format!(
         "  {} {dim}(from {source}){dim:#}",
         redact_password(&url)
     ));
-    out::plain(&format!(
-        "  jobs waiting or running {dim}....{dim:#} {size}"
-    ));
-    out::plain(&format!(
-        "  failed jobs {dim}................{dim:#} {failed}"
-    ));
+    for (queue, n) in &sizes {
+        row(&format!("[{queue}] waiting"), *n);
+    }
+    row("jobs waiting or running", size);
+    row("running", running);
+    row("failed jobs", failed);
     out::plain("");
     Ok(())
 }

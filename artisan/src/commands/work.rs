@@ -30,18 +30,6 @@ pub fn work(manifest: Option<&Path>, app: &crate::App, args: QueueWork) -> Resul
         )
         .into());
     };
-    for (flag, given) in [
-        ("--tries", args.tries.is_some()),
-        ("--timeout", args.timeout.is_some()),
-    ] {
-        if given {
-            return Err(UsageError(format!(
-                "{flag} is not supported yet: a job's tries and timeout are fixed when it is \
-                 queued (the listener's `tries = N` / `timeout = S`, else EVENTS_RETRY_ATTEMPTS)"
-            ))
-            .into());
-        }
-    }
     let project = Project::open(manifest).ok();
     let mut config = app_config(project.as_ref())?;
     if let Some(connection) = &args.connection {
@@ -97,6 +85,12 @@ pub fn work(manifest: Option<&Path>, app: &crate::App, args: QueueWork) -> Resul
         }
         if let Some(secs) = args.max_time {
             worker = worker.max_time(Duration::from_secs(secs));
+        }
+        if let Some(tries) = args.tries {
+            worker = worker.tries(tries);
+        }
+        if let Some(secs) = args.timeout {
+            worker = worker.timeout(Duration::from_secs(secs));
         }
         let report = worker.run_until(queue::shutdown_signal()).await?;
         out::info(&format!(

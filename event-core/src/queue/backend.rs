@@ -84,6 +84,11 @@ pub trait Backend: Send + Sync + 'static {
     /// Jobs waiting or running, in all queues (for tests and monitoring).
     async fn size(&self) -> Result<usize, QueueError>;
 
+    /// Jobs waiting per queue, due or delayed (not the ones a worker has
+    /// taken: [`Backend::size`] minus their sum is what runs), sorted by
+    /// queue name; a queue with none waiting is left out.
+    async fn sizes(&self) -> Result<Vec<(String, usize)>, QueueError>;
+
     /// Removes every waiting job (not the failed ones).
     async fn clear(&self) -> Result<usize, QueueError>;
 

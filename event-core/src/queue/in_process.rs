@@ -59,6 +59,8 @@ pub struct WorkerPlan {
     pub(super) poll: Duration,
     pub(super) prefetch: Option<usize>,
     pub(super) limits: StopWhen,
+    /// Tries and timeout for the jobs that declare none.
+    pub(super) fallback: JobSettings,
     pub(super) stats: WorkerStats,
     /// Notified when the loop stops by itself (`stop_when_empty`,
     /// `max_jobs`).

@@ -97,7 +97,7 @@ pub use postgres::{PostgresBackend, PostgresOptions};
 #[cfg(feature = "redis")]
 pub use redis::{RedisBackend, RedisOptions};
 pub use registry::{EventDecoder, JobRegistry, RegistryError};
-pub use settings::JobSettings;
+pub use settings::{JobSettings, Limits};
 pub use shutdown::shutdown_signal;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteBackend;
@@ -297,7 +297,9 @@ impl Queue {
 
     /// Replaces the defaults (queue name, tries, retry delay; see
     /// [`JobSettings::from_config`]). What a listener or event leaves unsaid
-    /// comes from here.
+    /// comes from here: the queue and retry delay when a job is queued;
+    /// tries and timeout when a worker of this queue runs it, unless the
+    /// worker has its own (`Worker::tries` / `Worker::timeout`).
     pub fn with_defaults(self, defaults: JobSettings) -> Self {
         self.edit(|i| i.defaults = defaults)
     }
@@ -361,6 +363,12 @@ impl Queue {
     /// Jobs waiting or running.
     pub async fn size(&self) -> Result<usize, QueueError> {
         self.backend()?.size().await
+    }
+
+    /// Jobs waiting per queue, due or delayed, sorted by queue name (see
+    /// [`Backend::sizes`]).
+    pub async fn sizes(&self) -> Result<Vec<(String, usize)>, QueueError> {
+        self.backend()?.sizes().await
     }
 
     /// Removes every waiting job.

@@ -302,6 +302,37 @@ end
 return 0
 "#;
 
+/// Per stream (KEYS but the last) its entries no worker has claimed (XLEN
+/// minus the group's pending count), then `<queue>`, `<count>` pairs for
+/// the delayed set (the last KEY), counted by each member's header. A key
+/// of the wrong type counts 0.
+const SIZES: &str = r#"
+local out = {}
+for i = 1, #KEYS - 1 do
+  local len = redis.pcall('XLEN', KEYS[i])
+  local pending = redis.pcall('XPENDING', KEYS[i], 'workers')
+  local n = 0
+  if type(len) == 'number' then
+    n = len
+    if type(pending) == 'table' and tonumber(pending[1]) then n = n - tonumber(pending[1]) end
+  end
+  out[#out + 1] = tostring(n)
+end
+local delayed = redis.pcall('ZRANGE', KEYS[#KEYS], 0, -1)
+if type(delayed) == 'table' and not delayed.err then
+  local counts = {}
+  for _, member in ipairs(delayed) do
+    local queue = string.match(member, '^([^\n]*)\n')
+    if queue then counts[queue] = (counts[queue] or 0) + 1 end
+  end
+  for queue, n in pairs(counts) do
+    out[#out + 1] = queue
+    out[#out + 1] = tostring(n)
+  end
+end
+return out
+"#;
+
 const TAKE_FAILED: &str = r#"
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if v then
@@ -323,6 +354,7 @@ pub struct RedisBackend {
     fail_script: Script,
     fail_delayed_script: Script,
     take_failed_script: Script,
+    sizes_script: Script,
 }
 
 /// One item of the fetch or reclaim script's reply.
@@ -418,6 +450,7 @@ impl RedisBackend {
             fail_script: Script::new(&format!("{STORE_FAILED_LUA}{FAIL}")),
             fail_delayed_script: Script::new(&format!("{STORE_FAILED_LUA}{FAIL_DELAYED}")),
             take_failed_script: Script::new(TAKE_FAILED),
+            sizes_script: Script::new(SIZES),
         })
     }
 
@@ -897,6 +930,29 @@ impl Backend for RedisBackend {
             .await
             .map_err(self.redis("count jobs"))?;
         Ok(counts.iter().sum())
+    }
+
+    async fn sizes(&self) -> Result<Vec<(String, usize)>, QueueError> {
+        let streams = self.streams().await?;
+        let mut invocation = self.sizes_script.prepare_invoke();
+        for s in &streams {
+            invocation.key(s);
+        }
+        invocation.key(self.key("delayed"));
+        let mut conn = self.conn.clone();
+        let reply: Vec<String> = invocation
+            .invoke_async(&mut conn)
+            .await
+            .map_err(self.redis("count jobs per queue"))?;
+        let count = |n: &str| n.parse::<usize>().unwrap_or(0);
+        let mut sizes: BTreeMap<String, usize> = BTreeMap::new();
+        for (stream, n) in streams.iter().zip(&reply) {
+            *sizes.entry(self.queue_of(stream)).or_default() += count(n);
+        }
+        for pair in reply[streams.len().min(reply.len())..].chunks_exact(2) {
+            *sizes.entry(pair[0].clone()).or_default() += count(&pair[1]);
+        }
+        Ok(sizes.into_iter().filter(|(_, n)| *n > 0).collect())
     }
 
     async fn clear(&self) -> Result<usize, QueueError> {

@@ -23,9 +23,12 @@ use crate::listener::{EventListener, ShouldQueueListener};
 /// As a declaration (what `EventListener::options()` returns, which is why
 /// it is also called [`ListenerOptions`](crate::ListenerOptions)), `None`
 /// and empty mean "not said here". As a job's settings (computed by
-/// [`JobSettings::for_listener`] / [`JobSettings::for_event`]), tries and
-/// the retry delay are always filled in; a queue left `None` is the
-/// connection's default queue.
+/// [`JobSettings::for_listener`] / [`JobSettings::for_event`]), the retry
+/// delay is filled in; a queue left `None` is the connection's default
+/// queue; `tries` and `timeout` stay `None` when nothing declared them, and
+/// the worker that runs the job fills them in ([`JobSettings::limits`]:
+/// `Worker::tries` / `Worker::timeout`, else the queue's defaults, as
+/// Laravel's `$job->maxTries() ?? $options->maxTries`).
 ///
 /// Stored with every job (durations as milliseconds).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,7 +47,8 @@ pub struct JobSettings {
     /// Hold a new job back this long.
     #[serde(default, with = "ms_opt", rename = "delay_ms")]
     pub delay: Option<Duration>,
-    /// Attempts in all (`EVENTS_RETRY_ATTEMPTS` when nothing says).
+    /// Attempts in all. `None` on a job: the worker's `tries`, else
+    /// `EVENTS_RETRY_ATTEMPTS`.
     #[serde(default)]
     pub tries: Option<u32>,
     /// Delay before retry n; the last value repeats. Empty: `retry_delay`.
@@ -54,7 +58,8 @@ pub struct JobSettings {
     /// (`EVENTS_RETRY_DELAY_SECONDS`).
     #[serde(default, with = "ms_opt", rename = "retry_delay_ms")]
     pub retry_delay: Option<Duration>,
-    /// An attempt running longer is cancelled and counts as failed.
+    /// An attempt running longer is cancelled and counts as failed. `None`
+    /// on a job: the worker's `timeout`, else none.
     #[serde(default, with = "ms_opt", rename = "timeout_ms")]
     pub timeout: Option<Duration>,
     /// Fail for good after this many attempts that returned an error or panicked.
@@ -187,15 +192,22 @@ impl JobSettings {
         resolve(own, event, defaults)
     }
 
-    /// Attempts in all: 1 when the job may not retry.
-    pub fn max_tries(&self) -> u32 {
+    /// The tries this job declares: 1 when it may not retry, `None` when
+    /// nothing said (a worker fills it in, see [`JobSettings::limits`]).
+    pub fn declared_tries(&self) -> Option<u32> {
         if self.retry {
-            self.tries.unwrap_or(1).max(1)
+            self.tries.map(|t| t.max(1))
         } else {
-            1
+            Some(1)
         }
     }
 
+    /// The attempts in all and the timeout a worker gives this job: what it
+    /// declares, else `worker`'s (the worker's own `tries` / `timeout`, else
+    /// its queue's defaults), else one try and no timeout.
+    pub fn limits(&self, worker: &JobSettings) -> Limits {
+        limits(self.declared_tries(), self.timeout, worker)
+    }
     /// The delay before the attempt after `attempt` (1-based).
     pub fn backoff_after(&self, attempt: u32) -> std::time::Duration {
         let index = (attempt.max(1) - 1) as usize;
@@ -205,11 +217,6 @@ impl JobSettings {
             .or(self.backoff.last())
             .or(self.retry_delay.as_ref());
         std::time::Duration::from_millis(delay.map_or(0, |d| millis(*d)))
-    }
-
-    /// The timeout in milliseconds.
-    pub fn timeout_ms(&self) -> Option<u64> {
-        self.timeout.map(millis)
     }
 
     /// The delay in milliseconds (0 for none).
@@ -223,14 +230,40 @@ impl JobSettings {
     }
 }
 
+/// A job's attempts in all and timeout, as a worker runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// At least 1.
+    pub tries: u32,
+    pub timeout_ms: Option<u64>,
+}
+
+/// The one place a worker fills in what a job did not declare (every
+/// connection's worker comes here): the job's own value, else `worker`'s,
+/// else one try and no timeout.
+pub(crate) fn limits(
+    declared_tries: Option<u32>,
+    declared_timeout: Option<Duration>,
+    worker: &JobSettings,
+) -> Limits {
+    Limits {
+        tries: declared_tries.or(worker.tries).unwrap_or(1).max(1),
+        timeout_ms: declared_timeout.or(worker.timeout).map(millis),
+    }
+}
+
 /// The one place settings are layered: what the listener (or, for a
 /// queued event, the event) declares, then the event-wide settings
 /// (priority, tags, `after_commit`), then the config defaults. Fills `own`
 /// in place: a dispatch to the memory connection pays for one
-/// `JobSettings`, not two.
+/// `JobSettings`, not two. Tries and timeout are left to the worker when
+/// undeclared ([`limits`]).
 fn resolve(mut own: JobSettings, event: &dyn Event, defaults: &JobSettings) -> JobSettings {
     own.after_commit =
         own.after_commit || should_queue_view(event).is_some_and(|q| q.after_commit());
+    // Undeclared: the worker's (`Worker::tries`), else the defaults of the
+    // worker's queue, filled in when it runs the job.
+    let tries = own.declared_tries();
     let mut tags = event.tags();
     if !own.tags.is_empty() {
         for tag in std::mem::take(&mut own.tags) {
@@ -252,16 +285,11 @@ fn resolve(mut own: JobSettings, event: &dyn Event, defaults: &JobSettings) -> J
         own.queue = None;
     }
     own.delay = own.delay.or(defaults.delay);
-    own.tries = Some(match own.tries.or(defaults.tries) {
-        _ if !own.retry => 1,
-        Some(tries) => tries.max(1),
-        None => 1,
-    });
+    own.tries = tries;
     if own.backoff.is_empty() && !defaults.backoff.is_empty() {
         own.backoff.clone_from(&defaults.backoff);
     }
     own.retry_delay = own.retry_delay.or(defaults.retry_delay);
-    own.timeout = own.timeout.or(defaults.timeout);
     own.max_exceptions = own.max_exceptions.or(defaults.max_exceptions);
     if own.priority == 0 {
         own.priority = event.priority();
@@ -346,9 +374,42 @@ mod tests {
     fn stored_settings_read_the_old_limits() {
         let old = r#"{"tries":4,"backoff_ms":[1000],"timeout_ms":30000,"max_exceptions":2}"#;
         let settings: JobSettings = serde_json::from_str(old).expect("old limits");
-        assert_eq!(settings.max_tries(), 4);
-        assert_eq!(settings.timeout_ms(), Some(30_000));
+        // A worker's own tries / timeout do not override what is stored.
+        let worker = JobSettings {
+            tries: Some(9),
+            timeout: Some(chrono::Duration::seconds(1)),
+            ..JobSettings::default()
+        };
+        let limits = settings.limits(&worker);
+        assert_eq!(limits.tries, 4);
+        assert_eq!(limits.timeout_ms, Some(30_000));
         assert_eq!(settings.backoff_after(1), Duration::from_secs(1));
         assert!(settings.retry);
+    }
+
+    #[test]
+    fn the_worker_fills_in_undeclared_tries_and_timeout() {
+        let worker = JobSettings {
+            tries: Some(3),
+            timeout: Some(chrono::Duration::seconds(2)),
+            ..JobSettings::default()
+        };
+        let undeclared = JobSettings::default().limits(&worker);
+        assert_eq!(undeclared.tries, 3);
+        assert_eq!(undeclared.timeout_ms, Some(2_000));
+        let declared = JobSettings {
+            tries: Some(1),
+            timeout: Some(chrono::Duration::milliseconds(50)),
+            ..JobSettings::default()
+        }
+        .limits(&worker);
+        assert_eq!((declared.tries, declared.timeout_ms), (1, Some(50)));
+        let no_retry = JobSettings {
+            retry: false,
+            ..JobSettings::default()
+        };
+        assert_eq!(no_retry.limits(&worker).tries, 1);
+        let nothing = JobSettings::default().limits(&JobSettings::default());
+        assert_eq!((nothing.tries, nothing.timeout_ms), (1, None));
     }
 }

@@ -632,6 +632,21 @@ impl Backend for SqliteBackend {
         .map(|n| n as usize)
     }
 
+    async fn sizes(&self) -> Result<Vec<(String, usize)>, QueueError> {
+        let now = now_ms();
+        self.with("count jobs per queue", move |conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT queue, COUNT(*) FROM event_jobs WHERE reserved_until <= ?1
+                 GROUP BY queue ORDER BY queue",
+            )?;
+            let rows = statement.query_map(params![now], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as usize))
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
     async fn clear(&self) -> Result<usize, QueueError> {
         self.with("clear the queue", |conn| {
             conn.execute("DELETE FROM event_jobs", [])

@@ -16,6 +16,7 @@ use super::in_process::WorkerPlan;
 use super::job::{Claimed, FailedJob, JobEnvelope, now_ms};
 use super::middleware::Gate;
 use super::registry::JobRegistry;
+use super::settings::JobSettings;
 use super::shutdown::shutdown_signal;
 use super::stats::{Ended, WorkerStats};
 use super::{Queue, QueueError};
@@ -43,6 +44,8 @@ pub struct Worker {
     prefetch: Option<usize>,
     consumer: String,
     limits: StopWhen,
+    tries: Option<u32>,
+    timeout: Option<Duration>,
     stats: Option<WorkerStats>,
     log_every: Option<Duration>,
 }
@@ -88,6 +91,8 @@ struct Ctx {
     inflight: Mutex<HashMap<u64, Arc<Claimed>>>,
     /// Average time a job takes (µs, moving average); 0 before the first.
     job_micros: AtomicU64,
+    /// Tries and timeout for the jobs that declare none.
+    fallback: JobSettings,
 }
 
 enum Outcome {
@@ -112,6 +117,8 @@ impl Worker {
             prefetch: None,
             consumer: ulid::Ulid::new().to_string(),
             limits: StopWhen::default(),
+            tries: None,
+            timeout: None,
             stats: None,
             log_every: None,
         }
@@ -137,6 +144,37 @@ impl Worker {
     pub fn max_time(mut self, time: Duration) -> Self {
         self.limits.max_time = Some(time);
         self
+    }
+
+    /// Attempts in all for the jobs whose listener or event declares no
+    /// `tries` (Laravel's `queue:work --tries`); a declared value wins.
+    /// Default: the queue's defaults (`EVENTS_RETRY_ATTEMPTS`).
+    pub fn tries(mut self, tries: u32) -> Self {
+        self.tries = Some(tries.max(1));
+        self
+    }
+
+    /// The timeout of an attempt at the jobs whose listener or event
+    /// declares no `timeout` (Laravel's `queue:work --timeout`); a declared
+    /// value wins. An attempt running longer is cancelled and counts as
+    /// failed. Default: the queue's defaults (none).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// What this worker gives the jobs that declare no tries or timeout:
+    /// its own, else its queue's defaults.
+    fn fallback(&self) -> JobSettings {
+        let defaults = self.queue.defaults();
+        let timeout = self
+            .timeout
+            .map(|t| chrono::Duration::from_std(t).unwrap_or(chrono::Duration::MAX));
+        JobSettings {
+            tries: self.tries.or(defaults.tries),
+            timeout: timeout.or(defaults.timeout),
+            ..JobSettings::default()
+        }
     }
 
     /// Logs the counts per queue at INFO this often while it runs.
@@ -263,6 +301,7 @@ impl Worker {
         };
         let report = if let Some(in_process) = backend.in_process() {
             // The backend's own loop (the memory connection's).
+            let fallback = self.fallback();
             let plan = WorkerPlan {
                 registry: self.registry,
                 queues: self.queues,
@@ -271,6 +310,7 @@ impl Worker {
                 poll: self.poll,
                 prefetch: self.prefetch,
                 limits: self.limits,
+                fallback,
                 stats,
                 stop,
             };
@@ -321,6 +361,7 @@ impl Worker {
             acks: ack_tx,
             inflight: Mutex::default(),
             job_micros: AtomicU64::new(0),
+            fallback: self.fallback(),
         });
         let mut reachable = true;
         let heartbeat = tokio::spawn(heartbeat(ctx.clone(), self.lease, self.consumer.clone()));
@@ -598,13 +639,14 @@ async fn execute(ctx: &Ctx, claimed: &Claimed) -> Outcome {
         settings,
         job_id: &envelope.id,
     });
+    let limits = settings.limits(&ctx.fallback);
     let run = attempt(Attempt {
         event: &event,
         listeners: &listeners,
         attempt: claimed.attempt,
         exceptions: envelope.exceptions,
-        tries: settings.max_tries(),
-        timeout_ms: settings.timeout_ms(),
+        tries: limits.tries,
+        timeout_ms: limits.timeout_ms,
         max_exceptions: settings.max_exceptions,
         wrap,
     });

@@ -177,7 +177,10 @@ pub async fn dispatch_writes_envelope(queue: Queue) {
         envelope.settings.backoff,
         vec![chrono_ms(1000), chrono_ms(5000)]
     );
-    assert_eq!(envelope.settings.timeout_ms(), Some(30_000));
+    assert_eq!(
+        envelope.settings.timeout,
+        Some(chrono::Duration::seconds(30))
+    );
     assert_eq!(envelope.settings.max_exceptions, Some(2));
     assert_eq!(envelope.id.len(), 26, "a ULID");
     assert!(envelope.available_at > 0);

@@ -9,7 +9,7 @@ use crate::event::Event;
 use crate::listener::EventListener;
 use crate::queue::job::{Job, JobEnvelope, Live};
 use crate::queue::registry::JobRegistry;
-use crate::queue::settings::JobSettings;
+use crate::queue::settings::{self, JobSettings, Limits};
 
 /// Listeners interned per backend; beyond this many, jobs hold their own.
 pub(super) const MAX_INTERNED: usize = 4096;
@@ -17,6 +17,8 @@ pub(super) const MAX_INTERNED: usize = 4096;
 pub(super) const EVERY: u32 = u32::MAX;
 /// `MemJob::listener` when the listener is in the job's `extra`.
 pub(super) const OWN: u32 = u32::MAX - 1;
+/// `MemJob::tries` when the job declares none: the worker's.
+const UNDECLARED: u32 = 0;
 
 /// What few jobs need, out of line so that a job is 64 bytes (the fast
 /// path moves jobs through a channel and two queues; small moves are cheap).
@@ -56,6 +58,7 @@ pub(crate) struct MemJob {
     pub priority: i32,
     /// Attempts made.
     pub attempts: u32,
+    /// Declared tries, or [`UNDECLARED`].
     pub(super) tries: u32,
     /// Delay before a retry when the job has no backoff list (ms).
     pub(super) retry_ms: u32,
@@ -79,7 +82,7 @@ impl MemJob {
             && settings.backoff.is_empty()
             && settings.middleware.is_empty()
             && settings.tags.is_empty();
-        let tries = settings.max_tries();
+        let tries = settings.declared_tries().unwrap_or(UNDECLARED);
         let priority = settings.priority;
         let available_at = now + settings.delay_ms() as i64;
         let extra = (!plain).then(|| {
@@ -114,7 +117,7 @@ impl MemJob {
             lane: lane as u32,
             priority: e.priority,
             attempts: e.attempts,
-            tries: e.settings.max_tries(),
+            tries: e.settings.declared_tries().unwrap_or(UNDECLARED),
             retry_ms: 0,
             created_at: e.created_at,
             available_at: e.available_at,
@@ -151,12 +154,13 @@ impl MemJob {
         }
     }
 
-    pub fn tries(&self) -> u32 {
-        self.tries
-    }
-
-    pub fn timeout_ms(&self) -> Option<u64> {
-        self.settings().and_then(JobSettings::timeout_ms)
+    /// Its tries and timeout under a worker whose own are `worker`.
+    pub fn limits(&self, worker: &JobSettings) -> Limits {
+        settings::limits(
+            (self.tries != UNDECLARED).then_some(self.tries),
+            self.settings().and_then(|s| s.timeout),
+            worker,
+        )
     }
 
     pub fn max_exceptions(&self) -> Option<u32> {
@@ -208,7 +212,7 @@ impl MemJob {
                 let settings = extra.settings.take().unwrap_or_else(|| JobSettings {
                     queued: true,
                     queue: Some(queue.to_string()),
-                    tries: Some(self.tries),
+                    tries: (self.tries != UNDECLARED).then_some(self.tries),
                     retry_delay: Some(chrono::Duration::milliseconds(i64::from(self.retry_ms))),
                     priority: self.priority,
                     ..JobSettings::default()
@@ -253,17 +257,20 @@ impl MemJob {
     }
 
     /// The live event and its one listener, when the job can run without
-    /// the general path's care: no timeout, and tries left.
+    /// the general path's care: no timeout (its own or `worker`'s), and
+    /// tries left.
     pub fn quick<'a>(
         &'a self,
         table: &'a [Arc<dyn EventListener>],
+        worker: &JobSettings,
     ) -> Option<(EventRef<'a>, ListenerRef<'a>)> {
         let event = self.event.as_ref()?;
         let listener = self.listener_ref(table)?;
-        let plain = self
-            .settings()
-            .is_none_or(|s| s.timeout.is_none() && s.middleware.is_empty());
-        (self.attempts < self.tries && plain).then_some((event, listener))
+        let plain = worker.timeout.is_none()
+            && self
+                .settings()
+                .is_none_or(|s| s.timeout.is_none() && s.middleware.is_empty());
+        (plain && self.attempts < self.limits(worker).tries).then_some((event, listener))
     }
 
     /// The event and the listeners to run: the live ones, or rebuilt from

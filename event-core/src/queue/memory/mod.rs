@@ -473,6 +473,21 @@ impl Backend for MemoryBackend {
         Ok(state.waiting() + state.running)
     }
 
+    async fn sizes(&self) -> Result<Vec<(String, usize)>, QueueError> {
+        let state = self.store.state();
+        let mut sizes: Vec<(String, usize)> = state
+            .lanes
+            .iter()
+            .map(|lane| (lane.name.clone(), lane.len))
+            .collect();
+        for job in state.delayed.values() {
+            sizes[job.lane as usize].1 += 1;
+        }
+        sizes.retain(|(_, n)| *n > 0);
+        sizes.sort();
+        Ok(sizes)
+    }
+
     async fn clear(&self) -> Result<usize, QueueError> {
         let mut state = self.store.state();
         let n = state.waiting();

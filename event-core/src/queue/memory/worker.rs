@@ -24,6 +24,7 @@ use crate::queue::in_process::WorkerPlan;
 use crate::queue::job::coarse_now_ms;
 use crate::queue::middleware::Gate;
 use crate::queue::registry::JobRegistry;
+use crate::queue::settings::JobSettings;
 use crate::queue::stats::{Ended, WorkerStats};
 use crate::queue::worker::{StopWhen, WorkerReport};
 use crate::queue::{FailedJob, QueueError};
@@ -82,6 +83,7 @@ struct Shared {
     /// The grace period is over: stop running jobs and hand them back.
     cancel: Signal,
     limits: StopWhen,
+    fallback: JobSettings,
     stats: WorkerStats,
     /// Queue names by lane number, for the stats.
     names: Vec<(usize, String)>,
@@ -106,6 +108,7 @@ pub(super) async fn run(
     let shared = Arc::new(Shared {
         names,
         limits: plan.limits,
+        fallback: plan.fallback,
         stats: plan.stats,
         stop: plan.stop,
         finished: std::sync::atomic::AtomicU64::new(0),
@@ -222,7 +225,7 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
         while let Some(job) = batch.pop_front() {
             ran += 1;
             let lane = job.lane;
-            let outcome = match job.quick(&table) {
+            let outcome = match job.quick(&table, &shared.fallback) {
                 // The common case, kept to one small future per job.
                 Some((event, listener)) => {
                     let result = {
@@ -245,7 +248,12 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
                     match result {
                         Some(Ok(())) => Ran::Succeeded,
                         Some(Err(error)) => {
-                            let run = attempt_of(&job, event, std::slice::from_ref(listener));
+                            let run = attempt_of(
+                                &job,
+                                &shared.fallback,
+                                event,
+                                std::slice::from_ref(listener),
+                            );
                             let verdict =
                                 failed_attempt(&run, listener, Failure::Error(error)).await;
                             settle(&shared, &table, job, verdict)
@@ -442,7 +450,7 @@ async fn run_one(shared: &Shared, table: &[Arc<dyn EventListener>], job: MemJob)
                 Some(s) if !s.middleware.is_empty() => ulid::Ulid::new().to_string(),
                 _ => String::new(),
             };
-            let mut run = attempt_of(&job, &event, &listeners);
+            let mut run = attempt_of(&job, &shared.fallback, &event, &listeners);
             run.wrap = settings
                 .filter(|s| !s.middleware.is_empty())
                 .map(|settings| Wrap {
@@ -474,16 +482,18 @@ async fn run_one(shared: &Shared, table: &[Arc<dyn EventListener>], job: MemJob)
 /// The next attempt at `job`, with its limits.
 fn attempt_of<'a>(
     job: &MemJob,
+    fallback: &JobSettings,
     event: &'a Arc<dyn Event>,
     listeners: &'a [Arc<dyn EventListener>],
 ) -> Attempt<'a> {
+    let limits = job.limits(fallback);
     Attempt {
         event,
         listeners,
         attempt: job.attempts + 1,
         exceptions: job.exceptions(),
-        tries: job.tries(),
-        timeout_ms: job.timeout_ms(),
+        tries: limits.tries,
+        timeout_ms: limits.timeout_ms,
         max_exceptions: job.max_exceptions(),
         wrap: None,
     }

@@ -577,6 +577,22 @@ impl Backend for PostgresBackend {
         Ok(rows.first().map_or(0, |r| r.get::<_, i64>(0)) as usize)
     }
 
+    async fn sizes(&self) -> Result<Vec<(String, usize)>, QueueError> {
+        let rows = self
+            .inner
+            .query(
+                Via::Dispatch,
+                "cannot count jobs per queue",
+                &self.inner.tables.sizes,
+                &[&now_ms()],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1) as usize))
+            .collect())
+    }
+
     async fn clear(&self) -> Result<usize, QueueError> {
         self.inner
             .execute(

@@ -42,6 +42,7 @@ pub(super) struct Tables {
     pub fail: String,
     pub release: String,
     pub size: String,
+    pub sizes: String,
     pub clear: String,
     pub failed_list: String,
     pub failed_take: String,
@@ -142,6 +143,10 @@ impl Tables {
                  SELECT pg_notify($3, '') FROM (SELECT count(*) FROM released) AS n"
             ),
             size: format!("SELECT count(*) FROM {jobs}"),
+            sizes: format!(
+                "SELECT queue, count(*) FROM {jobs} WHERE reserved_until <= $1
+                 GROUP BY queue ORDER BY queue"
+            ),
             clear: format!("DELETE FROM {jobs}"),
             failed_list: format!(
                 "SELECT id, queue, payload, reason, attempts, failed_at FROM {failed}

@@ -1,0 +1,161 @@
+//! The worker's own `tries` / `timeout` (`artisan queue:work --tries N
+//! --timeout S`): they apply to the jobs that declare none; a declared
+//! value wins (Laravel's `$job->maxTries() ?? $options->maxTries`).
+
+use super::*;
+
+/// Declares `tries = 1` (and nothing else the worker could fill in).
+pub struct OneTry(pub Probe);
+
+#[listener(event = DeclaredEvent, queued, tries = 1, name = "one-try")]
+impl OneTry {
+    async fn handle(&self, event: &DeclaredEvent) -> anyhow::Result<()> {
+        self.0.run("one-try", event).await
+    }
+}
+
+/// Declares `timeout = 30` (seconds) and `tries = 1`.
+pub struct LongTimeout(pub Probe);
+
+#[listener(event = DeclaredEvent, queued, tries = 1, timeout = 30, name = "long-timeout")]
+impl LongTimeout {
+    async fn handle(&self, event: &DeclaredEvent) -> anyhow::Result<()> {
+        self.0.run("long-timeout", event).await
+    }
+}
+
+/// A queue whose defaults give 1 try and retry at once, so the worker's
+/// own `tries` is the only thing that can make 3 attempts.
+fn one_try_by_default(queue: Queue) -> Queue {
+    let config = EventsConfig::from_vars([
+        ("EVENTS_RETRY_ATTEMPTS", "1".to_string()),
+        ("EVENTS_RETRY_DELAY_SECONDS", "0".to_string()),
+    ])
+    .expect("config");
+    queue.with_defaults(JobSettings::from_config(&config))
+}
+
+/// Waits until `count` jobs are in the failed store; returns them.
+async fn failed_jobs(queue: &Queue, count: usize) -> Vec<event_core::queue::FailedJob> {
+    let failed = queue.failed().expect("store");
+    assert!(
+        eventually(LIMIT, async || failed.list().await.expect("list").len()
+            >= count)
+        .await,
+        "{count} failed job(s)"
+    );
+    failed.list().await.expect("list")
+}
+
+/// `Worker::tries(3)`: a listener that declares no tries is attempted 3
+/// times (the queue's default is 1); one that declares `tries = 1` once.
+pub async fn worker_tries_fill_in_undeclared_tries(queue: Queue) {
+    let queue = one_try_by_default(queue);
+    let undeclared = Probe::new();
+    let declared = Probe::new();
+    let dispatcher = installed(&queue).await;
+    let a: Arc<dyn EventListener> = Arc::new(ScaffoldListener(undeclared.clone()));
+    let b: Arc<dyn EventListener> = Arc::new(OneTry(declared.clone()));
+    dispatcher.listen::<DeclaredEvent>(a.clone()).await;
+    dispatcher.listen::<DeclaredEvent>(b.clone()).await;
+    dispatcher
+        .dispatch(DeclaredEvent {
+            n: 1,
+            fail: 10,
+            ..DeclaredEvent::default()
+        })
+        .await
+        .expect("dispatch");
+    let registry = JobRegistry::new()
+        .listener::<DeclaredEvent>(a)
+        .listener::<DeclaredEvent>(b);
+    let worker = start(
+        Worker::new(queue.clone(), registry)
+            .tries(3)
+            .poll_interval(ms(20)),
+    );
+    let mut failed = failed_jobs(&queue, 2).await;
+    worker.stop().await;
+    failed.sort_by_key(|f| f.attempts);
+    let attempts: Vec<(Option<&str>, u32)> = failed
+        .iter()
+        .map(|f| (f.payload.listener.as_deref(), f.attempts))
+        .collect();
+    assert_eq!(attempts[0], (Some("one-try"), 1));
+    assert_eq!(attempts[1].1, 3);
+    assert_eq!(
+        undeclared.attempts.load(Ordering::SeqCst),
+        3,
+        "the worker's 3"
+    );
+    assert_eq!(
+        declared.attempts.load(Ordering::SeqCst),
+        1,
+        "declared 1 wins"
+    );
+
+    // Without `.tries(..)`, the queue's default (1) applies.
+    let probe = Probe::new();
+    let dispatcher = installed(&queue).await;
+    let a: Arc<dyn EventListener> = Arc::new(ScaffoldListener(probe.clone()));
+    dispatcher.listen::<DeclaredEvent>(a.clone()).await;
+    queue.failed().expect("store").purge().await.expect("purge");
+    dispatcher
+        .dispatch(DeclaredEvent {
+            n: 2,
+            fail: 10,
+            ..DeclaredEvent::default()
+        })
+        .await
+        .expect("dispatch");
+    let worker = start(
+        Worker::new(
+            queue.clone(),
+            JobRegistry::new().listener::<DeclaredEvent>(a),
+        )
+        .poll_interval(ms(20)),
+    );
+    failed_jobs(&queue, 1).await;
+    worker.stop().await;
+    assert_eq!(probe.attempts.load(Ordering::SeqCst), 1, "the default");
+}
+
+/// `Worker::timeout(100 ms)`: a listener that declares no timeout is
+/// cancelled after 100 ms; one that declares `timeout = 30` runs to the end.
+pub async fn worker_timeout_fills_in_undeclared_timeouts(queue: Queue) {
+    let queue = one_try_by_default(queue);
+    let undeclared = Probe::new();
+    let declared = Probe::new();
+    let dispatcher = installed(&queue).await;
+    let a: Arc<dyn EventListener> = Arc::new(ScaffoldListener(undeclared.clone()));
+    let b: Arc<dyn EventListener> = Arc::new(LongTimeout(declared.clone()));
+    dispatcher.listen::<DeclaredEvent>(a.clone()).await;
+    dispatcher.listen::<DeclaredEvent>(b.clone()).await;
+    dispatcher
+        .dispatch(DeclaredEvent {
+            n: 3,
+            sleep_ms: 600,
+            ..DeclaredEvent::default()
+        })
+        .await
+        .expect("dispatch");
+    let registry = JobRegistry::new()
+        .listener::<DeclaredEvent>(a)
+        .listener::<DeclaredEvent>(b);
+    let worker = start(
+        Worker::new(queue.clone(), registry)
+            .timeout(ms(100))
+            .concurrency(2)
+            .poll_interval(ms(20)),
+    );
+    let failed = failed_jobs(&queue, 1).await;
+    assert!(eventually(LIMIT, async || declared.sink.of("done") == vec![3]).await);
+    worker.stop().await;
+    assert_eq!(failed.len(), 1);
+    assert!(
+        failed[0].reason.contains("timed out after 100 ms"),
+        "{}",
+        failed[0].reason
+    );
+    assert!(undeclared.sink.of("done").is_empty(), "cancelled");
+}
