@@ -831,6 +831,8 @@ pub async fn worker_stops_by_itself_and_counts(queue: Queue) {
     assert_eq!(stats.queue("events").processed, 2);
     assert_eq!(stats.queue("events").in_flight, 0);
     assert_eq!(probe.sink.of("done").len(), 2);
+    let waiting = stats.waiting().await.expect("waiting");
+    assert_eq!(waiting.get("events"), Some(&3), "{waiting:?}");
 
     // stop_when_empty: the other 3, then it stops.
     let mut worker = Worker::new(queue.clone(), registry())

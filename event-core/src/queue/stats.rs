@@ -145,6 +145,15 @@ impl WorkerStats {
         }
     }
 
+    /// Jobs waiting (due or delayed, not taken by a worker) per queue of
+    /// the worker's connection ([`Backend::sizes`]).
+    pub async fn waiting(&self) -> Result<BTreeMap<String, usize>, QueueError> {
+        match &self.inner.backend {
+            Some(backend) => Ok(backend.sizes().await?.into_iter().collect()),
+            None => Err(QueueError::Sync),
+        }
+    }
+
     pub(crate) fn started(&self, queue: &str, jobs: u64, waited: Duration, longest: Duration) {
         self.edit(queue, |s| {
             s.in_flight += jobs;
@@ -181,6 +190,7 @@ impl WorkerStats {
     /// Logs the counts at INFO, one line per queue.
     pub(crate) async fn log(&self) {
         let depth = self.depth().await.ok();
+        let waiting = self.waiting().await.ok();
         for (queue, s) in self.queues() {
             if !self.inner.queue_names.contains(&queue) && s == QueueStats::default() {
                 continue;
@@ -191,6 +201,7 @@ impl WorkerStats {
                 retried = s.retried,
                 failed = s.failed,
                 in_flight = s.in_flight,
+                waiting = ?waiting.as_ref().map(|w| w.get(&queue).copied().unwrap_or(0)),
                 depth = ?depth,
                 wait_mean_ms = s.wait.mean().as_secs_f64() * 1e3,
                 run_mean_ms = s.run.mean().as_secs_f64() * 1e3,
