@@ -3,11 +3,13 @@
 //! (`EVENTS_TEST_REDIS_URL`, each test under its own key prefix), whose jobs
 //! really failed in a worker.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::Run;
 use event_core::queue::{FailedJobs, Queue, Worker};
 use event_core::{Dispatcher, Event, JobRegistry, listener};
 use serde::{Deserialize, Serialize};
@@ -23,22 +25,9 @@ async fn charge_card(event: &PaymentDueEvent) -> anyhow::Result<()> {
     anyhow::bail!("card declined for order {}", event.order)
 }
 
-fn artisan(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_artisan"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("EVENTS_QUEUE_URL")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run artisan")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+/// artisan in `dir`, with no queue URL from the environment.
+fn artisan(args: &[&str], dir: &Path) -> Run {
+    common::run_in(dir, args, &[("!EVENTS_QUEUE_URL", "")])
 }
 
 /// Dispatches `orders` payment events and lets a worker fail each (one try).
@@ -87,14 +76,11 @@ async fn failed_jobs_are_listed_retried_forgotten_and_flushed_on_sqlite() {
 
 /// The test Redis URL with a fresh key prefix, or `None` (test skipped).
 fn redis_url() -> Option<String> {
-    let Ok(base) = std::env::var("EVENTS_TEST_REDIS_URL") else {
-        println!("skipped: set EVENTS_TEST_REDIS_URL");
-        return None;
-    };
-    let sep = if base.contains('?') { '&' } else { '?' };
-    Some(format!(
-        "{base}{sep}prefix=artisan-cli-{}",
-        event_core::ulid::Ulid::new()
+    let base = test_support::redis_url()?;
+    Some(test_support::with_query(
+        &base,
+        "prefix",
+        &test_support::unique("artisan-cli"),
     ))
 }
 
@@ -125,8 +111,8 @@ async fn failed_jobs_round_trip(url: &str, dir: &Path) {
 
     // queue:failed lists both, with listener, queue and reason.
     let out = artisan(&["queue:failed", "--url", &url], dir);
-    let shown = text(&out);
-    assert!(out.status.success(), "{shown}");
+    let shown = out.all();
+    assert_eq!(out.code, 0, "{shown}");
     for id in &ids {
         assert!(shown.contains(id.as_str()), "{shown}");
     }
@@ -138,7 +124,7 @@ async fn failed_jobs_round_trip(url: &str, dir: &Path) {
     assert!(shown.contains("tags: billing, cards"), "{shown}");
 
     let out = artisan(&["queue:failed", "--url", &url, "--json"], dir);
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
     assert_eq!(rows.as_array().map(Vec::len), Some(2));
     assert_eq!(rows[0]["event"], "PaymentDue");
     assert_eq!(rows[0]["queue"], "payments");
@@ -152,37 +138,40 @@ async fn failed_jobs_round_trip(url: &str, dir: &Path) {
 
     // queue:retry <id> pushes exactly that job back.
     let out = artisan(&["queue:retry", &ids[0], "--url", &url], dir);
-    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(out.code, 0, "{}", out.all());
     assert!(
-        text(&out).contains(&format!(
+        out.all().contains(&format!(
             "The failed job [{}] has been pushed back onto the queue.",
             ids[0]
         )),
         "{}",
-        text(&out)
+        out.all()
     );
     assert_eq!(store.list().await.expect("list").len(), 1);
     assert_eq!(queue.size().await.expect("size"), 1);
 
     // An unknown ID is refused and changes nothing.
     let out = artisan(&["queue:retry", "no-such-id", "--url", &url], dir);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("no failed job with ID no-such-id"));
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.all().contains("no failed job with ID no-such-id"));
     assert_eq!(store.list().await.expect("list").len(), 1);
 
     // The retried job fails again in a worker; `all` brings both back.
     run_worker_until_failed(&queue, 2).await;
     let out = artisan(&["queue:retry", "all", "--url", &url], dir);
-    assert!(text(&out).contains("2 failed job(s) pushed back onto the queue."));
+    assert!(
+        out.all()
+            .contains("2 failed job(s) pushed back onto the queue.")
+    );
     assert!(store.list().await.expect("list").is_empty());
     assert_eq!(queue.size().await.expect("size"), 2);
     for command in ["queue:monitor", "queue:size"] {
         let out = artisan(&[command, "--url", &url], dir);
-        assert!(out.status.success(), "{}", text(&out));
+        assert_eq!(out.code, 0, "{}", out.all());
         assert!(
-            text(&out).contains("jobs waiting or running .... 2"),
+            out.all().contains("jobs waiting or running .... 2"),
             "{}",
-            text(&out)
+            out.all()
         );
     }
 
@@ -196,16 +185,15 @@ async fn failed_jobs_round_trip(url: &str, dir: &Path) {
         .map(|j| j.id)
         .collect();
     let out = artisan(&["queue:forget", &remaining[0], "--url", &url], dir);
-    assert!(text(&out).contains("Failed job deleted successfully."));
+    assert!(out.all().contains("Failed job deleted successfully."));
     assert_eq!(store.list().await.expect("list").len(), 1);
     let out = artisan(&["queue:flush", "--url", &url], dir);
-    assert!(text(&out).contains("All failed jobs deleted successfully (1)."));
-    let out = artisan(&["queue:failed", "--url", &url], dir);
     assert!(
-        text(&out).contains("No failed jobs found."),
-        "{}",
-        text(&out)
+        out.all()
+            .contains("All failed jobs deleted successfully (1).")
     );
+    let out = artisan(&["queue:failed", "--url", &url], dir);
+    assert!(out.all().contains("No failed jobs found."), "{}", out.all());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,11 +212,11 @@ async fn the_url_comes_from_the_packages_dot_env() {
     std::fs::write(dir.path().join("src/main.rs"), "fn main() {}\n").expect("main");
     std::fs::write(dir.path().join(".env"), format!("EVENTS_QUEUE_URL={url}\n")).expect(".env");
     let out = artisan(&["queue:failed"], &dir.path().join("src"));
-    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(out.code, 0, "{}", out.all());
     assert!(
-        text(&out).contains("card declined for order 1"),
+        out.all().contains("card declined for order 1"),
         "{}",
-        text(&out)
+        out.all()
     );
 }
 
@@ -236,11 +224,11 @@ async fn the_url_comes_from_the_packages_dot_env() {
 fn without_a_url_or_with_a_missing_database_it_refuses_and_creates_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = artisan(&["queue:failed"], dir.path());
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.code, 2);
     assert!(
-        text(&out).contains("no queue to look at: pass --url"),
+        out.all().contains("no queue to look at: pass --url"),
         "{}",
-        text(&out)
+        out.all()
     );
 
     let missing = dir.path().join("typo.db");
@@ -251,18 +239,14 @@ fn without_a_url_or_with_a_missing_database_it_refuses_and_creates_nothing() {
         vec!["queue:flush", "--url", &url],
     ] {
         let out = artisan(&args, dir.path());
-        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-        assert!(
-            text(&out).contains("no queue database at"),
-            "{}",
-            text(&out)
-        );
+        assert_eq!(out.code, 2, "{}", out.all());
+        assert!(out.all().contains("no queue database at"), "{}", out.all());
     }
     assert!(!missing.exists(), "no empty database left behind");
 
     let out = artisan(&["queue:failed", "--url", "kafka://x"], dir.path());
-    assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).contains("kafka://x"), "{}", text(&out));
+    assert_eq!(out.code, 1);
+    assert!(out.all().contains("kafka://x"), "{}", out.all());
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Event)]
@@ -312,8 +296,8 @@ async fn monitor_shows_each_queue(url: &str, dir: &Path) {
     assert_eq!(taken.len(), 1);
 
     let out = artisan(&["queue:monitor", "--url", url], dir);
-    let shown = text(&out);
-    assert!(out.status.success(), "{shown}");
+    let shown = out.all();
+    assert_eq!(out.code, 0, "{shown}");
     let lines: Vec<&str> = shown
         .lines()
         .map(str::trim)
@@ -332,7 +316,7 @@ async fn monitor_shows_each_queue(url: &str, dir: &Path) {
     );
 
     let out = artisan(&["queue:size", "--url", url, "--json"], dir);
-    let value: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let value: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
     assert_eq!(
         value,
         serde_json::json!({

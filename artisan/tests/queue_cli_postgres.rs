@@ -2,15 +2,17 @@
 //! postgres://...` and `queue:monitor` against the real PostgreSQL (`EVENTS_TEST_POSTGRES_URL`),
 //! in a schema of the test's own, dropped after.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use event_core::queue::postgres::tokio_postgres;
+use common::Run;
 use event_core::queue::{FailedJobs, Queue, Worker};
 use event_core::{Dispatcher, Event, JobRegistry, listener};
 use serde::{Deserialize, Serialize};
+use test_support::Schema;
 
 #[derive(Debug, Clone, Serialize, Deserialize, Event)]
 pub struct RefundDueEvent {
@@ -28,53 +30,9 @@ async fn notify_later(_event: &RefundDueEvent) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn artisan(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_artisan"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("EVENTS_QUEUE_URL")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run artisan")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-/// Drops the test's schema when the test ends, passed or not.
-struct Schema {
-    base: String,
-    name: String,
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let (base, name) = (self.base.clone(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async {
-                if let Ok((client, connection)) =
-                    tokio_postgres::connect(&base, tokio_postgres::NoTls).await
-                {
-                    tokio::spawn(connection);
-                    let _ = client
-                        .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"))
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
+/// artisan in `dir`, with no queue URL from the environment.
+fn artisan(args: &[&str], dir: &Path) -> Run {
+    common::run_in(dir, args, &[("!EVENTS_QUEUE_URL", "")])
 }
 
 /// Lets a worker fail every waiting job (one try each) until `failed` are in the store.
@@ -100,19 +58,10 @@ async fn fail_all(queue: &Queue, failed: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_postgres_jobs_are_listed_retried_forgotten_and_flushed() {
-    let Ok(base) = std::env::var("EVENTS_TEST_POSTGRES_URL") else {
-        println!("skipped: set EVENTS_TEST_POSTGRES_URL");
+    let Some(schema) = Schema::tagged("artisan") else {
         return;
     };
-    let schema = Schema {
-        base: base.clone(),
-        name: format!(
-            "artisan_{}",
-            event_core::ulid::Ulid::new().to_string().to_lowercase()
-        ),
-    };
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}schema={}", schema.name);
+    let url = schema.url.clone();
     let dir = tempfile::tempdir().expect("temp dir");
     let queue = Queue::open(&url).await.expect("open the queue");
     let dispatcher = Dispatcher::new();
@@ -130,24 +79,24 @@ async fn failed_postgres_jobs_are_listed_retried_forgotten_and_flushed() {
     let store = FailedJobs::open(&url).await.expect("store");
 
     let out = artisan(&["queue:failed", "--url", &url], dir.path());
-    let shown = text(&out);
-    assert!(out.status.success(), "{shown}");
+    let shown = out.all();
+    assert_eq!(out.code, 0, "{shown}");
     assert!(shown.contains("RefundListener (RefundDue)"), "{shown}");
     assert!(shown.contains("on refunds"), "{shown}");
     assert!(shown.contains("gateway down for order 41"), "{shown}");
     assert!(shown.contains("INFO  2 failed job(s)."), "{shown}");
     let out = artisan(&["queue:failed", "--url", &url, "--json"], dir.path());
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
     assert_eq!(rows.as_array().map(Vec::len), Some(2));
     let first = rows[0]["id"].as_str().expect("an id").to_string();
 
     let out = artisan(&["queue:retry", &first, "--url", &url], dir.path());
     assert!(
-        text(&out).contains(&format!(
+        out.all().contains(&format!(
             "The failed job [{first}] has been pushed back onto the queue."
         )),
         "{}",
-        text(&out)
+        out.all()
     );
     assert_eq!(store.list().await.expect("list").len(), 1);
     assert_eq!(queue.size().await.expect("size"), 1, "back in the queue");
@@ -155,25 +104,27 @@ async fn failed_postgres_jobs_are_listed_retried_forgotten_and_flushed() {
     fail_all(&queue, 2).await;
     let out = artisan(&["queue:retry", "all", "--url", &url], dir.path());
     assert!(
-        text(&out).contains("2 failed job(s) pushed back onto the queue."),
+        out.all()
+            .contains("2 failed job(s) pushed back onto the queue."),
         "{}",
-        text(&out)
+        out.all()
     );
     assert_eq!(queue.size().await.expect("size"), 2);
 
     fail_all(&queue, 2).await;
     let out = artisan(&["queue:forget", &first, "--url", &url], dir.path());
     assert!(
-        text(&out).contains("Failed job deleted successfully."),
+        out.all().contains("Failed job deleted successfully."),
         "{}",
-        text(&out)
+        out.all()
     );
     assert_eq!(store.list().await.expect("list").len(), 1);
     let out = artisan(&["queue:flush", "--url", &url], dir.path());
     assert!(
-        text(&out).contains("All failed jobs deleted successfully (1)."),
+        out.all()
+            .contains("All failed jobs deleted successfully (1)."),
         "{}",
-        text(&out)
+        out.all()
     );
     assert!(store.list().await.expect("list").is_empty());
 
@@ -199,8 +150,8 @@ async fn failed_postgres_jobs_are_listed_retried_forgotten_and_flushed() {
         .expect("fetch");
     assert_eq!(taken.len(), 1);
     let out = artisan(&["queue:monitor", "--url", &url], dir.path());
-    let shown = text(&out);
-    assert!(out.status.success(), "{shown}");
+    let shown = out.all();
+    assert_eq!(out.code, 0, "{shown}");
     assert!(
         shown.contains("  [notices] waiting .......... 2\n"),
         "{shown}"
@@ -214,7 +165,7 @@ async fn failed_postgres_jobs_are_listed_retried_forgotten_and_flushed() {
         "{shown}"
     );
     let out = artisan(&["queue:size", "--url", &url, "--json"], dir.path());
-    let value: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let value: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
     assert_eq!(
         value["queues"],
         serde_json::json!([
@@ -230,6 +181,6 @@ async fn failed_postgres_jobs_are_listed_retried_forgotten_and_flushed() {
         &["queue:failed", "--url", "postgres://app@127.0.0.1:1/db"],
         dir.path(),
     );
-    assert!(!out.status.success());
-    assert!(text(&out).contains("127.0.0.1:1"), "{}", text(&out));
+    assert_ne!(out.code, 0, "{}", out.all());
+    assert!(out.all().contains("127.0.0.1:1"), "{}", out.all());
 }

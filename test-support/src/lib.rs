@@ -4,12 +4,15 @@
 //!   (`EVENTS_TEST_REDIS_URL`, `EVENTS_TEST_POSTGRES_URL`), with the
 //!   "skipped: set ..." line a developer without one sees;
 //! - [`PrivateRedis`] / [`PrivatePostgres`]: a server of the test's own on
-//!   a spare loopback port, for fault tests that stop and restart it by PID.
+//!   a spare loopback port, for fault tests that stop and restart it by PID;
+//! - [`Schema`]: a PostgreSQL schema of one test's own, dropped after.
 
 mod postgres_server;
 mod redis_server;
+mod schema;
 pub mod services;
 
 pub use postgres_server::PrivatePostgres;
 pub use redis_server::PrivateRedis;
+pub use schema::Schema;
 pub use services::{postgres_url, redis_url, spare_port, unique, with_query};
