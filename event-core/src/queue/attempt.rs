@@ -126,6 +126,7 @@ pub(super) async fn attempt(run: Attempt<'_>) -> Verdict {
                 listener,
                 attempt,
                 settings: wrap.settings,
+                timeout: run.timeout_ms.map(Duration::from_millis),
             };
             let next: Next<'_> = Box::pin(listeners_run);
             middleware::wrap(&wrap.gate, &info, wrap.job_id, &specs, next).await

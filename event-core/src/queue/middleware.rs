@@ -41,6 +41,8 @@ pub struct JobInfo<'a> {
     /// 1-based.
     pub attempt: u32,
     pub settings: &'a JobSettings,
+    /// The attempt's timeout: the job's own, else its worker's.
+    pub timeout: Option<Duration>,
 }
 
 /// Job middleware written in Rust. Register it under a name with
@@ -328,11 +330,7 @@ async fn layer<'a>(
         }
         Spec::WithoutOverlapping(key) => {
             let key = format!("overlap:{key}");
-            let ttl = job
-                .settings
-                .timeout
-                .and_then(|t| t.to_std().ok())
-                .map_or(LOCK_TTL, |t| t + Duration::from_secs(5));
+            let ttl = job.timeout.map_or(LOCK_TTL, |t| t + Duration::from_secs(5));
             if !store.try_lock(&key, owner, ttl).await? {
                 return Err(Release(OVERLAP_RETRY).into());
             }
