@@ -25,6 +25,8 @@ pub(super) struct Resolved {
     /// No queue handler, broadcaster or recorder: with no interceptor
     /// either, a dispatch only calls each listener in order.
     pub(super) plain: bool,
+    /// The dispatcher's epoch it was resolved at and the event name it is for.
+    tag: Tag,
 }
 
 impl Resolved {
@@ -41,22 +43,28 @@ impl Resolved {
             broadcaster,
             recorder,
             plain,
+            tag: (0, (0, 0)),
         }
+    }
+
+    fn tagged(self, tag: Tag) -> Self {
+        Self { tag, ..self }
     }
 }
 
-/// Which [`Resolved`] a [`Lease`] or the `LAST` slot holds: the dispatcher's
-/// epoch when it was resolved (epochs come from one process-wide counter, so
-/// an epoch also names its dispatcher) and the event name's address and length.
+/// Which dispatcher state and event name a [`Resolved`] is for: the
+/// dispatcher's epoch when it was resolved (epochs come from one
+/// process-wide counter, so an epoch also names its dispatcher) and the
+/// event name's address and length. Epochs start at 1, so the tag of a
+/// `Resolved` made outside a dispatcher never matches.
 pub(super) type Tag = (u64, (usize, usize));
 
 /// A [`Resolved`] taken from this thread's `LAST` slot (or its cache) for
 /// one dispatch; dropping it (also on an error, a panic or a cancelled
 /// dispatch) moves it back into the `LAST` slot of the thread it ends on.
-/// A stale one put back is never used: the next dispatch's tag differs.
+/// A stale one put back is never used: its tag no longer matches.
 pub(super) struct Lease {
     resolved: Option<Arc<Resolved>>,
-    tag: Tag,
 }
 
 impl std::ops::Deref for Lease {
@@ -77,38 +85,23 @@ impl Lease {
     #[inline(always)]
     pub(super) fn give_back(mut self) {
         let resolved = self.resolved.take();
-        let tag = self.tag;
-        // Nothing is left to drop: `resolved` is taken and `tag` is `Copy`.
+        // Nothing is left to drop: `resolved` is taken.
         std::mem::forget(self);
-        put_back(tag, resolved);
+        put_back(resolved);
     }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        put_back(self.tag, self.resolved.take());
+        put_back(self.resolved.take());
     }
 }
 
 #[inline(always)]
-fn put_back(tag: Tag, resolved: Option<Arc<Resolved>>) {
+fn put_back(resolved: Option<Arc<Resolved>>) {
     // `try_with`: the thread may be tearing down its locals. What the slot
     // held (a nested dispatch's lease) is dropped outside the cell.
-    let _previous = LAST.try_with(move |last| {
-        last.epoch.set(tag.0);
-        last.name.set(tag.1.0);
-        last.len.set(tag.1.1);
-        last.resolved.replace(resolved)
-    });
-}
-
-/// This thread's most recently used [`Resolved`], checked before `LOCAL`.
-/// Plain cells: taking it and putting it back are a few moves.
-pub(super) struct LastUsed {
-    epoch: Cell<u64>,
-    name: Cell<usize>,
-    len: Cell<usize>,
-    resolved: Cell<Option<Arc<Resolved>>>,
+    let _previous = LAST.try_with(move |last| last.replace(resolved));
 }
 
 pub(super) struct LocalCache {
@@ -124,14 +117,9 @@ pub(super) struct LocalCache {
 
 thread_local! {
     static LOCAL: RefCell<Vec<LocalCache>> = const { RefCell::new(Vec::new()) };
-    static LAST: LastUsed = const {
-        LastUsed {
-            epoch: Cell::new(0),
-            name: Cell::new(0),
-            len: Cell::new(0),
-            resolved: Cell::new(None),
-        }
-    };
+    /// This thread's most recently used [`Resolved`], checked before
+    /// `LOCAL`: taking it and putting it back are a few moves.
+    static LAST: Cell<Option<Arc<Resolved>>> = const { Cell::new(None) };
 }
 
 impl Dispatcher {
@@ -147,30 +135,21 @@ impl Dispatcher {
             self.inner.epoch.load(Ordering::Acquire),
             (name.as_ptr() as usize, name.len()),
         );
-        // Fast path: the same dispatcher, listeners and event as last time on this thread.
-        let hit = LAST
-            .try_with(|last| {
-                match last.epoch.get() == tag.0
-                    && last.name.get() == tag.1.0
-                    && last.len.get() == tag.1.1
-                {
-                    true => last.resolved.take(),
-                    false => None,
-                }
-            })
-            .ok()
-            .flatten();
+        // Fast path: the same dispatcher, listeners and event as last time
+        // on this thread. A mismatch leaves the slot empty until this
+        // dispatch's lease goes back (the entry lives on in `LOCAL`).
+        let resolved = match LAST.try_with(Cell::take).ok().flatten() {
+            Some(last) if last.tag == tag => last,
+            _ => self.resolve_slow(event, tag),
+        };
         Lease {
-            resolved: Some(match hit {
-                Some(resolved) => resolved,
-                None => self.resolve_slow(event, tag.1, tag.0),
-            }),
-            tag,
+            resolved: Some(resolved),
         }
     }
 
     #[inline(never)]
-    fn resolve_slow(&self, event: &dyn Event, key: (usize, usize), epoch: u64) -> Arc<Resolved> {
+    fn resolve_slow(&self, event: &dyn Event, tag: Tag) -> Arc<Resolved> {
+        let (epoch, key) = tag;
         let cached = LOCAL.with(|local| {
             let mut local = local.try_borrow_mut().ok()?;
             let slot = match local.iter().position(|c| c.id == self.inner.id) {
@@ -194,13 +173,13 @@ impl Dispatcher {
             let resolved = match cache.by_name.get(&key) {
                 Some(hit) => hit.clone(),
                 None => {
-                    let resolved = Arc::new(self.resolve_uncached(event));
+                    let resolved = Arc::new(self.resolve_uncached(event).tagged(tag));
                     cache.by_name.insert(key, resolved.clone());
                     resolved
                 }
             };
             Some(resolved)
         });
-        cached.unwrap_or_else(|| Arc::new(self.resolve_uncached(event)))
+        cached.unwrap_or_else(|| Arc::new(self.resolve_uncached(event).tagged(tag)))
     }
 }
