@@ -13,38 +13,42 @@
 //! dispatch is the bare loop over the listeners.
 //! Nothing is borrowed across a listener's `.await`: listeners may listen,
 //! forget, flush or dispatch again.
+//!
+//! Here: the `Dispatcher` handle, registration and the public dispatch
+//! calls. `registry` holds who listens to what and its published
+//! snapshot; `local` each thread's resolved lists; `delivery` one
+//! dispatch's path to its listeners; `mode` what `dispatch` and `until`
+//! make of the results; `failure` the errors a dispatch returns;
+//! `intercept` the seam the test fakes install through.
 
 use std::any::TypeId;
 use std::collections::HashMap;
 use std::future::Future;
-use std::ops::ControlFlow;
-use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::Result;
 use arc_swap::ArcSwap;
-use futures::FutureExt;
-use rustc_hash::FxHashMap;
 
-use crate::broadcasting::{BroadcastMessage, Broadcaster};
+use crate::broadcasting::Broadcaster;
 use crate::event::{Event, IntoEvent};
 use crate::listener::{EventListener, QueueableHandler};
 use crate::pattern;
+use crate::store::scope::Recorder;
 
+mod delivery;
 mod failure;
 pub(crate) mod intercept;
 mod local;
 mod mode;
+mod registry;
 #[cfg(test)]
 mod tests;
 
-use crate::store::scope::{self, Recorder};
+pub(crate) use failure::invoke;
 pub use failure::{BroadcastFailed, ListenerFailed, QueueFailed};
-use intercept::{Flow, Interception};
-use local::Resolved;
-use mode::{Halting, Mode, Propagating};
+use mode::{Halting, Propagating};
+use registry::{Entry, Registry, Snapshot};
 
 type Listeners = Arc<[Arc<dyn EventListener>]>;
 /// The queue handler and broadcaster a dispatch uses, after interceptors.
@@ -78,36 +82,6 @@ struct Inner {
     epoch: AtomicU64,
     registry: Mutex<Registry>,
     snapshot: ArcSwap<Snapshot>,
-}
-
-#[derive(Clone)]
-struct Entry {
-    listener: Arc<dyn EventListener>,
-    /// The event type of a `listen::<E>` registration, for re-keying.
-    typed: Option<TypeId>,
-}
-
-#[derive(Default)]
-struct Registry {
-    by_name: FxHashMap<String, Vec<Entry>>,
-    patterns: Vec<(String, Arc<dyn EventListener>)>,
-    handler: Option<Arc<dyn QueueableHandler>>,
-    broadcaster: Option<Arc<dyn Broadcaster>>,
-    recorder: Option<Arc<dyn Recorder>>,
-}
-
-/// An immutable view of a `Registry`, with per-name resolution cached.
-struct Snapshot {
-    /// Names with listeners of their own, wildcard matches appended.
-    direct: FxHashMap<Box<str>, Listeners>,
-    patterns: Vec<(Box<str>, Arc<dyn EventListener>)>,
-    /// Event type -> the name its typed listeners are registered under.
-    typed: FxHashMap<TypeId, Box<str>>,
-    handler: Option<Arc<dyn QueueableHandler>>,
-    broadcaster: Option<Arc<dyn Broadcaster>>,
-    recorder: Option<Arc<dyn Recorder>>,
-    /// Wildcard matches of names without listeners of their own, filled on first use.
-    wildcard_cache: Mutex<FxHashMap<Box<str>, Listeners>>,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -348,378 +322,6 @@ impl Dispatcher {
     {
         self.dispatch_arc(event.into_event(), true, Halting(decide), false)
             .await
-    }
-
-    /// The one dispatch loop; `mode` says what the results make of it.
-    /// `wrapped` is true inside the interceptors' `around`.
-    async fn dispatch_arc<M: Mode>(
-        &self,
-        event: Arc<dyn Event>,
-        queue_event: bool,
-        mut mode: M,
-        wrapped: bool,
-    ) -> M::Output {
-        let idle = intercept::idle();
-        if !idle && !wrapped && intercept::wraps() {
-            return self.dispatch_wrapped(event, queue_event, mode).await;
-        }
-        let resolved = self.resolve(&*event);
-        if idle && resolved.plain {
-            // Nothing to route, record, broadcast or queue: `deliver`'s loop
-            // without a queue handler, run here rather than in a nested future.
-            let output = 'listeners: {
-                for listener in resolved.listeners.iter() {
-                    let step = match listener.handle(event.clone()).await {
-                        Ok(()) => mode.handled(Ok(())),
-                        Err(error) => {
-                            mode.handled(Err(listener_failed(listener, &event, error).await))
-                        }
-                    };
-                    if let ControlFlow::Break(output) = step {
-                        break 'listeners output;
-                    }
-                }
-                mode.finish(Ok(()))
-            };
-            resolved.give_back();
-            return output;
-        }
-        let routed;
-        // Without interceptors, borrow the resolved handler and broadcaster
-        // rather than cloning their (shared) Arcs.
-        let (handler, broadcaster) = if idle {
-            (resolved.handler.as_ref(), resolved.broadcaster.as_ref())
-        } else {
-            match self.intercept(&event, &resolved) {
-                Some(route) => {
-                    routed = route;
-                    (routed.0.as_ref(), routed.1.as_ref())
-                }
-                None => return mode.taken(),
-            }
-        };
-        match resolved.recorder.as_ref() {
-            None => {
-                self.deliver(&event, &resolved, handler, broadcaster, queue_event, mode)
-                    .await
-            }
-            // The event store: one record per dispatch that interceptors let
-            // through (a faked event is never recorded); its listeners run in
-            // the event's correlation scope.
-            Some(recorder) => {
-                let causation = recorder.record(&event);
-                let delivery =
-                    self.deliver(&event, &resolved, handler, broadcaster, queue_event, mode);
-                scope::within(causation, delivery).await
-            }
-        }
-    }
-
-    /// Broadcasts, then queues the event or runs (or queues) each listener.
-    async fn deliver<M: Mode>(
-        &self,
-        event: &Arc<dyn Event>,
-        resolved: &Resolved,
-        handler: Option<&Arc<dyn QueueableHandler>>,
-        broadcaster: Option<&Arc<dyn Broadcaster>>,
-        queue_event: bool,
-        mut mode: M,
-    ) -> M::Output {
-        // `should_queue_broadcast`: a worker broadcasts through the queue; a
-        // faked broadcaster records the broadcast now.
-        let broadcast = match (broadcaster, handler) {
-            (Some(used), Some(handler))
-                if resolved
-                    .broadcaster
-                    .as_ref()
-                    .is_some_and(|real| Arc::ptr_eq(real, used))
-                    && crate::queue::broadcast::is_queued(&**event) =>
-            {
-                crate::queue::broadcast::queue(handler, used, event)
-                    .await
-                    .map_err(|error| queue_failed(event, None, error))
-            }
-            (Some(broadcaster), _) => broadcast(broadcaster.as_ref(), &**event).await,
-            (None, _) => Ok(()),
-        };
-        if let Some(handler) = handler
-            && queue_event
-            && event.should_queue()
-        {
-            let queued = match handler.queue_event_now(event) {
-                Some(done) => done,
-                None => handler.queue_event(event.clone()).await,
-            };
-            if let Err(error) = queued
-                && let ControlFlow::Break(output) =
-                    mode.queue_failed(queue_failed(event, None, error))
-            {
-                return output;
-            }
-            return mode.finish(broadcast);
-        }
-        // The hot loop: kept in this function (no nested future per listener).
-        for listener in resolved.listeners.iter() {
-            let step = if let Some(handler) = handler
-                && listener.should_queue()
-            {
-                let queued = match handler.queue_listener_now(listener, event) {
-                    Some(done) => done,
-                    None => {
-                        handler
-                            .queue_listener(listener.clone(), event.clone())
-                            .await
-                    }
-                };
-                match queued {
-                    Ok(()) => continue,
-                    Err(error) => mode.queue_failed(queue_failed(event, Some(listener), error)),
-                }
-            } else {
-                match listener.handle(event.clone()).await {
-                    Ok(()) => mode.handled(Ok(())),
-                    Err(error) => mode.handled(Err(listener_failed(listener, event, error).await)),
-                }
-            };
-            if let ControlFlow::Break(output) = step {
-                return output;
-            }
-        }
-        mode.finish(broadcast)
-    }
-
-    /// Offers the dispatch to the interceptors: `None` when one took the
-    /// event, else the queue handler and broadcaster to use.
-    #[inline(never)]
-    fn intercept(&self, event: &Arc<dyn Event>, resolved: &Resolved) -> Option<Route> {
-        let mut dispatch = Interception {
-            dispatcher: self,
-            event,
-            handler: resolved.handler.clone(),
-            broadcaster: resolved.broadcaster.clone(),
-        };
-        match intercept::before(&mut dispatch) {
-            Flow::Taken => None,
-            Flow::Deliver => Some((dispatch.handler, dispatch.broadcaster)),
-        }
-    }
-
-    /// The dispatch run inside the interceptors that wrap deliveries.
-    #[inline(never)]
-    fn dispatch_wrapped<'a, M: Mode + 'a>(
-        &'a self,
-        event: Arc<dyn Event>,
-        queue_event: bool,
-        mode: M,
-    ) -> Pin<Box<dyn Future<Output = M::Output> + Send + 'a>> {
-        Box::pin(async move {
-            let mut output = None;
-            let scoped = event.clone();
-            let delivery: intercept::Delivery<'_> = Box::pin(async {
-                output = Some(self.dispatch_arc(event, queue_event, mode, true).await);
-            });
-            intercept::around(&scoped, delivery).await;
-            // `None`: an interceptor dropped the delivery without running it.
-            output.unwrap_or_else(M::dropped)
-        })
-    }
-
-    fn resolve_uncached(&self, event: &dyn Event) -> Resolved {
-        let name = event.event_name();
-        let mut snapshot = self.inner.snapshot.load_full();
-        if !snapshot.direct.contains_key(name) {
-            let type_id = (event as &dyn std::any::Any).type_id();
-            if snapshot
-                .typed
-                .get(&type_id)
-                .is_some_and(|key| &**key != name)
-            {
-                self.rekey(type_id, name);
-                snapshot = self.inner.snapshot.load_full();
-            }
-        }
-        Resolved::new(
-            snapshot.resolve_name(name),
-            snapshot.handler.clone(),
-            snapshot.broadcaster.clone(),
-            snapshot.recorder.clone(),
-        )
-    }
-
-    /// Moves `listen::<E>` registrations made under the conventional name to
-    /// the name `E`'s values actually carry.
-    fn rekey(&self, type_id: TypeId, actual: &str) {
-        self.edit(|r| {
-            let mut moved = Vec::new();
-            for entries in r.by_name.values_mut() {
-                let (typed, rest): (Vec<Entry>, Vec<Entry>) =
-                    entries.drain(..).partition(|e| e.typed == Some(type_id));
-                *entries = rest;
-                moved.extend(typed);
-            }
-            r.by_name.retain(|_, entries| !entries.is_empty());
-            r.by_name
-                .entry(actual.to_string())
-                .or_default()
-                .extend(moved);
-        });
-    }
-}
-
-impl Registry {
-    fn snapshot(&self) -> Snapshot {
-        let patterns: Vec<(Box<str>, Arc<dyn EventListener>)> = self
-            .patterns
-            .iter()
-            .map(|(p, l)| (p.as_str().into(), l.clone()))
-            .collect();
-        let direct = self
-            .by_name
-            .iter()
-            .filter(|(_, entries)| !entries.is_empty())
-            .map(|(name, entries)| {
-                let listeners: Listeners = entries
-                    .iter()
-                    .map(|e| e.listener.clone())
-                    .chain(wildcard_matches(&patterns, name))
-                    .collect();
-                (name.as_str().into(), listeners)
-            })
-            .collect();
-        let typed = self
-            .by_name
-            .iter()
-            .flat_map(|(name, entries)| {
-                entries
-                    .iter()
-                    .filter_map(move |e| e.typed.map(|t| (t, name.as_str().into())))
-            })
-            .collect();
-        Snapshot {
-            direct,
-            patterns,
-            typed,
-            handler: self.handler.clone(),
-            broadcaster: self.broadcaster.clone(),
-            recorder: self.recorder.clone(),
-            wildcard_cache: Mutex::default(),
-        }
-    }
-}
-
-fn wildcard_matches<'a>(
-    patterns: &'a [(Box<str>, Arc<dyn EventListener>)],
-    name: &'a str,
-) -> impl Iterator<Item = Arc<dyn EventListener>> + 'a {
-    patterns
-        .iter()
-        .filter(move |(p, _)| pattern::matches(p, name))
-        .map(|(_, l)| l.clone())
-}
-
-impl Snapshot {
-    fn resolve_name(&self, name: &str) -> Listeners {
-        if let Some(listeners) = self.direct.get(name) {
-            return listeners.clone();
-        }
-        if self.patterns.is_empty() {
-            return Arc::from([]);
-        }
-        let mut cache = lock(&self.wildcard_cache);
-        cache
-            .entry(name.into())
-            .or_insert_with(|| wildcard_matches(&self.patterns, name).collect())
-            .clone()
-    }
-}
-
-async fn broadcast(broadcaster: &dyn Broadcaster, event: &dyn Event) -> Result<()> {
-    match BroadcastMessage::for_event(event) {
-        Some(message) => broadcaster
-            .broadcast(&message)
-            .await
-            .with_context(|| BroadcastFailed {
-                event: event.event_name().to_string(),
-            }),
-        None => Ok(()),
-    }
-}
-
-/// Names the event (and listener) a queue refused, keeping the queue's error.
-#[inline(never)]
-fn queue_failed(
-    event: &Arc<dyn Event>,
-    listener: Option<&Arc<dyn EventListener>>,
-    error: anyhow::Error,
-) -> anyhow::Error {
-    error.context(QueueFailed {
-        event: event.event_name().to_string(),
-        listener: listener.map(|l| l.listener_name().to_string()),
-    })
-}
-
-/// Calls the listener's `failed` hook and names the listener and the event
-/// in the error. Out of line: only failures pay for it.
-#[inline(never)]
-async fn listener_failed(
-    listener: &Arc<dyn EventListener>,
-    event: &Arc<dyn Event>,
-    error: anyhow::Error,
-) -> anyhow::Error {
-    call_failed_hook(listener, event, &error).await;
-    error.context(ListenerFailed {
-        listener: listener.listener_name().to_string(),
-        event: event.event_name().to_string(),
-    })
-}
-
-/// Calls `failed`, logging (not returning) what goes wrong in the hook itself:
-/// the caller gets the listener's own error.
-async fn call_failed_hook(
-    listener: &Arc<dyn EventListener>,
-    event: &Arc<dyn Event>,
-    error: &anyhow::Error,
-) {
-    let hook = AssertUnwindSafe(listener.failed(event.clone(), error))
-        .catch_unwind()
-        .await;
-    match hook {
-        Ok(Ok(())) => {}
-        Ok(Err(hook_error)) => tracing::error!(
-            listener = listener.listener_name(),
-            error = %hook_error,
-            "the listener's failed hook returned an error"
-        ),
-        Err(panic) => tracing::error!(
-            listener = listener.listener_name(),
-            panic = panic_message(&*panic),
-            "the listener's failed hook panicked"
-        ),
-    }
-}
-
-/// Runs `handle`, turning a panic into an error.
-pub(crate) async fn invoke(
-    listener: &Arc<dyn EventListener>,
-    event: &Arc<dyn Event>,
-) -> Result<()> {
-    match AssertUnwindSafe(listener.handle(event.clone()))
-        .catch_unwind()
-        .await
-    {
-        Ok(result) => result,
-        Err(panic) => Err(anyhow!("listener panicked: {}", panic_message(&*panic))),
-    }
-}
-
-/// The text of a panic payload (`panic!("...")` gives a `&str` or `String`).
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_string()
     }
 }
 

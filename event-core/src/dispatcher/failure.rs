@@ -25,6 +25,18 @@
 //! }
 //! # }
 //! ```
+//!
+//! Also here: the helpers that attach these contexts, call a failing
+//! listener's `failed` hook, and turn a listener's panic into an error.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use anyhow::{Result, anyhow};
+use futures::FutureExt;
+
+use crate::event::Event;
+use crate::listener::EventListener;
 
 /// A listener returned an error (its `failed` hook has run). The error's
 /// source is the listener's own error.
@@ -55,4 +67,82 @@ pub struct QueueFailed {
 #[error("failed to broadcast event `{event}`")]
 pub struct BroadcastFailed {
     pub event: String,
+}
+
+/// Names the event (and listener) a queue refused, keeping the queue's error.
+#[inline(never)]
+pub(super) fn queue_failed(
+    event: &Arc<dyn Event>,
+    listener: Option<&Arc<dyn EventListener>>,
+    error: anyhow::Error,
+) -> anyhow::Error {
+    error.context(QueueFailed {
+        event: event.event_name().to_string(),
+        listener: listener.map(|l| l.listener_name().to_string()),
+    })
+}
+
+/// Calls the listener's `failed` hook and names the listener and the event
+/// in the error. Out of line: only failures pay for it.
+#[inline(never)]
+pub(super) async fn listener_failed(
+    listener: &Arc<dyn EventListener>,
+    event: &Arc<dyn Event>,
+    error: anyhow::Error,
+) -> anyhow::Error {
+    call_failed_hook(listener, event, &error).await;
+    error.context(ListenerFailed {
+        listener: listener.listener_name().to_string(),
+        event: event.event_name().to_string(),
+    })
+}
+
+/// Calls `failed`, logging (not returning) what goes wrong in the hook itself:
+/// the caller gets the listener's own error.
+pub(super) async fn call_failed_hook(
+    listener: &Arc<dyn EventListener>,
+    event: &Arc<dyn Event>,
+    error: &anyhow::Error,
+) {
+    let hook = AssertUnwindSafe(listener.failed(event.clone(), error))
+        .catch_unwind()
+        .await;
+    match hook {
+        Ok(Ok(())) => {}
+        Ok(Err(hook_error)) => tracing::error!(
+            listener = listener.listener_name(),
+            error = %hook_error,
+            "the listener's failed hook returned an error"
+        ),
+        Err(panic) => tracing::error!(
+            listener = listener.listener_name(),
+            panic = panic_message(&*panic),
+            "the listener's failed hook panicked"
+        ),
+    }
+}
+
+/// Runs `handle`, turning a panic into an error.
+pub(crate) async fn invoke(
+    listener: &Arc<dyn EventListener>,
+    event: &Arc<dyn Event>,
+) -> Result<()> {
+    match AssertUnwindSafe(listener.handle(event.clone()))
+        .catch_unwind()
+        .await
+    {
+        Ok(result) => result,
+        Err(panic) => Err(anyhow!("listener panicked: {}", panic_message(&*panic))),
+    }
+}
+
+/// The text of a panic payload (`panic!("...")` gives a `&str` or `String`).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
 }
