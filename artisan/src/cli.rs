@@ -291,6 +291,12 @@ pub struct QueueWork {
     /// no `timeout` (default: none); a declared value wins.
     #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: Option<u64>,
+    /// Seconds to wait before retrying a failed attempt, for jobs whose
+    /// listener or event declares no `backoff`: one value, or one per retry
+    /// (`1,5,10`, the last repeating) (default: EVENTS_RETRY_DELAY_SECONDS);
+    /// a declared value wins.
+    #[arg(long, value_name = "S[,S..]", value_delimiter = ',')]
+    pub backoff: Vec<u64>,
     /// Stop once no job waits or runs.
     #[arg(long)]
     pub stop_when_empty: bool,

@@ -1,7 +1,8 @@
-//! `queue:work --tries N --timeout S` through the app's own artisan (the
+//! `queue:work --tries N --timeout S --backoff S` through the app's own artisan (the
 //! library's `App` with the app's job registry, as `src/bin/artisan.rs`
 //! runs it), on a real SQLite queue configured by the package's `.env`:
-//! the worker's flags apply to listeners that declare no tries / timeout,
+//! the worker's flags apply to listeners that declare no tries / timeout /
+//! backoff,
 //! and what failed is in `queue:failed`.
 
 use std::path::Path;
@@ -9,8 +10,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use event_core::config::EventsConfig;
-use event_core::queue::{JobSettings, Queue};
+use event_core::queue::Queue;
 use event_core::{Dispatcher, Event, JobRegistry, listener};
 use serde::{Deserialize, Serialize};
 
@@ -66,17 +66,13 @@ fn failed_json(url: &str, pkg: &Path) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
-/// Dispatches as the app would, with the package's settings (a retry at
-/// once: the retry delay is the dispatching app's).
+/// Dispatches as the app would (the retry delay is the worker's: its
+/// `--backoff`, else the package's `.env`).
 fn dispatch(url: &str, event: InvoiceDueEvent) {
-    let config =
-        EventsConfig::from_vars([("EVENTS_RETRY_DELAY_SECONDS", "0".to_string())]).expect("config");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
-        let queue = Queue::open(url)
-            .await
-            .expect("open the queue")
-            .with_defaults(JobSettings::from_config(&config));
+        // The default settings (a 60 s retry delay): the worker's decide.
+        let queue = Queue::open(url).await.expect("open the queue");
         let dispatcher = Dispatcher::new();
         queue.install(&dispatcher).await;
         dispatcher
@@ -98,7 +94,7 @@ fn flush(url: &str) {
 }
 
 #[test]
-fn queue_work_tries_and_timeout_apply_to_undeclared_listeners() {
+fn queue_work_tries_timeout_and_backoff_apply_to_undeclared_listeners() {
     let pkg = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/jobs.db", pkg.path().display());
     std::fs::write(
@@ -165,6 +161,45 @@ fn queue_work_tries_and_timeout_apply_to_undeclared_listeners() {
             .is_some_and(|r| r.contains("timed out after 1000 ms")),
         "{failed}"
     );
+
+    // --backoff 2: the failed first attempt's retry waits 2 s (the .env
+    // says 0), so a worker that stops when nothing is due has run it once
+    // and the job still waits; 2 s later the next worker retries it.
+    flush(&url);
+    ATTEMPTS.store(0, Ordering::SeqCst); // the cancelled attempt above counted
+    dispatch(&url, invoice(4, 0));
+    let failed_first = std::time::Instant::now();
+    let code = app_artisan(
+        pkg.path(),
+        &[
+            "queue:work",
+            "--tries",
+            "2",
+            "--backoff",
+            "2",
+            "--stop-when-empty",
+        ],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        ATTEMPTS.swap(0, Ordering::SeqCst),
+        1,
+        "the retry is held back"
+    );
+    assert_eq!(
+        failed_json(&url, pkg.path()).as_array().map(Vec::len),
+        Some(0)
+    );
+    std::thread::sleep(
+        std::time::Duration::from_millis(2_100).saturating_sub(failed_first.elapsed()),
+    );
+    let code = app_artisan(
+        pkg.path(),
+        &["queue:work", "--tries", "2", "--stop-when-empty"],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(ATTEMPTS.swap(0, Ordering::SeqCst), 1, "the retry, once due");
+    assert_eq!(failed_json(&url, pkg.path())[0]["attempts"], 2);
 
     // 0 is refused by the parser (exit 2), before any job is touched.
     assert_eq!(app_artisan(pkg.path(), &["queue:work", "--tries", "0"]), 2);

@@ -518,7 +518,8 @@ pub async fn config_defaults_reach_the_job(queue: Queue) {
     let job = stored(&queue, "jobs").await;
     // Undeclared: the worker fills in EVENTS_RETRY_ATTEMPTS (2 here).
     assert_eq!(job.settings.tries, None);
-    assert_eq!(job.settings.retry_delay, Some(secs(1)));
+    // Undeclared: the worker fills in EVENTS_RETRY_DELAY_SECONDS (1 here).
+    assert_eq!(job.settings.retry_delay, None);
     let worker = start(
         Worker::new(
             queue.clone(),
@@ -999,6 +1000,7 @@ on_every_connection!(
     should_queue_broadcast_sends_it_as_a_job,
     worker_tries_fill_in_undeclared_tries,
     worker_timeout_fills_in_undeclared_timeouts,
+    worker_backoff_fills_in_undeclared_backoff,
     sizes_count_each_queue,
 );
 

@@ -89,6 +89,9 @@ pub fn work(manifest: Option<&Path>, app: &crate::App, args: QueueWork) -> Resul
         if let Some(tries) = args.tries {
             worker = worker.tries(tries);
         }
+        if !args.backoff.is_empty() {
+            worker = worker.backoff(args.backoff.iter().map(|s| Duration::from_secs(*s)));
+        }
         if let Some(secs) = args.timeout {
             worker = worker.timeout(Duration::from_secs(secs));
         }

@@ -208,15 +208,12 @@ impl JobSettings {
     pub fn limits(&self, worker: &JobSettings) -> Limits {
         limits(self.declared_tries(), self.timeout, worker)
     }
-    /// The delay before the attempt after `attempt` (1-based).
-    pub fn backoff_after(&self, attempt: u32) -> std::time::Duration {
-        let index = (attempt.max(1) - 1) as usize;
-        let delay = self
-            .backoff
-            .get(index)
-            .or(self.backoff.last())
-            .or(self.retry_delay.as_ref());
-        std::time::Duration::from_millis(delay.map_or(0, |d| millis(*d)))
+    /// The delay before the attempt after `attempt` (1-based): this job's
+    /// `backoff` list (the last value repeats), else its `retry_delay`,
+    /// else `worker`'s (the worker's own `backoff`, else its queue's
+    /// `EVENTS_RETRY_DELAY_SECONDS`), else none.
+    pub fn backoff_after(&self, attempt: u32, worker: &JobSettings) -> std::time::Duration {
+        retry_delay(Some(self), attempt, worker)
     }
 
     /// The delay in milliseconds (0 for none).
@@ -228,6 +225,23 @@ impl JobSettings {
     pub fn queue_or<'a>(&'a self, default_queue: &'a str) -> &'a str {
         self.queue.as_deref().unwrap_or(default_queue)
     }
+}
+
+/// The one rule for the delay before the attempt after `attempt`
+/// (1-based): what the job declares (`None`: a job with no settings of its
+/// own, the memory connection's plain jobs), else what the worker gives.
+pub(crate) fn retry_delay(
+    declared: Option<&JobSettings>,
+    attempt: u32,
+    worker: &JobSettings,
+) -> std::time::Duration {
+    let index = (attempt.max(1) - 1) as usize;
+    let listed = |s: &JobSettings| s.backoff.get(index).or(s.backoff.last()).copied();
+    let delay = declared
+        .and_then(|own| listed(own).or(own.retry_delay))
+        .or_else(|| listed(worker))
+        .or(worker.retry_delay);
+    std::time::Duration::from_millis(delay.map_or(0, millis))
 }
 
 /// A job's attempts in all and timeout, as a worker runs it.
@@ -286,10 +300,8 @@ fn resolve(mut own: JobSettings, event: &dyn Event, defaults: &JobSettings) -> J
     }
     own.delay = own.delay.or(defaults.delay);
     own.tries = tries;
-    if own.backoff.is_empty() && !defaults.backoff.is_empty() {
-        own.backoff.clone_from(&defaults.backoff);
-    }
-    own.retry_delay = own.retry_delay.or(defaults.retry_delay);
+    // An undeclared backoff is the worker's (`Worker::backoff`), else
+    // `EVENTS_RETRY_DELAY_SECONDS` of the worker's queue ([`retry_delay`]).
     own.max_exceptions = own.max_exceptions.or(defaults.max_exceptions);
     if own.priority == 0 {
         own.priority = event.priority();
@@ -358,16 +370,45 @@ mod tests {
             backoff: [5, 15, 30].map(chrono::Duration::seconds).to_vec(),
             ..JobSettings::default()
         };
+        let none = JobSettings::default();
         let secs: Vec<u64> = (1..=5)
-            .map(|a| settings.backoff_after(a).as_secs())
+            .map(|a| settings.backoff_after(a, &none).as_secs())
             .collect();
         assert_eq!(secs, vec![5, 15, 30, 30, 30]);
-        let fallback = JobSettings {
+        let stored = JobSettings {
             retry_delay: Some(chrono::Duration::seconds(7)),
             ..JobSettings::default()
         };
-        assert_eq!(fallback.backoff_after(3), Duration::from_secs(7));
-        assert_eq!(JobSettings::default().backoff_after(3), Duration::ZERO);
+        assert_eq!(stored.backoff_after(3, &none), Duration::from_secs(7));
+        assert_eq!(none.backoff_after(3, &none), Duration::ZERO);
+    }
+
+    #[test]
+    fn an_undeclared_backoff_is_the_workers_then_its_queues_retry_delay() {
+        let queue_default = JobSettings {
+            retry_delay: Some(chrono::Duration::seconds(60)),
+            ..JobSettings::default()
+        };
+        let undeclared = JobSettings::default();
+        assert_eq!(
+            undeclared.backoff_after(1, &queue_default),
+            Duration::from_secs(60)
+        );
+        let worker = JobSettings {
+            backoff: [1, 4].map(chrono::Duration::seconds).to_vec(),
+            ..queue_default
+        };
+        let secs: Vec<u64> = (1..=3)
+            .map(|a| undeclared.backoff_after(a, &worker).as_secs())
+            .collect();
+        assert_eq!(secs, vec![1, 4, 4]);
+        assert_eq!(super::retry_delay(None, 2, &worker), Duration::from_secs(4));
+        // A declared list wins over the worker's.
+        let declared = JobSettings {
+            backoff: vec![chrono::Duration::seconds(9)],
+            ..JobSettings::default()
+        };
+        assert_eq!(declared.backoff_after(1, &worker), Duration::from_secs(9));
     }
 
     #[test]
@@ -383,7 +424,7 @@ mod tests {
         let limits = settings.limits(&worker);
         assert_eq!(limits.tries, 4);
         assert_eq!(limits.timeout_ms, Some(30_000));
-        assert_eq!(settings.backoff_after(1), Duration::from_secs(1));
+        assert_eq!(settings.backoff_after(1, &worker), Duration::from_secs(1));
         assert!(settings.retry);
     }
 

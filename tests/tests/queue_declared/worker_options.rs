@@ -1,6 +1,7 @@
-//! The worker's own `tries` / `timeout` (`artisan queue:work --tries N
-//! --timeout S`): they apply to the jobs that declare none; a declared
-//! value wins (Laravel's `$job->maxTries() ?? $options->maxTries`).
+//! The worker's own `tries` / `timeout` / `backoff` (`artisan queue:work
+//! --tries N --timeout S --backoff 1,5`): they apply to the jobs that
+//! declare none; a declared value wins (Laravel's `$job->maxTries() ??
+//! $options->maxTries`).
 
 use super::*;
 
@@ -21,6 +22,16 @@ pub struct LongTimeout(pub Probe);
 impl LongTimeout {
     async fn handle(&self, event: &DeclaredEvent) -> anyhow::Result<()> {
         self.0.run("long-timeout", event).await
+    }
+}
+
+/// Declares `tries = 2` and `backoff = [0]`: retries at once.
+pub struct QuickRetry(pub Probe);
+
+#[listener(event = DeclaredEvent, queued, tries = 2, backoff = [0], name = "quick-retry")]
+impl QuickRetry {
+    async fn handle(&self, event: &DeclaredEvent) -> anyhow::Result<()> {
+        self.0.run("quick-retry", event).await
     }
 }
 
@@ -158,4 +169,50 @@ pub async fn worker_timeout_fills_in_undeclared_timeouts(queue: Queue) {
         failed[0].reason
     );
     assert!(undeclared.sink.of("done").is_empty(), "cancelled");
+}
+
+/// `Worker::backoff([1.5 s])`: a listener that declares no backoff waits
+/// 1.5 s before its retry (the queue's default is to retry at once); one
+/// that declares `backoff = [0]` retries at once, so it is done first.
+pub async fn worker_backoff_fills_in_undeclared_backoff(queue: Queue) {
+    let queue = one_try_by_default(queue);
+    let undeclared = Probe::new();
+    let declared = Probe::new();
+    let dispatcher = installed(&queue).await;
+    let a: Arc<dyn EventListener> = Arc::new(ScaffoldListener(undeclared.clone()));
+    let b: Arc<dyn EventListener> = Arc::new(QuickRetry(declared.clone()));
+    dispatcher.listen::<DeclaredEvent>(a.clone()).await;
+    dispatcher.listen::<DeclaredEvent>(b.clone()).await;
+    dispatcher
+        .dispatch(DeclaredEvent {
+            n: 4,
+            fail: 1,
+            ..DeclaredEvent::default()
+        })
+        .await
+        .expect("dispatch");
+    let registry = JobRegistry::new()
+        .listener::<DeclaredEvent>(a)
+        .listener::<DeclaredEvent>(b);
+    let began = Instant::now();
+    let worker = start(
+        Worker::new(queue.clone(), registry)
+            .tries(2)
+            .backoff([ms(1_500)])
+            .concurrency(2)
+            .poll_interval(ms(20)),
+    );
+    assert!(eventually(LIMIT, async || declared.sink.of("done") == vec![4]).await);
+    assert!(
+        undeclared.sink.of("done").is_empty(),
+        "the declared backoff (0) wins: done before the worker's 1.5 s passed"
+    );
+    assert!(eventually(LIMIT, async || undeclared.sink.of("done") == vec![4]).await);
+    worker.stop().await;
+    assert!(
+        began.elapsed() >= ms(1_400),
+        "the undeclared retry waited the worker's backoff"
+    );
+    assert_eq!(undeclared.attempts.load(Ordering::SeqCst), 2);
+    assert_eq!(declared.attempts.load(Ordering::SeqCst), 2);
 }

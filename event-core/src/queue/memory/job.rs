@@ -60,8 +60,6 @@ pub(crate) struct MemJob {
     pub attempts: u32,
     /// Declared tries, or [`UNDECLARED`].
     pub(super) tries: u32,
-    /// Delay before a retry when the job has no backoff list (ms).
-    pub(super) retry_ms: u32,
     pub(super) created_at: i64,
     pub available_at: i64,
     pub(super) extra: Option<Box<Extra>>,
@@ -73,13 +71,10 @@ impl MemJob {
     /// The settings are cloned into the job only when they are more than
     /// `tries`, one retry delay, a priority and a delay.
     pub fn live(event: Arc<dyn Event>, settings: &JobSettings, now: i64) -> Self {
-        let retry_ms = settings
-            .retry_delay
-            .map_or(0, crate::queue::settings::millis)
-            .min(u64::from(u32::MAX)) as u32;
         let plain = settings.timeout.is_none()
             && settings.max_exceptions.is_none()
             && settings.backoff.is_empty()
+            && settings.retry_delay.is_none()
             && settings.middleware.is_empty()
             && settings.tags.is_empty();
         let tries = settings.declared_tries().unwrap_or(UNDECLARED);
@@ -98,7 +93,6 @@ impl MemJob {
             priority,
             attempts: 0,
             tries,
-            retry_ms,
             created_at: now,
             available_at,
             extra,
@@ -118,7 +112,6 @@ impl MemJob {
             priority: e.priority,
             attempts: e.attempts,
             tries: e.settings.declared_tries().unwrap_or(UNDECLARED),
-            retry_ms: 0,
             created_at: e.created_at,
             available_at: e.available_at,
             extra: Some(Box::new(Extra {
@@ -167,12 +160,10 @@ impl MemJob {
         self.settings().and_then(|s| s.max_exceptions)
     }
 
-    /// The delay before the attempt after `attempt` (1-based).
-    pub fn backoff_after(&self, attempt: u32) -> Duration {
-        match self.settings() {
-            Some(settings) => settings.backoff_after(attempt),
-            None => Duration::from_millis(u64::from(self.retry_ms)),
-        }
+    /// The delay before the attempt after `attempt` (1-based): the job's
+    /// own, else `worker`'s.
+    pub fn backoff_after(&self, attempt: u32, worker: &JobSettings) -> Duration {
+        crate::queue::settings::retry_delay(self.settings(), attempt, worker)
     }
 
     pub(super) fn is_stored(&self) -> bool {
@@ -213,7 +204,6 @@ impl MemJob {
                     queued: true,
                     queue: Some(queue.to_string()),
                     tries: (self.tries != UNDECLARED).then_some(self.tries),
-                    retry_delay: Some(chrono::Duration::milliseconds(i64::from(self.retry_ms))),
                     priority: self.priority,
                     ..JobSettings::default()
                 });

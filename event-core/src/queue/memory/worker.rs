@@ -515,8 +515,10 @@ fn settle(
             tracing::info!(job = %id, attempt = this_attempt, error = %format!("{error:#}"), "job attempt failed; retrying");
             job.attempts = this_attempt;
             job.set_exceptions(exceptions);
-            job.available_at =
-                crate::queue::job::now_ms() + job.backoff_after(this_attempt).as_millis() as i64;
+            job.available_at = crate::queue::job::now_ms()
+                + job
+                    .backoff_after(this_attempt, &shared.fallback)
+                    .as_millis() as i64;
             shared.memory.store.retry_job(job);
             Ran::Retried
         }

@@ -386,7 +386,10 @@ async fn execute(ctx: &Ctx, claimed: &Claimed) -> Outcome {
         Verdict::Fail { reason, attempts } => Outcome::Fail(reason, attempts),
         Verdict::Retry { exceptions, error } => {
             tracing::info!(job = %envelope.id, attempt = claimed.attempt, error = %format!("{error:#}"), "job attempt failed; retrying");
-            again(settings.backoff_after(claimed.attempt), exceptions)
+            again(
+                settings.backoff_after(claimed.attempt, &ctx.fallback),
+                exceptions,
+            )
         }
         Verdict::Release { after } => {
             tracing::debug!(job = %envelope.id, after_ms = after.as_millis() as u64, "job held back by its middleware");

@@ -44,6 +44,7 @@ pub struct Worker {
     limits: StopWhen,
     tries: Option<u32>,
     timeout: Option<Duration>,
+    backoff: Vec<Duration>,
     stats: Option<WorkerStats>,
     log_every: Option<Duration>,
 }
@@ -87,6 +88,7 @@ impl Worker {
             limits: StopWhen::default(),
             tries: None,
             timeout: None,
+            backoff: Vec::new(),
             stats: None,
             log_every: None,
         }
@@ -131,16 +133,29 @@ impl Worker {
         self
     }
 
-    /// What this worker gives the jobs that declare no tries or timeout:
-    /// its own, else its queue's defaults.
+    /// The delays before the retries of the jobs whose listener or event
+    /// declares no `backoff` (Laravel's `queue:work --backoff=1,5,10`): the
+    /// delay before retry n, the last one repeating; a declared list wins.
+    /// Default: the queue's `EVENTS_RETRY_DELAY_SECONDS`.
+    pub fn backoff(mut self, delays: impl IntoIterator<Item = Duration>) -> Self {
+        self.backoff = delays.into_iter().collect();
+        self
+    }
+
+    /// What this worker gives the jobs that declare no tries, timeout or
+    /// backoff: its own, else its queue's defaults.
     fn fallback(&self) -> JobSettings {
         let defaults = self.queue.defaults();
-        let timeout = self
-            .timeout
-            .map(|t| chrono::Duration::from_std(t).unwrap_or(chrono::Duration::MAX));
+        let chrono = |t: Duration| chrono::Duration::from_std(t).unwrap_or(chrono::Duration::MAX);
+        let backoff = match self.backoff.is_empty() {
+            true => defaults.backoff.clone(),
+            false => self.backoff.iter().copied().map(chrono).collect(),
+        };
         JobSettings {
             tries: self.tries.or(defaults.tries),
-            timeout: timeout.or(defaults.timeout),
+            timeout: self.timeout.map(chrono).or(defaults.timeout),
+            backoff,
+            retry_delay: defaults.retry_delay,
             ..JobSettings::default()
         }
     }
