@@ -72,6 +72,7 @@ impl MemJob {
     /// listener and lane are set by [`MemoryBackend::push_live`].
     /// The settings are cloned into the job only when they are more than
     /// `tries`, one retry delay, a priority and a delay.
+    #[inline]
     pub fn live(event: Arc<dyn Event>, settings: &JobSettings, now: i64) -> Self {
         let retry_ms = settings
             .retry_delay

@@ -132,17 +132,17 @@ impl State {
     }
 
     /// Moves what the fast path pushed into the lanes (or the delayed set).
-    pub(super) fn drain_inbox(&mut self, inbox: &Mutex<Vec<MemJob>>) {
+    pub(super) fn drain_inbox(&mut self, inbox: &Mutex<Inbox>) {
         self.swap_inbox(inbox);
         self.sort_spare();
     }
 
     /// Takes the inbox's jobs into `spare`, leaving producers its empty
     /// storage: they wait only for the swap, not for the sorting.
-    pub(super) fn swap_inbox(&mut self, inbox: &Mutex<Vec<MemJob>>) {
+    pub(super) fn swap_inbox(&mut self, inbox: &Mutex<Inbox>) {
         let mut inbox = inbox.lock().unwrap_or_else(|e| e.into_inner());
-        if !inbox.is_empty() {
-            std::mem::swap(&mut *inbox, &mut self.spare);
+        if !inbox.jobs.is_empty() {
+            std::mem::swap(&mut inbox.jobs, &mut self.spare);
         }
     }
 
@@ -179,11 +179,36 @@ impl State {
         self.spare = jobs;
     }
 
-    /// What producers may read without the lock.
+    /// What producers read under the inbox's lock: with few lanes and
+    /// listeners (the usual case) short lists, scanned faster than a hash
+    /// is computed; else the maps.
     pub(super) fn lookup(&self) -> Lookup {
+        let few = self.lanes.len() <= FEW && self.listeners.len() <= FEW;
         Lookup {
-            lanes: self.by_name.clone(),
-            listeners: self.listener_numbers.clone(),
+            few_lanes: if few {
+                self.lanes.iter().map(|l| l.name.clone().into()).collect()
+            } else {
+                Vec::new()
+            },
+            few_listeners: if few {
+                self.listeners
+                    .iter()
+                    .map(|l| Arc::as_ptr(l) as *const () as usize)
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            few,
+            lanes: if few {
+                FxHashMap::default()
+            } else {
+                self.by_name.clone()
+            },
+            listeners: if few {
+                FxHashMap::default()
+            } else {
+                self.listener_numbers.clone()
+            },
         }
     }
 
@@ -260,9 +285,61 @@ impl State {
     }
 }
 
-/// Lane and listener numbers, read by producers without the lock.
+/// What producers push to, under its own lock: the jobs sent since a
+/// worker last took them, and the numbers they need to send one.
+#[derive(Default)]
+pub(super) struct Inbox {
+    pub(super) jobs: Vec<MemJob>,
+    /// A copy of the state's lane and listener numbers.
+    pub(super) lookup: Lookup,
+}
+
+/// Up to this many lanes and listeners, producers scan lists.
+const FEW: usize = 8;
+
+/// Lane and listener numbers, read by producers under the inbox's lock.
 #[derive(Default)]
 pub(super) struct Lookup {
-    pub(super) lanes: FxHashMap<String, usize>,
-    pub(super) listeners: FxHashMap<usize, u32>,
+    /// The lists below are in use (not the maps).
+    few: bool,
+    /// Lane names by lane number.
+    few_lanes: Vec<Box<str>>,
+    /// Interned listeners' addresses by number.
+    few_listeners: Vec<usize>,
+    lanes: FxHashMap<String, usize>,
+    listeners: FxHashMap<usize, u32>,
+}
+
+impl Lookup {
+    /// The lane number of the queue named `name`, if it has one.
+    #[inline]
+    pub(super) fn lane(&self, name: &str) -> Option<usize> {
+        if self.few {
+            self.few_lanes.iter().position(|l| **l == *name)
+        } else {
+            self.lanes.get(name).copied()
+        }
+    }
+
+    /// The number of the interned listener at `address`, if it has one.
+    #[inline]
+    pub(super) fn listener(&self, address: usize) -> Option<u32> {
+        if self.few {
+            self.few_listeners
+                .iter()
+                .position(|&a| a == address)
+                .map(|n| n as u32)
+        } else {
+            self.listeners.get(&address).copied()
+        }
+    }
+
+    /// Listeners interned.
+    pub(super) fn listeners(&self) -> usize {
+        if self.few {
+            self.few_listeners.len()
+        } else {
+            self.listeners.len()
+        }
+    }
 }
