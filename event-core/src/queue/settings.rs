@@ -250,9 +250,16 @@ pub(crate) fn limits(
     worker: &JobSettings,
 ) -> Limits {
     Limits {
-        tries: declared_tries.or(worker.tries).unwrap_or(1).max(1),
+        tries: tries(declared_tries, worker),
         timeout_ms: declared_timeout.or(worker.timeout).map(millis),
     }
+}
+
+/// The tries of [`limits`] alone (the memory worker's quick path, which
+/// runs only jobs with no timeout).
+#[inline]
+pub(crate) fn tries(declared_tries: Option<u32>, worker: &JobSettings) -> u32 {
+    declared_tries.or(worker.tries).unwrap_or(1).max(1)
 }
 
 /// The one place settings are layered: what the listener (or, for a

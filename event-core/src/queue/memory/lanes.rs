@@ -148,21 +148,26 @@ impl State {
 
     /// With nothing else waiting, jobs in `spare` all due, of one of
     /// `lanes` and of one priority are in the order they would be taken.
-    pub(super) fn spare_runs_as_is(&self, lanes: &[usize]) -> bool {
-        uniform_lane(&self.spare).is_some_and(|lane| {
-            self.delayed.is_empty()
-                && self.lanes.iter().all(|l| l.len == 0)
-                && lanes.contains(&lane)
+    /// Returns that lane.
+    pub(super) fn spare_runs_as_is(&self, lanes: &[usize]) -> Option<usize> {
+        uniform_lane(&self.spare).filter(|lane| {
+            self.delayed.is_empty() && self.lanes.iter().all(|l| l.len == 0) && lanes.contains(lane)
         })
     }
 
     /// Sorts the jobs in `spare` into their lanes (or the delayed set).
     pub(super) fn sort_spare(&mut self) {
+        self.sort_spare_known(None);
+    }
+
+    /// [`State::sort_spare`], told the lane when `spare` is known to be
+    /// all due, of that one lane and one priority (not scanned again).
+    pub(super) fn sort_spare_known(&mut self, uniform: Option<usize>) {
         if self.spare.is_empty() {
             return;
         }
         let mut jobs = std::mem::take(&mut self.spare);
-        if let Some(lane) = uniform_lane(&jobs) {
+        if let Some(lane) = uniform.or_else(|| uniform_lane(&jobs)) {
             self.lanes[lane].append(&mut jobs);
             self.spare = jobs;
             return;

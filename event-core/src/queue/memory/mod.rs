@@ -226,7 +226,8 @@ impl Store {
             // The common case: what just arrived is all there is, in order;
             // the first jobs go straight to the worker, not through a lane.
             let mut direct = 0;
-            if state.spare_runs_as_is(lanes) {
+            let uniform = state.spare_runs_as_is(lanes);
+            if uniform.is_some() {
                 let arrived = state.spare.len();
                 let n = match share {
                     Some(runners) => arrived.div_ceil(runners.max(1)),
@@ -236,7 +237,8 @@ impl Store {
                 out.extend(state.spare.drain(..direct));
                 state.running += direct;
             }
-            state.sort_spare();
+            // What is left of a uniform arrival is uniform still.
+            state.sort_spare_known(uniform);
             if table.len() < state.listeners.len() {
                 table.extend_from_slice(&state.listeners[table.len()..]);
             }
