@@ -348,3 +348,44 @@ impl Lookup {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::{FEW, State};
+    use crate::event::Event;
+    use crate::listener::EventListener;
+
+    struct Nop;
+
+    #[async_trait::async_trait]
+    impl EventListener for Nop {
+        async fn handle(&self, _event: Arc<dyn Event>) -> anyhow::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Producers find every lane and listener, by the short lists or, past
+    /// `FEW`, by the maps.
+    #[test]
+    fn the_lookup_finds_lanes_and_listeners_either_way() {
+        let mut state = State::new();
+        let mut listeners: Vec<Arc<dyn EventListener>> = Vec::new();
+        for n in 0..FEW * 2 {
+            state.lane(&format!("q{n}"));
+            let listener: Arc<dyn EventListener> = Arc::new(Nop);
+            state.intern(&listener);
+            listeners.push(listener);
+            let lookup = state.lookup();
+            assert_eq!(lookup.few, n < FEW, "{n}");
+            for (i, listener) in listeners.iter().enumerate() {
+                assert_eq!(lookup.lane(&format!("q{i}")), Some(i));
+                let address = Arc::as_ptr(listener) as *const () as usize;
+                assert_eq!(lookup.listener(address), Some(i as u32));
+            }
+            assert_eq!(lookup.lane("elsewhere"), None);
+            assert_eq!(lookup.listeners(), n + 1);
+        }
+    }
+}
