@@ -511,8 +511,11 @@ impl Queue {
         if !self.inner.in_process && self.inner.others.is_empty() {
             return None;
         }
-        let settings = self.listener_settings(&**listener, &**event);
-        self.push_now(settings, event, Some(listener))
+        // Resolved in place and read by reference: the settings are not
+        // moved on the way to the backend.
+        let mut settings = listener.options();
+        settings::resolve(&mut settings, &**event, &self.inner.defaults);
+        self.push_now(&settings, event, Some(listener))
     }
 
     fn queue_event_now_on(&self, event: &Arc<dyn Event>) -> Option<anyhow::Result<()>> {
@@ -520,12 +523,12 @@ impl Queue {
             return None;
         }
         let settings = self.event_settings(&**event);
-        self.push_now(settings, event, None)
+        self.push_now(&settings, event, None)
     }
 
     fn push_now(
         &self,
-        settings: JobSettings,
+        settings: &JobSettings,
         event: &Arc<dyn Event>,
         listener: Option<&Arc<dyn EventListener>>,
     ) -> Option<anyhow::Result<()>> {
@@ -541,7 +544,7 @@ impl Queue {
             return Some(Err(e.into()));
         }
         let queue = settings.queue_or(self.default_queue());
-        target.push_live(event, listener, &settings, queue);
+        target.push_live(event, listener, settings, queue);
         Some(Ok(()))
     }
 

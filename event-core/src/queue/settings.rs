@@ -181,7 +181,9 @@ impl JobSettings {
         event: &dyn Event,
         defaults: &JobSettings,
     ) -> Self {
-        resolve(listener.options(), event, defaults)
+        let mut settings = listener.options();
+        resolve(&mut settings, event, defaults);
+        settings
     }
 
     /// The settings of the job a queued `event` becomes.
@@ -189,7 +191,8 @@ impl JobSettings {
         let mut own = Self::declared_by_event(event);
         // `resolve` adds the event-wide ones again.
         own.tags.clear();
-        resolve(own, event, defaults)
+        resolve(&mut own, event, defaults);
+        own
     }
 
     /// The tries this job declares: 1 when it may not retry, `None` when
@@ -261,32 +264,45 @@ pub(crate) fn limits(
     worker: &JobSettings,
 ) -> Limits {
     Limits {
-        tries: declared_tries.or(worker.tries).unwrap_or(1).max(1),
+        tries: tries(declared_tries, worker),
         timeout_ms: declared_timeout.or(worker.timeout).map(millis),
     }
+}
+
+/// The tries of [`limits`] alone (the memory worker's quick path, which
+/// runs only jobs with no timeout).
+#[inline]
+pub(crate) fn tries(declared_tries: Option<u32>, worker: &JobSettings) -> u32 {
+    declared_tries.or(worker.tries).unwrap_or(1).max(1)
 }
 
 /// The one place settings are layered: what the listener (or, for a
 /// queued event, the event) declares, then the event-wide settings
 /// (priority, tags, `after_commit`), then the config defaults. Fills `own`
 /// in place: a dispatch to the memory connection pays for one
-/// `JobSettings`, not two. Tries and timeout are left to the worker when
-/// undeclared ([`limits`]).
-fn resolve(mut own: JobSettings, event: &dyn Event, defaults: &JobSettings) -> JobSettings {
+/// `JobSettings`, not two, and never moves it. Tries and timeout are left
+/// to the worker when undeclared ([`limits`]).
+pub(crate) fn resolve(own: &mut JobSettings, event: &dyn Event, defaults: &JobSettings) {
     own.after_commit =
         own.after_commit || should_queue_view(event).is_some_and(|q| q.after_commit());
     // Undeclared: the worker's (`Worker::tries`), else the defaults of the
     // worker's queue, filled in when it runs the job.
-    let tries = own.declared_tries();
-    let mut tags = event.tags();
-    if !own.tags.is_empty() {
-        for tag in std::mem::take(&mut own.tags) {
-            if !tags.contains(&tag) {
-                tags.push(tag);
+    own.tries = own.declared_tries();
+    let tags = event.tags();
+    if own.tags.is_empty() {
+        // The usual case: nothing to merge (and, with no tags, nothing
+        // allocated).
+        if !tags.is_empty() {
+            own.tags = tags;
+        }
+    } else {
+        let mine = std::mem::replace(&mut own.tags, tags);
+        for tag in mine {
+            if !own.tags.contains(&tag) {
+                own.tags.push(tag);
             }
         }
     }
-    own.tags = tags;
     own.queued = true;
     if own.connection.is_none() && defaults.connection.is_some() {
         own.connection.clone_from(&defaults.connection);
@@ -298,15 +314,17 @@ fn resolve(mut own: JobSettings, event: &dyn Event, defaults: &JobSettings) -> J
     if own.queue.as_deref() == Some("default") {
         own.queue = None;
     }
-    own.delay = own.delay.or(defaults.delay);
-    own.tries = tries;
+    if own.delay.is_none() {
+        own.delay = defaults.delay;
+    }
     // An undeclared backoff is the worker's (`Worker::backoff`), else
     // `EVENTS_RETRY_DELAY_SECONDS` of the worker's queue ([`retry_delay`]).
-    own.max_exceptions = own.max_exceptions.or(defaults.max_exceptions);
+    if own.max_exceptions.is_none() {
+        own.max_exceptions = defaults.max_exceptions;
+    }
     if own.priority == 0 {
         own.priority = event.priority();
     }
-    own
 }
 
 /// An event's [`ShouldQueue`] view: its own `as_should_queue()`, else the

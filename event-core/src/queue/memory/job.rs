@@ -70,6 +70,7 @@ impl MemJob {
     /// listener and lane are set by [`MemoryBackend::push_live`].
     /// The settings are cloned into the job only when they are more than
     /// `tries`, one retry delay, a priority and a delay.
+    #[inline]
     pub fn live(event: Arc<dyn Event>, settings: &JobSettings, now: i64) -> Self {
         let plain = settings.timeout.is_none()
             && settings.max_exceptions.is_none()
@@ -256,11 +257,17 @@ impl MemJob {
     ) -> Option<(EventRef<'a>, ListenerRef<'a>)> {
         let event = self.event.as_ref()?;
         let listener = self.listener_ref(table)?;
-        let plain = worker.timeout.is_none()
-            && self
-                .settings()
-                .is_none_or(|s| s.timeout.is_none() && s.middleware.is_empty());
-        (plain && self.attempts < self.limits(worker).tries).then_some((event, listener))
+        if worker.timeout.is_some() {
+            return None;
+        }
+        // The tries of `limits` without its timeout: none is in play here.
+        let tries = match self.settings() {
+            None => self.tries,
+            Some(s) if s.timeout.is_none() && s.middleware.is_empty() => self.tries,
+            Some(_) => return None,
+        };
+        let tries = settings::tries((tries != UNDECLARED).then_some(tries), worker);
+        (self.attempts < tries).then_some((event, listener))
     }
 
     /// The event and the listeners to run: the live ones, or rebuilt from

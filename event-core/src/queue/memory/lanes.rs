@@ -132,37 +132,42 @@ impl State {
     }
 
     /// Moves what the fast path pushed into the lanes (or the delayed set).
-    pub(super) fn drain_inbox(&mut self, inbox: &Mutex<Vec<MemJob>>) {
+    pub(super) fn drain_inbox(&mut self, inbox: &Mutex<Inbox>) {
         self.swap_inbox(inbox);
         self.sort_spare();
     }
 
     /// Takes the inbox's jobs into `spare`, leaving producers its empty
     /// storage: they wait only for the swap, not for the sorting.
-    pub(super) fn swap_inbox(&mut self, inbox: &Mutex<Vec<MemJob>>) {
+    pub(super) fn swap_inbox(&mut self, inbox: &Mutex<Inbox>) {
         let mut inbox = inbox.lock().unwrap_or_else(|e| e.into_inner());
-        if !inbox.is_empty() {
-            std::mem::swap(&mut *inbox, &mut self.spare);
+        if !inbox.jobs.is_empty() {
+            std::mem::swap(&mut inbox.jobs, &mut self.spare);
         }
     }
 
     /// With nothing else waiting, jobs in `spare` all due, of one of
     /// `lanes` and of one priority are in the order they would be taken.
-    pub(super) fn spare_runs_as_is(&self, lanes: &[usize]) -> bool {
-        uniform_lane(&self.spare).is_some_and(|lane| {
-            self.delayed.is_empty()
-                && self.lanes.iter().all(|l| l.len == 0)
-                && lanes.contains(&lane)
+    /// Returns that lane.
+    pub(super) fn spare_runs_as_is(&self, lanes: &[usize]) -> Option<usize> {
+        uniform_lane(&self.spare).filter(|lane| {
+            self.delayed.is_empty() && self.lanes.iter().all(|l| l.len == 0) && lanes.contains(lane)
         })
     }
 
     /// Sorts the jobs in `spare` into their lanes (or the delayed set).
     pub(super) fn sort_spare(&mut self) {
+        self.sort_spare_known(None);
+    }
+
+    /// [`State::sort_spare`], told the lane when `spare` is known to be
+    /// all due, of that one lane and one priority (not scanned again).
+    pub(super) fn sort_spare_known(&mut self, uniform: Option<usize>) {
         if self.spare.is_empty() {
             return;
         }
         let mut jobs = std::mem::take(&mut self.spare);
-        if let Some(lane) = uniform_lane(&jobs) {
+        if let Some(lane) = uniform.or_else(|| uniform_lane(&jobs)) {
             self.lanes[lane].append(&mut jobs);
             self.spare = jobs;
             return;
@@ -179,11 +184,36 @@ impl State {
         self.spare = jobs;
     }
 
-    /// What producers may read without the lock.
+    /// What producers read under the inbox's lock: with few lanes and
+    /// listeners (the usual case) short lists, scanned faster than a hash
+    /// is computed; else the maps.
     pub(super) fn lookup(&self) -> Lookup {
+        let few = self.lanes.len() <= FEW && self.listeners.len() <= FEW;
         Lookup {
-            lanes: self.by_name.clone(),
-            listeners: self.listener_numbers.clone(),
+            few_lanes: if few {
+                self.lanes.iter().map(|l| l.name.clone().into()).collect()
+            } else {
+                Vec::new()
+            },
+            few_listeners: if few {
+                self.listeners
+                    .iter()
+                    .map(|l| Arc::as_ptr(l) as *const () as usize)
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            few,
+            lanes: if few {
+                FxHashMap::default()
+            } else {
+                self.by_name.clone()
+            },
+            listeners: if few {
+                FxHashMap::default()
+            } else {
+                self.listener_numbers.clone()
+            },
         }
     }
 
@@ -260,9 +290,102 @@ impl State {
     }
 }
 
-/// Lane and listener numbers, read by producers without the lock.
+/// What producers push to, under its own lock: the jobs sent since a
+/// worker last took them, and the numbers they need to send one.
+#[derive(Default)]
+pub(super) struct Inbox {
+    pub(super) jobs: Vec<MemJob>,
+    /// A copy of the state's lane and listener numbers.
+    pub(super) lookup: Lookup,
+}
+
+/// Up to this many lanes and listeners, producers scan lists.
+const FEW: usize = 8;
+
+/// Lane and listener numbers, read by producers under the inbox's lock.
 #[derive(Default)]
 pub(super) struct Lookup {
-    pub(super) lanes: FxHashMap<String, usize>,
-    pub(super) listeners: FxHashMap<usize, u32>,
+    /// The lists below are in use (not the maps).
+    few: bool,
+    /// Lane names by lane number.
+    few_lanes: Vec<Box<str>>,
+    /// Interned listeners' addresses by number.
+    few_listeners: Vec<usize>,
+    lanes: FxHashMap<String, usize>,
+    listeners: FxHashMap<usize, u32>,
+}
+
+impl Lookup {
+    /// The lane number of the queue named `name`, if it has one.
+    #[inline]
+    pub(super) fn lane(&self, name: &str) -> Option<usize> {
+        if self.few {
+            self.few_lanes.iter().position(|l| **l == *name)
+        } else {
+            self.lanes.get(name).copied()
+        }
+    }
+
+    /// The number of the interned listener at `address`, if it has one.
+    #[inline]
+    pub(super) fn listener(&self, address: usize) -> Option<u32> {
+        if self.few {
+            self.few_listeners
+                .iter()
+                .position(|&a| a == address)
+                .map(|n| n as u32)
+        } else {
+            self.listeners.get(&address).copied()
+        }
+    }
+
+    /// Listeners interned.
+    pub(super) fn listeners(&self) -> usize {
+        if self.few {
+            self.few_listeners.len()
+        } else {
+            self.listeners.len()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::{FEW, State};
+    use crate::event::Event;
+    use crate::listener::EventListener;
+
+    struct Nop;
+
+    #[async_trait::async_trait]
+    impl EventListener for Nop {
+        async fn handle(&self, _event: Arc<dyn Event>) -> anyhow::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Producers find every lane and listener, by the short lists or, past
+    /// `FEW`, by the maps.
+    #[test]
+    fn the_lookup_finds_lanes_and_listeners_either_way() {
+        let mut state = State::new();
+        let mut listeners: Vec<Arc<dyn EventListener>> = Vec::new();
+        for n in 0..FEW * 2 {
+            state.lane(&format!("q{n}"));
+            let listener: Arc<dyn EventListener> = Arc::new(Nop);
+            state.intern(&listener);
+            listeners.push(listener);
+            let lookup = state.lookup();
+            assert_eq!(lookup.few, n < FEW, "{n}");
+            for (i, listener) in listeners.iter().enumerate() {
+                assert_eq!(lookup.lane(&format!("q{i}")), Some(i));
+                let address = Arc::as_ptr(listener) as *const () as usize;
+                assert_eq!(lookup.listener(address), Some(i as u32));
+            }
+            assert_eq!(lookup.lane("elsewhere"), None);
+            assert_eq!(lookup.listeners(), n + 1);
+        }
+    }
 }

@@ -23,13 +23,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use tokio::sync::Notify;
 
 pub(crate) use job::MemJob;
 use job::{MAX_INTERNED, OWN};
-use lanes::{Lookup, State};
+use lanes::{Inbox, State};
 
 use super::QueueError;
 use super::backend::Backend;
@@ -57,8 +56,9 @@ pub struct MemoryBackend {
 /// The queues themselves, behind [`MemoryBackend`].
 pub(crate) struct Store {
     state: Mutex<State>,
-    inbox: Mutex<Vec<MemJob>>,
-    lookup: ArcSwap<Lookup>,
+    /// What the fast path pushed, and the lane and listener numbers it
+    /// reads under the same lock (one lock per push, no other shared read).
+    inbox: Mutex<Inbox>,
     notify: Notify,
     /// Workers waiting for a job: a push wakes one only when some wait.
     idle: AtomicUsize,
@@ -80,7 +80,6 @@ impl MemoryBackend {
             store: Arc::new(Store {
                 state: Mutex::new(State::new()),
                 inbox: Mutex::default(),
-                lookup: ArcSwap::default(),
                 notify: Notify::new(),
                 idle: AtomicUsize::new(0),
                 waking: AtomicBool::new(false),
@@ -118,20 +117,25 @@ impl Store {
         }
     }
 
-    /// A lane number, creating the lane (under the lock) if new.
-    fn lane_slow(&self, queue: &str) -> usize {
-        let mut state = self.state();
-        let lane = state.lane(queue);
-        self.lookup.store(Arc::new(state.lookup()));
-        lane
+    /// Gives producers the lane and listener numbers of `state` (held:
+    /// the state's lock comes before the inbox's).
+    fn publish(&self, state: &State) {
+        let lookup = state.lookup();
+        self.inbox.lock().unwrap_or_else(|e| e.into_inner()).lookup = lookup;
     }
 
-    /// A listener's number, interning it (under the lock) if new.
-    fn intern_slow(&self, listener: &Arc<dyn EventListener>) -> Option<u32> {
+    /// Creates the lane of `queue` (under the lock) if new.
+    fn lane_slow(&self, queue: &str) {
         let mut state = self.state();
-        let number = state.intern(listener);
-        self.lookup.store(Arc::new(state.lookup()));
-        number
+        state.lane(queue);
+        self.publish(&state);
+    }
+
+    /// Interns a listener (under the lock) if new and there is room.
+    fn intern_slow(&self, listener: &Arc<dyn EventListener>) {
+        let mut state = self.state();
+        state.intern(listener);
+        self.publish(&state);
     }
 
     /// Wakes every waiting worker (to see a shutdown).
@@ -143,7 +147,7 @@ impl Store {
     pub(crate) fn lanes(&self, names: &[String]) -> Vec<usize> {
         let mut state = self.state();
         let lanes = names.iter().map(|name| state.lane(name)).collect();
-        self.lookup.store(Arc::new(state.lookup()));
+        self.publish(&state);
         lanes
     }
 
@@ -160,8 +164,8 @@ impl Store {
 
     /// Queues a job for `listener` (`None`: a queued event's listeners)
     /// with its `settings` on the queue named `queue` (the dispatcher's
-    /// fast path): one look at the lookup table for the lane and the
-    /// listener's number.
+    /// fast path): under the inbox's lock, one look at the lookup table for
+    /// the lane and the listener's number, and the push.
     fn push_live(
         &self,
         event: &Arc<dyn Event>,
@@ -169,33 +173,33 @@ impl Store {
         settings: &JobSettings,
         queue: &str,
     ) {
-        let lookup = self.lookup.load();
-        let lane = match lookup.lanes.get(queue) {
-            Some(&lane) => lane,
-            None => self.lane_slow(queue),
-        };
         let mut job = MemJob::live(event.clone(), settings, coarse_now_ms());
-        job.lane = lane as u32;
-        if let Some(listener) = listener {
-            let address = Arc::as_ptr(listener) as *const () as usize;
-            let number = match lookup.listeners.get(&address) {
-                Some(&n) => Some(n),
-                None if lookup.listeners.len() >= MAX_INTERNED => None,
-                None => self.intern_slow(listener),
+        let address = listener.map(|l| Arc::as_ptr(l) as *const () as usize);
+        let idle = loop {
+            let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(lane) = inbox.lookup.lane(queue) else {
+                // A new queue: made under the state's lock, then again.
+                drop(inbox);
+                self.lane_slow(queue);
+                continue;
             };
-            match number {
-                Some(n) => job.listener = n,
-                None => {
-                    job.listener = OWN;
-                    job.extra().listener = Some(listener.clone());
+            job.lane = lane as u32;
+            if let (Some(listener), Some(address)) = (listener, address) {
+                match inbox.lookup.listener(address) {
+                    Some(n) => job.listener = n,
+                    None if inbox.lookup.listeners() >= MAX_INTERNED => {
+                        job.listener = OWN;
+                        job.extra().listener = Some(listener.clone());
+                    }
+                    None => {
+                        drop(inbox);
+                        self.intern_slow(listener);
+                        continue;
+                    }
                 }
             }
-        }
-        drop(lookup);
-        let idle = {
-            let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
-            inbox.push(job);
-            self.idle()
+            inbox.jobs.push(job);
+            break self.idle();
         };
         self.wake_one(idle);
     }
@@ -222,7 +226,8 @@ impl Store {
             // The common case: what just arrived is all there is, in order;
             // the first jobs go straight to the worker, not through a lane.
             let mut direct = 0;
-            if state.spare_runs_as_is(lanes) {
+            let uniform = state.spare_runs_as_is(lanes);
+            if uniform.is_some() {
                 let arrived = state.spare.len();
                 let n = match share {
                     Some(runners) => arrived.div_ceil(runners.max(1)),
@@ -232,7 +237,8 @@ impl Store {
                 out.extend(state.spare.drain(..direct));
                 state.running += direct;
             }
-            state.sort_spare();
+            // What is left of a uniform arrival is uniform still.
+            state.sort_spare_known(uniform);
             if table.len() < state.listeners.len() {
                 table.extend_from_slice(&state.listeners[table.len()..]);
             }

@@ -348,30 +348,50 @@ struct BatchCounts {
 
 impl BatchCounts {
     fn slot(&mut self, lane: u32) -> &mut (u32, u64, u64, u64) {
-        let at = match self.lanes.iter().position(|l| l.0 == lane) {
-            Some(at) => at,
-            None => {
-                self.lanes.push((lane, 0, 0, 0));
-                self.lanes.len() - 1
-            }
+        // Usually the lane of the job before.
+        let at = match self.lanes.last() {
+            Some(last) if last.0 == lane => self.lanes.len() - 1,
+            _ => match self.lanes.iter().position(|l| l.0 == lane) {
+                Some(at) => at,
+                None => {
+                    self.lanes.push((lane, 0, 0, 0));
+                    self.lanes.len() - 1
+                }
+            },
         };
         &mut self.lanes[at]
     }
 
     fn started(&mut self, batch: &VecDeque<MemJob>, now_ms: i64) {
-        // Usually one lane: one stats call for the batch.
-        let mut by_lane: Vec<(u32, u64, u64, u64)> = Vec::new();
-        for job in batch {
-            let waited = (now_ms - job.available_at).max(0) as u64;
-            match by_lane.iter_mut().find(|l| l.0 == job.lane) {
+        // Usually one lane: one stats call for the batch. Runs of one lane
+        // are summed in registers, then added to that lane's entry.
+        fn add(by_lane: &mut Vec<(u32, u64, u64, u64)>, run: (u32, u64, u64, u64)) {
+            match by_lane.iter_mut().find(|l| l.0 == run.0) {
                 Some(l) => {
-                    l.1 += 1;
-                    l.2 += waited;
-                    l.3 = l.3.max(waited);
+                    l.1 += run.1;
+                    l.2 += run.2;
+                    l.3 = l.3.max(run.3);
                 }
-                None => by_lane.push((job.lane, 1, waited, waited)),
+                None => by_lane.push(run),
             }
         }
+        let mut by_lane: Vec<(u32, u64, u64, u64)> = Vec::new();
+        let Some(first) = batch.front() else {
+            self.started_lanes = by_lane;
+            return;
+        };
+        let mut run = (first.lane, 0u64, 0u64, 0u64);
+        for job in batch {
+            if job.lane != run.0 {
+                add(&mut by_lane, run);
+                run = (job.lane, 0, 0, 0);
+            }
+            let waited = (now_ms - job.available_at).max(0) as u64;
+            run.1 += 1;
+            run.2 += waited;
+            run.3 = run.3.max(waited);
+        }
+        add(&mut by_lane, run);
         self.started_lanes = by_lane;
     }
 
