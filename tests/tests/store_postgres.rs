@@ -29,6 +29,7 @@ on_postgres!(
     append_and_query_filters,
     correlation_through_sync_listeners,
     correlation_through_queued_listeners,
+    correlation_through_memory_queued_listeners,
     expected_version_race,
     resubmitting_an_id_is_a_no_op,
     replay_marks_and_skips_side_effects,

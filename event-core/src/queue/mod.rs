@@ -536,8 +536,10 @@ impl Queue {
             Ok(target) => target,
             Err(e) => return Some(Err(e.into())),
         };
-        // `after_commit` may be held by a unit of work: the general path.
-        if settings.after_commit {
+        // `after_commit` may be held by a unit of work, and a job queued
+        // inside a recorded event's listeners carries the event store's
+        // ids in its envelope: the general path.
+        if settings.after_commit || crate::store::scope::recorded() {
             return None;
         }
         if let Err(e) = middleware::check(&settings.middleware) {

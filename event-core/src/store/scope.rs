@@ -8,6 +8,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ulid::Ulid;
 
@@ -28,6 +29,10 @@ tokio::task_local! {
     static CURRENT: Causation;
 }
 
+/// Set once any scope was entered in this process: until then no task can
+/// be in one, and [`recorded`] answers without looking.
+static ENTERED: AtomicBool = AtomicBool::new(false);
+
 /// The event whose listener is running on this task, if any.
 pub fn current() -> Option<Causation> {
     CURRENT.try_with(|c| *c).ok()
@@ -42,7 +47,18 @@ pub fn is_replaying() -> bool {
 
 /// Runs `future` with `causation` as the running event.
 pub(crate) async fn within<F: Future>(causation: Causation, future: F) -> F::Output {
+    if !ENTERED.load(Ordering::Relaxed) {
+        ENTERED.store(true, Ordering::Relaxed);
+    }
     CURRENT.scope(causation, future).await
+}
+
+/// True when this task runs inside a recorded event's listeners (not a
+/// replay): a job queued now must carry the ids ([`job_ids`]). One relaxed
+/// load while no scope was ever entered.
+#[inline]
+pub(crate) fn recorded() -> bool {
+    ENTERED.load(Ordering::Relaxed) && current().is_some_and(|c| c.replay_of.is_none())
 }
 
 /// The ids a queued job carries: the running event and its chain.

@@ -260,11 +260,24 @@ impl EventListener for QueuedPayment {
 }
 
 pub async fn correlation_through_queued_listeners(url: &str) {
-    let store = open(url).await;
     let dir = tempfile::tempdir().unwrap();
     let queue = Queue::open(&format!("sqlite://{}/jobs.db", dir.path().display()))
         .await
         .unwrap();
+    correlation_through_queued_listeners_on(url, queue).await;
+}
+
+/// The memory connection: its fast path keeps no ids, so a job queued in a
+/// recorded event's listeners takes the general path, and its worker
+/// restores the scope as the stored connections' do.
+pub async fn correlation_through_memory_queued_listeners(url: &str) {
+    correlation_through_queued_listeners_on(url, Queue::memory()).await;
+}
+
+/// A recorded event whose listener is queued on `queue`: the event the
+/// listener dispatches on the worker side has it as its cause.
+async fn correlation_through_queued_listeners_on(url: &str, queue: Queue) {
+    let store = open(url).await;
     // The web side: dispatches, queues the listener.
     let web = Dispatcher::new();
     store.install(&web).await;

@@ -125,6 +125,14 @@ impl MemJob {
         }
     }
 
+    /// The event store's ids the job was queued with (its envelope's).
+    pub(super) fn scope_ids(&self) -> (Option<&str>, Option<&str>) {
+        match self.extra.as_ref().and_then(|e| e.envelope.as_ref()) {
+            Some(e) => (e.event_id.as_deref(), e.correlation_id.as_deref()),
+            None => (None, None),
+        }
+    }
+
     pub(super) fn extra(&mut self) -> &mut Extra {
         self.extra.get_or_insert_with(Box::default)
     }
@@ -260,10 +268,17 @@ impl MemJob {
         if worker.timeout.is_some() {
             return None;
         }
-        // The tries of `limits` without its timeout: none is in play here.
+        // The tries of `limits` without its timeout: none is in play here
+        // (nor middleware, nor an event store scope to restore).
         let tries = match self.settings() {
             None => self.tries,
-            Some(s) if s.timeout.is_none() && s.middleware.is_empty() => self.tries,
+            Some(s)
+                if s.timeout.is_none()
+                    && s.middleware.is_empty()
+                    && self.scope_ids().1.is_none() =>
+            {
+                self.tries
+            }
             Some(_) => return None,
         };
         let tries = settings::tries((tries != UNDECLARED).then_some(tries), worker);

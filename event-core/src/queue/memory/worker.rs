@@ -481,7 +481,9 @@ async fn run_one(shared: &Shared, table: &[Arc<dyn EventListener>], job: MemJob)
                     settings,
                     job_id: &id,
                 });
-            let run = attempt(run);
+            // The event store's correlation scope of the dispatch that queued it.
+            let (event_id, correlation_id) = job.scope_ids();
+            let run = crate::store::scope::within_job(event_id, correlation_id, attempt(run));
             let outcome = tokio::select! {
                 biased;
                 verdict = run => Some(verdict),
