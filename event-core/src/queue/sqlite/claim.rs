@@ -6,7 +6,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::super::job::{Claimed, FailedJob, Job, JobEnvelope, Receipt};
-use super::columns::{describe, integer};
+use super::columns::{self, describe, integer};
 use super::failed::insert_failed;
 
 /// One row a fetch selected, each column as SQLite holds it.
@@ -119,13 +119,7 @@ impl Selected {
     }
 
     fn raw_payload(&self) -> String {
-        match &self.payload {
-            Value::Text(text) => text.clone(),
-            Value::Blob(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-            Value::Integer(n) => n.to_string(),
-            Value::Real(x) => x.to_string(),
-            Value::Null => String::new(),
-        }
+        columns::text(self.payload.clone())
     }
 }
 

@@ -31,3 +31,15 @@ pub(super) fn integer(column: &str, value: &Value) -> Result<i64, String> {
         )),
     }
 }
+
+/// What a column holds, as text: a BLOB read as (lossy) UTF-8, a number
+/// written out, NULL empty.
+pub(super) fn text(value: Value) -> String {
+    match value {
+        Value::Text(t) => t,
+        Value::Blob(b) => String::from_utf8_lossy(&b).into_owned(),
+        Value::Integer(n) => n.to_string(),
+        Value::Real(x) => x.to_string(),
+        Value::Null => String::new(),
+    }
+}

@@ -5,6 +5,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, params};
 
 use super::super::job::{FailedJob, JobEnvelope};
+use super::columns;
 
 pub(super) fn insert_failed(conn: &Connection, failed: &FailedJob) -> rusqlite::Result<()> {
     let payload = serde_json::to_string(&failed.payload).unwrap_or_default();
@@ -26,15 +27,7 @@ pub(super) fn insert_failed(conn: &Connection, failed: &FailedJob) -> rusqlite::
 /// A failed-job row, read whatever its columns hold: `queue:failed` must
 /// list every record, including one another program wrote.
 pub(super) fn failed_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<FailedJob> {
-    let text = |i: usize| -> rusqlite::Result<String> {
-        Ok(match row.get::<_, Value>(i)? {
-            Value::Text(t) => t,
-            Value::Blob(b) => String::from_utf8_lossy(&b).into_owned(),
-            Value::Integer(n) => n.to_string(),
-            Value::Real(x) => x.to_string(),
-            Value::Null => String::new(),
-        })
-    };
+    let text = |i: usize| -> rusqlite::Result<String> { Ok(columns::text(row.get(i)?)) };
     let number = |i: usize| -> rusqlite::Result<i64> {
         Ok(match row.get::<_, Value>(i)? {
             Value::Integer(n) => n,
