@@ -4,7 +4,7 @@
 use event_macros_internals::ctxt::Ctxt;
 use event_macros_internals::{ast, naming, valid};
 
-use super::syntax::{derives, is_trait_impl, line_of, macro_errors, self_type_name};
+use super::syntax::{derives, is_trait_impl, line_of, not_compiling, self_type_name};
 use super::{EventInfo, ModFile, Scan};
 
 pub(super) fn collect_events(file: &ModFile, items: &[syn::Item], scan: &mut Scan) {
@@ -30,11 +30,7 @@ pub(super) fn collect_events(file: &ModFile, items: &[syn::Item], scan: &mut Sca
                     .and_then(|p| p.attrs.broadcast.as_ref().map(|l| l.value()));
                 let model = parsed.map(|p| valid::event(&mut cx, p));
                 if let Err(e) = cx.check() {
-                    for (at, message) in macro_errors(e, line) {
-                        scan.notes.push(format!(
-                            "{rel}:{at}: {type_name} does not compile, so it is not wired: {message}"
-                        ));
-                    }
+                    not_compiling(&mut scan.notes, &rel, &type_name, e, line);
                     continue;
                 }
                 let Some(model) = model else { continue };

@@ -10,7 +10,7 @@ use event_macros_internals::{ast, naming, valid};
 use quote::ToTokens;
 
 use super::syntax::{
-    derives, find_attr, is_trait_impl, last_ident, line_of, macro_errors, self_type_name,
+    derives, find_attr, is_trait_impl, last_ident, line_of, not_compiling, self_type_name,
 };
 use super::{ListenerInfo, ModFile, Scan, UnwiredListener};
 
@@ -71,11 +71,7 @@ pub(super) fn collect_listeners(file: &ModFile, items: &[syn::Item], scan: &mut 
             _ => String::new(),
         });
         if let Err(e) = cx.check() {
-            for (at, message) in macro_errors(e, line) {
-                scan.notes.push(format!(
-                    "{rel}:{at}: {shown} does not compile, so it is not wired: {message}"
-                ));
-            }
+            not_compiling(&mut scan.notes, &rel, &shown, e, line);
             continue;
         }
         let Some(model) = model else { continue };

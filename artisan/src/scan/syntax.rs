@@ -1,6 +1,6 @@
 //! What the event and listener collectors ask of a syn item: where it is,
-//! what it derives, its attributes and trait impls, and the macro's errors
-//! as one line each.
+//! what it derives, its attributes and trait impls, and the notes for an item
+//! the macro will refuse.
 
 pub(super) fn line_of(span: proc_macro2::Span) -> usize {
     span.start().line
@@ -29,17 +29,24 @@ pub(super) fn find_attr<'a>(attrs: &'a [syn::Attribute], name: &str) -> Option<&
         .find(|a| a.path().segments.last().is_some_and(|s| s.ident == name))
 }
 
-/// The mistakes the macro will report for an item, as one line each, with
-/// the line they point at (the item's own when the error has no place).
-pub(super) fn macro_errors(error: syn::Error, fallback_line: usize) -> Vec<(usize, String)> {
-    error
-        .into_iter()
-        .map(|e| {
-            let line = e.span().start().line;
-            let line = if line == 0 { fallback_line } else { line };
-            (line, e.to_string().replace('\n', "; "))
-        })
-        .collect()
+/// Notes that `name` is not wired because the macro will refuse it: one
+/// note per mistake, at the line it points at (the item's own when the
+/// error has no place).
+pub(super) fn not_compiling(
+    notes: &mut Vec<String>,
+    rel: &str,
+    name: &str,
+    error: syn::Error,
+    fallback_line: usize,
+) {
+    for e in error {
+        let line = e.span().start().line;
+        let at = if line == 0 { fallback_line } else { line };
+        let message = e.to_string().replace('\n', "; ");
+        notes.push(format!(
+            "{rel}:{at}: {name} does not compile, so it is not wired: {message}"
+        ));
+    }
 }
 
 pub(super) fn is_trait_impl(imp: &syn::ItemImpl, name: &str) -> bool {
