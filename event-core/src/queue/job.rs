@@ -102,6 +102,15 @@ impl JobEnvelope {
             correlation_id: None,
         }
     }
+
+    /// The envelope a failed-store row's payload holds, or an
+    /// [`unreadable`](Self::unreadable) one keeping its text: every record
+    /// is listed, including one another program wrote.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub(crate) fn stored(id: &str, queue: &str, payload: &str) -> Self {
+        serde_json::from_str(payload)
+            .unwrap_or_else(|_| Self::unreadable(id.to_string(), queue.to_string(), payload))
+    }
 }
 
 /// A job on its way into a queue: the envelope, and for the in-process

@@ -41,8 +41,7 @@ pub(super) fn failed_from_row(row: &tokio_postgres::Row) -> FailedJob {
     let id: String = row.get(0);
     let queue: String = row.get(1);
     let payload: String = row.get(2);
-    let envelope = serde_json::from_str(&payload)
-        .unwrap_or_else(|_| JobEnvelope::unreadable(id.clone(), queue.clone(), &payload));
+    let envelope = JobEnvelope::stored(&id, &queue, &payload);
     FailedJob {
         id,
         queue,

@@ -38,8 +38,7 @@ pub(super) fn failed_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Faile
     let id = text(0)?;
     let queue = text(1)?;
     let payload = text(2)?;
-    let envelope = serde_json::from_str(&payload)
-        .unwrap_or_else(|_| JobEnvelope::unreadable(id.clone(), queue.clone(), &payload));
+    let envelope = JobEnvelope::stored(&id, &queue, &payload);
     Ok(FailedJob {
         id,
         queue,
