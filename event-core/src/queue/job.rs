@@ -173,6 +173,15 @@ pub struct Receipt {
     pub token: String,
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl Receipt {
+    /// The row a receipt of a table-backed connection names (its `seq`
+    /// column), or -1, which names no row, for a key that is not a number.
+    pub(crate) fn row_seq(&self) -> i64 {
+        self.key.parse().unwrap_or(-1)
+    }
+}
+
 /// A job a worker has taken, with the number of this attempt (1-based).
 #[derive(Debug, Clone)]
 pub struct Claimed {

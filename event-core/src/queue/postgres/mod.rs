@@ -45,7 +45,7 @@ pub use tokio_postgres;
 pub use transaction::in_transaction;
 
 use pool::{Via, build_pool};
-use rows::{failed_from_row, receipt_arrays, rows_of, rows_params, seq_of};
+use rows::{failed_from_row, receipt_arrays, rows_of, rows_params};
 use schema::Tables;
 use wake::Wake;
 use writer::{Rows, Writer};
@@ -309,7 +309,7 @@ impl Backend for PostgresBackend {
                 &[
                     &envelope.available_at,
                     &payload,
-                    &seq_of(&receipt),
+                    &receipt.row_seq(),
                     &receipt.token,
                 ],
             )
@@ -329,7 +329,7 @@ impl Backend for PostgresBackend {
                 "cannot move a job to the failed store",
                 &self.inner.tables.fail,
                 &[
-                    &seq_of(&receipt),
+                    &receipt.row_seq(),
                     &receipt.token,
                     &failed.id,
                     &failed.queue,

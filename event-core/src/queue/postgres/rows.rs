@@ -52,13 +52,9 @@ pub(super) fn failed_from_row(row: &tokio_postgres::Row) -> FailedJob {
     }
 }
 
-pub(super) fn seq_of(receipt: &Receipt) -> i64 {
-    receipt.key.parse().unwrap_or(-1)
-}
-
 /// Receipts as the two arrays the batch statements `unnest`.
 pub(super) fn receipt_arrays<'a>(
     receipts: impl Iterator<Item = &'a Receipt>,
 ) -> (Vec<i64>, Vec<String>) {
-    receipts.map(|r| (seq_of(r), r.token.clone())).unzip()
+    receipts.map(|r| (r.row_seq(), r.token.clone())).unzip()
 }

@@ -140,10 +140,6 @@ impl SqliteBackend {
     }
 }
 
-fn seq_of(receipt: &Receipt) -> i64 {
-    receipt.key.parse().unwrap_or(-1)
-}
-
 #[async_trait]
 impl Backend for SqliteBackend {
     fn middleware_store(&self) -> Option<&dyn super::MiddlewareStore> {
@@ -226,7 +222,7 @@ impl Backend for SqliteBackend {
                 )?;
                 let until = now_ms() + lease_ms;
                 for r in &running {
-                    extend.execute(params![until, seq_of(r), r.token])?;
+                    extend.execute(params![until, r.row_seq(), r.token])?;
                 }
             }
             tx.commit()
@@ -244,7 +240,7 @@ impl Backend for SqliteBackend {
                 let mut delete =
                     tx.prepare_cached("DELETE FROM event_jobs WHERE seq = ?1 AND token = ?2")?;
                 for r in &done {
-                    delete.execute(params![seq_of(r), r.token])?;
+                    delete.execute(params![r.row_seq(), r.token])?;
                 }
             }
             tx.commit()
@@ -260,7 +256,7 @@ impl Backend for SqliteBackend {
                 "UPDATE event_jobs SET available_at = ?1, reserved_until = 0, token = NULL, payload = ?2
                  WHERE seq = ?3 AND token = ?4",
             )?
-            .execute(params![envelope.available_at, payload, seq_of(&receipt), receipt.token])?;
+            .execute(params![envelope.available_at, payload, receipt.row_seq(), receipt.token])?;
             Ok(())
         })
         .await?;
@@ -273,7 +269,7 @@ impl Backend for SqliteBackend {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let removed = tx
                 .prepare_cached("DELETE FROM event_jobs WHERE seq = ?1 AND token = ?2")?
-                .execute(params![seq_of(&receipt), receipt.token])?;
+                .execute(params![receipt.row_seq(), receipt.token])?;
             // A claim that expired belongs to another worker now.
             if removed == 1 {
                 insert_failed(&tx, &failed)?;
@@ -292,7 +288,7 @@ impl Backend for SqliteBackend {
                      WHERE seq = ?1 AND token = ?2",
                 )?;
                 for c in &claimed {
-                    release.execute(params![seq_of(&c.receipt), c.receipt.token])?;
+                    release.execute(params![c.receipt.row_seq(), c.receipt.token])?;
                 }
             }
             tx.commit()
