@@ -6,10 +6,8 @@ use tokio_postgres::types::ToSql;
 
 use super::super::error::StoreError;
 use super::super::record::{Appended, ExpectedVersion, NewEvent};
+use super::super::schema::INSERT;
 use super::{PostgresStore, is_unique_violation};
-
-const INSERT: &str = "(id, name, payload, metadata, tags, stream, stream_version, correlation_id, \
-     causation_id, replay_of, dispatched_at)";
 
 /// One expected-version append attempt, before it becomes an error.
 pub(super) enum Attempt {

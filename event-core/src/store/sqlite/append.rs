@@ -4,10 +4,8 @@
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::super::record::{Appended, ExpectedVersion, NewEvent};
+use super::super::schema::INSERT;
 use super::sqlite_time;
-
-const INSERT: &str = "(id, name, payload, metadata, tags, stream, stream_version, correlation_id, \
-     causation_id, replay_of, dispatched_at)";
 
 pub(super) fn insert_batch(
     conn: &mut Connection,
