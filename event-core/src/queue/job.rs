@@ -102,6 +102,15 @@ impl JobEnvelope {
             correlation_id: None,
         }
     }
+
+    /// The envelope a failed-store row's payload holds, or an
+    /// [`unreadable`](Self::unreadable) one keeping its text: every record
+    /// is listed, including one another program wrote.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub(crate) fn stored(id: &str, queue: &str, payload: &str) -> Self {
+        serde_json::from_str(payload)
+            .unwrap_or_else(|_| Self::unreadable(id.to_string(), queue.to_string(), payload))
+    }
 }
 
 /// A job on its way into a queue: the envelope, and for the in-process
@@ -162,6 +171,15 @@ pub struct Receipt {
     pub key: String,
     /// Backend-specific claim token (sqlite lease, redis entry id).
     pub token: String,
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl Receipt {
+    /// The row a receipt of a table-backed connection names (its `seq`
+    /// column), or -1, which names no row, for a key that is not a number.
+    pub(crate) fn row_seq(&self) -> i64 {
+        self.key.parse().unwrap_or(-1)
+    }
 }
 
 /// A job a worker has taken, with the number of this attempt (1-based).

@@ -24,6 +24,12 @@ pub(crate) const COLUMNS: [(&str, &str, &str); 13] = [
 pub(crate) const SELECT: &str = "position, id, name, payload, metadata, tags, stream, \
      stream_version, correlation_id, causation_id, replay_of, dispatched_at, recorded_at";
 
+/// The columns an append writes, in this order (`position` and
+/// `recorded_at` are the table's own).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) const INSERT: &str = "(id, name, payload, metadata, tags, stream, stream_version, \
+     correlation_id, causation_id, replay_of, dispatched_at)";
+
 /// Which backend's types to compare against.
 // Each backend is behind its own feature; a build may have only one.
 #[allow(dead_code)]

@@ -20,7 +20,10 @@
 //! - [`in_transaction`] writes jobs in the caller's own transaction: they
 //!   exist if and only if it commits.
 
+mod claim;
 mod options;
+mod pool;
+mod rows;
 mod schema;
 mod transaction;
 mod wake;
@@ -30,7 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use deadpool_postgres::Pool;
 
 use super::QueueError;
 use super::backend::Backend;
@@ -41,6 +44,8 @@ pub use options::PostgresOptions;
 pub use tokio_postgres;
 pub use transaction::in_transaction;
 
+use pool::{Via, build_pool};
+use rows::{failed_from_row, receipt_arrays, rows_of, rows_params};
 use schema::Tables;
 use wake::Wake;
 use writer::{Rows, Writer};
@@ -113,71 +118,7 @@ impl PostgresBackend {
     }
 }
 
-/// A pool of connections opened as they are needed.
-fn build_pool(
-    config: tokio_postgres::Config,
-    options: &PostgresOptions,
-    url: &str,
-) -> Result<Pool, QueueError> {
-    let manager = Manager::from_config(
-        config,
-        tokio_postgres::NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
-    Pool::builder(manager)
-        .max_size(options.pool_size)
-        .runtime(Runtime::Tokio1)
-        .wait_timeout(Some(Duration::from_secs(30)))
-        .build()
-        .map_err(|e| QueueError::InvalidUrl {
-            url: url.to_string(),
-            reason: format!("cannot build the connection pool: {e}"),
-        })
-}
-
-/// Which pool a statement goes through.
-#[derive(Clone, Copy)]
-enum Via {
-    Dispatch,
-    Worker,
-}
-
 impl Inner {
-    fn pg(&self, doing: &str, source: tokio_postgres::Error) -> QueueError {
-        QueueError::Postgres {
-            url: self.url.clone(),
-            doing: doing.to_string(),
-            source,
-        }
-    }
-
-    fn backend_error(&self, reason: String) -> QueueError {
-        QueueError::Backend {
-            url: self.url.clone(),
-            reason,
-        }
-    }
-
-    async fn client(&self) -> Result<deadpool_postgres::Object, QueueError> {
-        self.client_via(Via::Dispatch).await
-    }
-
-    async fn client_via(&self, via: Via) -> Result<deadpool_postgres::Object, QueueError> {
-        let pool = match via {
-            Via::Dispatch => &self.pool,
-            Via::Worker => &self.worker_pool,
-        };
-        pool.get().await.map_err(|e| match e {
-            PoolError::Backend(source) => self.pg("cannot connect", source),
-            other => QueueError::Unreachable {
-                url: self.url.clone(),
-                reason: other.to_string(),
-            },
-        })
-    }
-
     /// Checks the shape of the tables that exist, then creates what is
     /// missing, under a lock so processes starting together do not race.
     async fn prepare_tables(&self) -> Result<(), QueueError> {
@@ -225,43 +166,6 @@ impl Inner {
         Ok(())
     }
 
-    /// Runs one statement; returns the rows it changed.
-    async fn execute(
-        &self,
-        via: Via,
-        doing: &str,
-        sql: &str,
-        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<u64, QueueError> {
-        let client = self.client_via(via).await?;
-        let statement = client
-            .prepare_cached(sql)
-            .await
-            .map_err(|e| self.pg(doing, e))?;
-        client
-            .execute(&statement, params)
-            .await
-            .map_err(|e| self.pg(doing, e))
-    }
-
-    async fn query(
-        &self,
-        via: Via,
-        doing: &str,
-        sql: &str,
-        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<Vec<tokio_postgres::Row>, QueueError> {
-        let client = self.client_via(via).await?;
-        let statement = client
-            .prepare_cached(sql)
-            .await
-            .map_err(|e| self.pg(doing, e))?;
-        client
-            .query(&statement, params)
-            .await
-            .map_err(|e| self.pg(doing, e))
-    }
-
     /// The earliest time a job of `queues` becomes runnable (a delay, a
     /// backoff, or a lease running out), if any job waits.
     async fn next_due(&self, queues: &[String]) -> Result<Option<i64>, QueueError> {
@@ -275,73 +179,6 @@ impl Inner {
             .await?;
         Ok(rows.first().and_then(|r| r.get::<_, Option<i64>>(0)))
     }
-}
-
-/// The statement parameters of rows to insert (`insert` and
-/// [`in_transaction`] share them).
-fn rows_params<'a>(
-    rows: &'a Rows,
-    channel: &'a String,
-) -> [&'a (dyn tokio_postgres::types::ToSql + Sync); 7] {
-    [
-        &rows.ids,
-        &rows.queues,
-        &rows.priorities,
-        &rows.available_at,
-        &rows.attempts,
-        &rows.payloads,
-        channel,
-    ]
-}
-
-/// The rows `jobs` become.
-fn rows_of(jobs: &[Job]) -> Result<Rows, serde_json::Error> {
-    let mut rows = Rows::default();
-    for job in jobs {
-        let payload = job.to_json()?;
-        let e = &job.envelope;
-        rows.ids.push(e.id.clone());
-        rows.queues.push(e.queue.clone());
-        rows.priorities.push(e.priority);
-        rows.available_at.push(e.available_at);
-        rows.attempts.push(e.attempts.min(i32::MAX as u32) as i32);
-        rows.payloads.push(payload);
-    }
-    Ok(rows)
-}
-
-fn parse_row(seq: i64, attempts: u32, payload: &str) -> Result<JobEnvelope, String> {
-    serde_json::from_str::<JobEnvelope>(payload)
-        .map(|mut envelope| {
-            envelope.attempts = attempts.saturating_sub(1);
-            envelope
-        })
-        .map_err(|e| format!("job row {seq} is not a job envelope: {e}"))
-}
-
-fn failed_from_row(row: &tokio_postgres::Row) -> FailedJob {
-    let id: String = row.get(0);
-    let queue: String = row.get(1);
-    let payload: String = row.get(2);
-    let envelope = serde_json::from_str(&payload)
-        .unwrap_or_else(|_| JobEnvelope::unreadable(id.clone(), queue.clone(), &payload));
-    FailedJob {
-        id,
-        queue,
-        payload: envelope,
-        reason: row.get(3),
-        attempts: row.get::<_, i32>(4).max(0) as u32,
-        failed_at: row.get(5),
-    }
-}
-
-fn seq_of(receipt: &Receipt) -> i64 {
-    receipt.key.parse().unwrap_or(-1)
-}
-
-/// Receipts as the two arrays the batch statements `unnest`.
-fn receipt_arrays<'a>(receipts: impl Iterator<Item = &'a Receipt>) -> (Vec<i64>, Vec<String>) {
-    receipts.map(|r| (seq_of(r), r.token.clone())).unzip()
 }
 
 #[async_trait]
@@ -381,48 +218,7 @@ impl Backend for PostgresBackend {
                 *fetched = queues.to_vec();
             }
         }
-        let token = ulid::Ulid::new().to_string();
-        let now = now_ms();
-        let lease_ms = lease.as_millis().min(i64::MAX as u128) as i64;
-        let mut claimed = Vec::new();
-        let mut broken = Vec::new();
-        for queue in queues {
-            let want = max.saturating_sub(claimed.len());
-            if want == 0 {
-                break;
-            }
-            let mut rows = inner
-                .query(
-                    Via::Worker,
-                    "cannot claim jobs",
-                    &inner.tables.claim,
-                    &[queue, &now, &(want as i64), &lease_ms, &token],
-                )
-                .await?;
-            // RETURNING keeps no order: the claim's own.
-            rows.sort_by_key(|r| (std::cmp::Reverse(r.get::<_, i32>(1)), r.get::<_, i64>(0)));
-            for row in rows {
-                let seq: i64 = row.get(0);
-                let attempt = row.get::<_, i32>(2).max(1) as u32;
-                let payload: &str = row.get(3);
-                let receipt = Receipt {
-                    key: seq.to_string(),
-                    token: token.clone(),
-                };
-                match parse_row(seq, attempt, payload) {
-                    Ok(envelope) => claimed.push(Claimed {
-                        job: Job::from_envelope(envelope),
-                        attempt,
-                        receipt,
-                    }),
-                    Err(reason) => {
-                        let envelope =
-                            JobEnvelope::unreadable(format!("row-{seq}"), queue.clone(), payload);
-                        broken.push((receipt, FailedJob::new(envelope, reason, attempt)));
-                    }
-                }
-            }
-        }
+        let (claimed, broken) = inner.claim(queues, max, lease).await?;
         for (receipt, failed) in broken {
             tracing::error!(url = %inner.url, reason = %failed.reason, "moved an unreadable job to the failed store");
             self.fail(receipt, failed).await?;
@@ -513,7 +309,7 @@ impl Backend for PostgresBackend {
                 &[
                     &envelope.available_at,
                     &payload,
-                    &seq_of(&receipt),
+                    &receipt.row_seq(),
                     &receipt.token,
                 ],
             )
@@ -533,7 +329,7 @@ impl Backend for PostgresBackend {
                 "cannot move a job to the failed store",
                 &self.inner.tables.fail,
                 &[
-                    &seq_of(&receipt),
+                    &receipt.row_seq(),
                     &receipt.token,
                     &failed.id,
                     &failed.queue,

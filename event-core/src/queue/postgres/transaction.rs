@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use super::super::QueueError;
 use super::super::job::Job;
-use super::{Inner, rows_of, rows_params};
+use super::Inner;
+use super::rows::{rows_of, rows_params};
 
 type Held = Arc<Mutex<Vec<(Arc<Inner>, Vec<Job>)>>>;
 

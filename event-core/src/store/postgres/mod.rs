@@ -12,22 +12,27 @@
 //! sends one NOTIFY; readers LISTEN, poll as a fallback, and catch up after
 //! reconnecting.
 
-use std::sync::{Arc, Mutex, Weak};
+mod append;
+mod listen;
+mod table;
+
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use futures::StreamExt;
 use tokio::sync::watch;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{AsyncMessage, NoTls, Row};
+use tokio_postgres::{NoTls, Row};
 
 use super::backend::{Backend, Cursor};
 use super::error::StoreError;
 use super::query::{Filter, Param};
 use super::record::{Appended, EventRecord, ExpectedVersion, NewEvent};
-use super::schema::{self, Dialect, SELECT};
+use super::schema::SELECT;
+
+use append::Attempt;
 
 pub(crate) struct PostgresStore {
     url: String,
@@ -116,188 +121,6 @@ impl PostgresStore {
     fn err<'a>(&'a self, what: &'a str) -> impl Fn(tokio_postgres::Error) -> StoreError + 'a {
         move |e| pg_error(&self.url, what, e)
     }
-
-    /// Creates the table if missing (under an advisory lock, so two
-    /// processes starting together do not race), checks its shape, and
-    /// returns the name of its position sequence.
-    async fn create_or_check(&self) -> Result<String, StoreError> {
-        let t = &self.table;
-        let what = format!("creating table `{t}`");
-        let err = self.err(&what);
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(&err)?;
-        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[t])
-            .await
-            .map_err(&err)?;
-        let found: Vec<(String, String)> = tx
-            .query(
-                "SELECT column_name::text, data_type::text FROM information_schema.columns
-                 WHERE table_schema = current_schema() AND table_name = $1",
-                &[t],
-            )
-            .await
-            .map_err(&err)?
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect();
-        if found.is_empty() {
-            tx.batch_execute(&format!(
-                "CREATE TABLE {t} (
-                    position       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-                    id             text NOT NULL UNIQUE,
-                    name           text NOT NULL,
-                    payload        jsonb NOT NULL,
-                    metadata       jsonb NOT NULL,
-                    tags           jsonb NOT NULL,
-                    stream         text,
-                    stream_version bigint,
-                    correlation_id text NOT NULL,
-                    causation_id   text,
-                    replay_of      text,
-                    dispatched_at  timestamptz NOT NULL,
-                    recorded_at    timestamptz NOT NULL DEFAULT now()
-                );"
-            ))
-            .await
-            .map_err(&err)?;
-        } else {
-            let problems = schema::shape_problems(&found, Dialect::Postgres);
-            if !problems.is_empty() {
-                return Err(StoreError::WrongShape {
-                    url: self.url.clone(),
-                    table: t.clone(),
-                    problems,
-                });
-            }
-        }
-        // Only what is missing: CREATE INDEX locks the table against
-        // writers even when the index exists, and a process starting while
-        // a long transaction writes must not wait for it.
-        let wanted = [
-            (
-                format!("{t}_stream"),
-                format!("CREATE UNIQUE INDEX {t}_stream ON {t} (stream, stream_version)"),
-            ),
-            (
-                format!("{t}_name"),
-                format!("CREATE INDEX {t}_name ON {t} (name, position)"),
-            ),
-            (
-                format!("{t}_correlation"),
-                format!("CREATE INDEX {t}_correlation ON {t} (correlation_id, position)"),
-            ),
-            (
-                format!("{t}_checkpoints"),
-                format!(
-                    "CREATE TABLE {t}_checkpoints (
-                         name       text PRIMARY KEY,
-                         cursor     jsonb NOT NULL,
-                         updated_at timestamptz NOT NULL DEFAULT now()
-                     )"
-                ),
-            ),
-        ];
-        for (name, create) in wanted {
-            let exists: bool = tx
-                .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
-                .await
-                .map_err(&err)?
-                .get(0);
-            if !exists {
-                tx.batch_execute(&create).await.map_err(&err)?;
-            }
-        }
-        let sequence: Option<String> = tx
-            .query_one("SELECT pg_get_serial_sequence($1, 'position')", &[t])
-            .await
-            .map_err(&err)?
-            .get(0);
-        tx.commit().await.map_err(&err)?;
-        sequence.ok_or_else(|| StoreError::WrongShape {
-            url: self.url.clone(),
-            table: t.clone(),
-            problems: vec![
-                "column `position` has no sequence (it must be an identity or serial column)"
-                    .into(),
-            ],
-        })
-    }
-
-    fn channel(&self) -> String {
-        format!("{}_appended", self.table)
-    }
-
-    /// Starts the LISTEN task once: it bumps `appended` on every NOTIFY and
-    /// after every (re)connect, so readers catch up on what they missed.
-    fn start_listener(&self) {
-        let mut slot = self.listener.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.is_some() {
-            return;
-        }
-        let appended = Arc::downgrade(&self.appended);
-        let config = self.config.clone();
-        let channel = self.channel();
-        let url = self.url.clone();
-        *slot = Some(tokio::spawn(listen_loop(config, channel, url, appended)));
-    }
-}
-
-async fn listen_loop(
-    config: tokio_postgres::Config,
-    channel: String,
-    url: String,
-    appended: Weak<watch::Sender<u64>>,
-) {
-    let mut delay = Duration::from_millis(100);
-    loop {
-        if appended.strong_count() == 0 {
-            return;
-        }
-        match config.connect(NoTls).await {
-            Err(e) => {
-                tracing::debug!(url = %url, error = %e, "event store LISTEN connection failed; retrying");
-            }
-            Ok((client, mut connection)) => {
-                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-                let driver = tokio::spawn(async move {
-                    let mut messages =
-                        futures::stream::poll_fn(move |cx| connection.poll_message(cx));
-                    while let Some(message) = messages.next().await {
-                        match message {
-                            Ok(AsyncMessage::Notification(_)) => {
-                                if tx.send(()).is_err() {
-                                    return;
-                                }
-                            }
-                            Ok(_) => {}
-                            Err(_) => return,
-                        }
-                    }
-                });
-                if client
-                    .batch_execute(&format!("LISTEN {channel}"))
-                    .await
-                    .is_ok()
-                {
-                    delay = Duration::from_millis(100);
-                    // Connected (again): whatever was appended meanwhile is read now.
-                    match appended.upgrade() {
-                        Some(sender) => sender.send_modify(|n| *n += 1),
-                        None => return,
-                    }
-                    while rx.recv().await.is_some() {
-                        match appended.upgrade() {
-                            Some(sender) => sender.send_modify(|n| *n += 1),
-                            None => return,
-                        }
-                    }
-                }
-                driver.abort();
-            }
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(2));
-    }
 }
 
 fn record(row: &Row) -> Result<EventRecord, StoreError> {
@@ -319,95 +142,6 @@ fn record(row: &Row) -> Result<EventRecord, StoreError> {
         dispatched_at: row.try_get::<_, DateTime<Utc>>(11).map_err(decode)?,
         recorded_at: row.try_get::<_, DateTime<Utc>>(12).map_err(decode)?,
     })
-}
-
-const INSERT: &str = "(id, name, payload, metadata, tags, stream, stream_version, correlation_id, \
-     causation_id, replay_of, dispatched_at)";
-
-/// One expected-version append attempt, before it becomes an error.
-enum Attempt {
-    Done(Appended),
-    /// No row: the id is stored already, or the stream is elsewhere.
-    Nothing,
-    /// Another writer took the version (the unique index said so).
-    Taken,
-}
-
-impl PostgresStore {
-    async fn append_attempt(
-        &self,
-        row: &NewEvent,
-        expected: ExpectedVersion,
-    ) -> Result<Attempt, StoreError> {
-        let t = &self.table;
-        let err = self.err("appending an event");
-        let condition = match expected {
-            ExpectedVersion::Any => "TRUE".to_string(),
-            ExpectedVersion::NoStream => "current = 0".to_string(),
-            ExpectedVersion::Exact(n) => format!("current = {n}"),
-        };
-        let sql = format!(
-            "INSERT INTO {t} {INSERT}
-             SELECT $1, $2, $3, $4, $5, $6::text,
-                    CASE WHEN $6::text IS NULL THEN NULL ELSE current + 1 END,
-                    $7, $8, $9, $10
-             FROM (SELECT COALESCE(MAX(stream_version), 0) AS current FROM {t} WHERE stream = $6::text) c
-             WHERE {condition}
-             ON CONFLICT (id) DO NOTHING
-             RETURNING position, stream_version"
-        );
-        let tags = serde_json::to_value(&row.tags).unwrap_or_default();
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(&err)?;
-        // The transaction id first, then the position (see the module docs).
-        tx.query_one("SELECT pg_current_xact_id()::text", &[])
-            .await
-            .map_err(&err)?;
-        let params: [&(dyn ToSql + Sync); 10] = [
-            &row.id,
-            &row.name,
-            &row.payload,
-            &row.metadata,
-            &tags,
-            &row.stream,
-            &row.correlation_id,
-            &row.causation_id,
-            &row.replay_of,
-            &row.dispatched_at,
-        ];
-        let inserted = match tx.query_opt(&sql, &params).await {
-            Ok(inserted) => inserted,
-            Err(e) if is_unique_violation(&e) => return Ok(Attempt::Taken),
-            Err(e) => return Err(err(e)),
-        };
-        let Some(inserted) = inserted else {
-            return Ok(Attempt::Nothing);
-        };
-        tx.execute("SELECT pg_notify($1, '')", &[&self.channel()])
-            .await
-            .map_err(&err)?;
-        tx.commit().await.map_err(&err)?;
-        Ok(Attempt::Done(Appended {
-            position: inserted.get(0),
-            stream_version: inserted.get(1),
-            duplicate: false,
-        }))
-    }
-
-    async fn stream_version(&self, stream: Option<&str>) -> Result<Option<i64>, StoreError> {
-        let client = self.client().await?;
-        let row = client
-            .query_one(
-                &format!(
-                    "SELECT MAX(stream_version) FROM {} WHERE stream = $1",
-                    self.table
-                ),
-                &[&stream],
-            )
-            .await
-            .map_err(self.err("reading a stream's version"))?;
-        Ok(row.get(0))
-    }
 }
 
 fn sql_param(param: &Param) -> Box<dyn ToSql + Sync + Send> {

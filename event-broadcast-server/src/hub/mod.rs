@@ -2,6 +2,9 @@
 //! (across the cluster), and the fan-out. One lock, never held across an
 //! `.await`; sends only queue (`try_send`).
 
+mod presence;
+mod remote;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -9,7 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use axum::extract::ws::Utf8Bytes;
 use event_core::broadcasting::channel::ChannelKind;
 use event_core::broadcasting::cluster::ClusterMessage;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::cluster::ClusterLink;
 use crate::config::ServerConfig;
@@ -17,13 +20,9 @@ use crate::protocol;
 use crate::socket::{Sent, SocketHandle};
 use crate::webhooks::{Hook, Webhooks};
 
-/// A presence member: its info and every socket (on any node) it joined with.
-#[derive(Debug, Clone)]
-struct Member {
-    info: Value,
-    sockets: HashSet<(String, String)>,
-}
+pub(crate) use presence::parse_channel_data;
 
+use presence::{Member, join_member, leave_member, member_added, member_removed, presence_data};
 #[derive(Debug, Default)]
 struct Channel {
     /// Local subscribers: socket id -> (handle, presence user id).
@@ -306,169 +305,6 @@ impl Hub {
         });
     }
 
-    /// Applies a message from another node (or an app's `redis` broadcaster).
-    pub(crate) fn apply_remote(&self, message: ClusterMessage) {
-        match message {
-            ClusterMessage::Broadcast {
-                origin,
-                channels,
-                event,
-                data,
-                socket_id,
-                user_id,
-            } => {
-                if origin.as_deref() == Some(self.node_id.as_str()) {
-                    return;
-                }
-                if event.starts_with("client-") {
-                    // A client event: forward the client's JSON as it was sent.
-                    let value: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
-                    let user_id = user_id.as_deref();
-                    let state = self.state();
-                    for channel in &channels {
-                        if let Some(ch) = state.channels.get(channel) {
-                            let frame = Utf8Bytes::from(protocol::client_event(
-                                &event, channel, &value, user_id,
-                            ));
-                            fan_out(ch, &frame, socket_id.as_deref(), &self.stats);
-                        }
-                    }
-                } else {
-                    self.deliver_local(&channels, &event, &data, socket_id.as_deref(), None);
-                }
-            }
-            ClusterMessage::MemberJoined {
-                origin,
-                channel,
-                socket_id,
-                user_id,
-                user_info,
-            } => {
-                if origin != self.node_id {
-                    self.remote_join(&origin, &channel, &socket_id, &user_id, user_info);
-                }
-            }
-            ClusterMessage::MemberLeft {
-                origin,
-                channel,
-                socket_id,
-                user_id,
-            } => {
-                if origin != self.node_id {
-                    self.remote_leave(&origin, &channel, &socket_id, &user_id);
-                }
-            }
-            ClusterMessage::TerminateUser { origin, user_id } => {
-                if origin != self.node_id {
-                    self.terminate_local(&user_id);
-                }
-            }
-        }
-    }
-
-    pub(crate) fn remote_join(
-        &self,
-        node: &str,
-        channel: &str,
-        socket_id: &str,
-        user_id: &str,
-        info: Value,
-    ) {
-        let mut state = self.state();
-        let ch = state.channels.entry(channel.to_string()).or_default();
-        if join_member(ch, node, socket_id, user_id, &info) {
-            fan_out(
-                ch,
-                &member_added(channel, user_id, &info),
-                None,
-                &self.stats,
-            );
-        }
-    }
-
-    pub(crate) fn remote_leave(&self, node: &str, channel: &str, socket_id: &str, user_id: &str) {
-        let mut state = self.state();
-        let Some(ch) = state.channels.get_mut(channel) else {
-            return;
-        };
-        if leave_member(ch, node, socket_id, user_id) {
-            fan_out(ch, &member_removed(channel, user_id), None, &self.stats);
-        }
-        if ch.is_empty() {
-            state.channels.remove(channel);
-        }
-    }
-
-    /// Removes every member socket of a dead node; returns how many.
-    /// `hooks`: this node sends the `member_removed` webhooks (one survivor does).
-    pub(crate) fn drop_node(&self, node: &str, hooks: bool) -> usize {
-        let mut state = self.state();
-        let mut removed = 0;
-        let mut empty = Vec::new();
-        for (name, ch) in state.channels.iter_mut() {
-            let mut gone = Vec::new();
-            for (user_id, member) in ch.members.iter_mut() {
-                let before = member.sockets.len();
-                member.sockets.retain(|(n, _)| n != node);
-                removed += before - member.sockets.len();
-                if member.sockets.is_empty() {
-                    gone.push(user_id.clone());
-                }
-            }
-            for user_id in gone {
-                if hooks {
-                    self.hook(Hook::MemberRemoved(name.clone(), user_id.clone()));
-                }
-                ch.members.remove(&user_id);
-                fan_out(ch, &member_removed(name, &user_id), None, &self.stats);
-            }
-            if ch.is_empty() {
-                empty.push(name.clone());
-            }
-        }
-        for name in empty {
-            state.channels.remove(&name);
-        }
-        removed
-    }
-
-    /// The nodes other than this one that hold presence members here.
-    pub(crate) fn remote_nodes(&self) -> HashSet<String> {
-        let state = self.state();
-        let mut nodes = HashSet::new();
-        for ch in state.channels.values() {
-            for member in ch.members.values() {
-                for (node, _) in &member.sockets {
-                    if *node != self.node_id {
-                        nodes.insert(node.clone());
-                    }
-                }
-            }
-        }
-        nodes
-    }
-
-    /// The local presence entries, for the cluster registry: (socket, channel, user, info).
-    pub(crate) fn local_members(&self) -> Vec<(String, String, String, Value)> {
-        let state = self.state();
-        let mut out = Vec::new();
-        for (name, ch) in &state.channels {
-            for (socket_id, (_, user)) in &ch.subscribers {
-                if let Some(user) = user
-                    && let Some(member) = ch.members.get(user)
-                {
-                    out.push((
-                        socket_id.clone(),
-                        name.clone(),
-                        user.clone(),
-                        member.info.clone(),
-                    ));
-                }
-            }
-        }
-        out
-    }
-
     /// Closes every connection of `user_id`, on every node.
     pub(crate) fn terminate_user(&self, user_id: &str) {
         self.terminate_local(user_id);
@@ -543,84 +379,6 @@ fn fan_out(ch: &Channel, frame: &Utf8Bytes, except: Option<&str>, stats: &Stats)
         }
     }
     stats.frames_sent.fetch_add(sent, Ordering::Relaxed);
-}
-
-/// Adds a member socket; true when the user is new to the channel.
-fn join_member(ch: &mut Channel, node: &str, socket_id: &str, user_id: &str, info: &Value) -> bool {
-    let key = (node.to_string(), socket_id.to_string());
-    match ch.members.get_mut(user_id) {
-        Some(member) => {
-            member.sockets.insert(key);
-            false
-        }
-        None => {
-            ch.members.insert(
-                user_id.to_string(),
-                Member {
-                    info: info.clone(),
-                    sockets: HashSet::from([key]),
-                },
-            );
-            true
-        }
-    }
-}
-
-/// Removes a member socket; true when it was the user's last one.
-fn leave_member(ch: &mut Channel, node: &str, socket_id: &str, user_id: &str) -> bool {
-    let Some(member) = ch.members.get_mut(user_id) else {
-        return false;
-    };
-    member
-        .sockets
-        .remove(&(node.to_string(), socket_id.to_string()));
-    if member.sockets.is_empty() {
-        ch.members.remove(user_id);
-        true
-    } else {
-        false
-    }
-}
-
-fn presence_data(ch: &Channel) -> String {
-    let mut ids: Vec<&String> = ch.members.keys().collect();
-    ids.sort();
-    let hash: serde_json::Map<String, Value> = ch
-        .members
-        .iter()
-        .map(|(id, m)| (id.clone(), m.info.clone()))
-        .collect();
-    json!({ "presence": { "ids": ids, "hash": hash, "count": ch.members.len() } }).to_string()
-}
-
-fn member_added(channel: &str, user_id: &str, info: &Value) -> Utf8Bytes {
-    let data = json!({ "user_id": user_id, "user_info": info }).to_string();
-    Utf8Bytes::from(protocol::frame(
-        "pusher_internal:member_added",
-        Some(channel),
-        &data,
-    ))
-}
-
-fn member_removed(channel: &str, user_id: &str) -> Utf8Bytes {
-    let data = json!({ "user_id": user_id }).to_string();
-    Utf8Bytes::from(protocol::frame(
-        "pusher_internal:member_removed",
-        Some(channel),
-        &data,
-    ))
-}
-
-/// Presence `channel_data`: `{"user_id": "..." | n, "user_info": {...}}`.
-pub(crate) fn parse_channel_data(data: &str) -> Option<(String, Value)> {
-    let value: Value = serde_json::from_str(data).ok()?;
-    let user_id = match value.get("user_id")? {
-        Value::String(s) if !s.is_empty() => s.clone(),
-        Value::Number(n) => n.to_string(),
-        _ => return None,
-    };
-    let info = value.get("user_info").cloned().unwrap_or(Value::Null);
-    Some((user_id, info))
 }
 
 pub(crate) fn kind(channel: &str) -> ChannelKind {

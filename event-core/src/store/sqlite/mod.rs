@@ -5,19 +5,25 @@
 //! transaction, so position order is commit order: a reader that remembers
 //! the last position it saw never skips an event that commits late.
 
+mod append;
+mod table;
+
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use tokio::sync::watch;
 
 use super::backend::{Backend, Cursor};
 use super::error::StoreError;
 use super::query::{Filter, Param};
 use super::record::{Appended, EventRecord, ExpectedVersion, NewEvent};
-use super::schema::{self, Dialect, SELECT};
+use super::schema::SELECT;
+
+use append::{Attempt, append_one, insert_batch};
+use table::create_or_check;
 
 pub(crate) struct SqliteStore {
     url: String,
@@ -85,56 +91,6 @@ impl SqliteStore {
     }
 }
 
-fn create_or_check(conn: &Connection, url: &str, table: &str) -> Result<(), StoreError> {
-    let db = |e: rusqlite::Error| StoreError::db(url, format!("creating table `{table}`"), e);
-    let found = columns(conn, table).map_err(db)?;
-    if found.is_empty() {
-        conn.execute_batch(&format!(
-            "CREATE TABLE IF NOT EXISTS {table} (
-                position       INTEGER PRIMARY KEY AUTOINCREMENT,
-                id             TEXT NOT NULL UNIQUE,
-                name           TEXT NOT NULL,
-                payload        TEXT NOT NULL,
-                metadata       TEXT NOT NULL,
-                tags           TEXT NOT NULL,
-                stream         TEXT,
-                stream_version INTEGER,
-                correlation_id TEXT NOT NULL,
-                causation_id   TEXT,
-                replay_of      TEXT,
-                dispatched_at  TEXT NOT NULL,
-                recorded_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-            );"
-        ))
-        .map_err(db)?;
-    } else {
-        let problems = schema::shape_problems(&found, Dialect::Sqlite);
-        if !problems.is_empty() {
-            return Err(StoreError::WrongShape {
-                url: url.to_string(),
-                table: table.to_string(),
-                problems,
-            });
-        }
-    }
-    conn.execute_batch(&format!(
-        "CREATE UNIQUE INDEX IF NOT EXISTS {table}_stream ON {table} (stream, stream_version);
-         CREATE INDEX IF NOT EXISTS {table}_name ON {table} (name, position);
-         CREATE INDEX IF NOT EXISTS {table}_correlation ON {table} (correlation_id, position);
-         CREATE TABLE IF NOT EXISTS {table}_checkpoints (
-             name   TEXT PRIMARY KEY,
-             cursor TEXT NOT NULL
-         );"
-    ))
-    .map_err(db)
-}
-
-fn columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<(String, String)>> {
-    let mut stmt = conn.prepare("SELECT name, type FROM pragma_table_info(?1)")?;
-    let rows = stmt.query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    rows.collect()
-}
-
 fn bad_value(index: usize, e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
 }
@@ -172,123 +128,6 @@ fn to_sql(param: &Param) -> rusqlite::types::Value {
         Param::Int(i) => rusqlite::types::Value::Integer(*i),
         Param::Time(t) => rusqlite::types::Value::Text(sqlite_time(t)),
     }
-}
-
-const INSERT: &str = "(id, name, payload, metadata, tags, stream, stream_version, correlation_id, \
-     causation_id, replay_of, dispatched_at)";
-
-fn insert_batch(conn: &mut Connection, table: &str, rows: &[NewEvent]) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    {
-        let mut insert = tx.prepare_cached(&format!(
-            "INSERT INTO {table} {INSERT} VALUES (?1, ?2, ?3, ?4, ?5, NULL, NULL, ?6, ?7, ?8, ?9)
-             ON CONFLICT (id) DO NOTHING"
-        ))?;
-        for row in rows {
-            insert.execute(params![
-                row.id,
-                row.name,
-                row.payload.to_string(),
-                row.metadata.to_string(),
-                serde_json::to_string(&row.tags).unwrap_or_else(|_| "[]".into()),
-                row.correlation_id,
-                row.causation_id,
-                row.replay_of,
-                sqlite_time(&row.dispatched_at),
-            ])?;
-        }
-    }
-    tx.commit()
-}
-
-/// The outcome of one expected-version append, before it becomes an error.
-enum Attempt {
-    Done(Appended),
-    Conflict(Option<i64>),
-}
-
-fn append_one(
-    conn: &mut Connection,
-    table: &str,
-    row: &NewEvent,
-    expected: ExpectedVersion,
-) -> rusqlite::Result<Attempt> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let existing = tx
-        .query_row(
-            &format!("SELECT position, stream_version FROM {table} WHERE id = ?1"),
-            [&row.id],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?)),
-        )
-        .optional()?;
-    if let Some((position, stream_version)) = existing {
-        return Ok(Attempt::Done(Appended {
-            position,
-            stream_version,
-            duplicate: true,
-        }));
-    }
-    // The version is computed in the INSERT and the unique index rejects a
-    // second writer of the same version; no read decides it.
-    let condition = match expected {
-        ExpectedVersion::Any => "TRUE".to_string(),
-        ExpectedVersion::NoStream => "current = 0".to_string(),
-        ExpectedVersion::Exact(n) => format!("current = {n}"),
-    };
-    let version_of = if row.stream.is_some() {
-        "current + 1"
-    } else {
-        "NULL"
-    };
-    let inserted = tx.execute(
-        &format!(
-            "INSERT INTO {table} {INSERT}
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, {version_of}, ?7, ?8, ?9, ?10
-             FROM (SELECT COALESCE(MAX(stream_version), 0) AS current FROM {table} WHERE stream = ?6)
-             WHERE {condition}"
-        ),
-        params![
-            row.id,
-            row.name,
-            row.payload.to_string(),
-            row.metadata.to_string(),
-            serde_json::to_string(&row.tags).unwrap_or_else(|_| "[]".into()),
-            row.stream,
-            row.correlation_id,
-            row.causation_id,
-            row.replay_of,
-            sqlite_time(&row.dispatched_at),
-        ],
-    );
-    let inserted = match inserted {
-        Ok(n) => n,
-        Err(rusqlite::Error::SqliteFailure(e, _))
-            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-        {
-            0
-        }
-        Err(e) => return Err(e),
-    };
-    if inserted == 0 {
-        let current: Option<i64> = tx.query_row(
-            &format!("SELECT MAX(stream_version) FROM {table} WHERE stream = ?1"),
-            [&row.stream],
-            |r| r.get(0),
-        )?;
-        return Ok(Attempt::Conflict(current));
-    }
-    let position = tx.last_insert_rowid();
-    let stream_version: Option<i64> = tx.query_row(
-        &format!("SELECT stream_version FROM {table} WHERE position = ?1"),
-        [position],
-        |r| r.get(0),
-    )?;
-    tx.commit()?;
-    Ok(Attempt::Done(Appended {
-        position,
-        stream_version,
-        duplicate: false,
-    }))
 }
 
 #[async_trait]

@@ -1,0 +1,179 @@
+//! What other nodes tell this one (and an app's `redis` broadcaster):
+//! broadcasts, presence joins and leaves, user terminations, a node gone;
+//! and what this node tells a node that asks for its members.
+
+use std::collections::HashSet;
+
+use axum::extract::ws::Utf8Bytes;
+use event_core::broadcasting::cluster::ClusterMessage;
+use serde_json::Value;
+
+use super::presence::{join_member, leave_member, member_added, member_removed};
+use super::{Hub, fan_out};
+use crate::protocol;
+use crate::webhooks::Hook;
+
+impl Hub {
+    /// Applies a message from another node (or an app's `redis` broadcaster).
+    pub(crate) fn apply_remote(&self, message: ClusterMessage) {
+        match message {
+            ClusterMessage::Broadcast {
+                origin,
+                channels,
+                event,
+                data,
+                socket_id,
+                user_id,
+            } => {
+                if origin.as_deref() == Some(self.node_id.as_str()) {
+                    return;
+                }
+                if event.starts_with("client-") {
+                    // A client event: forward the client's JSON as it was sent.
+                    let value: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
+                    let user_id = user_id.as_deref();
+                    let state = self.state();
+                    for channel in &channels {
+                        if let Some(ch) = state.channels.get(channel) {
+                            let frame = Utf8Bytes::from(protocol::client_event(
+                                &event, channel, &value, user_id,
+                            ));
+                            fan_out(ch, &frame, socket_id.as_deref(), &self.stats);
+                        }
+                    }
+                } else {
+                    self.deliver_local(&channels, &event, &data, socket_id.as_deref(), None);
+                }
+            }
+            ClusterMessage::MemberJoined {
+                origin,
+                channel,
+                socket_id,
+                user_id,
+                user_info,
+            } => {
+                if origin != self.node_id {
+                    self.remote_join(&origin, &channel, &socket_id, &user_id, user_info);
+                }
+            }
+            ClusterMessage::MemberLeft {
+                origin,
+                channel,
+                socket_id,
+                user_id,
+            } => {
+                if origin != self.node_id {
+                    self.remote_leave(&origin, &channel, &socket_id, &user_id);
+                }
+            }
+            ClusterMessage::TerminateUser { origin, user_id } => {
+                if origin != self.node_id {
+                    self.terminate_local(&user_id);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn remote_join(
+        &self,
+        node: &str,
+        channel: &str,
+        socket_id: &str,
+        user_id: &str,
+        info: Value,
+    ) {
+        let mut state = self.state();
+        let ch = state.channels.entry(channel.to_string()).or_default();
+        if join_member(ch, node, socket_id, user_id, &info) {
+            fan_out(
+                ch,
+                &member_added(channel, user_id, &info),
+                None,
+                &self.stats,
+            );
+        }
+    }
+
+    pub(crate) fn remote_leave(&self, node: &str, channel: &str, socket_id: &str, user_id: &str) {
+        let mut state = self.state();
+        let Some(ch) = state.channels.get_mut(channel) else {
+            return;
+        };
+        if leave_member(ch, node, socket_id, user_id) {
+            fan_out(ch, &member_removed(channel, user_id), None, &self.stats);
+        }
+        if ch.is_empty() {
+            state.channels.remove(channel);
+        }
+    }
+
+    /// Removes every member socket of a dead node; returns how many.
+    /// `hooks`: this node sends the `member_removed` webhooks (one survivor does).
+    pub(crate) fn drop_node(&self, node: &str, hooks: bool) -> usize {
+        let mut state = self.state();
+        let mut removed = 0;
+        let mut empty = Vec::new();
+        for (name, ch) in state.channels.iter_mut() {
+            let mut gone = Vec::new();
+            for (user_id, member) in ch.members.iter_mut() {
+                let before = member.sockets.len();
+                member.sockets.retain(|(n, _)| n != node);
+                removed += before - member.sockets.len();
+                if member.sockets.is_empty() {
+                    gone.push(user_id.clone());
+                }
+            }
+            for user_id in gone {
+                if hooks {
+                    self.hook(Hook::MemberRemoved(name.clone(), user_id.clone()));
+                }
+                ch.members.remove(&user_id);
+                fan_out(ch, &member_removed(name, &user_id), None, &self.stats);
+            }
+            if ch.is_empty() {
+                empty.push(name.clone());
+            }
+        }
+        for name in empty {
+            state.channels.remove(&name);
+        }
+        removed
+    }
+
+    /// The nodes other than this one that hold presence members here.
+    pub(crate) fn remote_nodes(&self) -> HashSet<String> {
+        let state = self.state();
+        let mut nodes = HashSet::new();
+        for ch in state.channels.values() {
+            for member in ch.members.values() {
+                for (node, _) in &member.sockets {
+                    if *node != self.node_id {
+                        nodes.insert(node.clone());
+                    }
+                }
+            }
+        }
+        nodes
+    }
+
+    /// The local presence entries, for the cluster registry: (socket, channel, user, info).
+    pub(crate) fn local_members(&self) -> Vec<(String, String, String, Value)> {
+        let state = self.state();
+        let mut out = Vec::new();
+        for (name, ch) in &state.channels {
+            for (socket_id, (_, user)) in &ch.subscribers {
+                if let Some(user) = user
+                    && let Some(member) = ch.members.get(user)
+                {
+                    out.push((
+                        socket_id.clone(),
+                        name.clone(),
+                        user.clone(),
+                        member.info.clone(),
+                    ));
+                }
+            }
+        }
+        out
+    }
+}

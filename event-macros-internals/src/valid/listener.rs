@@ -1,0 +1,148 @@
+//! Validate a listener: its attribute's rules (event, queue options,
+//! middleware) and the models the macro expands; the shape of its
+//! signature is checked in [`super::signature`].
+
+use proc_macro2::Span;
+use quote::format_ident;
+use syn::{Generics, Ident, Type};
+
+use super::default_crate;
+use super::signature::{check_fn, check_impl};
+use crate::ast::{FnItem, ListenerAttrs, ListenerItem};
+use crate::ctxt::Ctxt;
+
+pub struct ListenerModel {
+    pub krate: syn::Path,
+    pub event: Type,
+    pub kind: ListenerKind,
+    pub knobs: Knobs,
+}
+
+pub enum ListenerKind {
+    /// `async fn name(event: &E)`: a unit struct `NameListener` calls it.
+    Fn { function: Ident, listener: Ident },
+    /// `impl T { async fn handle(&self, event: &E) }`.
+    Impl {
+        self_ty: Box<Type>,
+        generics: Generics,
+        failed: Option<Returns>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Returns {
+    Result,
+    Unit,
+}
+
+#[derive(Default)]
+pub struct Knobs {
+    pub queued: bool,
+    pub queue: Option<String>,
+    pub connection: Option<String>,
+    pub tries: Option<u32>,
+    pub backoff: Option<Vec<u64>>,
+    pub timeout: Option<u64>,
+    pub delay: Option<u64>,
+    pub max_exceptions: Option<u32>,
+    pub after_commit: bool,
+    pub middleware: Vec<String>,
+    pub name: Option<String>,
+}
+
+impl Knobs {
+    /// True when a knob outside `EventListener`'s plain methods is set, so
+    /// `options()` has to be generated.
+    pub fn needs_options(&self) -> bool {
+        self.connection.is_some()
+            || self.tries.is_some()
+            || self.timeout.is_some()
+            || self.delay.is_some()
+            || self.after_commit
+            || !self.middleware.is_empty()
+    }
+}
+
+pub fn listener(cx: &mut Ctxt, attrs: ListenerAttrs, item: &ListenerItem) -> Option<ListenerModel> {
+    let Some(event) = attrs.event.clone() else {
+        if attrs.event_given {
+            // Its bad value is reported already.
+            check_item(cx, item, None);
+            return None;
+        }
+        cx.error_at(
+            Span::call_site(),
+            "missing `event = ...`: name the event this listener handles, e.g. \
+             `#[listener(event = UserRegisteredEvent)]`",
+        );
+        // Still check the item, so every mistake shows in one build.
+        check_item(cx, item, None);
+        return None;
+    };
+    let kind = check_item(cx, item, Some(&event))?;
+    let knobs = Knobs {
+        queued: attrs.queued.is_some() || attrs.queue.is_some() || attrs.connection.is_some(),
+        queue: attrs.queue.map(|l| l.value()),
+        connection: attrs.connection.map(|l| l.value()),
+        tries: attrs.tries.map(|(n, _)| n as u32),
+        backoff: attrs.backoff,
+        timeout: attrs.timeout.map(|(n, _)| n as u64),
+        delay: attrs.delay.map(|(n, _)| n as u64),
+        max_exceptions: attrs.max_exceptions.map(|(n, _)| n as u32),
+        after_commit: attrs.after_commit.is_some(),
+        middleware: middleware(cx, attrs.middleware.as_deref().unwrap_or_default()),
+        name: attrs.name.map(|l| l.value()),
+    };
+    Some(ListenerModel {
+        krate: attrs.krate.unwrap_or_else(default_crate),
+        event,
+        kind,
+        knobs,
+    })
+}
+
+/// The built-in middleware need their arguments (`throttle:N,M`,
+/// `rate_limited:NAME`, `without_overlapping:KEY`); any other name is
+/// middleware written in Rust, which the worker's registry checks. The
+/// syntax is [`crate::middleware::parse`], the one the runtime reads.
+fn middleware(cx: &mut Ctxt, items: &[syn::LitStr]) -> Vec<String> {
+    use crate::middleware::{EXPECTED, SyntaxError, parse};
+    let mut out = Vec::new();
+    for lit in items {
+        let text = lit.value();
+        match parse(&text) {
+            Ok(_) => out.push(text),
+            Err(SyntaxError::Unknown) => cx.error_spanned_by(
+                lit,
+                format_args!("unknown job middleware `{text}`; expected {EXPECTED}"),
+            ),
+            Err(SyntaxError::Malformed(reason)) => cx.error_spanned_by(
+                lit,
+                format_args!("job middleware `{text}`: {reason}; expected {EXPECTED}"),
+            ),
+        }
+    }
+    out
+}
+
+fn check_item(cx: &mut Ctxt, item: &ListenerItem, event: Option<&Type>) -> Option<ListenerKind> {
+    match item {
+        ListenerItem::Fn(FnItem { sig }) => {
+            let ok = check_fn(cx, sig, event);
+            ok.then(|| ListenerKind::Fn {
+                function: sig.ident.clone(),
+                listener: listener_ident(&sig.ident),
+            })
+        }
+        ListenerItem::Impl(imp) => check_impl(cx, imp, event),
+    }
+}
+
+/// The unit struct generated for the listener fn `function`.
+pub fn listener_ident(function: &Ident) -> Ident {
+    format_ident!(
+        "{}",
+        crate::naming::listener_type_name(&function.to_string()),
+        span = function.span()
+    )
+}
