@@ -46,6 +46,23 @@ fn one_try_by_default(queue: Queue) -> Queue {
     queue.with_defaults(JobSettings::from_config(&config))
 }
 
+/// `listeners` on a dispatcher with `queue` installed, `event` dispatched
+/// (each listener's job written); the registry a worker rebuilds them with.
+async fn queued<const N: usize>(
+    queue: &Queue,
+    listeners: [Arc<dyn EventListener>; N],
+    event: DeclaredEvent,
+) -> JobRegistry {
+    let dispatcher = installed(queue).await;
+    let mut registry = JobRegistry::new();
+    for listener in listeners {
+        dispatcher.listen::<DeclaredEvent>(listener.clone()).await;
+        registry = registry.listener::<DeclaredEvent>(listener);
+    }
+    dispatcher.dispatch(event).await.expect("dispatch");
+    registry
+}
+
 /// Waits until `count` jobs are in the failed store; returns them.
 async fn failed_jobs(queue: &Queue, count: usize) -> Vec<event_core::queue::FailedJob> {
     let failed = queue.failed().expect("store");
@@ -64,22 +81,19 @@ pub async fn worker_tries_fill_in_undeclared_tries(queue: Queue) {
     let queue = one_try_by_default(queue);
     let undeclared = Probe::new();
     let declared = Probe::new();
-    let dispatcher = installed(&queue).await;
-    let a: Arc<dyn EventListener> = Arc::new(ScaffoldListener(undeclared.clone()));
-    let b: Arc<dyn EventListener> = Arc::new(OneTry(declared.clone()));
-    dispatcher.listen::<DeclaredEvent>(a.clone()).await;
-    dispatcher.listen::<DeclaredEvent>(b.clone()).await;
-    dispatcher
-        .dispatch(DeclaredEvent {
+    let registry = queued(
+        &queue,
+        [
+            Arc::new(ScaffoldListener(undeclared.clone())),
+            Arc::new(OneTry(declared.clone())),
+        ],
+        DeclaredEvent {
             n: 1,
             fail: 10,
             ..DeclaredEvent::default()
-        })
-        .await
-        .expect("dispatch");
-    let registry = JobRegistry::new()
-        .listener::<DeclaredEvent>(a)
-        .listener::<DeclaredEvent>(b);
+        },
+    )
+    .await;
     let worker = start(
         Worker::new(queue.clone(), registry)
             .tries(3)
@@ -107,25 +121,18 @@ pub async fn worker_tries_fill_in_undeclared_tries(queue: Queue) {
 
     // Without `.tries(..)`, the queue's default (1) applies.
     let probe = Probe::new();
-    let dispatcher = installed(&queue).await;
-    let a: Arc<dyn EventListener> = Arc::new(ScaffoldListener(probe.clone()));
-    dispatcher.listen::<DeclaredEvent>(a.clone()).await;
     queue.failed().expect("store").purge().await.expect("purge");
-    dispatcher
-        .dispatch(DeclaredEvent {
+    let registry = queued(
+        &queue,
+        [Arc::new(ScaffoldListener(probe.clone()))],
+        DeclaredEvent {
             n: 2,
             fail: 10,
             ..DeclaredEvent::default()
-        })
-        .await
-        .expect("dispatch");
-    let worker = start(
-        Worker::new(
-            queue.clone(),
-            JobRegistry::new().listener::<DeclaredEvent>(a),
-        )
-        .poll_interval(ms(20)),
-    );
+        },
+    )
+    .await;
+    let worker = start(Worker::new(queue.clone(), registry).poll_interval(ms(20)));
     failed_jobs(&queue, 1).await;
     worker.stop().await;
     assert_eq!(probe.attempts.load(Ordering::SeqCst), 1, "the default");
@@ -137,22 +144,19 @@ pub async fn worker_timeout_fills_in_undeclared_timeouts(queue: Queue) {
     let queue = one_try_by_default(queue);
     let undeclared = Probe::new();
     let declared = Probe::new();
-    let dispatcher = installed(&queue).await;
-    let a: Arc<dyn EventListener> = Arc::new(ScaffoldListener(undeclared.clone()));
-    let b: Arc<dyn EventListener> = Arc::new(LongTimeout(declared.clone()));
-    dispatcher.listen::<DeclaredEvent>(a.clone()).await;
-    dispatcher.listen::<DeclaredEvent>(b.clone()).await;
-    dispatcher
-        .dispatch(DeclaredEvent {
+    let registry = queued(
+        &queue,
+        [
+            Arc::new(ScaffoldListener(undeclared.clone())),
+            Arc::new(LongTimeout(declared.clone())),
+        ],
+        DeclaredEvent {
             n: 3,
             sleep_ms: 600,
             ..DeclaredEvent::default()
-        })
-        .await
-        .expect("dispatch");
-    let registry = JobRegistry::new()
-        .listener::<DeclaredEvent>(a)
-        .listener::<DeclaredEvent>(b);
+        },
+    )
+    .await;
     let worker = start(
         Worker::new(queue.clone(), registry)
             .timeout(ms(100))
@@ -178,22 +182,19 @@ pub async fn worker_backoff_fills_in_undeclared_backoff(queue: Queue) {
     let queue = one_try_by_default(queue);
     let undeclared = Probe::new();
     let declared = Probe::new();
-    let dispatcher = installed(&queue).await;
-    let a: Arc<dyn EventListener> = Arc::new(ScaffoldListener(undeclared.clone()));
-    let b: Arc<dyn EventListener> = Arc::new(QuickRetry(declared.clone()));
-    dispatcher.listen::<DeclaredEvent>(a.clone()).await;
-    dispatcher.listen::<DeclaredEvent>(b.clone()).await;
-    dispatcher
-        .dispatch(DeclaredEvent {
+    let registry = queued(
+        &queue,
+        [
+            Arc::new(ScaffoldListener(undeclared.clone())),
+            Arc::new(QuickRetry(declared.clone())),
+        ],
+        DeclaredEvent {
             n: 4,
             fail: 1,
             ..DeclaredEvent::default()
-        })
-        .await
-        .expect("dispatch");
-    let registry = JobRegistry::new()
-        .listener::<DeclaredEvent>(a)
-        .listener::<DeclaredEvent>(b);
+        },
+    )
+    .await;
     let began = Instant::now();
     let worker = start(
         Worker::new(queue.clone(), registry)
