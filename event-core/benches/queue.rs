@@ -20,7 +20,9 @@
 //! changes the job count; `QUEUE_BENCH_ONLY=memory` (or `sqlite`, `redis`,
 //! `postgres`) measures one connection; `QUEUE_BENCH_CONCURRENCY=8` one
 //! concurrency. Each row prints the ratio of the medians of its rounds and,
-//! beside it, the ratio of the bests.
+//! beside it, the ratio of the bests; `QUEUE_BENCH_ROUNDS=1` also prints
+//! every round in the order run (thousands of jobs/s), to pool rounds over
+//! several runs.
 //!
 //! `QUEUE_BENCH_PROFILE=memory|raw[:concurrency[:rounds]]` runs only ours on
 //! the memory connection (or only the mpsc ceiling) for `rounds` rounds
@@ -509,6 +511,16 @@ fn median_best(runs: &mut [f64]) -> (f64, f64) {
 }
 
 fn row(connection: &str, concurrency: usize, ours: &mut [f64], raw: &mut [f64]) {
+    if std::env::var_os("QUEUE_BENCH_ROUNDS").is_some() {
+        // Each round in the order run, thousands of jobs/s.
+        let k = |runs: &[f64]| {
+            runs.iter()
+                .map(|r| format!("{:.0}", r / 1e3))
+                .collect::<Vec<_>>()
+        };
+        println!("  rounds ours {:?}", k(ours));
+        println!("  rounds raw  {:?}", k(raw));
+    }
     let (ours_median, ours_best) = median_best(ours);
     let (raw_median, raw_best) = median_best(raw);
     println!(

@@ -35,6 +35,7 @@ impl Resolved {
         handler: Option<Arc<dyn QueueableHandler>>,
         broadcaster: Option<Arc<dyn Broadcaster>>,
         recorder: Option<Arc<dyn Recorder>>,
+        tag: Tag,
     ) -> Self {
         let plain = handler.is_none() && broadcaster.is_none() && recorder.is_none();
         Self {
@@ -43,20 +44,15 @@ impl Resolved {
             broadcaster,
             recorder,
             plain,
-            tag: (0, (0, 0)),
+            tag,
         }
-    }
-
-    fn tagged(self, tag: Tag) -> Self {
-        Self { tag, ..self }
     }
 }
 
 /// Which dispatcher state and event name a [`Resolved`] is for: the
 /// dispatcher's epoch when it was resolved (epochs come from one
 /// process-wide counter, so an epoch also names its dispatcher) and the
-/// event name's address and length. Epochs start at 1, so the tag of a
-/// `Resolved` made outside a dispatcher never matches.
+/// event name's address and length.
 pub(super) type Tag = (u64, (usize, usize));
 
 /// A [`Resolved`] taken from this thread's `LAST` slot (or its cache) for
@@ -173,13 +169,13 @@ impl Dispatcher {
             let resolved = match cache.by_name.get(&key) {
                 Some(hit) => hit.clone(),
                 None => {
-                    let resolved = Arc::new(self.resolve_uncached(event).tagged(tag));
+                    let resolved = Arc::new(self.resolve_uncached(event, tag));
                     cache.by_name.insert(key, resolved.clone());
                     resolved
                 }
             };
             Some(resolved)
         });
-        cached.unwrap_or_else(|| Arc::new(self.resolve_uncached(event).tagged(tag)))
+        cached.unwrap_or_else(|| Arc::new(self.resolve_uncached(event, tag)))
     }
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use rustc_hash::FxHashMap;
 
-use super::local::Resolved;
+use super::local::{Resolved, Tag};
 use super::{Dispatcher, Listeners, lock};
 use crate::broadcasting::Broadcaster;
 use crate::event::Event;
@@ -46,7 +46,7 @@ pub(super) struct Snapshot {
 }
 
 impl Dispatcher {
-    pub(super) fn resolve_uncached(&self, event: &dyn Event) -> Resolved {
+    pub(super) fn resolve_uncached(&self, event: &dyn Event, tag: Tag) -> Resolved {
         let name = event.event_name();
         let mut snapshot = self.inner.snapshot.load_full();
         if !snapshot.direct.contains_key(name) {
@@ -65,6 +65,7 @@ impl Dispatcher {
             snapshot.handler.clone(),
             snapshot.broadcaster.clone(),
             snapshot.recorder.clone(),
+            tag,
         )
     }
 

@@ -274,6 +274,29 @@ impl Store {
         next_due
     }
 
+    /// Looks at the inbox for up to `within` for a job pushed since the last
+    /// take, without taking it: what a runner does on the runtime's own
+    /// thread before it parks. While producers push steadily, a parked
+    /// runner is woken onto a producer's thread and can wait there behind
+    /// tasks that do not yield, for milliseconds (measured: 1-75 ms after
+    /// the wake, 200,000 jobs from 32 tasks on two threads).
+    pub(crate) fn look_for_arrivals(&self, within: Duration) -> bool {
+        let began = std::time::Instant::now();
+        loop {
+            for _ in 0..16 {
+                std::hint::spin_loop();
+            }
+            match self.inbox.try_lock() {
+                Ok(inbox) if inbox.jobs.is_empty() => {}
+                // Pushed, or a producer is pushing now.
+                Ok(_) | Err(_) => return true,
+            }
+            if began.elapsed() >= within {
+                return false;
+            }
+        }
+    }
+
     /// Waits until a job may be ready in `lanes`, `stop` is set, the next
     /// delayed job (`next_due`) is due, or `poll` passed.
     pub(crate) async fn wait_for_job(
@@ -553,11 +576,43 @@ impl InProcess for MemoryBackend {
 
 #[cfg(test)]
 mod tests {
-    use super::MemJob;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use super::{InProcess, MemJob, MemoryBackend};
+    use crate::event::Event;
+    use crate::queue::settings::JobSettings;
 
     #[test]
     fn a_job_fits_in_a_cache_line() {
         // The fast path moves jobs through a channel and two queues.
         assert!(std::mem::size_of::<MemJob>() <= 64);
+    }
+
+    #[derive(Debug)]
+    struct Ping;
+
+    impl Event for Ping {
+        fn event_name(&self) -> &'static str {
+            "Ping"
+        }
+        fn to_json(&self) -> serde_json::Value {
+            serde_json::Value::Null
+        }
+    }
+
+    #[test]
+    fn looking_before_parking_sees_a_push_and_gives_up_when_none_comes() {
+        let memory = MemoryBackend::new();
+        let began = Instant::now();
+        assert!(!memory.store.look_for_arrivals(Duration::from_millis(2)));
+        assert!(began.elapsed() >= Duration::from_millis(2));
+        let event: Arc<dyn Event> = Arc::new(Ping);
+        let settings = JobSettings {
+            queued: true,
+            ..JobSettings::default()
+        };
+        memory.push_live(&event, None, &settings, "events");
+        assert!(memory.store.look_for_arrivals(Duration::ZERO));
     }
 }

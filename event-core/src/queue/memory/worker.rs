@@ -38,6 +38,9 @@ const FAST_JOB: Duration = Duration::from_micros(100);
 /// A batch still running after this long (ms, on the coarse clock) hands
 /// its unstarted jobs back.
 const SLOW_BATCH_MS: i64 = 2;
+/// How long a runner that just ran jobs looks for more before it parks
+/// (only where other threads can push meanwhile).
+const LOOK_BEFORE_PARKING: Duration = Duration::from_micros(20);
 
 /// Set once; futures waiting on it wake.
 #[derive(Default)]
@@ -188,6 +191,12 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
     let mut table = Vec::new();
     // Succeeded jobs not yet reported to the queue's running count.
     let mut finished = 0;
+    // Looking for arrivals before parking pays only when producers can run
+    // meanwhile (another worker thread), and only right after a batch: an
+    // idle runner's polls do not spin.
+    let may_look =
+        tokio::runtime::Handle::try_current().is_ok_and(|rt| rt.metrics().num_workers() > 1);
+    let mut just_ran = false;
     // Until jobs are measured fast, take a fair share of what waits: a
     // runner holding several slow jobs would keep them from idle runners.
     while !shared.draining.load(Ordering::Acquire) {
@@ -209,6 +218,12 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
                 stop(&shared);
                 break;
             }
+            if std::mem::take(&mut just_ran)
+                && may_look
+                && shared.memory.store.look_for_arrivals(LOOK_BEFORE_PARKING)
+            {
+                continue;
+            }
             shared
                 .memory
                 .store
@@ -216,6 +231,7 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
                 .await;
             continue;
         }
+        just_ran = true;
         let began = Instant::now();
         let began_ms = coarse_now_ms();
         let mut ran = 0u32;
