@@ -284,12 +284,12 @@ pub struct QueueWork {
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub concurrency: usize,
     /// Attempts in all for jobs whose listener or event declares no `tries`
-    /// (default: EVENTS_RETRY_ATTEMPTS); a declared value wins.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    /// (default: EVENTS_RETRY_ATTEMPTS); a declared value wins. 0: no limit.
+    #[arg(long, value_name = "N")]
     pub tries: Option<u32>,
     /// Seconds an attempt may run, for jobs whose listener or event declares
-    /// no `timeout` (default: none); a declared value wins.
-    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(1..))]
+    /// no `timeout` (default: none); a declared value wins. 0: none.
+    #[arg(long, value_name = "S")]
     pub timeout: Option<u64>,
     /// Seconds to wait before retrying a failed attempt, for jobs whose
     /// listener or event declares no `backoff`: one value, or one per retry

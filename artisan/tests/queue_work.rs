@@ -89,6 +89,7 @@ fn flush(url: &str) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         let queue = Queue::open(url).await.expect("open the queue");
+        queue.clear().await.expect("clear");
         queue.failed().expect("store").purge().await.expect("purge");
     });
 }
@@ -201,6 +202,49 @@ fn queue_work_tries_timeout_and_backoff_apply_to_undeclared_listeners() {
     assert_eq!(ATTEMPTS.swap(0, Ordering::SeqCst), 1, "the retry, once due");
     assert_eq!(failed_json(&url, pkg.path())[0]["attempts"], 2);
 
-    // 0 is refused by the parser (exit 2), before any job is touched.
-    assert_eq!(app_artisan(pkg.path(), &["queue:work", "--tries", "0"]), 2);
+    // --tries 0 is Laravel's "no limit": a job that always fails is
+    // retried (the .env retries at once) until --max-time stops the worker,
+    // and nothing reaches the failed store.
+    flush(&url);
+    ATTEMPTS.store(0, Ordering::SeqCst);
+    dispatch(&url, invoice(5, 0));
+    let code = app_artisan(
+        pkg.path(),
+        &["queue:work", "--tries", "0", "--max-time", "1"],
+    );
+    assert_eq!(code, 0);
+    let attempts = ATTEMPTS.swap(0, Ordering::SeqCst);
+    assert!(
+        attempts > 3,
+        "retried past any default: {attempts} attempts"
+    );
+    assert_eq!(
+        failed_json(&url, pkg.path()).as_array().map(Vec::len),
+        Some(0)
+    );
+
+    // --timeout 0 is no timeout: a 1.5 s attempt runs to the end and the
+    // job is done.
+    flush(&url);
+    ATTEMPTS.store(0, Ordering::SeqCst);
+    dispatch(&url, invoice(6, 1_500));
+    let began = std::time::Instant::now();
+    let code = app_artisan(
+        pkg.path(),
+        &["queue:work", "--timeout", "0", "--stop-when-empty"],
+    );
+    assert_eq!(code, 0);
+    assert!(began.elapsed() >= std::time::Duration::from_millis(1_500));
+    assert_eq!(ATTEMPTS.swap(0, Ordering::SeqCst), 1, "one attempt, done");
+    assert_eq!(
+        failed_json(&url, pkg.path()).as_array().map(Vec::len),
+        Some(0)
+    );
+
+    // A value that is not a number is refused by the parser (exit 2),
+    // before any job is touched.
+    assert_eq!(
+        app_artisan(pkg.path(), &["queue:work", "--tries", "three"]),
+        2
+    );
 }

@@ -29,7 +29,8 @@ pub struct EventsConfig {
     /// `EVENTS_STORE_URL` (default `sqlite://events.db`): where the event
     /// store lives, `sqlite://<path>` or `postgres://...`.
     pub store_url: String,
-    /// `EVENTS_RETRY_ATTEMPTS` (default 3): tries when a listener sets none.
+    /// `EVENTS_RETRY_ATTEMPTS` (default 3): tries when a listener sets none;
+    /// 0 means no limit, as `tries` 0 everywhere.
     pub retry_attempts: u32,
     /// `EVENTS_RETRY_DELAY_SECONDS` (default 60): backoff when a listener sets none.
     pub retry_delay_seconds: u64,
@@ -115,13 +116,6 @@ impl EventsConfig {
         }
         if let Some(v) = get("EVENTS_RETRY_ATTEMPTS") {
             config.retry_attempts = parse_num("EVENTS_RETRY_ATTEMPTS", v)?;
-            if config.retry_attempts == 0 {
-                return Err(invalid(
-                    "EVENTS_RETRY_ATTEMPTS",
-                    "0",
-                    "at least 1 attempt is needed",
-                ));
-            }
         }
         if let Some(v) = get("EVENTS_RETRY_DELAY_SECONDS") {
             config.retry_delay_seconds = parse_num("EVENTS_RETRY_DELAY_SECONDS", v)?;

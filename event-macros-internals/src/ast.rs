@@ -183,9 +183,10 @@ pub fn listener_attrs(cx: &mut Ctxt, args: TokenStream) -> ListenerAttrs {
             "queued" => out.queued = attr::flag(cx, arg),
             "queue" => out.queue = attr::string(cx, arg, "emails"),
             "connection" => out.connection = attr::string(cx, arg, "redis"),
-            "tries" => out.tries = attr::integer(cx, arg, 1, max, 3),
+            // 0: no limit, and a zero timeout none (Laravel's zeros).
+            "tries" => out.tries = attr::integer(cx, arg, 0, max, 3),
             "backoff" => out.backoff = attr::seconds_list(cx, arg),
-            "timeout" => out.timeout = attr::integer(cx, arg, 1, max, 60),
+            "timeout" => out.timeout = attr::integer(cx, arg, 0, max, 60),
             "delay" => out.delay = attr::integer(cx, arg, 0, max, 10),
             "max_exceptions" => out.max_exceptions = attr::integer(cx, arg, 1, max, 3),
             "after_commit" => out.after_commit = attr::flag(cx, arg),

@@ -65,8 +65,8 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
 /// ```
 ///
 /// Keys: `event = E` (required), and optionally `queued`, `queue = "..."`,
-/// `connection = "..."` (both imply `queued`), `tries = N`,
-/// `backoff = [secs, ...]`, `timeout = secs`, `delay = secs`,
+/// `connection = "..."` (both imply `queued`), `tries = N` (0: no limit),
+/// `backoff = [secs, ...]`, `timeout = secs` (0: none), `delay = secs`,
 /// `max_exceptions = N`, `after_commit`, `crate = "path"`. They are readable
 /// through `EventListener` (`should_queue`, `queue_name`, `backoff`,
 /// `max_exceptions`) and all of them through `EventListener::options()`.

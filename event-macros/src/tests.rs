@@ -147,7 +147,7 @@ fn impl_listener_with_failed_hook() {
 #[test]
 fn listener_errors_keep_the_item() {
     insta::assert_snapshot!(listener(
-        quote!(tries = 0),
+        quote!(tries = -1),
         quote! {
             fn send_welcome_email(event: UserRegisteredEvent) -> bool {
                 true

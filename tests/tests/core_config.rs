@@ -2,6 +2,7 @@
 //! name the variable and the value.
 
 use event_core::config::{ConfigError, EventsConfig};
+use event_core::queue::JobSettings;
 
 #[test]
 fn defaults_are_the_seeds_values() {
@@ -41,7 +42,7 @@ fn every_variable_is_read() {
 fn a_bad_value_names_the_variable_and_the_value() {
     let cases = [
         ("EVENTS_RETRY_ATTEMPTS", "three"),
-        ("EVENTS_RETRY_ATTEMPTS", "0"),
+        ("EVENTS_RETRY_ATTEMPTS", "-1"),
         ("EVENTS_RETRY_DELAY_SECONDS", "-5"),
         ("EVENTS_STORE_ENABLED", "maybe"),
         ("EVENTS_QUEUE_CONNECTION", "kafka"),
@@ -54,6 +55,14 @@ fn a_bad_value_names_the_variable_and_the_value() {
         assert!(message.contains(value.trim()), "{message}");
         assert!(matches!(error, ConfigError::Invalid { .. }));
     }
+    // 0 is Laravel's "no limit", not a mistake.
+    let unlimited = EventsConfig::from_vars([("EVENTS_RETRY_ATTEMPTS", "0")]).unwrap();
+    assert_eq!(
+        JobSettings::from_config(&unlimited)
+            .limits(&JobSettings::default())
+            .tries,
+        event_core::queue::UNLIMITED_TRIES
+    );
     assert_eq!(
         EventsConfig::from_vars([("EVENTS_RETRY_ATTEMPTS", "three")])
             .unwrap_err()

@@ -1001,6 +1001,7 @@ on_every_connection!(
     worker_tries_fill_in_undeclared_tries,
     worker_timeout_fills_in_undeclared_timeouts,
     worker_backoff_fills_in_undeclared_backoff,
+    zero_tries_and_timeouts_mean_no_limit,
     sizes_count_each_queue,
 );
 

@@ -95,7 +95,7 @@ pub use postgres::{PostgresBackend, PostgresOptions};
 #[cfg(feature = "redis")]
 pub use redis::{RedisBackend, RedisOptions};
 pub use registry::{EventDecoder, JobRegistry, RegistryError};
-pub use settings::{JobSettings, Limits};
+pub use settings::{JobSettings, Limits, UNLIMITED_TRIES};
 pub use shutdown::shutdown_signal;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteBackend;

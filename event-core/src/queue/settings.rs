@@ -47,8 +47,8 @@ pub struct JobSettings {
     /// Hold a new job back this long.
     #[serde(default, with = "ms_opt", rename = "delay_ms")]
     pub delay: Option<Duration>,
-    /// Attempts in all. `None` on a job: the worker's `tries`, else
-    /// `EVENTS_RETRY_ATTEMPTS`.
+    /// Attempts in all; 0 means no limit (Laravel's `$tries = 0`). `None`
+    /// on a job: the worker's `tries`, else `EVENTS_RETRY_ATTEMPTS`.
     #[serde(default)]
     pub tries: Option<u32>,
     /// Delay before retry n; the last value repeats. Empty: `retry_delay`.
@@ -58,8 +58,9 @@ pub struct JobSettings {
     /// (`EVENTS_RETRY_DELAY_SECONDS`).
     #[serde(default, with = "ms_opt", rename = "retry_delay_ms")]
     pub retry_delay: Option<Duration>,
-    /// An attempt running longer is cancelled and counts as failed. `None`
-    /// on a job: the worker's `timeout`, else none.
+    /// An attempt running longer is cancelled and counts as failed; zero
+    /// means none (Laravel's `$timeout = 0`). `None` on a job: the
+    /// worker's `timeout`, else none.
     #[serde(default, with = "ms_opt", rename = "timeout_ms")]
     pub timeout: Option<Duration>,
     /// Fail for good after this many attempts that returned an error or panicked.
@@ -116,7 +117,7 @@ impl JobSettings {
     pub fn from_config(config: &EventsConfig) -> Self {
         Self {
             queue: Some(config.default_queue.clone()),
-            tries: Some(config.retry_attempts.max(1)),
+            tries: Some(config.retry_attempts),
             retry_delay: Some(seconds(config.retry_delay_seconds)),
             ..Self::default()
         }
@@ -195,11 +196,12 @@ impl JobSettings {
         own
     }
 
-    /// The tries this job declares: 1 when it may not retry, `None` when
-    /// nothing said (a worker fills it in, see [`JobSettings::limits`]).
+    /// The attempts in all this job declares: 1 when it may not retry,
+    /// [`UNLIMITED_TRIES`] for a declared 0, `None` when nothing said (a worker
+    /// fills it in, see [`JobSettings::limits`]).
     pub fn declared_tries(&self) -> Option<u32> {
         if self.retry {
-            self.tries.map(|t| t.max(1))
+            self.tries.map(attempts)
         } else {
             Some(1)
         }
@@ -250,14 +252,25 @@ pub(crate) fn retry_delay(
 /// A job's attempts in all and timeout, as a worker runs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// At least 1.
+    /// At least 1; [`UNLIMITED_TRIES`] when `tries` 0 was declared or given.
     pub tries: u32,
+    /// `None`: no timeout (also where a zero one was declared or given).
     pub timeout_ms: Option<u64>,
+}
+
+/// [`Limits::tries`] of a job that may retry without limit: what `tries`
+/// 0 means, declared or given to the worker (Laravel's `--tries=0`).
+pub const UNLIMITED_TRIES: u32 = u32::MAX;
+
+/// Attempts in all for `tries` as declared or given: 0 is no limit.
+fn attempts(tries: u32) -> u32 {
+    if tries == 0 { UNLIMITED_TRIES } else { tries }
 }
 
 /// The one place a worker fills in what a job did not declare (every
 /// connection's worker comes here): the job's own value, else `worker`'s,
-/// else one try and no timeout.
+/// else one try and no timeout. Laravel's zeros: 0 tries is no limit, a
+/// zero timeout none (a job's zero also overrides the worker's timeout).
 pub(crate) fn limits(
     declared_tries: Option<u32>,
     declared_timeout: Option<Duration>,
@@ -265,7 +278,10 @@ pub(crate) fn limits(
 ) -> Limits {
     Limits {
         tries: tries(declared_tries, worker),
-        timeout_ms: declared_timeout.or(worker.timeout).map(millis),
+        timeout_ms: declared_timeout
+            .or(worker.timeout)
+            .filter(|t| *t > Duration::zero())
+            .map(millis),
     }
 }
 
@@ -273,7 +289,7 @@ pub(crate) fn limits(
 /// runs only jobs with no timeout).
 #[inline]
 pub(crate) fn tries(declared_tries: Option<u32>, worker: &JobSettings) -> u32 {
-    declared_tries.or(worker.tries).unwrap_or(1).max(1)
+    declared_tries.or(worker.tries.map(attempts)).unwrap_or(1)
 }
 
 /// The one place settings are layered: what the listener (or, for a
@@ -379,7 +395,7 @@ mod ms_list {
 
 #[cfg(test)]
 mod tests {
-    use super::JobSettings;
+    use super::{JobSettings, Limits, UNLIMITED_TRIES, tries};
     use std::time::Duration;
 
     #[test]
@@ -470,5 +486,44 @@ mod tests {
         assert_eq!(no_retry.limits(&worker).tries, 1);
         let nothing = JobSettings::default().limits(&JobSettings::default());
         assert_eq!((nothing.tries, nothing.timeout_ms), (1, None));
+    }
+
+    #[test]
+    fn zero_tries_is_no_limit_and_a_zero_timeout_none_wherever_said() {
+        let zero = JobSettings {
+            tries: Some(0),
+            timeout: Some(chrono::Duration::zero()),
+            ..JobSettings::default()
+        };
+        let worker = JobSettings {
+            tries: Some(3),
+            timeout: Some(chrono::Duration::seconds(2)),
+            ..JobSettings::default()
+        };
+        // Declared: wins over the worker's, as any declared value.
+        assert_eq!(
+            zero.limits(&worker),
+            Limits {
+                tries: UNLIMITED_TRIES,
+                timeout_ms: None
+            }
+        );
+        // Given to the worker (`--tries 0 --timeout 0`, or the defaults).
+        let undeclared = JobSettings::default().limits(&zero);
+        assert_eq!(
+            undeclared,
+            Limits {
+                tries: UNLIMITED_TRIES,
+                timeout_ms: None
+            }
+        );
+        // The memory connection's quick path asks the same rule.
+        assert_eq!(tries(None, &zero), UNLIMITED_TRIES);
+        // `can_retry()` false still means one attempt.
+        let no_retry = JobSettings {
+            retry: false,
+            ..zero
+        };
+        assert_eq!(no_retry.limits(&worker).tries, 1);
     }
 }

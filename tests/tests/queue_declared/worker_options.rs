@@ -35,6 +35,16 @@ impl QuickRetry {
     }
 }
 
+/// Declares `tries = 0` and `timeout = 0`: no limit on either (Laravel's zeros).
+pub struct NoLimits(pub Probe);
+
+#[listener(event = DeclaredEvent, queued, tries = 0, timeout = 0, name = "no-limits")]
+impl NoLimits {
+    async fn handle(&self, event: &DeclaredEvent) -> anyhow::Result<()> {
+        self.0.run("no-limits", event).await
+    }
+}
+
 /// A queue whose defaults give 1 try and retry at once, so the worker's
 /// own `tries` is the only thing that can make 3 attempts.
 fn one_try_by_default(queue: Queue) -> Queue {
@@ -216,4 +226,62 @@ pub async fn worker_backoff_fills_in_undeclared_backoff(queue: Queue) {
     );
     assert_eq!(undeclared.attempts.load(Ordering::SeqCst), 2);
     assert_eq!(declared.attempts.load(Ordering::SeqCst), 2);
+}
+
+/// Laravel's zeros. `Worker::tries(0)` (`queue:work --tries 0`) retries a
+/// listener that declares no tries until it succeeds, and
+/// `Worker::timeout(ZERO)` (`--timeout 0`) lets its attempts take as long
+/// as they take. A listener declaring `tries = 0, timeout = 0` gets the
+/// same under a worker whose own are 1 try and 30 ms.
+pub async fn zero_tries_and_timeouts_mean_no_limit(queue: Queue) {
+    let queue = one_try_by_default(queue);
+    let undeclared = Probe::new();
+    let registry = queued(
+        &queue,
+        [Arc::new(ScaffoldListener(undeclared.clone()))],
+        DeclaredEvent {
+            n: 7,
+            fail: 5,
+            sleep_ms: 60,
+        },
+    )
+    .await;
+    let worker = start(
+        Worker::new(queue.clone(), registry)
+            .tries(0)
+            .timeout(Duration::ZERO)
+            .poll_interval(ms(20)),
+    );
+    assert!(
+        eventually(LIMIT, async || undeclared.sink.of("done") == vec![7]).await,
+        "done on the sixth attempt"
+    );
+    worker.stop().await;
+    assert_eq!(undeclared.attempts.load(Ordering::SeqCst), 6);
+
+    let declared = Probe::new();
+    let registry = queued(
+        &queue,
+        [Arc::new(NoLimits(declared.clone()))],
+        DeclaredEvent {
+            n: 8,
+            fail: 3,
+            sleep_ms: 60,
+        },
+    )
+    .await;
+    let worker = start(
+        Worker::new(queue.clone(), registry)
+            .tries(1)
+            .timeout(ms(30))
+            .poll_interval(ms(20)),
+    );
+    assert!(
+        eventually(LIMIT, async || declared.sink.of("done") == vec![8]).await,
+        "the declared zeros win over the worker's 1 try and 30 ms"
+    );
+    worker.stop().await;
+    assert_eq!(declared.attempts.load(Ordering::SeqCst), 4);
+    let failed = queue.failed().expect("store").list().await.expect("list");
+    assert!(failed.is_empty(), "{failed:?}");
 }

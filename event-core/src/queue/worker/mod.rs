@@ -118,16 +118,19 @@ impl Worker {
 
     /// Attempts in all for the jobs whose listener or event declares no
     /// `tries` (Laravel's `queue:work --tries`); a declared value wins.
-    /// Default: the queue's defaults (`EVENTS_RETRY_ATTEMPTS`).
+    /// 0 means no limit, as in Laravel. Default: the queue's defaults
+    /// (`EVENTS_RETRY_ATTEMPTS`).
     pub fn tries(mut self, tries: u32) -> Self {
-        self.tries = Some(tries.max(1));
+        self.tries = Some(tries);
         self
     }
 
     /// The timeout of an attempt at the jobs whose listener or event
     /// declares no `timeout` (Laravel's `queue:work --timeout`); a declared
     /// value wins. An attempt running longer is cancelled and counts as
-    /// failed. Default: the queue's defaults (none).
+    /// failed. `Duration::ZERO` means none, as Laravel's `--timeout=0`
+    /// (also over a timeout in the queue's defaults). Default: the queue's
+    /// defaults (none).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self

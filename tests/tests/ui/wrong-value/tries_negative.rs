@@ -4,7 +4,7 @@ use serde::Serialize;
 #[derive(Debug, Serialize, Event)]
 pub struct UserRegisteredEvent;
 
-#[listener(event = UserRegisteredEvent, tries = 0)]
+#[listener(event = UserRegisteredEvent, tries = -1)]
 async fn send_welcome_email(_event: &UserRegisteredEvent) -> anyhow::Result<()> {
     Ok(())
 }
