@@ -34,6 +34,8 @@ pub mod broadcasting;
 pub mod config;
 mod dispatcher;
 mod event;
+#[cfg(test)]
+mod fixtures;
 mod listener;
 mod macros;
 mod pattern;

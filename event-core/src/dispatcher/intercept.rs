@@ -163,19 +163,8 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
+    use crate::fixtures::Ping;
     use crate::listener::EventListener;
-
-    #[derive(Debug)]
-    struct Ping;
-
-    impl Event for Ping {
-        fn event_name(&self) -> &'static str {
-            "Ping"
-        }
-        fn to_json(&self) -> serde_json::Value {
-            serde_json::Value::Null
-        }
-    }
 
     tokio::task_local! {
         static CORRELATION: u32;

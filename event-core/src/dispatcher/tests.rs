@@ -7,19 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use super::Dispatcher;
 use crate::event::Event;
+use crate::fixtures::Ping;
 use crate::listener::EventListener;
-
-#[derive(Debug)]
-struct Ping;
-
-impl Event for Ping {
-    fn event_name(&self) -> &'static str {
-        "Ping"
-    }
-    fn to_json(&self) -> serde_json::Value {
-        serde_json::Value::Null
-    }
-}
 
 #[derive(Debug)]
 struct Pong;

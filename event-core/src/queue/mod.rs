@@ -487,19 +487,8 @@ mod tests {
 
     use super::{MemoryBackend, Queue, redact};
     use crate::event::Event;
+    use crate::fixtures::Ping;
     use crate::listener::EventListener;
-
-    #[derive(Debug)]
-    struct Ping;
-
-    impl Event for Ping {
-        fn event_name(&self) -> &'static str {
-            "Ping"
-        }
-        fn to_json(&self) -> serde_json::Value {
-            serde_json::Value::Null
-        }
-    }
 
     struct Queued;
 

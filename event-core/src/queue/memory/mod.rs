@@ -581,24 +581,13 @@ mod tests {
 
     use super::{InProcess, MemJob, MemoryBackend};
     use crate::event::Event;
+    use crate::fixtures::Ping;
     use crate::queue::settings::JobSettings;
 
     #[test]
     fn a_job_fits_in_a_cache_line() {
         // The fast path moves jobs through a channel and two queues.
         assert!(std::mem::size_of::<MemJob>() <= 64);
-    }
-
-    #[derive(Debug)]
-    struct Ping;
-
-    impl Event for Ping {
-        fn event_name(&self) -> &'static str {
-            "Ping"
-        }
-        fn to_json(&self) -> serde_json::Value {
-            serde_json::Value::Null
-        }
     }
 
     #[test]
