@@ -7,7 +7,7 @@
 //! `cargo run --bin artisan -- queue:work` runs the app's listeners:
 //!
 //! ```no_run
-//! # mod event_registry { pub fn job_registry() -> event_core::JobRegistry { event_core::JobRegistry::new() } }
+//! # mod event_registry { pub fn job_registry() -> event_core::queue::JobRegistry { event_core::queue::JobRegistry::new() } }
 //! fn main() -> std::process::ExitCode {
 //!     event_artisan::App::new()
 //!         .jobs(event_registry::job_registry)
@@ -44,7 +44,7 @@ pub struct UsageError(pub String);
 /// What the app's own artisan binary knows that the installed one does not.
 #[derive(Default)]
 pub struct App {
-    jobs: Option<Box<dyn Fn() -> event_core::JobRegistry>>,
+    jobs: Option<Box<dyn Fn() -> event_core::queue::JobRegistry>>,
 }
 
 impl App {
@@ -54,12 +54,12 @@ impl App {
 
     /// The app's job registry (`event_registry::job_registry`): what
     /// `queue:work` rebuilds jobs with.
-    pub fn jobs(mut self, registry: impl Fn() -> event_core::JobRegistry + 'static) -> Self {
+    pub fn jobs(mut self, registry: impl Fn() -> event_core::queue::JobRegistry + 'static) -> Self {
         self.jobs = Some(Box::new(registry));
         self
     }
 
-    pub(crate) fn job_registry(&self) -> Option<event_core::JobRegistry> {
+    pub(crate) fn job_registry(&self) -> Option<event_core::queue::JobRegistry> {
         self.jobs.as_ref().map(|f| f())
     }
 

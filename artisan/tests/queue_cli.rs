@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use common::Run;
 use event_core::queue::{FailedJobs, Queue, Worker};
-use event_core::{Dispatcher, Event, JobRegistry, listener};
+use event_core::queue::JobRegistry;
+use event_core::{Dispatcher, Event, listener};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, Event)]

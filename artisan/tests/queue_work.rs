@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use event_core::queue::Queue;
-use event_core::{Dispatcher, Event, JobRegistry, listener};
+use event_core::queue::JobRegistry;
+use event_core::{Dispatcher, Event, listener};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, Event)]

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use event_core::store::EventStore;
-use event_core::{Dispatcher, Event, EventListener, JobRegistry, async_trait};
+use event_core::queue::JobRegistry;
+use event_core::{Dispatcher, Event, EventListener, async_trait};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, Event)]
@@ -34,7 +35,7 @@ impl EventListener for SendInvoice {
         let order = event
             .downcast_ref::<OrderPlacedEvent>()
             .map_or(0, |e| e.order);
-        if !event_core::is_replaying() {
+        if !event_core::store::is_replaying() {
             self.dispatcher.dispatch(InvoiceSentEvent { order }).await?;
         }
         Ok(())

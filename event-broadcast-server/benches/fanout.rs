@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use event_broadcast_server::{Server, ServerConfig};
-use event_core::broadcasting::signature::{self, Credentials};
+use event_broadcast::signature::{self, Credentials};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::{Barrier, mpsc};
 use tokio_tungstenite::tungstenite::Message;

@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use event_core::broadcasting::ChannelAuthorizer;
+use event_broadcast::ChannelAuthorizer;
 
 /// A router with `POST /broadcasting/auth`. `current_user` reads the user
 /// from the request's headers (a session cookie, a bearer token); `None`
@@ -17,7 +17,7 @@ use event_core::broadcasting::ChannelAuthorizer;
 ///
 /// ```no_run
 /// use event_broadcast_server::auth_router;
-/// use event_core::broadcasting::{ChannelAuthorizer, signature::Credentials};
+/// use event_broadcast::{ChannelAuthorizer, signature::Credentials};
 ///
 /// struct User { id: u64 }
 /// let authorizer = ChannelAuthorizer::new(Credentials {

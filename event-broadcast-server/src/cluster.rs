@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use event_core::broadcasting::cluster::{ClusterMessage, nodes_key, presence_key, pubsub_channel};
+use event_broadcast::cluster::{ClusterMessage, nodes_key, presence_key, pubsub_channel};
 use futures::StreamExt;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;

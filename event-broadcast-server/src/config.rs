@@ -1,10 +1,10 @@
 //! The server's settings, from the same `EVENTS_BROADCAST_*` variables the
-//! app reads (`event_core::broadcasting::BroadcastConfig`).
+//! app reads (`event_broadcast::BroadcastConfig`).
 
 use std::time::Duration;
 
-use event_core::broadcasting::signature::Credentials;
-use event_core::broadcasting::{BroadcastConfig, ConnectError};
+use event_broadcast::signature::Credentials;
+use event_broadcast::{BroadcastConfig, ConnectError};
 
 /// Everything a [`Server`](crate::Server) needs.
 #[derive(Debug, Clone)]

@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use event_core::broadcasting::channel::{ChannelKind, valid_channel_name};
-use event_core::broadcasting::signature;
+use event_broadcast::channel::{ChannelKind, valid_channel_name};
+use event_broadcast::signature;
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::sync::mpsc;

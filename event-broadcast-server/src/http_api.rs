@@ -9,8 +9,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use event_core::broadcasting::channel::{ChannelKind, valid_channel_name};
-use event_core::broadcasting::signature;
+use event_broadcast::channel::{ChannelKind, valid_channel_name};
+use event_broadcast::signature;
 use serde::Deserialize;
 use serde_json::{Value, json};
 

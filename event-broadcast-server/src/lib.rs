@@ -7,7 +7,7 @@
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
 //! use event_broadcast_server::{Server, ServerConfig};
-//! use event_core::broadcasting::signature::Credentials;
+//! use event_broadcast::signature::Credentials;
 //!
 //! let server = Server::bind(ServerConfig::new(Credentials {
 //!     app_id: "1".into(), key: "app-key".into(), secret: "app-secret".into(),
@@ -39,8 +39,8 @@ pub use server::Server;
 /// `EVENTS_BROADCAST_*` (and `.env`), overrides host and port when given,
 /// and serves until Ctrl-C / SIGTERM.
 pub async fn serve_from_env(host: Option<String>, port: Option<u16>) -> anyhow::Result<()> {
-    let events = event_core::config::EventsConfig::from_env()?;
-    let mut config = ServerConfig::from_broadcast_config(&events.broadcast)?;
+    let broadcast = event_broadcast::BroadcastConfig::from_env()?;
+    let mut config = ServerConfig::from_broadcast_config(&broadcast)?;
     if let Some(host) = host {
         config.host = host;
     }

@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use event_core::broadcasting::signature::{self, Credentials};
+use event_broadcast::signature::{self, Credentials};
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;

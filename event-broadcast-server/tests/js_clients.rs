@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use event_broadcast_server::{Server, ServerConfig, auth_router};
 use event_core::Dispatcher;
-use event_core::broadcasting::signature::Credentials;
+use event_broadcast::signature::Credentials;
 use event_core::broadcasting::{ChannelAuthorizer, PusherBroadcaster};
 use tokio::io::{AsyncBufReadExt, BufReader};
 

@@ -28,7 +28,7 @@ async fn connection_established_carries_socket_id_and_activity_timeout() {
     assert_eq!(frame["event"], "pusher:connection_established");
     // pusher-js parses `data` as a JSON string inside the frame.
     let data: Value = serde_json::from_str(frame["data"].as_str().unwrap()).unwrap();
-    assert!(event_core::broadcasting::channel::valid_socket_id(
+    assert!(event_broadcast::channel::valid_socket_id(
         data["socket_id"].as_str().unwrap()
     ));
     assert_eq!(data["activity_timeout"], 30);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use event_broadcast_server::Server;
-use event_core::broadcasting::signature::{self, Credentials};
+use event_broadcast::signature::{self, Credentials};
 use futures::SinkExt;
 use serde_json::{Value, json};
 

@@ -1,20 +1,12 @@
-//! Configuration from the environment (and a `.env` file when present).
+//! Configuration from the environment (and a `.env` file when present):
+//! the seed's `EventsConfig`, made of each layer's own section.
 
-use std::collections::HashMap;
-use std::str::FromStr;
+use event_kernel::config::{Vars, env_vars};
 
-/// A configuration value that could not be used.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ConfigError {
-    #[error("invalid value `{value}` for {var}: {reason}")]
-    Invalid {
-        var: &'static str,
-        value: String,
-        reason: String,
-    },
-    #[error("could not read {path}: {reason}")]
-    DotEnv { path: String, reason: String },
-}
+pub use event_broadcast::BroadcastConfig;
+pub use event_history::StoreConfig;
+pub use event_jobs::QueueConfig;
+pub use event_kernel::config::ConfigError;
 
 /// The event system's settings, with the seed's defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,53 +31,26 @@ pub struct EventsConfig {
     /// `EVENTS_QUEUE_URL`: where the `sqlite`, `redis` or `postgres` connection lives.
     pub queue_url: Option<String>,
     /// The `EVENTS_BROADCAST_*` variables: which broadcaster, and the server's settings.
-    pub broadcast: crate::broadcasting::BroadcastConfig,
+    pub broadcast: BroadcastConfig,
 }
 
 impl Default for EventsConfig {
+    /// Each section's defaults.
     fn default() -> Self {
-        Self {
-            default_queue: "events".to_string(),
-            store_enabled: true,
-            store_table: "events".to_string(),
-            store_url: "sqlite://events.db".to_string(),
-            retry_attempts: 3,
-            retry_delay_seconds: 60,
-            queue_connection: "sync".to_string(),
-            queue_url: None,
-            broadcast: Default::default(),
-        }
+        Self::from_sections(
+            QueueConfig::default(),
+            StoreConfig::default(),
+            BroadcastConfig::default(),
+        )
     }
 }
-
-const CONNECTIONS: [&str; 5] = ["sync", "memory", "sqlite", "redis", "postgres"];
 
 impl EventsConfig {
     /// Reads the process environment, falling back to `.env` in the current
     /// directory (real variables win), then to the defaults. The process
     /// environment is not modified.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let mut vars: HashMap<String, String> = HashMap::new();
-        match dotenvy::dotenv_iter() {
-            Ok(iter) => {
-                for item in iter {
-                    let (key, value) = item.map_err(|e| ConfigError::DotEnv {
-                        path: ".env".to_string(),
-                        reason: e.to_string(),
-                    })?;
-                    vars.insert(key, value);
-                }
-            }
-            Err(e) if e.not_found() => {}
-            Err(e) => {
-                return Err(ConfigError::DotEnv {
-                    path: ".env".to_string(),
-                    reason: e.to_string(),
-                });
-            }
-        }
-        vars.extend(std::env::vars());
-        Self::from_vars(vars)
+        Self::read(&env_vars()?)
     }
 
     /// Builds the configuration from explicit variables (for tests and apps
@@ -95,81 +60,102 @@ impl EventsConfig {
         K: AsRef<str>,
         V: Into<String>,
     {
-        let vars: HashMap<String, String> = vars
+        let vars: Vars = vars
             .into_iter()
             .filter(|(k, _)| k.as_ref().starts_with("EVENTS_"))
             .map(|(k, v)| (k.as_ref().to_string(), v.into()))
             .collect();
-        let get = |var: &'static str| vars.get(var).cloned();
-        let mut config = Self::default();
-        if let Some(v) = get("EVENTS_DEFAULT_QUEUE") {
-            config.default_queue = non_empty("EVENTS_DEFAULT_QUEUE", v)?;
+        Self::read(&vars)
+    }
+
+    fn read(vars: &Vars) -> Result<Self, ConfigError> {
+        Ok(Self::from_sections(
+            QueueConfig::from_vars(vars)?,
+            StoreConfig::from_vars(vars)?,
+            BroadcastConfig::from_vars(vars)?,
+        ))
+    }
+
+    fn from_sections(queue: QueueConfig, store: StoreConfig, broadcast: BroadcastConfig) -> Self {
+        Self {
+            default_queue: queue.default_queue,
+            store_enabled: store.enabled,
+            store_table: store.table,
+            store_url: store.url,
+            retry_attempts: queue.retry_attempts,
+            retry_delay_seconds: queue.retry_delay_seconds,
+            queue_connection: queue.connection,
+            queue_url: queue.url,
+            broadcast,
         }
-        if let Some(v) = get("EVENTS_STORE_ENABLED") {
-            config.store_enabled = parse_bool("EVENTS_STORE_ENABLED", v)?;
+    }
+
+    /// The queue's section (`event_core::queue::connect` takes it, or this).
+    pub fn queue(&self) -> QueueConfig {
+        QueueConfig {
+            connection: self.queue_connection.clone(),
+            url: self.queue_url.clone(),
+            default_queue: self.default_queue.clone(),
+            retry_attempts: self.retry_attempts,
+            retry_delay_seconds: self.retry_delay_seconds,
         }
-        if let Some(v) = get("EVENTS_STORE_TABLE") {
-            config.store_table = non_empty("EVENTS_STORE_TABLE", v)?;
+    }
+
+    /// The event store's section (`event_core::store::connect` takes it, or this).
+    pub fn store(&self) -> StoreConfig {
+        StoreConfig {
+            enabled: self.store_enabled,
+            table: self.store_table.clone(),
+            url: self.store_url.clone(),
         }
-        if let Some(v) = get("EVENTS_STORE_URL") {
-            config.store_url = non_empty("EVENTS_STORE_URL", v)?;
-        }
-        if let Some(v) = get("EVENTS_RETRY_ATTEMPTS") {
-            config.retry_attempts = parse_num("EVENTS_RETRY_ATTEMPTS", v)?;
-        }
-        if let Some(v) = get("EVENTS_RETRY_DELAY_SECONDS") {
-            config.retry_delay_seconds = parse_num("EVENTS_RETRY_DELAY_SECONDS", v)?;
-        }
-        if let Some(v) = get("EVENTS_QUEUE_CONNECTION") {
-            let v = v.trim().to_ascii_lowercase();
-            if !CONNECTIONS.contains(&v.as_str()) {
-                return Err(invalid(
-                    "EVENTS_QUEUE_CONNECTION",
-                    &v,
-                    "expected one of sync, memory, sqlite, redis, postgres",
-                ));
-            }
-            config.queue_connection = v;
-        }
-        if let Some(v) = get("EVENTS_QUEUE_URL") {
-            config.queue_url = Some(non_empty("EVENTS_QUEUE_URL", v)?);
-        }
-        config.broadcast = crate::broadcasting::BroadcastConfig::from_vars(&vars)?;
-        Ok(config)
     }
 }
 
-pub(crate) fn invalid(var: &'static str, value: &str, reason: &str) -> ConfigError {
-    ConfigError::Invalid {
-        var,
-        value: value.to_string(),
-        reason: reason.to_string(),
+impl From<&EventsConfig> for QueueConfig {
+    fn from(config: &EventsConfig) -> Self {
+        config.queue()
     }
 }
 
-pub(crate) fn non_empty(var: &'static str, value: String) -> Result<String, ConfigError> {
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
-        Err(invalid(var, &value, "must not be empty"))
-    } else {
-        Ok(trimmed.to_string())
+impl From<&EventsConfig> for StoreConfig {
+    fn from(config: &EventsConfig) -> Self {
+        config.store()
     }
 }
 
-pub(crate) fn parse_bool(var: &'static str, value: String) -> Result<bool, ConfigError> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(invalid(var, &value, "expected true or false")),
+impl From<&EventsConfig> for BroadcastConfig {
+    fn from(config: &EventsConfig) -> Self {
+        config.broadcast.clone()
     }
 }
 
-pub(crate) fn parse_num<T: FromStr>(var: &'static str, value: String) -> Result<T, ConfigError>
-where
-    T::Err: std::fmt::Display,
-{
-    value
-        .trim()
-        .parse()
-        .map_err(|e: T::Err| invalid(var, &value, &format!("expected a whole number ({e})")))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sections_read_the_same_variables() {
+        let config = EventsConfig::from_vars([
+            ("EVENTS_QUEUE_CONNECTION", "sqlite"),
+            ("EVENTS_QUEUE_URL", "sqlite://jobs.db"),
+            ("EVENTS_STORE_ENABLED", "false"),
+            ("EVENTS_BROADCAST_CONNECTION", "memory"),
+            ("PATH", "ignored"),
+        ])
+        .unwrap();
+        assert_eq!(config.queue().connection, "sqlite");
+        assert_eq!(config.queue().url.as_deref(), Some("sqlite://jobs.db"));
+        assert!(!config.store().enabled);
+        assert_eq!(
+            BroadcastConfig::from(&config).connection,
+            event_broadcast::BroadcastConnection::Memory
+        );
+        assert_eq!(EventsConfig::from_vars(Vec::<(String, String)>::new()).unwrap(), EventsConfig::default());
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        let error = EventsConfig::from_vars([("EVENTS_QUEUE_CONNECTION", "kafka")]).unwrap_err();
+        assert!(error.to_string().contains("EVENTS_QUEUE_CONNECTION"), "{error}");
+    }
 }

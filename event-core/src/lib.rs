@@ -4,7 +4,6 @@
 //!
 //! ```
 //! use event_core::prelude::*;
-//! use std::sync::Arc;
 //!
 //! #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Event)]
 //! pub struct UserRegisteredEvent {
@@ -26,37 +25,49 @@
 //! # }
 //! ```
 //!
-//! The seed API (`dispatch`, `listen::<E>`, `EventFacade`, `fake()`...) works on a
-//! global dispatcher; [`Dispatcher::new`] gives independent ones for tests and
-//! multi-tenant apps.
+//! This crate is the one an app adds. It puts together
+//!
+//! | module | crate | what |
+//! |---|---|---|
+//! | the root | `event-kernel` | events, listeners, the [`Dispatcher`] |
+//! | [`queue`] | `event-jobs` | connections, workers, the failed-jobs store |
+//! | [`store`] | `event-history` | the event store: history, correlation, replay |
+//! | [`broadcasting`] | `event-broadcast` | broadcasters and channel authorisation |
+//! | [`testing`] | here | fakes for events, queued listeners and broadcasts |
+//! | [`facade`] | here | the seed's global helpers (Laravel's `Event::`) |
+//!
+//! The seed API (`dispatch`, `listen::<E>`, `EventFacade`, `fake()`...) works
+//! on a global dispatcher ([`facade`]); [`Dispatcher::new`] gives independent
+//! ones for tests and multi-tenant apps.
 
 pub mod broadcasting;
 pub mod config;
-mod dispatcher;
-mod event;
-#[cfg(test)]
-mod fixtures;
-mod listener;
+pub mod facade;
 mod macros;
-mod pattern;
-pub mod queue;
-mod seed;
-pub mod store;
 pub mod testing;
 
-pub use broadcasting::ShouldBroadcast;
-pub use dispatcher::{BroadcastFailed, Dispatcher, ListenerFailed, QueueFailed};
-pub use event::{
-    Dispatchable, Event, IntoEvent, ShouldQueue, conventional_event_name, downcast_arc,
+/// Queued listeners and events: connections, workers, the failed-jobs
+/// store (the `event-jobs` crate).
+pub mod queue {
+    pub use event_jobs::*;
+}
+
+/// The event store: a durable, queryable history of dispatched events
+/// (the `event-history` crate).
+pub mod store {
+    pub use event_history::*;
+}
+
+pub use event_kernel::broadcasting::ShouldBroadcast;
+pub use event_kernel::{
+    BroadcastFailed, Dispatchable, Dispatcher, Event, EventListener, IntoEvent, ListenerFailed,
+    ListenerOptions, QueueFailed, QueueableHandler, ShouldQueue, ShouldQueueListener,
 };
 pub use event_macros::{Event, listener};
-pub use listener::{EventListener, ListenerOptions, QueueableHandler, ShouldQueueListener};
-pub use queue::{JobRegistry, Queue, Worker, defer};
-pub use seed::{
+pub use facade::{
     EventFacade, dispatch, event, event_dispatcher, fake, is_faking, listen, listen_pattern,
     listen_wildcard, restore,
 };
-pub use store::{EventStore, is_replaying};
 
 // The crates generated code names, so an app needs no extra dependency.
 pub use async_trait::async_trait;
@@ -67,8 +78,9 @@ pub use ulid;
 /// Everything generated code and most apps need: `use event_core::prelude::*;`
 pub mod prelude {
     pub use crate::broadcasting::{Broadcastable, ShouldBroadcast};
+    pub use crate::queue::JobRegistry;
     pub use crate::{
-        Dispatchable, Dispatcher, Event, EventFacade, EventListener, JobRegistry, ShouldQueue,
+        Dispatchable, Dispatcher, Event, EventFacade, EventListener, ShouldQueue,
         ShouldQueueListener, dispatch, event_dispatcher, listen, listen_pattern, listen_wildcard,
         listener,
     };

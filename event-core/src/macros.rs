@@ -13,26 +13,26 @@
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(ship()).unwrap();
 /// ```
 ///
-/// A hand-written `impl ShouldQueue` of the event's type is picked up
-/// (for its listeners' jobs' `after_commit`) without `as_should_queue`.
+/// A hand-written `impl ShouldQueue` is seen through `Event::as_should_queue`,
+/// as on every dispatch path; one that is not is reported once in the log.
 #[macro_export]
 macro_rules! fire_event {
     ($event:expr $(,)?) => {{
         let event = $event;
-        $crate::__remember_should_queue!(event);
+        $crate::__check_should_queue!(event);
         $crate::Dispatcher::global().dispatch_now(event).await
     }};
 }
 
-/// Remembers the hand-written `ShouldQueue` impl of an event's type (the
-/// seed macros' autoref probe). Not a public API.
+/// Reports a hand-written `ShouldQueue` impl that `Event::as_should_queue`
+/// does not return (the seed macros' autoref probe). Not a public API.
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __remember_should_queue {
+macro_rules! __check_should_queue {
     ($event:ident) => {{
         #[allow(unused_imports)]
         use $crate::__private::{ViaEvent as _, ViaShouldQueue as _};
-        (&&$crate::__private::Probe(&$event)).remember();
+        (&&$crate::__private::Probe(&$event)).check_should_queue();
     }};
 }
 
@@ -106,13 +106,14 @@ macro_rules! register_listener {
 /// and a queue handler is set; evaluates to the dispatch's `Result`.
 ///
 /// A hand-written `impl ShouldQueue` of the event's type (queue, delay,
-/// tries, timeout, after_commit, connection) is picked up without
-/// `as_should_queue`.
+/// tries, timeout, after_commit, connection) is used when the event's
+/// `impl Event` returns it from `as_should_queue`, as on every dispatch
+/// path; one that is not is reported once in the log.
 #[macro_export]
 macro_rules! dispatch_event {
     ($event:expr $(,)?) => {{
         let event = $event;
-        $crate::__remember_should_queue!(event);
+        $crate::__check_should_queue!(event);
         $crate::dispatch(event).await
     }};
 }

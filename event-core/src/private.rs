@@ -7,14 +7,9 @@ pub use chrono;
 pub use serde;
 pub use serde_json;
 
-use std::any::{Any, TypeId};
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex};
 
-use crate::event::{Event, ShouldQueue};
-use crate::listener::{EventListener, ListenerOptions, ShouldQueueListener};
-use crate::queue::JobSettings;
+use event_kernel::{Event, EventListener, ListenerOptions, ShouldQueue, ShouldQueueListener};
 
 /// What `#[derive(Event)]` needs for `to_json`: the event type is `Serialize`.
 #[diagnostic::on_unimplemented(
@@ -185,7 +180,7 @@ impl<L: ShouldQueueListener + 'static> EventListener for SeedQueued<L> {
         Some(&*self.0)
     }
     fn options(&self) -> ListenerOptions {
-        let mut settings = JobSettings::declared_by_listener(&*self.0, Some(&*self.0));
+        let mut settings = ListenerOptions::declared_by_listener(&*self.0, Some(&*self.0));
         settings.queued = true;
         settings
     }
@@ -194,72 +189,47 @@ impl<L: ShouldQueueListener + 'static> EventListener for SeedQueued<L> {
     }
 }
 
-/// The fallback for events: nothing to remember.
+/// The fallback for events: nothing to check.
 pub trait ViaEvent {
-    fn remember(&self) {}
+    fn check_should_queue(&self) {}
 }
 
 impl<T> ViaEvent for Probe<T> {}
 
-/// An event whose type implements `ShouldQueue`: remembered, so its
-/// settings are found even though it did not override `as_should_queue`.
+/// An event whose type implements `ShouldQueue`: its settings reach the
+/// queue only through `Event::as_should_queue`, on every dispatch path. A
+/// type that implements the trait but does not return itself there is told
+/// so, once, with the line to add (a diagnostic: what happens does not
+/// depend on it).
 pub trait ViaShouldQueue {
-    fn remember(&self);
+    fn check_should_queue(&self);
 }
 
 impl<E: ShouldQueue> ViaShouldQueue for &Probe<&E> {
-    fn remember(&self) {
-        remember::<E>(self.0);
+    fn check_should_queue(&self) {
+        unseen_should_queue::<E>(self.0);
     }
 }
 
-impl<E: ShouldQueue> ViaShouldQueue for &Probe<&Arc<E>> {
-    fn remember(&self) {
-        remember::<E>(self.0);
+fn unseen_should_queue<E: ShouldQueue>(event: &E) {
+    if event.as_should_queue().is_none() {
+        warn_unseen(std::any::type_name::<E>());
     }
 }
 
-type ShouldQueueView = for<'a> fn(&'a dyn Event) -> Option<&'a dyn ShouldQueue>;
-
-/// Event types whose `ShouldQueue` impl a macro saw, by `TypeId`.
-static SEEN: RwLock<Option<HashMap<TypeId, ShouldQueueView>>> = RwLock::new(None);
-/// Set once anything is in `SEEN`: until then a lookup is one load.
-static ANY_SEEN: AtomicBool = AtomicBool::new(false);
-
-fn view_of<E: ShouldQueue>(event: &dyn Event) -> Option<&dyn ShouldQueue> {
-    event.downcast_ref::<E>().map(|e| e as &dyn ShouldQueue)
-}
-
-fn remember<E: ShouldQueue>(event: &E) {
-    if event.as_should_queue().is_some() {
+#[cold]
+fn warn_unseen(type_name: &str) {
+    static WARNED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    if warned.iter().any(|t| t == type_name) {
         return;
     }
-    let id = TypeId::of::<E>();
-    let known = SEEN
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_ref()
-        .is_some_and(|seen| seen.contains_key(&id));
-    if !known {
-        SEEN.write()
-            .unwrap_or_else(|e| e.into_inner())
-            .get_or_insert_with(HashMap::new)
-            .insert(id, view_of::<E>);
-        ANY_SEEN.store(true, Ordering::Release);
-    }
-}
-
-/// The `ShouldQueue` view of an event whose type a macro saw implement it.
-pub(crate) fn seen_should_queue(event: &dyn Event) -> Option<&dyn ShouldQueue> {
-    if !ANY_SEEN.load(Ordering::Acquire) {
-        return None;
-    }
-    let id = (event as &dyn Any).type_id();
-    let view = SEEN
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_ref()?
-        .get(&id)
-        .copied()?;
-    view(event)
+    warned.push(type_name.to_string());
+    tracing::warn!(
+        event = type_name,
+        "`{type_name}` implements ShouldQueue, but its `impl Event` does not return it from \
+         `as_should_queue`, so its queue settings (connection, queue, delay, tries, timeout, \
+         after_commit) are not used; add `fn as_should_queue(&self) -> Option<&dyn ShouldQueue> \
+         {{ Some(self) }}` to the `impl Event`"
+    );
 }

@@ -352,7 +352,7 @@ fn knobs(model: &ListenerModel) -> TokenStream {
         }
         out.extend(quote! {
             fn options(&self) -> #krate::ListenerOptions {
-                let mut settings = #krate::queue::JobSettings::declared_by_listener(
+                let mut settings = #krate::ListenerOptions::declared_by_listener(
                     self,
                     ::core::option::Option::None,
                 );

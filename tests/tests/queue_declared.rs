@@ -343,7 +343,7 @@ pub async fn seed_listener_settings_reach_the_job(queue: Queue) {
     event_core::register_listener!(on dispatcher, DeclaredEvent, Arc::new(listener.clone()));
     let dispatched = Instant::now();
     // after_commit: held by the unit of work until it succeeds.
-    event_core::defer(async {
+    event_core::queue::defer(async {
         dispatcher
             .dispatch(DeclaredEvent {
                 n: 2,
@@ -599,13 +599,13 @@ impl EventListener for Guarded {
         self.name
     }
     fn options(&self) -> event_core::ListenerOptions {
-        JobSettings {
+        event_core::ListenerOptions {
             queued: true,
             queue: Some("guarded".into()),
             tries: Some(20),
             backoff: vec![chrono::Duration::milliseconds(10)],
             middleware: self.middleware.clone(),
-            ..JobSettings::default()
+            ..event_core::ListenerOptions::default()
         }
     }
 }

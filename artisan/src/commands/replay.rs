@@ -10,7 +10,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use clap::Args;
-use event_core::JobRegistry;
+use event_core::queue::JobRegistry;
 use event_core::store::ReplayReport;
 
 use super::history::{StoreUrl, open_store, runtime};

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::extract::ws::Utf8Bytes;
-use event_core::broadcasting::channel::ChannelKind;
-use event_core::broadcasting::cluster::ClusterMessage;
+use event_broadcast::channel::ChannelKind;
+use event_broadcast::cluster::ClusterMessage;
 use serde_json::Value;
 
 use crate::cluster::ClusterLink;

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use axum::extract::ws::Utf8Bytes;
-use event_core::broadcasting::cluster::ClusterMessage;
+use event_broadcast::cluster::ClusterMessage;
 use serde_json::Value;
 
 use super::presence::{join_member, leave_member, member_added, member_removed};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use event_broadcast_server::{Server, ServerConfig};
-use event_core::broadcasting::signature::{self, Credentials};
+use event_broadcast::signature::{self, Credentials};
 use futures::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -120,7 +120,7 @@ pub async fn subscribe(ws: &mut Ws, channel: &str, auth: Option<&str>, channel_d
 /// Subscribes and waits for `subscription_succeeded`; returns its data.
 pub async fn subscribed(c: &mut Client2, channel: &str, channel_data: Option<&str>) -> Value {
     let auth = signature::channel_auth(&creds(), &c.socket_id, channel, channel_data);
-    let auth = event_core::broadcasting::channel::ChannelKind::of(channel)
+    let auth = event_broadcast::channel::ChannelKind::of(channel)
         .needs_auth()
         .then_some(auth);
     subscribe(&mut c.ws, channel, auth.as_deref(), channel_data).await;

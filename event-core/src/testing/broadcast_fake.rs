@@ -7,8 +7,8 @@ use async_trait::async_trait;
 
 use super::scope::{Fakes, Scope};
 use super::{lock, summarize};
-use crate::broadcasting::{BroadcastMessage, Broadcaster};
-use crate::dispatcher::Dispatcher;
+use event_kernel::broadcasting::{BroadcastMessage, Broadcaster};
+use event_kernel::Dispatcher;
 
 #[derive(Default)]
 pub(crate) struct BroadcastRecorder {

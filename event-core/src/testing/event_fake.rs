@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use super::scope::{Fakes, Scope, TASK_FAKES};
 use super::{lock, summarize, type_label};
-use crate::dispatcher::Dispatcher;
-use crate::event::{Event, downcast_arc};
+use event_kernel::Dispatcher;
+use event_kernel::{Event, downcast_arc};
 
 // ----- which events a fake keeps ---------------------------------------------
 

@@ -37,11 +37,8 @@ pub(crate) mod scope;
 
 use std::sync::Mutex;
 
-use crate::dispatcher::Dispatcher;
-use crate::event::Event;
-use crate::listener::EventListener;
+use event_kernel::{Dispatcher, Event, EventListener};
 
-pub use crate::seed::{fake, is_faking, restore};
 pub use broadcast_fake::BroadcastFake;
 pub use event_fake::{
     EventAssertions, EventFake, EventMatcher, fake_except, fake_only, fake_scope,
@@ -51,6 +48,25 @@ pub(crate) use scope::global_recorder;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+// ----- the seed's process-wide fake ---------------------------------------------
+
+/// Fakes the global dispatcher: dispatched events are recorded, not delivered.
+/// Process-wide, like the seed's; parallel tests should use
+/// [`EventFake`].
+pub async fn fake() {
+    scope::fake_global();
+}
+
+/// Ends the global fake: events are delivered again and the record is dropped.
+pub async fn restore() {
+    scope::restore_global();
+}
+
+/// True while the global dispatcher is faked.
+pub async fn is_faking() -> bool {
+    scope::faking_global()
 }
 
 // ----- registry assertions -------------------------------------------------------

@@ -7,9 +7,9 @@ use async_trait::async_trait;
 
 use super::scope::{Fakes, Scope};
 use super::{lock, summarize, type_label};
-use crate::dispatcher::Dispatcher;
-use crate::event::Event;
-use crate::listener::{EventListener, QueueableHandler};
+use event_kernel::Dispatcher;
+use event_kernel::Event;
+use event_kernel::{EventListener, QueueableHandler};
 
 /// A job a [`QueueFake`] recorded instead of queueing it.
 #[derive(Clone)]

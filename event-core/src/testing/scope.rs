@@ -12,11 +12,11 @@ use super::broadcast_fake::BroadcastRecorder;
 use super::event_fake::{Filter, Recorder};
 use super::lock;
 use super::queue_fake::QueueRecorder;
-use crate::broadcasting::Broadcaster;
-use crate::dispatcher::Dispatcher;
-use crate::dispatcher::intercept::{self, Flow, Interception, Interceptor};
-use crate::event::Event;
-use crate::listener::QueueableHandler;
+use event_kernel::broadcasting::Broadcaster;
+use event_kernel::Dispatcher;
+use event_kernel::intercept::{self, Flow, Interception, Interceptor};
+use event_kernel::Event;
+use event_kernel::QueueableHandler;
 
 /// How many fakes exist right now; the interceptor does nothing at zero.
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
@@ -113,10 +113,10 @@ impl Interceptor for FakeInterceptor {
             return Flow::Taken;
         }
         if let Some(queue) = fakes.queue_handler() {
-            dispatch.handler = Some(queue);
+            dispatch.set_handler(queue);
         }
         if let Some(broadcaster) = fakes.broadcaster() {
-            dispatch.broadcaster = Some(broadcaster);
+            dispatch.set_broadcaster(broadcaster);
         }
         Flow::Deliver
     }

@@ -11,7 +11,8 @@ use std::time::Duration;
 use event_core::prelude::*;
 use event_core::queue::Queue;
 use event_core::store::{EventStore, ExpectedVersion, NewEvent, StoreError};
-use event_core::{Dispatcher, Worker};
+use event_core::Dispatcher;
+use event_core::queue::Worker;
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Event)]
 #[event(tags("order", "shop"))]
@@ -449,7 +450,7 @@ pub struct Projector {
 #[async_trait]
 impl EventListener for Projector {
     async fn handle(&self, _event: Arc<dyn Event>) -> anyhow::Result<()> {
-        self.calls.lock().unwrap().push(event_core::is_replaying());
+        self.calls.lock().unwrap().push(event_core::store::is_replaying());
         let dispatcher = self.dispatcher.lock().unwrap().clone();
         if let Some(d) = dispatcher {
             d.dispatch(ReceiptMailedEvent { order_id: 0 }).await?;

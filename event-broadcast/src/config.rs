@@ -1,0 +1,296 @@
+//! The `EVENTS_BROADCAST_*` settings (`event_core::config::EventsConfig` reads them too).
+
+use event_kernel::config::{ConfigError, Vars, invalid, non_empty, parse_bool, parse_num};
+
+use crate::error::ConnectError;
+use crate::signature::Credentials;
+
+/// `EVENTS_BROADCAST_CONNECTION`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BroadcastConnection {
+    /// Writes broadcasts to the log (the default).
+    #[default]
+    Log,
+    /// Keeps them in memory (tests, demos).
+    Memory,
+    /// Signed HTTP to a Pusher-compatible server.
+    Pusher,
+    /// Publishes onto `event-broadcast-server`'s Redis cluster channel.
+    Redis,
+}
+
+/// `EVENTS_BROADCAST_SCHEME`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scheme {
+    #[default]
+    Http,
+    Https,
+}
+
+/// Broadcasting settings, for the app (which broadcaster) and for the
+/// server (`artisan broadcast:serve`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BroadcastConfig {
+    /// `EVENTS_BROADCAST_CONNECTION`: `log` (default), `memory`, `pusher`, `redis`.
+    pub connection: BroadcastConnection,
+    /// `EVENTS_BROADCAST_HOST` (default `127.0.0.1`): where the server is (or listens).
+    pub host: String,
+    /// `EVENTS_BROADCAST_PORT` (default 6001).
+    pub port: u16,
+    /// `EVENTS_BROADCAST_SCHEME`: `http` (default) or `https`.
+    pub scheme: Scheme,
+    /// `EVENTS_BROADCAST_APP_ID`.
+    pub app_id: Option<String>,
+    /// `EVENTS_BROADCAST_APP_KEY`.
+    pub app_key: Option<String>,
+    /// `EVENTS_BROADCAST_APP_SECRET`.
+    pub app_secret: Option<String>,
+    /// `EVENTS_BROADCAST_REDIS_URL`: joins servers into a cluster; where the
+    /// `redis` broadcaster publishes.
+    pub redis_url: Option<String>,
+    /// `EVENTS_BROADCAST_ACTIVITY_TIMEOUT` (seconds, default 30): the server
+    /// pings a silent client after this long.
+    pub activity_timeout: u64,
+    /// `EVENTS_BROADCAST_CLIENT_EVENTS` (default false): allow `client-*`
+    /// events (whispers) on private and presence channels.
+    pub client_events: bool,
+    /// `EVENTS_BROADCAST_WEBHOOK_URL`: where the server posts its webhooks
+    /// (`channel_occupied`, `channel_vacated`, `member_added`, `member_removed`); none by default.
+    pub webhook_url: Option<String>,
+}
+
+impl Default for BroadcastConfig {
+    fn default() -> Self {
+        Self {
+            connection: BroadcastConnection::Log,
+            host: "127.0.0.1".to_string(),
+            port: 6001,
+            scheme: Scheme::Http,
+            app_id: None,
+            app_key: None,
+            app_secret: None,
+            redis_url: None,
+            activity_timeout: 30,
+            client_events: false,
+            webhook_url: None,
+        }
+    }
+}
+
+impl From<&BroadcastConfig> for BroadcastConfig {
+    fn from(config: &BroadcastConfig) -> Self {
+        config.clone()
+    }
+}
+
+impl BroadcastConfig {
+    /// Reads the `EVENTS_BROADCAST_*` variables of the process environment
+    /// and the app's `.env` (real variables win), then the defaults.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&event_kernel::config::env_vars()?)
+    }
+
+    /// Reads the `EVENTS_BROADCAST_*` variables of `vars`; a bad value is an
+    /// error naming its variable.
+    pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
+        let get = |var: &'static str| vars.get(var).cloned();
+        let mut c = Self::default();
+        if let Some(v) = get("EVENTS_BROADCAST_CONNECTION") {
+            c.connection = match v.trim().to_ascii_lowercase().as_str() {
+                "log" => BroadcastConnection::Log,
+                "memory" => BroadcastConnection::Memory,
+                "pusher" => BroadcastConnection::Pusher,
+                "redis" => BroadcastConnection::Redis,
+                _ => {
+                    return Err(invalid(
+                        "EVENTS_BROADCAST_CONNECTION",
+                        &v,
+                        "expected one of log, memory, pusher, redis",
+                    ));
+                }
+            };
+        }
+        if let Some(v) = get("EVENTS_BROADCAST_HOST") {
+            c.host = non_empty("EVENTS_BROADCAST_HOST", v)?;
+        }
+        if let Some(v) = get("EVENTS_BROADCAST_PORT") {
+            c.port = parse_num("EVENTS_BROADCAST_PORT", v)?;
+        }
+        if let Some(v) = get("EVENTS_BROADCAST_SCHEME") {
+            c.scheme = match v.trim().to_ascii_lowercase().as_str() {
+                "http" => Scheme::Http,
+                "https" => Scheme::Https,
+                _ => {
+                    return Err(invalid(
+                        "EVENTS_BROADCAST_SCHEME",
+                        &v,
+                        "expected http or https",
+                    ));
+                }
+            };
+        }
+        for (var, slot) in [
+            ("EVENTS_BROADCAST_APP_ID", &mut c.app_id),
+            ("EVENTS_BROADCAST_APP_KEY", &mut c.app_key),
+            ("EVENTS_BROADCAST_APP_SECRET", &mut c.app_secret),
+            ("EVENTS_BROADCAST_REDIS_URL", &mut c.redis_url),
+            ("EVENTS_BROADCAST_WEBHOOK_URL", &mut c.webhook_url),
+        ] {
+            if let Some(v) = get(var) {
+                *slot = Some(non_empty(var, v)?);
+            }
+        }
+        if let Some(key) = &c.app_key
+            && key.contains(':')
+        {
+            return Err(invalid(
+                "EVENTS_BROADCAST_APP_KEY",
+                key,
+                "must not contain `:` (it separates the key from the signature)",
+            ));
+        }
+        if let Some(url) = &c.redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return Err(invalid(
+                "EVENTS_BROADCAST_REDIS_URL",
+                url,
+                "expected a redis:// URL",
+            ));
+        }
+        if let Some(url) = &c.webhook_url
+            && !url.starts_with("http://")
+        {
+            return Err(invalid(
+                "EVENTS_BROADCAST_WEBHOOK_URL",
+                url,
+                "expected an http:// URL",
+            ));
+        }
+        if let Some(v) = get("EVENTS_BROADCAST_ACTIVITY_TIMEOUT") {
+            c.activity_timeout = parse_num("EVENTS_BROADCAST_ACTIVITY_TIMEOUT", v)?;
+            if c.activity_timeout == 0 {
+                return Err(invalid(
+                    "EVENTS_BROADCAST_ACTIVITY_TIMEOUT",
+                    "0",
+                    "at least 1 second is needed",
+                ));
+            }
+        }
+        if let Some(v) = get("EVENTS_BROADCAST_CLIENT_EVENTS") {
+            c.client_events = parse_bool("EVENTS_BROADCAST_CLIENT_EVENTS", v)?;
+        }
+        Ok(c)
+    }
+
+    /// The app id, key and secret, or an error naming the missing variable.
+    pub fn credentials(&self, connection: &'static str) -> Result<Credentials, ConnectError> {
+        let need = |value: &Option<String>, missing: &'static str| {
+            value.clone().ok_or(ConnectError::Missing {
+                connection,
+                missing,
+            })
+        };
+        Ok(Credentials {
+            app_id: need(&self.app_id, "EVENTS_BROADCAST_APP_ID")?,
+            key: need(&self.app_key, "EVENTS_BROADCAST_APP_KEY")?,
+            secret: need(&self.app_secret, "EVENTS_BROADCAST_APP_SECRET")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use event_kernel::config::ConfigError;
+
+    use crate::{BroadcastConfig, BroadcastConnection, ConnectError, connect};
+
+    fn with(vars: &[(&str, &str)]) -> Result<BroadcastConfig, ConfigError> {
+        BroadcastConfig::from_vars(
+            &vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (var, value) in [
+            ("EVENTS_BROADCAST_CONNECTION", "pusherr"),
+            ("EVENTS_BROADCAST_PORT", "70000"),
+            ("EVENTS_BROADCAST_SCHEME", "ftp"),
+            ("EVENTS_BROADCAST_APP_KEY", "a:b"),
+            ("EVENTS_BROADCAST_REDIS_URL", "http://x"),
+            ("EVENTS_BROADCAST_WEBHOOK_URL", "ftp://x"),
+            ("EVENTS_BROADCAST_ACTIVITY_TIMEOUT", "0"),
+            ("EVENTS_BROADCAST_CLIENT_EVENTS", "maybe"),
+            ("EVENTS_BROADCAST_HOST", " "),
+        ] {
+            match with(&[(var, value)]) {
+                Err(ConfigError::Invalid { var: named, .. }) => assert_eq!(named, var),
+                other => panic!("{var}={value}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_and_values() {
+        let c = with(&[]).unwrap();
+        assert_eq!(c.connection, BroadcastConnection::Log);
+        assert_eq!(
+            (c.port, c.activity_timeout, c.client_events),
+            (6001, 30, false)
+        );
+        let c = with(&[
+            ("EVENTS_BROADCAST_CONNECTION", "Pusher"),
+            ("EVENTS_BROADCAST_PORT", "8080"),
+            ("EVENTS_BROADCAST_CLIENT_EVENTS", "true"),
+            ("EVENTS_BROADCAST_ACTIVITY_TIMEOUT", "120"),
+        ])
+        .unwrap();
+        assert_eq!(c.connection, BroadcastConnection::Pusher);
+        assert_eq!(
+            (c.port, c.activity_timeout, c.client_events),
+            (8080, 120, true)
+        );
+    }
+
+    #[tokio::test]
+    async fn connect_names_what_is_missing() {
+        let c = with(&[("EVENTS_BROADCAST_CONNECTION", "pusher")]).unwrap();
+        let err = connect(&c).await.err().expect("needs credentials");
+        assert!(matches!(
+            err,
+            ConnectError::Missing {
+                missing: "EVENTS_BROADCAST_APP_ID",
+                ..
+            }
+        ));
+        let c = with(&[
+            ("EVENTS_BROADCAST_CONNECTION", "redis"),
+            ("EVENTS_BROADCAST_APP_ID", "1"),
+        ])
+        .unwrap();
+        let err = connect(&c).await.err().expect("needs a URL");
+        assert!(
+            err.to_string().contains("EVENTS_BROADCAST_REDIS_URL"),
+            "{err}"
+        );
+        let c = with(&[
+            ("EVENTS_BROADCAST_CONNECTION", "pusher"),
+            ("EVENTS_BROADCAST_APP_ID", "1"),
+            ("EVENTS_BROADCAST_APP_KEY", "k"),
+            ("EVENTS_BROADCAST_APP_SECRET", "s"),
+            ("EVENTS_BROADCAST_SCHEME", "https"),
+        ])
+        .unwrap();
+        let err = connect(&c).await.err().expect("https is refused");
+        assert!(err.to_string().contains("EVENTS_BROADCAST_SCHEME"), "{err}");
+        assert!(
+            connect(&with(&[("EVENTS_BROADCAST_CONNECTION", "memory")]).unwrap())
+                .await
+                .is_ok()
+        );
+    }
+}

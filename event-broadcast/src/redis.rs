@@ -1,0 +1,60 @@
+//! The `redis` broadcaster: publishes straight onto the cluster channel of
+//! `event-broadcast-server`, so every node delivers the event.
+
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+
+use crate::cluster::{ClusterMessage, pubsub_channel};
+use event_kernel::broadcasting::{BroadcastMessage, Broadcaster};
+
+/// Publishes broadcasts onto `event-broadcast:{app_id}:bus`.
+#[derive(Clone)]
+pub struct RedisBroadcaster {
+    connection: ConnectionManager,
+    channel: String,
+}
+
+impl std::fmt::Debug for RedisBroadcaster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBroadcaster")
+            .field("channel", &self.channel)
+            .finish()
+    }
+}
+
+impl RedisBroadcaster {
+    /// Connects to `url` (reconnecting by itself later) for app `app_id`.
+    pub async fn connect(url: &str, app_id: &str) -> Result<Self> {
+        let client = redis::Client::open(url).context("invalid Redis URL")?;
+        let connection = ConnectionManager::new(client)
+            .await
+            .context("could not reach Redis")?;
+        Ok(Self {
+            connection,
+            channel: pubsub_channel(app_id),
+        })
+    }
+}
+
+#[async_trait]
+impl Broadcaster for RedisBroadcaster {
+    async fn broadcast(&self, message: &BroadcastMessage) -> Result<()> {
+        let frame = ClusterMessage::Broadcast {
+            origin: None,
+            channels: message.channels.clone(),
+            event: message.event.clone(),
+            data: serde_json::to_string(&message.data)?,
+            socket_id: message.socket_id.clone(),
+            user_id: None,
+        };
+        let payload = serde_json::to_string(&frame)?;
+        let mut connection = self.connection.clone();
+        let _receivers: i64 = connection
+            .publish(&self.channel, payload)
+            .await
+            .with_context(|| format!("could not publish on Redis channel `{}`", self.channel))?;
+        Ok(())
+    }
+}

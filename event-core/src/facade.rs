@@ -1,0 +1,128 @@
+//! The Laravel-compatible facade: the seed's free functions on the global
+//! dispatcher (`dispatch`, `event`, `listen`, `listen_wildcard`,
+//! `event_dispatcher`), its process-wide fake (`fake`, `restore`,
+//! `is_faking`), and `EventFacade` over both. Every name here is also at
+//! the crate root, where the seed's snippets find them.
+//!
+//! Everything here forwards to [`Dispatcher::global`] or to the testing
+//! module; it holds no rules of its own. Code that is not the seed's can
+//! hold a [`Dispatcher`] (or `Dispatcher::global()`) instead.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::Result;
+
+use event_kernel::{Dispatcher, Event, EventListener, IntoEvent};
+
+use crate::testing;
+pub use crate::testing::{fake, is_faking, restore};
+
+// ----- free functions ------------------------------------------------------
+
+/// The global dispatcher (async to match the seed: `event_dispatcher().await`).
+pub async fn event_dispatcher() -> &'static Dispatcher {
+    Dispatcher::global()
+}
+
+/// Dispatches an event on the global dispatcher.
+pub async fn dispatch(event: impl IntoEvent) -> Result<()> {
+    Dispatcher::global().dispatch(event).await
+}
+
+/// Alias of [`dispatch`] (Laravel's `event()` helper).
+pub async fn event(event: impl IntoEvent) -> Result<()> {
+    Dispatcher::global().dispatch(event).await
+}
+
+/// Registers a listener for events of type `E` on the global dispatcher.
+pub async fn listen<E: Event + 'static>(listener: Arc<dyn EventListener>) {
+    Dispatcher::global().listen::<E>(listener).await;
+}
+
+/// Registers a listener for every event on the global dispatcher.
+pub async fn listen_wildcard(listener: Arc<dyn EventListener>) {
+    Dispatcher::global().listen_wildcard(listener).await;
+}
+
+/// Registers a listener for an event name or wildcard pattern on the global dispatcher.
+pub async fn listen_pattern(name_or_pattern: &str, listener: Arc<dyn EventListener>) {
+    Dispatcher::global().listen_pattern(name_or_pattern, listener).await;
+}
+
+// ----- EventFacade -------------------------------------------------------------
+
+/// Laravel's `Event` facade. Every method works on the global dispatcher.
+///
+/// The `assert_*` methods return `bool` as the seed documents; they read what
+/// the global fake recorded (all false/zero when nothing is faked).
+pub struct EventFacade;
+
+impl EventFacade {
+    /// Starts faking the global dispatcher.
+    pub async fn fake() {
+        fake().await;
+    }
+
+    /// Ends faking.
+    pub async fn restore() {
+        restore().await;
+    }
+
+    pub async fn is_faking() -> bool {
+        is_faking().await
+    }
+
+    /// True when at least one event called `event_name` was dispatched while faking.
+    pub async fn assert_dispatched(event_name: &str) -> bool {
+        Self::recorded_count(event_name) > 0
+    }
+
+    /// True when no event called `event_name` was dispatched while faking.
+    pub async fn assert_not_dispatched(event_name: &str) -> bool {
+        Self::recorded_count(event_name) == 0
+    }
+
+    /// True when nothing at all was dispatched while faking.
+    pub async fn assert_nothing_dispatched() -> bool {
+        testing::global_recorder().is_none_or(|r| r.events().is_empty())
+    }
+
+    /// True when `event_name` was dispatched exactly `times` times while faking.
+    pub async fn assert_dispatched_times(event_name: &str, times: usize) -> bool {
+        Self::recorded_count(event_name) == times
+    }
+
+    fn recorded_count(event_name: &str) -> usize {
+        testing::global_recorder().map_or(0, |r| r.count(event_name))
+    }
+
+    /// Every event the global fake recorded, oldest first.
+    pub async fn dispatched_events() -> Vec<Arc<dyn Event>> {
+        testing::global_recorder().map_or_else(Vec::new, |r| r.events())
+    }
+
+    pub async fn listen<E: Event + 'static>(listener: Arc<dyn EventListener>) {
+        Dispatcher::global().listen::<E>(listener).await;
+    }
+
+    pub async fn dispatch_event(event: impl IntoEvent) -> Result<()> {
+        Dispatcher::global().dispatch(event).await
+    }
+
+    pub async fn has_listeners(event_name: &str) -> bool {
+        Dispatcher::global().has_listeners(event_name).await
+    }
+
+    pub async fn get_listeners() -> HashMap<String, usize> {
+        Dispatcher::global().get_listeners().await
+    }
+
+    pub async fn forget(event_name: &str) {
+        Dispatcher::global().forget(event_name).await;
+    }
+
+    pub async fn flush() {
+        Dispatcher::global().flush().await;
+    }
+}

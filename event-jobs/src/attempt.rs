@@ -1,0 +1,260 @@
+//! One attempt at a job, whatever stores it: rebuilding its event and
+//! listeners, running them inside the job's middleware with its timeout,
+//! and the verdict (done, retry, held back, failed for good, after the one
+//! call of the `failed` hook).
+
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::FutureExt;
+
+use super::job::Job;
+use super::middleware::{self, Gate, JobInfo, Next, Release, Spec};
+use super::registry::JobRegistry;
+use super::settings::JobSettings;
+use event_kernel::Event;
+use event_kernel::EventListener;
+
+pub(super) type Rebuilt = (Arc<dyn Event>, Vec<Arc<dyn EventListener>>);
+
+/// The event and the listeners to run, from the live objects (memory) or
+/// through the registry (JSON).
+pub(super) fn rebuild(registry: &JobRegistry, job: &Job) -> Result<Rebuilt, String> {
+    let envelope = &job.envelope;
+    let event = match &job.live {
+        Some(live) => live.event.clone(),
+        None => registry
+            .decode(&envelope.event, envelope.payload.clone())
+            .map_err(|e| e.to_string())?,
+    };
+    let listeners = match (&job.live, &envelope.listener) {
+        (Some(live), _) if live.listener.is_some() => live.listener.iter().cloned().collect(),
+        (_, Some(name)) => vec![registry.listener_named(name).map_err(|e| e.to_string())?],
+        (_, None) => registry.listeners_of(&envelope.event),
+    };
+    Ok((event, listeners))
+}
+
+/// The job's middleware and where they keep their state.
+pub(super) struct Wrap<'a> {
+    pub gate: Gate<'a>,
+    pub settings: &'a JobSettings,
+    /// The job's id: who holds a `without_overlapping` lock.
+    pub job_id: &'a str,
+}
+
+/// One attempt at a job, whatever stores it.
+pub(super) struct Attempt<'a> {
+    pub event: &'a Arc<dyn Event>,
+    pub listeners: &'a [Arc<dyn EventListener>],
+    /// 1-based.
+    pub attempt: u32,
+    /// Earlier attempts that ended in an error or a panic.
+    pub exceptions: u32,
+    pub tries: u32,
+    pub timeout_ms: Option<u64>,
+    pub max_exceptions: Option<u32>,
+    /// `None` when the job has no middleware.
+    pub wrap: Option<Wrap<'a>>,
+}
+
+/// How an attempt ended.
+pub(super) enum Verdict {
+    Done,
+    /// Try again after the backoff; `exceptions` counts this attempt.
+    Retry {
+        exceptions: u32,
+        error: anyhow::Error,
+    },
+    /// A middleware held the job back: run it again after `after` (the
+    /// attempt is used, not counted as an exception).
+    Release {
+        after: Duration,
+    },
+    /// For good, after `attempts` attempts (the `failed` hook has run).
+    Fail {
+        reason: String,
+        attempts: u32,
+    },
+}
+
+/// Why an attempt failed.
+pub(super) enum Failure {
+    Error(anyhow::Error),
+    Timeout(u64),
+}
+
+/// Runs the listeners in order with the timeout, inside the job's
+/// middleware; decides retry or failure.
+pub(super) async fn attempt(run: Attempt<'_>) -> Verdict {
+    let Attempt {
+        event,
+        listeners,
+        attempt,
+        tries,
+        ..
+    } = run;
+    if attempt > tries {
+        let reason = format!(
+            "job has been attempted too many times ({} of {tries} tries): its worker stopped mid-job",
+            attempt - 1,
+        );
+        return fail_all(listeners, event, reason, attempt - 1).await;
+    }
+    let failed: Mutex<Option<(usize, Failure)>> = Mutex::new(None);
+    let listeners_run = run_listeners(&run, &failed);
+    let result = match &run.wrap {
+        None => listeners_run.await,
+        Some(wrap) => {
+            let specs: Result<Vec<Spec>, _> = wrap
+                .settings
+                .middleware
+                .iter()
+                .map(|m| Spec::parse(m))
+                .collect();
+            let specs = match specs {
+                Ok(specs) => specs,
+                Err(e) => return fail_all(listeners, event, e.to_string(), attempt).await,
+            };
+            let listener = match listeners {
+                [one] => Some(one.listener_name()),
+                _ => None,
+            };
+            let info = JobInfo {
+                event,
+                listener,
+                attempt,
+                settings: wrap.settings,
+                timeout: run.timeout_ms.map(Duration::from_millis),
+            };
+            let next: Next<'_> = Box::pin(listeners_run);
+            middleware::wrap(&wrap.gate, &info, wrap.job_id, &specs, next).await
+        }
+    };
+    let failure = failed.lock().unwrap_or_else(|e| e.into_inner()).take();
+    match (result, failure) {
+        (Ok(()), _) => Verdict::Done,
+        (Err(_), Some((index, failure))) => failed_attempt(&run, &listeners[index], failure).await,
+        (Err(error), None) => match error.downcast_ref::<Release>() {
+            Some(Release(after)) if attempt < tries => Verdict::Release { after: *after },
+            Some(_) => {
+                let reason = format!("{error}, with no tries left ({attempt} of {tries})");
+                fail_all(listeners, event, reason, attempt).await
+            }
+            // A middleware's own error: an exception of this attempt.
+            None => match listeners.first() {
+                Some(first) => failed_attempt(&run, first, Failure::Error(error)).await,
+                None => Verdict::Fail {
+                    reason: format!("{error:#}"),
+                    attempts: attempt,
+                },
+            },
+        },
+    }
+}
+
+/// The listeners, in order, each with the timeout. A failure is left in
+/// `failed` (which listener, and why); the future's error only says there
+/// was one, for the middleware around it.
+// The middleware chain needs the future to be `Send`, which `async fn` would not spell out.
+#[allow(clippy::manual_async_fn)]
+fn run_listeners<'a>(
+    run: &'a Attempt<'a>,
+    failed: &'a Mutex<Option<(usize, Failure)>>,
+) -> impl std::future::Future<Output = anyhow::Result<()>> + Send + 'a {
+    async move {
+        for (index, listener) in run.listeners.iter().enumerate() {
+            let call = event_kernel::call::invoke(listener, run.event);
+            let result = match run.timeout_ms {
+                Some(ms) => match tokio::time::timeout(Duration::from_millis(ms), call).await {
+                    Ok(result) => result.map_err(Failure::Error),
+                    Err(_) => Err(Failure::Timeout(ms)),
+                },
+                None => call.await.map_err(Failure::Error),
+            };
+            if let Err(failure) = result {
+                let summary = match &failure {
+                    Failure::Error(e) => {
+                        anyhow::anyhow!("listener `{}` failed: {e:#}", listener.listener_name())
+                    }
+                    Failure::Timeout(ms) => anyhow::anyhow!(
+                        "listener `{}` timed out after {ms} ms",
+                        listener.listener_name()
+                    ),
+                };
+                *failed.lock().unwrap_or_else(|e| e.into_inner()) = Some((index, failure));
+                return Err(summary);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Fails the job for good: every listener's `failed` hook, then the verdict.
+async fn fail_all(
+    listeners: &[Arc<dyn EventListener>],
+    event: &Arc<dyn Event>,
+    reason: String,
+    attempts: u32,
+) -> Verdict {
+    let error = anyhow::anyhow!(reason.clone());
+    for listener in listeners {
+        call_failed_hook(listener, event, &error).await;
+    }
+    Verdict::Fail { reason, attempts }
+}
+
+/// The verdict on an attempt that `listener` failed: retry, or (after its
+/// `failed` hook) fail for good.
+pub(super) async fn failed_attempt(
+    run: &Attempt<'_>,
+    listener: &Arc<dyn EventListener>,
+    failure: Failure,
+) -> Verdict {
+    let event = run.event;
+    let mut exceptions = run.exceptions;
+    let error = match failure {
+        Failure::Error(e) => {
+            exceptions += 1;
+            e.context(format!(
+                "listener `{}` failed handling event `{}`",
+                listener.listener_name(),
+                event.event_name()
+            ))
+        }
+        Failure::Timeout(ms) => anyhow::anyhow!(
+            "listener `{}` timed out after {ms} ms handling event `{}`",
+            listener.listener_name(),
+            event.event_name()
+        ),
+    };
+    let too_many_exceptions = run.max_exceptions.is_some_and(|max| exceptions >= max);
+    if run.attempt >= run.tries || too_many_exceptions {
+        call_failed_hook(listener, event, &error).await;
+        return Verdict::Fail {
+            reason: format!("{error:#}"),
+            attempts: run.attempt,
+        };
+    }
+    Verdict::Retry { exceptions, error }
+}
+
+/// The one place a queued listener's `failed` hook is called: its error or
+/// panic is logged, never lost and never fatal to the worker.
+pub(super) async fn call_failed_hook(
+    listener: &Arc<dyn EventListener>,
+    event: &Arc<dyn Event>,
+    error: &anyhow::Error,
+) {
+    match AssertUnwindSafe(listener.failed(event.clone(), error))
+        .catch_unwind()
+        .await
+    {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::error!(listener = listener.listener_name(), error = %e, "failed hook returned an error")
+        }
+        Err(_) => tracing::error!(listener = listener.listener_name(), "failed hook panicked"),
+    }
+}

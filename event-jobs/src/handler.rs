@@ -1,0 +1,188 @@
+//! The queue as the dispatcher's [`QueueableHandler`]: a queued listener
+//! or event becomes a job here. A job for a backend in this process
+//! (`memory`) is pushed at once, without a future (`queue_*_now`); every
+//! other job is built with its envelope and written through its
+//! connection, after the unit of work when it is `after_commit`.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use async_trait::async_trait;
+
+use super::in_process::InProcess;
+use super::{JobSettings, Queue, QueueError, middleware, settings};
+use event_kernel::WeakDispatcher;
+use event_kernel::Event;
+use event_kernel::{EventListener, QueueableHandler};
+
+impl Queue {
+    /// Where a job for `connection` goes when that is a backend in this
+    /// process; `None` when it needs the general path (storage, `sync`).
+    fn in_process_target(
+        &self,
+        connection: Option<&str>,
+    ) -> Option<Result<&dyn InProcess, QueueError>> {
+        if connection.is_none() {
+            return self.in_process().map(Ok);
+        }
+        match self.route(connection) {
+            Ok(target) => target?.in_process().map(Ok),
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
+impl Queue {
+    /// The dispatcher's fast path: a job for a backend in this process
+    /// (`memory`) is pushed without waiting; `None` when it needs the
+    /// general path.
+    pub(super) fn queue_listener_now_on(
+        &self,
+        listener: &Arc<dyn EventListener>,
+        event: &Arc<dyn Event>,
+    ) -> Option<anyhow::Result<()>> {
+        if !self.inner.in_process && self.inner.others.is_empty() {
+            return None;
+        }
+        // Resolved in place and read by reference: the settings are not
+        // moved on the way to the backend.
+        let mut settings = JobSettings::from(listener.options());
+        settings::resolve(&mut settings, &**event, &self.inner.defaults);
+        self.push_now(&settings, event, Some(listener))
+    }
+
+    fn queue_event_now_on(&self, event: &Arc<dyn Event>) -> Option<anyhow::Result<()>> {
+        if !self.inner.in_process && self.inner.others.is_empty() {
+            return None;
+        }
+        let settings = self.event_settings(&**event);
+        self.push_now(&settings, event, None)
+    }
+
+    fn push_now(
+        &self,
+        settings: &JobSettings,
+        event: &Arc<dyn Event>,
+        listener: Option<&Arc<dyn EventListener>>,
+    ) -> Option<anyhow::Result<()>> {
+        let target = match self.in_process_target(settings.connection.as_deref())? {
+            Ok(target) => target,
+            Err(e) => return Some(Err(e.into())),
+        };
+        // `after_commit` may be held by a unit of work, and a job queued
+        // inside a recorded event's listeners carries the event store's
+        // ids in its envelope: the general path.
+        if settings.after_commit || event_kernel::scope::recorded() {
+            return None;
+        }
+        if let Err(e) = middleware::check(&settings.middleware) {
+            return Some(Err(e.into()));
+        }
+        let queue = settings.queue_or(self.default_queue());
+        target.push_live(event, listener, settings, queue);
+        Some(Ok(()))
+    }
+
+    async fn queue_event_on(
+        &self,
+        event: Arc<dyn Event>,
+        dispatcher: Option<&WeakDispatcher>,
+    ) -> anyhow::Result<()> {
+        let job = self.event_job(&event);
+        middleware::check(&job.envelope.settings.middleware)?;
+        match self.route(job.envelope.settings.connection.as_deref())? {
+            Some(target) => Ok(self.enqueue(target, job).await?),
+            None => {
+                let dispatcher = dispatcher.and_then(WeakDispatcher::upgrade).context(
+                    "a queued event on the `sync` connection needs `Queue::install` on a live dispatcher",
+                )?;
+                dispatcher.dispatch_now(event).await
+            }
+        }
+    }
+
+    async fn queue_listener_on(
+        &self,
+        listener: Arc<dyn EventListener>,
+        event: Arc<dyn Event>,
+    ) -> anyhow::Result<()> {
+        let job = self.listener_job(&listener, &event);
+        middleware::check(&job.envelope.settings.middleware)?;
+        match self.route(job.envelope.settings.connection.as_deref())? {
+            Some(target) => Ok(self.enqueue(target, job).await?),
+            None => {
+                let result = event_kernel::call::invoke(&listener, &event).await;
+                if let Err(error) = &result {
+                    let _ = listener.failed(event.clone(), error).await;
+                }
+                result
+            }
+        }
+    }
+}
+
+/// What [`Queue::install`] sets on a dispatcher: the queue, and which
+/// dispatcher it serves (for queued events that run inline on `sync`).
+pub(super) struct Installed {
+    pub(super) queue: Queue,
+    pub(super) dispatcher: WeakDispatcher,
+}
+
+#[async_trait]
+impl QueueableHandler for Installed {
+    fn queue_listener_now(
+        &self,
+        listener: &Arc<dyn EventListener>,
+        event: &Arc<dyn Event>,
+    ) -> Option<anyhow::Result<()>> {
+        self.queue.queue_listener_now_on(listener, event)
+    }
+
+    fn queue_event_now(&self, event: &Arc<dyn Event>) -> Option<anyhow::Result<()>> {
+        self.queue.queue_event_now_on(event)
+    }
+
+    async fn queue_event(&self, event: Arc<dyn Event>) -> anyhow::Result<()> {
+        self.queue
+            .queue_event_on(event, Some(&self.dispatcher))
+            .await
+    }
+
+    async fn queue_listener(
+        &self,
+        listener: Arc<dyn EventListener>,
+        event: Arc<dyn Event>,
+    ) -> anyhow::Result<()> {
+        self.queue.queue_listener_on(listener, event).await
+    }
+}
+
+/// A `Queue` set as a handler by hand (`set_queueable_handler`) serves no
+/// dispatcher in particular: [`Queue::install`] it to run `sync` queued
+/// events inline.
+#[async_trait]
+impl QueueableHandler for Queue {
+    fn queue_listener_now(
+        &self,
+        listener: &Arc<dyn EventListener>,
+        event: &Arc<dyn Event>,
+    ) -> Option<anyhow::Result<()>> {
+        self.queue_listener_now_on(listener, event)
+    }
+
+    fn queue_event_now(&self, event: &Arc<dyn Event>) -> Option<anyhow::Result<()>> {
+        self.queue_event_now_on(event)
+    }
+
+    async fn queue_event(&self, event: Arc<dyn Event>) -> anyhow::Result<()> {
+        self.queue_event_on(event, None).await
+    }
+
+    async fn queue_listener(
+        &self,
+        listener: Arc<dyn EventListener>,
+        event: Arc<dyn Event>,
+    ) -> anyhow::Result<()> {
+        self.queue_listener_on(listener, event).await
+    }
+}

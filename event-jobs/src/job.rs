@@ -1,0 +1,232 @@
+//! The job envelope: what a queue stores for one queued listener or event.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use super::settings::JobSettings;
+use event_kernel::Event;
+use event_kernel::EventListener;
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Milliseconds since the Unix epoch, to within a few ms, for when it is
+/// read on every dispatch: Linux's coarse clock is a memory read, where
+/// the precise one costs ~20 ns.
+#[cfg(target_os = "linux")]
+pub(crate) fn coarse_now_ms() -> i64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+    if status != 0 {
+        return now_ms();
+    }
+    // `from`: the fields are narrower than i64 on 32-bit targets.
+    #[allow(clippy::useless_conversion)]
+    let ms = i64::from(ts.tv_sec) * 1000 + i64::from(ts.tv_nsec) / 1_000_000;
+    ms
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn coarse_now_ms() -> i64 {
+    now_ms()
+}
+
+/// The JSON a queue stores for one job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobEnvelope {
+    /// A ULID, unique per job (kept when a failed job is retried).
+    pub id: String,
+    /// The event's name, looked up in the worker's [`JobRegistry`](crate::JobRegistry).
+    pub event: String,
+    /// The event as JSON (`Event::to_json`).
+    pub payload: serde_json::Value,
+    /// The listener's `listener_name()`; `None` for a queued event, whose
+    /// listeners all run in the worker.
+    pub listener: Option<String>,
+    pub queue: String,
+    /// Attempts made before this copy was stored.
+    pub attempts: u32,
+    /// Attempts that ended in an error or a panic (for `max_exceptions`).
+    pub exceptions: u32,
+    /// How it runs: tries, backoff, timeout, middleware, tags... Stored
+    /// under `limits`, the name older versions read and write, so workers
+    /// of either version read each other's jobs.
+    #[serde(rename = "limits", alias = "settings")]
+    pub settings: JobSettings,
+    /// Higher runs first within a queue.
+    pub priority: i32,
+    /// Unix ms before which the job does not run (`delay`, `backoff`).
+    pub available_at: i64,
+    /// Unix ms when the job was first queued.
+    pub created_at: i64,
+    /// The event store's id of the event being handled, and of its chain:
+    /// the worker restores them, so what the listener dispatches records
+    /// the right cause. `None` when no store recorded the dispatch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+}
+
+impl JobEnvelope {
+    /// Stands in for stored data that is not an envelope, so it can be
+    /// moved to the failed store (its text kept as the payload).
+    pub fn unreadable(id: String, queue: String, raw: &str) -> Self {
+        Self {
+            id,
+            event: String::new(),
+            payload: serde_json::Value::String(raw.to_string()),
+            listener: None,
+            queue,
+            attempts: 0,
+            exceptions: 0,
+            settings: JobSettings {
+                tries: Some(1),
+                ..JobSettings::default()
+            },
+            priority: 0,
+            available_at: 0,
+            created_at: 0,
+            event_id: None,
+            correlation_id: None,
+        }
+    }
+
+    /// The envelope a failed-store row's payload holds, or an
+    /// [`unreadable`](Self::unreadable) one keeping its text: every record
+    /// is listed, including one another program wrote.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub(crate) fn stored(id: &str, queue: &str, payload: &str) -> Self {
+        serde_json::from_str(payload)
+            .unwrap_or_else(|_| Self::unreadable(id.to_string(), queue.to_string(), payload))
+    }
+}
+
+/// A job on its way into a queue: the envelope, and for the in-process
+/// `memory` connection the live event and listener (no JSON round trip).
+#[derive(Clone)]
+pub struct Job {
+    pub envelope: JobEnvelope,
+    pub(crate) live: Option<Live>,
+}
+
+#[derive(Clone)]
+pub(crate) struct Live {
+    pub event: Arc<dyn Event>,
+    pub listener: Option<Arc<dyn EventListener>>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("envelope", &self.envelope)
+            .field("live", &self.live.is_some())
+            .finish()
+    }
+}
+
+impl Job {
+    pub fn from_envelope(envelope: JobEnvelope) -> Self {
+        Self {
+            envelope,
+            live: None,
+        }
+    }
+
+    /// The envelope with its payload filled in (serialising a live event):
+    /// what a backend stores.
+    pub fn stored_envelope(&self) -> JobEnvelope {
+        let mut envelope = self.envelope.clone();
+        if let (serde_json::Value::Null, Some(live)) = (&envelope.payload, &self.live) {
+            envelope.payload = live.event.to_json();
+        }
+        envelope
+    }
+
+    /// [`Job::stored_envelope`] as JSON text.
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        if self.envelope.payload.is_null() && self.live.is_some() {
+            serde_json::to_string(&self.stored_envelope())
+        } else {
+            serde_json::to_string(&self.envelope)
+        }
+    }
+}
+
+/// Where a claimed job lives in its backend, to acknowledge or reschedule it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// Backend-specific location (sqlite row, redis stream key, memory queue).
+    pub key: String,
+    /// Backend-specific claim token (sqlite lease, redis entry id).
+    pub token: String,
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl Receipt {
+    /// The row a receipt of a table-backed connection names (its `seq`
+    /// column), or -1, which names no row, for a key that is not a number.
+    pub(crate) fn row_seq(&self) -> i64 {
+        self.key.parse().unwrap_or(-1)
+    }
+}
+
+/// A job a worker has taken, with the number of this attempt (1-based).
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub job: Job,
+    pub attempt: u32,
+    pub receipt: Receipt,
+}
+
+/// A job that ran out of tries (or could not be rebuilt).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedJob {
+    pub id: String,
+    pub queue: String,
+    /// The full envelope, as it was when the job failed.
+    pub payload: JobEnvelope,
+    /// Why it failed: the last error, a timeout, or why it could not be rebuilt.
+    pub reason: String,
+    pub attempts: u32,
+    /// Unix ms.
+    pub failed_at: i64,
+}
+
+impl FailedJob {
+    pub(crate) fn new(claimed_env: JobEnvelope, reason: String, attempts: u32) -> Self {
+        Self {
+            id: claimed_env.id.clone(),
+            queue: claimed_env.queue.clone(),
+            payload: claimed_env,
+            reason,
+            attempts,
+            failed_at: now_ms(),
+        }
+    }
+
+    /// The envelope to queue again: attempts reset, runnable now.
+    pub fn retry_envelope(&self) -> JobEnvelope {
+        let mut envelope = self.payload.clone();
+        envelope.attempts = 0;
+        envelope.exceptions = 0;
+        envelope.available_at = now_ms();
+        envelope
+    }
+
+    /// When the job failed.
+    pub fn failed_at(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp_millis(self.failed_at).unwrap_or_default()
+    }
+}

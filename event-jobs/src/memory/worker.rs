@@ -1,0 +1,581 @@
+//! The worker of the `memory` connection: `concurrency` long-lived tasks
+//! that take jobs in small batches and run them in place.
+//!
+//! The general worker spawns a task per job and tracks each claim for its
+//! storage's sake (leases, batched acknowledgements). An in-process queue
+//! needs none of that, so this one spends per job only the listener call
+//! and a share of a lock: the rest is per batch.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+use super::{MemJob, MemoryBackend};
+use event_kernel::Event;
+use event_kernel::EventListener;
+use crate::attempt::{Attempt, Failure, Verdict, Wrap, attempt, failed_attempt};
+use crate::in_process::WorkerPlan;
+use crate::job::coarse_now_ms;
+use crate::middleware::Gate;
+use crate::registry::JobRegistry;
+use crate::settings::JobSettings;
+use crate::stats::{Ended, WorkerStats};
+use crate::worker::{StopWhen, WorkerReport};
+use crate::{FailedJob, QueueError};
+
+/// At most this many jobs taken at once by one runner.
+const BATCH: usize = 64;
+/// Jobs faster than this on average are taken a batch at a time; slower
+/// ones a fair share at a time, so one runner does not sit on jobs another
+/// could start.
+const FAST_JOB: Duration = Duration::from_micros(100);
+/// A batch still running after this long (ms, on the coarse clock) hands
+/// its unstarted jobs back.
+const SLOW_BATCH_MS: i64 = 2;
+/// How long a runner that just ran jobs looks for more before it parks
+/// (only where other threads can push meanwhile).
+const LOOK_BEFORE_PARKING: Duration = Duration::from_micros(20);
+
+/// Set once; futures waiting on it wake.
+#[derive(Default)]
+struct Signal {
+    set: AtomicBool,
+    notify: Notify,
+}
+
+impl Signal {
+    fn trigger(&self) {
+        self.set.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    fn is_set(&self) -> bool {
+        self.set.load(Ordering::Acquire)
+    }
+
+    async fn wait(&self) {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_set() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+struct Shared {
+    memory: MemoryBackend,
+    registry: Arc<JobRegistry>,
+    lanes: Vec<usize>,
+    runners: usize,
+    cap: usize,
+    poll: Duration,
+    /// Jobs measured fast (by any runner): take whole batches.
+    fast: AtomicBool,
+    /// Shutdown asked: take no new job.
+    draining: AtomicBool,
+    /// The grace period is over: stop running jobs and hand them back.
+    cancel: Signal,
+    limits: StopWhen,
+    fallback: JobSettings,
+    stats: WorkerStats,
+    /// Queue names by lane number, for the stats.
+    names: Vec<(usize, String)>,
+    /// `stop_when_empty` or `max_jobs` reached: the worker stops.
+    stop: Arc<tokio::sync::Notify>,
+    /// Jobs finished by all runners (for `max_jobs`).
+    finished: std::sync::atomic::AtomicU64,
+}
+
+/// The worker loop [`MemoryBackend`] runs for [`crate::Worker`].
+pub(super) async fn run(
+    plan: WorkerPlan,
+    memory: MemoryBackend,
+    shutdown: impl Future<Output = ()>,
+) -> Result<WorkerReport, QueueError> {
+    let lanes = memory.store.lanes(&plan.queues);
+    let names = lanes
+        .iter()
+        .copied()
+        .zip(plan.queues.iter().cloned())
+        .collect();
+    let shared = Arc::new(Shared {
+        names,
+        limits: plan.limits,
+        fallback: plan.fallback,
+        stats: plan.stats,
+        stop: plan.stop,
+        finished: std::sync::atomic::AtomicU64::new(0),
+        lanes,
+        memory,
+        registry: plan.registry,
+        runners: plan.concurrency,
+        cap: plan
+            .prefetch
+            .map_or(BATCH, |p| p.div_ceil(plan.concurrency)),
+        poll: plan.poll,
+        fast: AtomicBool::new(false),
+        draining: AtomicBool::new(false),
+        cancel: Signal::default(),
+    });
+    let mut runners = JoinSet::new();
+    for _ in 0..plan.concurrency {
+        runners.spawn(runner(shared.clone()));
+    }
+    shutdown.await;
+    shared.draining.store(true, Ordering::SeqCst);
+    shared.memory.store.wake_all();
+
+    let mut report = WorkerReport::default();
+    let deadline = tokio::time::Instant::now() + plan.grace;
+    loop {
+        match tokio::time::timeout_at(deadline, runners.join_next()).await {
+            Ok(Some(done)) => add(&mut report, done),
+            Ok(None) => break,
+            Err(_) => {
+                // Grace is over: running jobs are cancelled and handed back.
+                shared.cancel.trigger();
+                while let Some(done) = runners.join_next().await {
+                    add(&mut report, done);
+                }
+                break;
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn add(report: &mut WorkerReport, done: Result<WorkerReport, tokio::task::JoinError>) {
+    match done {
+        Ok(r) => {
+            report.succeeded += r.succeeded;
+            report.retried += r.retried;
+            report.failed += r.failed;
+            report.released += r.released;
+        }
+        Err(e) => tracing::error!(error = %e, "a memory queue worker task ended abnormally"),
+    }
+}
+
+/// Gives the jobs a runner took and has not started back to the queue, for
+/// idle runners, and stops taking batches until jobs measure fast again.
+fn hand_back(shared: &Shared, batch: &mut VecDeque<MemJob>) {
+    if !batch.is_empty() {
+        shared.fast.store(false, Ordering::Relaxed);
+        shared.memory.store.put_back(batch.drain(..), 0);
+    }
+}
+
+/// How one job's run ended.
+enum Ran {
+    Succeeded,
+    Retried,
+    Failed,
+    /// Cancelled at the end of the grace period: the job, to hand back.
+    Cancelled(MemJob),
+}
+
+async fn runner(shared: Arc<Shared>) -> WorkerReport {
+    let mut report = WorkerReport::default();
+    let mut batch = VecDeque::new();
+    // This runner's copy of the backend's interned listeners.
+    let mut table = Vec::new();
+    // Succeeded jobs not yet reported to the queue's running count.
+    let mut finished = 0;
+    // Looking for arrivals before parking pays only when producers can run
+    // meanwhile (another worker thread), and only right after a batch: an
+    // idle runner's polls do not spin.
+    let may_look =
+        tokio::runtime::Handle::try_current().is_ok_and(|rt| rt.metrics().num_workers() > 1);
+    let mut just_ran = false;
+    // Until jobs are measured fast, take a fair share of what waits: a
+    // runner holding several slow jobs would keep them from idle runners.
+    while !shared.draining.load(Ordering::Acquire) {
+        let fast = shared.fast.load(Ordering::Relaxed);
+        let (share, cap) = if fast {
+            (None, shared.cap)
+        } else {
+            (Some(shared.runners), 1.max(shared.cap / shared.runners))
+        };
+        let next_due =
+            shared
+                .memory
+                .store
+                .take(&shared.lanes, share, cap, finished, &mut batch, &mut table);
+        finished = 0;
+        if batch.is_empty() {
+            if shared.limits.empty && shared.memory.store.is_idle(&shared.lanes) {
+                tracing::info!("queue is empty; the worker stops (stop_when_empty)");
+                stop(&shared);
+                break;
+            }
+            if std::mem::take(&mut just_ran)
+                && may_look
+                && shared.memory.store.look_for_arrivals(LOOK_BEFORE_PARKING)
+            {
+                continue;
+            }
+            shared
+                .memory
+                .store
+                .wait_for_job(&shared.lanes, next_due, shared.poll, &shared.draining)
+                .await;
+            continue;
+        }
+        just_ran = true;
+        let began = Instant::now();
+        let began_ms = coarse_now_ms();
+        let mut ran = 0u32;
+        let mut cancelled = false;
+        let mut counts = BatchCounts::default();
+        counts.started(&batch, began_ms);
+        while let Some(job) = batch.pop_front() {
+            ran += 1;
+            let lane = job.lane;
+            let outcome = match job.quick(&table, &shared.fallback) {
+                // The common case, kept to one small future per job.
+                Some((event, listener)) => {
+                    let result = {
+                        let call = event_kernel::call::invoke(listener, event);
+                        tokio::pin!(call);
+                        match futures::poll!(call.as_mut()) {
+                            Poll::Ready(result) => Some(result),
+                            Poll::Pending => {
+                                // It waits on something: the rest of the
+                                // batch should not wait for it.
+                                hand_back(&shared, &mut batch);
+                                tokio::select! {
+                                    biased;
+                                    result = call => Some(result),
+                                    () = shared.cancel.wait() => None,
+                                }
+                            }
+                        }
+                    };
+                    match result {
+                        Some(Ok(())) => Ran::Succeeded,
+                        Some(Err(error)) => {
+                            let run = attempt_of(
+                                &job,
+                                &shared.fallback,
+                                event,
+                                std::slice::from_ref(listener),
+                            );
+                            let verdict =
+                                failed_attempt(&run, listener, Failure::Error(error)).await;
+                            settle(&shared, &table, job, verdict)
+                        }
+                        None => Ran::Cancelled(job),
+                    }
+                }
+                None => {
+                    let run = run_one(&shared, &table, job);
+                    tokio::pin!(run);
+                    match futures::poll!(run.as_mut()) {
+                        Poll::Ready(outcome) => outcome,
+                        Poll::Pending => {
+                            hand_back(&shared, &mut batch);
+                            run.await
+                        }
+                    }
+                }
+            };
+            match outcome {
+                Ran::Succeeded => {
+                    report.succeeded += 1;
+                    finished += 1;
+                    counts.ended(lane, Ended::Processed);
+                }
+                Ran::Retried => {
+                    report.retried += 1;
+                    counts.ended(lane, Ended::Retried);
+                }
+                Ran::Failed => {
+                    report.failed += 1;
+                    counts.ended(lane, Ended::Failed);
+                }
+                Ran::Cancelled(job) => {
+                    batch.push_front(job);
+                    cancelled = true;
+                    break;
+                }
+            }
+            if let Some(max) = shared.limits.max_jobs
+                && shared.finished.fetch_add(1, Ordering::AcqRel) + 1 >= max
+            {
+                tracing::info!(jobs = max, "queue worker reached its max_jobs; stopping");
+                stop(&shared);
+            }
+            if shared.draining.load(Ordering::Acquire) {
+                break;
+            }
+            // Busy computing for a while: let idle runners have the rest.
+            if !batch.is_empty() && coarse_now_ms() - began_ms > SLOW_BATCH_MS {
+                hand_back(&shared, &mut batch);
+            }
+        }
+        let took = began.elapsed();
+        counts.flush(&shared, &batch, took);
+        let measured_fast = took < FAST_JOB * ran;
+        if measured_fast != fast {
+            shared.fast.store(measured_fast, Ordering::Relaxed);
+        }
+        if !batch.is_empty() {
+            report.released += batch.len() as u64;
+            shared.memory.store.put_back(batch.drain(..), finished);
+            finished = 0;
+        }
+        if cancelled {
+            break;
+        }
+    }
+    if finished > 0 {
+        shared.memory.store.put_back([], finished);
+    }
+    report
+}
+
+/// Stops taking jobs (`stop_when_empty`, `max_jobs`): the worker winds
+/// down as on shutdown.
+fn stop(shared: &Shared) {
+    shared.draining.store(true, Ordering::SeqCst);
+    shared.stop.notify_one();
+    shared.memory.store.wake_all();
+}
+
+/// A batch's counts per queue, told to the stats once per batch.
+#[derive(Default)]
+struct BatchCounts {
+    /// (lane, jobs, ms waited in all, longest wait)
+    started_lanes: Vec<(u32, u64, u64, u64)>,
+    /// (lane, processed, retried, failed)
+    lanes: Vec<(u32, u64, u64, u64)>,
+    ended: u64,
+}
+
+impl BatchCounts {
+    fn slot(&mut self, lane: u32) -> &mut (u32, u64, u64, u64) {
+        // Usually the lane of the job before.
+        let at = match self.lanes.last() {
+            Some(last) if last.0 == lane => self.lanes.len() - 1,
+            _ => match self.lanes.iter().position(|l| l.0 == lane) {
+                Some(at) => at,
+                None => {
+                    self.lanes.push((lane, 0, 0, 0));
+                    self.lanes.len() - 1
+                }
+            },
+        };
+        &mut self.lanes[at]
+    }
+
+    fn started(&mut self, batch: &VecDeque<MemJob>, now_ms: i64) {
+        // Usually one lane: one stats call for the batch. Runs of one lane
+        // are summed in registers, then added to that lane's entry.
+        fn add(by_lane: &mut Vec<(u32, u64, u64, u64)>, run: (u32, u64, u64, u64)) {
+            match by_lane.iter_mut().find(|l| l.0 == run.0) {
+                Some(l) => {
+                    l.1 += run.1;
+                    l.2 += run.2;
+                    l.3 = l.3.max(run.3);
+                }
+                None => by_lane.push(run),
+            }
+        }
+        let mut by_lane: Vec<(u32, u64, u64, u64)> = Vec::new();
+        let Some(first) = batch.front() else {
+            self.started_lanes = by_lane;
+            return;
+        };
+        let mut run = (first.lane, 0u64, 0u64, 0u64);
+        for job in batch {
+            if job.lane != run.0 {
+                add(&mut by_lane, run);
+                run = (job.lane, 0, 0, 0);
+            }
+            let waited = (now_ms - job.available_at).max(0) as u64;
+            run.1 += 1;
+            run.2 += waited;
+            run.3 = run.3.max(waited);
+        }
+        add(&mut by_lane, run);
+        self.started_lanes = by_lane;
+    }
+
+    fn ended(&mut self, lane: u32, ended: Ended) {
+        self.ended += 1;
+        let slot = self.slot(lane);
+        match ended {
+            Ended::Processed => slot.1 += 1,
+            Ended::Retried => slot.2 += 1,
+            Ended::Failed => slot.3 += 1,
+            Ended::Released => {}
+        }
+    }
+
+    fn flush(&mut self, shared: &Shared, unstarted: &VecDeque<MemJob>, took: Duration) {
+        let name = |lane: u32| {
+            shared
+                .names
+                .iter()
+                .find(|(l, _)| *l == lane as usize)
+                .map_or("", |(_, n)| n.as_str())
+        };
+        for &(lane, jobs, waited_ms, longest_ms) in &self.started_lanes {
+            shared.stats.started(
+                name(lane),
+                jobs,
+                Duration::from_millis(waited_ms),
+                Duration::from_millis(longest_ms),
+            );
+        }
+        let per_job = took / u32::try_from(self.ended.max(1)).unwrap_or(u32::MAX);
+        for &(lane, processed, retried, failed) in &self.lanes {
+            for (ended, jobs) in [
+                (Ended::Processed, processed),
+                (Ended::Retried, retried),
+                (Ended::Failed, failed),
+            ] {
+                if jobs > 0 {
+                    shared
+                        .stats
+                        .ended(name(lane), ended, jobs, per_job * jobs as u32, per_job);
+                }
+            }
+        }
+        let mut unstarted_by_lane: Vec<(u32, u64)> = Vec::new();
+        for job in unstarted {
+            match unstarted_by_lane.iter_mut().find(|l| l.0 == job.lane) {
+                Some(l) => l.1 += 1,
+                None => unstarted_by_lane.push((job.lane, 1)),
+            }
+        }
+        for (lane, jobs) in unstarted_by_lane {
+            shared.stats.ended(
+                name(lane),
+                Ended::Released,
+                jobs,
+                Duration::ZERO,
+                Duration::ZERO,
+            );
+        }
+    }
+}
+
+/// The general path: jobs rebuilt from JSON, queued events with several
+/// listeners, timeouts, jobs out of tries.
+async fn run_one(shared: &Shared, table: &[Arc<dyn EventListener>], job: MemJob) -> Ran {
+    let verdict = match job.parts(&shared.registry, table) {
+        Err(reason) => Verdict::Fail {
+            reason,
+            attempts: job.attempts + 1,
+        },
+        Ok((event, listeners)) => {
+            let settings = job.settings();
+            // Who holds a `without_overlapping` lock: this attempt.
+            let id = match settings {
+                Some(s) if !s.middleware.is_empty() => ulid::Ulid::new().to_string(),
+                _ => String::new(),
+            };
+            let mut run = attempt_of(&job, &shared.fallback, &event, &listeners);
+            run.wrap = settings
+                .filter(|s| !s.middleware.is_empty())
+                .map(|settings| Wrap {
+                    gate: Gate {
+                        backend: &shared.memory,
+                        registry: &shared.registry,
+                    },
+                    settings,
+                    job_id: &id,
+                });
+            // The event store's correlation scope of the dispatch that queued it.
+            let (event_id, correlation_id) = job.scope_ids();
+            let run = event_kernel::scope::within_job(event_id, correlation_id, attempt(run));
+            let outcome = tokio::select! {
+                biased;
+                verdict = run => Some(verdict),
+                () = shared.cancel.wait() => None,
+            };
+            match outcome {
+                Some(verdict) => verdict,
+                None => {
+                    drop((event, listeners));
+                    return Ran::Cancelled(job);
+                }
+            }
+        }
+    };
+    settle(shared, table, job, verdict)
+}
+
+/// The next attempt at `job`, with its limits.
+fn attempt_of<'a>(
+    job: &MemJob,
+    fallback: &JobSettings,
+    event: &'a Arc<dyn Event>,
+    listeners: &'a [Arc<dyn EventListener>],
+) -> Attempt<'a> {
+    let limits = job.limits(fallback);
+    Attempt {
+        event,
+        listeners,
+        attempt: job.attempts + 1,
+        exceptions: job.exceptions(),
+        tries: limits.tries,
+        timeout_ms: limits.timeout_ms,
+        max_exceptions: job.max_exceptions(),
+        wrap: None,
+    }
+}
+
+/// Records how an attempt ended: nothing to do on success, the job back in
+/// its queue after its backoff, or in the failed store.
+fn settle(
+    shared: &Shared,
+    table: &[Arc<dyn EventListener>],
+    mut job: MemJob,
+    verdict: Verdict,
+) -> Ran {
+    let this_attempt = job.attempts + 1;
+    match verdict {
+        Verdict::Done => Ran::Succeeded,
+        Verdict::Retry { exceptions, error } => {
+            let id = job.id();
+            tracing::info!(job = %id, attempt = this_attempt, error = %format!("{error:#}"), "job attempt failed; retrying");
+            job.attempts = this_attempt;
+            job.set_exceptions(exceptions);
+            job.available_at = crate::job::now_ms()
+                + job
+                    .backoff_after(this_attempt, &shared.fallback)
+                    .as_millis() as i64;
+            shared.memory.store.retry_job(job);
+            Ran::Retried
+        }
+        Verdict::Release { after } => {
+            job.attempts = this_attempt;
+            job.available_at = crate::job::now_ms() + after.as_millis() as i64;
+            shared.memory.store.retry_job(job);
+            Ran::Retried
+        }
+        Verdict::Fail { reason, attempts } => {
+            let id = job.id();
+            tracing::warn!(job = %id, %reason, "job failed for good");
+            let queue = shared.memory.store.lane_name(job.lane as usize);
+            let stored = job.into_job(&queue, table).stored_envelope();
+            shared
+                .memory
+                .store
+                .fail_job(FailedJob::new(stored, reason, attempts));
+            Ran::Failed
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Writing jobs on the `redis` connection: where a pushed job goes (its
+//! priority's stream, or the delayed set), and putting a claimed job back.
+
+use crate::QueueError;
+use crate::job::{Job, JobEnvelope, Receipt, now_ms};
+use super::RedisBackend;
+
+impl RedisBackend {
+    pub(super) async fn requeue(
+        &self,
+        receipt: &Receipt,
+        envelope: &JobEnvelope,
+    ) -> Result<(), QueueError> {
+        let json = serde_json::to_string(envelope).map_err(|e| self.json("write a job", e))?;
+        let mut conn = self.conn.clone();
+        let _: i64 = self
+            .requeue_script
+            .arg(&self.tag)
+            .arg(&receipt.key)
+            .arg(&receipt.token)
+            .arg(&envelope.queue)
+            .arg(envelope.priority)
+            .arg(envelope.available_at)
+            .arg(now_ms())
+            .arg(json)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(self.redis("reschedule a job"))?;
+        Ok(())
+    }
+
+    /// A priority-0 job is one XADD: workers always read the priority-0
+    /// stream of their queues. Other priorities are recorded (ZADD NX) so
+    /// workers find their streams; a delayed job waits in the delayed set.
+    pub(super) fn add_to_pipe(
+        &self,
+        pipe: &mut redis::Pipeline,
+        job: &Job,
+        now: i64,
+    ) -> Result<(), QueueError> {
+        let e = &job.envelope;
+        let json = job.to_json().map_err(|e| self.json("write a job", e))?;
+        if e.available_at > now {
+            let member = format!("{}\n{}\n{json}", e.queue, e.priority);
+            pipe.zadd(self.key("delayed"), member, e.available_at)
+                .ignore();
+            return Ok(());
+        }
+        if e.priority != 0 {
+            pipe.cmd("ZADD")
+                .arg(self.key(&format!("p:{}", e.queue)))
+                .arg("NX")
+                .arg(e.priority)
+                .arg(e.priority)
+                .ignore();
+        }
+        pipe.cmd("XADD")
+            .arg(self.key(&format!("s:{}:{}", e.queue, e.priority)))
+            .arg("*")
+            .arg("job")
+            .arg(json)
+            .ignore();
+        Ok(())
+    }
+}

@@ -1,0 +1,323 @@
+//! The worker: what a user configures (queues, concurrency, tries and
+//! timeout for jobs that declare none, when to stop) and the loop it runs:
+//! the backend's own for in-process connections, else [`claims`] (claims
+//! jobs in batches, runs them with their limits, and acknowledges, retries
+//! or fails them).
+
+mod claims;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::in_process::WorkerPlan;
+use super::registry::JobRegistry;
+use super::settings::JobSettings;
+use super::shutdown::shutdown_signal;
+use super::stats::WorkerStats;
+use super::{Queue, QueueError};
+
+/// Runs queued jobs of one connection.
+///
+/// ```no_run
+/// # async fn demo(connection: event_core::queue::Queue, registry: event_core::queue::JobRegistry) -> Result<(), event_core::queue::QueueError> {
+/// use event_core::queue::{Worker, shutdown_signal};
+/// Worker::new(connection, registry)
+///     .queues(["orders", "emails"])
+///     .concurrency(8)
+///     .run_until(shutdown_signal())
+///     .await?;
+/// # Ok(()) }
+/// ```
+pub struct Worker {
+    queue: Queue,
+    registry: Arc<JobRegistry>,
+    queues: Vec<String>,
+    concurrency: usize,
+    lease: Duration,
+    grace: Duration,
+    poll: Duration,
+    prefetch: Option<usize>,
+    consumer: String,
+    limits: StopWhen,
+    tries: Option<u32>,
+    timeout: Option<Duration>,
+    backoff: Vec<Duration>,
+    stats: Option<WorkerStats>,
+    log_every: Option<Duration>,
+}
+
+/// When a worker stops by itself (Laravel's `queue:work` options).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct StopWhen {
+    pub empty: bool,
+    pub max_jobs: Option<u64>,
+    pub max_time: Option<Duration>,
+}
+
+/// What a worker did before it stopped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkerReport {
+    /// Jobs whose listeners all succeeded.
+    pub succeeded: u64,
+    /// Failed attempts put back for another try.
+    pub retried: u64,
+    /// Jobs moved to the failed-jobs store.
+    pub failed: u64,
+    /// Claimed jobs handed back at shutdown (not finished within the grace period).
+    pub released: u64,
+}
+
+impl Worker {
+    /// A worker for `connection`, rebuilding jobs with `registry`
+    /// (`event_registry::job_registry()`, or one built by hand).
+    pub fn new(connection: Queue, registry: impl Into<Arc<JobRegistry>>) -> Self {
+        let queues = vec![connection.default_queue().to_string()];
+        Self {
+            queue: connection,
+            registry: registry.into(),
+            queues,
+            concurrency: 1,
+            lease: Duration::from_secs(90),
+            grace: Duration::from_secs(30),
+            poll: Duration::from_millis(100),
+            prefetch: None,
+            consumer: ulid::Ulid::new().to_string(),
+            limits: StopWhen::default(),
+            tries: None,
+            timeout: None,
+            backoff: Vec::new(),
+            stats: None,
+            log_every: None,
+        }
+    }
+
+    /// Stops once no job is runnable and none is running (Laravel's
+    /// `--stop-when-empty`); delayed jobs not yet due do not keep it.
+    pub fn stop_when_empty(mut self, stop: bool) -> Self {
+        self.limits.empty = stop;
+        self
+    }
+
+    /// Stops after this many jobs finished (succeeded, retried or failed;
+    /// Laravel's `--max-jobs`). With `concurrency` above 1, jobs already
+    /// running when the count is reached finish too.
+    pub fn max_jobs(mut self, jobs: u64) -> Self {
+        self.limits.max_jobs = Some(jobs.max(1));
+        self
+    }
+
+    /// Stops after running this long (Laravel's `--max-time`), gracefully:
+    /// running jobs get the grace period.
+    pub fn max_time(mut self, time: Duration) -> Self {
+        self.limits.max_time = Some(time);
+        self
+    }
+
+    /// Attempts in all for the jobs whose listener or event declares no
+    /// `tries` (Laravel's `queue:work --tries`); a declared value wins.
+    /// 0 means no limit, as in Laravel. Default: the queue's defaults
+    /// (`EVENTS_RETRY_ATTEMPTS`).
+    pub fn tries(mut self, tries: u32) -> Self {
+        self.tries = Some(tries);
+        self
+    }
+
+    /// The timeout of an attempt at the jobs whose listener or event
+    /// declares no `timeout` (Laravel's `queue:work --timeout`); a declared
+    /// value wins. An attempt running longer is cancelled and counts as
+    /// failed. `Duration::ZERO` means none, as Laravel's `--timeout=0`
+    /// (also over a timeout in the queue's defaults). Default: the queue's
+    /// defaults (none).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The delays before the retries of the jobs whose listener or event
+    /// declares no `backoff` (Laravel's `queue:work --backoff=1,5,10`): the
+    /// delay before retry n, the last one repeating; a declared list wins.
+    /// Default: the queue's `EVENTS_RETRY_DELAY_SECONDS`.
+    pub fn backoff(mut self, delays: impl IntoIterator<Item = Duration>) -> Self {
+        self.backoff = delays.into_iter().collect();
+        self
+    }
+
+    /// What this worker gives the jobs that declare no tries, timeout or
+    /// backoff: its own, else its queue's defaults.
+    fn fallback(&self) -> JobSettings {
+        let defaults = self.queue.defaults();
+        let chrono = |t: Duration| chrono::Duration::from_std(t).unwrap_or(chrono::Duration::MAX);
+        let backoff = match self.backoff.is_empty() {
+            true => defaults.backoff.clone(),
+            false => self.backoff.iter().copied().map(chrono).collect(),
+        };
+        JobSettings {
+            tries: self.tries.or(defaults.tries),
+            timeout: self.timeout.map(chrono).or(defaults.timeout),
+            backoff,
+            retry_delay: defaults.retry_delay,
+            ..JobSettings::default()
+        }
+    }
+
+    /// Logs the counts per queue at INFO this often while it runs.
+    pub fn log_stats_every(mut self, every: Duration) -> Self {
+        self.log_every = Some(every.max(Duration::from_millis(10)));
+        self
+    }
+
+    /// A live view of this worker's counts per queue (processed, retried,
+    /// failed, in flight), queue depth and wait/run latency: take it before
+    /// `run`, read it while the worker runs and after.
+    pub fn stats(&mut self) -> WorkerStats {
+        self.stats
+            .get_or_insert_with(|| {
+                WorkerStats::new(self.queue.backend().ok().cloned(), self.queues.clone())
+            })
+            .clone()
+    }
+
+    /// The queues to take jobs from, in order of preference (default:
+    /// `EVENTS_DEFAULT_QUEUE`).
+    pub fn queues<I, S>(mut self, queues: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.queues = queues.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Jobs run at the same time (default 1).
+    pub fn concurrency(mut self, jobs: usize) -> Self {
+        self.concurrency = jobs.max(1);
+        self
+    }
+
+    /// How long a claimed job stays invisible to other workers (default 90 s,
+    /// Laravel's `retry_after`). A worker that dies mid-job leaves it to be
+    /// claimed again after this; keep it above your longest `timeout`.
+    pub fn visibility_timeout(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(Duration::from_millis(10));
+        self
+    }
+
+    /// How long running jobs may take to finish after shutdown is asked (default 30 s).
+    pub fn grace_period(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// The longest pause between polls of an empty queue (default 100 ms).
+    pub fn poll_interval(mut self, poll: Duration) -> Self {
+        self.poll = poll.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How many jobs one fetch claims ahead of running them. By default it
+    /// adapts: while jobs finish in under 5 ms on average, `max(4 x
+    /// concurrency, 128)` (one round trip for many jobs); for slower jobs,
+    /// `concurrency`, so a worker does not sit on jobs other workers could run.
+    ///
+    /// On the `memory` connection the worker's `concurrency` tasks each take
+    /// a fair share of what waits until jobs prove fast (under 100 µs), then
+    /// up to 64 at a time (`prefetch` splits its number between them); a
+    /// task hands its unstarted jobs back when a job awaits I/O.
+    pub fn prefetch(mut self, jobs: usize) -> Self {
+        self.prefetch = Some(jobs.max(1));
+        self
+    }
+
+    /// Runs until SIGTERM or ctrl-c.
+    pub async fn run(self) -> Result<WorkerReport, QueueError> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Runs until `shutdown` completes; then takes no new job, lets running
+    /// ones finish within the grace period and hands the rest back.
+    ///
+    /// Fails at once, before taking a job, when the registry is not usable
+    /// (two listeners under one name, middleware it does not provide).
+    pub async fn run_until(
+        mut self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<WorkerReport, QueueError> {
+        let backend = self.queue.backend()?.clone();
+        self.registry.check().map_err(QueueError::Registry)?;
+        let stats = self.stats();
+        let logger = self.log_every.map(|every| {
+            let stats = stats.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    stats.log().await;
+                }
+            })
+        });
+        let stop = Arc::new(Notify::new());
+        let max_time = self.limits.max_time;
+        let stopped = stop.clone();
+        let shutdown = async move {
+            let timer = async {
+                match max_time {
+                    Some(time) => tokio::time::sleep(time).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = shutdown => {}
+                () = timer => tracing::info!("queue worker reached its max_time; stopping"),
+                () = stopped.notified() => {}
+            }
+        };
+        let report = if let Some(in_process) = backend.in_process() {
+            // The backend's own loop (the memory connection's).
+            let fallback = self.fallback();
+            let plan = WorkerPlan {
+                registry: self.registry,
+                queues: self.queues,
+                concurrency: self.concurrency,
+                grace: self.grace,
+                poll: self.poll,
+                prefetch: self.prefetch,
+                limits: self.limits,
+                fallback,
+                stats,
+                stop,
+            };
+            // Told through a channel, so the loop is `Send` and `'static`
+            // whatever `shutdown` is.
+            let (tell, told) = tokio::sync::oneshot::channel::<()>();
+            let mut run = in_process.run_worker(
+                plan,
+                Box::pin(async move {
+                    let _ = told.await;
+                }),
+            );
+            tokio::pin!(shutdown);
+            tokio::select! {
+                biased;
+                report = &mut run => report,
+                () = &mut shutdown => {
+                    let _ = tell.send(());
+                    run.await
+                }
+            }
+        } else {
+            self.run_claims(backend, stats, stop, shutdown).await
+        };
+        if let Some(logger) = logger {
+            logger.abort();
+        }
+        report
+    }
+}
+
+/// The `tracing` target of the per-job events a worker emits: fields `job`,
+/// `name` (the listener, or the event for a queued event), `event`, `queue`,
+/// `status` (`RUNNING`, then `DONE`, `RETRY` or `FAIL`), and when it ended
+/// `micros` and `reason`.
+pub const JOB_LOG_TARGET: &str = "event_core::queue::job";

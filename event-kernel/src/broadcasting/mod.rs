@@ -1,0 +1,116 @@
+//! The broadcasting seam: what an event offers to be broadcast, what a
+//! broadcaster receives, and Laravel's `toOthers()`.
+//!
+//! An event is broadcast when it offers a [`Broadcastable`] or
+//! [`ShouldBroadcast`] view (`Event::as_broadcastable` /
+//! `Event::as_should_broadcast`; `#[derive(Event)]` with `broadcast = "..."`
+//! provides it) and the dispatcher has a [`Broadcaster`]
+//! (`Dispatcher::set_broadcaster`). The broadcasters themselves (log,
+//! memory, pusher, redis) and the Pusher protocol live in `event-broadcast`.
+//!
+//! Laravel's `broadcast(...)->toOthers()` is [`to_others`]: everything
+//! broadcast inside it skips the socket that made the request.
+
+pub mod queued;
+
+use std::future::Future;
+
+use anyhow::Result;
+use async_trait::async_trait;
+
+use crate::event::Event;
+
+/// The seed's broadcasting interface: one channel, a payload, public or private.
+pub trait Broadcastable: Send + Sync {
+    fn broadcast_channel(&self) -> String;
+    fn broadcast_data(&self) -> serde_json::Value;
+    fn is_private(&self) -> bool {
+        false
+    }
+    /// Presence channels (who is online) are private channels with member data.
+    fn is_presence(&self) -> bool {
+        false
+    }
+}
+
+/// Laravel's `ShouldBroadcast`: several channels and a custom event name.
+pub trait ShouldBroadcast: Event {
+    /// Full channel names, with `private-` / `presence-` prefixes where needed.
+    fn broadcast_on(&self) -> Vec<String>;
+    fn broadcast_as(&self) -> Option<String> {
+        None
+    }
+    fn broadcast_with(&self) -> serde_json::Value {
+        self.to_json()
+    }
+    fn should_queue_broadcast(&self) -> bool {
+        true
+    }
+}
+
+/// What a broadcaster sends: the channels, the event name clients bind to, the
+/// payload, and the socket to leave out ([`to_others`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BroadcastMessage {
+    pub channels: Vec<String>,
+    pub event: String,
+    pub data: serde_json::Value,
+    /// The socket that caused the event (the request's `X-Socket-ID`); it
+    /// does not receive the broadcast.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket_id: Option<String>,
+}
+
+tokio::task_local! {
+    static SOCKET_ID: Option<String>;
+}
+
+/// Runs `work` with every broadcast it causes excluding `socket_id` (Laravel's
+/// `toOthers()`); pass the request's `X-Socket-ID` header. `None` (no header)
+/// broadcasts to everyone.
+pub async fn to_others<F: Future>(socket_id: Option<String>, work: F) -> F::Output {
+    SOCKET_ID.scope(socket_id, work).await
+}
+
+/// The socket excluded by the enclosing [`to_others`], if any.
+pub fn current_socket_id() -> Option<String> {
+    SOCKET_ID.try_with(|id| id.clone()).ok().flatten()
+}
+
+impl BroadcastMessage {
+    /// The message for `event`, if it broadcasts at all. Inside
+    /// [`to_others`] it carries that socket id.
+    pub fn for_event(event: &dyn Event) -> Option<Self> {
+        if let Some(b) = event.as_should_broadcast() {
+            return Some(Self {
+                channels: b.broadcast_on(),
+                event: b
+                    .broadcast_as()
+                    .unwrap_or_else(|| event.event_name().to_string()),
+                data: b.broadcast_with(),
+                socket_id: current_socket_id(),
+            });
+        }
+        let b = event.as_broadcastable()?;
+        let channel = b.broadcast_channel();
+        let channel = if b.is_presence() {
+            format!("presence-{channel}")
+        } else if b.is_private() {
+            format!("private-{channel}")
+        } else {
+            channel
+        };
+        Some(Self {
+            channels: vec![channel],
+            event: event.event_name().to_string(),
+            data: b.broadcast_data(),
+            socket_id: current_socket_id(),
+        })
+    }
+}
+
+/// Sends broadcast messages somewhere.
+#[async_trait]
+pub trait Broadcaster: Send + Sync {
+    async fn broadcast(&self, message: &BroadcastMessage) -> Result<()>;
+}

@@ -1,0 +1,153 @@
+//! What every section of the configuration shares: the error a bad
+//! `EVENTS_*` value gives, the parsers that name the variable in it, and
+//! [`redact`] for URLs in messages. Each layer reads its own section (the
+//! queue its connection and defaults, the store its URL, broadcasting its
+//! server); `event_core::config::EventsConfig` puts them together.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+/// The `EVENTS_*` variables a section reads, by name.
+pub type Vars = HashMap<String, String>;
+
+/// The `EVENTS_*` variables of the process environment over those of the
+/// `.env` file in the current directory (real variables win). The process
+/// environment is not modified.
+pub fn env_vars() -> Result<Vars, ConfigError> {
+    let mut vars = Vars::new();
+    match dotenvy::dotenv_iter() {
+        Ok(iter) => {
+            for item in iter {
+                let (key, value) = item.map_err(|e| ConfigError::DotEnv {
+                    path: ".env".to_string(),
+                    reason: e.to_string(),
+                })?;
+                vars.insert(key, value);
+            }
+        }
+        Err(e) if e.not_found() => {}
+        Err(e) => {
+            return Err(ConfigError::DotEnv {
+                path: ".env".to_string(),
+                reason: e.to_string(),
+            });
+        }
+    }
+    vars.extend(std::env::vars());
+    vars.retain(|key, _| key.starts_with("EVENTS_"));
+    Ok(vars)
+}
+
+/// A configuration value that could not be used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A variable's value is not one it accepts.
+    #[error("invalid value `{value}` for {var}: {reason}")]
+    Invalid {
+        /// The variable, e.g. `EVENTS_QUEUE_CONNECTION`.
+        var: &'static str,
+        /// The value as given.
+        value: String,
+        /// What it accepts.
+        reason: String,
+    },
+    /// The `.env` file exists but cannot be read.
+    #[error("could not read {path}: {reason}")]
+    DotEnv {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// The error for a variable whose value cannot be used.
+pub fn invalid(var: &'static str, value: &str, reason: &str) -> ConfigError {
+    ConfigError::Invalid {
+        var,
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// The trimmed value, refused when empty.
+pub fn non_empty(var: &'static str, value: String) -> Result<String, ConfigError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        Err(invalid(var, &value, "must not be empty"))
+    } else {
+        Ok(trimmed.to_string())
+    }
+}
+
+/// `true`/`1`/`yes`/`on` or `false`/`0`/`no`/`off`, any case.
+pub fn parse_bool(var: &'static str, value: String) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(invalid(var, &value, "expected true or false")),
+    }
+}
+
+/// A whole number of type `T`.
+pub fn parse_num<T: FromStr>(var: &'static str, value: String) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    value
+        .trim()
+        .parse()
+        .map_err(|e: T::Err| invalid(var, &value, &format!("expected a whole number ({e})")))
+}
+
+/// The URL with any password replaced by `***`, for messages.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let userinfo = &rest[..at];
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            let masked = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                "***".to_string()
+            };
+            format!("{scheme}://{masked}{}", &rest[at..])
+        }
+        None => url.to_string(),
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_passwords_only() {
+        assert_eq!(
+            redact("redis://:hunter2@db:6379/0"),
+            "redis://:***@db:6379/0"
+        );
+        assert_eq!(
+            redact("redis://app:hunter2@db:6379"),
+            "redis://app:***@db:6379"
+        );
+        assert_eq!(
+            redact("redis://127.0.0.1:6379?prefix=a@b"),
+            "redis://127.0.0.1:6379?prefix=a@b"
+        );
+        assert_eq!(redact("sqlite:///var/jobs.db"), "sqlite:///var/jobs.db");
+    }
+
+    #[test]
+    fn parsers_name_the_variable() {
+        let error = parse_num::<u32>("EVENTS_RETRY_ATTEMPTS", "three".into()).unwrap_err();
+        assert!(error.to_string().contains("EVENTS_RETRY_ATTEMPTS"), "{error}");
+        assert_eq!(parse_bool("X", " On ".into()), Ok(true));
+        assert!(non_empty("X", "  ".into()).is_err());
+    }
+}

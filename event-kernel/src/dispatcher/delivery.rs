@@ -1,0 +1,207 @@
+//! One dispatch, from the resolved listeners to each listener's result:
+//! the plain loop, the interceptors' seam, the event store's record, the
+//! broadcast, the queue handler and the listeners in order. `dispatch`,
+//! `dispatch_now` and `until` all come here, told apart by their [`Mode`].
+
+use std::future::Future;
+use std::ops::ControlFlow;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+
+use super::failure::{BroadcastFailed, listener_failed, queue_failed};
+use super::intercept::{self, Flow, Interception};
+use super::local::Resolved;
+use super::mode::Mode;
+use super::{Dispatcher, Route};
+use crate::broadcasting::{BroadcastMessage, Broadcaster, queued};
+use crate::event::Event;
+use crate::handler::QueueableHandler;
+use crate::scope;
+
+impl Dispatcher {
+    /// The one dispatch loop; `mode` says what the results make of it.
+    /// `wrapped` is true inside the interceptors' `around`.
+    pub(super) async fn dispatch_arc<M: Mode>(
+        &self,
+        event: Arc<dyn Event>,
+        queue_event: bool,
+        mut mode: M,
+        wrapped: bool,
+    ) -> M::Output {
+        let idle = intercept::idle();
+        if !idle && !wrapped && intercept::wraps() {
+            return self.dispatch_wrapped(event, queue_event, mode).await;
+        }
+        let resolved = self.resolve(&*event);
+        if idle && resolved.plain {
+            // Nothing to route, record, broadcast or queue: `deliver`'s loop
+            // without a queue handler, run here rather than in a nested future.
+            let output = 'listeners: {
+                for listener in resolved.listeners.iter() {
+                    let step = match listener.handle(event.clone()).await {
+                        Ok(()) => mode.handled(Ok(())),
+                        Err(error) => {
+                            mode.handled(Err(listener_failed(listener, &event, error).await))
+                        }
+                    };
+                    if let ControlFlow::Break(output) = step {
+                        break 'listeners output;
+                    }
+                }
+                mode.finish(Ok(()))
+            };
+            resolved.give_back();
+            return output;
+        }
+        let routed;
+        // Without interceptors, borrow the resolved handler and broadcaster
+        // rather than cloning their (shared) Arcs.
+        let (handler, broadcaster) = if idle {
+            (
+                resolved.handler.as_ref(),
+                resolved.broadcaster.as_ref().map(|b| (b, true)),
+            )
+        } else {
+            match self.intercept(&event, &resolved) {
+                Some(route) => {
+                    routed = route;
+                    (routed.0.as_ref(), routed.1.as_ref().map(|b| (b, routed.2)))
+                }
+                None => return mode.taken(),
+            }
+        };
+        match resolved.recorder.as_ref() {
+            None => {
+                self.deliver(&event, &resolved, handler, broadcaster, queue_event, mode)
+                    .await
+            }
+            // The event store: one record per dispatch that interceptors let
+            // through (a faked event is never recorded); its listeners run in
+            // the event's correlation scope.
+            Some(recorder) => {
+                let causation = recorder.record(&event);
+                let delivery =
+                    self.deliver(&event, &resolved, handler, broadcaster, queue_event, mode);
+                scope::within(causation, delivery).await
+            }
+        }
+    }
+
+    /// Broadcasts, then queues the event or runs (or queues) each listener.
+    async fn deliver<M: Mode>(
+        &self,
+        event: &Arc<dyn Event>,
+        resolved: &Resolved,
+        handler: Option<&Arc<dyn QueueableHandler>>,
+        // The broadcaster, and whether it is the one installed (not a fake's).
+        broadcaster: Option<(&Arc<dyn Broadcaster>, bool)>,
+        queue_event: bool,
+        mut mode: M,
+    ) -> M::Output {
+        // `should_queue_broadcast`: a worker broadcasts through the queue; a
+        // faked broadcaster records the broadcast now.
+        let broadcast = match (broadcaster, handler) {
+            (Some((used, true)), Some(handler)) if queued::is_queued(&**event) => {
+                queued::queue(handler, used, event)
+                    .await
+                    .map_err(|error| queue_failed(event, None, error))
+            }
+            (Some((broadcaster, _)), _) => broadcast(broadcaster.as_ref(), &**event).await,
+            (None, _) => Ok(()),
+        };
+        if let Some(handler) = handler
+            && queue_event
+            && event.should_queue()
+        {
+            let queued = match handler.queue_event_now(event) {
+                Some(done) => done,
+                None => handler.queue_event(event.clone()).await,
+            };
+            if let Err(error) = queued
+                && let ControlFlow::Break(output) =
+                    mode.queue_failed(queue_failed(event, None, error))
+            {
+                return output;
+            }
+            return mode.finish(broadcast);
+        }
+        // The hot loop: kept in this function (no nested future per listener).
+        for listener in resolved.listeners.iter() {
+            let step = if let Some(handler) = handler
+                && listener.should_queue()
+            {
+                let queued = match handler.queue_listener_now(listener, event) {
+                    Some(done) => done,
+                    None => {
+                        handler
+                            .queue_listener(listener.clone(), event.clone())
+                            .await
+                    }
+                };
+                match queued {
+                    Ok(()) => continue,
+                    Err(error) => mode.queue_failed(queue_failed(event, Some(listener), error)),
+                }
+            } else {
+                match listener.handle(event.clone()).await {
+                    Ok(()) => mode.handled(Ok(())),
+                    Err(error) => mode.handled(Err(listener_failed(listener, event, error).await)),
+                }
+            };
+            if let ControlFlow::Break(output) = step {
+                return output;
+            }
+        }
+        mode.finish(broadcast)
+    }
+
+    /// Offers the dispatch to the interceptors: `None` when one took the
+    /// event, else the queue handler and broadcaster to use.
+    #[inline(never)]
+    fn intercept(&self, event: &Arc<dyn Event>, resolved: &Resolved) -> Option<Route> {
+        let mut dispatch = Interception::new(
+            self,
+            event,
+            resolved.handler.clone(),
+            resolved.broadcaster.clone(),
+        );
+        match intercept::before(&mut dispatch) {
+            Flow::Taken => None,
+            Flow::Deliver => Some(dispatch.into_route()),
+        }
+    }
+
+    /// The dispatch run inside the interceptors that wrap deliveries.
+    #[inline(never)]
+    fn dispatch_wrapped<'a, M: Mode + 'a>(
+        &'a self,
+        event: Arc<dyn Event>,
+        queue_event: bool,
+        mode: M,
+    ) -> Pin<Box<dyn Future<Output = M::Output> + Send + 'a>> {
+        Box::pin(async move {
+            let mut output = None;
+            let scoped = event.clone();
+            let delivery: intercept::Delivery<'_> = Box::pin(async {
+                output = Some(self.dispatch_arc(event, queue_event, mode, true).await);
+            });
+            intercept::around(&scoped, delivery).await;
+            // `None`: an interceptor dropped the delivery without running it.
+            output.unwrap_or_else(M::dropped)
+        })
+    }
+}
+
+async fn broadcast(broadcaster: &dyn Broadcaster, event: &dyn Event) -> Result<()> {
+    match BroadcastMessage::for_event(event) {
+        Some(message) => broadcaster
+            .broadcast(&message)
+            .await
+            .with_context(|| BroadcastFailed {
+                event: event.event_name().to_string(),
+            }),
+        None => Ok(()),
+    }
+}

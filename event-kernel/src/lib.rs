@@ -1,0 +1,72 @@
+//! The kernel of `event-core`: events, listeners, the dispatcher, and the
+//! seams everything else plugs into.
+//!
+//! Applications add `event-core`, which re-exports this crate. Depend on the
+//! kernel directly when you write a plug-in (a queue connection, an event
+//! store, a broadcaster, a test fake): it knows none of them, the way
+//! `tracing-core` knows no subscriber. The seams are
+//!
+//! - [`QueueableHandler`]: where queued listeners and queued events go;
+//! - [`broadcasting::Broadcaster`]: where broadcasts go;
+//! - [`scope::Recorder`]: called once per dispatch of a recorded event; the
+//!   [`scope::Causation`] it returns is set around that event's listeners;
+//! - [`intercept::Interceptor`]: sees every dispatch before delivery (the
+//!   test fakes);
+//! - [`Rebuild`]: turns a stored event name and payload back into an event
+//!   and its listeners (a job registry, for workers and replays).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use event_kernel::{Dispatcher, Event, EventListener};
+//!
+//! #[derive(Debug)]
+//! struct UserRegistered { email: String }
+//!
+//! impl Event for UserRegistered {
+//!     fn event_name(&self) -> &'static str { "UserRegistered" }
+//!     fn to_json(&self) -> serde_json::Value { serde_json::json!({ "email": self.email }) }
+//! }
+//!
+//! struct Welcome;
+//! #[async_trait::async_trait]
+//! impl EventListener for Welcome {
+//!     async fn handle(&self, event: Arc<dyn Event>) -> anyhow::Result<()> {
+//!         let user = event.downcast_ref::<UserRegistered>().expect("a UserRegistered");
+//!         println!("welcome, {}", user.email);
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> anyhow::Result<()> {
+//! let events = Dispatcher::new();
+//! events.listen::<UserRegistered>(Arc::new(Welcome)).await;
+//! events.dispatch(UserRegistered { email: "ada@example.com".into() }).await?;
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod broadcasting;
+pub mod call;
+pub mod config;
+mod dispatchable;
+mod dispatcher;
+mod event;
+#[cfg(test)]
+mod fixtures;
+mod handler;
+mod listener;
+mod options;
+pub mod pattern;
+mod rebuild;
+pub mod scope;
+
+pub use dispatchable::Dispatchable;
+pub use dispatcher::{
+    BroadcastFailed, Dispatcher, ListenerFailed, QueueFailed, WeakDispatcher, intercept,
+};
+pub use event::{Event, IntoEvent, ShouldQueue, downcast_arc};
+pub use handler::QueueableHandler;
+pub use listener::{EventListener, ShouldQueueListener};
+pub use options::ListenerOptions;
+pub use rebuild::Rebuild;

@@ -1,0 +1,153 @@
+//! Listeners: what handles an event, and Laravel's `ShouldQueue` for them.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use async_trait::async_trait;
+
+use crate::event::Event;
+use crate::options::ListenerOptions;
+
+/// Handles an event. Implement it by hand (the seed's way) or generate it with
+/// `#[listener(event = E)]`, which hands your function the typed `&E`.
+#[async_trait]
+pub trait EventListener: Send + Sync {
+    async fn handle(&self, event: Arc<dyn Event>) -> Result<()>;
+
+    /// Called when `handle` failed (for a queued listener: after the last try).
+    async fn failed(&self, _event: Arc<dyn Event>, _exception: &anyhow::Error) -> Result<()> {
+        Ok(())
+    }
+
+    fn should_queue(&self) -> bool {
+        false
+    }
+    fn queue_name(&self) -> Option<&str> {
+        None
+    }
+    fn can_retry(&self) -> bool {
+        true
+    }
+    fn max_exceptions(&self) -> Option<u32> {
+        None
+    }
+    fn backoff(&self) -> Vec<chrono::Duration> {
+        vec![]
+    }
+
+    /// False for listeners with side effects (mail, payments) that must not
+    /// run again when the event store replays an event; inside a listener,
+    /// [`is_replaying`](crate::scope::is_replaying) tells the two apart.
+    fn replayable(&self) -> bool {
+        true
+    }
+
+    /// A stable name for the listener: queue jobs and error messages use it.
+    /// Defaults to the Rust type path.
+    fn listener_name(&self) -> &str {
+        std::any::type_name::<Self>()
+    }
+
+    /// The [`ShouldQueueListener`] view of this listener: how a worker
+    /// sees its `tries`, `timeout`, `delay`, `after_commit`, `middleware`...
+    ///
+    /// `register_listener!(E, Arc::new(listener))` and
+    /// `event_core::as_listener!(...)` see the concrete type and find a
+    /// hand-written `ShouldQueueListener` impl by themselves. Where the type
+    /// is already erased (`listen::<E>(Arc::new(listener))`, a
+    /// `JobRegistry` built by hand), opt in with one line in the
+    /// `EventListener` impl:
+    ///
+    /// ```ignore
+    /// fn as_should_queue_listener(&self) -> Option<&dyn ShouldQueueListener> { Some(self) }
+    /// ```
+    fn as_should_queue_listener(&self) -> Option<&dyn ShouldQueueListener> {
+        None
+    }
+
+    /// Everything this listener declares about its jobs, as one
+    /// [`ListenerOptions`]: what queue connections read, layered over the
+    /// event's settings and the config defaults. The default gathers the
+    /// methods above and, when present, the [`ShouldQueueListener`] view;
+    /// `#[listener]` overrides it.
+    fn options(&self) -> ListenerOptions {
+        ListenerOptions::declared_by_listener(self, self.as_should_queue_listener())
+    }
+
+    /// The listener's type, to tell two listeners that give the same
+    /// `listener_name()` apart. Not for implementing.
+    #[doc(hidden)]
+    fn __listener_type(&self) -> &'static str {
+        std::any::type_name::<Self>()
+    }
+}
+
+impl ListenerOptions {
+    /// What a listener declares through the plain `EventListener` methods
+    /// and, when given, its [`ShouldQueueListener`] impl: the default of
+    /// [`EventListener::options`].
+    pub fn declared_by_listener<L: EventListener + ?Sized>(
+        listener: &L,
+        queued: Option<&dyn ShouldQueueListener>,
+    ) -> Self {
+        let mut declared = Self {
+            queued: listener.should_queue(),
+            queue: listener.queue_name().map(str::to_string),
+            max_exceptions: listener.max_exceptions(),
+            backoff: listener.backoff(),
+            retry: listener.can_retry(),
+            ..Self::default()
+        };
+        if let Some(queued) = queued {
+            declared.connection = queued.queue_connection().map(str::to_string);
+            if let Some(queue) = queued.queue() {
+                declared.queue = Some(queue.to_string());
+            }
+            declared.delay = queued.delay();
+            declared.tries = queued.tries();
+            declared.timeout = queued.timeout();
+            declared.after_commit = queued.after_commit();
+            declared.middleware = queued.middleware();
+        }
+        declared
+    }
+}
+
+/// Laravel's `ShouldQueue` for listeners, with its builder methods.
+#[async_trait]
+pub trait ShouldQueueListener: EventListener {
+    fn queue_connection(&self) -> Option<&str> {
+        None
+    }
+    fn queue(&self) -> Option<&str> {
+        self.queue_name()
+    }
+    fn delay(&self) -> Option<chrono::Duration> {
+        None
+    }
+    fn tries(&self) -> Option<u32> {
+        None
+    }
+    fn timeout(&self) -> Option<chrono::Duration> {
+        None
+    }
+    fn middleware(&self) -> Vec<String> {
+        vec![]
+    }
+    fn after_commit(&self) -> bool {
+        false
+    }
+    /// Route this listener to another connection.
+    fn via_connection(self, connection: &str) -> Self
+    where
+        Self: Sized;
+    /// Route this listener to another queue.
+    fn via_queue(self, queue: &str) -> Self
+    where
+        Self: Sized;
+    /// Delay this listener's jobs.
+    fn with_delay(self, delay: chrono::Duration) -> Self
+    where
+        Self: Sized;
+}
+

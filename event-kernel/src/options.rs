@@ -1,0 +1,60 @@
+//! `ListenerOptions`: what a listener declares about its queued jobs.
+
+use chrono::Duration;
+
+/// What one listener declares about its jobs: `None` and empty mean "not
+/// said here". The queue layers it over the event's settings, the
+/// connection's defaults and the worker's, into the settings a job is
+/// stored with (`event_core::queue::JobSettings`); the kernel only carries
+/// it.
+///
+/// `#[listener(...)]` fills it from its attributes; a hand-written listener
+/// gets it from its `EventListener` methods and, when it opts in, its
+/// `ShouldQueueListener` impl (`EventListener::options`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerOptions {
+    /// `should_queue()`: run on a queue rather than inline.
+    pub queued: bool,
+    /// The connection to queue on (`sync`, `memory`, `sqlite`, `redis`,
+    /// `postgres`, or a name the app gave one).
+    pub connection: Option<String>,
+    /// The named queue (`"default"`: the connection's default queue).
+    pub queue: Option<String>,
+    /// Hold a new job back this long.
+    pub delay: Option<Duration>,
+    /// Attempts in all; 0 means no limit (Laravel's `$tries = 0`).
+    pub tries: Option<u32>,
+    /// Delay before retry n; the last value repeats.
+    pub backoff: Vec<Duration>,
+    /// An attempt running longer is cancelled and counts as failed; zero
+    /// means none (Laravel's `$timeout = 0`).
+    pub timeout: Option<Duration>,
+    /// Fail for good after this many attempts that returned an error or panicked.
+    pub max_exceptions: Option<u32>,
+    /// Queue only when the surrounding unit of work commits.
+    pub after_commit: bool,
+    /// Job middleware names (`throttle:N,M`, `rate_limited:NAME`,
+    /// `without_overlapping:KEY`, or one the worker's registry provides).
+    pub middleware: Vec<String>,
+    /// `can_retry()`: false means one attempt whatever `tries` says.
+    pub retry: bool,
+}
+
+impl Default for ListenerOptions {
+    /// Nothing declared: not queued, may retry.
+    fn default() -> Self {
+        Self {
+            queued: false,
+            connection: None,
+            queue: None,
+            delay: None,
+            tries: None,
+            backoff: Vec::new(),
+            timeout: None,
+            max_exceptions: None,
+            after_commit: false,
+            middleware: Vec::new(),
+            retry: true,
+        }
+    }
+}
