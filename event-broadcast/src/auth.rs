@@ -78,8 +78,8 @@ enum Segment {
 /// turns an allowed request into the `auth` string the server checks.
 ///
 /// ```
-/// use event_core::broadcasting::{ChannelAuthorizer, PresenceMember};
-/// use event_core::broadcasting::signature::Credentials;
+/// use event_broadcast::{ChannelAuthorizer, PresenceMember};
+/// use event_broadcast::signature::Credentials;
 ///
 /// struct User { id: u64, name: String }
 ///

@@ -4,10 +4,10 @@
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
-//! use event_core::store;
+//! use event_history as store;
 //! // EVENTS_STORE_ENABLED=true, EVENTS_STORE_URL=sqlite://events.db, EVENTS_STORE_TABLE=events
-//! let events = store::connect(&event_core::config::EventsConfig::from_env()?).await?;
-//! events.install(event_core::event_dispatcher().await).await;
+//! let events = store::connect(&event_history::StoreConfig::from_env()?).await?;
+//! events.install(event_kernel::Dispatcher::global()).await;
 //! // ... dispatch as usual; every event is appended in the background.
 //! events.flush().await?;
 //! for record in events.query().name("OrderProcessed").limit(50).fetch().await? {

@@ -30,7 +30,7 @@ pub(crate) fn hold(target: &Queue, job: &Job) -> bool {
 ///
 /// ```no_run
 /// # async fn demo() -> anyhow::Result<()> {
-/// event_core::queue::defer(async {
+/// event_jobs::defer(async {
 ///     // save the order in your database transaction, then:
 ///     // OrderPlacedEvent { .. }.dispatch().await?;
 ///     // commit; an error here drops the queued jobs

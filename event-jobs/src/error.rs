@@ -7,8 +7,8 @@
 //! parsing text:
 //!
 //! ```no_run
-//! # async fn demo(queue: event_core::queue::Queue) {
-//! use event_core::queue::QueueError;
+//! # async fn demo(queue: event_jobs::Queue) {
+//! use event_jobs::QueueError;
 //! match queue.size().await {
 //!     Err(QueueError::Redis { source, .. }) if source.is_io_error() => { /* down: try later */ }
 //!     Err(other) => eprintln!("{other}"),

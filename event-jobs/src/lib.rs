@@ -1,16 +1,16 @@
 //! Queued listeners and events: connections, workers, the failed-jobs store.
 //!
 //! ```no_run
-//! # async fn demo(registry: event_core::queue::JobRegistry) -> anyhow::Result<()> {
-//! use event_core::queue::{self, Worker};
-//! let config = event_core::config::EventsConfig::from_env()?;
-//! let connection = queue::connect(&config).await?;   // sync | memory | sqlite | redis
-//! connection.install(event_core::Dispatcher::global()).await;
+//! # async fn demo(registry: event_jobs::JobRegistry) -> anyhow::Result<()> {
+//! use event_jobs::{QueueConfig, Worker, connect, shutdown_signal};
+//! let config = QueueConfig::from_env()?;
+//! let connection = connect(&config).await?;   // sync | memory | sqlite | redis | postgres
+//! connection.install(event_kernel::Dispatcher::global()).await;
 //! // ... in the worker binary or task:
 //! Worker::new(connection, registry)
 //!     .queues(["orders", "emails"])
 //!     .concurrency(8)
-//!     .run_until(queue::shutdown_signal())
+//!     .run_until(shutdown_signal())
 //!     .await?;
 //! # Ok(()) }
 //! ```

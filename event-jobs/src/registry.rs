@@ -5,11 +5,21 @@
 //! apps without artisan build one by hand:
 //!
 //! ```
-//! # use event_core::prelude::*;
-//! # #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Event)]
+//! # use std::sync::Arc;
+//! # use event_jobs::JobRegistry;
+//! # use event_kernel::{Event, EventListener};
+//! # #[derive(Debug, serde::Serialize, serde::Deserialize)]
 //! # struct OrderShippedEvent { order_id: String }
-//! # #[listener(event = OrderShippedEvent, queued)]
-//! # async fn send_shipment_email(_: &OrderShippedEvent) -> anyhow::Result<()> { Ok(()) }
+//! # impl Event for OrderShippedEvent {
+//! #     fn event_name(&self) -> &'static str { "OrderShipped" }
+//! #     fn to_json(&self) -> serde_json::Value { serde_json::json!({ "order_id": self.order_id }) }
+//! # }
+//! # struct SendShipmentEmailListener;
+//! # #[async_trait::async_trait]
+//! # impl EventListener for SendShipmentEmailListener {
+//! #     async fn handle(&self, _: Arc<dyn Event>) -> anyhow::Result<()> { Ok(()) }
+//! #     fn should_queue(&self) -> bool { true }
+//! # }
 //! let jobs = JobRegistry::new()
 //!     .listener::<OrderShippedEvent>(Arc::new(SendShipmentEmailListener));
 //! assert_eq!(jobs.listeners_of("OrderShipped").len(), 1);

@@ -37,12 +37,12 @@ pub(super) fn hold(inner: &Arc<Inner>, jobs: Vec<Job>) -> Option<Vec<Job>> {
 /// the process dies between the two.
 ///
 /// ```no_run
-/// # async fn demo(client: &mut event_core::queue::postgres::tokio_postgres::Client,
-/// #               dispatcher: &event_core::Dispatcher) -> anyhow::Result<()> {
+/// # async fn demo(client: &mut event_jobs::postgres::tokio_postgres::Client,
+/// #               dispatcher: &event_kernel::Dispatcher) -> anyhow::Result<()> {
 /// # #[derive(Debug)] struct OrderPlaced; impl event_core::Event for OrderPlaced {
 /// #     fn event_name(&self) -> &'static str { "OrderPlaced" }
 /// #     fn to_json(&self) -> serde_json::Value { serde_json::Value::Null } }
-/// use event_core::queue::postgres::in_transaction;
+/// use event_jobs::postgres::in_transaction;
 /// let tx = client.transaction().await?;
 /// tx.execute("INSERT INTO orders (id) VALUES (42)", &[]).await?;
 /// in_transaction(&tx, async {

@@ -22,8 +22,8 @@ use super::{Queue, QueueError};
 /// Runs queued jobs of one connection.
 ///
 /// ```no_run
-/// # async fn demo(connection: event_core::queue::Queue, registry: event_core::queue::JobRegistry) -> Result<(), event_core::queue::QueueError> {
-/// use event_core::queue::{Worker, shutdown_signal};
+/// # async fn demo(connection: event_jobs::Queue, registry: event_jobs::JobRegistry) -> Result<(), event_jobs::QueueError> {
+/// use event_jobs::{Worker, shutdown_signal};
 /// Worker::new(connection, registry)
 ///     .queues(["orders", "emails"])
 ///     .concurrency(8)

@@ -6,19 +6,15 @@
 //! and listener, by downcasting:
 //!
 //! ```
-//! # use event_core::prelude::*;
-//! use event_core::{BroadcastFailed, ListenerFailed, QueueFailed};
-//! # async fn demo(events: &Dispatcher, event: impl event_core::IntoEvent) {
+//! use event_kernel::{BroadcastFailed, Dispatcher, IntoEvent, ListenerFailed, QueueFailed};
+//! # async fn demo(events: &Dispatcher, event: impl IntoEvent) {
 //! if let Err(error) = events.dispatch(event).await {
 //!     if let Some(failed) = error.downcast_ref::<ListenerFailed>() {
 //!         eprintln!("listener {} failed: {:#}", failed.listener, error);
 //!     } else if let Some(failed) = error.downcast_ref::<QueueFailed>() {
-//!         // The cause is the queue's own error (`event_core::queue::QueueError`).
-//!         let down = error
-//!             .chain()
-//!             .filter_map(|e| e.downcast_ref::<event_core::queue::QueueError>())
-//!             .any(|e| e.is_unreachable());
-//!         eprintln!("could not queue {}: down = {down}", failed.event);
+//!         // The cause is the queue's own error (`event_core::queue::QueueError`,
+//!         // whose `is_unreachable()` tells an outage from a bug).
+//!         eprintln!("could not queue {}: {error:#}", failed.event);
 //!     } else if error.downcast_ref::<BroadcastFailed>().is_some() {
 //!         eprintln!("broadcast failed: {error:#}");
 //!     }
