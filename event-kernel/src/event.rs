@@ -1,4 +1,6 @@
-//! The `Event` trait and what every event gets for free.
+//! The `Event` trait, what every event gets for free, and the views an
+//! event offers the queue (`ShouldQueue`) and broadcasting
+//! (`Broadcastable`, `ShouldBroadcast`).
 
 use std::any::Any;
 use std::borrow::Cow;
@@ -9,7 +11,6 @@ use std::sync::Arc;
 // `OrderProcessed`): one function for the macros, the runtime and artisan.
 use event_macros_internals::naming::conventional_event_name;
 
-use crate::broadcasting::{Broadcastable, ShouldBroadcast};
 
 /// Something that happened in the application.
 ///
@@ -160,3 +161,30 @@ impl IntoEvent for Arc<dyn Event> {
     }
 }
 
+/// The seed's broadcasting interface: one channel, a payload, public or private.
+pub trait Broadcastable: Send + Sync {
+    fn broadcast_channel(&self) -> String;
+    fn broadcast_data(&self) -> serde_json::Value;
+    fn is_private(&self) -> bool {
+        false
+    }
+    /// Presence channels (who is online) are private channels with member data.
+    fn is_presence(&self) -> bool {
+        false
+    }
+}
+
+/// Laravel's `ShouldBroadcast`: several channels and a custom event name.
+pub trait ShouldBroadcast: Event {
+    /// Full channel names, with `private-` / `presence-` prefixes where needed.
+    fn broadcast_on(&self) -> Vec<String>;
+    fn broadcast_as(&self) -> Option<String> {
+        None
+    }
+    fn broadcast_with(&self) -> serde_json::Value {
+        self.to_json()
+    }
+    fn should_queue_broadcast(&self) -> bool {
+        true
+    }
+}

@@ -19,34 +19,7 @@ use anyhow::Result;
 use async_trait::async_trait;
 
 use crate::event::Event;
-
-/// The seed's broadcasting interface: one channel, a payload, public or private.
-pub trait Broadcastable: Send + Sync {
-    fn broadcast_channel(&self) -> String;
-    fn broadcast_data(&self) -> serde_json::Value;
-    fn is_private(&self) -> bool {
-        false
-    }
-    /// Presence channels (who is online) are private channels with member data.
-    fn is_presence(&self) -> bool {
-        false
-    }
-}
-
-/// Laravel's `ShouldBroadcast`: several channels and a custom event name.
-pub trait ShouldBroadcast: Event {
-    /// Full channel names, with `private-` / `presence-` prefixes where needed.
-    fn broadcast_on(&self) -> Vec<String>;
-    fn broadcast_as(&self) -> Option<String> {
-        None
-    }
-    fn broadcast_with(&self) -> serde_json::Value {
-        self.to_json()
-    }
-    fn should_queue_broadcast(&self) -> bool {
-        true
-    }
-}
+pub use crate::event::{Broadcastable, ShouldBroadcast};
 
 /// What a broadcaster sends: the channels, the event name clients bind to, the
 /// payload, and the socket to leave out ([`to_others`]).
