@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::Run;
-use event_core::queue::{FailedJobs, Queue, Worker};
 use event_core::queue::JobRegistry;
+use event_core::queue::{FailedJobs, Queue, Worker};
 use event_core::{Dispatcher, Event, listener};
 use serde::{Deserialize, Serialize};
 

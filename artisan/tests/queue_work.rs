@@ -10,8 +10,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use event_core::queue::Queue;
 use event_core::queue::JobRegistry;
+use event_core::queue::Queue;
 use event_core::{Dispatcher, Event, listener};
 use serde::{Deserialize, Serialize};
 

@@ -6,8 +6,8 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use event_core::store::EventStore;
 use event_core::queue::JobRegistry;
+use event_core::store::EventStore;
 use event_core::{Dispatcher, Event, EventListener, async_trait};
 use serde::{Deserialize, Serialize};
 

@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use event_broadcast_server::{Server, ServerConfig};
 use event_broadcast::signature::{self, Credentials};
+use event_broadcast_server::{Server, ServerConfig};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::{Barrier, mpsc};
 use tokio_tungstenite::tungstenite::Message;

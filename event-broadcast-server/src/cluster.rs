@@ -15,7 +15,6 @@
 //!   itself with backoff, local traffic never waits, and nothing exits.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use event_broadcast::cluster::{ClusterMessage, nodes_key, presence_key, pubsub_channel};
@@ -25,28 +24,14 @@ use redis::aio::ConnectionManager;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::hub::{Hub, Stats};
-
-/// The node's way onto the bus: a bounded buffer drained by one publisher task.
-#[derive(Debug, Clone)]
-pub(crate) struct ClusterLink {
-    tx: mpsc::Sender<ClusterMessage>,
-}
-
-impl ClusterLink {
-    pub(crate) fn publish(&self, message: ClusterMessage, stats: &Stats) {
-        if self.tx.try_send(message).is_err() {
-            stats.cluster_dropped.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
+use crate::hub::{ClusterLink, Hub};
 
 /// Joins `hub` to the cluster at `url`. Returns at once; the tasks run
 /// (and reconnect) until the runtime stops.
 pub(crate) fn join(hub: &Arc<Hub>, url: &str) -> anyhow::Result<()> {
     let client = redis::Client::open(url)?;
     let (tx, rx) = mpsc::channel(hub.config.cluster_buffer.max(1));
-    hub.set_cluster(ClusterLink { tx });
+    hub.set_cluster(ClusterLink::new(tx));
     tokio::spawn(publisher(hub.clone(), client.clone(), rx));
     tokio::spawn(subscriber(hub.clone(), client.clone()));
     tokio::spawn(heartbeat(hub.clone(), client));

@@ -10,9 +10,9 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use event_broadcast::signature::Credentials;
 use event_broadcast_server::{Server, ServerConfig, auth_router};
 use event_core::Dispatcher;
-use event_broadcast::signature::Credentials;
 use event_core::broadcasting::{ChannelAuthorizer, PusherBroadcaster};
 use tokio::io::{AsyncBufReadExt, BufReader};
 

@@ -6,8 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use event_broadcast_server::Server;
 use event_broadcast::signature::{self, Credentials};
+use event_broadcast_server::Server;
 use futures::SinkExt;
 use serde_json::{Value, json};
 

@@ -13,8 +13,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use crate::config::{BroadcastConfig, Scheme};
-use crate::signature::{Credentials, sign_request};
 use crate::error::ConnectError;
+use crate::signature::{Credentials, sign_request};
 use event_kernel::broadcasting::{BroadcastMessage, Broadcaster};
 
 /// The HTTP API takes at most this many channels per event.

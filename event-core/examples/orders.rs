@@ -115,6 +115,7 @@ pub async fn register_order_listeners() -> Result<()> {
     Ok(())
 }
 
+#[derive(Debug)]
 pub struct CreateOrderRequest {
     pub user_id: String,
     pub items: Vec<OrderItem>,

@@ -24,8 +24,7 @@ pub use event_broadcast::PusherBroadcaster;
 pub use event_broadcast::RedisBroadcaster;
 pub use event_broadcast::signature::Credentials;
 pub use event_broadcast::{
-    AuthError, AuthResponse, BroadcastConfig, BroadcastConnection, BroadcastMessage,
-    Broadcastable, Broadcaster, ChannelAuthorizer, ConnectError, LogBroadcaster,
-    MemoryBroadcaster, PresenceMember, Scheme, ShouldBroadcast, connect, current_socket_id,
-    to_others,
+    AuthError, AuthResponse, BroadcastConfig, BroadcastConnection, BroadcastMessage, Broadcastable,
+    Broadcaster, ChannelAuthorizer, ConnectError, LogBroadcaster, MemoryBroadcaster,
+    PresenceMember, Scheme, ShouldBroadcast, connect, current_socket_id, to_others,
 };

@@ -150,12 +150,18 @@ mod tests {
             BroadcastConfig::from(&config).connection,
             event_broadcast::BroadcastConnection::Memory
         );
-        assert_eq!(EventsConfig::from_vars(Vec::<(String, String)>::new()).unwrap(), EventsConfig::default());
+        assert_eq!(
+            EventsConfig::from_vars(Vec::<(String, String)>::new()).unwrap(),
+            EventsConfig::default()
+        );
     }
 
     #[test]
     fn a_bad_value_names_its_variable() {
         let error = EventsConfig::from_vars([("EVENTS_QUEUE_CONNECTION", "kafka")]).unwrap_err();
-        assert!(error.to_string().contains("EVENTS_QUEUE_CONNECTION"), "{error}");
+        assert!(
+            error.to_string().contains("EVENTS_QUEUE_CONNECTION"),
+            "{error}"
+        );
     }
 }

@@ -47,7 +47,9 @@ pub async fn listen_wildcard(listener: Arc<dyn EventListener>) {
 
 /// Registers a listener for an event name or wildcard pattern on the global dispatcher.
 pub async fn listen_pattern(name_or_pattern: &str, listener: Arc<dyn EventListener>) {
-    Dispatcher::global().listen_pattern(name_or_pattern, listener).await;
+    Dispatcher::global()
+        .listen_pattern(name_or_pattern, listener)
+        .await;
 }
 
 // ----- EventFacade -------------------------------------------------------------
@@ -56,6 +58,7 @@ pub async fn listen_pattern(name_or_pattern: &str, listener: Arc<dyn EventListen
 ///
 /// The `assert_*` methods return `bool` as the seed documents; they read what
 /// the global fake recorded (all false/zero when nothing is faked).
+#[derive(Debug)]
 pub struct EventFacade;
 
 impl EventFacade {

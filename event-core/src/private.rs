@@ -100,6 +100,7 @@ pub fn strings(items: &[&str]) -> Vec<String> {
 // first, the fallback on `Probe<T>` otherwise.
 
 /// Wraps a listener, or a reference to an event, for the macros' probe.
+#[derive(Debug)]
 pub struct Probe<T>(pub T);
 
 /// An `Arc` of a listener, erased: what `listen::<E>` takes.

@@ -42,12 +42,12 @@ use event_kernel::scope;
 use event_kernel::{Dispatcher, Event};
 
 pub use backend::Cursor;
+pub use config::StoreConfig;
 pub use error::{BoxError, StoreError};
+pub use event_kernel::scope::{Causation, current, is_replaying};
 pub use query::{Filter, Page, Query};
 pub use record::{Appended, EventRecord, ExpectedVersion, NewEvent};
 pub use replay::{Replay, ReplayFailure, ReplayReport};
-pub use config::StoreConfig;
-pub use event_kernel::scope::{Causation, current, is_replaying};
 pub use subscription::Subscription;
 pub use writer::{WriterOptions, WriterStats};
 

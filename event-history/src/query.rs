@@ -85,6 +85,12 @@ pub struct Query {
     filter: Filter,
 }
 
+impl std::fmt::Debug for Query {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Query").finish_non_exhaustive()
+    }
+}
+
 /// One page of results and where the next one starts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {

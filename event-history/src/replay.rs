@@ -45,6 +45,12 @@ pub struct Replay {
     listener: Option<String>,
 }
 
+impl std::fmt::Debug for Replay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replay").finish_non_exhaustive()
+    }
+}
+
 impl Replay {
     pub(crate) fn new(store: EventStore, after: i64) -> Self {
         Self {
@@ -89,10 +95,7 @@ impl Replay {
     }
 
     /// Replays every matching event, in position order.
-    pub async fn run(
-        self,
-        registry: &(impl Rebuild + ?Sized),
-    ) -> Result<ReplayReport, StoreError> {
+    pub async fn run(self, registry: &(impl Rebuild + ?Sized)) -> Result<ReplayReport, StoreError> {
         let backend = self.store.backend();
         let mut report = ReplayReport::default();
         let mut filter = self.filter;

@@ -10,9 +10,11 @@ use std::time::Duration;
 use futures::FutureExt;
 
 use super::job::Job;
-use super::middleware::{self, Gate, JobInfo, Next, Release, Spec};
 use super::registry::JobRegistry;
 use super::settings::JobSettings;
+use crate::middleware::run::{self, Gate};
+use crate::middleware::spec::Spec;
+use crate::middleware::{JobInfo, Next, Release};
 use event_kernel::Event;
 use event_kernel::EventListener;
 
@@ -129,7 +131,7 @@ pub(super) async fn attempt(run: Attempt<'_>) -> Verdict {
                 timeout: run.timeout_ms.map(Duration::from_millis),
             };
             let next: Next<'_> = Box::pin(listeners_run);
-            middleware::wrap(&wrap.gate, &info, wrap.job_id, &specs, next).await
+            run::wrap(&wrap.gate, &info, wrap.job_id, &specs, next).await
         }
     };
     let failure = failed.lock().unwrap_or_else(|e| e.into_inner()).take();

@@ -5,14 +5,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::QueueError;
-use super::in_process::InProcess;
 use super::job::{Claimed, FailedJob, Job, JobEnvelope, Receipt};
 use super::middleware::MiddlewareStore;
 
 /// A queue connection's storage. Every method works on batches where the
 /// storage allows it, so a worker pays one round trip for many jobs.
 #[async_trait]
-pub trait Backend: Send + Sync + 'static {
+pub trait Backend: std::any::Any + Send + Sync + 'static {
     /// `memory`, `sqlite` or `redis`.
     fn kind(&self) -> &'static str;
 
@@ -107,14 +106,6 @@ pub trait Backend: Send + Sync + 'static {
     /// connection shares. `None` (the default, right for `memory`) keeps
     /// them in this process.
     fn middleware_store(&self) -> Option<&dyn MiddlewareStore> {
-        None
-    }
-
-    /// The fast paths of a backend that lives in this process (the
-    /// `memory` connection): a dispatch pushes without waiting and the
-    /// [`Worker`](super::Worker) runs the backend's own loop. `None` (the
-    /// default) for storage: the general claim/ack path.
-    fn in_process(&self) -> Option<&dyn InProcess> {
         None
     }
 }

@@ -86,6 +86,8 @@ impl QueueConfig {
 
     /// `EVENTS_RETRY_DELAY_SECONDS` as a duration.
     pub fn retry_delay(&self) -> Duration {
-        Duration::seconds(i64::try_from(self.retry_delay_seconds.min(u64::from(u32::MAX))).unwrap_or(0))
+        Duration::seconds(
+            i64::try_from(self.retry_delay_seconds.min(u64::from(u32::MAX))).unwrap_or(0),
+        )
     }
 }

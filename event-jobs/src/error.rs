@@ -77,7 +77,7 @@ pub enum QueueError {
     )]
     Sync,
     #[error("the worker's job registry is not usable")]
-    Registry(#[source] super::RegistryError),
+    Registry(#[source] RegistryError),
 }
 
 impl QueueError {
@@ -124,4 +124,49 @@ impl QueueError {
             _ => false,
         }
     }
+}
+
+/// Why a job could not be rebuilt.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("unknown event `{0}`: it is not in this worker's job registry")]
+    UnknownEvent(String),
+    #[error("unknown listener `{0}`: it is not in this worker's job registry")]
+    UnknownListener(String),
+    #[error("the payload of event `{event}` does not deserialise: {source}")]
+    BadPayload {
+        event: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(
+        "two listeners are named `{name}` (`{first}` and `{second}`): a job stores the name to find its listener again; give one another `name`"
+    )]
+    DuplicateName {
+        name: String,
+        first: &'static str,
+        second: &'static str,
+    },
+    #[error("listener `{listener}`: {source}")]
+    Middleware {
+        listener: String,
+        #[source]
+        source: MiddlewareError,
+    },
+}
+
+/// A middleware string that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MiddlewareError {
+    #[error(
+        "unknown job middleware `{0}`: expected `throttle:N,M`, `rate_limited:NAME`, \
+         `without_overlapping:KEY`, or a name registered with `JobRegistry::middleware`"
+    )]
+    Unknown(String),
+    #[error("job middleware `{text}`: {reason}")]
+    Malformed { text: String, reason: &'static str },
+    #[error(
+        "job middleware `{0}` names a rate limit this worker's job registry does not have: add it with `JobRegistry::rate_limit`"
+    )]
+    UnknownLimit(String),
 }

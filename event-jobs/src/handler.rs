@@ -9,10 +9,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use async_trait::async_trait;
 
-use super::in_process::InProcess;
-use super::{JobSettings, Queue, QueueError, middleware, settings};
-use event_kernel::WeakDispatcher;
+use super::{JobSettings, MemoryBackend, Queue, QueueError, middleware, settings};
 use event_kernel::Event;
+use event_kernel::WeakDispatcher;
 use event_kernel::{EventListener, QueueableHandler};
 
 impl Queue {
@@ -21,7 +20,7 @@ impl Queue {
     fn in_process_target(
         &self,
         connection: Option<&str>,
-    ) -> Option<Result<&dyn InProcess, QueueError>> {
+    ) -> Option<Result<&MemoryBackend, QueueError>> {
         if connection.is_none() {
             return self.in_process().map(Ok);
         }
@@ -41,7 +40,7 @@ impl Queue {
         listener: &Arc<dyn EventListener>,
         event: &Arc<dyn Event>,
     ) -> Option<anyhow::Result<()>> {
-        if !self.inner.in_process && self.inner.others.is_empty() {
+        if self.inner.memory.is_none() && self.inner.others.is_empty() {
             return None;
         }
         // Resolved in place and read by reference: the settings are not
@@ -52,7 +51,7 @@ impl Queue {
     }
 
     fn queue_event_now_on(&self, event: &Arc<dyn Event>) -> Option<anyhow::Result<()>> {
-        if !self.inner.in_process && self.inner.others.is_empty() {
+        if self.inner.memory.is_none() && self.inner.others.is_empty() {
             return None;
         }
         let settings = self.event_settings(&**event);
@@ -75,7 +74,7 @@ impl Queue {
         if settings.after_commit || event_kernel::scope::recorded() {
             return None;
         }
-        if let Err(e) = middleware::check(&settings.middleware) {
+        if let Err(e) = middleware::spec::check(&settings.middleware) {
             return Some(Err(e.into()));
         }
         let queue = settings.queue_or(self.default_queue());
@@ -89,7 +88,7 @@ impl Queue {
         dispatcher: Option<&WeakDispatcher>,
     ) -> anyhow::Result<()> {
         let job = self.event_job(&event);
-        middleware::check(&job.envelope.settings.middleware)?;
+        middleware::spec::check(&job.envelope.settings.middleware)?;
         match self.route(job.envelope.settings.connection.as_deref())? {
             Some(target) => Ok(self.enqueue(target, job).await?),
             None => {
@@ -107,7 +106,7 @@ impl Queue {
         event: Arc<dyn Event>,
     ) -> anyhow::Result<()> {
         let job = self.listener_job(&listener, &event);
-        middleware::check(&job.envelope.settings.middleware)?;
+        middleware::spec::check(&job.envelope.settings.middleware)?;
         match self.route(job.envelope.settings.connection.as_deref())? {
             Some(target) => Ok(self.enqueue(target, job).await?),
             None => {

@@ -58,7 +58,6 @@ mod failed;
 #[cfg(test)]
 mod fixtures;
 mod handler;
-mod in_process;
 mod job;
 mod memory;
 mod middleware;
@@ -83,20 +82,18 @@ use event_kernel::EventListener;
 
 pub use backend::Backend;
 pub use config::QueueConfig;
-pub use event_kernel::broadcasting::queued::BROADCAST_LISTENER;
 pub use defer::defer;
-pub use error::QueueError;
+pub use error::{MiddlewareError, QueueError, RegistryError};
+pub use event_kernel::broadcasting::queued::BROADCAST_LISTENER;
 pub use failed::FailedJobs;
 pub use job::{Claimed, FailedJob, Job, JobEnvelope, Receipt};
 pub use memory::MemoryBackend;
-pub use middleware::{
-    JobInfo, JobMiddleware, MiddlewareError, MiddlewareStore, Next, RateLimit, Release,
-};
+pub use middleware::{JobInfo, JobMiddleware, MiddlewareStore, Next, RateLimit, Release};
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresBackend, PostgresOptions};
 #[cfg(feature = "redis")]
 pub use redis::{RedisBackend, RedisOptions};
-pub use registry::{EventDecoder, JobRegistry, RegistryError};
+pub use registry::{EventDecoder, JobRegistry};
 pub use settings::{JobSettings, Limits, UNLIMITED_TRIES};
 pub use shutdown::shutdown_signal;
 #[cfg(feature = "sqlite")]
@@ -105,7 +102,6 @@ pub use stats::{Latency, QueueStats, WorkerStats};
 pub use worker::{JOB_LOG_TARGET, Worker, WorkerReport};
 
 use handler::Installed;
-use in_process::InProcess;
 use job::Live;
 
 /// The URL with any password replaced by `***`, for messages.
@@ -143,10 +139,10 @@ struct Inner {
     name: String,
     /// `None` for `sync`.
     backend: Option<Arc<dyn Backend>>,
-    /// The backend offers in-process fast paths ([`Backend::in_process`]):
-    /// asked once, so a dispatch to a storage backend skips the fast path
-    /// at the cost of a field read.
-    in_process: bool,
+    /// The backend, when it is the in-process `memory` connection: its
+    /// fast paths (dispatch without waiting, its own worker loop). Found
+    /// once, when the queue is made.
+    memory: Option<Arc<MemoryBackend>>,
     /// The config defaults (`EVENTS_DEFAULT_QUEUE`, `EVENTS_RETRY_*`).
     defaults: JobSettings,
     others: HashMap<String, Queue>,
@@ -198,7 +194,7 @@ impl Queue {
         Self {
             inner: Arc::new(Inner {
                 name: name.to_string(),
-                in_process: backend.as_ref().is_some_and(|b| b.in_process().is_some()),
+                memory: backend.as_ref().and_then(MemoryBackend::of),
                 backend,
                 defaults: JobSettings::from_config(QueueConfig::default()),
                 others: HashMap::new(),
@@ -332,11 +328,8 @@ impl Queue {
     }
 
     /// The backend's in-process fast paths, if it has them.
-    fn in_process(&self) -> Option<&dyn InProcess> {
-        if !self.inner.in_process {
-            return None;
-        }
-        self.inner.backend.as_deref()?.in_process()
+    fn in_process(&self) -> Option<&MemoryBackend> {
+        self.inner.memory.as_deref()
     }
 
     /// The storage, or `QueueError::Sync` for the `sync` connection.
@@ -489,8 +482,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::{MemoryBackend, Queue, redact};
-    use event_kernel::Event;
     use crate::fixtures::Ping;
+    use event_kernel::Event;
     use event_kernel::EventListener;
 
     struct Queued;

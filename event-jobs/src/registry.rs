@@ -30,42 +30,15 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
-use event_kernel::broadcasting::queued::{BROADCAST_LISTENER, BroadcastListener};
-use super::middleware::{JobMiddleware, MiddlewareError, RateLimit, check_with};
+use crate::error::{MiddlewareError, RegistryError};
+use crate::middleware::spec::Spec;
+use crate::middleware::{JobMiddleware, RateLimit};
 use event_kernel::broadcasting::Broadcaster;
+use event_kernel::broadcasting::queued::{BROADCAST_LISTENER, BroadcastListener};
 use event_kernel::{Dispatcher, Event, EventListener, Rebuild};
 
 /// Rebuilds an event from its JSON payload.
 pub type EventDecoder = fn(serde_json::Value) -> Result<Arc<dyn Event>, serde_json::Error>;
-
-/// Why a job could not be rebuilt.
-#[derive(Debug, thiserror::Error)]
-pub enum RegistryError {
-    #[error("unknown event `{0}`: it is not in this worker's job registry")]
-    UnknownEvent(String),
-    #[error("unknown listener `{0}`: it is not in this worker's job registry")]
-    UnknownListener(String),
-    #[error("the payload of event `{event}` does not deserialise: {source}")]
-    BadPayload {
-        event: String,
-        #[source]
-        source: serde_json::Error,
-    },
-    #[error(
-        "two listeners are named `{name}` (`{first}` and `{second}`): a job stores the name to find its listener again; give one another `name`"
-    )]
-    DuplicateName {
-        name: String,
-        first: &'static str,
-        second: &'static str,
-    },
-    #[error("listener `{listener}`: {source}")]
-    Middleware {
-        listener: String,
-        #[source]
-        source: MiddlewareError,
-    },
-}
 
 struct EventEntry {
     decode: EventDecoder,
@@ -287,6 +260,22 @@ impl JobRegistry {
             }
         }
     }
+}
+
+/// Checks every middleware string against what `registry` provides.
+fn check_with(registry: &JobRegistry, middleware: &[String]) -> Result<(), MiddlewareError> {
+    for text in middleware {
+        match Spec::parse(text)? {
+            Spec::Custom(name) if registry.middleware_named(&name).is_none() => {
+                return Err(MiddlewareError::Unknown(text.clone()));
+            }
+            Spec::RateLimited(name) if registry.rate_limit_named(&name).is_none() => {
+                return Err(MiddlewareError::UnknownLimit(text.clone()));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// What a replay (the event store's) reads: events rebuilt and their

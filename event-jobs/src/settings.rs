@@ -348,11 +348,9 @@ pub(crate) fn resolve(own: &mut JobSettings, event: &dyn Event, defaults: &JobSe
     }
 }
 
-
 pub(crate) fn millis(d: Duration) -> u64 {
     d.num_milliseconds().max(0) as u64
 }
-
 
 mod ms_opt {
     use chrono::Duration;
@@ -365,7 +363,9 @@ mod ms_opt {
         }
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
         let ms = Option::<u64>::deserialize(d)?;
         Ok(ms.map(|ms| Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX / 1_000_000))))
     }

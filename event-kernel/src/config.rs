@@ -121,7 +121,6 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,7 +145,10 @@ mod tests {
     #[test]
     fn parsers_name_the_variable() {
         let error = parse_num::<u32>("EVENTS_RETRY_ATTEMPTS", "three".into()).unwrap_err();
-        assert!(error.to_string().contains("EVENTS_RETRY_ATTEMPTS"), "{error}");
+        assert!(
+            error.to_string().contains("EVENTS_RETRY_ATTEMPTS"),
+            "{error}"
+        );
         assert_eq!(parse_bool("X", " On ".into()), Ok(true));
         assert!(non_empty("X", "  ".into()).is_err());
     }

@@ -11,7 +11,6 @@ use std::sync::Arc;
 // `OrderProcessed`): one function for the macros, the runtime and artisan.
 use event_macros_internals::naming::conventional_event_name;
 
-
 /// Something that happened in the application.
 ///
 /// Implement it by hand (the seed's way) or with `#[derive(Event)]`. Because
@@ -110,7 +109,6 @@ pub fn downcast_arc<T: Event>(event: Arc<dyn Event>) -> Result<Arc<T>, Arc<dyn E
         Err(event)
     }
 }
-
 
 /// Queue settings of an event (Laravel's `ShouldQueue` interface).
 ///

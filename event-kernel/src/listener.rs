@@ -150,4 +150,3 @@ pub trait ShouldQueueListener: EventListener {
     where
         Self: Sized;
 }
-

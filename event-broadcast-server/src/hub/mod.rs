@@ -2,6 +2,7 @@
 //! (across the cluster), and the fan-out. One lock, never held across an
 //! `.await`; sends only queue (`try_send`).
 
+mod cluster_link;
 mod presence;
 mod remote;
 
@@ -14,11 +15,11 @@ use event_broadcast::channel::ChannelKind;
 use event_broadcast::cluster::ClusterMessage;
 use serde_json::Value;
 
-use crate::cluster::ClusterLink;
 use crate::config::ServerConfig;
 use crate::protocol;
 use crate::socket::{Sent, SocketHandle};
 use crate::webhooks::{Hook, Webhooks};
+pub(crate) use cluster_link::ClusterLink;
 
 pub(crate) use presence::parse_channel_data;
 

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use event_broadcast_server::{Server, ServerConfig};
 use event_broadcast::signature::{self, Credentials};
+use event_broadcast_server::{Server, ServerConfig};
 use futures::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;

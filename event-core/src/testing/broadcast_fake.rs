@@ -1,27 +1,12 @@
 //! [`BroadcastFake`]: records broadcasts instead of sending them.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use anyhow::Result;
-use async_trait::async_trait;
-
+use super::recorder::BroadcastRecorder;
 use super::scope::{Fakes, Scope};
-use super::{lock, summarize};
-use event_kernel::broadcasting::{BroadcastMessage, Broadcaster};
+use super::summarize;
 use event_kernel::Dispatcher;
-
-#[derive(Default)]
-pub(crate) struct BroadcastRecorder {
-    messages: Mutex<Vec<BroadcastMessage>>,
-}
-
-#[async_trait]
-impl Broadcaster for BroadcastRecorder {
-    async fn broadcast(&self, message: &BroadcastMessage) -> Result<()> {
-        lock(&self.messages).push(message.clone());
-        Ok(())
-    }
-}
+use event_kernel::broadcasting::BroadcastMessage;
 
 // ----- BroadcastFake -------------------------------------------------------------
 
@@ -30,6 +15,12 @@ impl Broadcaster for BroadcastRecorder {
 pub struct BroadcastFake {
     recorder: Arc<BroadcastRecorder>,
     _scope: Scope,
+}
+
+impl std::fmt::Debug for BroadcastFake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BroadcastFake").finish_non_exhaustive()
+    }
 }
 
 impl BroadcastFake {
@@ -60,7 +51,7 @@ impl BroadcastFake {
 
     /// Every recorded broadcast, oldest first.
     pub fn messages(&self) -> Vec<BroadcastMessage> {
-        lock(&self.recorder.messages).clone()
+        self.recorder.messages.all()
     }
 
     /// Broadcasts sent on `channel`.

@@ -1,92 +1,13 @@
 //! [`EventFake`]: records dispatched events instead of delivering them.
 
-use std::any::TypeId;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use super::recorder::{EventMatcher, Filter, Recorder};
 use super::scope::{Fakes, Scope, TASK_FAKES};
-use super::{lock, summarize, type_label};
+use super::{summarize, type_label};
 use event_kernel::Dispatcher;
 use event_kernel::{Event, downcast_arc};
-
-// ----- which events a fake keeps ---------------------------------------------
-
-/// An event named by its name or by its type, for [`fake_only`] / [`fake_except`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EventMatcher {
-    Name(String),
-    Type(TypeId, &'static str),
-}
-
-impl EventMatcher {
-    /// Matches events of type `E`.
-    pub fn of<E: Event>() -> Self {
-        Self::Type(TypeId::of::<E>(), std::any::type_name::<E>())
-    }
-
-    fn matches(&self, event: &dyn Event) -> bool {
-        match self {
-            Self::Name(name) => name == event.event_name(),
-            Self::Type(type_id, _) => *type_id == (event as &dyn std::any::Any).type_id(),
-        }
-    }
-}
-
-impl From<&str> for EventMatcher {
-    fn from(name: &str) -> Self {
-        Self::Name(name.to_string())
-    }
-}
-
-impl From<String> for EventMatcher {
-    fn from(name: String) -> Self {
-        Self::Name(name)
-    }
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum Filter {
-    All,
-    Only(Vec<EventMatcher>),
-    Except(Vec<EventMatcher>),
-}
-
-// ----- recorders ---------------------------------------------------------------
-
-/// The events a fake has swallowed.
-#[derive(Debug)]
-pub(crate) struct Recorder {
-    filter: Filter,
-    pub(crate) events: Mutex<Vec<Arc<dyn Event>>>,
-}
-
-impl Recorder {
-    pub(crate) fn new(filter: Filter) -> Arc<Self> {
-        Arc::new(Self {
-            filter,
-            events: Mutex::new(Vec::new()),
-        })
-    }
-
-    pub(crate) fn intercepts(&self, event: &dyn Event) -> bool {
-        match &self.filter {
-            Filter::All => true,
-            Filter::Only(m) => m.iter().any(|m| m.matches(event)),
-            Filter::Except(m) => !m.iter().any(|m| m.matches(event)),
-        }
-    }
-
-    pub(crate) fn events(&self) -> Vec<Arc<dyn Event>> {
-        lock(&self.events).clone()
-    }
-
-    pub(crate) fn count(&self, name: &str) -> usize {
-        lock(&self.events)
-            .iter()
-            .filter(|e| e.event_name() == name)
-            .count()
-    }
-}
 
 // ----- EventFake -----------------------------------------------------------------
 
@@ -96,6 +17,12 @@ impl Recorder {
 pub struct EventFake {
     assertions: EventAssertions,
     _scope: Scope,
+}
+
+impl std::fmt::Debug for EventFake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventFake").finish_non_exhaustive()
+    }
 }
 
 impl EventFake {
@@ -158,6 +85,12 @@ impl std::ops::Deref for EventFake {
 /// [`fake_scope`] hands one to its body.
 pub struct EventAssertions {
     recorder: Arc<Recorder>,
+}
+
+impl std::fmt::Debug for EventAssertions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventAssertions").finish_non_exhaustive()
+    }
 }
 
 impl EventAssertions {

@@ -33,6 +33,7 @@
 mod broadcast_fake;
 mod event_fake;
 mod queue_fake;
+mod recorder;
 pub(crate) mod scope;
 
 use std::sync::Mutex;
@@ -40,10 +41,9 @@ use std::sync::Mutex;
 use event_kernel::{Dispatcher, Event, EventListener};
 
 pub use broadcast_fake::BroadcastFake;
-pub use event_fake::{
-    EventAssertions, EventFake, EventMatcher, fake_except, fake_only, fake_scope,
-};
-pub use queue_fake::{QueueFake, QueuedJob};
+pub use event_fake::{EventAssertions, EventFake, fake_except, fake_only, fake_scope};
+pub use queue_fake::QueueFake;
+pub use recorder::{EventMatcher, QueuedJob};
 pub(crate) use scope::global_recorder;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

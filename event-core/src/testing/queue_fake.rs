@@ -1,94 +1,13 @@
 //! [`QueueFake`]: records queued listeners and events instead of queueing them.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use anyhow::Result;
-use async_trait::async_trait;
-
+use super::recorder::{QueueRecorder, QueuedJob};
 use super::scope::{Fakes, Scope};
-use super::{lock, summarize, type_label};
+use super::{summarize, type_label};
 use event_kernel::Dispatcher;
 use event_kernel::Event;
-use event_kernel::{EventListener, QueueableHandler};
-
-/// A job a [`QueueFake`] recorded instead of queueing it.
-#[derive(Clone)]
-pub struct QueuedJob {
-    /// The queued listener; `None` for a queued event.
-    pub listener: Option<Arc<dyn EventListener>>,
-    pub event: Arc<dyn Event>,
-    /// The queue it was meant for (listener's or event's setting), if any.
-    pub queue: Option<String>,
-    pub connection: Option<String>,
-}
-
-impl std::fmt::Debug for QueuedJob {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QueuedJob")
-            .field(
-                "listener",
-                &self.listener.as_ref().map(|l| l.listener_name()),
-            )
-            .field("event", &self.event.event_name())
-            .field("queue", &self.queue)
-            .field("connection", &self.connection)
-            .finish()
-    }
-}
-
-impl QueuedJob {
-    fn describe(&self) -> String {
-        let what = match &self.listener {
-            Some(l) => format!("{} for {}", l.listener_name(), self.event.event_name()),
-            None => format!("event {}", self.event.event_name()),
-        };
-        match &self.queue {
-            Some(q) => format!("{what} on queue `{q}`"),
-            None => what,
-        }
-    }
-}
-
-#[derive(Default)]
-pub(crate) struct QueueRecorder {
-    jobs: Mutex<Vec<QueuedJob>>,
-}
-
-#[async_trait]
-impl QueueableHandler for QueueRecorder {
-    async fn queue_event(&self, event: Arc<dyn Event>) -> Result<()> {
-        let settings = event.as_should_queue();
-        let queue = settings
-            .and_then(|s| s.queue())
-            .or_else(|| event.queue_name())
-            .map(str::to_string);
-        let connection = settings
-            .and_then(|s| s.queue_connection())
-            .map(str::to_string);
-        lock(&self.jobs).push(QueuedJob {
-            listener: None,
-            event,
-            queue,
-            connection,
-        });
-        Ok(())
-    }
-
-    async fn queue_listener(
-        &self,
-        listener: Arc<dyn EventListener>,
-        event: Arc<dyn Event>,
-    ) -> Result<()> {
-        let options = listener.options();
-        lock(&self.jobs).push(QueuedJob {
-            listener: Some(listener),
-            event,
-            queue: options.queue,
-            connection: options.connection,
-        });
-        Ok(())
-    }
-}
+use event_kernel::EventListener;
 
 // ----- QueueFake -----------------------------------------------------------------
 
@@ -97,6 +16,12 @@ impl QueueableHandler for QueueRecorder {
 pub struct QueueFake {
     recorder: Arc<QueueRecorder>,
     _scope: Scope,
+}
+
+impl std::fmt::Debug for QueueFake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueueFake").finish_non_exhaustive()
+    }
 }
 
 impl QueueFake {
@@ -127,7 +52,7 @@ impl QueueFake {
 
     /// Every recorded job, oldest first.
     pub fn jobs(&self) -> Vec<QueuedJob> {
-        lock(&self.recorder.jobs).clone()
+        self.recorder.jobs.all()
     }
 
     /// Recorded jobs of listener `L`.

@@ -8,15 +8,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use arc_swap::ArcSwapOption;
 
-use super::broadcast_fake::BroadcastRecorder;
-use super::event_fake::{Filter, Recorder};
 use super::lock;
-use super::queue_fake::QueueRecorder;
-use event_kernel::broadcasting::Broadcaster;
+use super::recorder::{BroadcastRecorder, Filter, QueueRecorder, Recorder};
 use event_kernel::Dispatcher;
-use event_kernel::intercept::{self, Flow, Interception, Interceptor};
 use event_kernel::Event;
 use event_kernel::QueueableHandler;
+use event_kernel::broadcasting::Broadcaster;
+use event_kernel::intercept::{self, Flow, Interception, Interceptor};
 
 /// How many fakes exist right now; the interceptor does nothing at zero.
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
@@ -48,7 +46,7 @@ impl Fakes {
     pub(crate) fn intercept(&self, event: &Arc<dyn Event>) -> bool {
         match &self.events {
             Some(recorder) if recorder.intercepts(&**event) => {
-                lock(&recorder.events).push(event.clone());
+                recorder.events.push(event.clone());
                 true
             }
             _ => false,

@@ -4,10 +4,10 @@
 
 use tokio_postgres::types::ToSql;
 
+use super::{PostgresStore, is_unique_violation};
 use crate::error::StoreError;
 use crate::record::{Appended, ExpectedVersion, NewEvent};
 use crate::schema::INSERT;
-use super::{PostgresStore, is_unique_violation};
 
 /// One expected-version append attempt, before it becomes an error.
 pub(super) enum Attempt {

@@ -2,9 +2,9 @@
 //! indexes and the checkpoints table), its shape checked, under an
 //! advisory lock so processes starting together do not race.
 
+use super::PostgresStore;
 use crate::error::StoreError;
 use crate::schema::{self, Dialect};
-use super::PostgresStore;
 
 impl PostgresStore {
     /// Creates the table if missing (under an advisory lock, so two

@@ -3,9 +3,9 @@
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use super::sqlite_time;
 use crate::record::{Appended, ExpectedVersion, NewEvent};
 use crate::schema::INSERT;
-use super::sqlite_time;
 
 pub(super) fn insert_batch(
     conn: &mut Connection,

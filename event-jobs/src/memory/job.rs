@@ -5,11 +5,11 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use event_kernel::Event;
-use event_kernel::EventListener;
 use crate::job::{Job, JobEnvelope, Live};
 use crate::registry::JobRegistry;
 use crate::settings::{self, JobSettings, Limits};
+use event_kernel::Event;
+use event_kernel::EventListener;
 
 /// Listeners interned per backend; beyond this many, jobs hold their own.
 pub(super) const MAX_INTERNED: usize = 4096;

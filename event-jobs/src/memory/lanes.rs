@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use rustc_hash::FxHashMap;
 
 use super::job::{MAX_INTERNED, MemJob};
-use event_kernel::EventListener;
 use crate::job::{FailedJob, now_ms};
+use event_kernel::EventListener;
 
 /// One named queue: a bucket per priority (highest first), each in
 /// arrival order. Emptied buckets stay, with their storage, for the next

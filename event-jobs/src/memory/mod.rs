@@ -4,10 +4,10 @@
 //! process exit loses what is queued (use `sqlite` or `redis` for durability).
 //!
 //! Two ways in and out share one store. The fast paths, which
-//! [`Queue`](super::Queue) and [`Worker`](super::Worker) reach through
-//! [`Backend::in_process`] (`InProcess::push_live`, called from the
-//! dispatcher's `queue_listener_now`, and `InProcess::run_worker`, the loop
-//! in [`worker`]), move a compact [`MemJob`]: no envelope, no id, no
+//! [`Queue`](super::Queue) and [`Worker`](super::Worker) find by asking
+//! whether their backend is a `MemoryBackend` ([`MemoryBackend::of`]:
+//! `push_live`, called from the dispatcher's `queue_listener_now`, and
+//! `run_worker`, the loop in [`worker`]), move a compact [`MemJob`]: no envelope, no id, no
 //! strings, until a job fails and needs them. The [`Backend`] methods (for
 //! `Queue::push`, `defer` and any generic worker) convert to and from
 //! [`Job`] at the boundary.
@@ -15,6 +15,8 @@
 mod job;
 mod lanes;
 pub(crate) mod worker;
+
+pub(crate) use worker::{WorkerPlan, WorkerRun};
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -32,7 +34,6 @@ use lanes::{Inbox, State};
 
 use super::QueueError;
 use super::backend::Backend;
-use super::in_process::{InProcess, WorkerPlan, WorkerRun};
 use super::job::{Claimed, FailedJob, Job, JobEnvelope, Receipt, coarse_now_ms, now_ms};
 use super::settings::JobSettings;
 use event_kernel::Event;
@@ -46,11 +47,17 @@ use event_kernel::EventListener;
 /// queues and priorities.
 ///
 /// Its fast paths (dispatch without waiting, its own worker loop) are
-/// reached through [`Backend::in_process`], so a `MemoryBackend` given to
+/// found by type, so a `MemoryBackend` given to
 /// [`Queue::with_backend`](super::Queue::with_backend) gets them too.
 pub struct MemoryBackend {
     /// Shared with the worker loop's tasks.
     store: Arc<Store>,
+}
+
+impl std::fmt::Debug for MemoryBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryBackend").finish_non_exhaustive()
+    }
 }
 
 /// The queues themselves, behind [`MemoryBackend`].
@@ -388,10 +395,6 @@ impl Backend for MemoryBackend {
         true
     }
 
-    fn in_process(&self) -> Option<&dyn InProcess> {
-        Some(self)
-    }
-
     async fn push(&self, jobs: Vec<Job>) -> Result<(), QueueError> {
         {
             let mut state = self.store.state();
@@ -554,8 +557,19 @@ impl Backend for MemoryBackend {
     }
 }
 
-impl InProcess for MemoryBackend {
-    fn push_live(
+impl MemoryBackend {
+    /// The memory connection behind `backend`, if it is one: what gives a
+    /// queue its fast path and a worker this connection's own loop.
+    pub(crate) fn of(backend: &Arc<dyn Backend>) -> Option<Arc<MemoryBackend>> {
+        let any: Arc<dyn std::any::Any + Send + Sync> = backend.clone();
+        any.downcast::<MemoryBackend>().ok()
+    }
+
+    /// Queues a job for the live `event` on `queue` with `settings`
+    /// (already resolved, `after_commit` false, middleware checked),
+    /// without waiting: the dispatcher's fast path. `listener` is `None`
+    /// for a queued event (every listener of it runs).
+    pub(crate) fn push_live(
         &self,
         event: &Arc<dyn Event>,
         listener: Option<&Arc<dyn EventListener>>,
@@ -565,7 +579,10 @@ impl InProcess for MemoryBackend {
         self.store.push_live(event, listener, settings, queue);
     }
 
-    fn run_worker(
+    /// This connection's own worker loop, used by [`Worker`](crate::Worker)
+    /// instead of the general claim/ack loop. It stops taking jobs when
+    /// `shutdown` completes.
+    pub(crate) fn run_worker(
         &self,
         plan: WorkerPlan,
         shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
@@ -579,10 +596,10 @@ mod tests {
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
-    use super::{InProcess, MemJob, MemoryBackend};
-    use event_kernel::Event;
+    use super::{MemJob, MemoryBackend};
     use crate::fixtures::Ping;
     use crate::settings::JobSettings;
+    use event_kernel::Event;
 
     #[test]
     fn a_job_fits_in_a_cache_line() {

@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
@@ -17,17 +18,16 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use super::{MemJob, MemoryBackend};
-use event_kernel::Event;
-use event_kernel::EventListener;
 use crate::attempt::{Attempt, Failure, Verdict, Wrap, attempt, failed_attempt};
-use crate::in_process::WorkerPlan;
 use crate::job::coarse_now_ms;
-use crate::middleware::Gate;
+use crate::middleware::run::Gate;
 use crate::registry::JobRegistry;
 use crate::settings::JobSettings;
 use crate::stats::{Ended, WorkerStats};
 use crate::worker::{StopWhen, WorkerReport};
 use crate::{FailedJob, QueueError};
+use event_kernel::Event;
+use event_kernel::EventListener;
 
 /// At most this many jobs taken at once by one runner.
 const BATCH: usize = 64;
@@ -94,6 +94,26 @@ struct Shared {
     stop: Arc<tokio::sync::Notify>,
     /// Jobs finished by all runners (for `max_jobs`).
     finished: std::sync::atomic::AtomicU64,
+}
+
+/// A future a backend's worker loop runs as.
+pub(crate) type WorkerRun = Pin<Box<dyn Future<Output = Result<WorkerReport, QueueError>> + Send>>;
+
+/// What a backend's own worker loop takes from [`Worker`](crate::Worker).
+pub(crate) struct WorkerPlan {
+    pub(crate) registry: Arc<JobRegistry>,
+    pub(crate) queues: Vec<String>,
+    pub(crate) concurrency: usize,
+    pub(crate) grace: Duration,
+    pub(crate) poll: Duration,
+    pub(crate) prefetch: Option<usize>,
+    pub(crate) limits: StopWhen,
+    /// Tries and timeout for the jobs that declare none.
+    pub(crate) fallback: JobSettings,
+    pub(crate) stats: WorkerStats,
+    /// Notified when the loop stops by itself (`stop_when_empty`,
+    /// `max_jobs`).
+    pub(crate) stop: Arc<tokio::sync::Notify>,
 }
 
 /// The worker loop [`MemoryBackend`] runs for [`crate::Worker`].
@@ -490,10 +510,7 @@ async fn run_one(shared: &Shared, table: &[Arc<dyn EventListener>], job: MemJob)
             run.wrap = settings
                 .filter(|s| !s.middleware.is_empty())
                 .map(|settings| Wrap {
-                    gate: Gate {
-                        backend: &shared.memory,
-                        registry: &shared.registry,
-                    },
+                    gate: Gate::new(&shared.memory, &shared.registry),
                     settings,
                     job_id: &id,
                 });

@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use crate::QueueError;
-use crate::job::{Claimed, FailedJob, Job, JobEnvelope, Receipt, now_ms};
 use super::Inner;
 use super::pool::Via;
+use crate::QueueError;
+use crate::job::{Claimed, FailedJob, Job, JobEnvelope, Receipt, now_ms};
 
 /// What a claim took: the jobs, and the rows that cannot run (with the
 /// failed record each becomes).

@@ -59,6 +59,12 @@ pub struct PostgresBackend {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for PostgresBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresBackend").finish_non_exhaustive()
+    }
+}
+
 pub(super) struct Inner {
     /// Redacted, for messages.
     url: String,

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 
-use crate::QueueError;
 use super::{Inner, PostgresOptions};
+use crate::QueueError;
 
 /// A pool of connections opened as they are needed.
 pub(super) fn build_pool(

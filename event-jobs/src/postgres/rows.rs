@@ -1,8 +1,8 @@
 //! Jobs and table rows of the `postgres` connection: the rows pushed jobs
 //! become, failed-job rows read back, and receipts as statement arrays.
 
-use crate::job::{FailedJob, Job, JobEnvelope, Receipt};
 use super::writer::Rows;
+use crate::job::{FailedJob, Job, JobEnvelope, Receipt};
 
 /// The statement parameters of rows to insert (`insert` and
 /// [`in_transaction`] share them).

@@ -166,7 +166,8 @@ impl Tables {
     }
 
     /// The query listing both tables' columns and types.
-    pub(super) const COLUMNS: &'static str = "SELECT table_name::text, column_name::text, data_type::text
+    pub(super) const COLUMNS: &'static str =
+        "SELECT table_name::text, column_name::text, data_type::text
          FROM information_schema.columns
          WHERE table_schema = $1 AND table_name IN ('event_jobs', 'event_failed_jobs')";
 

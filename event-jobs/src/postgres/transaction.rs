@@ -4,10 +4,10 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use crate::QueueError;
-use crate::job::Job;
 use super::Inner;
 use super::rows::{rows_of, rows_params};
+use crate::QueueError;
+use crate::job::Job;
 
 type Held = Arc<Mutex<Vec<(Arc<Inner>, Vec<Job>)>>>;
 

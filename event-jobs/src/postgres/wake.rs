@@ -49,7 +49,11 @@ impl Wake {
     }
 
     /// Starts the LISTEN task unless it runs (it ends with its runtime).
-    pub(super) fn ensure_listening(self: &Arc<Self>, config: &tokio_postgres::Config, channel: &str) {
+    pub(super) fn ensure_listening(
+        self: &Arc<Self>,
+        config: &tokio_postgres::Config,
+        channel: &str,
+    ) {
         let mut task = self.task.lock().unwrap_or_else(|e| e.into_inner());
         if task.as_ref().is_some_and(|t| !t.is_finished()) {
             return;

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 
-use crate::QueueError;
 use super::Inner;
+use crate::QueueError;
 
 /// Job rows, column by column (what `unnest` takes).
 #[derive(Debug, Default)]

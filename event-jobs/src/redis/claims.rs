@@ -4,10 +4,10 @@
 
 use redis::Script;
 
+use super::RedisBackend;
 use crate::QueueError;
 use crate::backend::Backend;
 use crate::job::{Claimed, FailedJob, Job, JobEnvelope, Receipt};
-use super::RedisBackend;
 
 /// One item of the fetch or reclaim script's reply.
 enum Fetched {

@@ -1,8 +1,8 @@
 //! The key layout of the `redis` connection: every key under the hash tag
 //! `{prefix}`, the queue a stream key belongs to, and listing keys (SCAN).
 
-use crate::QueueError;
 use super::RedisBackend;
+use crate::QueueError;
 
 impl RedisBackend {
     pub(super) fn key(&self, rest: &str) -> String {

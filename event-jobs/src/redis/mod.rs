@@ -70,6 +70,14 @@ pub struct RedisBackend {
     sizes_script: Script,
 }
 
+impl std::fmt::Debug for RedisBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBackend")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A record of the failed store; one that is not readable is still listed
 /// (so `queue:failed` shows it and `queue:forget` removes it).
 fn failed_record(id: String, record: &[u8]) -> FailedJob {

@@ -2,9 +2,9 @@
 //! of a delayed member the fetch cannot place, and its move to the failed
 //! store, atomically with its removal, so no record wedges a prefix.
 
+use super::RedisBackend;
 use crate::QueueError;
 use crate::job::{FailedJob, JobEnvelope};
-use super::RedisBackend;
 
 /// The text of what Redis holds, shortened for a reason line.
 fn shown(bytes: &[u8]) -> String {

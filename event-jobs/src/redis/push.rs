@@ -1,9 +1,9 @@
 //! Writing jobs on the `redis` connection: where a pushed job goes (its
 //! priority's stream, or the delayed set), and putting a claimed job back.
 
+use super::RedisBackend;
 use crate::QueueError;
 use crate::job::{Job, JobEnvelope, Receipt, now_ms};
-use super::RedisBackend;
 
 impl RedisBackend {
     pub(super) async fn requeue(

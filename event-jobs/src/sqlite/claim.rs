@@ -5,9 +5,9 @@
 use rusqlite::types::Value;
 use rusqlite::{Connection, TransactionBehavior, params};
 
-use crate::job::{Claimed, FailedJob, Job, JobEnvelope, Receipt};
 use super::columns::{self, describe, integer};
 use super::failed::insert_failed;
+use crate::job::{Claimed, FailedJob, Job, JobEnvelope, Receipt};
 
 /// One row a fetch selected, each column as SQLite holds it.
 struct Selected {

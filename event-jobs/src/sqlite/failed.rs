@@ -4,8 +4,8 @@
 use rusqlite::types::Value;
 use rusqlite::{Connection, params};
 
-use crate::job::{FailedJob, JobEnvelope};
 use super::columns;
+use crate::job::{FailedJob, JobEnvelope};
 
 pub(super) fn insert_failed(conn: &Connection, failed: &FailedJob) -> rusqlite::Result<()> {
     let payload = serde_json::to_string(&failed.payload).unwrap_or_default();

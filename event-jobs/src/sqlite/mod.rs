@@ -66,6 +66,14 @@ pub struct SqliteBackend {
     writer: std::sync::mpsc::Sender<(Vec<Row>, Reply)>,
 }
 
+impl std::fmt::Debug for SqliteBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteBackend")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
 impl SqliteBackend {
     /// Opens (creating if needed) the database at `path`; `url` names it in errors.
     pub fn open(url: &str, path: &str) -> Result<Self, QueueError> {

@@ -15,7 +15,7 @@ use super::{JOB_LOG_TARGET, Worker, WorkerReport};
 use crate::attempt::{Attempt, Verdict, Wrap, attempt, rebuild};
 use crate::backend::Backend;
 use crate::job::{Claimed, FailedJob, JobEnvelope, now_ms};
-use crate::middleware::Gate;
+use crate::middleware::run::Gate;
 use crate::registry::JobRegistry;
 use crate::settings::JobSettings;
 use crate::stats::{Ended, WorkerStats};
@@ -349,10 +349,7 @@ async fn execute(ctx: &Ctx, claimed: &Claimed) -> Outcome {
         Err(reason) => return Outcome::Fail(reason, claimed.attempt),
     };
     let wrap = (!settings.middleware.is_empty()).then(|| Wrap {
-        gate: Gate {
-            backend: &*ctx.backend,
-            registry: &ctx.registry,
-        },
+        gate: Gate::new(&*ctx.backend, &ctx.registry),
         settings,
         job_id: &envelope.id,
     });

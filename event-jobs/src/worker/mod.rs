@@ -5,6 +5,10 @@
 //! or fails them).
 
 mod claims;
+mod report;
+
+pub(crate) use report::StopWhen;
+pub use report::WorkerReport;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,12 +16,12 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::in_process::WorkerPlan;
 use super::registry::JobRegistry;
 use super::settings::JobSettings;
 use super::shutdown::shutdown_signal;
 use super::stats::WorkerStats;
 use super::{Queue, QueueError};
+use crate::memory::{MemoryBackend, WorkerPlan};
 
 /// Runs queued jobs of one connection.
 ///
@@ -49,25 +53,13 @@ pub struct Worker {
     log_every: Option<Duration>,
 }
 
-/// When a worker stops by itself (Laravel's `queue:work` options).
-#[derive(Debug, Clone, Copy, Default)]
-pub(super) struct StopWhen {
-    pub empty: bool,
-    pub max_jobs: Option<u64>,
-    pub max_time: Option<Duration>,
-}
-
-/// What a worker did before it stopped.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct WorkerReport {
-    /// Jobs whose listeners all succeeded.
-    pub succeeded: u64,
-    /// Failed attempts put back for another try.
-    pub retried: u64,
-    /// Jobs moved to the failed-jobs store.
-    pub failed: u64,
-    /// Claimed jobs handed back at shutdown (not finished within the grace period).
-    pub released: u64,
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("queues", &self.queues)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Worker {
@@ -273,7 +265,8 @@ impl Worker {
                 () = stopped.notified() => {}
             }
         };
-        let report = if let Some(in_process) = backend.in_process() {
+        let memory = MemoryBackend::of(&backend);
+        let report = if let Some(in_process) = memory {
             // The backend's own loop (the memory connection's).
             let fallback = self.fallback();
             let plan = WorkerPlan {

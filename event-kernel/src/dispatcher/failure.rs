@@ -26,7 +26,6 @@
 
 use std::sync::Arc;
 
-
 use crate::call::call_failed_hook;
 use crate::event::Event;
 use crate::listener::EventListener;

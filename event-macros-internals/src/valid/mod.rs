@@ -3,6 +3,7 @@
 //! here; listeners in `listener.rs`, their signature in `signature.rs`.
 
 mod listener;
+mod model;
 mod signature;
 
 use proc_macro2::Span;
@@ -12,7 +13,8 @@ use syn::{GenericParam, Generics, Ident};
 use crate::ast::{EventInput, FieldNames};
 use crate::ctxt::Ctxt;
 
-pub use listener::{Knobs, ListenerKind, ListenerModel, Returns, listener, listener_ident};
+pub use listener::{listener, listener_ident};
+pub use model::{Knobs, ListenerKind, ListenerModel, Returns};
 
 pub struct EventModel<'a> {
     pub ident: &'a Ident,

@@ -4,7 +4,7 @@
 
 use syn::{FnArg, Ident, ReturnType, Signature, Type};
 
-use super::{ListenerKind, Returns};
+use super::model::{ListenerKind, Returns};
 use crate::ctxt::Ctxt;
 
 const FN_SHAPE: &str = "async fn name(event: &E) -> anyhow::Result<()>";

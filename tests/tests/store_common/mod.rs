@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use event_core::Dispatcher;
 use event_core::prelude::*;
 use event_core::queue::Queue;
-use event_core::store::{EventStore, ExpectedVersion, NewEvent, StoreError};
-use event_core::Dispatcher;
 use event_core::queue::Worker;
+use event_core::store::{EventStore, ExpectedVersion, NewEvent, StoreError};
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Event)]
 #[event(tags("order", "shop"))]
@@ -450,7 +450,10 @@ pub struct Projector {
 #[async_trait]
 impl EventListener for Projector {
     async fn handle(&self, _event: Arc<dyn Event>) -> anyhow::Result<()> {
-        self.calls.lock().unwrap().push(event_core::store::is_replaying());
+        self.calls
+            .lock()
+            .unwrap()
+            .push(event_core::store::is_replaying());
         let dispatcher = self.dispatcher.lock().unwrap().clone();
         if let Some(d) = dispatcher {
             d.dispatch(ReceiptMailedEvent { order_id: 0 }).await?;
