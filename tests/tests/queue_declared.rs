@@ -199,7 +199,8 @@ pub struct DerivedQueuedEvent {
     pub n: u64,
 }
 
-/// The seed's hand-written queued event: `ShouldQueue` without `as_should_queue`.
+/// The seed's hand-written queued event, with the one line that lets
+/// every dispatch path see its `ShouldQueue` impl.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SeedQueuedEvent {
     pub n: u64,
@@ -214,6 +215,9 @@ impl Event for SeedQueuedEvent {
     }
     fn should_queue(&self) -> bool {
         true
+    }
+    fn as_should_queue(&self) -> Option<&dyn ShouldQueue> {
+        Some(self)
     }
 }
 
@@ -476,12 +480,10 @@ pub async fn derived_event_settings_reach_the_job(queue: Queue) {
     worker.stop().await;
 }
 
-/// The seed's hand-written `impl ShouldQueue` (no `as_should_queue`): seen
-/// by `fire_event!` / `dispatch_event!` on its type, and from then on found
-/// for every event of the type, on any dispatcher.
+/// The seed's hand-written `impl ShouldQueue`, seen through
+/// `as_should_queue` by a plain dispatch (nothing primed it: the fresh
+/// process case is `should_queue_fresh.rs`).
 pub async fn seed_event_settings_reach_the_job(queue: Queue) {
-    // The seed macros see the concrete type (no listener: nothing runs).
-    event_core::fire_event!(SeedQueuedEvent { n: 0 }).expect("fire");
     let dispatcher = installed(&queue).await;
     dispatcher
         .dispatch(SeedQueuedEvent { n: 5 })

@@ -39,7 +39,7 @@ pub(super) fn hold(inner: &Arc<Inner>, jobs: Vec<Job>) -> Option<Vec<Job>> {
 /// ```no_run
 /// # async fn demo(client: &mut event_jobs::postgres::tokio_postgres::Client,
 /// #               dispatcher: &event_kernel::Dispatcher) -> anyhow::Result<()> {
-/// # #[derive(Debug)] struct OrderPlaced; impl event_core::Event for OrderPlaced {
+/// # #[derive(Debug)] struct OrderPlaced; impl event_kernel::Event for OrderPlaced {
 /// #     fn event_name(&self) -> &'static str { "OrderPlaced" }
 /// #     fn to_json(&self) -> serde_json::Value { serde_json::Value::Null } }
 /// use event_jobs::postgres::in_transaction;
