@@ -349,3 +349,91 @@ async fn monitor_shows_each_queue_on_redis() {
     queue.clear().await.expect("clear");
     queue.failed().expect("store").purge().await.expect("purge");
 }
+
+/// Lets a worker move the records another program wrote to the failed
+/// store, then checks `queue:failed --json` shows each one's `payload`.
+async fn foreign_records_are_shown(url: &str, dir: &Path, payloads: &[&str]) {
+    let queue = Queue::open(url).await.expect("open the queue");
+    run_worker_until_failed(&queue, payloads.len()).await;
+    let out = artisan(&["queue:failed", "--url", url, "--json"], dir);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    let shown: Vec<&serde_json::Value> = rows
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|row| &row["payload"])
+        .collect();
+    for payload in payloads {
+        assert!(
+            shown.iter().any(|p| *p == payload),
+            "queue:failed --json does not show {payload}: {}",
+            out.stdout
+        );
+    }
+}
+
+/// A job row another program wrote: `queue:failed --json` shows its text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_failed_json_shows_what_a_foreign_row_held_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("jobs.db");
+    let url = format!("sqlite://{}", path.display());
+    Queue::open(&url).await.expect("create the tables");
+    let texts = ["SOMETHING", r#"{"uuid":"0b6c","job":"Illuminate"}"#];
+    let conn = rusqlite::Connection::open(&path).expect("open sqlite");
+    for (i, text) in texts.iter().enumerate() {
+        conn.execute(
+            "INSERT INTO event_jobs (id, queue, priority, available_at, attempts, payload)
+             VALUES (?1, 'payments', 0, 0, 0, ?2)",
+            rusqlite::params![format!("foreign-{i}"), text],
+        )
+        .expect("insert a foreign row");
+    }
+    foreign_records_are_shown(&url, dir.path(), &texts).await;
+}
+
+/// Stream entries another program wrote: `queue:failed --json` shows every
+/// field and value (`XADD <stream> * data SOMETHING`), or a lone `job`
+/// field's text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_failed_json_shows_what_a_foreign_stream_entry_held_on_redis() {
+    let Some(base) = test_support::redis_url() else {
+        return;
+    };
+    let prefix = test_support::unique("artisan-cli");
+    let url = test_support::with_query(&base, "prefix", &prefix);
+    let client = redis::Client::open(base.split('?').next().unwrap_or(&base)).expect("client");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let stream = format!("{{{prefix}}}:s:payments:0");
+    let entries: [&[&str]; 3] = [
+        &["data", "SOMETHING"],
+        &["to", "ops@example.com", "subject", "Hi"],
+        &["job", "{not json"],
+    ];
+    for fields in entries {
+        let _: String = redis::cmd("XADD")
+            .arg(&stream)
+            .arg("*")
+            .arg(fields)
+            .query_async(&mut conn)
+            .await
+            .expect("XADD");
+    }
+    foreign_records_are_shown(
+        &url,
+        tempfile::tempdir().expect("temp dir").path(),
+        &[
+            r#"[["data","SOMETHING"]]"#,
+            r#"[["to","ops@example.com"],["subject","Hi"]]"#,
+            "{not json",
+        ],
+    )
+    .await;
+    let queue = Queue::open(&url).await.expect("open");
+    queue.clear().await.expect("clear");
+    queue.failed().expect("store").purge().await.expect("purge");
+}

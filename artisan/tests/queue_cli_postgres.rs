@@ -185,3 +185,49 @@ async fn failed_postgres_jobs_are_listed_retried_forgotten_and_flushed() {
     assert_ne!(out.code, 0, "{}", out.all());
     assert!(out.all().contains("127.0.0.1:1"), "{}", out.all());
 }
+
+/// A job row another program wrote: `queue:failed --json` shows its text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_failed_json_shows_what_a_foreign_postgres_row_held() {
+    use event_core::queue::postgres::tokio_postgres;
+    let Some(schema) = Schema::tagged("artisan") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let queue = Queue::open(&schema.url).await.expect("open the queue");
+    let (client, connection) = tokio_postgres::connect(&schema.base, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    let texts = ["SOMETHING", r#"{"uuid":"0b6c","job":"Illuminate"}"#];
+    for (i, text) in texts.iter().enumerate() {
+        client
+            .execute(
+                &format!(
+                    "INSERT INTO {} (id, queue, priority, available_at, payload)
+                     VALUES ($1, 'refunds', 0, 0, $2)",
+                    schema.table("event_jobs")
+                ),
+                &[&format!("foreign-{i}"), text],
+            )
+            .await
+            .expect("insert a foreign row");
+    }
+    fail_all(&queue, texts.len()).await;
+    let out = artisan(
+        &["queue:failed", "--url", &schema.url, "--json"],
+        dir.path(),
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    for text in texts {
+        assert!(
+            rows.as_array()
+                .expect("an array")
+                .iter()
+                .any(|row| row["payload"] == text),
+            "queue:failed --json does not show {text}: {}",
+            out.stdout
+        );
+    }
+}

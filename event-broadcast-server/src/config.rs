@@ -21,7 +21,9 @@ pub struct ServerConfig {
     pub client_events: bool,
     /// Joins the cluster over Redis pub/sub (`EVENTS_BROADCAST_REDIS_URL`).
     pub redis_url: Option<String>,
-    /// Largest WebSocket message accepted; a bigger one closes that connection.
+    /// Largest WebSocket message accepted (`EVENTS_BROADCAST_MAX_MESSAGE_BYTES`,
+    /// default 64 KiB); a bigger one closes that connection with 1009 (message
+    /// too big), from the frame's header, before it is read whole.
     pub max_message_bytes: usize,
     /// Largest `data` of one published event (Pusher's limit is 10 KB).
     pub max_event_bytes: usize,
@@ -52,7 +54,7 @@ impl ServerConfig {
             pong_timeout: Duration::from_secs(30),
             client_events: false,
             redis_url: None,
-            max_message_bytes: 64 * 1024,
+            max_message_bytes: BroadcastConfig::default().max_message_bytes,
             max_event_bytes: 10 * 1024,
             socket_queue: 256,
             max_connections: 100_000,
@@ -71,6 +73,7 @@ impl ServerConfig {
         out.port = config.port;
         out.activity_timeout = config.activity_timeout;
         out.client_events = config.client_events;
+        out.max_message_bytes = config.max_message_bytes;
         out.redis_url.clone_from(&config.redis_url);
         out.webhook_url.clone_from(&config.webhook_url);
         Ok(out)

@@ -22,6 +22,10 @@ const BATCH: usize = 64;
 /// How long a closing connection may take to accept its close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
+/// How long a connection closed for a message over the limit stays open
+/// after its close frame, so the peer reads it before the TCP connection goes.
+const TOO_BIG_LINGER: Duration = Duration::from_secs(1);
+
 /// Refuses a connection: an error frame, then the close code.
 pub(crate) async fn refuse(mut ws: WebSocket, code: u16, message: &str) {
     tracing::info!(code, %message, "refusing connection");
@@ -41,13 +45,24 @@ pub(crate) async fn serve(ws: WebSocket, hub: Arc<Hub>) {
     let socket_id = hub.new_socket_id();
     let (handle, rx, closer) = SocketHandle::new(hub.config.socket_queue);
     hub.add_socket(&socket_id, handle.clone());
-    let (sink, stream) = ws.split();
+    let (sink, mut stream) = ws.split();
     let writer = tokio::spawn(write_loop(sink, rx, closer.clone()));
     handle.send(protocol::connection_established(&socket_id, hub.config.activity_timeout).into());
-    read_loop(stream, &hub, &socket_id, &handle, &closer).await;
+    read_loop(&mut stream, &hub, &socket_id, &handle, &closer).await;
     hub.remove_socket(&socket_id);
     hub.connections.fetch_sub(1, Ordering::Relaxed);
     let _ = writer.await;
+    if closer
+        .reason()
+        .is_some_and(|(code, _)| code == close::MESSAGE_TOO_BIG)
+    {
+        // The rest of the big message is still arriving, unread: closing the
+        // TCP connection now would reset it, and the peer could lose the
+        // close frame. It gets a moment to read it (the unread bytes wait in
+        // the kernel's buffer, not here).
+        tokio::time::sleep(TOO_BIG_LINGER).await;
+    }
+    drop(stream);
 }
 
 async fn write_loop(
@@ -100,7 +115,7 @@ async fn write_loop(
 }
 
 async fn read_loop(
-    mut stream: futures::stream::SplitStream<WebSocket>,
+    stream: &mut futures::stream::SplitStream<WebSocket>,
     hub: &Arc<Hub>,
     socket_id: &str,
     handle: &SocketHandle,
@@ -132,21 +147,23 @@ async fn read_loop(
             Ok(None) => return,
             Ok(Some(Err(error))) => {
                 // Oversized or broken frames end up here: this socket only.
-                tracing::info!(socket_id, %error, "closing a connection after a WebSocket error");
-                handle.close(close::MALFORMED, "invalid frame");
+                // A frame over the limit is refused from its header (and a
+                // fragmented message as soon as it passes the limit), so the
+                // message is never buffered whole.
+                if too_big(&error) {
+                    tracing::info!(socket_id, %error, "closing a connection after a message over the size limit");
+                    handle.close(close::MESSAGE_TOO_BIG, "message too big");
+                } else {
+                    tracing::info!(socket_id, %error, "closing a connection after a WebSocket error");
+                    handle.close(close::MALFORMED, "invalid frame");
+                }
                 return;
             }
             Ok(Some(Ok(message))) => message,
         };
         pinged = false;
         match message {
-            Message::Text(text) => {
-                if let Err(reason) = on_text(hub, socket_id, handle, text.as_str()) {
-                    tracing::info!(socket_id, %reason, "closing a connection after a bad message");
-                    handle.close(close::MALFORMED, &reason);
-                    return;
-                }
-            }
+            Message::Text(text) => on_text(hub, socket_id, handle, text.as_str()),
             Message::Binary(_) => {
                 handle.close(close::UNSUPPORTED_DATA, "binary frames are not supported");
                 return;
@@ -157,14 +174,38 @@ async fn read_loop(
     }
 }
 
-/// Handles one text frame. `Err` closes the connection.
-fn on_text(
-    hub: &Arc<Hub>,
-    socket_id: &str,
-    handle: &SocketHandle,
-    text: &str,
-) -> Result<(), String> {
-    let message = ClientMessage::parse(text).map_err(|e| e.to_string())?;
+/// Whether a read error is a message over the size limit (tungstenite's
+/// capacity error, under axum's).
+fn too_big(error: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        if e.is::<tungstenite::error::CapacityError>()
+            || matches!(
+                e.downcast_ref::<tungstenite::Error>(),
+                Some(tungstenite::Error::Capacity(_))
+            )
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// Handles one text frame. One that is not a protocol message is answered
+/// with `pusher:error` (code 4200); the socket stays open.
+fn on_text(hub: &Arc<Hub>, socket_id: &str, handle: &SocketHandle, text: &str) {
+    let message = match ClientMessage::parse(text) {
+        Ok(message) => message,
+        Err(reason) => {
+            // The reason can quote the client's event name: shortened.
+            let reason: String = reason.to_string().chars().take(200).collect();
+            tracing::info!(socket_id, %reason, "answering a bad message with pusher:error");
+            let message = format!("invalid message format: {reason}");
+            handle.send(protocol::error(Some(protocol::INVALID_MESSAGE), &message).into());
+            return;
+        }
+    };
     match message {
         ClientMessage::Ping => {
             handle.send(protocol::frame("pusher:pong", None, "{}").into());
@@ -185,7 +226,6 @@ fn on_text(
             data,
         } => client_event(hub, socket_id, handle, &event, &channel, &data),
     }
-    Ok(())
 }
 
 fn subscribe(

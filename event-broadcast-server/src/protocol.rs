@@ -21,11 +21,20 @@ pub mod close {
     pub const PONG_NOT_RECEIVED: u16 = 4201;
     /// Closed after inactivity.
     pub const INACTIVE: u16 = 4202;
-    /// A frame that is not a protocol message (WebSocket's "invalid payload").
+    /// A frame WebSocket cannot read (WebSocket's "invalid payload").
     pub const MALFORMED: u16 = 1007;
+    /// A message over the size limit (`EVENTS_BROADCAST_MAX_MESSAGE_BYTES`),
+    /// WebSocket's "message too big": closed from the frame's header, before
+    /// the message is read whole.
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
     /// Binary frames are not part of the protocol.
     pub const UNSUPPORTED_DATA: u16 = 1003;
 }
+
+/// The `pusher:error` code of a text frame that is not a protocol message
+/// (not JSON, not an object, a missing field, an unknown event): the socket
+/// stays open, as Laravel Reverb answers one ("Invalid message format").
+pub const INVALID_MESSAGE: u16 = 4200;
 
 /// A message from a client.
 #[derive(Debug, Clone, PartialEq)]

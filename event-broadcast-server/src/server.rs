@@ -169,7 +169,9 @@ fn router(hub: Arc<Hub>) -> Router {
             "/apps/{app_id}/users/{user_id}/terminate_connections",
             post(http_api::terminate),
         )
-        .layer(axum::extract::DefaultBodyLimit::max(max.max(1024) * 4))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            max.max(1024).saturating_mul(4),
+        ))
         .with_state(hub)
 }
 

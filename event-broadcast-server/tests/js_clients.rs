@@ -218,3 +218,29 @@ async fn headless_chromium_shows_a_dispatched_event_and_keeps_a_screenshot() {
     );
     println!("screenshot: {}", shot.display());
 }
+
+/// Raw `ws` clients sending truncated JSON (pusher:error 4200, the socket
+/// stays usable) and a 4 MiB frame (closed with 1009), next to a pusher-js
+/// client that keeps receiving.
+#[tokio::test]
+async fn bad_frames_are_answered_next_to_a_pusher_js_client() {
+    if let Some(reason) = missing(false)
+        && skip(&reason)
+    {
+        return;
+    }
+    let mut config = ServerConfig::new(js_creds());
+    config.port = 0;
+    let server = Server::bind(config).await.unwrap();
+    let output = run_node(
+        "frames.mjs",
+        &[server.local_addr().port().to_string()],
+        || async {},
+    )
+    .await;
+    assert_eq!(
+        output.lines().filter(|l| l.starts_with("ok ")).count(),
+        4,
+        "{output}"
+    );
+}

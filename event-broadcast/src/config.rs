@@ -57,7 +57,19 @@ pub struct BroadcastConfig {
     /// `EVENTS_BROADCAST_WEBHOOK_URL`: where the server posts its webhooks
     /// (`channel_occupied`, `channel_vacated`, `member_added`, `member_removed`); none by default.
     pub webhook_url: Option<String>,
+    /// `EVENTS_BROADCAST_MAX_MESSAGE_BYTES` (default 65536, at least 1024):
+    /// the largest WebSocket message the server reads; a bigger one closes
+    /// that socket with 1009 before it is read whole.
+    pub max_message_bytes: usize,
 }
+
+/// The default of `EVENTS_BROADCAST_MAX_MESSAGE_BYTES`: 64 KiB.
+const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// The smallest `EVENTS_BROADCAST_MAX_MESSAGE_BYTES`: below it, pusher-js's
+/// own subscribe messages (an auth signature, presence channel data) would
+/// not fit.
+const MIN_MAX_MESSAGE_BYTES: usize = 1024;
 
 impl Default for BroadcastConfig {
     fn default() -> Self {
@@ -73,6 +85,7 @@ impl Default for BroadcastConfig {
             activity_timeout: 30,
             client_events: false,
             webhook_url: None,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
         }
     }
 }
@@ -180,6 +193,16 @@ impl BroadcastConfig {
         if let Some(v) = get("EVENTS_BROADCAST_CLIENT_EVENTS") {
             c.client_events = parse_bool("EVENTS_BROADCAST_CLIENT_EVENTS", v)?;
         }
+        if let Some(v) = get("EVENTS_BROADCAST_MAX_MESSAGE_BYTES") {
+            c.max_message_bytes = parse_num("EVENTS_BROADCAST_MAX_MESSAGE_BYTES", v.clone())?;
+            if c.max_message_bytes < MIN_MAX_MESSAGE_BYTES {
+                return Err(invalid(
+                    "EVENTS_BROADCAST_MAX_MESSAGE_BYTES",
+                    &v,
+                    "at least 1024 bytes are needed (a subscribe message with its signature)",
+                ));
+            }
+        }
         Ok(c)
     }
 
@@ -226,6 +249,9 @@ mod tests {
             ("EVENTS_BROADCAST_ACTIVITY_TIMEOUT", "0"),
             ("EVENTS_BROADCAST_CLIENT_EVENTS", "maybe"),
             ("EVENTS_BROADCAST_HOST", " "),
+            ("EVENTS_BROADCAST_MAX_MESSAGE_BYTES", "64k"),
+            ("EVENTS_BROADCAST_MAX_MESSAGE_BYTES", "-1"),
+            ("EVENTS_BROADCAST_MAX_MESSAGE_BYTES", "1023"),
         ] {
             match with(&[(var, value)]) {
                 Err(ConfigError::Invalid { var: named, .. }) => assert_eq!(named, var),
@@ -242,14 +268,17 @@ mod tests {
             (c.port, c.activity_timeout, c.client_events),
             (6001, 30, false)
         );
+        assert_eq!(c.max_message_bytes, 65536);
         let c = with(&[
             ("EVENTS_BROADCAST_CONNECTION", "Pusher"),
             ("EVENTS_BROADCAST_PORT", "8080"),
             ("EVENTS_BROADCAST_CLIENT_EVENTS", "true"),
             ("EVENTS_BROADCAST_ACTIVITY_TIMEOUT", "120"),
+            ("EVENTS_BROADCAST_MAX_MESSAGE_BYTES", " 1048576 "),
         ])
         .unwrap();
         assert_eq!(c.connection, BroadcastConnection::Pusher);
+        assert_eq!(c.max_message_bytes, 1 << 20);
         assert_eq!(
             (c.port, c.activity_timeout, c.client_events),
             (8080, 120, true)

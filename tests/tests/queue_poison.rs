@@ -2,6 +2,7 @@
 //! straight into real SQLite and real Redis next to good jobs, reach the
 //! failed store with a reason a user can read, and the good jobs run.
 
+mod postgres_common;
 mod queue_common;
 
 use std::time::Duration;
@@ -179,6 +180,19 @@ async fn sqlite_rows_a_fetch_cannot_read_go_to_the_failed_store() {
         foreign, 2,
         "the foreign job and the partial envelope: {failed:#?}"
     );
+    // What the rows held is kept as the payload's text.
+    for text in [FOREIGN, r#"{"id":"x","event":"TestJob"}"#] {
+        assert!(
+            failed.iter().any(|f| f.payload.payload == text),
+            "no failed record keeps {text}: {failed:#?}"
+        );
+    }
+    assert!(
+        failed
+            .iter()
+            .any(|f| f.payload.payload == "\u{fffd}\0\u{fffd}B"),
+        "the binary payload, as lossy text: {failed:#?}"
+    );
     for f in &failed {
         assert_eq!(f.queue, "events", "failed records keep their queue: {f:#?}");
         assert!(f.reason.starts_with("job row "), "{}", f.reason);
@@ -212,6 +226,48 @@ async fn sqlite_failed_store_lists_rows_it_cannot_read() {
     assert_eq!(listed[0].reason, "written by hand");
     assert!(store.forget("odd").await.expect("forget"));
     assert!(store.list().await.expect("list").is_empty());
+}
+
+// ----- postgres ---------------------------------------------------------------
+
+/// Rows another program wrote whose payload is not an envelope (a truncated
+/// one, another system's job, plain text) reach the failed store with their
+/// text whole, and the good jobs run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_rows_a_fetch_cannot_read_keep_their_text() {
+    let Some(schema) = postgres_common::Schema::new() else {
+        return;
+    };
+    let texts = [
+        r#"{"id":"01J","event":"TestJob","payload":{"n":"#,
+        FOREIGN,
+        "SOMETHING, not JSON",
+    ];
+    let poison = async || {
+        let client = postgres_common::sql(&schema.base).await;
+        for (i, text) in texts.iter().enumerate() {
+            client
+                .execute(
+                    &format!(
+                        "INSERT INTO {} (id, queue, priority, available_at, payload)
+                         VALUES ($1, 'events', 0, 0, $2)",
+                        schema.table("event_jobs")
+                    ),
+                    &[&format!("foreign-{i}"), text],
+                )
+                .await
+                .expect("insert a foreign row");
+        }
+    };
+    let (_, failed) = run_beside_poison(&schema.url, poison, texts.len()).await;
+    for text in texts {
+        let kept = failed
+            .iter()
+            .find(|f| f.payload.payload == text)
+            .unwrap_or_else(|| panic!("no failed record keeps {text}: {failed:#?}"));
+        assert!(kept.reason.contains("is not a job envelope"), "{kept:#?}");
+        assert_eq!(kept.queue, "events", "{kept:#?}");
+    }
 }
 
 // ----- redis ------------------------------------------------------------------
@@ -325,4 +381,90 @@ async fn redis_records_a_fetch_cannot_read_go_to_the_failed_store() {
         .query_async(&mut conn)
         .await
         .expect("del");
+}
+
+/// Stream entries another program wrote (`XADD <stream> * data ...`, several
+/// fields, a `job` field that is not JSON, a `job` field beside others) reach
+/// the failed store with every field and value in the payload's text (a JSON
+/// array of `[field, value]` pairs; a lone `job` field keeps its own text),
+/// and the good jobs run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_foreign_stream_entries_keep_every_field_and_value() {
+    let Some((url, prefix)) = redis_url() else {
+        return;
+    };
+    let stream = format!("{{{prefix}}}:s:events:0");
+    let truncated = r#"{"id":"01J","event":"TestJob","payload":{"n":"#;
+    let entries: [&[&str]; 5] = [
+        &["data", "SOMETHING"],
+        &[
+            "to",
+            "ops@example.com",
+            "subject",
+            "Hi \"you\"\nthere",
+            "to",
+            "again",
+        ],
+        &["job", truncated],
+        &["job", "not json", "source", "billing"],
+        &["job", "{}", "body", ""],
+    ];
+    let poison = async || {
+        let mut conn = raw_redis().await;
+        let mut pipe = redis::pipe();
+        for fields in entries {
+            pipe.cmd("XADD").arg(&stream).arg("*").arg(fields).ignore();
+        }
+        pipe.query_async::<()>(&mut conn)
+            .await
+            .expect("write foreign entries");
+    };
+    let (_, failed) = run_beside_poison(&url, poison, entries.len()).await;
+
+    let pairs = |fields: &[&str]| {
+        serde_json::Value::Array(
+            fields
+                .chunks(2)
+                .map(|p| serde_json::json!([p[0], p[1]]))
+                .collect(),
+        )
+        .to_string()
+    };
+    let kept = |text: &str| {
+        failed
+            .iter()
+            .find(|f| f.payload.payload == text)
+            .unwrap_or_else(|| panic!("no failed record keeps {text}: {failed:#?}"))
+    };
+    let data = kept(&pairs(entries[0]));
+    assert_eq!(data.payload.payload, r#"[["data","SOMETHING"]]"#);
+    assert!(
+        data.reason.contains("has no `job` field (it has: data)"),
+        "{data:#?}"
+    );
+    let several = kept(&pairs(entries[1]));
+    assert!(
+        several
+            .reason
+            .contains("has no `job` field (it has: to, subject, to)"),
+        "{several:#?}"
+    );
+    // A lone `job` field keeps its text as it is, as a row's payload does.
+    let lone = kept(truncated);
+    assert!(lone.reason.contains("is not a job envelope"), "{lone:#?}");
+    for fields in &entries[3..] {
+        let beside = kept(&pairs(fields));
+        assert!(
+            beside.reason.contains("is not a job envelope")
+                && beside
+                    .reason
+                    .contains(&format!("(it has: job, {})", fields[2])),
+            "{beside:#?}"
+        );
+    }
+    for f in &failed {
+        assert_eq!(f.queue, "events", "failed records keep their queue: {f:#?}");
+        assert!(f.reason.starts_with("stream entry "), "{f:#?}");
+    }
+    clean(&url).await;
 }

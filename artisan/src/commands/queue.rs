@@ -112,6 +112,9 @@ pub fn failed(manifest: Option<&Path>, args: QueueFailed) -> Result<()> {
                     "failed_at": when(j.failed_at),
                     "reason": j.reason,
                     "tags": j.payload.settings.tags,
+                    // The event's data; for a record that was not a job
+                    // (another program's row or stream entry), its text.
+                    "payload": j.payload.payload,
                 })
             })
             .collect();

@@ -13,6 +13,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
@@ -62,6 +63,75 @@ pub async fn connect_key(addr: SocketAddr, key: &str) -> Result<Client2, (Ws, Va
         ws,
         socket_id: data["socket_id"].as_str().expect("socket_id").to_string(),
     })
+}
+
+/// A WebSocket handshake written by hand, for frames a client library would
+/// not send (a header announcing more bytes than follow). Returns the TCP
+/// stream just after the server's `101` answer.
+pub async fn raw_connect(addr: SocketAddr) -> tokio::net::TcpStream {
+    let mut tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("TCP connect");
+    let request = format!(
+        "GET /app/test-key?protocol=7 HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes()).await.expect("handshake");
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(tcp.read_u8().await.expect("the handshake's answer"));
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    tcp
+}
+
+/// The header of a client frame announcing `len` payload bytes, masked
+/// with the key 0 (the payload goes as it is).
+pub fn frame_header(opcode: u8, fin: bool, len: u64) -> Vec<u8> {
+    let mut out = vec![if fin { 0x80 | opcode } else { opcode }];
+    match len {
+        0..=125 => out.push(0x80 | len as u8),
+        126..=0xffff => {
+            out.push(0x80 | 126);
+            out.extend((len as u16).to_be_bytes());
+        }
+        _ => {
+            out.push(0x80 | 127);
+            out.extend(len.to_be_bytes());
+        }
+    }
+    out.extend([0, 0, 0, 0]);
+    out
+}
+
+/// A hand-shaken stream as a client WebSocket, to read what the server sends.
+pub async fn as_client(tcp: tokio::net::TcpStream) -> Ws {
+    tokio_tungstenite::WebSocketStream::from_raw_socket(
+        tokio_tungstenite::MaybeTlsStream::Plain(tcp),
+        tokio_tungstenite::tungstenite::protocol::Role::Client,
+        None,
+    )
+    .await
+}
+
+/// Publishes `event` on `channel` through the signed HTTP API.
+pub async fn publish(addr: SocketAddr, channel: &str, event: &str, data: &Value) {
+    let body = serde_json::json!({ "name": event, "channel": channel, "data": data.to_string() })
+        .to_string();
+    let (status, answer) = signed(
+        addr,
+        "POST",
+        "/apps/test-app/events",
+        &[],
+        Some(body.into_bytes()),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
 }
 
 /// The next text frame as JSON (protocol pings are answered), or `None` on

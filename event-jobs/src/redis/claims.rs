@@ -18,11 +18,12 @@ enum Fetched {
         job: Vec<u8>,
         deliveries: u32,
     },
-    /// A claimed entry without a `job` field, and the fields it has.
-    NoJob {
+    /// A claimed entry that is not one `job` field: its fields and values.
+    Fields {
         stream: String,
         id: String,
-        fields: String,
+        fields: Vec<(Vec<u8>, Vec<u8>)>,
+        deliveries: u32,
     },
     /// A delayed member without a readable `<queue>\n<priority>\n` header.
     Delayed { member: Vec<u8> },
@@ -80,7 +81,8 @@ impl RedisBackend {
         Ok(claims.claimed)
     }
 
-    /// Reads the script's reply: five values per item.
+    /// Reads the script's reply: five values per item, and after a `fields`
+    /// item the entry's fields and values.
     fn read_reply(flat: Vec<Vec<u8>>) -> Vec<Fetched> {
         let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
         let mut items = Vec::with_capacity(flat.len() / 5);
@@ -96,11 +98,20 @@ impl RedisBackend {
                     job: data,
                     deliveries,
                 },
-                b"nojob" => Fetched::NoJob {
-                    stream: text(stream),
-                    id: text(id),
-                    fields: text(data),
-                },
+                b"fields" => {
+                    let n: usize = text(data).parse().unwrap_or(0);
+                    let mut fields = Vec::with_capacity(n / 2);
+                    let mut values = it.by_ref().take(n);
+                    while let Some(name) = values.next() {
+                        fields.push((name, values.next().unwrap_or_default()));
+                    }
+                    Fetched::Fields {
+                        stream: text(stream),
+                        id: text(id),
+                        fields,
+                        deliveries,
+                    }
+                }
                 b"delayed" => Fetched::Delayed { member: data },
                 _ => Fetched::BadKey {
                     key: text(stream),
@@ -155,19 +166,52 @@ impl RedisBackend {
                         ));
                     }
                 },
-                Fetched::NoJob { stream, id, fields } => {
+                Fetched::Fields {
+                    stream,
+                    id,
+                    fields,
+                    deliveries,
+                } => {
+                    // A `job` field beside others is still a job if it holds one.
+                    let job = fields.iter().find(|(name, _)| name == b"job");
+                    let parsed = job.map(|(_, job)| serde_json::from_slice::<JobEnvelope>(job));
+                    if let Some(Ok(envelope)) = parsed {
+                        claims.claimed.push(Claimed {
+                            attempt: envelope.attempts + deliveries,
+                            job: Job::from_envelope(envelope),
+                            receipt: Receipt {
+                                key: stream,
+                                token: id,
+                            },
+                        });
+                        continue;
+                    }
                     let queue = self.queue_of(&stream);
-                    let reason = if fields.is_empty() {
-                        format!("stream entry {id} of queue `{queue}` has no `job` field")
-                    } else {
-                        format!(
-                            "stream entry {id} of queue `{queue}` has no `job` field (it has: {fields})"
-                        )
+                    let names = fields
+                        .iter()
+                        .map(|(name, _)| String::from_utf8_lossy(name))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let reason = match parsed {
+                        Some(Err(e)) => format!(
+                            "stream entry {id} of queue `{queue}` is not a job envelope: {e} (it has: {names})"
+                        ),
+                        _ if fields.is_empty() => {
+                            format!("stream entry {id} of queue `{queue}` has no `job` field")
+                        }
+                        _ => format!(
+                            "stream entry {id} of queue `{queue}` has no `job` field (it has: {names})"
+                        ),
                     };
+                    // Every field and value is kept, as the payload's text.
                     let failed = FailedJob::new(
-                        JobEnvelope::unreadable(format!("{queue}-{id}"), queue, &fields),
+                        JobEnvelope::unreadable(
+                            format!("{queue}-{id}"),
+                            queue,
+                            &super::poison::entry_text(&fields),
+                        ),
                         reason,
-                        0,
+                        deliveries,
                     );
                     claims.entries.push((
                         Receipt {

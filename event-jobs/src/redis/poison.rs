@@ -1,6 +1,7 @@
 //! Records of the `redis` connection that are not jobs: the failed record
 //! of a delayed member the fetch cannot place, and its move to the failed
-//! store, atomically with its removal, so no record wedges a prefix.
+//! store, atomically with its removal, so no record wedges a prefix; the
+//! text kept of a stream entry another program wrote.
 
 use super::RedisBackend;
 use crate::QueueError;
@@ -13,6 +14,21 @@ fn shown(bytes: &[u8]) -> String {
         Some((end, _)) => format!("{:?}...", &text[..end]),
         None => format!("{text:?}"),
     }
+}
+
+/// The text a failed record keeps of a stream entry that is not one `job`
+/// field: every field name and value, in the entry's order, as a JSON array
+/// of `[name, value]` pairs (a name may repeat in an entry). Bytes that are
+/// not UTF-8 are read as lossy UTF-8, as the `sqlite` connection reads a BLOB.
+pub(super) fn entry_text(fields: &[(Vec<u8>, Vec<u8>)]) -> String {
+    let text = |b: &[u8]| serde_json::Value::String(String::from_utf8_lossy(b).into_owned());
+    serde_json::Value::Array(
+        fields
+            .iter()
+            .map(|(name, value)| serde_json::Value::Array(vec![text(name), text(value)]))
+            .collect(),
+    )
+    .to_string()
 }
 
 impl RedisBackend {

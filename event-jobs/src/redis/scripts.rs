@@ -25,37 +25,37 @@ local function priorities(tag, queue)
 end
 "#;
 
-/// Appends a claimed stream entry to the reply: `job` and its JSON, or
-/// `nojob` and the names of the fields it has instead.
+/// Appends a claimed stream entry to the reply: `job` and its JSON when the
+/// entry is the one `job` field this crate writes; otherwise `fields`, the
+/// number of field names and values, and then each of them, in the entry's
+/// order (so a record another program wrote reaches the failed store whole).
 pub(super) const ENTRY_LUA: &str = r#"
 local function push_entry(out, stream, entry, deliveries)
   local fields = entry[2]
-  local job, names = nil, {}
-  if type(fields) == 'table' then
-    for k = 1, #fields, 2 do
-      if fields[k] == 'job' then job = fields[k + 1] end
-      names[#names + 1] = fields[k]
-    end
-  end
-  if job then
+  if type(fields) ~= 'table' then fields = {} end
+  if #fields == 2 and fields[1] == 'job' then
     out[#out + 1] = 'job'
     out[#out + 1] = stream
     out[#out + 1] = entry[1]
-    out[#out + 1] = job
+    out[#out + 1] = fields[2]
+    out[#out + 1] = deliveries
   else
-    out[#out + 1] = 'nojob'
+    out[#out + 1] = 'fields'
     out[#out + 1] = stream
     out[#out + 1] = entry[1]
-    out[#out + 1] = table.concat(names, ', ')
+    out[#out + 1] = tostring(#fields)
+    out[#out + 1] = deliveries
+    for k = 1, #fields do out[#out + 1] = fields[k] end
   end
-  out[#out + 1] = deliveries
 end
 "#;
 
 /// Moves due delayed jobs into their streams, then claims new entries.
-/// Replies with five values per item: kind (`job`, `nojob`, `delayed` for a
-/// member it cannot place, `badkey` for a key it cannot read), stream,
-/// entry id, data, deliveries.
+/// Replies with five values per item: kind (`job`, `fields` for an entry
+/// that is not one `job` field, `delayed` for a member it cannot place,
+/// `badkey` for a key it cannot read), stream, entry id, data, deliveries;
+/// a `fields` item is followed by the entry's fields and values (`data`
+/// says how many).
 pub(super) const FETCH: &str = r#"
 local tag, consumer, now, max = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local function stream_of(queue, prio) return tag .. ':s:' .. queue .. ':' .. prio end
