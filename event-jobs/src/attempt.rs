@@ -3,36 +3,33 @@
 //! and the verdict (done, retry, held back, failed for good, after the one
 //! call of the `failed` hook).
 
-use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-use futures::FutureExt;
 
 use super::job::Job;
 use super::registry::JobRegistry;
 use super::settings::JobSettings;
+use crate::error::RegistryError;
 use crate::middleware::run::{self, Gate};
 use crate::middleware::spec::Spec;
 use crate::middleware::{JobInfo, Next, Release};
 use event_kernel::Event;
 use event_kernel::EventListener;
+use event_kernel::call::call_failed_hook;
 
 pub(super) type Rebuilt = (Arc<dyn Event>, Vec<Arc<dyn EventListener>>);
 
 /// The event and the listeners to run, from the live objects (memory) or
 /// through the registry (JSON).
-pub(super) fn rebuild(registry: &JobRegistry, job: &Job) -> Result<Rebuilt, String> {
+pub(super) fn rebuild(registry: &JobRegistry, job: &Job) -> Result<Rebuilt, RegistryError> {
     let envelope = &job.envelope;
     let event = match &job.live {
         Some(live) => live.event.clone(),
-        None => registry
-            .decode(&envelope.event, envelope.payload.clone())
-            .map_err(|e| e.to_string())?,
+        None => registry.decode(&envelope.event, envelope.payload.clone())?,
     };
     let listeners = match (&job.live, &envelope.listener) {
         (Some(live), _) if live.listener.is_some() => live.listener.iter().cloned().collect(),
-        (_, Some(name)) => vec![registry.listener_named(name).map_err(|e| e.to_string())?],
+        (_, Some(name)) => vec![registry.listener_named(name)?],
         (_, None) => registry.listeners_of(&envelope.event),
     };
     Ok((event, listeners))
@@ -240,23 +237,4 @@ pub(super) async fn failed_attempt(
         };
     }
     Verdict::Retry { exceptions, error }
-}
-
-/// The one place a queued listener's `failed` hook is called: its error or
-/// panic is logged, never lost and never fatal to the worker.
-pub(super) async fn call_failed_hook(
-    listener: &Arc<dyn EventListener>,
-    event: &Arc<dyn Event>,
-    error: &anyhow::Error,
-) {
-    match AssertUnwindSafe(listener.failed(event.clone(), error))
-        .catch_unwind()
-        .await
-    {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            tracing::error!(listener = listener.listener_name(), error = %e, "failed hook returned an error")
-        }
-        Err(_) => tracing::error!(listener = listener.listener_name(), "failed hook panicked"),
-    }
 }

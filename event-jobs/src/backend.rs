@@ -8,10 +8,13 @@ use super::QueueError;
 use super::job::{Claimed, FailedJob, Job, JobEnvelope, Receipt};
 use super::middleware::MiddlewareStore;
 
-/// A queue connection's storage. Every method works on batches where the
-/// storage allows it, so a worker pays one round trip for many jobs.
+/// A queue connection's storage: pushing, claiming, acknowledging. Every
+/// method works on batches where the storage allows it, so a worker pays
+/// one round trip for many jobs. Every connection also keeps the jobs that
+/// failed for good ([`FailedStore`]); what only some can do is a
+/// capability asked for by a method returning `Option` ([`Backend::middleware_store`]).
 #[async_trait]
-pub trait Backend: std::any::Any + Send + Sync + 'static {
+pub trait Backend: FailedStore + std::any::Any + Send + Sync + 'static {
     /// `memory`, `sqlite` or `redis`.
     fn kind(&self) -> &'static str;
 
@@ -91,16 +94,6 @@ pub trait Backend: std::any::Any + Send + Sync + 'static {
     /// Removes every waiting job (not the failed ones).
     async fn clear(&self) -> Result<usize, QueueError>;
 
-    // ----- the failed-jobs store -----
-
-    async fn failed_list(&self) -> Result<Vec<FailedJob>, QueueError>;
-    /// Removes a failed job and returns it.
-    async fn failed_take(&self, id: &str) -> Result<Option<FailedJob>, QueueError>;
-    /// Puts a failed job (back) into the store.
-    async fn failed_restore(&self, failed: FailedJob) -> Result<(), QueueError>;
-    async fn failed_forget(&self, id: &str) -> Result<bool, QueueError>;
-    async fn failed_purge(&self) -> Result<usize, QueueError>;
-
     /// Where job middleware keep their counters and locks (rate limits,
     /// throttles, `without_overlapping`): storage every worker of the
     /// connection shares. `None` (the default, right for `memory`) keeps
@@ -108,4 +101,20 @@ pub trait Backend: std::any::Any + Send + Sync + 'static {
     fn middleware_store(&self) -> Option<&dyn MiddlewareStore> {
         None
     }
+}
+
+/// Where jobs that failed for good are kept, to list, retry and forget
+/// (Laravel's `failed_jobs` table). Every connection has one.
+#[async_trait]
+pub trait FailedStore: Send + Sync {
+    /// Every failed job, oldest first.
+    async fn failed_list(&self) -> Result<Vec<FailedJob>, QueueError>;
+    /// Removes a failed job and returns it.
+    async fn failed_take(&self, id: &str) -> Result<Option<FailedJob>, QueueError>;
+    /// Puts a failed job (back) into the store.
+    async fn failed_restore(&self, failed: FailedJob) -> Result<(), QueueError>;
+    /// Deletes a failed job; false when there was none with that id.
+    async fn failed_forget(&self, id: &str) -> Result<bool, QueueError>;
+    /// Deletes every failed job; returns how many there were.
+    async fn failed_purge(&self) -> Result<usize, QueueError>;
 }

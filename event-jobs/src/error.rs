@@ -19,6 +19,7 @@
 
 /// What can go wrong talking to a queue. Every variant names the URL.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum QueueError {
     #[error("invalid queue URL `{url}`: {reason}")]
     InvalidUrl { url: String, reason: String },
@@ -128,6 +129,7 @@ impl QueueError {
 
 /// Why a job could not be rebuilt.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RegistryError {
     #[error("unknown event `{0}`: it is not in this worker's job registry")]
     UnknownEvent(String),
@@ -157,6 +159,7 @@ pub enum RegistryError {
 
 /// A middleware string that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum MiddlewareError {
     #[error(
         "unknown job middleware `{0}`: expected `throttle:N,M`, `rate_limited:NAME`, \

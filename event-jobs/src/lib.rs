@@ -80,7 +80,7 @@ use event_kernel::Dispatcher;
 use event_kernel::Event;
 use event_kernel::EventListener;
 
-pub use backend::Backend;
+pub use backend::{Backend, FailedStore};
 pub use config::QueueConfig;
 pub use defer::defer;
 pub use error::{MiddlewareError, QueueError, RegistryError};

@@ -33,7 +33,7 @@ use job::{MAX_INTERNED, OWN};
 use lanes::{Inbox, State};
 
 use super::QueueError;
-use super::backend::Backend;
+use super::backend::{Backend, FailedStore};
 use super::job::{Claimed, FailedJob, Job, JobEnvelope, Receipt, coarse_now_ms, now_ms};
 use super::settings::JobSettings;
 use event_kernel::Event;
@@ -529,7 +529,10 @@ impl Backend for MemoryBackend {
         state.delayed.clear();
         Ok(n)
     }
+}
 
+#[async_trait]
+impl FailedStore for MemoryBackend {
     async fn failed_list(&self) -> Result<Vec<FailedJob>, QueueError> {
         Ok(self.store.state().failed.clone())
     }

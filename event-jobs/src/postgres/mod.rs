@@ -36,7 +36,7 @@ use async_trait::async_trait;
 use deadpool_postgres::Pool;
 
 use super::QueueError;
-use super::backend::Backend;
+use super::backend::{Backend, FailedStore};
 use super::job::{Claimed, FailedJob, Job, JobEnvelope, Receipt, now_ms};
 
 pub use options::PostgresOptions;
@@ -406,7 +406,10 @@ impl Backend for PostgresBackend {
             .await
             .map(|n| n as usize)
     }
+}
 
+#[async_trait]
+impl FailedStore for PostgresBackend {
     async fn failed_list(&self) -> Result<Vec<FailedJob>, QueueError> {
         let rows = self
             .inner

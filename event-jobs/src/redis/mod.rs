@@ -42,7 +42,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
 use super::QueueError;
-use super::backend::Backend;
+use super::backend::{Backend, FailedStore};
 use super::job::{Claimed, FailedJob, Job, JobEnvelope, Receipt, now_ms};
 
 pub use options::RedisOptions;
@@ -336,7 +336,10 @@ impl Backend for RedisBackend {
             .map_err(self.redis("clear the queue"))?;
         Ok(n)
     }
+}
 
+#[async_trait]
+impl FailedStore for RedisBackend {
     async fn failed_list(&self) -> Result<Vec<FailedJob>, QueueError> {
         let mut conn = self.conn.clone();
         let ids: Vec<String> = conn

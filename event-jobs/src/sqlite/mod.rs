@@ -26,7 +26,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::Notify;
 
 use super::QueueError;
-use super::backend::Backend;
+use super::backend::{Backend, FailedStore};
 use super::job::{Claimed, FailedJob, Job, JobEnvelope, Receipt, now_ms};
 
 use claim::claim;
@@ -337,7 +337,10 @@ impl Backend for SqliteBackend {
         })
         .await
     }
+}
 
+#[async_trait]
+impl FailedStore for SqliteBackend {
     async fn failed_list(&self) -> Result<Vec<FailedJob>, QueueError> {
         self.with("list failed jobs", |conn| {
             let mut select = conn.prepare_cached(

@@ -346,7 +346,7 @@ async fn execute(ctx: &Ctx, claimed: &Claimed) -> Outcome {
     let settings = &envelope.settings;
     let (event, listeners) = match rebuild(&ctx.registry, &claimed.job) {
         Ok(rebuilt) => rebuilt,
-        Err(reason) => return Outcome::Fail(reason, claimed.attempt),
+        Err(error) => return Outcome::Fail(error.to_string(), claimed.attempt),
     };
     let wrap = (!settings.middleware.is_empty()).then(|| Wrap {
         gate: Gate::new(&*ctx.backend, &ctx.registry),
