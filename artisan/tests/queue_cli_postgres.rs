@@ -1,183 +1,39 @@
 //! `artisan queue:failed / queue:retry / queue:forget / queue:flush --url
-//! postgres://...` and `queue:monitor` against the real PostgreSQL (`EVENTS_TEST_POSTGRES_URL`),
-//! in a schema of the test's own, dropped after.
+//! postgres://...` and `queue:monitor` against the real PostgreSQL
+//! (`EVENTS_TEST_POSTGRES_URL`), in a schema of the test's own, dropped
+//! after: the scenarios of `queue_cli_common`, the ones sqlite and redis run.
 
 mod common;
+mod queue_cli_common;
 
-use std::path::Path;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use common::Run;
-use event_core::queue::JobRegistry;
-use event_core::queue::{FailedJobs, Queue, Worker};
-use event_core::{Dispatcher, Event, listener};
-use serde::{Deserialize, Serialize};
+use event_core::queue::Queue;
+use queue_cli_common::{
+    artisan, failed_jobs_round_trip, foreign_records_are_shown, monitor_shows_each_queue,
+};
 use test_support::Schema;
 
-#[derive(Debug, Clone, Serialize, Deserialize, Event)]
-pub struct RefundDueEvent {
-    pub order: u64,
-}
-
-#[listener(event = RefundDueEvent, queued, queue = "refunds", tries = 1)]
-async fn refund(event: &RefundDueEvent) -> anyhow::Result<()> {
-    anyhow::bail!("gateway down for order {}", event.order)
-}
-
-/// A second listener, delayed a minute, on another queue.
-#[listener(event = RefundDueEvent, queued, queue = "notices", delay = 60)]
-async fn notify_later(_event: &RefundDueEvent) -> anyhow::Result<()> {
-    Ok(())
-}
-
-/// artisan in `dir`, with no queue URL from the environment.
-fn artisan(args: &[&str], dir: &Path) -> Run {
-    common::run_in(dir, args, &[("!EVENTS_QUEUE_URL", "")])
-}
-
-/// Lets a worker fail every waiting job (one try each) until `failed` are in the store.
-async fn fail_all(queue: &Queue, failed: usize) {
-    let registry = JobRegistry::new().listener::<RefundDueEvent>(Arc::new(RefundListener));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn(
-        Worker::new(queue.clone(), registry)
-            .queues(["refunds"])
-            .run_until(async move {
-                let _ = stopped.await;
-            }),
-    );
-    let store = queue.failed().expect("a failed store");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while store.list().await.expect("list").len() < failed {
-        assert!(Instant::now() < deadline, "the jobs never failed");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let _ = stop.send(());
-    worker.await.expect("worker task").expect("worker");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_postgres_jobs_are_listed_retried_forgotten_and_flushed() {
+async fn failed_jobs_are_listed_retried_forgotten_and_flushed_on_postgres() {
     let Some(schema) = Schema::tagged("artisan") else {
         return;
     };
-    let url = schema.url.clone();
     let dir = tempfile::tempdir().expect("temp dir");
-    let queue = Queue::open(&url).await.expect("open the queue");
-    let dispatcher = Dispatcher::new();
-    queue.install(&dispatcher).await;
-    dispatcher
-        .listen::<RefundDueEvent>(Arc::new(RefundListener))
-        .await;
-    for order in [41, 42] {
-        dispatcher
-            .dispatch(RefundDueEvent { order })
-            .await
-            .expect("dispatch");
-    }
-    fail_all(&queue, 2).await;
-    let store = FailedJobs::open(&url).await.expect("store");
+    failed_jobs_round_trip(&schema.url, dir.path()).await;
+}
 
-    let out = artisan(&["queue:failed", "--url", &url], dir.path());
-    let shown = out.all();
-    assert_eq!(out.code, 0, "{shown}");
-    assert!(shown.contains("RefundListener (RefundDue)"), "{shown}");
-    assert!(shown.contains("on refunds"), "{shown}");
-    assert!(shown.contains("gateway down for order 41"), "{shown}");
-    assert!(shown.contains("INFO  2 failed job(s)."), "{shown}");
-    let out = artisan(&["queue:failed", "--url", &url, "--json"], dir.path());
-    let rows: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
-    assert_eq!(rows.as_array().map(Vec::len), Some(2));
-    let first = rows[0]["id"].as_str().expect("an id").to_string();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitor_shows_each_queue_on_postgres() {
+    let Some(schema) = Schema::tagged("artisan") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    monitor_shows_each_queue(&schema.url, dir.path()).await;
+}
 
-    let out = artisan(&["queue:retry", &first, "--url", &url], dir.path());
-    assert!(
-        out.all().contains(&format!(
-            "The failed job [{first}] has been pushed back onto the queue."
-        )),
-        "{}",
-        out.all()
-    );
-    assert_eq!(store.list().await.expect("list").len(), 1);
-    assert_eq!(queue.size().await.expect("size"), 1, "back in the queue");
-
-    fail_all(&queue, 2).await;
-    let out = artisan(&["queue:retry", "all", "--url", &url], dir.path());
-    assert!(
-        out.all()
-            .contains("2 failed job(s) pushed back onto the queue."),
-        "{}",
-        out.all()
-    );
-    assert_eq!(queue.size().await.expect("size"), 2);
-
-    fail_all(&queue, 2).await;
-    let out = artisan(&["queue:forget", &first, "--url", &url], dir.path());
-    assert!(
-        out.all().contains("Failed job deleted successfully."),
-        "{}",
-        out.all()
-    );
-    assert_eq!(store.list().await.expect("list").len(), 1);
-    let out = artisan(&["queue:flush", "--url", &url], dir.path());
-    assert!(
-        out.all()
-            .contains("All failed jobs deleted successfully (1)."),
-        "{}",
-        out.all()
-    );
-    assert!(store.list().await.expect("list").is_empty());
-
-    // queue:monitor: each queue's waiting jobs (due or delayed), what runs.
-    dispatcher
-        .listen::<RefundDueEvent>(Arc::new(NotifyLaterListener))
-        .await;
-    for order in [43, 44] {
-        dispatcher
-            .dispatch(RefundDueEvent { order })
-            .await
-            .expect("dispatch");
-    }
-    let backend = queue.backend().expect("backend");
-    let taken = backend
-        .fetch(
-            &["refunds".to_string()],
-            1,
-            Duration::from_secs(60),
-            "monitor",
-        )
-        .await
-        .expect("fetch");
-    assert_eq!(taken.len(), 1);
-    let out = artisan(&["queue:monitor", "--url", &url], dir.path());
-    let shown = out.all();
-    assert_eq!(out.code, 0, "{shown}");
-    assert!(
-        shown.contains("  [notices] waiting .......... 2\n"),
-        "{shown}"
-    );
-    assert!(
-        shown.contains("  [refunds] waiting .......... 1\n"),
-        "{shown}"
-    );
-    assert!(
-        shown.contains("  running .................... 1\n"),
-        "{shown}"
-    );
-    let out = artisan(&["queue:size", "--url", &url, "--json"], dir.path());
-    let value: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
-    assert_eq!(
-        value["queues"],
-        serde_json::json!([
-            { "queue": "notices", "waiting": 2 },
-            { "queue": "refunds", "waiting": 1 },
-        ])
-    );
-    assert_eq!(value["running"], 1);
-    backend.release(taken).await.expect("release");
-
-    // An unreachable server is an error naming it, not a hang.
+/// An unreachable server is an error naming it, not a hang.
+#[test]
+fn an_unreachable_server_is_named() {
+    let dir = tempfile::tempdir().expect("temp dir");
     let out = artisan(
         &["queue:failed", "--url", "postgres://app@127.0.0.1:1/db"],
         dir.path(),
@@ -186,7 +42,7 @@ async fn failed_postgres_jobs_are_listed_retried_forgotten_and_flushed() {
     assert!(out.all().contains("127.0.0.1:1"), "{}", out.all());
 }
 
-/// A job row another program wrote: `queue:failed --json` shows its text.
+/// Job rows another program wrote: `queue:failed --json` shows their text.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queue_failed_json_shows_what_a_foreign_postgres_row_held() {
     use event_core::queue::postgres::tokio_postgres;
@@ -194,7 +50,7 @@ async fn queue_failed_json_shows_what_a_foreign_postgres_row_held() {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    let queue = Queue::open(&schema.url).await.expect("open the queue");
+    Queue::open(&schema.url).await.expect("create the tables");
     let (client, connection) = tokio_postgres::connect(&schema.base, tokio_postgres::NoTls)
         .await
         .expect("connect");
@@ -205,7 +61,7 @@ async fn queue_failed_json_shows_what_a_foreign_postgres_row_held() {
             .execute(
                 &format!(
                     "INSERT INTO {} (id, queue, priority, available_at, payload)
-                     VALUES ($1, 'refunds', 0, 0, $2)",
+                     VALUES ($1, 'payments', 0, 0, $2)",
                     schema.table("event_jobs")
                 ),
                 &[&format!("foreign-{i}"), text],
@@ -213,21 +69,5 @@ async fn queue_failed_json_shows_what_a_foreign_postgres_row_held() {
             .await
             .expect("insert a foreign row");
     }
-    fail_all(&queue, texts.len()).await;
-    let out = artisan(
-        &["queue:failed", "--url", &schema.url, "--json"],
-        dir.path(),
-    );
-    assert_eq!(out.code, 0, "{}", out.all());
-    let rows: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
-    for text in texts {
-        assert!(
-            rows.as_array()
-                .expect("an array")
-                .iter()
-                .any(|row| row["payload"] == text),
-            "queue:failed --json does not show {text}: {}",
-            out.stdout
-        );
-    }
+    foreign_records_are_shown(&schema.url, dir.path(), &texts).await;
 }

@@ -25,18 +25,7 @@ macro_rules! on_postgres {
     };
 }
 
-on_postgres!(
-    append_and_query_filters,
-    correlation_through_sync_listeners,
-    correlation_through_queued_listeners,
-    correlation_through_memory_queued_listeners,
-    expected_version_race,
-    resubmitting_an_id_is_a_no_op,
-    replay_marks_and_skips_side_effects,
-    subscription_resumes_from_its_checkpoint,
-    connect_reads_the_config,
-    killed_writer_resubmits,
-);
+common::every_scenario!(on_postgres);
 
 async fn client(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)

@@ -1,7 +1,30 @@
 //! Event-store scenarios run against every backend (`store_sqlite.rs`,
-//! `store_postgres.rs`): each test gets its own table and drops it.
+//! `store_postgres.rs`), each through [`every_scenario!`] so none can miss
+//! one: each test gets its own table and drops it.
 
 #![allow(dead_code)]
+
+/// Calls `$on!` with the name of every scenario below: the one list each
+/// backend's test file runs.
+#[allow(unused_macros)]
+macro_rules! every_scenario {
+    ($on:ident) => {
+        $on!(
+            append_and_query_filters,
+            correlation_through_sync_listeners,
+            correlation_through_queued_listeners,
+            correlation_through_memory_queued_listeners,
+            expected_version_race,
+            resubmitting_an_id_is_a_no_op,
+            replay_marks_and_skips_side_effects,
+            subscription_resumes_from_its_checkpoint,
+            connect_reads_the_config,
+            killed_writer_resubmits,
+        );
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use every_scenario;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,0 +1,277 @@
+//! The `artisan queue:*` scenarios every stored connection runs (sqlite and
+//! redis in `queue_cli.rs`, postgres in `queue_cli_postgres.rs`): one list,
+//! so the connections' commands cannot drift apart.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::common::{self, Run};
+use event_core::queue::JobRegistry;
+use event_core::queue::{FailedJobs, Queue, Worker};
+use event_core::{Dispatcher, Event, listener};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, Event)]
+#[event(tags("billing", "cards"))]
+pub struct PaymentDueEvent {
+    pub order: u64,
+}
+
+#[listener(event = PaymentDueEvent, queued, queue = "payments", tries = 1)]
+async fn charge_card(event: &PaymentDueEvent) -> anyhow::Result<()> {
+    anyhow::bail!("card declined for order {}", event.order)
+}
+
+/// artisan in `dir`, with no queue URL from the environment.
+pub fn artisan(args: &[&str], dir: &Path) -> Run {
+    common::run_in(dir, args, &[("!EVENTS_QUEUE_URL", "")])
+}
+
+/// Dispatches `orders` payment events and lets a worker fail each (one try).
+pub async fn fail_jobs(queue: &Queue, orders: &[u64]) {
+    let dispatcher = Dispatcher::new();
+    queue.install(&dispatcher).await;
+    dispatcher
+        .listen::<PaymentDueEvent>(Arc::new(ChargeCardListener))
+        .await;
+    for order in orders {
+        dispatcher
+            .dispatch(PaymentDueEvent { order: *order })
+            .await
+            .expect("dispatch writes the job");
+    }
+    run_worker_until_failed(queue, orders.len()).await;
+}
+
+pub async fn run_worker_until_failed(queue: &Queue, failed: usize) {
+    let registry = JobRegistry::new().listener::<PaymentDueEvent>(Arc::new(ChargeCardListener));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(
+        Worker::new(queue.clone(), registry)
+            .queues(["payments"])
+            .poll_interval(Duration::from_millis(10))
+            .run_until(async move {
+                let _ = stopped.await;
+            }),
+    );
+    let store = queue.failed().expect("a failed store");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while store.list().await.expect("list").len() < failed {
+        assert!(Instant::now() < deadline, "the jobs never failed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(());
+    worker.await.expect("worker task").expect("worker");
+}
+
+/// `queue:failed`, `queue:retry` (one, all, an unknown id), `queue:monitor`,
+/// `queue:forget` and `queue:flush` on jobs that really failed in a worker.
+pub async fn failed_jobs_round_trip(url: &str, dir: &Path) {
+    let url = url.to_string();
+    let queue = Queue::open(&url).await.expect("open the queue");
+    fail_jobs(&queue, &[7, 8]).await;
+    let store = FailedJobs::open(&url).await.expect("store");
+    let ids: Vec<String> = store
+        .list()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(ids.len(), 2);
+
+    // queue:failed lists both, with listener, queue and reason.
+    let out = artisan(&["queue:failed", "--url", &url], dir);
+    let shown = out.all();
+    assert_eq!(out.code, 0, "{shown}");
+    for id in &ids {
+        assert!(shown.contains(id.as_str()), "{shown}");
+    }
+    assert!(shown.contains("ChargeCardListener (PaymentDue)"), "{shown}");
+    assert!(shown.contains("on payments"), "{shown}");
+    assert!(shown.contains("card declined for order 7"), "{shown}");
+    assert!(shown.contains("INFO  2 failed job(s)."), "{shown}");
+    // The event's tags are stored with the job and shown.
+    assert!(shown.contains("tags: billing, cards"), "{shown}");
+
+    let out = artisan(&["queue:failed", "--url", &url, "--json"], dir);
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(rows.as_array().map(Vec::len), Some(2));
+    assert_eq!(rows[0]["event"], "PaymentDue");
+    assert_eq!(rows[0]["queue"], "payments");
+    assert_eq!(rows[0]["attempts"], 1);
+    assert_eq!(rows[0]["tags"], serde_json::json!(["billing", "cards"]));
+    assert!(
+        rows[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("card declined"))
+    );
+
+    // queue:retry <id> pushes exactly that job back.
+    let out = artisan(&["queue:retry", &ids[0], "--url", &url], dir);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.all().contains(&format!(
+            "The failed job [{}] has been pushed back onto the queue.",
+            ids[0]
+        )),
+        "{}",
+        out.all()
+    );
+    assert_eq!(store.list().await.expect("list").len(), 1);
+    assert_eq!(queue.size().await.expect("size"), 1);
+
+    // An unknown ID is refused and changes nothing.
+    let out = artisan(&["queue:retry", "no-such-id", "--url", &url], dir);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.all().contains("no failed job with ID no-such-id"));
+    assert_eq!(store.list().await.expect("list").len(), 1);
+
+    // The retried job fails again in a worker; `all` brings both back.
+    run_worker_until_failed(&queue, 2).await;
+    let out = artisan(&["queue:retry", "all", "--url", &url], dir);
+    assert!(
+        out.all()
+            .contains("2 failed job(s) pushed back onto the queue.")
+    );
+    assert!(store.list().await.expect("list").is_empty());
+    assert_eq!(queue.size().await.expect("size"), 2);
+    for command in ["queue:monitor", "queue:size"] {
+        let out = artisan(&[command, "--url", &url], dir);
+        assert_eq!(out.code, 0, "{}", out.all());
+        assert!(
+            out.all().contains("jobs waiting or running .... 2"),
+            "{}",
+            out.all()
+        );
+    }
+
+    // queue:forget deletes one, queue:flush the rest.
+    run_worker_until_failed(&queue, 2).await;
+    let remaining: Vec<String> = store
+        .list()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    let out = artisan(&["queue:forget", &remaining[0], "--url", &url], dir);
+    assert!(out.all().contains("Failed job deleted successfully."));
+    assert_eq!(store.list().await.expect("list").len(), 1);
+    let out = artisan(&["queue:flush", "--url", &url], dir);
+    assert!(
+        out.all()
+            .contains("All failed jobs deleted successfully (1).")
+    );
+    let out = artisan(&["queue:failed", "--url", &url], dir);
+    assert!(out.all().contains("No failed jobs found."), "{}", out.all());
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Event)]
+pub struct ReminderDueEvent {
+    pub order: u64,
+}
+
+#[listener(event = ReminderDueEvent, queued, queue = "emails", delay = 60)]
+async fn send_reminder(_event: &ReminderDueEvent) -> anyhow::Result<()> {
+    Ok(())
+}
+
+/// `queue:monitor` shows each queue's waiting jobs (due or delayed), what
+/// runs, and the failed ones, as text and JSON.
+pub async fn monitor_shows_each_queue(url: &str, dir: &Path) {
+    let queue = Queue::open(url).await.expect("open the queue");
+    fail_jobs(&queue, &[1]).await;
+    let dispatcher = Dispatcher::new();
+    queue.install(&dispatcher).await;
+    dispatcher
+        .listen::<PaymentDueEvent>(Arc::new(ChargeCardListener))
+        .await;
+    dispatcher
+        .listen::<ReminderDueEvent>(Arc::new(SendReminderListener))
+        .await;
+    for order in [2, 3, 4] {
+        dispatcher
+            .dispatch(PaymentDueEvent { order })
+            .await
+            .expect("dispatch");
+    }
+    dispatcher
+        .dispatch(ReminderDueEvent { order: 2 })
+        .await
+        .expect("dispatch");
+    // A worker has taken one payment: it runs.
+    let backend = queue.backend().expect("backend");
+    let taken = backend
+        .fetch(
+            &["payments".to_string()],
+            1,
+            Duration::from_secs(60),
+            "monitor",
+        )
+        .await
+        .expect("fetch");
+    assert_eq!(taken.len(), 1);
+
+    let out = artisan(&["queue:monitor", "--url", url], dir);
+    let shown = out.all();
+    assert_eq!(out.code, 0, "{shown}");
+    let lines: Vec<&str> = shown
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.contains(" ..."))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "[emails] waiting ........... 1",
+            "[payments] waiting ......... 2",
+            "jobs waiting or running .... 4",
+            "running .................... 1",
+            "failed jobs ................ 1",
+        ],
+        "{shown}"
+    );
+
+    let out = artisan(&["queue:size", "--url", url, "--json"], dir);
+    let value: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(
+        value,
+        serde_json::json!({
+            "queues": [
+                { "queue": "emails", "waiting": 1 },
+                { "queue": "payments", "waiting": 2 },
+            ],
+            "waiting": 3,
+            "running": 1,
+            "failed": 1,
+        })
+    );
+    backend.release(taken).await.expect("release");
+}
+
+/// Lets a worker move the records another program wrote to the failed
+/// store, then checks `queue:failed --json` shows each one's `payload`.
+pub async fn foreign_records_are_shown(url: &str, dir: &Path, payloads: &[&str]) {
+    let queue = Queue::open(url).await.expect("open the queue");
+    run_worker_until_failed(&queue, payloads.len()).await;
+    let out = artisan(&["queue:failed", "--url", url, "--json"], dir);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    let shown: Vec<&serde_json::Value> = rows
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|row| &row["payload"])
+        .collect();
+    for payload in payloads {
+        assert!(
+            shown.iter().any(|p| *p == payload),
+            "queue:failed --json does not show {payload}: {}",
+            out.stdout
+        );
+    }
+}
