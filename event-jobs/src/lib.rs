@@ -99,7 +99,7 @@ pub use shutdown::shutdown_signal;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteBackend;
 pub use stats::{Latency, QueueStats, WorkerStats};
-pub use worker::{JOB_LOG_TARGET, Worker, WorkerReport};
+pub use worker::{Worker, WorkerReport};
 
 use handler::Installed;
 use job::Live;
@@ -440,7 +440,11 @@ impl Queue {
     }
 
     /// The job a queued listener becomes.
-    pub fn listener_job(&self, listener: &Arc<dyn EventListener>, event: &Arc<dyn Event>) -> Job {
+    pub(crate) fn listener_job(
+        &self,
+        listener: &Arc<dyn EventListener>,
+        event: &Arc<dyn Event>,
+    ) -> Job {
         let settings = self.listener_settings(&**listener, &**event);
         let envelope = self.envelope(
             &**event,
@@ -457,7 +461,7 @@ impl Queue {
     }
 
     /// The job a queued event becomes.
-    pub fn event_job(&self, event: &Arc<dyn Event>) -> Job {
+    pub(crate) fn event_job(&self, event: &Arc<dyn Event>) -> Job {
         let settings = self.event_settings(&**event);
         let envelope = self.envelope(&**event, None, settings);
         Job {

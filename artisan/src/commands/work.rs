@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use event_core::queue::{self, JOB_LOG_TARGET, Worker};
+use event_core::queue::{self, Worker};
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -55,7 +55,7 @@ pub fn work(manifest: Option<&Path>, app: &crate::App, args: QueueWork) -> Resul
         tracing_subscriber::fmt::layer()
             .with_target(false)
             .with_filter(tracing_subscriber::filter::filter_fn(|m| {
-                m.target() != JOB_LOG_TARGET && *m.level() <= tracing::Level::WARN
+                m.target() != Worker::LOG_TARGET && *m.level() <= tracing::Level::WARN
             })),
     );
     // Global: jobs run on the runtime's worker threads. A second worker in
@@ -104,7 +104,7 @@ pub fn work(manifest: Option<&Path>, app: &crate::App, args: QueueWork) -> Resul
     })
 }
 
-/// Prints the worker's per-job events (event-core's [`JOB_LOG_TARGET`]) and
+/// Prints the worker's per-job events (event-core's [`Worker::LOG_TARGET`]) and
 struct JobLog;
 
 #[derive(Default)]
@@ -138,7 +138,7 @@ impl tracing::field::Visit for JobFields {
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for JobLog {
     fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        if event.metadata().target() != JOB_LOG_TARGET {
+        if event.metadata().target() != Worker::LOG_TARGET {
             return;
         }
         let mut fields = JobFields::default();

@@ -313,4 +313,10 @@ impl Worker {
 /// `name` (the listener, or the event for a queued event), `event`, `queue`,
 /// `status` (`RUNNING`, then `DONE`, `RETRY` or `FAIL`), and when it ended
 /// `micros` and `reason`.
-pub const JOB_LOG_TARGET: &str = "event_core::queue::job";
+pub(crate) const JOB_LOG_TARGET: &str = "event_core::queue::job";
+
+impl Worker {
+    /// The `tracing` target of the per-job events a worker emits (see
+    /// above): filter on it to print or hide the job log.
+    pub const LOG_TARGET: &'static str = JOB_LOG_TARGET;
+}
