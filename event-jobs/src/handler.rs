@@ -112,7 +112,7 @@ impl Queue {
             None => {
                 let result = event_kernel::call::invoke(&listener, &event).await;
                 if let Err(error) = &result {
-                    let _ = listener.failed(event.clone(), error).await;
+                    event_kernel::call::call_failed_hook(&listener, &event, error).await;
                 }
                 result
             }

@@ -104,26 +104,7 @@ pub use worker::{Worker, WorkerReport};
 use handler::Installed;
 use job::Live;
 
-/// The URL with any password replaced by `***`, for messages.
-pub(crate) fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => {
-            let userinfo = &rest[..at];
-            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-            let masked = if userinfo.contains(':') {
-                format!("{user}:***")
-            } else {
-                "***".to_string()
-            };
-            format!("{scheme}://{masked}{}", &rest[at..])
-        }
-        None => url.to_string(),
-    }
-}
+use event_kernel::config::redact;
 
 /// A queue connection: where queued listeners and events are written, and
 /// what a [`Worker`] reads. Cheap to clone.
@@ -485,7 +466,7 @@ impl Queue {
 mod tests {
     use std::sync::Arc;
 
-    use super::{MemoryBackend, Queue, redact};
+    use super::{MemoryBackend, Queue};
     use crate::fixtures::Ping;
     use event_kernel::Event;
     use event_kernel::EventListener;
@@ -502,7 +483,7 @@ mod tests {
         }
     }
 
-    /// The fast path is the backend's, found through the `Backend` seam: a
+    /// The fast path is the backend's, found by its type: a
     /// `MemoryBackend` given by hand gets it like `Queue::memory()`, and the
     /// `sync` connection does not.
     #[tokio::test]
@@ -520,22 +501,5 @@ mod tests {
                 .queue_listener_now_on(&listener, &event)
                 .is_none()
         );
-    }
-
-    #[test]
-    fn redact_hides_passwords_only() {
-        assert_eq!(
-            redact("redis://:hunter2@db:6379/0"),
-            "redis://:***@db:6379/0"
-        );
-        assert_eq!(
-            redact("redis://app:hunter2@db:6379"),
-            "redis://app:***@db:6379"
-        );
-        assert_eq!(
-            redact("redis://127.0.0.1:6379?prefix=a@b"),
-            "redis://127.0.0.1:6379?prefix=a@b"
-        );
-        assert_eq!(redact("sqlite:///var/jobs.db"), "sqlite:///var/jobs.db");
     }
 }

@@ -8,8 +8,7 @@
 mod append;
 mod table;
 
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -36,23 +35,12 @@ pub(crate) struct SqliteStore {
     appended: watch::Sender<u64>,
 }
 
-fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-    conn.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 fn open(url: &str, path: &str) -> Result<Connection, StoreError> {
     let unreachable = |e: rusqlite::Error| StoreError::Unreachable {
         url: url.to_string(),
         source: Box::new(e),
     };
-    let conn = Connection::open(path).map_err(unreachable)?;
-    conn.busy_timeout(Duration::from_secs(30))
-        .map_err(unreachable)?;
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(unreachable)?;
-    conn.pragma_update(None, "synchronous", "NORMAL")
-        .map_err(unreachable)?;
-    Ok(conn)
+    event_sqlite::open(path).map_err(unreachable)
 }
 
 impl SqliteStore {
@@ -81,12 +69,10 @@ impl SqliteStore {
         what: &'static str,
         work: impl FnOnce(&mut Connection, &str) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let conn = conn.clone();
         let table = self.table.clone();
-        let url = self.url.clone();
-        let result = tokio::task::spawn_blocking(move || work(&mut lock(&conn), &table))
+        let result = event_sqlite::run(conn, move |conn| work(conn, &table))
             .await
-            .map_err(|e| StoreError::db(&url, what, e))?;
+            .map_err(|e| StoreError::db(&self.url, what, e))?;
         result.map_err(|e| StoreError::db(&self.url, what, e))
     }
 }

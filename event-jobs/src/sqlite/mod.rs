@@ -82,12 +82,7 @@ impl SqliteBackend {
             action: "open the database",
             source,
         };
-        let conn = Connection::open(path).map_err(sqlite)?;
-        conn.busy_timeout(Duration::from_secs(30)).map_err(sqlite)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(sqlite)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(sqlite)?;
+        let conn = event_sqlite::open(path).map_err(sqlite)?;
         conn.execute_batch(SCHEMA).map_err(sqlite)?;
         let conn = Arc::new(Mutex::new(conn));
         let (writer, requests) = std::sync::mpsc::channel();
@@ -114,13 +109,9 @@ impl SqliteBackend {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let conn = self.conn.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
-            work(&mut conn)
-        })
-        .await
-        .map_err(|e| self.error(format!("{action}: the database thread failed: {e}")))?;
+        let result = event_sqlite::run(&self.conn, work)
+            .await
+            .map_err(|lost| self.error(format!("{action}: {lost}")))?;
         result.map_err(|source| self.sqlite(action, source))
     }
 

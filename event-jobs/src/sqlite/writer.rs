@@ -28,7 +28,7 @@ pub(super) fn write_loop(
                 Err(_) => break,
             }
         }
-        let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+        let mut conn = event_sqlite::lock(&conn);
         let together = insert_rows(&mut conn, batch.iter().flat_map(|(rows, _)| rows.iter()));
         match together {
             Ok(()) => {
