@@ -9,9 +9,11 @@ use event_broadcast::{BroadcastConfig, ConnectError};
 /// Everything a [`Server`](crate::Server) needs.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
+    /// The one app this server serves (`EVENTS_BROADCAST_APP_ID` / `_KEY` / `_SECRET`).
     pub credentials: Credentials,
-    /// Where to listen (`EVENTS_BROADCAST_HOST`, `EVENTS_BROADCAST_PORT`; port 0 picks one).
+    /// The address to listen on (`EVENTS_BROADCAST_HOST`, default `127.0.0.1`).
     pub host: String,
+    /// The port to listen on (`EVENTS_BROADCAST_PORT`, default 6001; 0 picks a free one).
     pub port: u16,
     /// Seconds of client silence before the server pings (`EVENTS_BROADCAST_ACTIVITY_TIMEOUT`).
     pub activity_timeout: u64,

@@ -39,28 +39,45 @@ pub const INVALID_MESSAGE: u16 = 4200;
 /// A message from a client.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientMessage {
+    /// `pusher:ping`: answered with `pusher:pong`.
     Ping,
+    /// `pusher:pong`: the answer to our ping.
     Pong,
+    /// `pusher:subscribe`.
     Subscribe {
+        /// The full channel name.
         channel: String,
+        /// `key:signature` from the app's auth route; required for private
+        /// and presence channels.
         auth: Option<String>,
+        /// A presence channel's member JSON, as the auth signed it.
         channel_data: Option<String>,
     },
+    /// `pusher:unsubscribe`.
     Unsubscribe {
+        /// The full channel name.
         channel: String,
     },
+    /// `pusher:signin`: user authentication.
     Signin {
+        /// `key:signature` over the socket id and `user_data`.
         auth: String,
+        /// The user's JSON (with its `id`), as the auth signed it.
         user_data: String,
     },
     /// A `client-*` event.
     ClientEvent {
+        /// The event name, `client-` included.
         event: String,
+        /// The channel to send it on (private or presence, and only with
+        /// `EVENTS_BROADCAST_CLIENT_EVENTS`).
         channel: String,
+        /// The payload, passed on as is.
         data: Value,
     },
     /// Another `pusher:*` event (ignored, as Pusher does).
     Other {
+        /// The full event name.
         event: String,
     },
 }
@@ -68,10 +85,18 @@ pub enum ClientMessage {
 /// Why a frame is not a protocol message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
+    /// Not JSON, or not an object with an `event` (serde's message).
     #[error("not a JSON object: {0}")]
     Json(String),
+    /// A known event without a field it needs.
     #[error("`{event}` needs {what}")]
-    Missing { event: String, what: &'static str },
+    Missing {
+        /// The event name.
+        event: String,
+        /// The missing field, e.g. `data.channel`.
+        what: &'static str,
+    },
+    /// An event that is neither `pusher:*` nor `client-*`.
     #[error("unknown event `{0}`: expected pusher:* or client-*")]
     Unknown(String),
 }
@@ -98,6 +123,9 @@ fn string_field(data: &Value, key: &str) -> Option<String> {
 }
 
 impl ClientMessage {
+    /// Reads one text frame; `data` may be an object or a JSON string of one.
+    /// The server answers an error with `pusher:error`
+    /// [`INVALID_MESSAGE`] and keeps the socket open.
     pub fn parse(text: &str) -> Result<Self, ParseError> {
         let frame: Frame =
             serde_json::from_str(text).map_err(|e| ParseError::Json(e.to_string()))?;

@@ -33,6 +33,15 @@ pub struct Server {
     task: JoinHandle<std::io::Result<()>>,
 }
 
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.addr)
+            .field("node_id", &self.hub.node_id)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Server {
     /// Binds `config.host:config.port` (port 0 picks a free one), joins the
     /// cluster when `redis_url` is set, and serves in the background.
@@ -70,6 +79,7 @@ impl Server {
         })
     }
 
+    /// The address the server listens on (the real port when port 0 was given).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }

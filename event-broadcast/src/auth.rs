@@ -13,14 +13,18 @@ use crate::signature::{self, Credentials};
 /// sockets it has, and what others see about it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PresenceMember {
+    /// The member's id: sockets with the same one count as one member.
     pub user_id: String,
+    /// What other members see about it (`members.me.info` in pusher-js).
     pub user_info: serde_json::Value,
 }
 
 /// The JSON body the browser's auth request is answered with.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuthResponse {
+    /// `key:signature`, which the server checks on `pusher:subscribe`.
     pub auth: String,
+    /// A presence channel's member, as the JSON string the signature covers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub channel_data: Option<String>,
 }
@@ -28,14 +32,19 @@ pub struct AuthResponse {
 /// Why an auth request is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
+    /// A missing or malformed `socket_id` / `channel_name` (400).
     #[error("bad auth request: {0}")]
     BadRequest(String),
+    /// The channel has no `private-` / `presence-` prefix (400).
     #[error("channel `{0}` is public: it needs no auth")]
     Public(String),
+    /// No `channel` / `presence` rule matches the channel's name (403).
     #[error("no channel rule matches `{0}`")]
     NoRule(String),
+    /// The matching rule refused the current user (403).
     #[error("the current user may not join `{0}`")]
     Forbidden(String),
+    /// A `private-encrypted-` channel, which this authorizer does not serve (403).
     #[error(
         "`{0}` is a private-encrypted channel; this authorizer does not hand out encryption keys"
     )]
@@ -111,6 +120,8 @@ impl<U> std::fmt::Debug for ChannelAuthorizer<U> {
 }
 
 impl<U> ChannelAuthorizer<U> {
+    /// An authorizer with no rules yet: it refuses every channel until
+    /// [`channel`](Self::channel) / [`presence`](Self::presence) add some.
     pub fn new(credentials: Credentials) -> Self {
         Self {
             credentials,
@@ -146,6 +157,7 @@ impl<U> ChannelAuthorizer<U> {
         self
     }
 
+    /// The credentials auth strings are signed with.
     pub fn credentials(&self) -> &Credentials {
         &self.credentials
     }

@@ -19,6 +19,7 @@ pub enum ChannelKind {
 pub const MAX_CHANNEL_NAME: usize = 200;
 
 impl ChannelKind {
+    /// The kind a full channel name's prefix gives it; no prefix is public.
     pub fn of(channel: &str) -> Self {
         if channel.starts_with("private-encrypted-") {
             Self::PrivateEncrypted

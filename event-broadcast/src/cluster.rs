@@ -28,7 +28,9 @@ pub enum ClusterMessage {
         /// The node that published it (`None`: an app's `redis` broadcaster).
         #[serde(default)]
         origin: Option<String>,
+        /// Full channel names.
         channels: Vec<String>,
+        /// The event name clients bind to.
         event: String,
         /// The frame's `data`: already a JSON string, sent as is.
         data: String,
@@ -41,19 +43,33 @@ pub enum ClusterMessage {
     },
     /// A presence member's socket joined `channel` on `origin`.
     MemberJoined {
+        /// The node the socket is connected to.
         origin: String,
+        /// The presence channel.
         channel: String,
+        /// The socket that subscribed.
         socket_id: String,
+        /// The member's id ([`PresenceMember::user_id`](crate::PresenceMember::user_id)).
         user_id: String,
+        /// The member's info, as its auth signed it.
         user_info: serde_json::Value,
     },
     /// A presence member's socket left `channel` on `origin`.
     MemberLeft {
+        /// The node the socket was connected to.
         origin: String,
+        /// The presence channel.
         channel: String,
+        /// The socket that unsubscribed or closed.
         socket_id: String,
+        /// The member's id.
         user_id: String,
     },
     /// Close every connection of `user_id` on every node.
-    TerminateUser { origin: String, user_id: String },
+    TerminateUser {
+        /// The node that received the request.
+        origin: String,
+        /// The signed-in user whose connections close.
+        user_id: String,
+    },
 }

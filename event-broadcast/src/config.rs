@@ -22,8 +22,10 @@ pub enum BroadcastConnection {
 /// `EVENTS_BROADCAST_SCHEME`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Scheme {
+    /// Plain HTTP (the default).
     #[default]
     Http,
+    /// HTTPS; the `pusher` broadcaster refuses it (it speaks plain HTTP).
     Https,
 }
 

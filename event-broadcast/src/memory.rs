@@ -14,6 +14,7 @@ pub struct MemoryBroadcaster {
 }
 
 impl MemoryBroadcaster {
+    /// An empty one. Clones share what they keep.
     pub fn new() -> Self {
         Self::default()
     }

@@ -13,8 +13,11 @@ type HmacSha256 = Hmac<Sha256>;
 /// The app's credentials: `EVENTS_BROADCAST_APP_ID` / `_KEY` / `_SECRET`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
+    /// `EVENTS_BROADCAST_APP_ID`: names the app in HTTP API paths.
     pub app_id: String,
+    /// `EVENTS_BROADCAST_APP_KEY`: public; clients connect with it.
     pub key: String,
+    /// `EVENTS_BROADCAST_APP_SECRET`: signs auths and API requests; never sent.
     pub secret: String,
 }
 

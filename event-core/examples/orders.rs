@@ -20,21 +20,31 @@ use event_core::queue::{self, Worker};
 use event_core::testing::EventFake;
 use serde::{Deserialize, Serialize};
 
+/// One line of an order.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OrderItem {
+    /// The product's stock-keeping unit.
     pub sku: String,
+    /// How many were ordered.
     pub quantity: u32,
+    /// Unit price, in EUR.
     pub price: f64,
 }
 
 // 1. The event: one derive instead of a hand-written `impl Event`.
+/// An order was created (dispatched as `"OrderCreated"`).
 #[derive(Debug, Clone, Serialize, Deserialize, Event)]
 #[event(tags("order", "commerce"))]
 pub struct OrderCreatedEvent {
+    /// The new order's id.
     pub order_id: String,
+    /// Who placed it.
     pub user_id: String,
+    /// What was ordered.
     pub items: Vec<OrderItem>,
+    /// The sum of the lines, in EUR.
     pub total: f64,
+    /// When it was created.
     pub timestamp: event_core::chrono::DateTime<event_core::chrono::Utc>,
 }
 
@@ -107,6 +117,7 @@ impl EventListener for AuditListener {
 }
 
 // 3. Register listeners (typically at app startup).
+/// Registers the order listeners on the global dispatcher.
 pub async fn register_order_listeners() -> Result<()> {
     listen::<OrderCreatedEvent>(Arc::new(SendOrderConfirmationListener)).await;
     listen::<OrderCreatedEvent>(Arc::new(UpdateInventoryListener)).await;
@@ -115,13 +126,17 @@ pub async fn register_order_listeners() -> Result<()> {
     Ok(())
 }
 
+/// What a client sends to place an order.
 #[derive(Debug)]
 pub struct CreateOrderRequest {
+    /// Who places it.
     pub user_id: String,
+    /// What they order.
     pub items: Vec<OrderItem>,
 }
 
 // 4. Dispatch the event (in your order controller).
+/// Creates the order and dispatches `OrderCreatedEvent`; returns its id.
 pub async fn create_order(request: CreateOrderRequest) -> Result<String> {
     let order_id = format!("order-{}", event_core::ulid::Ulid::new());
     let total = request

@@ -72,6 +72,7 @@ impl EventFacade {
         restore().await;
     }
 
+    /// True while the global dispatcher is faked.
     pub async fn is_faking() -> bool {
         is_faking().await
     }
@@ -105,26 +106,34 @@ impl EventFacade {
         testing::global_recorder().map_or_else(Vec::new, |r| r.events())
     }
 
+    /// Registers a listener for events of type `E`; the same as [`listen`].
     pub async fn listen<E: Event + 'static>(listener: Arc<dyn EventListener>) {
         Dispatcher::global().listen::<E>(listener).await;
     }
 
+    /// Dispatches an event; the same as [`dispatch`] (recorded instead while
+    /// faking).
     pub async fn dispatch_event(event: impl IntoEvent) -> Result<()> {
         Dispatcher::global().dispatch(event).await
     }
 
+    /// True when a dispatch of `event_name` would reach a listener, directly
+    /// or through a wildcard pattern.
     pub async fn has_listeners(event_name: &str) -> bool {
         Dispatcher::global().has_listeners(event_name).await
     }
 
+    /// Listener count per event name and per wildcard pattern (for debugging).
     pub async fn get_listeners() -> HashMap<String, usize> {
         Dispatcher::global().get_listeners().await
     }
 
+    /// Removes the listeners of an event name, or of a wildcard pattern.
     pub async fn forget(event_name: &str) {
         Dispatcher::global().forget(event_name).await;
     }
 
+    /// Removes every listener (the queue handler and broadcaster stay).
     pub async fn flush() {
         Dispatcher::global().flush().await;
     }

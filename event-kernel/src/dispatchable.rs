@@ -7,8 +7,12 @@ use crate::event::Event;
 
 /// Laravel's `Dispatchable`: `event.dispatch().await?` for every event.
 pub trait Dispatchable {
+    /// Dispatches the event on [`Dispatcher::global`]; errors as
+    /// [`Dispatcher::dispatch`] does.
     fn dispatch(self) -> impl Future<Output = anyhow::Result<()>> + Send;
+    /// Dispatches only when `condition` is true; otherwise `Ok(())`.
     fn dispatch_if(self, condition: bool) -> impl Future<Output = anyhow::Result<()>> + Send;
+    /// Dispatches only when `condition` is false; otherwise `Ok(())`.
     fn dispatch_unless(self, condition: bool) -> impl Future<Output = anyhow::Result<()>> + Send;
 }
 

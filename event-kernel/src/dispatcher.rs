@@ -63,7 +63,8 @@ type Route = (
 /// Dispatches events to listeners. Cheap to clone: clones share listeners.
 ///
 /// The free functions (`dispatch`, `listen::<E>`, ...) use one global instance,
-/// [`event_dispatcher`]; `Dispatcher::new()` makes an independent one.
+/// [`Dispatcher::global`] (`event_core::event_dispatcher()`);
+/// `Dispatcher::new()` makes an independent one.
 #[derive(Clone)]
 pub struct Dispatcher {
     inner: Arc<Inner>,

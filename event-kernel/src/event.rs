@@ -22,21 +22,37 @@ pub trait Event: Any + Send + Sync + Debug {
     fn event_name(&self) -> &'static str;
     /// The event's payload as JSON (what queues store and broadcasts send).
     fn to_json(&self) -> serde_json::Value;
+    /// True to hand the whole event to the queue: with a queue installed,
+    /// its listeners run on a worker instead of during `dispatch`. Without
+    /// one they run inline. Defaults to false.
     fn should_queue(&self) -> bool {
         false
     }
+    /// The named queue a queued event's job goes to; `None` (the default)
+    /// is the connection's default queue (`EVENTS_DEFAULT_QUEUE`). A
+    /// [`ShouldQueue::queue`] overrides it.
     fn queue_name(&self) -> Option<&str> {
         None
     }
+    /// Labels stored with the event's jobs (merged with a listener's own)
+    /// and its event-store record, where `artisan event:history --tag`
+    /// filters by them. Defaults to none.
     fn tags(&self) -> Vec<String> {
         vec![]
     }
+    /// Whether the event's listeners run inside `dispatch`; defaults to
+    /// `!should_queue()`. Informational: the dispatcher decides by
+    /// [`should_queue`](Event::should_queue) alone.
     fn is_synchronous(&self) -> bool {
         !self.should_queue()
     }
+    /// Queue priority of the event's jobs, and of its listeners' jobs that
+    /// set none: higher is fetched first on every connection. Defaults to 0.
     fn priority(&self) -> i32 {
         0
     }
+    /// Whether a queued event may be taken off its queue before it runs
+    /// (the seed's API). Defaults to true; no queue connection reads it yet.
     fn can_unqueue(&self) -> bool {
         true
     }
@@ -115,21 +131,35 @@ pub fn downcast_arc<T: Event>(event: Arc<dyn Event>) -> Result<Arc<T>, Arc<dyn E
 /// Seen through [`Event::as_should_queue`]: a hand-written impl returns
 /// `Some(self)` there.
 pub trait ShouldQueue: Event {
+    /// The connection to queue on (`memory`, `sqlite`, `redis`, `postgres`,
+    /// `sync`, or a name the app gave one); `None` (the default) is the
+    /// default connection.
     fn queue_connection(&self) -> Option<&str> {
         None
     }
+    /// The named queue; overrides [`Event::queue_name`]. `None` (the
+    /// default) keeps that one.
     fn queue(&self) -> Option<&str> {
         None
     }
+    /// Holds the job back this long before a worker may run it; `None` (the
+    /// default) uses the queue's default delay, usually none.
     fn delay(&self) -> Option<chrono::Duration> {
         None
     }
+    /// Attempts in all, 0 meaning no limit; `None` (the default) leaves it
+    /// to the worker (`Worker::tries`, else `EVENTS_RETRY_ATTEMPTS`).
     fn tries(&self) -> Option<u32> {
         None
     }
+    /// An attempt running longer is cancelled and counts as failed (zero:
+    /// none); `None` (the default) leaves it to the worker.
     fn timeout(&self) -> Option<chrono::Duration> {
         None
     }
+    /// True to write the job only when the surrounding unit of work
+    /// (`event_core::queue::defer`) succeeds, and drop it when it fails.
+    /// Defaults to false: written at once.
     fn after_commit(&self) -> bool {
         false
     }
@@ -138,6 +168,7 @@ pub trait ShouldQueue: Event {
 /// Anything that can be dispatched as an event: a value, an `Arc<E>`, or an
 /// `Arc<dyn Event>`.
 pub trait IntoEvent {
+    /// The event, shared (no copy for an `Arc`).
     fn into_event(self) -> Arc<dyn Event>;
 }
 
@@ -161,8 +192,13 @@ impl IntoEvent for Arc<dyn Event> {
 
 /// The seed's broadcasting interface: one channel, a payload, public or private.
 pub trait Broadcastable: Send + Sync {
+    /// The channel name without its prefix (`orders.42`); the prefix comes
+    /// from `is_private` / `is_presence`.
     fn broadcast_channel(&self) -> String;
+    /// The payload clients receive.
     fn broadcast_data(&self) -> serde_json::Value;
+    /// True to broadcast on `private-<channel>`, which clients must be
+    /// authorised to join. Defaults to false (a public channel).
     fn is_private(&self) -> bool {
         false
     }
@@ -176,12 +212,18 @@ pub trait Broadcastable: Send + Sync {
 pub trait ShouldBroadcast: Event {
     /// Full channel names, with `private-` / `presence-` prefixes where needed.
     fn broadcast_on(&self) -> Vec<String>;
+    /// The event name clients bind to; `None` (the default) is
+    /// [`Event::event_name`].
     fn broadcast_as(&self) -> Option<String> {
         None
     }
+    /// The payload clients receive; defaults to [`Event::to_json`].
     fn broadcast_with(&self) -> serde_json::Value {
         self.to_json()
     }
+    /// True (the default) to send the broadcast from a queue worker when a
+    /// queue is installed (without one, during `dispatch`); false always
+    /// sends it during `dispatch`.
     fn should_queue_broadcast(&self) -> bool {
         true
     }

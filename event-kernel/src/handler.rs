@@ -12,7 +12,12 @@ use crate::listener::EventListener;
 /// With none set, they run inline (Laravel's `sync` connection).
 #[async_trait]
 pub trait QueueableHandler: Send + Sync {
+    /// Takes a [`should_queue`](Event::should_queue) event; the dispatcher
+    /// then calls none of its listeners itself. An error becomes the
+    /// dispatch's [`QueueFailed`](crate::QueueFailed).
     async fn queue_event(&self, event: Arc<dyn Event>) -> Result<()>;
+    /// Queues one queued listener's handling of `event`; an error becomes
+    /// the dispatch's [`QueueFailed`](crate::QueueFailed).
     async fn queue_listener(
         &self,
         listener: Arc<dyn EventListener>,

@@ -12,6 +12,9 @@ use crate::options::ListenerOptions;
 /// `#[listener(event = E)]`, which hands your function the typed `&E`.
 #[async_trait]
 pub trait EventListener: Send + Sync {
+    /// Handles one event; an error runs [`failed`](EventListener::failed)
+    /// (for a queued listener, once no try is left) and is returned by
+    /// `dispatch`.
     async fn handle(&self, event: Arc<dyn Event>) -> Result<()>;
 
     /// Called when `handle` failed (for a queued listener: after the last try).
@@ -19,18 +22,29 @@ pub trait EventListener: Send + Sync {
         Ok(())
     }
 
+    /// True to run on a queue worker instead of inside `dispatch` (inline
+    /// still when no queue is installed). Defaults to false.
     fn should_queue(&self) -> bool {
         false
     }
+    /// The named queue this listener's jobs go to; `None` (the default) is
+    /// the connection's default queue (`EVENTS_DEFAULT_QUEUE`).
     fn queue_name(&self) -> Option<&str> {
         None
     }
+    /// False to give each job a single attempt, whatever `tries` says.
+    /// Defaults to true.
     fn can_retry(&self) -> bool {
         true
     }
+    /// Fail the job for good after this many attempts that returned an
+    /// error or panicked; `None` (the default) sets no such limit.
     fn max_exceptions(&self) -> Option<u32> {
         None
     }
+    /// The delay before each retry (the last value repeats); empty (the
+    /// default) leaves it to the worker (`Worker::backoff`, else
+    /// `EVENTS_RETRY_DELAY_SECONDS`).
     fn backoff(&self) -> Vec<chrono::Duration> {
         vec![]
     }
@@ -116,24 +130,40 @@ impl ListenerOptions {
 /// Laravel's `ShouldQueue` for listeners, with its builder methods.
 #[async_trait]
 pub trait ShouldQueueListener: EventListener {
+    /// The connection to queue on (`memory`, `sqlite`, `redis`, `postgres`,
+    /// `sync`, or a name the app gave one); `None` (the default) is the
+    /// default connection.
     fn queue_connection(&self) -> Option<&str> {
         None
     }
+    /// The named queue; defaults to [`EventListener::queue_name`].
     fn queue(&self) -> Option<&str> {
         self.queue_name()
     }
+    /// Holds each job back this long before a worker may run it; `None`
+    /// (the default) uses the queue's default delay, usually none.
     fn delay(&self) -> Option<chrono::Duration> {
         None
     }
+    /// Attempts in all, 0 meaning no limit; `None` (the default) leaves it
+    /// to the worker (`Worker::tries`, else `EVENTS_RETRY_ATTEMPTS`).
     fn tries(&self) -> Option<u32> {
         None
     }
+    /// An attempt running longer is cancelled and counts as failed (zero:
+    /// none); `None` (the default) leaves it to the worker.
     fn timeout(&self) -> Option<chrono::Duration> {
         None
     }
+    /// Job middleware names run around each attempt (`throttle:N,M`,
+    /// `rate_limited:NAME`, `without_overlapping:KEY`, or one the worker's
+    /// registry provides). Defaults to none.
     fn middleware(&self) -> Vec<String> {
         vec![]
     }
+    /// True to write the job only when the surrounding unit of work
+    /// (`event_core::queue::defer`) succeeds, and drop it when it fails.
+    /// Defaults to false: written at once.
     fn after_commit(&self) -> bool {
         false
     }

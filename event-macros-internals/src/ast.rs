@@ -8,7 +8,9 @@ use syn::{Attribute, Data, DeriveInput, Fields, Generics, Ident, LitStr, Signatu
 
 use crate::attr;
 use crate::ctxt::Ctxt;
+use crate::debug::{Tokens, list, opt};
 
+/// The keys `#[event(...)]` accepts; an unknown key's error lists them.
 pub const EVENT_KEYS: &[&str] = &[
     "name",
     "queued",
@@ -22,6 +24,7 @@ pub const EVENT_KEYS: &[&str] = &[
     "crate",
 ];
 
+/// The keys `#[listener(...)]` accepts; an unknown key's error lists them.
 pub const LISTENER_KEYS: &[&str] = &[
     "event",
     "queued",
@@ -40,32 +43,81 @@ pub const LISTENER_KEYS: &[&str] = &[
 
 // ----- #[derive(Event)] -----------------------------------------------------
 
+/// The keys of every `#[event(...)]` on one type, typed but not yet checked
+/// against each other (`None`: not written, or written with a bad value).
 #[derive(Default)]
 pub struct EventAttrs {
+    /// `name = "..."`: the event name.
     pub name: Option<LitStr>,
+    /// Where the `queued` flag was written.
     pub queued: Option<Span>,
+    /// `queue = "..."`.
     pub queue: Option<LitStr>,
+    /// `connection = "..."`.
     pub connection: Option<LitStr>,
+    /// `priority = N`, within `i32`, and where it was written.
     pub priority: Option<(i64, Span)>,
+    /// `tags("a", "b")`.
     pub tags: Option<Vec<LitStr>>,
+    /// `broadcast = "..."`: the channel template, unchecked.
     pub broadcast: Option<LitStr>,
+    /// Where the `private` flag was written.
     pub private: Option<Span>,
+    /// Where the `presence` flag was written.
     pub presence: Option<Span>,
+    /// `crate = "path"`: event-core's path when renamed.
     pub krate: Option<syn::Path>,
 }
 
+impl std::fmt::Debug for EventAttrs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventAttrs")
+            .field("name", &opt(&self.name))
+            .field("queued", &self.queued)
+            .field("queue", &opt(&self.queue))
+            .field("connection", &opt(&self.connection))
+            .field("priority", &self.priority)
+            .field("tags", &self.tags.as_deref().map(list))
+            .field("broadcast", &opt(&self.broadcast))
+            .field("private", &self.private)
+            .field("presence", &self.presence)
+            .field("krate", &opt(&self.krate))
+            .finish()
+    }
+}
+
 /// The fields a broadcast channel may name.
+#[derive(Debug)]
 pub enum FieldNames {
+    /// A struct with named fields: their names.
     Named(Vec<Ident>),
+    /// A tuple struct: how many fields it has.
     Tuple(usize),
+    /// A unit struct: none.
     Unit,
 }
 
+/// A `#[derive(Event)]` input, read: the struct and its attributes.
 pub struct EventInput<'a> {
+    /// The struct's name.
     pub ident: &'a Ident,
+    /// Its generics, as written.
     pub generics: &'a Generics,
+    /// The fields a broadcast channel may name.
     pub fields: FieldNames,
+    /// Its `#[event(...)]` keys.
     pub attrs: EventAttrs,
+}
+
+impl std::fmt::Debug for EventInput<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventInput")
+            .field("ident", &self.ident)
+            .field("generics", &Tokens(self.generics))
+            .field("fields", &self.fields)
+            .field("attrs", &self.attrs)
+            .finish()
+    }
 }
 
 /// Reads a derive input; `None` (with an error recorded) for enums and unions.
@@ -144,25 +196,63 @@ fn event_attrs(cx: &mut Ctxt, attrs: &[Attribute]) -> EventAttrs {
 
 // ----- #[listener(...)] -----------------------------------------------------
 
+/// The keys of a `#[listener(...)]`, typed but not yet checked against
+/// each other (`None`: not written, or written with a bad value).
 #[derive(Default)]
 pub struct ListenerAttrs {
+    /// `event = E`: the event type the listener handles.
     pub event: Option<syn::Type>,
     /// `event = ...` was written, even if its value was bad.
     pub event_given: bool,
+    /// Where the `queued` flag was written.
     pub queued: Option<Span>,
+    /// `queue = "..."`.
     pub queue: Option<LitStr>,
+    /// `connection = "..."`.
     pub connection: Option<LitStr>,
+    /// `tries = N` (0: no limit), and where it was written.
     pub tries: Option<(i64, Span)>,
+    /// `backoff = [secs, ...]`, in seconds.
     pub backoff: Option<Vec<u64>>,
+    /// `timeout = secs` (0: none), and where it was written.
     pub timeout: Option<(i64, Span)>,
+    /// `delay = secs`, and where it was written.
     pub delay: Option<(i64, Span)>,
+    /// `max_exceptions = N` (at least 1), and where it was written.
     pub max_exceptions: Option<(i64, Span)>,
+    /// Where the `after_commit` flag was written.
     pub after_commit: Option<Span>,
+    /// `middleware = ["..."]`, unchecked.
     pub middleware: Option<Vec<LitStr>>,
+    /// `name = "..."`: the listener's `listener_name()`.
     pub name: Option<LitStr>,
+    /// `crate = "path"`: event-core's path when renamed.
     pub krate: Option<syn::Path>,
 }
 
+impl std::fmt::Debug for ListenerAttrs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListenerAttrs")
+            .field("event", &opt(&self.event))
+            .field("event_given", &self.event_given)
+            .field("queued", &self.queued)
+            .field("queue", &opt(&self.queue))
+            .field("connection", &opt(&self.connection))
+            .field("tries", &self.tries)
+            .field("backoff", &self.backoff)
+            .field("timeout", &self.timeout)
+            .field("delay", &self.delay)
+            .field("max_exceptions", &self.max_exceptions)
+            .field("after_commit", &self.after_commit)
+            .field("middleware", &self.middleware.as_deref().map(list))
+            .field("name", &opt(&self.name))
+            .field("krate", &opt(&self.krate))
+            .finish()
+    }
+}
+
+/// Reads `#[listener(...)]`'s arguments, recording every bad key in `cx`
+/// and leaving it out.
 pub fn listener_attrs(cx: &mut Ctxt, args: TokenStream) -> ListenerAttrs {
     let raw = match attr::parse_args.parse2(args) {
         Ok(raw) => raw,
@@ -205,7 +295,16 @@ pub fn listener_attrs(cx: &mut Ctxt, args: TokenStream) -> ListenerAttrs {
 /// An `async fn` whose body is kept as tokens: the macro never needs to look
 /// inside it, and not parsing it keeps the macro fast.
 pub struct FnItem {
+    /// The function's signature.
     pub sig: Signature,
+}
+
+impl std::fmt::Debug for FnItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FnItem")
+            .field("sig", &Tokens(&self.sig))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Parse for FnItem {
@@ -224,9 +323,21 @@ impl Parse for FnItem {
     }
 }
 
+/// The item `#[listener]` sits on.
 pub enum ListenerItem {
+    /// `async fn name(event: &E)`.
     Fn(FnItem),
+    /// `impl T { async fn handle(&self, event: &E) ... }`.
     Impl(syn::ItemImpl),
+}
+
+impl std::fmt::Debug for ListenerItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Fn(item) => f.debug_tuple("Fn").field(item).finish(),
+            Self::Impl(item) => f.debug_tuple("Impl").field(&Tokens(&item.self_ty)).finish(),
+        }
+    }
 }
 
 /// Reads the item `#[listener]` sits on: an `async fn` or an `impl` block.

@@ -12,6 +12,7 @@ use syn::{Ident, LitInt, LitStr, Token};
 use crate::ctxt::Ctxt;
 
 /// The value of one argument, unparsed.
+#[derive(Debug)]
 pub enum RawValue {
     /// `queued`
     Flag,
@@ -21,12 +22,17 @@ pub enum RawValue {
     List(TokenStream, Span),
 }
 
+/// One argument as written: its key and its unparsed value.
+#[derive(Debug)]
 pub struct RawArg {
+    /// The key (a keyword such as `crate` is allowed).
     pub key: Ident,
+    /// What followed the key.
     pub value: RawValue,
 }
 
 impl RawArg {
+    /// The key as text, without a raw identifier's `r#`.
     pub fn name(&self) -> String {
         self.key.unraw().to_string()
     }

@@ -5,12 +5,14 @@ use std::fmt::Display;
 
 use quote::ToTokens;
 
-#[derive(Default)]
+/// The errors of one macro call, in the order they were found.
+#[derive(Debug, Default)]
 pub struct Ctxt {
     errors: Vec<syn::Error>,
 }
 
 impl Ctxt {
+    /// No errors yet.
     pub fn new() -> Self {
         Self::default()
     }
@@ -20,10 +22,12 @@ impl Ctxt {
         self.errors.push(syn::Error::new_spanned(tokens, message));
     }
 
+    /// Records an error at `span`.
     pub fn error_at<M: Display>(&mut self, span: proc_macro2::Span, message: M) {
         self.errors.push(syn::Error::new(span, message));
     }
 
+    /// Records an error syn already built (a parse failure).
     pub fn syn_error(&mut self, error: syn::Error) {
         self.errors.push(error);
     }

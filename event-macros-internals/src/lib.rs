@@ -23,4 +23,6 @@ pub mod attr;
 #[cfg(feature = "parse")]
 pub mod ctxt;
 #[cfg(feature = "parse")]
+mod debug;
+#[cfg(feature = "parse")]
 pub mod valid;

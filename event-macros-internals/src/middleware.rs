@@ -12,11 +12,16 @@
 /// A middleware string, read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Middleware<'a> {
+    /// `throttle:N,M`: after N failed attempts, hold the job back M minutes.
     Throttle {
+        /// N: failed attempts before the job is held back (at least 1).
         exceptions: u64,
+        /// M: how long it is held back, in minutes (at least 1).
         minutes: u64,
     },
+    /// `rate_limited:NAME`: attempts limited by the limit registered as `NAME`.
     RateLimited(&'a str),
+    /// `without_overlapping:KEY`: one job with this key runs at a time.
     WithoutOverlapping(&'a str),
     /// Middleware written in Rust, registered under this name.
     Custom(&'a str),

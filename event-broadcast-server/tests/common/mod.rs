@@ -17,10 +17,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-pub type Ws =
+pub(crate) type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-pub fn creds() -> Credentials {
+pub(crate) fn creds() -> Credentials {
     Credentials {
         app_id: "test-app".into(),
         key: "test-key".into(),
@@ -28,27 +28,27 @@ pub fn creds() -> Credentials {
     }
 }
 
-pub fn config() -> ServerConfig {
+pub(crate) fn config() -> ServerConfig {
     let mut c = ServerConfig::new(creds());
     c.port = 0;
     c
 }
 
-pub async fn server() -> Server {
+pub(crate) async fn server() -> Server {
     Server::bind(config()).await.expect("server binds")
 }
 
-pub struct Client2 {
+pub(crate) struct Client2 {
     pub ws: Ws,
     pub socket_id: String,
 }
 
 /// Connects and reads `pusher:connection_established`.
-pub async fn connect(addr: SocketAddr) -> Client2 {
+pub(crate) async fn connect(addr: SocketAddr) -> Client2 {
     connect_key(addr, "test-key").await.expect("connects")
 }
 
-pub async fn connect_key(addr: SocketAddr, key: &str) -> Result<Client2, (Ws, Value)> {
+pub(crate) async fn connect_key(addr: SocketAddr, key: &str) -> Result<Client2, (Ws, Value)> {
     let url = format!("ws://{addr}/app/{key}?protocol=7&client=js&version=8.4.0");
     let (mut ws, _) = tokio_tungstenite::connect_async(url)
         .await
@@ -68,7 +68,7 @@ pub async fn connect_key(addr: SocketAddr, key: &str) -> Result<Client2, (Ws, Va
 /// A WebSocket handshake written by hand, for frames a client library would
 /// not send (a header announcing more bytes than follow). Returns the TCP
 /// stream just after the server's `101` answer.
-pub async fn raw_connect(addr: SocketAddr) -> tokio::net::TcpStream {
+pub(crate) async fn raw_connect(addr: SocketAddr) -> tokio::net::TcpStream {
     let mut tcp = tokio::net::TcpStream::connect(addr)
         .await
         .expect("TCP connect");
@@ -92,7 +92,7 @@ pub async fn raw_connect(addr: SocketAddr) -> tokio::net::TcpStream {
 
 /// The header of a client frame announcing `len` payload bytes, masked
 /// with the key 0 (the payload goes as it is).
-pub fn frame_header(opcode: u8, fin: bool, len: u64) -> Vec<u8> {
+pub(crate) fn frame_header(opcode: u8, fin: bool, len: u64) -> Vec<u8> {
     let mut out = vec![if fin { 0x80 | opcode } else { opcode }];
     match len {
         0..=125 => out.push(0x80 | len as u8),
@@ -110,7 +110,7 @@ pub fn frame_header(opcode: u8, fin: bool, len: u64) -> Vec<u8> {
 }
 
 /// A hand-shaken stream as a client WebSocket, to read what the server sends.
-pub async fn as_client(tcp: tokio::net::TcpStream) -> Ws {
+pub(crate) async fn as_client(tcp: tokio::net::TcpStream) -> Ws {
     tokio_tungstenite::WebSocketStream::from_raw_socket(
         tokio_tungstenite::MaybeTlsStream::Plain(tcp),
         tokio_tungstenite::tungstenite::protocol::Role::Client,
@@ -120,7 +120,7 @@ pub async fn as_client(tcp: tokio::net::TcpStream) -> Ws {
 }
 
 /// Publishes `event` on `channel` through the signed HTTP API.
-pub async fn publish(addr: SocketAddr, channel: &str, event: &str, data: &Value) {
+pub(crate) async fn publish(addr: SocketAddr, channel: &str, event: &str, data: &Value) {
     let body = serde_json::json!({ "name": event, "channel": channel, "data": data.to_string() })
         .to_string();
     let (status, answer) = signed(
@@ -136,11 +136,11 @@ pub async fn publish(addr: SocketAddr, channel: &str, event: &str, data: &Value)
 
 /// The next text frame as JSON (protocol pings are answered), or `None` on
 /// close / timeout.
-pub async fn next_json(ws: &mut Ws) -> Option<Value> {
+pub(crate) async fn next_json(ws: &mut Ws) -> Option<Value> {
     next_json_within(ws, Duration::from_secs(5)).await
 }
 
-pub async fn next_json_within(ws: &mut Ws, wait: Duration) -> Option<Value> {
+pub(crate) async fn next_json_within(ws: &mut Ws, wait: Duration) -> Option<Value> {
     loop {
         let msg = tokio::time::timeout(wait, ws.next()).await.ok()??.ok()?;
         match msg {
@@ -152,7 +152,7 @@ pub async fn next_json_within(ws: &mut Ws, wait: Duration) -> Option<Value> {
 }
 
 /// Reads until the socket closes; returns the close code.
-pub async fn close_code(ws: &mut Ws) -> Option<u16> {
+pub(crate) async fn close_code(ws: &mut Ws) -> Option<u16> {
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
             .await
@@ -166,13 +166,18 @@ pub async fn close_code(ws: &mut Ws) -> Option<u16> {
     }
 }
 
-pub async fn send(ws: &mut Ws, value: Value) {
+pub(crate) async fn send(ws: &mut Ws, value: Value) {
     ws.send(Message::Text(value.to_string().into()))
         .await
         .expect("send");
 }
 
-pub async fn subscribe(ws: &mut Ws, channel: &str, auth: Option<&str>, channel_data: Option<&str>) {
+pub(crate) async fn subscribe(
+    ws: &mut Ws,
+    channel: &str,
+    auth: Option<&str>,
+    channel_data: Option<&str>,
+) {
     let mut data = serde_json::json!({ "channel": channel });
     if let Some(a) = auth {
         data["auth"] = a.into();
@@ -188,7 +193,11 @@ pub async fn subscribe(ws: &mut Ws, channel: &str, auth: Option<&str>, channel_d
 }
 
 /// Subscribes and waits for `subscription_succeeded`; returns its data.
-pub async fn subscribed(c: &mut Client2, channel: &str, channel_data: Option<&str>) -> Value {
+pub(crate) async fn subscribed(
+    c: &mut Client2,
+    channel: &str,
+    channel_data: Option<&str>,
+) -> Value {
     let auth = signature::channel_auth(&creds(), &c.socket_id, channel, channel_data);
     let auth = event_broadcast::channel::ChannelKind::of(channel)
         .needs_auth()
@@ -204,7 +213,7 @@ pub async fn subscribed(c: &mut Client2, channel: &str, channel_data: Option<&st
 }
 
 /// A raw HTTP request; returns status and body.
-pub async fn http(
+pub(crate) async fn http(
     addr: SocketAddr,
     method: &str,
     path_and_query: &str,
@@ -229,7 +238,7 @@ pub async fn http(
 }
 
 /// A signed request to the HTTP API.
-pub async fn signed(
+pub(crate) async fn signed(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -255,7 +264,7 @@ pub async fn signed(
 }
 
 /// Waits until `check` holds (polling), up to `wait`.
-pub async fn eventually(wait: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
+pub(crate) async fn eventually(wait: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         if check().await {
@@ -269,7 +278,7 @@ pub async fn eventually(wait: Duration, mut check: impl AsyncFnMut() -> bool) ->
 }
 
 /// A receiver that refuses its first `fail_first` requests with 500.
-pub async fn webhook_receiver(
+pub(crate) async fn webhook_receiver(
     fail_first: usize,
 ) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
     let got: std::sync::Arc<std::sync::Mutex<Vec<Value>>> = Default::default();
@@ -313,7 +322,7 @@ pub async fn webhook_receiver(
 }
 
 /// `name channel [user]` of each webhook event received.
-pub fn webhook_names(got: &std::sync::Arc<std::sync::Mutex<Vec<Value>>>) -> Vec<String> {
+pub(crate) fn webhook_names(got: &std::sync::Arc<std::sync::Mutex<Vec<Value>>>) -> Vec<String> {
     got.lock()
         .unwrap()
         .iter()

@@ -43,10 +43,14 @@ impl<T: Clone> Recorded<T> {
 
 // ----- the event fake's --------------------------------------------------------
 
-/// An event named by its name or by its type, for [`fake_only`] / [`fake_except`].
+/// An event named by its name or by its type, for
+/// [`fake_only`](super::fake_only) / [`fake_except`](super::fake_except).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventMatcher {
+    /// Events whose `event_name()` is this (what `&str` / `String` convert to).
     Name(String),
+    /// Events of one type, with its type name (shown by `Debug`); build it
+    /// with [`EventMatcher::of`].
     Type(TypeId, &'static str),
 }
 
@@ -126,9 +130,11 @@ impl Recorder {
 pub struct QueuedJob {
     /// The queued listener; `None` for a queued event.
     pub listener: Option<Arc<dyn EventListener>>,
+    /// The event it was for.
     pub event: Arc<dyn Event>,
     /// The queue it was meant for (listener's or event's setting), if any.
     pub queue: Option<String>,
+    /// The connection it was meant for (listener's or event's setting), if any.
     pub connection: Option<String>,
 }
 

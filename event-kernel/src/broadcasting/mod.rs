@@ -25,8 +25,11 @@ pub use crate::event::{Broadcastable, ShouldBroadcast};
 /// payload, and the socket to leave out ([`to_others`]).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BroadcastMessage {
+    /// Full channel names, with their `private-` / `presence-` prefixes.
     pub channels: Vec<String>,
+    /// The event name clients bind to.
     pub event: String,
+    /// The payload clients receive.
     pub data: serde_json::Value,
     /// The socket that caused the event (the request's `X-Socket-ID`); it
     /// does not receive the broadcast.
@@ -85,5 +88,8 @@ impl BroadcastMessage {
 /// Sends broadcast messages somewhere.
 #[async_trait]
 pub trait Broadcaster: Send + Sync {
+    /// Sends `message` to every channel it names; an error becomes the
+    /// dispatch's [`BroadcastFailed`](crate::BroadcastFailed) (or the
+    /// broadcast job's failure).
     async fn broadcast(&self, message: &BroadcastMessage) -> Result<()>;
 }

@@ -35,7 +35,9 @@ use crate::listener::EventListener;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("listener `{listener}` failed handling event `{event}`")]
 pub struct ListenerFailed {
+    /// The listener's [`listener_name`](EventListener::listener_name).
     pub listener: String,
+    /// The event's [`event_name`](Event::event_name).
     pub event: String,
 }
 
@@ -48,6 +50,7 @@ pub struct ListenerFailed {
     None => format!("failed to queue event `{}`", .event),
 })]
 pub struct QueueFailed {
+    /// The event's [`event_name`](Event::event_name).
     pub event: String,
     /// `None` for a queued event (all of its listeners were to be queued).
     pub listener: Option<String>,
@@ -58,6 +61,7 @@ pub struct QueueFailed {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("failed to broadcast event `{event}`")]
 pub struct BroadcastFailed {
+    /// The event's [`event_name`](Event::event_name).
     pub event: String,
 }
 

@@ -12,6 +12,9 @@ use super::signature::{check_fn, check_impl};
 use crate::ast::{FnItem, ListenerAttrs, ListenerItem};
 use crate::ctxt::Ctxt;
 
+/// Checks a listener's attributes and item and builds its model; `None`
+/// when no model can be built. Every mistake is recorded in `cx`, so check
+/// it before expanding even when a model came back.
 pub fn listener(cx: &mut Ctxt, attrs: ListenerAttrs, item: &ListenerItem) -> Option<ListenerModel> {
     let Some(event) = attrs.event.clone() else {
         if attrs.event_given {

@@ -12,42 +12,84 @@ use syn::{GenericParam, Generics, Ident};
 
 use crate::ast::{EventInput, FieldNames};
 use crate::ctxt::Ctxt;
+use crate::debug::Tokens;
 
 pub use listener::{listener, listener_ident};
 pub use model::{Knobs, ListenerKind, ListenerModel, Returns};
 
+/// A validated `#[derive(Event)]`: what the macro expands.
 pub struct EventModel<'a> {
+    /// The struct's name.
     pub ident: &'a Ident,
+    /// Its generics (no lifetimes: events are `'static`).
     pub generics: &'a Generics,
+    /// event-core's path (`::event_core` unless `crate = "..."`).
     pub krate: syn::Path,
+    /// The event name: `name = "..."`, else the naming convention's.
     pub name: String,
     /// Where `queued` (or the `queue`/`connection` that implied it) was written.
     pub queued: Option<Span>,
+    /// `queue = "..."`.
     pub queue: Option<String>,
+    /// `connection = "..."`.
     pub connection: Option<String>,
+    /// `priority = N`.
     pub priority: Option<i32>,
+    /// `tags(...)`.
     pub tags: Option<Vec<String>>,
+    /// The broadcast channel, when `broadcast = "..."` was valid.
     pub broadcast: Option<Broadcast>,
 }
 
+impl std::fmt::Debug for EventModel<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventModel")
+            .field("ident", &self.ident)
+            .field("generics", &Tokens(self.generics))
+            .field("krate", &Tokens(&self.krate))
+            .field("name", &self.name)
+            .field("queued", &self.queued)
+            .field("queue", &self.queue)
+            .field("connection", &self.connection)
+            .field("priority", &self.priority)
+            .field("tags", &self.tags)
+            .field("broadcast", &self.broadcast)
+            .finish()
+    }
+}
+
+/// A checked `broadcast = "..."` channel template.
+#[derive(Debug)]
 pub struct Broadcast {
     /// A `format!` string: the template with each placeholder as `{}`.
     pub format: String,
+    /// The field each `{}` of `format` reads, in order.
     pub fields: Vec<FieldRef>,
+    /// The template's span, for the generated `format!`.
     pub span: Span,
+    /// `private` or `presence` was given: the channel needs auth.
     pub private: bool,
+    /// `presence` was given.
     pub presence: bool,
 }
 
+/// A field a broadcast placeholder names.
+#[derive(Debug)]
 pub enum FieldRef {
+    /// `{order_id}` in a struct with named fields.
     Named(Ident),
+    /// `{0}` in a tuple struct.
     Index(usize),
 }
 
+/// `::event_core`: where expansions find event-core unless `crate = "..."`
+/// says otherwise.
 pub fn default_crate() -> syn::Path {
     syn::parse_quote!(::event_core)
 }
 
+/// Checks an event's attributes against each other and builds its model;
+/// every mistake is recorded in `cx`, so check it before expanding.
 pub fn event<'a>(cx: &mut Ctxt, input: EventInput<'a>) -> EventModel<'a> {
     let attrs = input.attrs;
     for param in &input.generics.params {

@@ -2,42 +2,106 @@
 
 use syn::{Generics, Ident, Type};
 
+use crate::debug::Tokens;
+
+/// A validated `#[listener]`: what the macro expands.
 pub struct ListenerModel {
+    /// event-core's path (`::event_core` unless `crate = "..."`).
     pub krate: syn::Path,
+    /// The event type it handles (`event = E`).
     pub event: Type,
+    /// The item it was written on.
     pub kind: ListenerKind,
+    /// Its queue options.
     pub knobs: Knobs,
 }
 
+impl std::fmt::Debug for ListenerModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListenerModel")
+            .field("krate", &Tokens(&self.krate))
+            .field("event", &Tokens(&self.event))
+            .field("kind", &self.kind)
+            .field("knobs", &self.knobs)
+            .finish()
+    }
+}
+
+/// Which form of listener was written.
 pub enum ListenerKind {
     /// `async fn name(event: &E)`: a unit struct `NameListener` calls it.
-    Fn { function: Ident, listener: Ident },
+    Fn {
+        /// The function.
+        function: Ident,
+        /// The unit struct generated for it.
+        listener: Ident,
+    },
     /// `impl T { async fn handle(&self, event: &E) }`.
     Impl {
+        /// `T`, which becomes the listener.
         self_ty: Box<Type>,
+        /// The impl block's generics.
         generics: Generics,
+        /// What its `failed` hook returns, when it has one.
         failed: Option<Returns>,
     },
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+impl std::fmt::Debug for ListenerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Fn { function, listener } => f
+                .debug_struct("Fn")
+                .field("function", function)
+                .field("listener", listener)
+                .finish(),
+            Self::Impl {
+                self_ty,
+                generics,
+                failed,
+            } => f
+                .debug_struct("Impl")
+                .field("self_ty", &Tokens(&**self_ty))
+                .field("generics", &Tokens(generics))
+                .field("failed", failed)
+                .finish(),
+        }
+    }
+}
+
+/// What a `failed` hook returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Returns {
+    /// `anyhow::Result<()>`.
     Result,
+    /// Nothing (`()`).
     Unit,
 }
 
-#[derive(Default)]
+/// A listener's queue options, checked (durations in seconds).
+#[derive(Debug, Default)]
 pub struct Knobs {
+    /// `queued`, or implied by `queue` / `connection`.
     pub queued: bool,
+    /// `queue = "..."`.
     pub queue: Option<String>,
+    /// `connection = "..."`.
     pub connection: Option<String>,
+    /// `tries = N`; 0 is no limit.
     pub tries: Option<u32>,
+    /// `backoff = [secs, ...]`.
     pub backoff: Option<Vec<u64>>,
+    /// `timeout = secs`; 0 is none.
     pub timeout: Option<u64>,
+    /// `delay = secs`.
     pub delay: Option<u64>,
+    /// `max_exceptions = N`.
     pub max_exceptions: Option<u32>,
+    /// The `after_commit` flag.
     pub after_commit: bool,
+    /// `middleware = [...]`, each string checked by [`crate::middleware::parse`].
     pub middleware: Vec<String>,
+    /// `name = "..."`: the listener's `listener_name()`.
     pub name: Option<String>,
 }
 
