@@ -112,17 +112,18 @@ impl dyn Event {
     pub fn is<T: Event>(&self) -> bool {
         (self as &dyn Any).is::<T>()
     }
-}
 
-/// Downcasts a shared event to its concrete type without copying it.
-pub fn downcast_arc<T: Event>(event: Arc<dyn Event>) -> Result<Arc<T>, Arc<dyn Event>> {
-    if event.is::<T>() {
-        let any: Arc<dyn Any + Send + Sync> = event;
-        Ok(any
-            .downcast::<T>()
-            .unwrap_or_else(|_| unreachable!("type was checked above")))
-    } else {
-        Err(event)
+    /// The shared concrete event, without copying it, if it is a `T`;
+    /// otherwise the event back.
+    pub fn downcast_arc<T: Event>(self: Arc<Self>) -> Result<Arc<T>, Arc<dyn Event>> {
+        if self.is::<T>() {
+            let any: Arc<dyn Any + Send + Sync> = self;
+            Ok(any
+                .downcast::<T>()
+                .unwrap_or_else(|_| unreachable!("type was checked above")))
+        } else {
+            Err(self)
+        }
     }
 }
 

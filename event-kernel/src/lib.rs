@@ -65,7 +65,7 @@ pub use dispatchable::Dispatchable;
 pub use dispatcher::{
     BroadcastFailed, Dispatcher, ListenerFailed, QueueFailed, WeakDispatcher, intercept,
 };
-pub use event::{Event, IntoEvent, ShouldQueue, downcast_arc};
+pub use event::{Event, IntoEvent, ShouldQueue};
 pub use handler::QueueableHandler;
 pub use listener::{EventListener, ShouldQueueListener};
 pub use options::ListenerOptions;

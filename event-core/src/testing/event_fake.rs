@@ -7,7 +7,7 @@ use super::recorder::{EventMatcher, Filter, Recorder};
 use super::scope::{Fakes, Scope, TASK_FAKES};
 use super::{summarize, type_label};
 use event_kernel::Dispatcher;
-use event_kernel::{Event, downcast_arc};
+use event_kernel::Event;
 
 // ----- EventFake -----------------------------------------------------------------
 
@@ -103,7 +103,7 @@ impl EventAssertions {
     pub fn dispatched<E: Event>(&self) -> Vec<Arc<E>> {
         self.events()
             .into_iter()
-            .filter_map(|e| downcast_arc::<E>(e).ok())
+            .filter_map(|e| e.downcast_arc::<E>().ok())
             .collect()
     }
 
