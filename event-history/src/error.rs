@@ -2,8 +2,12 @@
 
 use super::record::ExpectedVersion;
 
-/// An event-store failure. Every variant that talks to a database names it.
+/// An event-store failure. Every variant that talks to a database names it
+/// (password redacted); a database's own error is kept as the `source()`,
+/// typed as the driver's, as `QueueError` does for the queue, so a caller
+/// can tell an outage ([`StoreError::is_unreachable`]) from a bug.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     #[error("invalid event store URL `{url}`: {reason}")]
     InvalidUrl { url: String, reason: String },
@@ -11,18 +15,46 @@ pub enum StoreError {
     InvalidTable { table: String, reason: String },
     #[error("the `{0}` feature of event-core is off, so `{0}://` event stores are unavailable")]
     Disabled(&'static str),
-    #[error("cannot reach the event store at `{url}`")]
+    /// The store could not be reached and no driver error says more (the
+    /// connection pool's own errors); `reason` is all that is known.
+    #[error("cannot reach the event store at `{url}`: {reason}")]
     Unreachable {
+        /// The store's URL.
         url: String,
-        #[source]
-        source: BoxError,
+        /// What went wrong.
+        reason: String,
     },
-    #[error("event store `{url}`: {what}")]
-    Database {
+    /// A failure without a library error behind it (a database thread gone).
+    #[error("event store `{url}`: {reason}")]
+    Backend {
+        /// The store's URL.
         url: String,
-        what: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// SQLite refused a statement (or the file could not be opened).
+    #[cfg(feature = "sqlite")]
+    #[error("sqlite event store `{url}`: {action}: {source}")]
+    Sqlite {
+        /// The store's URL.
+        url: String,
+        /// What the store was doing (`"appending events"`).
+        action: String,
+        /// The driver's error.
         #[source]
-        source: BoxError,
+        source: rusqlite::Error,
+    },
+    /// PostgreSQL refused a statement or could not be reached.
+    #[cfg(feature = "postgres")]
+    #[error("postgres event store `{url}`: {action}: {source}")]
+    Postgres {
+        /// The store's URL.
+        url: String,
+        /// What the store was doing (`"appending events"`).
+        action: String,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
     },
     #[error(
         "the table `{table}` at `{url}` is not an event store table: {}",
@@ -66,39 +98,78 @@ pub enum StoreError {
     NotEnabled,
     #[error("waited {0:?} for the event store writer to flush")]
     FlushTimeout(std::time::Duration),
-    #[error("a stored value does not decode: {what}")]
-    Decode {
-        what: String,
+    /// A stored value (a checkpoint, an event's tags) is not the JSON it
+    /// should be.
+    #[error("event store: {action}: {source}")]
+    Json {
+        /// What the store was doing (`"reading a checkpoint"`).
+        action: String,
+        /// The parser's error.
         #[source]
-        source: BoxError,
+        source: serde_json::Error,
     },
 }
 
-/// The cause of a database error, whatever the driver.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
 impl StoreError {
-    pub(crate) fn db(url: &str, what: impl Into<String>, source: impl Into<BoxError>) -> Self {
-        StoreError::Database {
+    /// The URL of the store the error is about, when it has one.
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            Self::InvalidUrl { url, .. }
+            | Self::Unreachable { url, .. }
+            | Self::Backend { url, .. }
+            | Self::WrongShape { url, .. } => Some(url),
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite { url, .. } => Some(url),
+            #[cfg(feature = "postgres")]
+            Self::Postgres { url, .. } => Some(url),
+            _ => None,
+        }
+    }
+
+    /// True when the store could not be reached at all (refused, reset,
+    /// closed, a file that cannot be opened, a database that stays busy), as
+    /// opposed to refusing one request. The writer keeps its batch and tries
+    /// again; a subscription waits.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            Self::Unreachable { .. } => true,
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite { source, .. } => matches!(
+                source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::DatabaseBusy)
+            ),
+            #[cfg(feature = "postgres")]
+            Self::Postgres { source, .. } => source.is_closed() || source.code().is_none(),
+            _ => false,
+        }
+    }
+
+    #[cfg(feature = "sqlite")]
+    pub(crate) fn sqlite(url: &str, action: impl Into<String>, source: rusqlite::Error) -> Self {
+        StoreError::Sqlite {
             url: url.to_string(),
-            what: what.into(),
-            source: source.into(),
+            action: action.into(),
+            source,
         }
     }
 
-    pub(crate) fn decode(what: impl Into<String>, source: impl Into<BoxError>) -> Self {
-        StoreError::Decode {
-            what: what.into(),
-            source: source.into(),
+    #[cfg(feature = "postgres")]
+    pub(crate) fn postgres(
+        url: &str,
+        action: impl Into<String>,
+        source: tokio_postgres::Error,
+    ) -> Self {
+        StoreError::Postgres {
+            url: url.to_string(),
+            action: action.into(),
+            source,
         }
     }
 
-    /// True when the store could not be reached or the connection broke
-    /// (the writer keeps the batch and tries again).
-    pub fn is_outage(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Unreachable { .. } | StoreError::Database { .. }
-        )
+    pub(crate) fn json(action: impl Into<String>, source: serde_json::Error) -> Self {
+        StoreError::Json {
+            action: action.into(),
+            source,
+        }
     }
 }

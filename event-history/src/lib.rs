@@ -21,6 +21,9 @@
 //! | `sqlite://events.db` (default), `sqlite:///abs/events.db` | embedded; one writer at a time, position order is commit order |
 //! | `postgres://user@host:5432/db` | shared; concurrent writers, read by transaction id (needs the `postgres` feature) |
 
+// With neither backend compiled in, the SQL and row plumbing has no user.
+#![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+
 mod backend;
 mod config;
 mod error;
@@ -43,7 +46,7 @@ use event_kernel::{Dispatcher, Event};
 
 pub use backend::Cursor;
 pub use config::StoreConfig;
-pub use error::{BoxError, StoreError};
+pub use error::StoreError;
 pub use event_kernel::scope::{Causation, current, is_replaying};
 pub use query::{Filter, Page, Query};
 pub use record::{Appended, EventRecord, ExpectedVersion, NewEvent};

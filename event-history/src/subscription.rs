@@ -89,7 +89,7 @@ impl Subscription {
                         down = false;
                     }
                 }
-                Err(e @ StoreError::Unreachable { .. }) => {
+                Err(e) if e.is_unreachable() => {
                     if !down {
                         tracing::warn!(url = self.backend.location(), error = %e, "event store unreachable; subscription waiting");
                         down = true;

@@ -211,7 +211,7 @@ async fn write_batch(writer: &Writer, backend: &dyn Backend, rows: &[NewEvent]) 
                 }
                 return;
             }
-            Err(e @ StoreError::Unreachable { .. }) => {
+            Err(e) if e.is_unreachable() => {
                 if since.is_none() {
                     since = Some(Instant::now());
                     writer.down.store(true, Ordering::Relaxed);

@@ -57,17 +57,11 @@ impl Drop for PostgresStore {
     }
 }
 
-/// The error of a statement: a server error is `Database`; anything else
-/// (refused, reset, closed) means the store is unreachable.
+/// The error of a statement, the driver's kept: one without a server
+/// error behind it (refused, reset, closed) is an outage
+/// ([`StoreError::is_unreachable`]).
 fn pg_error(url: &str, what: &str, e: tokio_postgres::Error) -> StoreError {
-    if e.as_db_error().is_some() {
-        StoreError::db(url, what, e)
-    } else {
-        StoreError::Unreachable {
-            url: url.to_string(),
-            source: Box::new(e),
-        }
-    }
+    StoreError::postgres(url, what, e)
 }
 
 fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
@@ -112,9 +106,14 @@ impl PostgresStore {
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.pool.get().await.map_err(|e| StoreError::Unreachable {
-            url: self.url.clone(),
-            source: Box::new(e),
+        self.pool.get().await.map_err(|e| match e {
+            deadpool_postgres::PoolError::Backend(e) => {
+                StoreError::postgres(&self.url, "connecting", e)
+            }
+            other => StoreError::Unreachable {
+                url: self.url.clone(),
+                reason: other.to_string(),
+            },
         })
     }
 
@@ -123,8 +122,8 @@ impl PostgresStore {
     }
 }
 
-fn record(row: &Row) -> Result<EventRecord, StoreError> {
-    let decode = |e: tokio_postgres::Error| StoreError::decode("an event row", e);
+fn record(url: &str, row: &Row) -> Result<EventRecord, StoreError> {
+    let decode = |e: tokio_postgres::Error| StoreError::postgres(url, "decoding an event row", e);
     let tags: serde_json::Value = row.try_get(5).map_err(decode)?;
     Ok(EventRecord {
         position: row.try_get(0).map_err(decode)?,
@@ -133,7 +132,7 @@ fn record(row: &Row) -> Result<EventRecord, StoreError> {
         payload: row.try_get(3).map_err(decode)?,
         metadata: row.try_get(4).map_err(decode)?,
         tags: serde_json::from_value(tags)
-            .map_err(|e| StoreError::decode("the tags of an event", e))?,
+            .map_err(|e| StoreError::json("decoding the tags of an event", e))?,
         stream: row.try_get(6).map_err(decode)?,
         stream_version: row.try_get(7).map_err(decode)?,
         correlation_id: row.try_get(8).map_err(decode)?,
@@ -264,7 +263,7 @@ impl Backend for PostgresStore {
             )
             .await
             .map_err(self.err("querying events"))?;
-        rows.iter().map(record).collect()
+        rows.iter().map(|row| record(&self.url, row)).collect()
     }
 
     async fn get(&self, id: &str) -> Result<Option<EventRecord>, StoreError> {
@@ -276,7 +275,7 @@ impl Backend for PostgresStore {
             )
             .await
             .map_err(self.err("reading an event"))?;
-        row.as_ref().map(record).transpose()
+        row.as_ref().map(|row| record(&self.url, row)).transpose()
     }
 
     async fn read(
@@ -340,7 +339,7 @@ impl Backend for PostgresStore {
         let mut next = cursor;
         let mut records = Vec::with_capacity(rows.len());
         for row in &rows {
-            records.push(record(row)?);
+            records.push(record(&self.url, row)?);
             next.tx = row.get(13);
             next.position = row.get(0);
         }
@@ -387,14 +386,14 @@ impl Backend for PostgresStore {
             .map_err(self.err("reading a checkpoint"))?;
         row.map(|r| {
             serde_json::from_value(r.get::<_, serde_json::Value>(0))
-                .map_err(|e| StoreError::decode("a checkpoint", e))
+                .map_err(|e| StoreError::json("reading a checkpoint", e))
         })
         .transpose()
     }
 
     async fn save_checkpoint(&self, name: &str, cursor: Cursor) -> Result<(), StoreError> {
-        let value =
-            serde_json::to_value(cursor).map_err(|e| StoreError::decode("a checkpoint", e))?;
+        let value = serde_json::to_value(cursor)
+            .map_err(|e| StoreError::json("reading a checkpoint", e))?;
         let client = self.client().await?;
         client
             .execute(

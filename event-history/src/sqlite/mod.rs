@@ -36,11 +36,7 @@ pub(crate) struct SqliteStore {
 }
 
 fn open(url: &str, path: &str) -> Result<Connection, StoreError> {
-    let unreachable = |e: rusqlite::Error| StoreError::Unreachable {
-        url: url.to_string(),
-        source: Box::new(e),
-    };
-    event_sqlite::open(path).map_err(unreachable)
+    event_sqlite::open(path).map_err(|e| StoreError::sqlite(url, "opening the database", e))
 }
 
 impl SqliteStore {
@@ -60,7 +56,10 @@ impl SqliteStore {
             })
         })
         .await
-        .map_err(|e| StoreError::db("sqlite", "the opening task failed", e))?
+        .map_err(|e| StoreError::Backend {
+            url: "sqlite".to_string(),
+            reason: format!("the opening task failed: {e}"),
+        })?
     }
 
     async fn run<T: Send + 'static>(
@@ -72,8 +71,11 @@ impl SqliteStore {
         let table = self.table.clone();
         let result = event_sqlite::run(conn, move |conn| work(conn, &table))
             .await
-            .map_err(|e| StoreError::db(&self.url, what, e))?;
-        result.map_err(|e| StoreError::db(&self.url, what, e))
+            .map_err(|lost| StoreError::Backend {
+                url: self.url.clone(),
+                reason: format!("{what}: {lost}"),
+            })?;
+        result.map_err(|e| StoreError::sqlite(&self.url, what, e))
     }
 }
 
@@ -227,14 +229,16 @@ impl Backend for SqliteStore {
                 .optional()
             })
             .await?;
-        text.map(|t| serde_json::from_str(&t).map_err(|e| StoreError::decode("a checkpoint", e)))
-            .transpose()
+        text.map(|t| {
+            serde_json::from_str(&t).map_err(|e| StoreError::json("reading a checkpoint", e))
+        })
+        .transpose()
     }
 
     async fn save_checkpoint(&self, name: &str, cursor: Cursor) -> Result<(), StoreError> {
         let name = name.to_string();
-        let text =
-            serde_json::to_string(&cursor).map_err(|e| StoreError::decode("a checkpoint", e))?;
+        let text = serde_json::to_string(&cursor)
+            .map_err(|e| StoreError::json("reading a checkpoint", e))?;
         self.run(&self.writer, "saving a checkpoint", move |conn, table| {
             conn.execute(
                 &format!(

@@ -7,7 +7,7 @@ use crate::error::StoreError;
 use crate::schema::{self, Dialect};
 
 pub(super) fn create_or_check(conn: &Connection, url: &str, table: &str) -> Result<(), StoreError> {
-    let db = |e: rusqlite::Error| StoreError::db(url, format!("creating table `{table}`"), e);
+    let db = |e: rusqlite::Error| StoreError::sqlite(url, format!("creating table `{table}`"), e);
     let found = columns(conn, table).map_err(db)?;
     if found.is_empty() {
         conn.execute_batch(&format!(
