@@ -1,6 +1,8 @@
 //! The `EVENTS_BROADCAST_*` settings (`event_core::config::EventsConfig` reads them too).
 
-use event_kernel::config::{ConfigError, Vars, invalid, non_empty, parse_bool, parse_num};
+use event_kernel::config::{
+    ConfigError, Vars, invalid, non_empty, optional, parse_bool, parse_num,
+};
 
 use crate::error::ConnectError;
 use crate::signature::Credentials;
@@ -151,8 +153,9 @@ impl BroadcastConfig {
             ("EVENTS_BROADCAST_REDIS_URL", &mut c.redis_url),
             ("EVENTS_BROADCAST_WEBHOOK_URL", &mut c.webhook_url),
         ] {
+            // `KEY=` (an empty value) leaves it unset.
             if let Some(v) = get(var) {
-                *slot = Some(non_empty(var, v)?);
+                *slot = optional(v);
             }
         }
         if let Some(key) = &c.app_key

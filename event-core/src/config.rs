@@ -156,6 +156,20 @@ mod tests {
         );
     }
 
+    /// What `artisan init` writes to `.env.example`, copied to `.env` as is:
+    /// `EVENTS_QUEUE_URL=` leaves the URL unset instead of failing.
+    #[test]
+    fn an_empty_optional_variable_is_unset() {
+        let config =
+            EventsConfig::from_vars([("EVENTS_QUEUE_URL", ""), ("EVENTS_BROADCAST_APP_ID", " ")])
+                .unwrap();
+        assert_eq!(config.queue_url, None);
+        assert_eq!(config.broadcast.app_id, None);
+        // A required one still names itself.
+        let error = EventsConfig::from_vars([("EVENTS_STORE_URL", "")]).unwrap_err();
+        assert!(error.to_string().contains("EVENTS_STORE_URL"), "{error}");
+    }
+
     #[test]
     fn a_bad_value_names_its_variable() {
         let error = EventsConfig::from_vars([("EVENTS_QUEUE_CONNECTION", "kafka")]).unwrap_err();

@@ -2,7 +2,7 @@
 //! the defaults a job gets when its listener says nothing.
 
 use chrono::Duration;
-use event_kernel::config::{ConfigError, Vars, invalid, non_empty, parse_num};
+use event_kernel::config::{ConfigError, Vars, invalid, non_empty, optional, parse_num};
 
 /// The connections `EVENTS_QUEUE_CONNECTION` accepts.
 pub(crate) const CONNECTIONS: [&str; 5] = ["sync", "memory", "sqlite", "redis", "postgres"];
@@ -15,7 +15,7 @@ pub struct QueueConfig {
     /// `sqlite`, `redis` or `postgres`.
     pub connection: String,
     /// `EVENTS_QUEUE_URL`: where the `sqlite`, `redis` or `postgres`
-    /// connection lives.
+    /// connection lives (empty: unset).
     pub url: Option<String>,
     /// `EVENTS_DEFAULT_QUEUE` (default `events`): the queue jobs go to when
     /// neither the listener nor the event names one.
@@ -79,7 +79,7 @@ impl QueueConfig {
             config.connection = v;
         }
         if let Some(v) = get("EVENTS_QUEUE_URL") {
-            config.url = Some(non_empty("EVENTS_QUEUE_URL", v)?);
+            config.url = optional(v);
         }
         Ok(config)
     }

@@ -70,6 +70,13 @@ pub fn invalid(var: &'static str, value: &str, reason: &str) -> ConfigError {
     }
 }
 
+/// The trimmed value, or `None` when it is empty: `KEY=` in a `.env` file
+/// leaves an optional setting unset, as it does in Laravel's `.env`.
+pub fn optional(value: String) -> Option<String> {
+    let trimmed = value.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_string())
+}
+
 /// The trimmed value, refused when empty.
 pub fn non_empty(var: &'static str, value: String) -> Result<String, ConfigError> {
     let trimmed = value.trim();
@@ -151,5 +158,7 @@ mod tests {
         );
         assert_eq!(parse_bool("X", " On ".into()), Ok(true));
         assert!(non_empty("X", "  ".into()).is_err());
+        assert_eq!(optional(" ".into()), None);
+        assert_eq!(optional(" a ".into()).as_deref(), Some("a"));
     }
 }
