@@ -54,6 +54,8 @@ pub struct JobEnvelope {
     /// The listener's `listener_name()`; `None` for a queued event, whose
     /// listeners all run in the worker.
     pub listener: Option<String>,
+    /// The queue it waits on (Laravel's `$queue`): its listener's or
+    /// event's, else `EVENTS_DEFAULT_QUEUE`.
     pub queue: String,
     /// Attempts made before this copy was stored.
     pub attempts: u32,
@@ -75,6 +77,8 @@ pub struct JobEnvelope {
     /// the right cause. `None` when no store recorded the dispatch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
+    /// The id of the chain `event_id` belongs to (its first event's);
+    /// `None` when no store recorded the dispatch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
 }
@@ -117,6 +121,8 @@ impl JobEnvelope {
 /// `memory` connection the live event and listener (no JSON round trip).
 #[derive(Clone)]
 pub struct Job {
+    /// What is stored; its `payload` is `Null` while the live event stands
+    /// in for it ([`Job::stored_envelope`] fills it in).
     pub envelope: JobEnvelope,
     pub(crate) live: Option<Live>,
 }
@@ -137,6 +143,8 @@ impl std::fmt::Debug for Job {
 }
 
 impl Job {
+    /// A job read back from storage, without live objects: a worker
+    /// rebuilds its event and listener through its registry.
     pub fn from_envelope(envelope: JobEnvelope) -> Self {
         Self {
             envelope,
@@ -185,20 +193,27 @@ impl Receipt {
 /// A job a worker has taken, with the number of this attempt (1-based).
 #[derive(Debug, Clone)]
 pub struct Claimed {
+    /// The job as stored (on `memory`, with its live event).
     pub job: Job,
+    /// 1-based: attempts made before plus this one; on `sqlite`, `redis`
+    /// and `postgres` a claim whose worker died mid-job counts as one.
     pub attempt: u32,
+    /// Where to acknowledge, retry or fail it.
     pub receipt: Receipt,
 }
 
 /// A job that ran out of tries (or could not be rebuilt).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FailedJob {
+    /// The job's id (the envelope's ULID): what `retry` and `forget` take.
     pub id: String,
+    /// The queue it was on.
     pub queue: String,
     /// The full envelope, as it was when the job failed.
     pub payload: JobEnvelope,
     /// Why it failed: the last error, a timeout, or why it could not be rebuilt.
     pub reason: String,
+    /// Attempts made, the failing one included.
     pub attempts: u32,
     /// Unix ms.
     pub failed_at: i64,

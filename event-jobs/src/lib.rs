@@ -109,7 +109,7 @@ use event_kernel::config::redact;
 /// A queue connection: where queued listeners and events are written, and
 /// what a [`Worker`] reads. Cheap to clone.
 ///
-/// It is the dispatcher's [`QueueableHandler`]: [`Queue::install`] it.
+/// It is the dispatcher's [`QueueableHandler`](event_kernel::QueueableHandler): [`Queue::install`] it.
 #[derive(Clone)]
 pub struct Queue {
     inner: Arc<Inner>,

@@ -97,6 +97,8 @@ fn decode<E: Event + DeserializeOwned>(
 }
 
 impl JobRegistry {
+    /// An empty registry; add events, listeners and middleware with the
+    /// builder methods below.
     pub fn new() -> Self {
         Self::default()
     }

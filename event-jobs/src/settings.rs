@@ -159,7 +159,7 @@ impl JobSettings {
     }
 
     /// What an event declares: the plain `Event` methods and its
-    /// [`ShouldQueue`] view (`Event::as_should_queue`).
+    /// [`ShouldQueue`](event_kernel::ShouldQueue) view (`Event::as_should_queue`).
     pub fn declared_by_event(event: &dyn Event) -> Self {
         let mut declared = Self {
             queued: event.should_queue(),

@@ -11,12 +11,16 @@ use super::backend::Backend;
 /// Durations of some jobs: how many, their sum and the longest.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Latency {
+    /// Jobs measured.
     pub count: u64,
+    /// Their durations added up.
     pub total: Duration,
+    /// The longest one.
     pub max: Duration,
 }
 
 impl Latency {
+    /// `total / count`; zero when no job was measured.
     pub fn mean(&self) -> Duration {
         if self.count == 0 {
             Duration::ZERO

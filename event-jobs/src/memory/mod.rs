@@ -82,6 +82,8 @@ impl Default for MemoryBackend {
 }
 
 impl MemoryBackend {
+    /// Empty queues of its own; [`Queue::memory`](crate::Queue::memory)
+    /// wraps one.
     pub fn new() -> Self {
         Self {
             store: Arc::new(Store {

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use crate::error::QueueError;
 
 /// Counters and locks job middleware keep in a connection's storage, so
-/// every worker of it agrees ([`Backend::middleware_store`]).
+/// every worker of it agrees ([`Backend::middleware_store`](crate::Backend::middleware_store)).
 #[async_trait]
 pub trait MiddlewareStore: Send + Sync {
     /// Counts a hit on `key`, whose window of `window` starts at its first
