@@ -9,10 +9,27 @@ use super::record::ExpectedVersion;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
+    /// `EVENTS_STORE_URL` is neither `sqlite://<path>` nor `postgres://...`,
+    /// has no path after `sqlite://`, or the postgres driver refuses it.
     #[error("invalid event store URL `{url}`: {reason}")]
-    InvalidUrl { url: String, reason: String },
+    InvalidUrl {
+        /// The URL as given (password redacted).
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// `EVENTS_STORE_TABLE` is not a plain identifier (a letter or `_`, then
+    /// letters, digits, `_`; at most 48 characters). Checked before
+    /// anything is opened, also for a disabled store.
     #[error("invalid EVENTS_STORE_TABLE `{table}`: {reason}")]
-    InvalidTable { table: String, reason: String },
+    InvalidTable {
+        /// The name as given.
+        table: String,
+        /// The rule it breaks.
+        reason: String,
+    },
+    /// The URL's backend is not compiled in: the cargo feature named here
+    /// (`sqlite` or `postgres`) is off.
     #[error("the `{0}` feature of event-core is off, so `{0}://` event stores are unavailable")]
     Disabled(&'static str),
     /// The store could not be reached and no driver error says more (the
@@ -56,46 +73,72 @@ pub enum StoreError {
         #[source]
         source: tokio_postgres::Error,
     },
+    /// The table exists but is not an events table: refused when the store
+    /// opens (nothing is migrated).
     #[error(
         "the table `{table}` at `{url}` is not an event store table: {}",
         problems.join("; ")
     )]
     WrongShape {
+        /// The store's URL (password redacted).
         url: String,
+        /// The table that was checked.
         table: String,
         /// One entry per missing or mismatched column, naming it.
         problems: Vec<String>,
     },
+    /// [`EventStore::append`](crate::EventStore::append) found the stream
+    /// elsewhere than `expected` (the unique (stream, stream_version) index
+    /// decides; with `Any`, only when PostgreSQL keeps losing that race).
     #[error(
         "version conflict on stream `{stream}`: expected {expected}, but the stream is at {}",
         actual.map_or("no events".to_string(), |v| format!("version {v}"))
     )]
     VersionConflict {
+        /// The stream appended to.
         stream: String,
+        /// What the append asked for.
         expected: ExpectedVersion,
         /// The stream's version when the conflict was detected (`None`: empty).
         actual: Option<i64>,
     },
+    /// [`EventStore::append`](crate::EventStore::append) with an expected
+    /// version other than `Any`, for an event without a stream.
     #[error("an expected version ({0}) needs a stream: set `NewEvent::stream`")]
     NoStream(ExpectedVersion),
+    /// [`EventStore::replay`](crate::EventStore::replay) was given an id
+    /// that is not stored.
     #[error("no event with id `{0}` in the store")]
     NotFound(String),
+    /// [`Subscription::commit`](crate::Subscription::commit) on a
+    /// subscription from [`EventStore::subscribe`](crate::EventStore::subscribe),
+    /// which has no name to save a checkpoint under.
     #[error(
         "this subscription has no name to save a checkpoint under: open it with \
          EventStore::subscription(name)"
     )]
     UnnamedSubscription,
+    /// [`EventStore::record`](crate::EventStore::record) was given an event
+    /// with a stream (named here): only `append` checks a stream's version.
     #[error(
         "an event for stream `{0}` needs EventStore::append (its version is checked there), \
          not EventStore::record"
     )]
     StreamNeedsAppend(String),
+    /// [`EventStore::record`](crate::EventStore::record) found the writer's
+    /// buffer full ([`WriterOptions::buffer`](crate::WriterOptions::buffer)):
+    /// the event was dropped and counted in `stats().dropped`.
     #[error("the event store's buffer is full: the event was dropped (counted in stats)")]
     BufferFull,
+    /// The writer's task is gone, so a flush cannot complete.
     #[error("the event store writer has stopped")]
     Closed,
+    /// The store was opened with `EVENTS_STORE_ENABLED=false`: there is no
+    /// database to read, append to or subscribe to.
     #[error("the event store has `EVENTS_STORE_ENABLED=false`")]
     NotEnabled,
+    /// [`EventStore::flush_timeout`](crate::EventStore::flush_timeout) gave
+    /// up after this long; the events stay buffered and are written later.
     #[error("waited {0:?} for the event store writer to flush")]
     FlushTimeout(std::time::Duration),
     /// A stored value (a checkpoint, an event's tags) is not the JSON it

@@ -172,6 +172,8 @@ impl EventStore {
         &self.inner.url
     }
 
+    /// The events table (`EVENTS_STORE_TABLE`); checkpoints live in
+    /// `<table>_checkpoints`.
     pub fn table(&self) -> &str {
         &self.inner.table
     }

@@ -9,14 +9,19 @@ use super::record::EventRecord;
 /// What a query selects. Build it through [`EventStore::query`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Filter {
+    /// Only events of this name (exact match).
     pub name: Option<String>,
+    /// Only events carrying this tag.
     pub tag: Option<String>,
+    /// Only events of this chain (its top-level event's id).
     pub correlation: Option<String>,
+    /// Only events of this stream.
     pub stream: Option<String>,
+    /// Only events dispatched at or after this.
     pub since: Option<DateTime<Utc>>,
     /// Only positions above this (the page cursor).
     pub after: Option<i64>,
-    /// Rows per page (default 100).
+    /// Rows per page (0: the default, 100).
     pub limit: usize,
     /// Include replay records (`replay_of` set); off by default.
     pub replays: bool,
@@ -94,8 +99,10 @@ impl std::fmt::Debug for Query {
 /// One page of results and where the next one starts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {
+    /// The matching events, in position order.
     pub records: Vec<EventRecord>,
-    /// Pass to [`Query::after`] for the next page; `None` on the last page.
+    /// Pass to [`Query::after`] for the next page; `None` when this page is
+    /// not full (a full last page is followed by an empty one).
     pub next: Option<i64>,
 }
 
@@ -155,6 +162,7 @@ impl Query {
         self
     }
 
+    /// What the query selects so far.
     pub fn filter(&self) -> &Filter {
         &self.filter
     }

@@ -15,12 +15,18 @@ pub struct EventRecord {
     pub position: i64,
     /// The event's ULID, unique: appending it again is a no-op.
     pub id: String,
+    /// The event's name (`Event::event_name`): what queries and replay go by.
     pub name: String,
+    /// The event as JSON (`Event::to_json`); replay rebuilds the event from it.
     pub payload: serde_json::Value,
+    /// About the write, not the event: `pid` (and `queued`, `queue`) for a
+    /// dispatch, `replayed_listeners` for a replay record, `{}` unless set.
     pub metadata: serde_json::Value,
+    /// The event's tags, what [`Query::tag`](crate::Query::tag) matches.
     pub tags: Vec<String>,
     /// Optional per-entity order: `stream` and `stream_version` are unique together.
     pub stream: Option<String>,
+    /// Its version in its stream, from 1; `None` without a stream.
     pub stream_version: Option<i64>,
     /// The id of the top-level event of this chain (its own id for a top-level event).
     pub correlation_id: String,
@@ -28,22 +34,39 @@ pub struct EventRecord {
     pub causation_id: Option<String>,
     /// For a replay record: the id of the event that was replayed.
     pub replay_of: Option<String>,
+    /// When it was dispatched (a dispatch's ULID timestamp, to the
+    /// millisecond); what [`Query::since`](crate::Query::since) compares.
     pub dispatched_at: DateTime<Utc>,
+    /// When the database wrote it, by the database's clock.
     pub recorded_at: DateTime<Utc>,
 }
 
 /// An event to append (the row without what the database assigns).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewEvent {
+    /// Unique: a fresh ULID, or your own for idempotent re-submits
+    /// ([`NewEvent::with_id`]); an id already stored is not written again.
     pub id: String,
+    /// The event's name; replay rebuilds the event by it.
     pub name: String,
+    /// The event as JSON.
     pub payload: serde_json::Value,
+    /// JSON about the write, not the event (default `{}`).
     pub metadata: serde_json::Value,
+    /// What [`Query::tag`](crate::Query::tag) matches (default none).
     pub tags: Vec<String>,
+    /// The stream to append to; only [`EventStore::append`](crate::EventStore::append)
+    /// takes one (`record` refuses it, `append_batch` stores the event without it).
     pub stream: Option<String>,
+    /// The top-level event of its chain: its own id, or the parent's
+    /// correlation id after [`NewEvent::caused_by`].
     pub correlation_id: String,
+    /// The event whose listener dispatched it; `None` for a top-level event.
     pub causation_id: Option<String>,
+    /// Set only on replay records (the replayed event's id); queries skip
+    /// such rows by default.
     pub replay_of: Option<String>,
+    /// When it happened (default: when the value was built).
     pub dispatched_at: DateTime<Utc>,
 }
 
@@ -89,11 +112,13 @@ impl NewEvent {
         self
     }
 
+    /// Sets `metadata`: JSON about the write, not the event.
     pub fn with_metadata(mut self, metadata: serde_json::Value) -> Self {
         self.metadata = metadata;
         self
     }
 
+    /// Replaces the tags (those of [`NewEvent::from_event`] too).
     pub fn with_tags<I: IntoIterator<Item = S>, S: Into<String>>(mut self, tags: I) -> Self {
         self.tags = tags.into_iter().map(Into::into).collect();
         self
@@ -131,7 +156,9 @@ impl fmt::Display for ExpectedVersion {
 /// Where an append landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Appended {
+    /// The event's position (for a duplicate, the stored event's).
     pub position: i64,
+    /// Its version in its stream; `None` without a stream.
     pub stream_version: Option<i64>,
     /// True when an event with this id was already stored (nothing was written).
     pub duplicate: bool,

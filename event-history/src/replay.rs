@@ -33,8 +33,12 @@ pub struct ReplayReport {
 /// One failed replay of one event (or one listener of it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplayFailure {
+    /// The stored event's id.
     pub event_id: String,
+    /// The listener that failed; `None` when the event could not be rebuilt
+    /// from its name and payload (no listener ran).
     pub listener: Option<String>,
+    /// The error's message (a listener's with its causes).
     pub error: String,
 }
 

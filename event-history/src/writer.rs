@@ -39,7 +39,8 @@ impl Default for WriterOptions {
 pub struct WriterStats {
     /// Events committed.
     pub written: u64,
-    /// Events dropped because the buffer was full.
+    /// Events dropped: the buffer was full, or the database refused their
+    /// batch three times.
     pub dropped: u64,
     /// Events waiting in the buffer or in the batch being written.
     pub pending: u64,
