@@ -78,12 +78,12 @@ pub enum QueueError {
     },
     /// PostgreSQL refused a statement or could not be reached.
     #[cfg(feature = "postgres")]
-    #[error("postgres queue `{url}`: {doing}: {source}")]
+    #[error("postgres queue `{url}`: {action}: {source}")]
     Postgres {
         /// The connection's URL (password redacted).
         url: String,
         /// What the queue was doing (`"cannot claim jobs"`, `"cannot connect"`).
-        doing: String,
+        action: String,
         /// The driver's error (`code()` is the SQLSTATE, `None` when the
         /// server was not reached).
         #[source]

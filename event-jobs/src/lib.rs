@@ -157,7 +157,7 @@ pub async fn connect(config: impl Into<QueueConfig>) -> Result<Queue, QueueError
             let queue = Queue::open(url).await?;
             if queue.connection_name() != other {
                 return Err(QueueError::InvalidUrl {
-                    url: url.to_string(),
+                    url: redact(url),
                     reason: format!(
                         "EVENTS_QUEUE_CONNECTION is `{other}` but the URL is a {} URL",
                         queue.connection_name()

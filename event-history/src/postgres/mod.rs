@@ -392,8 +392,8 @@ impl Backend for PostgresStore {
     }
 
     async fn save_checkpoint(&self, name: &str, cursor: Cursor) -> Result<(), StoreError> {
-        let value = serde_json::to_value(cursor)
-            .map_err(|e| StoreError::json("reading a checkpoint", e))?;
+        let value =
+            serde_json::to_value(cursor).map_err(|e| StoreError::json("saving a checkpoint", e))?;
         let client = self.client().await?;
         client
             .execute(

@@ -43,6 +43,7 @@ impl SqliteStore {
     /// Opens the file, creates the table if missing, refuses one of the wrong shape.
     pub(crate) async fn open(url: &str, path: &str, table: &str) -> Result<Self, StoreError> {
         let (url, path, table) = (url.to_string(), path.to_string(), table.to_string());
+        let named = url.clone();
         tokio::task::spawn_blocking(move || {
             let writer = open(&url, &path)?;
             create_or_check(&writer, &url, &table)?;
@@ -57,7 +58,7 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Backend {
-            url: "sqlite".to_string(),
+            url: named,
             reason: format!("the opening task failed: {e}"),
         })?
     }
@@ -238,7 +239,7 @@ impl Backend for SqliteStore {
     async fn save_checkpoint(&self, name: &str, cursor: Cursor) -> Result<(), StoreError> {
         let name = name.to_string();
         let text = serde_json::to_string(&cursor)
-            .map_err(|e| StoreError::json("reading a checkpoint", e))?;
+            .map_err(|e| StoreError::json("saving a checkpoint", e))?;
         self.run(&self.writer, "saving a checkpoint", move |conn, table| {
             conn.execute(
                 &format!(

@@ -205,7 +205,7 @@ impl Backend for PostgresBackend {
             None => return Ok(()),
             Some(jobs) => jobs,
         };
-        let rows = rows_of(&jobs).map_err(|e| self.inner.backend_error(e.to_string()))?;
+        let rows = rows_of(&jobs).map_err(|e| self.inner.json("encode jobs", e))?;
         Writer::push(&self.inner, rows).await
     }
 
@@ -305,7 +305,7 @@ impl Backend for PostgresBackend {
 
     async fn retry(&self, claimed: Claimed, envelope: JobEnvelope) -> Result<(), QueueError> {
         let payload = serde_json::to_string(&envelope)
-            .map_err(|e| self.inner.backend_error(e.to_string()))?;
+            .map_err(|e| self.inner.json("encode a retried job", e))?;
         let receipt = claimed.receipt;
         self.inner
             .execute(
@@ -327,7 +327,7 @@ impl Backend for PostgresBackend {
 
     async fn fail(&self, receipt: Receipt, failed: FailedJob) -> Result<(), QueueError> {
         let payload = serde_json::to_string(&failed.payload)
-            .map_err(|e| self.inner.backend_error(e.to_string()))?;
+            .map_err(|e| self.inner.json("encode a failed job", e))?;
         let attempts = failed.attempts.min(i32::MAX as u32) as i32;
         self.inner
             .execute(
@@ -438,7 +438,7 @@ impl FailedStore for PostgresBackend {
 
     async fn failed_restore(&self, failed: FailedJob) -> Result<(), QueueError> {
         let payload = serde_json::to_string(&failed.payload)
-            .map_err(|e| self.inner.backend_error(e.to_string()))?;
+            .map_err(|e| self.inner.json("encode a failed job", e))?;
         let attempts = failed.attempts.min(i32::MAX as u32) as i32;
         self.inner
             .execute(

@@ -41,10 +41,19 @@ pub(super) enum Via {
 }
 
 impl Inner {
-    pub(super) fn pg(&self, doing: &str, source: tokio_postgres::Error) -> QueueError {
+    pub(super) fn pg(&self, action: &str, source: tokio_postgres::Error) -> QueueError {
         QueueError::Postgres {
             url: self.url.clone(),
-            doing: doing.to_string(),
+            action: action.to_string(),
+            source,
+        }
+    }
+
+    /// A job or record that could not be turned into JSON.
+    pub(super) fn json(&self, action: &'static str, source: serde_json::Error) -> QueueError {
+        QueueError::Json {
+            url: self.url.clone(),
+            action,
             source,
         }
     }
@@ -81,7 +90,7 @@ impl Inner {
     pub(super) async fn execute(
         &self,
         via: Via,
-        doing: &str,
+        action: &str,
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<u64, QueueError> {
@@ -89,17 +98,17 @@ impl Inner {
         let statement = client
             .prepare_cached(sql)
             .await
-            .map_err(|e| self.pg(doing, e))?;
+            .map_err(|e| self.pg(action, e))?;
         client
             .execute(&statement, params)
             .await
-            .map_err(|e| self.pg(doing, e))
+            .map_err(|e| self.pg(action, e))
     }
 
     pub(super) async fn query(
         &self,
         via: Via,
-        doing: &str,
+        action: &str,
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<tokio_postgres::Row>, QueueError> {
@@ -107,10 +116,10 @@ impl Inner {
         let statement = client
             .prepare_cached(sql)
             .await
-            .map_err(|e| self.pg(doing, e))?;
+            .map_err(|e| self.pg(action, e))?;
         client
             .query(&statement, params)
             .await
-            .map_err(|e| self.pg(doing, e))
+            .map_err(|e| self.pg(action, e))
     }
 }

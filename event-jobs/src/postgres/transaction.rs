@@ -69,7 +69,7 @@ where
     let batches = std::mem::take(&mut *held.lock().unwrap_or_else(|e| e.into_inner()));
     let value = result?;
     for (inner, jobs) in batches {
-        let rows = rows_of(&jobs).map_err(|e| inner.backend_error(e.to_string()))?;
+        let rows = rows_of(&jobs).map_err(|e| inner.json("encode jobs", e))?;
         transaction
             .execute(
                 inner.tables.insert.as_str(),

@@ -33,7 +33,7 @@ impl RedisOptions {
                 Some(("prefix", v)) if !v.is_empty() => options.prefix = v.to_string(),
                 Some(("failed_cap", v)) => {
                     options.failed_cap = v.parse().map_err(|_| QueueError::InvalidUrl {
-                        url: url.to_string(),
+                        url: crate::redact(url),
                         reason: format!("failed_cap `{v}` is not a whole number"),
                     })?
                 }
