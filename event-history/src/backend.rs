@@ -26,9 +26,10 @@ pub struct Cursor {
     pub tx: i64,
     /// PostgreSQL: every row at or below this position has been delivered.
     pub floor: i64,
-    /// PostgreSQL: (sequence value, a transaction id taken after it); once
-    /// a snapshot's xmin passes that id and the reader has caught up, every
-    /// position up to that value is final and `floor` moves to it.
+    /// PostgreSQL: (sequence value, a transaction id above the id of every
+    /// transaction holding a position up to it); once a snapshot's xmin
+    /// passes that id, the reader has caught up and every row up to that
+    /// value the snapshot sees has been delivered, `floor` moves to it.
     #[serde(default)]
     pub pending: Option<(i64, i64)>,
 }

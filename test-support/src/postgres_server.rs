@@ -118,6 +118,45 @@ impl PrivatePostgres {
         self.child = Some(postgres.spawn().expect("start postgres"));
     }
 
+    /// Stops the server, moves its next transaction id to `next` (64 bits:
+    /// epoch and 32-bit id) with `pg_resetwal`, creating the commit-log
+    /// segment that id needs, and starts it again (call
+    /// [`PrivatePostgres::ready`]). Run `VACUUM FREEZE` in every database
+    /// you connect to first: a row from before the move would otherwise
+    /// look newer than the transactions after it.
+    pub fn move_next_xid(&mut self, next: u64) {
+        self.down();
+        let (epoch, xid) = (next >> 32, next as u32);
+        assert!(xid >= 3, "ids 0..3 are reserved");
+        // 4 transactions a byte, 8 kB pages, 32 pages a segment.
+        let segment = self
+            .dir
+            .path()
+            .join(format!("data/pg_xact/{:04X}", xid / (4 * 8192 * 32)));
+        if !segment.exists() {
+            std::fs::write(&segment, vec![0u8; 8192 * 32]).expect("create the pg_xact segment");
+        }
+        let mut reset = Command::new(self.bin.join("pg_resetwal"));
+        reset
+            .args([
+                "-D",
+                "data",
+                "-e",
+                &epoch.to_string(),
+                "-x",
+                &xid.to_string(),
+            ])
+            .current_dir(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        as_server_user(&mut reset, self.dir.path());
+        assert!(
+            reset.status().expect("run pg_resetwal").success(),
+            "pg_resetwal failed"
+        );
+        self.up();
+    }
+
     /// Fast shutdown (SIGINT to the postmaster: sessions are ended),
     /// waiting until it has exited.
     pub fn down(&mut self) {

@@ -4,7 +4,7 @@
 
 use tokio_postgres::types::ToSql;
 
-use super::{PostgresStore, is_unique_violation};
+use super::{PostgresStore, TAKE_XACT_ID, is_unique_violation};
 use crate::error::StoreError;
 use crate::record::{Appended, ExpectedVersion, NewEvent};
 use crate::schema::INSERT;
@@ -43,11 +43,10 @@ impl PostgresStore {
         );
         let tags = serde_json::to_value(&row.tags).unwrap_or_default();
         let mut client = self.client().await?;
+        let take_xact_id = client.prepare_cached(TAKE_XACT_ID).await.map_err(&err)?;
         let tx = client.transaction().await.map_err(&err)?;
         // The transaction id first, then the position (see the module docs).
-        tx.query_one("SELECT pg_current_xact_id()::text", &[])
-            .await
-            .map_err(&err)?;
+        tx.query_one(&take_xact_id, &[]).await.map_err(&err)?;
         let params: [&(dyn ToSql + Sync); 10] = [
             &row.id,
             &row.name,

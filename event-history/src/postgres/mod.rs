@@ -6,11 +6,26 @@
 //! repeatable-read snapshot, only rows whose inserting transaction (the
 //! `xmin` system column, widened to 64 bits with the snapshot's epoch) is
 //! below the snapshot's xmin (every such transaction has ended, so no row
-//! can still appear there), ordered by (transaction, position). Appends
-//! take their transaction id before their positions, which lets a reader
-//! move a position floor up safely and keep its scan short. Each batch
-//! sends one NOTIFY; readers LISTEN, poll as a fallback, and catch up after
-//! reconnecting.
+//! can still appear there), ordered by (transaction, position).
+//!
+//! To keep its scan short a reader also moves a position floor up, and
+//! only past positions whose transactions have all ended: it notes the
+//! sequence's value and a transaction id above the id of every transaction
+//! holding one of those positions, and moves the floor once a snapshot's
+//! xmin is past that id and every row that snapshot sees up to the noted
+//! position has been delivered (a row written in a subtransaction carries
+//! the subtransaction's id, later than the one the reader saw). A
+//! transaction can take a position before it has
+//! an id (a plain `INSERT`: the identity default runs before the row's
+//! write assigns the id), so the reader does not take the id until
+//! `pg_locks` shows every transaction holding the sequence with an id
+//! ([`PostgresStore::horizon`]); the store's own appends take their id
+//! first, so they never hold the floor up. The sequence must not cache
+//! values (`CACHE 1`, as the store creates it): a cached value is handed
+//! out later by a transaction that no longer shows in `pg_locks`.
+//!
+//! Each batch sends one NOTIFY; readers LISTEN, poll as a fallback, and
+//! catch up after reconnecting.
 
 mod append;
 mod listen;
@@ -33,6 +48,16 @@ use super::record::{Appended, EventRecord, ExpectedVersion, NewEvent};
 use super::schema::SELECT;
 
 use append::Attempt;
+
+/// Assigns the transaction its id (appends run it before taking positions).
+const TAKE_XACT_ID: &str = "SELECT pg_current_xact_id()::text";
+
+/// How many transaction ids before the snapshot's xmin (`$1`, 64-bit) a
+/// row's 32-bit `xmin` is: 1..2^31 means an ended transaction, whose 64-bit
+/// id is `$1 - behind` (the arithmetic is modulo 2^32, so a row written
+/// just before the 32-bit wrap and a snapshot just after it still compare
+/// right).
+const BEHIND: &str = "((($1::bigint % 4294967296) - xmin::text::bigint + 4294967296) % 4294967296)";
 
 pub(crate) struct PostgresStore {
     url: String,
@@ -69,6 +94,51 @@ fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
 }
 
 impl PostgresStore {
+    /// A transaction id above the id of every transaction that holds a
+    /// position taken before this call, or `None` when some transaction
+    /// holds positions but has no id yet (try again at the next read).
+    ///
+    /// Taking a position (`nextval`, which the identity default calls)
+    /// locks the sequence in `RowExclusiveLock` until the transaction ends,
+    /// and a transaction id, once assigned, is an `ExclusiveLock` on it
+    /// until then too: both show in `pg_locks`. So if every holder of such
+    /// a lock on the sequence has an id now, those ids were assigned before
+    /// the one this statement takes (the `CASE` reads `pg_locks` before it
+    /// reaches `pg_current_xact_id()`), and a holder seen without one means
+    /// no answer yet. A transaction that ended before the check has an id
+    /// below it as well. A writer that takes its position before its id
+    /// (a plain `INSERT` from psql or another program: the identity default
+    /// runs before the row's write assigns the id) is therefore waited for,
+    /// not trusted: the floor never moves past a position whose transaction
+    /// can still commit.
+    ///
+    /// Comparisons are on 64-bit ids (`xid8`, epoch included), so the
+    /// 32-bit wrap does not matter here.
+    async fn horizon(&self, client: &deadpool_postgres::Object) -> Result<Option<i64>, StoreError> {
+        let sql = "SELECT CASE WHEN EXISTS (
+                           SELECT FROM pg_locks
+                           WHERE locktype IN ('relation', 'transactionid')
+                           GROUP BY virtualtransaction
+                           HAVING bool_or(locktype = 'relation'
+                                          AND database = (SELECT oid FROM pg_database
+                                                          WHERE datname = current_database())
+                                          AND relation = $1::text::regclass
+                                          AND mode <> 'AccessShareLock')
+                              AND NOT bool_or(locktype = 'transactionid'
+                                              AND mode = 'ExclusiveLock' AND granted))
+                       THEN NULL
+                       ELSE pg_current_xact_id()::text::bigint END";
+        let statement = client
+            .prepare_cached(sql)
+            .await
+            .map_err(self.err("reading new events"))?;
+        Ok(client
+            .query_one(&statement, &[&self.sequence])
+            .await
+            .map_err(self.err("reading new events"))?
+            .get(0))
+    }
+
     pub(crate) async fn open(url: &str, table: &str) -> Result<Self, StoreError> {
         let invalid = |reason: String| StoreError::InvalidUrl {
             url: event_kernel::config::redact(url),
@@ -187,11 +257,23 @@ impl Backend for PostgresStore {
             ))
             .await
             .map_err(&err)?;
+        let xact = client.prepare_cached(TAKE_XACT_ID).await.map_err(&err)?;
+        let notify_statement = client
+            .prepare_cached("SELECT pg_notify($1, '')")
+            .await
+            .map_err(&err)?;
         let tx = client.transaction().await.map_err(&err)?;
         // The transaction id before the positions, then the rows and one
-        // NOTIFY, pipelined: one round trip between BEGIN and COMMIT.
+        // NOTIFY, pipelined: one round trip between BEGIN and COMMIT. All
+        // three are prepared, so each sends its whole request when first
+        // polled, and `try_join!` polls them in this order: the server runs
+        // them in it. (An unprepared statement first waits for its Parse
+        // round trip: the INSERT then ran first and took positions before
+        // the transaction had an id.) Readers do not depend on this order
+        // for correctness (see `horizon`), only for a floor that keeps
+        // moving while appends are in flight.
         let channel = self.channel();
-        let xact = tx.query_one("SELECT pg_current_xact_id()::text", &[]);
+        let xact = tx.query_one(&xact, &[]);
         let params: [&(dyn ToSql + Sync); 9] = [
             &ids,
             &names,
@@ -205,7 +287,7 @@ impl Backend for PostgresStore {
         ];
         let rows_in = tx.execute(&insert, &params);
         let notify_params: [&(dyn ToSql + Sync); 1] = [&channel];
-        let notify = tx.execute("SELECT pg_notify($1, '')", &notify_params);
+        let notify = tx.execute(&notify_statement, &notify_params);
         futures::try_join!(xact, rows_in, notify).map_err(&err)?;
         tx.commit().await.map_err(&err)?;
         Ok(())
@@ -286,8 +368,8 @@ impl Backend for PostgresStore {
         let t = &self.table;
         let err = self.err("reading new events");
         let mut client = self.client().await?;
-        // Read before the snapshot: every position up to it was taken by a
-        // transaction that already had its id (appends take it first).
+        // Read before the snapshot and before `horizon`: every position up
+        // to it was taken by a transaction that `horizon` then sees.
         let sequence: i64 = client
             .query_one(
                 &format!(
@@ -315,16 +397,33 @@ impl Backend for PostgresStore {
             .map_err(&err)?;
         let xmin: i64 = snapshot.get(0);
         let lower = cursor.floor.max(cursor.start);
-        // `behind`: how many transaction ids before the snapshot's xmin the
-        // row's (32-bit) xmin is; 1..2^31 means an ended transaction.
+        // The pending floor can move at this read if every transaction that
+        // held one of its positions has ended (its horizon is at or below
+        // xmin) and every row of theirs this snapshot sees is delivered by
+        // now or in this batch: its `xmin` is below the snapshot's. A row
+        // written in a subtransaction has the subtransaction's id, taken
+        // after the top-level one `horizon` saw, so it can still be at or
+        // above xmin once its transaction has ended.
+        let settled = match cursor.pending {
+            Some((seq, horizon)) if horizon <= xmin => !tx
+                .query_one(
+                    &format!(
+                        "SELECT EXISTS (SELECT FROM {t} WHERE position > $2 AND position <= $3
+                                        AND NOT ({BEHIND} BETWEEN 1 AND 2147483647))"
+                    ),
+                    &[&xmin, &lower, &seq],
+                )
+                .await
+                .map_err(&err)?
+                .get::<_, bool>(0),
+            _ => false,
+        };
         let rows = tx
             .query(
                 &format!(
                     "SELECT {SELECT}, tx FROM (
                          SELECT {SELECT}, $1::bigint - behind AS tx, behind FROM (
-                             SELECT {SELECT},
-                                    ((($1::bigint % 4294967296) - xmin::text::bigint + 4294967296)
-                                     % 4294967296) AS behind
+                             SELECT {SELECT}, {BEHIND} AS behind
                              FROM {t} WHERE position > $2
                          ) a
                      ) b
@@ -345,23 +444,17 @@ impl Backend for PostgresStore {
         }
         if rows.len() < limit {
             // Caught up with everything below xmin.
-            if let Some((seq, pending_xmax)) = next.pending
-                && pending_xmax <= xmin
+            if let Some((seq, _)) = next.pending
+                && settled
             {
                 next.floor = next.floor.max(seq);
                 next.pending = None;
             }
             if next.pending.is_none() {
-                // A transaction id assigned now is above every id taken
-                // before `sequence` was read, running or not. (The
-                // snapshot's xmax is not: it is one past the latest
-                // *completed* id, and a running writer can be above it.)
-                let next_xid: i64 = client
-                    .query_one("SELECT pg_current_xact_id()::text::bigint", &[])
-                    .await
-                    .map_err(&err)?
-                    .get(0);
-                next.pending = Some((sequence, next_xid));
+                next.pending = self
+                    .horizon(&client)
+                    .await?
+                    .map(|next_xid| (sequence, next_xid));
             }
         }
         Ok((records, next))
