@@ -130,8 +130,12 @@ pub enum StoreError {
     /// the event was dropped and counted in `stats().dropped`.
     #[error("the event store's buffer is full: the event was dropped (counted in stats)")]
     BufferFull,
-    /// The writer's task is gone, so a flush cannot complete.
-    #[error("the event store writer has stopped")]
+    /// The writer was shut down ([`EventStore::shutdown`](crate::EventStore::shutdown)):
+    /// the event was not taken (and is counted in `stats().dropped`), or a
+    /// flush cannot complete because the writer's task is gone.
+    #[error(
+        "the event store writer has stopped (EventStore::shutdown): the event was not recorded"
+    )]
     Closed,
     /// The store was opened with `EVENTS_STORE_ENABLED=false`: there is no
     /// database to read, append to or subscribe to.

@@ -121,7 +121,9 @@ impl scope::Recorder for StoreRecorder {
             };
         }
         let correlation_id = parent.map_or(id, |p| p.correlation_id);
-        self.writer.push(Pending::Dispatched {
+        // Dispatch goes on whatever the writer says: a dropped event is
+        // counted in `stats().dropped` (and the buffer-full case logged).
+        let _ = self.writer.push(Pending::Dispatched {
             event: event.clone(),
             id,
             correlation_id,
@@ -223,11 +225,7 @@ impl EventStore {
             ));
         }
         let writer = self.inner.writer.as_ref().ok_or(StoreError::NotEnabled)?;
-        if writer.push(Pending::Ready(event)) {
-            Ok(())
-        } else {
-            Err(StoreError::BufferFull)
-        }
+        writer.push(Pending::Ready(event))
     }
 
     /// Appends events in one transaction, without stream versions; ids
@@ -264,7 +262,8 @@ impl EventStore {
     }
 
     /// Flushes and stops the writer; later dispatches on an installed
-    /// dispatcher are dropped (counted).
+    /// dispatcher are dropped (counted in [`EventStore::stats`]), and a later
+    /// [`EventStore::record`] is refused with [`StoreError::Closed`].
     pub async fn shutdown(&self) -> Result<WriterStats, StoreError> {
         let stats = self.flush().await?;
         if let Some(writer) = &self.inner.writer {

@@ -95,9 +95,15 @@ impl Writer {
         writer
     }
 
-    /// Takes an event for writing; never waits. False when it was dropped.
-    pub(crate) fn push(&self, event: Pending) -> bool {
+    /// Takes an event for writing; never waits. An event it cannot take
+    /// (the buffer is full, or the writer was shut down) is counted as
+    /// dropped, and the error says which.
+    pub(crate) fn push(&self, event: Pending) -> Result<(), StoreError> {
         let mut buffer = lock(&self.buffer);
+        if self.closed.load(Ordering::Acquire) {
+            buffer.dropped += 1;
+            return Err(StoreError::Closed);
+        }
         if buffer.events.len() >= self.options.buffer {
             buffer.dropped += 1;
             let first = buffer.dropped == 1;
@@ -108,7 +114,7 @@ impl Writer {
                     "event store buffer full: events are being dropped (counted in EventStore::stats)"
                 );
             }
-            return false;
+            return Err(StoreError::BufferFull);
         }
         let was_empty = buffer.events.is_empty();
         buffer.events.push_back(event);
@@ -117,7 +123,7 @@ impl Writer {
         if was_empty {
             self.wake.notify_one();
         }
-        true
+        Ok(())
     }
 
     pub(crate) fn stats(&self) -> WriterStats {

@@ -20,6 +20,7 @@ macro_rules! every_scenario {
             subscription_resumes_from_its_checkpoint,
             connect_reads_the_config,
             killed_writer_resubmits,
+            after_shutdown_nothing_is_silently_dropped,
         );
     };
 }
@@ -670,6 +671,47 @@ pub async fn connect_reads_the_config(url: &str) {
     assert_eq!(store.query().fetch().await.unwrap().len(), 1);
     assert_eq!(store.stats().written, 1);
     finish(store).await;
+}
+
+/// After `shutdown`, a dispatch is counted as dropped (the dispatch itself
+/// goes on), `record` is refused with `Closed` instead of saying Ok and
+/// writing nothing, and `flush` returns at once instead of waiting for a
+/// writer that is gone; what was recorded before is all there.
+pub async fn after_shutdown_nothing_is_silently_dropped(url: &str) {
+    let store = open(url).await;
+    let dispatcher = Dispatcher::new();
+    store.install(&dispatcher).await;
+    dispatcher
+        .dispatch(OrderPlacedEvent { order_id: 1 })
+        .await
+        .unwrap();
+    store.shutdown().await.unwrap();
+    assert_eq!(store.stats().written, 1);
+
+    dispatcher
+        .dispatch(OrderPlacedEvent { order_id: 2 })
+        .await
+        .expect("a dispatch does not fail because the store is shut down");
+    let refused = store
+        .record(NewEvent::new("Late", serde_json::json!({})))
+        .expect_err("record after shutdown");
+    assert!(matches!(refused, StoreError::Closed), "{refused:?}");
+    assert!(refused.to_string().contains("not recorded"), "{refused}");
+    assert_eq!(store.stats().dropped, 2, "both counted");
+    tokio::time::timeout(Duration::from_secs(5), store.flush())
+        .await
+        .expect("flush after shutdown returns")
+        .unwrap();
+    let names: Vec<String> = store
+        .query()
+        .fetch()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(names, ["OrderPlaced"]);
+    store.drop_table().await.expect("drop table");
 }
 
 /// Runs `store_writer` processes and a subscription at once, with one
