@@ -163,10 +163,16 @@ fn run_listeners<'a>(
     failed: &'a Mutex<Option<(usize, Failure)>>,
 ) -> impl std::future::Future<Output = anyhow::Result<()>> + Send + 'a {
     async move {
+        // The timeout bounds the attempt, not each listener: a queued
+        // event's listeners share it (and a `without_overlapping` lock,
+        // which lives for the timeout, outlives the attempt).
+        let deadline = run
+            .timeout_ms
+            .map(|ms| (ms, tokio::time::Instant::now() + Duration::from_millis(ms)));
         for (index, listener) in run.listeners.iter().enumerate() {
             let call = event_kernel::call::invoke(listener, run.event);
-            let result = match run.timeout_ms {
-                Some(ms) => match tokio::time::timeout(Duration::from_millis(ms), call).await {
+            let result = match deadline {
+                Some((ms, deadline)) => match tokio::time::timeout_at(deadline, call).await {
                     Ok(result) => result.map_err(Failure::Error),
                     Err(_) => Err(Failure::Timeout(ms)),
                 },

@@ -31,6 +31,7 @@ macro_rules! every_scenario {
             retries_with_backoff,
             failed_store,
             timeout_cancels,
+            timeout_bounds_the_whole_attempt,
             max_exceptions_stops_early,
             no_retry_means_one_attempt,
             delay_holds_job,
@@ -501,6 +502,71 @@ pub async fn timeout_cancels(queue: Queue) {
     assert_eq!(failed[0].attempts, 2);
     assert_eq!(sink.of("start").len(), 2);
     assert!(sink.of("success").is_empty());
+    store.purge().await.expect("purge");
+}
+
+/// A listener of a queued event that sleeps, then records the event.
+struct Slow {
+    name: &'static str,
+    sink: Sink,
+    sleep_ms: u64,
+}
+
+#[async_trait::async_trait]
+impl EventListener for Slow {
+    async fn handle(&self, event: Arc<dyn event_core::Event>) -> anyhow::Result<()> {
+        tokio::time::sleep(ms(self.sleep_ms)).await;
+        let n = event.to_json()["n"].as_u64().unwrap_or(0);
+        self.sink.record(self.name, n);
+        Ok(())
+    }
+    fn listener_name(&self) -> &str {
+        self.name
+    }
+}
+
+/// A job's timeout bounds the attempt, not each listener: a queued event
+/// whose two listeners each take 60% of it times out in the second one.
+pub async fn timeout_bounds_the_whole_attempt(queue: Queue) {
+    let sink = Sink::memory();
+    let dispatcher = Dispatcher::new();
+    queue.install(&dispatcher).await;
+    let slow = |name| -> Arc<dyn EventListener> {
+        Arc::new(Slow {
+            name,
+            sink: sink.clone(),
+            sleep_ms: 300,
+        })
+    };
+    let (a, b) = (slow("first"), slow("second"));
+    dispatcher.listen::<QueuedEvent>(a.clone()).await;
+    dispatcher.listen::<QueuedEvent>(b.clone()).await;
+    dispatcher
+        .dispatch(QueuedEvent { n: 7 })
+        .await
+        .expect("dispatch");
+    let registry = JobRegistry::new()
+        .listener::<QueuedEvent>(a)
+        .listener::<QueuedEvent>(b);
+    let store = queue.failed().expect("store");
+    let running = start(
+        worker(&queue, registry)
+            .timeout(ms(500))
+            .backoff(vec![ms(10)]),
+    );
+    assert!(some_job_failed(&store).await);
+    running.stop().await;
+    let failed = store.list().await.expect("list");
+    assert!(
+        failed[0]
+            .reason
+            .contains("listener `second` timed out after 500 ms"),
+        "{}",
+        failed[0].reason
+    );
+    // The event's `tries` (2): the first listener finished in each attempt.
+    assert_eq!(sink.of("first"), vec![7, 7]);
+    assert!(sink.of("second").is_empty());
     store.purge().await.expect("purge");
 }
 
