@@ -181,10 +181,7 @@ impl StoreError {
         match self {
             Self::Unreachable { .. } => true,
             #[cfg(feature = "sqlite")]
-            Self::Sqlite { source, .. } => matches!(
-                source.sqlite_error_code(),
-                Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::DatabaseBusy)
-            ),
+            Self::Sqlite { source, .. } => event_sqlite::is_unreachable(source),
             #[cfg(feature = "postgres")]
             Self::Postgres { source, .. } => source.is_closed() || source.code().is_none(),
             _ => false,

@@ -41,8 +41,9 @@ pub trait Event: Any + Send + Sync + Debug {
         vec![]
     }
     /// Whether the event's listeners run inside `dispatch`; defaults to
-    /// `!should_queue()`. Informational: the dispatcher decides by
-    /// [`should_queue`](Event::should_queue) alone.
+    /// `!should_queue()`. A `should_queue` event that says `true` here is
+    /// not queued as a whole: its listeners run at dispatch (the queued
+    /// ones among them still go to the queue).
     fn is_synchronous(&self) -> bool {
         !self.should_queue()
     }

@@ -31,6 +31,17 @@ pub fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     conn.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// True when SQLite's error means the database could not be used at all
+/// (the file cannot be opened, or another connection kept it busy past
+/// [`BUSY_TIMEOUT`]), as opposed to refusing one statement: what the queue's
+/// and the store's `is_unreachable()` say for SQLite.
+pub fn is_unreachable(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::DatabaseBusy)
+    )
+}
+
 /// Why [`run`] has no result: the blocking task did not finish (the
 /// runtime is shutting down, or `work` panicked).
 #[derive(Debug)]
@@ -78,6 +89,8 @@ mod tests {
         .expect("ran")
         .expect("query");
         assert_eq!(mode, "wal");
+        let missing = open("/nonexistent-dir/x.db").expect_err("no such folder");
+        assert!(is_unreachable(&missing), "{missing}");
         let lost = run(&conn, |_| -> () { panic!("boom") }).await;
         assert!(lost.is_err());
         // The panic did not poison the connection for the next statement.

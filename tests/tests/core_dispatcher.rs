@@ -331,6 +331,48 @@ impl Event for BigReport {
     }
 }
 
+/// A queued event whose `is_synchronous()` says true: its listeners run at
+/// dispatch even with a queue handler (the seed's method takes effect).
+#[derive(Debug, Serialize)]
+struct UrgentReport;
+
+impl Event for UrgentReport {
+    fn event_name(&self) -> &'static str {
+        "report.urgent"
+    }
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({})
+    }
+    fn should_queue(&self) -> bool {
+        true
+    }
+    fn is_synchronous(&self) -> bool {
+        true
+    }
+}
+
+#[tokio::test]
+async fn a_synchronous_queued_event_runs_its_listeners_at_dispatch() -> Result<()> {
+    let d = Dispatcher::new();
+    let log = log();
+    let ran = Arc::new(AtomicUsize::new(0));
+    d.listen_pattern("report.urgent", recording("urgent", &log))
+        .await;
+    d.listen_pattern("report.urgent", Arc::new(QueuedMailer { ran: ran.clone() }))
+        .await;
+    let handler = Arc::new(JobsHandler::default());
+    d.set_queueable_handler(handler.clone()).await;
+    d.dispatch(UrgentReport).await?;
+    assert_eq!(lines(&log), vec!["urgent report.urgent"]);
+    // The queued listener among them still goes to the queue.
+    assert_eq!(
+        *handler.jobs.lock().unwrap(),
+        vec!["listener report.urgent".to_string()]
+    );
+    assert_eq!(ran.load(Ordering::SeqCst), 0);
+    Ok(())
+}
+
 #[tokio::test]
 async fn queued_listeners_and_events_go_to_the_handler_not_inline() -> Result<()> {
     let d = Dispatcher::new();

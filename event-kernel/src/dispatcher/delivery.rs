@@ -114,6 +114,7 @@ impl Dispatcher {
         if let Some(handler) = handler
             && queue_event
             && event.should_queue()
+            && !event.is_synchronous()
         {
             let queued = match handler.queue_event_now(event) {
                 Some(done) => done,
