@@ -30,6 +30,9 @@ fi
 
 cargo test --workspace --no-fail-fast
 
+# What only a feature turns on: the trace a queued job continues.
+cargo test -p event-jobs --features opentelemetry --test trace_context
+
 for run in 1 2 3; do
     echo "parallel isolation, repeat $run"
     cargo test -p tests --test testing_parallel -- --test-threads=16 -q

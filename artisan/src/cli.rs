@@ -66,6 +66,55 @@ pub enum Command {
     )]
     QueueMonitor(QueueMonitor),
 
+    /// Show each queue's pending, delayed, running and failed jobs, the oldest wait, throughput and wait/run percentiles.
+    #[command(
+        name = "queue:stats",
+        after_help = "Examples:\n  artisan queue:stats\n  artisan queue:stats --queue emails --window 1h --by-job\n  artisan queue:stats --json\n  artisan queue:stats --watch"
+    )]
+    QueueStats(QueueStats),
+
+    /// Stop every worker from taking jobs of a queue (jobs are still accepted).
+    #[command(
+        name = "queue:pause",
+        after_help = "Examples:\n  artisan queue:pause emails\n  artisan queue:pause redis:emails --url redis://127.0.0.1:6379"
+    )]
+    QueuePause(QueueName),
+
+    /// Let workers take jobs of a paused queue again.
+    #[command(
+        name = "queue:resume",
+        after_help = "Example:\n  artisan queue:resume emails"
+    )]
+    QueueResume(QueueName),
+
+    /// Delete the jobs waiting on a queue (asks first unless --force).
+    #[command(
+        name = "queue:clear",
+        after_help = "Examples:\n  artisan queue:clear emails\n  artisan queue:clear sqlite:emails --force"
+    )]
+    QueueClear(QueueClear),
+
+    /// Make every running worker finish its jobs and exit (its process manager restarts it).
+    #[command(
+        name = "queue:restart",
+        after_help = "Example:\n  artisan queue:restart"
+    )]
+    QueueRestart(QueueUrl),
+
+    /// List the latest completed jobs: name, queue, wait, run time, attempts, worker.
+    #[command(
+        name = "queue:completed",
+        after_help = "Examples:\n  artisan queue:completed --limit 20\n  artisan queue:completed --json"
+    )]
+    QueueCompleted(QueueCompleted),
+
+    /// List the running workers: host, pid, queues, jobs, last heartbeat (stalled ones marked).
+    #[command(
+        name = "queue:workers",
+        after_help = "Examples:\n  artisan queue:workers\n  artisan queue:workers --json"
+    )]
+    QueueWorkers(QueueWorkers),
+
     /// Create an event in src/events/ and wire it.
     #[command(
         name = "make:event",
@@ -115,7 +164,9 @@ pub enum Command {
         name = "queue:failed",
         after_help = "Examples:\n  \
             artisan queue:failed --url sqlite://jobs.db\n  \
-            EVENTS_QUEUE_URL=redis://127.0.0.1:6379 artisan queue:failed --json"
+            EVENTS_QUEUE_URL=redis://127.0.0.1:6379 artisan queue:failed --json\n  \
+            artisan queue:failed --search \"card declined\" --name ChargeCard --limit 20\n  \
+            artisan queue:failed --groups"
     )]
     QueueFailed(QueueFailed),
 
@@ -170,6 +221,13 @@ pub enum Command {
             EVENTS_BROADCAST_REDIS_URL=redis://127.0.0.1:6379 artisan broadcast:serve  (join a cluster)"
     )]
     BroadcastServe(crate::commands::broadcast::BroadcastServe),
+
+    /// Serve the queue and event dashboard in a browser (this machine only, with a one-time token).
+    #[command(
+        name = "dashboard",
+        after_help = "Examples:\n  artisan dashboard\n  artisan dashboard --url sqlite://jobs.db --store-url sqlite://events.db --port 8400\n  artisan dashboard --read-only"
+    )]
+    Dashboard(crate::commands::dashboard::Dashboard),
 }
 
 /// Which queue connection: `--url`, else EVENTS_QUEUE_URL (environment or the package's .env).
@@ -180,11 +238,75 @@ pub struct QueueUrl {
     pub url: Option<String>,
 }
 
+/// Which failed jobs: every filter given must hold.
+#[derive(Debug, Args, Default)]
+pub struct FailedFilter {
+    /// Whose error holds every word of TEXT (case-insensitive).
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+    /// Carrying this tag.
+    #[arg(long, value_name = "T")]
+    pub tag: Option<String>,
+    /// Of this listener (full path or its last segment) or queued event.
+    #[arg(long, value_name = "N")]
+    pub name: Option<String>,
+    /// On this queue.
+    #[arg(long = "queue", value_name = "Q")]
+    pub on_queue: Option<String>,
+    /// Of this event (the event store's id).
+    #[arg(long = "event", value_name = "ID")]
+    pub event_id: Option<String>,
+    /// Of this correlation chain.
+    #[arg(long = "correlation", value_name = "ID")]
+    pub correlation_id: Option<String>,
+    /// In this failure group (a fingerprint `queue:failed --groups` shows).
+    #[arg(long, value_name = "FINGERPRINT")]
+    pub group: Option<String>,
+}
+
+impl FailedFilter {
+    /// True when some filter is given.
+    pub fn any(&self) -> bool {
+        self.search.is_some()
+            || self.tag.is_some()
+            || self.name.is_some()
+            || self.on_queue.is_some()
+            || self.event_id.is_some()
+            || self.correlation_id.is_some()
+            || self.group.is_some()
+    }
+
+    /// The query the failed store answers.
+    pub fn query(&self) -> event_core::queue::FailedQuery {
+        event_core::queue::FailedQuery {
+            queue: self.on_queue.clone(),
+            name: self.name.clone(),
+            tag: self.tag.clone(),
+            event_id: self.event_id.clone(),
+            correlation_id: self.correlation_id.clone(),
+            fingerprint: self.group.clone(),
+            text: self.search.clone(),
+            ..event_core::queue::FailedQuery::default()
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct QueueFailed {
     #[command(flatten)]
     pub queue: QueueUrl,
-    /// Print JSON: [{"id": ..., "event": ..., "listener": ..., "reason": ...}].
+    #[command(flatten)]
+    pub filter: FailedFilter,
+    /// At most this many, newest first (up to 1000).
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub limit: usize,
+    /// The page after this one (the `--after` the last page printed).
+    #[arg(long, value_name = "CURSOR")]
+    pub after: Option<event_core::queue::FailedCursor>,
+    /// Show the failure groups (same job, kind of error and message) with their counts.
+    #[arg(long)]
+    pub groups: bool,
+    /// Print JSON: [{"id": ..., "event": ..., "listener": ..., "reason": ...}] (with --groups: the groups).
     #[arg(long)]
     pub json: bool,
 }
@@ -200,17 +322,28 @@ pub struct QueueMonitor {
 
 #[derive(Debug, Args)]
 pub struct QueueRetry {
-    /// Failed job IDs, or `all`.
-    #[arg(required = true, value_name = "ID|all")]
+    /// Failed job IDs, or `all` (or none, with filters).
+    #[arg(value_name = "ID|all", required_unless_present_any = ["search", "tag", "name", "on_queue", "event_id", "correlation_id", "group"])]
     pub ids: Vec<String>,
+    /// Retry every failed job these filters match (the count is shown first).
+    #[command(flatten)]
+    pub filter: FailedFilter,
     #[command(flatten)]
     pub queue: QueueUrl,
 }
 
 #[derive(Debug, Args)]
 pub struct QueueForget {
-    /// The failed job's ID.
-    pub id: String,
+    /// The failed job's ID (or none, with filters).
+    #[arg(required_unless_present_any = ["search", "tag", "name", "on_queue", "event_id", "correlation_id", "group"])]
+    pub id: Option<String>,
+    /// Delete every failed job these filters match (the count is shown
+    /// first; asks unless --force).
+    #[command(flatten)]
+    pub filter: FailedFilter,
+    /// Do not ask before deleting what the filters match.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub queue: QueueUrl,
 }
@@ -306,4 +439,76 @@ pub struct QueueWork {
     /// Stop after this many seconds.
     #[arg(long, value_name = "S")]
     pub max_time: Option<u64>,
+}
+
+/// `queue:stats`.
+#[derive(Debug, Args)]
+pub struct QueueStats {
+    #[command(flatten)]
+    pub queue: QueueUrl,
+    /// Only this queue.
+    #[arg(long = "queue", value_name = "Q")]
+    pub only: Option<String>,
+    /// How far back throughput and times go: 5m, 1h, 24h (up to 90d).
+    #[arg(long, value_name = "W", default_value = "5m", value_parser = parse_window_arg)]
+    pub window: std::time::Duration,
+    /// Also the figures per job (listener) name.
+    #[arg(long)]
+    pub by_job: bool,
+    /// Print the documented JSON (docs/queues.md).
+    #[arg(long)]
+    pub json: bool,
+    /// Redraw every second until ctrl-c.
+    #[arg(long)]
+    pub watch: bool,
+}
+
+fn parse_window_arg(text: &str) -> Result<std::time::Duration, String> {
+    event_core::queue::monitor::parse_window(text)
+}
+
+/// `queue:pause`, `queue:resume`.
+#[derive(Debug, Args)]
+pub struct QueueName {
+    /// The queue, optionally with its connection: `emails` or `redis:emails`.
+    #[arg(value_name = "[CONNECTION:]QUEUE")]
+    pub name: String,
+    #[command(flatten)]
+    pub queue: QueueUrl,
+}
+
+/// `queue:clear`.
+#[derive(Debug, Args)]
+pub struct QueueClear {
+    /// The queue, optionally with its connection: `emails` or `redis:emails`.
+    #[arg(value_name = "[CONNECTION:]QUEUE")]
+    pub name: String,
+    #[command(flatten)]
+    pub queue: QueueUrl,
+    /// Do not ask before deleting.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `queue:workers`.
+#[derive(Debug, Args)]
+pub struct QueueWorkers {
+    #[command(flatten)]
+    pub queue: QueueUrl,
+    /// Print JSON: [{"id", "host", "pid", "queues", "state", ...}].
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `queue:completed`.
+#[derive(Debug, Args)]
+pub struct QueueCompleted {
+    #[command(flatten)]
+    pub queue: QueueUrl,
+    /// At most this many, newest first (up to 1000).
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub limit: usize,
+    /// Print JSON: [{"id", "name", "queue", "wait_ms", "run_ms", "attempts", "worker", "done_at_ms"}].
+    #[arg(long)]
+    pub json: bool,
 }

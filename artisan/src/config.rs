@@ -2,31 +2,21 @@
 //! `.env`, with real environment variables winning, through event-core's own
 //! `EventsConfig` so a value the app would refuse is refused here too.
 
-use std::collections::HashMap;
-
 use anyhow::{Context, Result};
 use event_core::config::EventsConfig;
 
 use crate::project::Project;
 
-/// The app's configuration, from the package's `.env` (when artisan runs in
-/// a package) and the environment.
+/// The app's configuration as the app reads it
+/// (`EventsConfig::for_package`): the package's `.env` (when artisan runs in
+/// a package) and the environment; else the `.env` found from the current
+/// folder.
 pub fn app_config(project: Option<&Project>) -> Result<EventsConfig> {
-    let mut vars: HashMap<String, String> = HashMap::new();
-    if let Some(project) = project {
-        let dotenv = project.dir.join(".env");
-        if dotenv.is_file() {
-            let iter = dotenvy::from_path_iter(&dotenv)
-                .with_context(|| format!("cannot read {}", dotenv.display()))?;
-            for item in iter {
-                let (key, value) =
-                    item.with_context(|| format!("{} does not parse", dotenv.display()))?;
-                vars.insert(key, value);
-            }
-        }
+    match project {
+        Some(project) => EventsConfig::for_package(&project.dir),
+        None => EventsConfig::from_env(),
     }
-    vars.extend(std::env::vars().filter(|(k, _)| k.starts_with("EVENTS_")));
-    EventsConfig::from_vars(vars).context("the app's EVENTS_* settings are not valid")
+    .context("the app's EVENTS_* settings are not valid")
 }
 
 /// Where `EVENTS_QUEUE_URL` came from, for messages.

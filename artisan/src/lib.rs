@@ -7,9 +7,17 @@
 //! `cargo run --bin artisan -- queue:work` runs the app's listeners:
 //!
 //! ```no_run
-//! # mod event_registry { pub fn job_registry() -> event_core::queue::JobRegistry { event_core::queue::JobRegistry::new() } }
+//! # mod event_registry {
+//! #     use event_core::{boot::Runtime, config::EventsConfig};
+//! #     pub async fn boot(config: &EventsConfig) -> anyhow::Result<Runtime> {
+//! #         Ok(Runtime::start(config, event_core::event_dispatcher().await).await?)
+//! #     }
+//! #     pub fn job_registry() -> event_core::queue::JobRegistry { event_core::queue::JobRegistry::new() }
+//! # }
 //! fn main() -> std::process::ExitCode {
 //!     event_artisan::App::new()
+//!         .package(env!("CARGO_MANIFEST_DIR"))
+//!         .boot(event_registry::boot)
 //!         .jobs(event_registry::job_registry)
 //!         .run()
 //! }
@@ -33,18 +41,39 @@ pub mod templates;
 pub mod wiring;
 
 use std::ffi::OsString;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::rc::Rc;
 
 use clap::Parser;
+use event_core::boot::Runtime;
+use event_core::config::EventsConfig;
 
 /// A mistake in what the user typed: exit code 2, like a clap usage error.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// The app's boot, type-erased: settings in, the booted runtime out.
+type BootFn = Box<dyn Fn(EventsConfig) -> Pin<Box<dyn Future<Output = anyhow::Result<Runtime>>>>>;
+
 /// What the app's own artisan binary knows that the installed one does not.
 #[derive(Default)]
 pub struct App {
     jobs: Option<Box<dyn Fn() -> event_core::queue::JobRegistry>>,
+    boot: Option<BootFn>,
+    package: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("jobs", &self.jobs.is_some())
+            .field("boot", &self.boot.is_some())
+            .field("package", &self.package)
+            .finish()
+    }
 }
 
 impl App {
@@ -59,8 +88,46 @@ impl App {
         self
     }
 
+    /// The app's boot (`event_registry::boot`): `queue:work` and
+    /// `event:replay` run it before their first job, so a job's listener
+    /// runs in the app (its listeners registered, the queue, the event
+    /// store and the broadcaster installed, the app's own hook run), and
+    /// the store is flushed when they stop.
+    pub fn boot<F>(mut self, boot: F) -> Self
+    where
+        F: AsyncFn(&EventsConfig) -> anyhow::Result<Runtime> + 'static,
+    {
+        let boot = Rc::new(boot);
+        self.boot = Some(Box::new(move |config: EventsConfig| {
+            let boot = boot.clone();
+            Box::pin(async move { boot(&config).await })
+        }));
+        self
+    }
+
+    /// The app's package folder (`env!("CARGO_MANIFEST_DIR")`): the
+    /// package commands work on, and whose `.env` they read, wherever the
+    /// binary is started from (`--manifest-path` still wins). Ignored when
+    /// the folder does not exist (a binary copied elsewhere).
+    pub fn package(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.package = Some(dir.into());
+        self
+    }
+
     pub(crate) fn job_registry(&self) -> Option<event_core::queue::JobRegistry> {
         self.jobs.as_ref().map(|f| f())
+    }
+
+    /// The app booted with `config`, when the app gave its boot.
+    pub(crate) fn booted(
+        &self,
+        config: &EventsConfig,
+    ) -> Option<impl Future<Output = anyhow::Result<Runtime>> + use<>> {
+        self.boot.as_ref().map(|boot| boot(config.clone()))
+    }
+
+    pub(crate) fn has_boot(&self) -> bool {
+        self.boot.is_some()
     }
 
     /// Runs the command line of this process.
@@ -76,13 +143,19 @@ impl App {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
-        let cli = match cli::Cli::try_parse_from(args) {
+        let mut cli = match cli::Cli::try_parse_from(args) {
             Ok(cli) => cli,
             Err(e) => {
                 let _ = e.print();
                 return e.exit_code();
             }
         };
+        if cli.manifest_path.is_none()
+            && let Some(dir) = &self.package
+            && dir.join("Cargo.toml").is_file()
+        {
+            cli.manifest_path = Some(dir.join("Cargo.toml"));
+        }
         finish(commands::run(cli, &self))
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! anstream strips the colour when stdout is not a terminal or `NO_COLOR` is set.
 
-use std::io::Write;
+use std::io::{BufRead, IsTerminal, Write};
 
 use anstyle::{AnsiColor, Style};
 
@@ -53,4 +53,19 @@ pub fn green() -> Style {
 
 pub fn red() -> Style {
     Style::new().fg_color(Some(AnsiColor::Red.into())).bold()
+}
+
+/// Asks on the terminal; refuses (false) when stdin is not one.
+pub fn confirm(question: &str) -> std::io::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    print!("  {question} (yes/no) [no]: ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }

@@ -194,6 +194,13 @@ impl Project {
         })
     }
 
+    /// The app's own boot hook, `event_provider.rs` beside the registry
+    /// (Laravel's service provider): `artisan init` writes it, the registry's
+    /// `boot` runs it when it is there.
+    pub fn provider(&self) -> PathBuf {
+        self.registry.with_file_name("event_provider.rs")
+    }
+
     /// `path` relative to the package, with `/`, for messages.
     pub fn rel(&self, path: &Path) -> String {
         let rel = path.strip_prefix(&self.dir).unwrap_or(path);

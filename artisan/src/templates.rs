@@ -39,6 +39,13 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         )),
     ),
     (
+        "event_provider.rs.tera",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/templates/event_provider.rs.tera"
+        )),
+    ),
+    (
         "event_registry.rs.tera",
         include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),

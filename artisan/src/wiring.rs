@@ -310,6 +310,16 @@ fn registry(
     context.insert("listeners_dir", &project.rel(&project.listeners.dir));
     context.insert("wires", &wires);
     context.insert("jobs", &jobs);
+    // The app's own hook, when its file is there (`artisan init` writes it).
+    let provider = project.provider();
+    let provider_name = (tx.contents(&provider).is_some() || provider.is_file())
+        .then(|| {
+            provider
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .flatten();
+    context.insert("provider", &provider_name);
     let text = templates::render(project, "event_registry.rs.tera", &context)?;
     tx.write(project.registry.clone(), text);
     Ok(())

@@ -80,6 +80,16 @@ fn broadcast_serve_without_credentials_names_the_variable() {
     let text =
         String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("EVENTS_BROADCAST_APP_ID"), "{text}");
+    // Every variable to set, and no value the user never set.
+    assert!(
+        text.contains(
+            "the broadcasting server (`artisan broadcast:serve`) needs EVENTS_BROADCAST_APP_ID, \
+             which is not set: set EVENTS_BROADCAST_APP_ID, EVENTS_BROADCAST_APP_KEY and \
+             EVENTS_BROADCAST_APP_SECRET"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("is `server`"), "{text}");
 }
 
 /// A WebSocket client written by hand (artisan's tests have no WebSocket

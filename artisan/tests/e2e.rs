@@ -8,52 +8,9 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use common::{Pkg, workspace};
-
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => PathBuf::from(dir).join("e2e"),
-        None => workspace().join("target/e2e"),
-    }
-}
-
-/// Runs cargo in the package; returns (success, stdout, stderr).
-fn cargo(pkg: &Pkg, args: &[&str]) -> (bool, String, String) {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = Command::new(cargo)
-        .args(args)
-        .current_dir(pkg.path())
-        .env("CARGO_TARGET_DIR", target_dir())
-        .env("CARGO_TERM_COLOR", "never")
-        .env_remove("RUSTFLAGS")
-        .output()
-        .expect("run cargo");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn must(pkg: &Pkg, args: &[&str]) -> (String, String) {
-    let (ok, stdout, stderr) = cargo(pkg, args);
-    assert!(
-        ok,
-        "cargo {args:?} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    (stdout, stderr)
-}
-
-/// Warnings cargo reports for the scaffolded package itself.
-fn own_warnings(stderr: &str) -> Vec<&str> {
-    stderr
-        .lines()
-        .filter(|l| l.starts_with("warning") && !l.contains("generated 0 warnings"))
-        .collect()
-}
+use common::{Pkg, must, own_warnings, target_dir, workspace};
 
 #[test]
 fn scaffolded_package_builds_cleanly_runs_and_its_listeners_fire() {
@@ -208,7 +165,7 @@ use events::{{OrderPlacedEvent, TypeEvent, UserRegisteredEvent}};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {{
-    event_registry::register().await?;
+    let events = event_registry::boot(&event_registry::config()?).await?;
     event_core::dispatch(UserRegisteredEvent::new(\"ada@example.com\".into())).await?;
     event_core::dispatch(TypeEvent::new()).await?;
 
@@ -222,6 +179,7 @@ async fn main() -> anyhow::Result<()> {{
     let mut names: Vec<&str> = jobs.event_names().collect();
     names.sort();
     println!(\"jobs: {{}}\", names.join(\", \"));
+    events.shutdown().await?;
     Ok(())
 }}
 "
@@ -288,7 +246,8 @@ fn a_new_app_gets_its_own_artisan_and_its_queued_listener_runs_on_queue_work() {
     let run = pkg.artisan(&["init"]).ok();
     assert!(run.stdout.contains("src/bin/artisan.rs"), "{}", run.stdout);
     assert!(pkg.read("src/main.rs").contains(
-        "async fn main() -> anyhow::Result<()> {\n    event_registry::register().await?;\n"
+        "async fn main() -> anyhow::Result<()> {\n    \
+         let events = event_registry::boot(&event_registry::config()?).await?;\n"
     ));
     assert!(
         pkg.read(".env.example")

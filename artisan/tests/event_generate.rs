@@ -68,7 +68,7 @@ fn renamed_deleted_and_hand_edited_files_are_picked_up() {
     let registry = pkg.read("src/event_registry.rs");
     assert!(!registry.contains("UserRegisteredEvent"), "{registry}");
     assert!(registry.contains(
-        "dispatcher.listen::<crate::events::order_shipped::OrderShippedEvent>(event_core::as_listener!(Arc::new(crate::listeners::notify_customer::SendWelcomeEmailListener))).await;"
+        "event_core::listen_once::<crate::events::order_shipped::OrderShippedEvent>(dispatcher, event_core::as_listener!(Arc::new(crate::listeners::notify_customer::SendWelcomeEmailListener))).await;"
     ), "{registry}");
 }
 
@@ -252,11 +252,13 @@ fn the_scan_cache_never_hides_an_edit() {
     pkg.artisan(&["event:generate"]).ok();
     let registry = pkg.read("src/event_registry.rs");
     assert!(
-        registry.contains("dispatcher.listen::<crate::events::order_shipped::OrderShippedEvent>"),
+        registry.contains(
+            "event_core::listen_once::<crate::events::order_shipped::OrderShippedEvent>("
+        ),
         "{registry}"
     );
     assert!(
-        !registry.contains("dispatcher.listen::<crate::events::user_registered"),
+        !registry.contains("listen_once::<crate::events::user_registered"),
         "{registry}"
     );
 

@@ -1,5 +1,6 @@
-//! `artisan init`: the app's own artisan binary, dependencies, `.env.example`
-//! and the `register()` call; idempotent, and nothing written on refusal.
+//! `artisan init`: the app's own artisan binary, dependencies, `default-run`,
+//! `.env.example`, the provider hook and the boot in `main`; idempotent, and
+//! nothing written on refusal.
 //! (The road through the binary it writes is in `e2e.rs`.)
 
 mod common;
@@ -17,11 +18,12 @@ fn init_writes_the_binary_the_dependencies_the_env_example_and_the_wiring() {
     );
     pkg.write(
         "src/main.rs",
-        "#[tokio::main]\nasync fn main() {\n    println!(\"hi\");\n}\n",
+        "#[tokio::main]\nasync fn main() -> anyhow::Result<()> {\n    println!(\"hi\");\n    Ok(())\n}\n",
     );
     let run = pkg.artisan(&["init"]).ok();
     let bin = pkg.read("src/bin/artisan.rs");
     assert!(bin.contains("event_artisan::App::new()"), "{bin}");
+    assert!(bin.contains(".boot(event_registry::boot)"), "{bin}");
     assert!(bin.contains(".jobs(event_registry::job_registry)"), "{bin}");
     assert!(bin.contains("#[path = \"../events/mod.rs\"]"), "{bin}");
     let manifest = pkg.read("Cargo.toml");
@@ -36,26 +38,47 @@ fn init_writes_the_binary_the_dependencies_the_env_example_and_the_wiring() {
     );
     assert!(
         run.stdout
-            .contains("added `event-artisan`, `tokio`, `anyhow`"),
+            .contains("added `event-artisan`, `tokio`, `anyhow`, `default-run = \"shop\"`"),
         "{}",
         run.stdout
     );
+    // `cargo run` runs the app, not its artisan.
+    assert!(
+        manifest.contains("edition = \"2024\"\ndefault-run = \"shop\"\n\n[dependencies]"),
+        "{manifest}"
+    );
+    // Every variable the config reader reads, with its default and a comment.
     let env = pkg.read(".env.example");
+    let variables = event_core::config::variables();
+    assert!(variables.len() >= 20, "{variables:?}");
+    for v in variables {
+        let line = format!("\n# {}\n{}={}\n", v.help, v.name, v.default);
+        assert!(env.contains(&line), "{line} missing:\n{env}");
+    }
     for line in [
         "EVENTS_QUEUE_CONNECTION=sync",
-        "EVENTS_DEFAULT_QUEUE=events",
-        "EVENTS_RETRY_ATTEMPTS=3",
-        "EVENTS_RETRY_DELAY_SECONDS=60",
+        "EVENTS_STORE_URL=sqlite://events.db",
+        "EVENTS_BROADCAST_APP_KEY=",
     ] {
         assert!(env.contains(line), "{line} missing:\n{env}");
     }
-    // main returns nothing, so the error is printed and the app exits.
+    // The boot first, the shutdown before the result.
     let main = pkg.read("src/main.rs");
     assert!(
         main.contains(
-            "async fn main() {\n    if let Err(e) = event_registry::register().await {\n"
+            "async fn main() -> anyhow::Result<()> {\n    \
+             let events = event_registry::boot(&event_registry::config()?).await?;\n    \
+             println!(\"hi\");\n    events.shutdown().await?;\n    Ok(())\n}"
         ),
         "{main}"
+    );
+    assert!(
+        pkg.read("src/event_provider.rs")
+            .contains("pub async fn boot(")
+    );
+    assert!(
+        pkg.read("src/event_registry.rs")
+            .contains("#[path = \"event_provider.rs\"]\nmod provider;")
     );
     assert!(pkg.exists("src/event_registry.rs"));
     assert!(main.contains("mod event_registry;"), "{main}");
@@ -81,20 +104,41 @@ fn a_library_package_gets_a_binary_that_uses_the_library() {
 }
 
 #[test]
-fn a_main_artisan_cannot_recognise_gets_the_exact_line_to_add() {
+fn cargo_new_s_main_becomes_an_async_main_that_boots() {
     let pkg = Pkg::new();
+    pkg.artisan(&["init"]).ok();
+    let main = pkg.read("src/main.rs");
+    assert!(
+        main.ends_with(
+            "#[tokio::main]\nasync fn main() -> anyhow::Result<()> {\n    \
+             let events = event_registry::boot(&event_registry::config()?).await?;\n    \
+             println!(\"Hello, world!\");\n    events.shutdown().await?;\n    Ok(())\n}\n"
+        ),
+        "{main}"
+    );
+}
+
+#[test]
+fn a_main_artisan_cannot_recognise_gets_the_exact_lines_to_add() {
+    let pkg = Pkg::new();
+    pkg.write(
+        "src/main.rs",
+        "fn main() -> std::process::ExitCode {\n    std::process::ExitCode::SUCCESS\n}\n",
+    );
     let before = pkg.read("src/main.rs");
     let run = pkg.artisan(&["init"]).ok();
     assert!(
-        run.stdout
-            .contains("add `event_registry::register().await?;` as the first line of your async `main` in src/main.rs"),
+        run.all().contains(
+            "that starts with\n    let events = event_registry::boot(&event_registry::config()?).await?;\n\
+             and ends with\n    events.shutdown().await?;"
+        ),
         "{}",
-        run.stdout
+        run.all()
     );
     // Only the mod lines were added.
     let after = pkg.read("src/main.rs");
     assert!(after.ends_with(&before), "{after}");
-    assert!(!after.contains("register()"), "{after}");
+    assert!(!after.contains("boot("), "{after}");
 }
 
 #[test]

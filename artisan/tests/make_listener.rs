@@ -39,7 +39,7 @@ fn make_listener_creates_a_missing_event_and_says_so() {
     ));
     let registry = pkg.read("src/event_registry.rs");
     assert!(registry.contains(
-        "dispatcher.listen::<crate::events::user_registered::UserRegisteredEvent>(event_core::as_listener!(Arc::new(crate::listeners::send_welcome_email::SendWelcomeEmailListener))).await;"
+        "event_core::listen_once::<crate::events::user_registered::UserRegisteredEvent>(dispatcher, event_core::as_listener!(Arc::new(crate::listeners::send_welcome_email::SendWelcomeEmailListener))).await;"
     ), "{registry}");
 }
 
@@ -164,7 +164,7 @@ fn an_event_spelt_differently_by_hand_is_found_not_duplicated() {
         "{listener}"
     );
     assert!(pkg.read("src/event_registry.rs").contains(
-        "dispatcher.listen::<crate::events::http::HTTPRequestFailedEvent>(event_core::as_listener!(Arc::new(crate::listeners::page_on_call::PageOnCallListener))).await;"
+        "event_core::listen_once::<crate::events::http::HTTPRequestFailedEvent>(dispatcher, event_core::as_listener!(Arc::new(crate::listeners::page_on_call::PageOnCallListener))).await;"
     ));
 }
 

@@ -99,6 +99,34 @@ async fn monitor_shows_each_queue_on_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_jobs_are_found_and_handled_in_bulk_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/jobs.db", dir.path().display());
+    queue_cli_common::failed_jobs_are_found_and_handled_in_bulk(&url, dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_jobs_are_found_and_handled_in_bulk_on_redis() {
+    let Some(url) = redis_url() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    queue_cli_common::failed_jobs_are_found_and_handled_in_bulk(&url, dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operate_the_queues_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/jobs.db", dir.path().display());
+    queue_cli_common::operate_the_queues(&url, dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operate_the_queues_on_redis() {
+    let Some(url) = redis_url() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    queue_cli_common::operate_the_queues(&url, dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monitor_shows_each_queue_on_redis() {
     let Some(url) = redis_url() else { return };
     let dir = tempfile::tempdir().expect("temp dir");

@@ -30,6 +30,24 @@ async fn monitor_shows_each_queue_on_postgres() {
     monitor_shows_each_queue(&schema.url, dir.path()).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_jobs_are_found_and_handled_in_bulk_on_postgres() {
+    let Some(schema) = Schema::tagged("artisan") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    queue_cli_common::failed_jobs_are_found_and_handled_in_bulk(&schema.url, dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operate_the_queues_on_postgres() {
+    let Some(schema) = Schema::tagged("artisan") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    queue_cli_common::operate_the_queues(&schema.url, dir.path()).await;
+}
+
 /// An unreachable server is an error naming it, not a hang.
 #[test]
 fn an_unreachable_server_is_named() {

@@ -128,7 +128,8 @@ fn queue_work_tries_timeout_and_backoff_apply_to_undeclared_listeners() {
     let failed = failed_json(&url, pkg.path());
     assert_eq!(failed.as_array().map(Vec::len), Some(1), "{failed}");
     assert_eq!(failed[0]["attempts"], 2);
-    assert_eq!(failed[0]["listener"], "queue_work::SendInvoiceListener");
+    // Named under its package (event-artisan), as in every binary of it.
+    assert_eq!(failed[0]["listener"], "event_artisan::SendInvoiceListener");
     assert!(
         failed[0]["reason"]
             .as_str()

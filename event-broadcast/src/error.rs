@@ -4,10 +4,14 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConnectError {
-    /// The broadcaster needs a variable that is not set.
-    #[error("EVENTS_BROADCAST_CONNECTION is `{connection}` but {missing} is not set")]
+    /// The broadcaster (or the server) needs a variable that is not set.
+    #[error(
+        "{} needs {missing}, which is not set{}",
+        who(connection),
+        what_to_set(missing)
+    )]
     Missing {
-        /// The broadcaster, e.g. `pusher`.
+        /// The broadcaster, e.g. `pusher`, or `server` for the broadcasting server.
         connection: &'static str,
         /// The variable to set.
         missing: &'static str,
@@ -37,4 +41,22 @@ pub enum ConnectError {
         #[source]
         source: anyhow::Error,
     },
+}
+
+/// Who needs the variable, in words the user set (or ran).
+fn who(connection: &str) -> String {
+    match connection {
+        "server" => "the broadcasting server (`artisan broadcast:serve`)".to_string(),
+        other => format!("EVENTS_BROADCAST_CONNECTION=`{other}`"),
+    }
+}
+
+/// The app's credentials come as three: name them all at once.
+fn what_to_set(missing: &str) -> &'static str {
+    if missing.starts_with("EVENTS_BROADCAST_APP_") {
+        ": set EVENTS_BROADCAST_APP_ID, EVENTS_BROADCAST_APP_KEY and EVENTS_BROADCAST_APP_SECRET \
+         (in the environment or .env; any values, the same for the server and the app)"
+    } else {
+        ""
+    }
 }

@@ -121,6 +121,11 @@ fn rate(jobs: u64, took: Duration) -> f64 {
 
 /// Dispatch `jobs` events through `queue` while a worker runs them.
 async fn ours(queue: Queue, jobs: u64, concurrency: usize) -> f64 {
+    ours_with(queue, jobs, concurrency, true).await
+}
+
+/// [`ours`], with the worker's figures (stats, metrics, completed list) on or off.
+async fn ours_with(queue: Queue, jobs: u64, concurrency: usize, figures: bool) -> f64 {
     let count = Count::new();
     let listener: Arc<dyn EventListener> = Arc::new(CountListener(count.clone()));
     let dispatcher = Dispatcher::new();
@@ -132,6 +137,7 @@ async fn ours(queue: Queue, jobs: u64, concurrency: usize) -> f64 {
     let worker = Worker::new(queue.clone(), registry)
         .queues(["events"])
         .concurrency(concurrency)
+        .figures(figures)
         .poll_interval(Duration::from_millis(5));
     let worker = tokio::spawn(worker.run_until(async move {
         let _ = stopped.await;
@@ -557,6 +563,101 @@ async fn redis_queue(url: &str) -> Option<(Queue, String)> {
     }
 }
 
+/// `QUEUE_BENCH_FIGURES=1`: what the worker's figures cost. Each
+/// connection runs the same workload with the worker's figures on (the
+/// default) and off (`Worker::figures(false)`), alternating, and prints the
+/// ratio of the medians (and of the bests). The counters a connection keeps
+/// as jobs are written (gauges) are on in both: they are part of every write.
+async fn figures_overhead(
+    concurrencies: &[usize],
+    jobs: u64,
+    wanted: &dyn Fn(&str) -> bool,
+) -> anyhow::Result<()> {
+    println!(
+        "figures on vs off, {jobs} jobs (median and best of {ROUNDS} rounds, {MEMORY_ROUNDS} for memory, alternating)"
+    );
+    let print = |name: &str, c: usize, on: &mut Vec<f64>, off: &mut Vec<f64>| {
+        let (on_median, on_best) = median_best(on);
+        let (off_median, off_best) = median_best(off);
+        println!(
+            "{name:<8} concurrency {c}: on {on_median:>10.0} jobs/s vs off {off_median:>10.0} ({:>5.1}%)   best {on_best:>10.0} vs {off_best:>10.0} ({:>5.1}%)",
+            100.0 * on_median / off_median,
+            100.0 * on_best / off_best,
+        );
+    };
+    for &c in concurrencies.iter().filter(|_| wanted("memory")) {
+        let (mut on, mut off) = (Vec::new(), Vec::new());
+        for _ in 0..MEMORY_ROUNDS {
+            off.push(ours_with(Queue::memory(), jobs, c, false).await);
+            on.push(ours_with(Queue::memory(), jobs, c, true).await);
+        }
+        print("memory", c, &mut on, &mut off);
+    }
+    for &c in concurrencies.iter().filter(|_| wanted("sqlite")) {
+        let (mut on, mut off) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            for figures in [false, true] {
+                let dir = tempfile::tempdir()?;
+                let url = format!("sqlite://{}/jobs.db", dir.path().display());
+                let rate = ours_with(Queue::open(&url).await?, jobs, c, figures).await;
+                if figures {
+                    on.push(rate)
+                } else {
+                    off.push(rate)
+                }
+            }
+        }
+        print("sqlite", c, &mut on, &mut off);
+    }
+    let url =
+        std::env::var("EVENTS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    'redis: for &c in concurrencies.iter().filter(|_| wanted("redis")) {
+        let (mut on, mut off) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            for figures in [false, true] {
+                let Some((queue, _)) = redis_queue(&url).await else {
+                    break 'redis;
+                };
+                let rate = ours_with(queue.clone(), jobs, c, figures).await;
+                queue.clear().await?;
+                if figures {
+                    on.push(rate)
+                } else {
+                    off.push(rate)
+                }
+            }
+        }
+        print("redis", c, &mut on, &mut off);
+    }
+    #[cfg(feature = "postgres")]
+    if wanted("postgres") {
+        let base = std::env::var("EVENTS_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let admin = pg_client(&base).await?;
+        let sep = if base.contains('?') { '&' } else { '?' };
+        for &c in concurrencies {
+            let (mut on, mut off) = (Vec::new(), Vec::new());
+            for _ in 0..ROUNDS {
+                for figures in [false, true] {
+                    let schema = bench_schema("figures");
+                    let queue = Queue::open(&format!("{base}{sep}schema={schema}")).await?;
+                    let rate = ours_with(queue, jobs, c, figures).await;
+                    admin
+                        .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+                        .await?;
+                    if figures {
+                        on.push(rate)
+                    } else {
+                        off.push(rate)
+                    }
+                }
+            }
+            print("postgres", c, &mut on, &mut off);
+        }
+    }
+    Ok(())
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     // `cargo bench` passes `--bench`; nothing else to parse.
@@ -574,6 +675,9 @@ async fn main() -> anyhow::Result<()> {
     if let Ok(spec) = std::env::var("QUEUE_BENCH_PROFILE") {
         profile(&spec, jobs).await;
         return Ok(());
+    }
+    if std::env::var("QUEUE_BENCH_FIGURES").is_ok_and(|v| v == "1") {
+        return figures_overhead(&concurrencies, jobs, &wanted).await;
     }
     println!(
         "queue throughput, {jobs} jobs, dispatched by {DISPATCHERS} tasks while the worker runs \

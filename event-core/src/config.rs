@@ -1,7 +1,13 @@
 //! Configuration from the environment (and a `.env` file when present):
 //! the seed's `EventsConfig`, made of each layer's own section.
 
-use event_kernel::config::{Vars, env_vars};
+mod variables;
+
+use std::path::{Path, PathBuf};
+
+use event_kernel::config::{Vars, env_vars_from, find_dotenv};
+
+pub use variables::{Variable, env_example, variables};
 
 pub use event_broadcast::BroadcastConfig;
 pub use event_history::StoreConfig;
@@ -30,8 +36,15 @@ pub struct EventsConfig {
     pub queue_connection: String,
     /// `EVENTS_QUEUE_URL`: where the `sqlite`, `redis` or `postgres` connection lives.
     pub queue_url: Option<String>,
+    /// `EVENTS_QUEUE_WAIT_ALERT_SECONDS`, `EVENTS_QUEUE_FAILURE_ALERT_PER_MINUTE`,
+    /// `EVENTS_QUEUE_STALLED_ALERT`: when workers dispatch the queue's alert
+    /// events (all off by default).
+    pub queue_alerts: event_jobs::monitor::AlertRules,
     /// The `EVENTS_BROADCAST_*` variables: which broadcaster, and the server's settings.
     pub broadcast: BroadcastConfig,
+    /// The `.env` file the settings were read from (`None`: none was found;
+    /// the environment and the defaults only).
+    pub env_file: Option<PathBuf>,
 }
 
 impl Default for EventsConfig {
@@ -46,11 +59,43 @@ impl Default for EventsConfig {
 }
 
 impl EventsConfig {
-    /// Reads the process environment, falling back to `.env` in the current
-    /// directory (real variables win), then to the defaults. The process
+    /// Reads the process environment, falling back to the `.env` of the
+    /// current directory or its nearest parent that has one (as cargo finds
+    /// `Cargo.toml`; real variables win), then to the defaults. A relative
+    /// `sqlite://` path is relative to that `.env`'s folder. The process
     /// environment is not modified.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::read(&env_vars()?)
+        let cwd = std::env::current_dir().ok();
+        let dotenv = cwd.as_deref().and_then(find_dotenv);
+        let base = dotenv
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf);
+        Self::read_file(dotenv, base.as_deref())
+    }
+
+    /// The settings of the app whose package is `dir` (the generated
+    /// `event_registry::config()` passes `env!("CARGO_MANIFEST_DIR")`): its
+    /// `.env` and the environment, wherever the app is started from; a
+    /// relative `sqlite://` path is relative to `dir`. When `dir` does not
+    /// exist (a binary copied to another machine), [`EventsConfig::from_env`].
+    pub fn for_package(dir: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let dir = dir.as_ref();
+        if !dir.is_dir() {
+            return Self::from_env();
+        }
+        let dotenv = Some(dir.join(".env")).filter(|p| p.is_file());
+        Self::read_file(dotenv, Some(dir))
+    }
+
+    fn read_file(dotenv: Option<PathBuf>, base: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut config = Self::read(&env_vars_from(dotenv.as_deref())?)?;
+        if let Some(base) = base {
+            config.queue_url = config.queue_url.map(|url| anchored(&url, base));
+            config.store_url = anchored(&config.store_url, base);
+        }
+        config.env_file = dotenv;
+        Ok(config)
     }
 
     /// Builds the configuration from explicit variables (for tests and apps
@@ -68,7 +113,16 @@ impl EventsConfig {
         Self::read(&vars)
     }
 
+    /// Reads the [`variables`] of `vars` (only those: the list is the
+    /// reader's as much as `.env.example`'s).
     fn read(vars: &Vars) -> Result<Self, ConfigError> {
+        let listed = variables();
+        let vars: Vars = vars
+            .iter()
+            .filter(|(k, _)| listed.iter().any(|v| v.name == k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let vars = &vars;
         Ok(Self::from_sections(
             QueueConfig::from_vars(vars)?,
             StoreConfig::from_vars(vars)?,
@@ -86,7 +140,9 @@ impl EventsConfig {
             retry_delay_seconds: queue.retry_delay_seconds,
             queue_connection: queue.connection,
             queue_url: queue.url,
+            queue_alerts: queue.alerts,
             broadcast,
+            env_file: None,
         }
     }
 
@@ -98,6 +154,7 @@ impl EventsConfig {
             default_queue: self.default_queue.clone(),
             retry_attempts: self.retry_attempts,
             retry_delay_seconds: self.retry_delay_seconds,
+            alerts: self.queue_alerts.clone(),
         }
     }
 
@@ -108,6 +165,17 @@ impl EventsConfig {
             table: self.store_table.clone(),
             url: self.store_url.clone(),
         }
+    }
+}
+
+/// `sqlite://<relative path>` made relative to `base` (the app's package
+/// folder); any other URL as it is.
+pub fn anchored(url: &str, base: &Path) -> String {
+    match url.strip_prefix("sqlite://") {
+        Some(path) if !path.is_empty() && !path.starts_with('/') && !path.starts_with(':') => {
+            format!("sqlite://{}", base.join(path).display())
+        }
+        _ => url.to_string(),
     }
 }
 

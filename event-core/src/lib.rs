@@ -35,14 +35,17 @@
 //! | [`broadcasting`] | `event-broadcast` | broadcasters and channel authorisation |
 //! | [`testing`] | here | fakes for events, queued listeners and broadcasts |
 //! | [`facade`] | here | the seed's global helpers (Laravel's `Event::`) |
+//! | [`boot`] | here | one boot for the app: queue, store and broadcaster from [`config`] |
 //!
 //! The seed API (`dispatch`, `listen::<E>`, `EventFacade`, `fake()`...) works
 //! on a global dispatcher ([`facade`]); [`Dispatcher::new`] gives independent
 //! ones for tests and multi-tenant apps.
 
+pub mod boot;
 pub mod broadcasting;
 pub mod config;
 pub mod facade;
+mod listen_once;
 mod macros;
 pub mod testing;
 
@@ -68,6 +71,7 @@ pub use facade::{
     EventFacade, dispatch, event, event_dispatcher, fake, is_faking, listen, listen_pattern,
     listen_wildcard, restore,
 };
+pub use listen_once::listen_once;
 
 // The crates generated code names, so an app needs no extra dependency.
 pub use async_trait::async_trait;

@@ -234,3 +234,28 @@ fn warn_unseen(type_name: &str) {
          {{ Some(self) }}` to the `impl Event`"
     );
 }
+
+/// `#[listener]`'s `listener_name`: the type's path with its first segment
+/// (the crate compiling it) replaced by `package`'s crate name, so a
+/// listener keeps its name in every binary of the package. Made once per
+/// type.
+pub fn listener_name<L: 'static>(package: &str) -> &'static str {
+    use std::any::TypeId;
+    use std::collections::HashMap;
+    use std::sync::{OnceLock, RwLock};
+    static NAMES: OnceLock<RwLock<HashMap<TypeId, &'static str>>> = OnceLock::new();
+    let names = NAMES.get_or_init(RwLock::default);
+    let id = TypeId::of::<L>();
+    if let Some(name) = names.read().unwrap_or_else(|e| e.into_inner()).get(&id) {
+        return name;
+    }
+    let path = std::any::type_name::<L>();
+    let name = match path.split_once("::") {
+        Some((_, rest)) => format!("{}::{rest}", package.replace('-', "_")),
+        None => path.to_string(),
+    };
+    let mut names = names.write().unwrap_or_else(|e| e.into_inner());
+    names
+        .entry(id)
+        .or_insert_with(|| Box::leak(name.into_boxed_str()))
+}

@@ -50,7 +50,7 @@ pub use error::StoreError;
 pub use event_kernel::scope::{Causation, current, is_replaying};
 pub use query::{Filter, Page, Query};
 pub use record::{Appended, EventRecord, ExpectedVersion, NewEvent};
-pub use replay::{Replay, ReplayFailure, ReplayReport};
+pub use replay::{Replay, ReplayFailure, ReplayReport, Skipped, replay_choice};
 pub use subscription::Subscription;
 pub use writer::{WriterOptions, WriterStats};
 

@@ -125,12 +125,31 @@ impl Replay {
     }
 }
 
-fn matches_listener(listener: &dyn EventListener, wanted: Option<&str>) -> bool {
+/// Why a replay skips a listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skipped {
+    /// It opted out: `replayable()` is false (`#[listener(replayable = false)]`).
+    NotReplayable,
+    /// A `--listener` was asked for and it is another one.
+    NotChosen,
+}
+
+/// Whether a replay runs `listener` when only `wanted` is asked for (its
+/// name, or the last `::` segment of it; `None`: every listener): the one
+/// rule replays and `event:replay`'s list of what it will run both use.
+pub fn replay_choice(listener: &dyn EventListener, wanted: Option<&str>) -> Result<(), Skipped> {
+    if !listener.replayable() {
+        return Err(Skipped::NotReplayable);
+    }
     match wanted {
-        None => true,
+        None => Ok(()),
         Some(wanted) => {
             let name = listener.listener_name();
-            name == wanted || name.rsplit("::").next() == Some(wanted)
+            if name == wanted || name.rsplit("::").next() == Some(wanted) {
+                Ok(())
+            } else {
+                Err(Skipped::NotChosen)
+            }
         }
     }
 }
@@ -159,7 +178,7 @@ async fn replay_one(
                 replay_of: Some(id),
             };
             for listener in registry.listeners_of(&record.name) {
-                if !listener.replayable() || !matches_listener(listener.as_ref(), wanted) {
+                if replay_choice(listener.as_ref(), wanted).is_err() {
                     report.listeners_skipped += 1;
                     continue;
                 }

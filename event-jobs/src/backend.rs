@@ -5,16 +5,29 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::QueueError;
+use super::failed::query::{FailedPage, FailedQuery, FailureGroup};
 use super::job::{Claimed, FailedJob, Job, JobEnvelope, Receipt};
 use super::middleware::MiddlewareStore;
+use super::monitor::{AlertLedger, CompletedLog, Monitoring};
 
 /// A queue connection's storage: pushing, claiming, acknowledging. Every
 /// method works on batches where the storage allows it, so a worker pays
 /// one round trip for many jobs. Every connection also keeps the jobs that
 /// failed for good ([`FailedStore`]); what only some can do is a
 /// capability asked for by a method returning `Option` ([`Backend::middleware_store`]).
+/// Every connection keeps the figures and signals of [`Monitoring`] too.
 #[async_trait]
-pub trait Backend: FailedStore + std::any::Any + Send + Sync + 'static {
+pub trait Backend:
+    FailedStore
+    + FailedSearch
+    + Monitoring
+    + AlertLedger
+    + CompletedLog
+    + std::any::Any
+    + Send
+    + Sync
+    + 'static
+{
     /// `memory`, `sqlite` or `redis`.
     fn kind(&self) -> &'static str;
 
@@ -117,4 +130,18 @@ pub trait FailedStore: Send + Sync {
     async fn failed_forget(&self, id: &str) -> Result<bool, QueueError>;
     /// Deletes every failed job; returns how many there were.
     async fn failed_purge(&self) -> Result<usize, QueueError>;
+}
+
+/// Finding failed jobs without reading them all: every connection keeps an
+/// index of its failed store as jobs fail (by time, queue, name, tag,
+/// event, correlation, fingerprint and the words of the error) and answers
+/// from it.
+#[async_trait]
+pub trait FailedSearch: Send + Sync {
+    /// The failed jobs `query` matches, newest first, one page.
+    async fn failed_search(&self, query: &FailedQuery) -> Result<FailedPage, QueueError>;
+    /// How many failed jobs `query` matches (its cursor and limit aside).
+    async fn failed_count(&self, query: &FailedQuery) -> Result<u64, QueueError>;
+    /// The failure groups, most recent first.
+    async fn failed_groups(&self) -> Result<Vec<FailureGroup>, QueueError>;
 }

@@ -2,7 +2,11 @@
 //! the defaults a job gets when its listener says nothing.
 
 use chrono::Duration;
-use event_kernel::config::{ConfigError, Vars, invalid, non_empty, optional, parse_num};
+use event_kernel::config::{
+    ConfigError, Vars, invalid, non_empty, optional, parse_bool, parse_num,
+};
+
+use crate::monitor::{AlertRules, Threshold};
 
 /// The connections `EVENTS_QUEUE_CONNECTION` accepts.
 pub(crate) const CONNECTIONS: [&str; 5] = ["sync", "memory", "sqlite", "redis", "postgres"];
@@ -26,6 +30,10 @@ pub struct QueueConfig {
     /// `EVENTS_RETRY_DELAY_SECONDS` (default 60): the delay before a retry
     /// when a listener sets no backoff.
     pub retry_delay_seconds: u64,
+    /// `EVENTS_QUEUE_WAIT_ALERT_SECONDS`, `EVENTS_QUEUE_FAILURE_ALERT_PER_MINUTE`,
+    /// `EVENTS_QUEUE_STALLED_ALERT`: when a worker dispatches the queue's
+    /// alert events (all off by default).
+    pub alerts: AlertRules,
 }
 
 impl Default for QueueConfig {
@@ -36,6 +44,7 @@ impl Default for QueueConfig {
             default_queue: "events".to_string(),
             retry_attempts: 3,
             retry_delay_seconds: 60,
+            alerts: AlertRules::default(),
         }
     }
 }
@@ -81,6 +90,20 @@ impl QueueConfig {
         if let Some(v) = get("EVENTS_QUEUE_URL") {
             config.url = optional(v);
         }
+        let threshold = |var: &'static str, v: String| {
+            Threshold::parse(&v)
+                .map_err(|why| invalid(var, &v, &format!("{why}; write e.g. 60 or 60,emails=300")))
+        };
+        if let Some(v) = get("EVENTS_QUEUE_WAIT_ALERT_SECONDS") {
+            config.alerts.wait_seconds = threshold("EVENTS_QUEUE_WAIT_ALERT_SECONDS", v)?;
+        }
+        if let Some(v) = get("EVENTS_QUEUE_FAILURE_ALERT_PER_MINUTE") {
+            config.alerts.failures_per_minute =
+                threshold("EVENTS_QUEUE_FAILURE_ALERT_PER_MINUTE", v)?;
+        }
+        if let Some(v) = get("EVENTS_QUEUE_STALLED_ALERT") {
+            config.alerts.stalled_workers = parse_bool("EVENTS_QUEUE_STALLED_ALERT", v)?;
+        }
         Ok(config)
     }
 
@@ -89,5 +112,40 @@ impl QueueConfig {
         Duration::seconds(
             i64::try_from(self.retry_delay_seconds.min(u64::from(u32::MAX))).unwrap_or(0),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(pairs: &[(&str, &str)]) -> Result<QueueConfig, ConfigError> {
+        let vars: Vars = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        QueueConfig::from_vars(&vars)
+    }
+
+    #[test]
+    fn alert_variables_take_effect_and_a_bad_one_is_named() {
+        let config = read(&[
+            ("EVENTS_QUEUE_WAIT_ALERT_SECONDS", "60,emails=300"),
+            ("EVENTS_QUEUE_FAILURE_ALERT_PER_MINUTE", "5"),
+            ("EVENTS_QUEUE_STALLED_ALERT", "true"),
+        ])
+        .expect("config");
+        assert_eq!(config.alerts.wait_seconds.of("emails"), Some(300));
+        assert_eq!(config.alerts.wait_seconds.of("orders"), Some(60));
+        assert_eq!(config.alerts.failures_per_minute.of("orders"), Some(5));
+        assert!(config.alerts.stalled_workers);
+        assert!(!QueueConfig::default().alerts.is_on(), "off by default");
+        let error = read(&[("EVENTS_QUEUE_WAIT_ALERT_SECONDS", "soon")]).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("EVENTS_QUEUE_WAIT_ALERT_SECONDS"),
+            "{error}"
+        );
     }
 }

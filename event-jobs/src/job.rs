@@ -81,6 +81,11 @@ pub struct JobEnvelope {
     /// `None` when no store recorded the dispatch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
+    /// The W3C `traceparent` of the span that dispatched it (feature
+    /// `opentelemetry`, with an OpenTelemetry layer installed): the job's
+    /// span continues that trace in the worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 impl JobEnvelope {
@@ -104,6 +109,7 @@ impl JobEnvelope {
             created_at: 0,
             event_id: None,
             correlation_id: None,
+            traceparent: None,
         }
     }
 

@@ -61,6 +61,7 @@ mod handler;
 mod job;
 mod memory;
 mod middleware;
+pub mod monitor;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "redis")]
@@ -71,6 +72,7 @@ mod shutdown;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod stats;
+mod trace;
 mod worker;
 
 use std::collections::HashMap;
@@ -80,15 +82,18 @@ use event_kernel::Dispatcher;
 use event_kernel::Event;
 use event_kernel::EventListener;
 
-pub use backend::{Backend, FailedStore};
+pub use backend::{Backend, FailedSearch, FailedStore};
 pub use config::QueueConfig;
 pub use defer::defer;
 pub use error::{MiddlewareError, QueueError, RegistryError};
 pub use event_kernel::broadcasting::queued::BROADCAST_LISTENER;
 pub use failed::FailedJobs;
+pub use failed::fingerprint::fingerprint;
+pub use failed::query::{FailedCursor, FailedPage, FailedQuery, FailureGroup};
 pub use job::{Claimed, FailedJob, Job, JobEnvelope, Receipt};
 pub use memory::MemoryBackend;
 pub use middleware::{JobInfo, JobMiddleware, MiddlewareStore, Next, RateLimit, Release};
+pub use monitor::Monitor;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresBackend, PostgresOptions};
 #[cfg(feature = "redis")]
@@ -99,6 +104,7 @@ pub use shutdown::shutdown_signal;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteBackend;
 pub use stats::{Latency, QueueStats, WorkerStats};
+pub use trace::JOB_SPAN;
 pub use worker::{Worker, WorkerReport};
 
 use handler::Installed;
@@ -126,6 +132,8 @@ struct Inner {
     memory: Option<Arc<MemoryBackend>>,
     /// The config defaults (`EVENTS_DEFAULT_QUEUE`, `EVENTS_RETRY_*`).
     defaults: JobSettings,
+    /// When its workers raise alerts (`EVENTS_QUEUE_*_ALERT*`).
+    alerts: monitor::AlertRules,
     others: HashMap<String, Queue>,
 }
 
@@ -167,7 +175,9 @@ pub async fn connect(config: impl Into<QueueConfig>) -> Result<Queue, QueueError
             queue
         }
     };
-    Ok(queue.with_defaults(JobSettings::from_config(&config)))
+    Ok(queue
+        .with_defaults(JobSettings::from_config(&config))
+        .with_alerts(config.alerts.clone()))
 }
 
 impl Queue {
@@ -178,6 +188,7 @@ impl Queue {
                 memory: backend.as_ref().and_then(MemoryBackend::of),
                 backend,
                 defaults: JobSettings::from_config(QueueConfig::default()),
+                alerts: monitor::AlertRules::default(),
                 others: HashMap::new(),
             }),
         }
@@ -274,6 +285,18 @@ impl Queue {
         }
     }
 
+    /// Sets when this connection's workers raise alert events
+    /// ([`monitor::QueueLongWait`], [`monitor::QueueFailureSpike`],
+    /// [`monitor::WorkerStalled`]); `connect` takes them from the config.
+    pub fn with_alerts(self, alerts: monitor::AlertRules) -> Self {
+        self.edit(|i| i.alerts = alerts)
+    }
+
+    /// When this connection's workers raise alerts.
+    pub fn alert_rules(&self) -> &monitor::AlertRules {
+        &self.inner.alerts
+    }
+
     /// Replaces the defaults (queue name, tries, retry delay; see
     /// [`JobSettings::from_config`]). What a listener or event leaves unsaid
     /// comes from here: the queue and retry delay when a job is queued;
@@ -316,6 +339,13 @@ impl Queue {
     /// The storage, or `QueueError::Sync` for the `sync` connection.
     pub fn backend(&self) -> Result<&Arc<dyn Backend>, QueueError> {
         self.inner.backend.as_ref().ok_or(QueueError::Sync)
+    }
+
+    /// The connection's monitoring handle: stats, workers, pause and
+    /// resume, clear, restart (`QueueError::Sync` for `sync`, which keeps
+    /// no jobs).
+    pub fn monitor(&self) -> Result<Monitor, QueueError> {
+        Ok(Monitor::new(self.backend()?.clone()))
     }
 
     /// Sends `dispatcher`'s queued listeners and events to this connection
@@ -402,6 +432,7 @@ impl Queue {
             settings,
             event_id,
             correlation_id,
+            traceparent: crate::trace::traceparent(),
         }
     }
 

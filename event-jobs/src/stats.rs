@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use super::QueueError;
 use super::backend::Backend;
+use super::job::now_ms;
+use super::monitor::{CompletedJob, Outcome, PER_FLUSH, Tallies, Tally};
 
 /// Durations of some jobs: how many, their sum and the longest.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -85,6 +87,12 @@ pub struct WorkerStats {
 
 struct Inner {
     queues: Mutex<BTreeMap<String, QueueStats>>,
+    /// Per (queue, job, minute), until the control task flushes them.
+    tallies: Mutex<Tallies>,
+    /// The latest completions (at most [`PER_FLUSH`]), until the flush.
+    completed: Mutex<std::collections::VecDeque<CompletedJob>>,
+    /// False: this worker's jobs are left out of the connection's figures.
+    figures: std::sync::atomic::AtomicBool,
     backend: Option<Arc<dyn Backend>>,
     queue_names: Vec<String>,
 }
@@ -104,6 +112,9 @@ impl WorkerStats {
         Self {
             inner: Arc::new(Inner {
                 queues: Mutex::new(queues),
+                tallies: Mutex::default(),
+                completed: Mutex::default(),
+                figures: std::sync::atomic::AtomicBool::new(true),
                 backend,
                 queue_names,
             }),
@@ -183,6 +194,92 @@ impl WorkerStats {
             }
             s.run.add(jobs, ran, longest);
         });
+    }
+
+    /// Whether this worker's jobs count in the connection's figures.
+    pub(crate) fn set_figures(&self, on: bool) {
+        self.inner
+            .figures
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// True when this worker's jobs count in the connection's figures.
+    pub(crate) fn figures(&self) -> bool {
+        self.inner
+            .figures
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// One job of `queue` named `job` was claimed after waiting `waited`.
+    pub(crate) fn job_started(&self, queue: &str, job: &str, waited: Duration) {
+        self.started(queue, 1, waited, waited);
+        if !self.figures() {
+            return;
+        }
+        self.tallies()
+            .started(queue, job, now_ms(), waited.as_millis() as u64);
+    }
+
+    /// One job's attempt ended after running `ran`.
+    pub(crate) fn job_ended(&self, queue: &str, job: &str, ended: Ended, ran: Duration) {
+        self.ended(queue, ended, 1, ran, ran);
+        let outcome = match ended {
+            Ended::Processed => Outcome::Processed,
+            Ended::Retried => Outcome::Retried,
+            Ended::Failed => Outcome::Failed,
+            Ended::Released => return,
+        };
+        if !self.figures() {
+            return;
+        }
+        self.tallies()
+            .ended_now(queue, job, now_ms(), outcome, ran.as_millis() as u64);
+    }
+
+    fn tallies(&self) -> std::sync::MutexGuard<'_, Tallies> {
+        self.inner.tallies.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps a completion for the log (the latest [`PER_FLUSH`] only).
+    pub(crate) fn add_completed(&self, jobs: impl IntoIterator<Item = CompletedJob>) {
+        if !self.figures() {
+            return;
+        }
+        let mut kept = self
+            .inner
+            .completed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for job in jobs {
+            if kept.len() >= PER_FLUSH {
+                kept.pop_front();
+            }
+            kept.push_back(job);
+        }
+    }
+
+    /// The completions kept since the last call, oldest first.
+    pub(crate) fn take_completed(&self) -> Vec<CompletedJob> {
+        std::mem::take(
+            &mut *self
+                .inner
+                .completed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        )
+        .into()
+    }
+
+    /// What was counted since the last call, for the backend.
+    pub(crate) fn take_tallies(&self) -> Vec<Tally> {
+        self.tallies().take()
+    }
+
+    /// Adds tallies (a runner's, or a flush that failed) to the next flush.
+    pub(crate) fn add_tallies(&self, tallies: Vec<Tally>) {
+        if !tallies.is_empty() && self.figures() {
+            self.tallies().add(tallies);
+        }
     }
 
     /// Finished jobs of all queues (what `max_jobs` counts).

@@ -5,32 +5,41 @@
 //! server); `event_core::config::EventsConfig` puts them together.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 /// The `EVENTS_*` variables a section reads, by name.
 pub type Vars = HashMap<String, String>;
 
 /// The `EVENTS_*` variables of the process environment over those of the
-/// `.env` file in the current directory (real variables win). The process
-/// environment is not modified.
+/// `.env` file [`find_dotenv`] finds from the current directory (real
+/// variables win). The process environment is not modified.
 pub fn env_vars() -> Result<Vars, ConfigError> {
+    let cwd = std::env::current_dir().ok();
+    env_vars_from(cwd.as_deref().and_then(find_dotenv).as_deref())
+}
+
+/// The `.env` an app in `dir` reads, found as cargo finds `Cargo.toml`:
+/// in `dir`, else in the nearest of its parents that has one.
+pub fn find_dotenv(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors()
+        .map(|d| d.join(".env"))
+        .find(|candidate| candidate.is_file())
+}
+
+/// The `EVENTS_*` variables of the process environment over those of
+/// `dotenv` (none: the environment only). The process environment is not
+/// modified.
+pub fn env_vars_from(dotenv: Option<&Path>) -> Result<Vars, ConfigError> {
     let mut vars = Vars::new();
-    match dotenvy::dotenv_iter() {
-        Ok(iter) => {
-            for item in iter {
-                let (key, value) = item.map_err(|e| ConfigError::DotEnv {
-                    path: ".env".to_string(),
-                    reason: e.to_string(),
-                })?;
-                vars.insert(key, value);
-            }
-        }
-        Err(e) if e.not_found() => {}
-        Err(e) => {
-            return Err(ConfigError::DotEnv {
-                path: ".env".to_string(),
-                reason: e.to_string(),
-            });
+    if let Some(path) = dotenv {
+        let unreadable = |e: dotenvy::Error| ConfigError::DotEnv {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
+        for item in dotenvy::from_path_iter(path).map_err(unreadable)? {
+            let (key, value) = item.map_err(unreadable)?;
+            vars.insert(key, value);
         }
     }
     vars.extend(std::env::vars());

@@ -38,6 +38,7 @@ pub const LISTENER_KEYS: &[&str] = &[
     "after_commit",
     "middleware",
     "name",
+    "replayable",
     "crate",
 ];
 
@@ -226,6 +227,8 @@ pub struct ListenerAttrs {
     pub middleware: Option<Vec<LitStr>>,
     /// `name = "..."`: the listener's `listener_name()`.
     pub name: Option<LitStr>,
+    /// `replayable = false`: the listener's `replayable()`.
+    pub replayable: Option<bool>,
     /// `crate = "path"`: event-core's path when renamed.
     pub krate: Option<syn::Path>,
 }
@@ -246,6 +249,7 @@ impl std::fmt::Debug for ListenerAttrs {
             .field("after_commit", &self.after_commit)
             .field("middleware", &self.middleware.as_deref().map(list))
             .field("name", &opt(&self.name))
+            .field("replayable", &self.replayable)
             .field("krate", &opt(&self.krate))
             .finish()
     }
@@ -284,6 +288,7 @@ pub fn listener_attrs(cx: &mut Ctxt, args: TokenStream) -> ListenerAttrs {
                 out.middleware = attr::bracket_strings(cx, arg, "middleware = [\"throttle:10,1\"]")
             }
             "name" => out.name = attr::string(cx, arg, "send-welcome-email"),
+            "replayable" => out.replayable = attr::boolean(cx, arg),
             "crate" => out.krate = attr::crate_path(cx, arg),
             // `known_args` kept only the keys above.
             _ => {}

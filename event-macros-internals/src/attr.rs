@@ -186,6 +186,22 @@ pub fn flag(cx: &mut Ctxt, arg: &RawArg) -> Option<Span> {
     }
 }
 
+/// A boolean: `replayable = false`.
+pub fn boolean(cx: &mut Ctxt, arg: &RawArg) -> Option<bool> {
+    let expected = format!("expected `true` or `false`, e.g. `{} = false`", arg.name());
+    let RawValue::Eq(tokens) = &arg.value else {
+        value_error(cx, arg, &expected);
+        return None;
+    };
+    match syn::parse2::<syn::LitBool>(tokens.clone()) {
+        Ok(lit) => Some(lit.value),
+        Err(_) => {
+            value_error(cx, arg, &expected);
+            None
+        }
+    }
+}
+
 /// A string: `queue = "emails"`.
 pub fn string(cx: &mut Ctxt, arg: &RawArg, example: &str) -> Option<LitStr> {
     let expected = format!("expected a string, e.g. `{} = \"{example}\"`", arg.name());

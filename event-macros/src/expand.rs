@@ -285,6 +285,7 @@ fn knobs(model: &ListenerModel) -> TokenStream {
         after_commit,
         middleware,
         name: _,
+        replayable,
     } = &model.knobs;
     let mut out = TokenStream::new();
     if *queued {
@@ -315,10 +316,28 @@ fn knobs(model: &ListenerModel) -> TokenStream {
             }
         });
     }
+    if let Some(replayable) = replayable {
+        out.extend(quote! {
+            fn replayable(&self) -> bool {
+                #replayable
+            }
+        });
+    }
     if let Some(name) = &model.knobs.name {
         out.extend(quote! {
             fn listener_name(&self) -> &str {
                 #name
+            }
+        });
+    } else if !matches!(&model.kind, ListenerKind::Impl { generics, .. } if !generics.params.is_empty())
+    {
+        // The type's path under its package's name, not its crate's: the
+        // same source compiled into the app's `src/bin/artisan.rs` keeps
+        // the name it has in the app. (A generic listener keeps the
+        // default: its type may not be `'static`.)
+        out.extend(quote! {
+            fn listener_name(&self) -> &str {
+                #krate::__private::listener_name::<Self>(::core::env!("CARGO_PKG_NAME"))
             }
         });
     }

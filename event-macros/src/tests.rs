@@ -113,7 +113,8 @@ fn fn_listener_with_every_knob() {
             timeout = 120,
             delay = 10,
             max_exceptions = 2,
-            after_commit
+            after_commit,
+            replayable = false
         ),
         quote! {
             pub async fn notify_shipment(event: &OrderShippedEvent) -> Result<()> {

@@ -99,3 +99,79 @@ fn from_env_reads_a_dot_env_file_and_reports_its_bad_values() {
         );
     }
 }
+
+/// The variable list `.env.example` is written from is the reader's: every
+/// `EVENTS_*` name a section's reader spells is on it, and nothing else.
+/// (A variable added to a reader but not to the list would be filtered out
+/// by `EventsConfig`, so it would never take effect: this names it.)
+#[test]
+fn the_variable_list_is_exactly_what_the_readers_read() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut read = std::collections::BTreeSet::new();
+    for file in [
+        "event-jobs/src/config.rs",
+        "event-history/src/config.rs",
+        "event-broadcast/src/config.rs",
+    ] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        // The reader, not its tests.
+        let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for piece in text.split('"').skip(1).step_by(2) {
+            if piece.starts_with("EVENTS_")
+                && piece.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+            {
+                read.insert(piece.to_string());
+            }
+        }
+    }
+    let listed: std::collections::BTreeSet<String> = event_core::config::variables()
+        .into_iter()
+        .map(|v| v.name.to_string())
+        .collect();
+    assert_eq!(
+        listed, read,
+        "event-core/src/config/variables.rs and the readers disagree"
+    );
+    for v in event_core::config::variables() {
+        assert!(!v.help.is_empty(), "{} has no comment", v.name);
+        // Each default, written as .env.example writes it, reads back as the default.
+        let config = EventsConfig::from_vars([(v.name, v.default.clone())]).unwrap();
+        assert_eq!(config, EventsConfig::default(), "{}={}", v.name, v.default);
+    }
+}
+
+/// The generated `event_registry::config()`: the package's `.env`,
+/// wherever the app runs from, and its relative sqlite paths in the
+/// package folder; it says which file it read.
+#[test]
+fn for_package_reads_the_package_s_dot_env_and_anchors_sqlite_paths_there() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "EVENTS_QUEUE_CONNECTION=sqlite\nEVENTS_QUEUE_URL=sqlite://jobs.db\n",
+    )
+    .unwrap();
+    let config = EventsConfig::for_package(dir.path()).unwrap();
+    assert_eq!(
+        config.env_file.as_deref(),
+        Some(dir.path().join(".env").as_path())
+    );
+    if std::env::var_os("EVENTS_QUEUE_URL").is_none() {
+        assert_eq!(
+            config.queue_url,
+            Some(format!("sqlite://{}", dir.path().join("jobs.db").display()))
+        );
+    }
+    if std::env::var_os("EVENTS_STORE_URL").is_none() {
+        assert_eq!(
+            config.store_url,
+            format!("sqlite://{}", dir.path().join("events.db").display())
+        );
+    }
+    // A package folder without .env: the environment only, no other file.
+    let bare = tempfile::tempdir().unwrap();
+    assert_eq!(
+        EventsConfig::for_package(bare.path()).unwrap().env_file,
+        None
+    );
+}

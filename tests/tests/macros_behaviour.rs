@@ -429,10 +429,13 @@ fn fn_listener_knobs_are_readable() {
             ..ListenerOptions::default()
         }
     );
+    // The type's path under its package's name (`tests`), not this test
+    // crate's: the same in every binary of the package.
     assert_eq!(
-        listener.listener_name(),
-        std::any::type_name::<NotifyShipmentListener>()
+        std::any::type_name::<NotifyShipmentListener>(),
+        "macros_behaviour::NotifyShipmentListener"
     );
+    assert_eq!(listener.listener_name(), "tests::NotifyShipmentListener");
 }
 
 #[test]
@@ -597,4 +600,21 @@ async fn a_listener_fn_named_event_works() -> Result<()> {
         .await?;
     assert_eq!(take(&shadowing::SEEN), vec!["shadow@example.com"]);
     Ok(())
+}
+
+/// A side effect that must not run twice (a card charged again).
+#[listener(event = EventScheduled, replayable = false)]
+async fn charge_card_once(_event: &EventScheduled) -> Result<()> {
+    Ok(())
+}
+
+#[listener(event = EventScheduled)]
+async fn update_stats(_event: &EventScheduled) -> Result<()> {
+    Ok(())
+}
+
+#[test]
+fn replayable_false_opts_a_listener_out_of_replays() {
+    assert!(!ChargeCardOnceListener.replayable());
+    assert!(UpdateStatsListener.replayable());
 }

@@ -52,6 +52,20 @@ async fn sqlite_ten_thousand_jobs_two_processes() {
     common::ten_thousand_two_processes(url, dir.path().join("record.log")).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_pause_holds_two_worker_processes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/jobs.db", dir.path().display());
+    common::pause_holds_two_worker_processes(url, dir.path().join("record.log")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_killed_worker_is_shown_stalled() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/jobs.db", dir.path().display());
+    common::a_killed_worker_is_shown_stalled(url, dir.path().join("record.log")).await;
+}
+
 #[tokio::test]
 async fn connection_comes_from_config() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -128,6 +142,13 @@ async fn bad_or_unreachable_urls_are_errors_naming_the_url() {
 
 /// Per-listener `connection` routes to another connection; `sync` runs
 /// inline; an unknown one is an error naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_two_worker_processes_alert_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/jobs.db", dir.path().display());
+    common::two_worker_processes_alert_once(url, dir.path().join("record.log")).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listener_connection_overrides_the_default() {
     use common::fixtures::{Sink, TestListener};
@@ -396,4 +417,81 @@ async fn sqlite_sigterm_finishes_the_running_job() {
         1,
         "job 1 acknowledged; job 2 left for another worker"
     );
+}
+
+/// Writes what the subscriber formats into a shared buffer.
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+struct LoggingListener;
+
+#[event_core::async_trait]
+impl event_core::EventListener for LoggingListener {
+    async fn handle(&self, _event: std::sync::Arc<dyn event_core::Event>) -> anyhow::Result<()> {
+        tracing::info!("inside the job");
+        Ok(())
+    }
+    fn should_queue(&self) -> bool {
+        true
+    }
+    fn listener_name(&self) -> &str {
+        "logging"
+    }
+}
+
+/// Every line a listener logs while its job runs carries the job's span:
+/// its id (stored connections), name, queue and attempt.
+#[tokio::test]
+async fn each_job_runs_in_a_span_naming_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for queue in [Queue::memory(), sqlite_in(&dir).await] {
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let dispatcher = event_core::Dispatcher::new();
+        queue.install(&dispatcher).await;
+        let listener: std::sync::Arc<dyn event_core::EventListener> =
+            std::sync::Arc::new(LoggingListener);
+        dispatcher
+            .listen::<common::fixtures::TestJobEvent>(listener.clone())
+            .await;
+        dispatcher.dispatch(common::job(1)).await.expect("dispatch");
+        let registry =
+            queue::JobRegistry::new().listener::<common::fixtures::TestJobEvent>(listener);
+        let report = queue::Worker::new(queue.clone(), registry)
+            .stop_when_empty(true)
+            .run()
+            .await
+            .expect("worker");
+        assert_eq!(report.succeeded, 1);
+        let text = String::from_utf8(logs.0.lock().unwrap().clone()).expect("utf-8");
+        let line = text
+            .lines()
+            .find(|l| l.contains("inside the job"))
+            .unwrap_or_else(|| panic!("the listener's line is missing:\n{text}"));
+        assert!(line.contains("queue.job{"), "{line}");
+        assert!(line.contains("job.name=\"logging\""), "{line}");
+        assert!(
+            line.contains(&format!("job.queue=\"{}\"", queue.default_queue())),
+            "{line}"
+        );
+        assert!(line.contains("job.attempt=1"), "{line}");
+        if queue.connection_name() == "sqlite" {
+            assert!(line.contains("job.id=01"), "a stored job's ULID: {line}");
+        }
+    }
 }

@@ -37,6 +37,30 @@ async fn postgres_sigkill_mid_job_loses_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_pause_holds_two_worker_processes() {
+    let Some(schema) = Schema::new() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    common::pause_holds_two_worker_processes(schema.url.clone(), dir.path().join("record.log"))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_killed_worker_is_shown_stalled() {
+    let Some(schema) = Schema::new() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    common::a_killed_worker_is_shown_stalled(schema.url.clone(), dir.path().join("record.log"))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_worker_processes_alert_once() {
+    let Some(schema) = Schema::new() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    common::two_worker_processes_alert_once(schema.url.clone(), dir.path().join("record.log"))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_ten_thousand_jobs_two_processes() {
     let Some(schema) = Schema::new() else { return };
     let dir = tempfile::tempdir().expect("temp dir");
@@ -174,21 +198,29 @@ async fn wrong_table_shape_is_an_error_naming_the_columns() {
         .get(0);
     assert_eq!(kept, 1, "the table is left alone");
 
-    // A schema with nothing in it gets both tables, and opening again is fine.
+    // A schema with nothing in it gets the jobs and failed tables (and the
+    // monitoring's), and opening again is fine.
     let Some(fresh) = Schema::new() else { return };
     Queue::open(&fresh.url).await.expect("creates the tables");
     Queue::open(&fresh.url)
         .await
         .expect("opens existing tables");
-    let tables: i64 = client
-        .query_one(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1",
+    let tables: Vec<String> = client
+        .query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1",
             &[&fresh.name],
         )
         .await
-        .expect("count tables")
-        .get(0);
-    assert_eq!(tables, 2);
+        .expect("list tables")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for table in ["event_jobs", "event_failed_jobs"] {
+        assert!(
+            tables.iter().any(|t| t == table),
+            "{table} missing: {tables:?}"
+        );
+    }
 }
 
 /// One NOTIFY per enqueue transaction, not per row.
@@ -248,6 +280,7 @@ fn envelope(n: u64, payload: serde_json::Value) -> event_core::queue::JobEnvelop
         created_at: now,
         event_id: None,
         correlation_id: None,
+        traceparent: None,
     }
 }
 

@@ -53,6 +53,30 @@ async fn redis_sigkill_mid_job_loses_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_pause_holds_two_worker_processes() {
+    let Some(url) = redis_url() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    common::pause_holds_two_worker_processes(url.clone(), dir.path().join("record.log")).await;
+    clean(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_a_killed_worker_is_shown_stalled() {
+    let Some(url) = redis_url() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    common::a_killed_worker_is_shown_stalled(url.clone(), dir.path().join("record.log")).await;
+    clean(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_two_worker_processes_alert_once() {
+    let Some(url) = redis_url() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    common::two_worker_processes_alert_once(url.clone(), dir.path().join("record.log")).await;
+    clean(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_ten_thousand_jobs_two_processes() {
     let Some(url) = redis_url() else { return };
     let dir = tempfile::tempdir().expect("temp dir");

@@ -427,7 +427,14 @@ async fn queue_fake_records_queued_events() -> Result<()> {
     Dispatcher::new().dispatch(ReportRequested).await?;
     queue.assert_event_queued::<ReportRequested>();
     let m = panic_message(|| queue.assert_event_queued::<OrderShippedEvent>());
-    assert!(m.contains("event ReportRequested (1)"), "{m}");
+    // An undeclared queue is the one the job would go to.
+    let default_queue = event_core::queue::QueueConfig::from_env()?.default_queue;
+    assert!(
+        m.contains(&format!(
+            "event ReportRequested on queue `{default_queue}` (1)"
+        )),
+        "{m}"
+    );
     Ok(())
 }
 
@@ -497,4 +504,68 @@ async fn scoped_fakes_coexist_with_the_seeds_global_api() -> Result<()> {
     event_core::restore().await;
     assert!(!event_core::is_faking().await);
     Ok(())
+}
+
+// ----- the per-test pattern with the global registry ---------------------------
+
+/// A queued listener that names no queue: it goes to `EVENTS_DEFAULT_QUEUE`.
+#[derive(Default, Clone)]
+struct ArchiveOrder(Counting);
+
+#[async_trait]
+impl EventListener for ArchiveOrder {
+    async fn handle(&self, event: Arc<dyn Event>) -> Result<()> {
+        self.0.handle(event).await
+    }
+    fn should_queue(&self) -> bool {
+        true
+    }
+    fn options(&self) -> ListenerOptions {
+        ListenerOptions {
+            queued: true,
+            ..ListenerOptions::default()
+        }
+    }
+}
+
+/// What the generated `event_registry::register_on` does: `listen_once`.
+async fn register_on(dispatcher: &Dispatcher) {
+    event_core::listen_once::<OrderShippedEvent>(dispatcher, Arc::new(ArchiveOrder::default()))
+        .await;
+}
+
+/// Two tests register on the global dispatcher (the docs' pattern, in
+/// parallel): each sees its listener queued once, on the resolved queue.
+async fn registers_globally_and_sees_one_job(order: &str) -> Result<()> {
+    let global = event_core::event_dispatcher().await;
+    register_on(global).await;
+    register_on(global).await;
+    let queue = QueueFake::new();
+    global.dispatch(shipped(order)).await?;
+    queue.assert_listener_queued_times::<ArchiveOrder>(1);
+    let default_queue = event_core::queue::QueueConfig::from_env()?.default_queue;
+    queue.assert_listener_queued_with::<ArchiveOrder, OrderShippedEvent>(|e, q| {
+        e.order_id == order && q == Some(default_queue.as_str())
+    });
+    let m = panic_message(|| {
+        queue
+            .assert_listener_queued_with::<ArchiveOrder, OrderShippedEvent>(|_, q| q == Some("sms"))
+    });
+    assert!(
+        m.contains(&format!(
+            "none matched: testing_fakes::ArchiveOrder for OrderShipped on queue `{default_queue}`"
+        )),
+        "{m}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn registering_in_two_tests_does_not_double_listeners_a() -> Result<()> {
+    registers_globally_and_sees_one_job("a").await
+}
+
+#[tokio::test]
+async fn registering_in_two_tests_does_not_double_listeners_b() -> Result<()> {
+    registers_globally_and_sees_one_job("b").await
 }

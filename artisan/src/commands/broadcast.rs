@@ -1,7 +1,9 @@
 //! `artisan broadcast:serve`: the Pusher-protocol broadcasting server
 //! (event-broadcast-server), configured by `EVENTS_BROADCAST_*`.
 
-use anyhow::{Context, Result};
+#[cfg(feature = "server")]
+use anyhow::Context;
+use anyhow::Result;
 use clap::Args;
 
 #[derive(Debug, Args)]
@@ -16,6 +18,7 @@ pub struct BroadcastServe {
 
 /// Serves WebSocket and HTTP on one port until Ctrl-C / SIGTERM, then closes
 /// connections in waves.
+#[cfg(feature = "server")]
 pub fn serve(args: BroadcastServe) -> Result<()> {
     // Log lines say what it listens on and each refusal.
     let _ = tracing_subscriber::fmt()
@@ -28,4 +31,17 @@ pub fn serve(args: BroadcastServe) -> Result<()> {
         .build()
         .context("could not start the async runtime")?;
     runtime.block_on(event_broadcast_server::serve_from_env(args.host, args.port))
+}
+
+/// This build has no server (an app's own binary, built with
+/// `default-features = false`): say where it is.
+#[cfg(not(feature = "server"))]
+pub fn serve(_args: BroadcastServe) -> Result<()> {
+    Err(crate::UsageError(
+        "broadcast:serve is not in this build (event-artisan without its `server` feature, as \
+         `artisan init` adds it to an app): run the installed `artisan broadcast:serve`, or turn \
+         on the feature: event-artisan = { ..., features = [\"server\"] }"
+            .to_string(),
+    )
+    .into())
 }

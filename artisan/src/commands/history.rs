@@ -64,7 +64,8 @@ pub(crate) fn store_location(
 ) -> Result<(String, String, String)> {
     let mut dotenv: BTreeMap<String, String> = BTreeMap::new();
     let mut dotenv_path = None;
-    if let Ok(project) = Project::open(manifest) {
+    let project = Project::open(manifest).ok();
+    if let Some(project) = &project {
         let path = project.dir.join(".env");
         if path.is_file() {
             let iter = dotenvy::from_path_iter(&path)
@@ -92,8 +93,14 @@ pub(crate) fn store_location(
             .filter(|v| !v.trim().is_empty())
             .map(|v| (v.clone(), format!("{var} in {}", path.display())))
     };
-    let (url, source) = lookup(&given.url, "--url", "EVENTS_STORE_URL")
+    let (mut url, source) = lookup(&given.url, "--url", "EVENTS_STORE_URL")
         .unwrap_or_else(|| ("sqlite://events.db".to_string(), "the default".to_string()));
+    // As the app reads it: a relative sqlite path is the package folder's.
+    if given.url.is_none()
+        && let Some(project) = &project
+    {
+        url = event_core::config::anchored(url.trim(), &project.dir);
+    }
     let (table, _) = lookup(&given.table, "--table", "EVENTS_STORE_TABLE")
         .unwrap_or_else(|| ("events".to_string(), String::new()));
     Ok((url.trim().to_string(), table.trim().to_string(), source))

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use quote::ToTokens;
 use syn::spanned::Spanned;
 
 use crate::fsx::{Outcome, Transaction};
@@ -31,9 +32,20 @@ pub fn init(manifest: Option<&Path>) -> Result<()> {
 
     let scan = scan::scan(&project, &[])?;
     let mut tx = Transaction::new();
+    let provider = project.provider();
+    if !provider.exists() {
+        let text =
+            crate::templates::render(&project, "event_provider.rs.tera", &tera::Context::new())?;
+        tx.write(provider.clone(), text);
+    }
     let wiring = wiring::rebuild(&project, &scan, &mut tx)?;
 
-    let (manifest_new, added) = with_dependencies(&manifest_text, &manifest_path)?;
+    let (manifest_new, mut added) = with_dependencies(&manifest_text, &manifest_path)?;
+    let has_main = project.dir.join("src/main.rs").is_file();
+    let (manifest_new, default_run) = with_default_run(&manifest_new, &package, has_main);
+    if default_run {
+        added.push(format!("default-run = \"{package}\""));
+    }
     if !added.is_empty() {
         tx.write(manifest_path.clone(), manifest_new);
     }
@@ -80,15 +92,23 @@ pub fn init(manifest: Option<&Path>) -> Result<()> {
     if said(&env_example) == Some(Outcome::Created) {
         out::info("[.env.example] created with the EVENTS_* settings and their defaults.");
     }
+    if said(&provider) == Some(Outcome::Created) {
+        out::info(&format!(
+            "[{}] created: your own setup, run by `boot` in main, queue:work and event:replay.",
+            project.rel(&provider)
+        ));
+    }
     match main_note {
         MainWiring::Added(rel) => out::info(&format!(
-            "[{rel}] calls `event_registry::register()` at the start of `main` now."
+            "[{rel}] boots the events at the start of `main` (`event_registry::boot`) and shuts \
+             them down at its end now."
         )),
         MainWiring::Already => {}
         MainWiring::Manual(message) => out::warn(&message),
     }
     let skip: Vec<PathBuf> = vec![
         bin_path,
+        provider,
         env_example,
         manifest_path,
         project
@@ -125,6 +145,8 @@ fn binary(project: &Project, package: &str) -> Result<String> {
         return Ok(format!(
             "{header}fn main() -> std::process::ExitCode {{\n    \
              event_artisan::App::new()\n        \
+             .package(env!(\"CARGO_MANIFEST_DIR\"))\n        \
+             .boot({krate}::{registry}::boot)\n        \
              .jobs({krate}::{registry}::job_registry)\n        \
              .run()\n}}\n"
         ));
@@ -158,6 +180,8 @@ fn binary(project: &Project, package: &str) -> Result<String> {
          #[path = \"{registry_file}\"]\nmod {registry};\n\n\
          fn main() -> std::process::ExitCode {{\n    \
          event_artisan::App::new()\n        \
+         .package(env!(\"CARGO_MANIFEST_DIR\"))\n        \
+         .boot({registry}::boot)\n        \
          .jobs({registry}::job_registry)\n        \
          .run()\n}}\n"
     ))
@@ -171,10 +195,16 @@ fn wanted_dependencies() -> Vec<(&'static str, String)> {
         let core = core.canonicalize().unwrap_or(core);
         (
             format!("{{ path = {:?} }}", core.display().to_string()),
-            format!("{{ path = {:?} }}", artisan.display().to_string()),
+            format!(
+                "{{ path = {:?}, default-features = false }}",
+                artisan.display().to_string()
+            ),
         )
     } else {
-        (format!("\"{VERSION}\""), format!("\"{VERSION}\""))
+        (
+            format!("\"{VERSION}\""),
+            format!("{{ version = \"{VERSION}\", default-features = false }}"),
+        )
     };
     vec![
         ("event-core", core_spec),
@@ -249,31 +279,49 @@ fn with_dependencies(text: &str, path: &Path) -> Result<(String, Vec<String>)> {
     ))
 }
 
-/// The app's settings and their defaults (event-core's `EventsConfig`).
+/// `.env.example`: every variable the app's config reader reads, from its
+/// own list (`event_core::config::variables`).
 fn env_example_text() -> String {
-    let d = event_core::config::EventsConfig::default();
-    format!(
-        "# event-core settings, with their defaults. Copy to .env (real environment\n\
-         # variables win) and change what you need.\n\
-         #\n\
-         # sync runs queued listeners inline; sqlite (embedded, durable) or redis hand\n\
-         # them to `cargo run --bin artisan -- queue:work`, e.g.\n\
-         #   EVENTS_QUEUE_CONNECTION=sqlite\n\
-         #   EVENTS_QUEUE_URL=sqlite://jobs.db\n\
-         EVENTS_QUEUE_CONNECTION={}\n\
-         EVENTS_QUEUE_URL=\n\
-         EVENTS_DEFAULT_QUEUE={}\n\
-         EVENTS_RETRY_ATTEMPTS={}\n\
-         EVENTS_RETRY_DELAY_SECONDS={}\n\
-         EVENTS_STORE_ENABLED={}\n\
-         EVENTS_STORE_TABLE={}\n",
-        d.queue_connection,
-        d.default_queue,
-        d.retry_attempts,
-        d.retry_delay_seconds,
-        d.store_enabled,
-        d.store_table,
-    )
+    event_core::config::env_example()
+}
+
+/// The manifest with `default-run = "<package>"` under `[package]`, so
+/// `cargo run` runs the app and not its artisan, and whether it was added
+/// (not when the package has no `src/main.rs` or already says one).
+fn with_default_run(text: &str, package: &str, has_main: bool) -> (String, bool) {
+    let says = toml::from_str::<toml::Table>(text)
+        .ok()
+        .and_then(|t| t.get("package").and_then(|p| p.get("default-run")).cloned())
+        .is_some();
+    if !has_main || says {
+        return (text.to_string(), false);
+    }
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut in_package = false;
+    let mut done = false;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if !done && trimmed.starts_with('[') {
+            if in_package {
+                // The end of [package]: before the blank lines that close it.
+                let kept = out.trim_end_matches('\n').len();
+                let blank = out.split_off(kept);
+                out.push_str(&format!("\ndefault-run = \"{package}\"\n"));
+                out.push_str(blank.strip_prefix('\n').unwrap_or(&blank));
+                done = true;
+            }
+            in_package = trimmed == "[package]";
+        }
+        out.push_str(line);
+    }
+    if in_package && !done {
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str(&format!("default-run = \"{package}\"\n"));
+        done = true;
+    }
+    (out, done)
 }
 
 enum MainWiring {
@@ -283,8 +331,10 @@ enum MainWiring {
     Manual(String),
 }
 
-/// Adds the `register()` call as the first statement of an async
-/// `#[tokio::main]` `main`; otherwise says exactly what to add.
+/// Boots the events at the start of `main` and shuts them down at its end:
+/// `cargo new`'s synchronous `main` becomes `#[tokio::main] async fn main()
+/// -> anyhow::Result<()>`; an async `#[tokio::main]` one gets the two
+/// lines. Where `main` has another shape, says exactly what to add.
 fn wire_main(project: &Project, package: &str, tx: &mut Transaction) -> Result<MainWiring> {
     let main = project.dir.join("src/main.rs");
     let rel = project.rel(&main);
@@ -294,20 +344,22 @@ fn wire_main(project: &Project, package: &str, tx: &mut Transaction) -> Result<M
     } else {
         registry.clone()
     };
-    let call = format!("{path}::register().await");
+    let boot = format!("let events = {path}::boot(&{path}::config()?).await?;");
+    let shutdown = "events.shutdown().await?;";
     let text = match tx.contents(&main) {
         Some(text) => text.to_string(),
         None => match std::fs::read_to_string(&main) {
             Ok(text) => text,
             Err(_) => {
                 return Ok(MainWiring::Manual(format!(
-                    "No src/main.rs: call `{call}?;` where your app starts, before it \
-                     dispatches (it connects the queue and registers the listeners)."
+                    "No src/main.rs: where your app starts, before it dispatches, add\n    \
+                     {boot}\nand before it exits\n    {shutdown}"
                 )));
             }
         },
     };
-    if text.contains("register().await") || text.contains("register_on(") {
+    if text.contains("boot(&") || text.contains("register().await") || text.contains("register_on(")
+    {
         return Ok(MainWiring::Already);
     }
     let file = syn::parse_file(&text).map_err(|e| ParseError::from_syn(&rel, &e))?;
@@ -317,8 +369,10 @@ fn wire_main(project: &Project, package: &str, tx: &mut Transaction) -> Result<M
     });
     let manual = |why: &str| {
         MainWiring::Manual(format!(
-            "{why}: add `{call}?;` as the first line of your async `main` in {rel} \
-             (it connects the queue the .env names and registers the listeners)."
+            "{why}: make `main` in {rel} a `#[tokio::main] async fn main() -> anyhow::Result<()>` \
+             that starts with\n    {boot}\nand ends with\n    {shutdown}\n    Ok(())\n\
+             (boot connects the queue, the store and the broadcaster the .env names and \
+             registers the listeners; shutdown writes what the store has not written yet)."
         ))
     };
     let Some(main_fn) = main_fn else {
@@ -328,36 +382,77 @@ fn wire_main(project: &Project, package: &str, tx: &mut Transaction) -> Result<M
         .attrs
         .iter()
         .any(|a| a.path().segments.last().is_some_and(|s| s.ident == "main"));
-    if main_fn.sig.asyncness.is_none() || !is_tokio {
-        return Ok(manual("`main` is not an async `#[tokio::main]` fn"));
+    let returns = !matches!(main_fn.sig.output, syn::ReturnType::Default);
+    let is_async = main_fn.sig.asyncness.is_some();
+    let plain_sync = !is_async && !returns && main_fn.attrs.is_empty();
+    if !(plain_sync || (is_async && is_tokio && returns)) {
+        return Ok(manual(
+            "`main` is neither `cargo new`'s nor an async `#[tokio::main]` fn returning a Result",
+        ));
+    }
+    let body = main_fn.block.to_token_stream().to_string();
+    if body.contains("return") {
+        return Ok(manual("`main` returns early"));
     }
     let open = main_fn.block.brace_token.span.open().start();
+    let close = main_fn.block.brace_token.span.close().start();
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    let Some(line) = lines.get(open.line.saturating_sub(1)) else {
+    let (Some(open_line), Some(close_line)) = (
+        lines.get(open.line.saturating_sub(1)),
+        lines.get(close.line.saturating_sub(1)),
+    ) else {
         return Ok(manual("`main` is laid out in a way artisan does not know"));
     };
-    let after_brace: String = line.chars().skip(open.column + 1).collect();
-    if !after_brace.trim().is_empty() {
-        return Ok(manual("`main`'s body does not start on its own line"));
+    let after_brace: String = open_line.chars().skip(open.column + 1).collect();
+    if !after_brace.trim().is_empty() || close_line.trim() != "}" || close.line <= open.line {
+        return Ok(manual(
+            "`main`'s body does not start and end on lines of its own",
+        ));
     }
-    let returns = !matches!(main_fn.sig.output, syn::ReturnType::Default);
-    let indent = "    ";
-    let statement = if returns {
-        format!("{indent}{call}?;\n")
-    } else {
-        format!(
-            "{indent}if let Err(e) = {call} {{\n{indent}{indent}eprintln!(\"cannot start the events: {{e:#}}\");\n{indent}{indent}std::process::exit(1);\n{indent}}}\n"
-        )
+    // An async main keeps its tail expression (its `Ok(())`); shutdown goes
+    // before it.
+    let tail_line = match main_fn.block.stmts.last() {
+        Some(syn::Stmt::Expr(expr, None)) if !plain_sync => {
+            let start = expr.span().start();
+            let own_line = lines
+                .get(start.line.saturating_sub(1))
+                .is_some_and(|l| l.chars().take(start.column).all(char::is_whitespace));
+            if !own_line {
+                return Ok(manual("`main`'s last expression does not start a line"));
+            }
+            start.line
+        }
+        _ if plain_sync => close.line,
+        _ => {
+            return Ok(manual(
+                "`main` does not end with its result (e.g. `Ok(())`)",
+            ));
+        }
     };
-    let _ = main_fn.block.span();
-    let mut new = String::with_capacity(text.len() + statement.len());
+    let indent = "    ";
+    let mut new = String::with_capacity(text.len() + 200);
+    let sig = main_fn.sig.fn_token.span.start();
     for (i, l) in lines.iter().enumerate() {
-        new.push_str(l);
-        if i + 1 == open.line {
+        let number = i + 1;
+        if number == tail_line {
+            new.push_str(&format!("{indent}{shutdown}\n"));
+            if plain_sync {
+                new.push_str(&format!("{indent}Ok(())\n"));
+            }
+        }
+        if plain_sync && number == sig.line {
+            let lead: String = l.chars().take(sig.column).collect();
+            let rest: String = l.chars().skip(sig.column).collect();
+            let rest = rest.replacen("fn main()", "async fn main() -> anyhow::Result<()>", 1);
+            new.push_str(&format!("{lead}#[tokio::main]\n{lead}{rest}"));
+        } else {
+            new.push_str(l);
+        }
+        if number == open.line {
             if !l.ends_with('\n') {
                 new.push('\n');
             }
-            new.push_str(&statement);
+            new.push_str(&format!("{indent}{boot}\n"));
         }
     }
     tx.write(main, new);

@@ -2,10 +2,12 @@
 //! `init`, `queue:work`.
 
 pub(crate) mod broadcast;
+pub(crate) mod dashboard;
 mod event;
 pub(crate) mod history;
 mod init;
 mod make;
+pub(crate) mod operate;
 mod queue;
 pub(crate) mod replay;
 mod stub;
@@ -32,6 +34,13 @@ pub fn run(cli: Cli, app: &crate::App) -> Result<()> {
         Command::Init => init::init(manifest),
         Command::QueueWork(args) => work::work(manifest, app, args),
         Command::QueueMonitor(args) => queue::monitor(manifest, args),
+        Command::QueueStats(args) => operate::stats(manifest, args),
+        Command::QueuePause(args) => operate::pause(manifest, args, true),
+        Command::QueueResume(args) => operate::pause(manifest, args, false),
+        Command::QueueClear(args) => operate::clear(manifest, args),
+        Command::QueueRestart(args) => operate::restart(manifest, args),
+        Command::QueueWorkers(args) => operate::workers(manifest, args),
+        Command::QueueCompleted(args) => operate::completed(manifest, args),
         Command::MakeEvent(args) => make::event(manifest, args),
         Command::MakeListener(args) => make::listener(manifest, args),
         Command::EventList(args) => event::list(manifest, args),
@@ -43,10 +52,11 @@ pub fn run(cli: Cli, app: &crate::App) -> Result<()> {
         Command::QueueFlush(args) => queue::flush(manifest, args),
         Command::EventHistory(args) => history::history(manifest, args),
         Command::EventReplay(args) => match app.job_registry() {
-            Some(registry) => replay::event_replay(manifest, args, &registry),
+            Some(registry) => replay::replay(manifest, args, &registry, app),
             None => replay::without_registry(args),
         },
         Command::BroadcastServe(args) => broadcast::serve(args),
+        Command::Dashboard(args) => dashboard::dashboard(manifest, args),
     }
 }
 

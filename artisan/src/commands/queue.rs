@@ -54,7 +54,7 @@ fn refuse_missing_sqlite(url: &str, source: &str) -> Result<()> {
 
 /// Opens the connection. Must run on the runtime that uses it: a Redis
 /// connection's driver task lives there (a second runtime meant `broken pipe`).
-async fn open_queue(url: &str, source: &str) -> Result<Queue> {
+pub(crate) async fn open_queue(url: &str, source: &str) -> Result<Queue> {
     refuse_missing_sqlite(url, source)?;
     Queue::open(url)
         .await
@@ -95,10 +95,19 @@ fn short(path: &str) -> &str {
 }
 
 pub fn failed(manifest: Option<&Path>, args: QueueFailed) -> Result<()> {
-    let jobs = runtime()?.block_on(async {
+    if args.groups {
+        return groups(manifest, args);
+    }
+    let mut query = args.filter.query();
+    query.limit = args.limit.clamp(1, 1_000);
+    query.after = args.after.clone();
+    let (page, total) = runtime()?.block_on(async {
         let store = open(manifest, &args.queue).await?;
-        anyhow::Ok(store.list().await?)
+        let page = store.search(&query).await?;
+        let total = store.count(&query).await?;
+        anyhow::Ok((page, total))
     })?;
+    let jobs = &page.jobs;
     if args.json {
         let rows: Vec<_> = jobs
             .iter()
@@ -112,6 +121,9 @@ pub fn failed(manifest: Option<&Path>, args: QueueFailed) -> Result<()> {
                     "failed_at": when(j.failed_at),
                     "reason": j.reason,
                     "tags": j.payload.settings.tags,
+                    "event_id": j.payload.event_id,
+                    "correlation_id": j.payload.correlation_id,
+                    "fingerprint": event_core::queue::fingerprint(j),
                     // The event's data; for a record that was not a job
                     // (another program's row or stream entry), its text.
                     "payload": j.payload.payload,
@@ -126,7 +138,7 @@ pub fn failed(manifest: Option<&Path>, args: QueueFailed) -> Result<()> {
         return Ok(());
     }
     let dim = out::dim();
-    for job in &jobs {
+    for job in jobs {
         let tags = &job.payload.settings.tags;
         let tags = if tags.is_empty() {
             String::new()
@@ -147,18 +159,68 @@ pub fn failed(manifest: Option<&Path>, args: QueueFailed) -> Result<()> {
         ));
     }
     out::plain("");
+    let shown = if (jobs.len() as u64) < total {
+        format!(" ({} shown, newest first)", jobs.len())
+    } else {
+        String::new()
+    };
     out::info(&format!(
-        "{} failed job(s). Retry with `artisan queue:retry <id>` or `artisan queue:retry all`.",
-        jobs.len()
+        "{total} failed job(s){shown}. Retry with `artisan queue:retry <id>` or `artisan queue:retry all`."
     ));
+    if let Some(next) = &page.next {
+        out::plain(&format!("  {dim}Next page: --after {next}{dim:#}"));
+    }
+    Ok(())
+}
+
+/// `queue:failed --groups`: failures that share a fingerprint.
+fn groups(manifest: Option<&Path>, args: QueueFailed) -> Result<()> {
+    let groups = runtime()?.block_on(async {
+        let store = open(manifest, &args.queue).await?;
+        anyhow::Ok(store.groups().await?)
+    })?;
+    if args.json {
+        out::plain(&serde_json::to_string_pretty(&groups)?);
+        return Ok(());
+    }
+    if groups.is_empty() {
+        out::info("No failed jobs found.");
+        return Ok(());
+    }
+    let dim = out::dim();
+    for g in &groups {
+        out::plain(&format!(
+            "  {:>5} {dim}x{dim:#} {} {dim}{}{dim:#} {dim}({}){dim:#}",
+            g.count,
+            short(&g.name),
+            g.message,
+            g.kind
+        ));
+        out::plain(&format!(
+            "        {dim}first {} · last {} · --group {}{dim:#}",
+            when(g.first_seen_ms),
+            when(g.last_seen_ms),
+            g.fingerprint
+        ));
+    }
     Ok(())
 }
 
 pub fn retry(manifest: Option<&Path>, args: QueueRetry) -> Result<()> {
     let rt = runtime()?;
     let store = rt.block_on(open(manifest, &args.queue))?;
-    if args.ids.iter().any(|id| id == "all") {
-        let n = rt.block_on(store.retry_all())?;
+    let bulk = args.filter.any() || args.ids.iter().any(|id| id == "all");
+    if bulk {
+        if args.ids.iter().any(|id| id != "all") {
+            return Err(UsageError(
+                "give failed job IDs or filters (or `all`), not both".to_string(),
+            )
+            .into());
+        }
+        let query = args.filter.query();
+        let matching = rt.block_on(store.count(&query))?;
+        out::info(&format!("{matching} failed job(s) match."));
+        let n = rt.block_on(store.retry_matching(&query))?;
         out::info(&format!("{n} failed job(s) pushed back onto the queue."));
         return Ok(());
     }
@@ -186,13 +248,32 @@ pub fn retry(manifest: Option<&Path>, args: QueueRetry) -> Result<()> {
 pub fn forget(manifest: Option<&Path>, args: QueueForget) -> Result<()> {
     let rt = runtime()?;
     let store = rt.block_on(open(manifest, &args.queue))?;
-    if rt.block_on(store.forget(&args.id))? {
+    let Some(id) = &args.id else {
+        let query = args.filter.query();
+        let matching = rt.block_on(store.count(&query))?;
+        out::info(&format!("{matching} failed job(s) match."));
+        if matching == 0 {
+            return Ok(());
+        }
+        if !args.force && !out::confirm(&format!("Delete these {matching} failed job(s)?"))? {
+            return Err(UsageError(format!(
+                "nothing deleted: {matching} failed job(s) match (pass --force to skip the question)"
+            ))
+            .into());
+        }
+        let n = rt.block_on(store.forget_matching(&query))?;
+        out::info(&format!("{n} failed job(s) deleted."));
+        return Ok(());
+    };
+    if args.filter.any() {
+        return Err(UsageError("give a failed job's ID or filters, not both".to_string()).into());
+    }
+    if rt.block_on(store.forget(id))? {
         out::info("Failed job deleted successfully.");
         Ok(())
     } else {
         Err(UsageError(format!(
-            "no failed job with ID {}; `artisan queue:failed` lists them",
-            args.id
+            "no failed job with ID {id}; `artisan queue:failed` lists them"
         ))
         .into())
     }
@@ -211,16 +292,21 @@ pub fn flush(manifest: Option<&Path>, args: QueueUrl) -> Result<()> {
 pub fn monitor(manifest: Option<&Path>, args: QueueMonitor) -> Result<()> {
     let rt = runtime()?;
     let (url, source) = queue_url(manifest, &args.queue)?;
-    let (size, sizes, failed) = rt.block_on(async {
+    // The figures each connection keeps as jobs are written (the same
+    // ones `queue:stats` shows): no job is counted here.
+    let gauges = rt.block_on(async {
         let queue = open_queue(&url, &source).await?;
-        let sizes = queue.sizes().await?;
-        let size = queue.size().await?;
-        let failed = queue.failed()?.list().await?.len();
-        anyhow::Ok((size, sizes, failed))
+        anyhow::Ok(queue.monitor()?.gauges().await?)
     })?;
+    let sizes: Vec<(String, usize)> = gauges
+        .iter()
+        .map(|g| (g.queue.clone(), (g.pending + g.delayed) as usize))
+        .filter(|(_, n)| *n > 0)
+        .collect();
     let waiting: usize = sizes.iter().map(|(_, n)| n).sum();
-    // Two reads: a job taken between them is counted as waiting, not twice.
-    let running = size.saturating_sub(waiting);
+    let running: usize = gauges.iter().map(|g| g.running as usize).sum();
+    let failed: usize = gauges.iter().map(|g| g.failed as usize).sum();
+    let size = waiting + running;
     if args.json {
         let queues: Vec<_> = sizes
             .iter()
@@ -255,7 +341,7 @@ pub fn monitor(manifest: Option<&Path>, args: QueueMonitor) -> Result<()> {
 }
 
 /// `redis://user:secret@host` -> `redis://user:***@host`, for output.
-fn redact_password(url: &str) -> String {
+pub(crate) fn redact_password(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &url[scheme + 3..at];

@@ -7,6 +7,7 @@
 //!   2026-12-01 12:00:00 SendWelcomeEmailListener ........ 3.21ms DONE
 //! ```
 
+use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Duration;
 
@@ -51,8 +52,11 @@ pub fn work(manifest: Option<&Path>, app: &crate::App, args: QueueWork) -> Resul
     };
 
     let log = JobLog;
+    // Colour only on a terminal (and without NO_COLOR), as `out` does.
+    let ansi = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let subscriber = tracing_subscriber::registry().with(log).with(
         tracing_subscriber::fmt::layer()
+            .with_ansi(ansi)
             .with_target(false)
             .with_filter(tracing_subscriber::filter::filter_fn(|m| {
                 m.target() != Worker::LOG_TARGET && *m.level() <= tracing::Level::WARN
@@ -67,9 +71,33 @@ pub fn work(manifest: Option<&Path>, app: &crate::App, args: QueueWork) -> Resul
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async {
-        let connection = queue::connect(&config)
-            .await
-            .context("cannot open the queue connection")?;
+        // The app's boot, when its binary gives it: the worker is the app.
+        let runtime = match app.booted(&config) {
+            Some(boot) => {
+                let runtime = boot.await.context("cannot boot the app")?;
+                out::info(&runtime.to_string());
+                Some(runtime)
+            }
+            None => {
+                out::warn(
+                    "this artisan has no boot (`App::boot(event_registry::boot)`): what a job \
+                     dispatches reaches no listener, store or broadcaster of the app. Run \
+                     `artisan event:generate` and add `.boot(event_registry::boot)` to \
+                     src/bin/artisan.rs",
+                );
+                None
+            }
+        };
+        let connection = match &runtime {
+            Some(runtime) => runtime.queue().clone(),
+            None => queue::connect(&config)
+                .await
+                .context("cannot open the queue connection")?,
+        };
+        let registry = match &runtime {
+            Some(runtime) => registry.broadcaster(runtime.broadcaster()),
+            None => registry,
+        };
         out::info(&format!(
             "Processing jobs from the [{}] queue(s) on [{}].",
             queues.join(", "),
@@ -100,6 +128,9 @@ pub fn work(manifest: Option<&Path>, app: &crate::App, args: QueueWork) -> Resul
             "Worker stopped: {} done, {} retried, {} failed, {} handed back.",
             report.succeeded, report.retried, report.failed, report.released
         ));
+        if let Some(runtime) = runtime {
+            runtime.shutdown().await?;
+        }
         anyhow::Ok(())
     })
 }

@@ -184,3 +184,50 @@ pub fn assert_refused(pkg: &Pkg, args: &[&str], code: i32, message: &str) -> Run
     assert_eq!(pkg.snapshot(), before, "artisan {args:?} changed files");
     run
 }
+
+// ----- building scaffolded packages (end-to-end tests) -----------------
+
+/// The one cargo target dir every scaffolded package builds in
+/// (`$CARGO_TARGET_DIR/e2e`, else `<workspace>/target/e2e`), so only the
+/// first build compiles event-core's dependencies.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir).join("e2e"),
+        None => workspace().join("target/e2e"),
+    }
+}
+
+/// Runs cargo in the package; returns (success, stdout, stderr).
+pub fn cargo(pkg: &Pkg, args: &[&str]) -> (bool, String, String) {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args(args)
+        .current_dir(pkg.path())
+        .env("CARGO_TARGET_DIR", target_dir())
+        .env("CARGO_TERM_COLOR", "never")
+        .env_remove("RUSTFLAGS")
+        .output()
+        .expect("run cargo");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+pub fn must(pkg: &Pkg, args: &[&str]) -> (String, String) {
+    let (ok, stdout, stderr) = cargo(pkg, args);
+    assert!(
+        ok,
+        "cargo {args:?} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    (stdout, stderr)
+}
+
+/// Warnings cargo reports for the scaffolded package itself.
+pub fn own_warnings(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("warning") && !l.contains("generated 0 warnings"))
+        .collect()
+}

@@ -275,3 +275,314 @@ pub async fn foreign_records_are_shown(url: &str, dir: &Path, payloads: &[&str])
         );
     }
 }
+
+/// `queue:stats`, `queue:pause` / `queue:resume`, `queue:workers`,
+/// `queue:clear` and `queue:restart` against jobs a worker really ran.
+pub async fn operate_the_queues(url: &str, dir: &Path) {
+    let queue = Queue::open(url).await.expect("open the queue");
+    fail_jobs(&queue, &[1]).await;
+    let dispatcher = Dispatcher::new();
+    queue.install(&dispatcher).await;
+    dispatcher
+        .listen::<PaymentDueEvent>(Arc::new(ChargeCardListener))
+        .await;
+    dispatcher
+        .listen::<ReminderDueEvent>(Arc::new(SendReminderListener))
+        .await;
+    for order in [2, 3, 4] {
+        dispatcher
+            .dispatch(PaymentDueEvent { order })
+            .await
+            .expect("dispatch");
+    }
+    dispatcher
+        .dispatch(ReminderDueEvent { order: 2 })
+        .await
+        .expect("dispatch");
+    let stats = |dir: &Path| -> serde_json::Value {
+        let out = artisan(&["queue:stats", "--url", url, "--json"], dir);
+        assert_eq!(out.code, 0, "{}", out.all());
+        serde_json::from_str(&out.stdout).expect("queue:stats --json is JSON")
+    };
+    let of = |stats: &serde_json::Value, queue: &str| -> serde_json::Value {
+        stats["queues"]
+            .as_array()
+            .and_then(|qs| qs.iter().find(|q| q["queue"] == queue))
+            .cloned()
+            .unwrap_or_else(|| panic!("no queue {queue} in {stats}"))
+    };
+    let now = stats(dir);
+    assert_eq!(now["window_s"], 300);
+    let payments = of(&now, "payments");
+    assert_eq!(payments["pending"], 3, "{payments}");
+    assert_eq!(payments["failed"], 1, "{payments}");
+    assert_eq!(
+        payments["failed_per_minute"], 0.2,
+        "one failure over 5 minutes: {payments}"
+    );
+    assert!(
+        payments["run_ms"]["p50"].is_u64(),
+        "a run was measured: {payments}"
+    );
+    assert_eq!(payments["paused"], false);
+    assert_eq!(of(&now, "emails")["delayed"], 1);
+
+    let out = artisan(
+        &[
+            "queue:stats",
+            "--url",
+            url,
+            "--queue",
+            "payments",
+            "--by-job",
+        ],
+        dir,
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("[payments]"), "{}", out.stdout);
+    assert!(out.stdout.contains("pending 3"), "{}", out.stdout);
+    assert!(out.stdout.contains("ChargeCardListener"), "{}", out.stdout);
+    assert!(!out.stdout.contains("[emails]"), "{}", out.stdout);
+
+    // Paused: a running worker takes nothing from it.
+    let out = artisan(&["queue:pause", "payments", "--url", url], dir);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.all().contains("has been paused"), "{}", out.all());
+    assert_eq!(of(&stats(dir), "payments")["paused"], true);
+    let registry = JobRegistry::new().listener::<PaymentDueEvent>(Arc::new(ChargeCardListener));
+    let worker = tokio::spawn(
+        Worker::new(queue.clone(), registry)
+            .queues(["payments"])
+            .poll_interval(Duration::from_millis(10))
+            .heartbeat_every(Duration::from_millis(200))
+            .run_until(std::future::pending()),
+    );
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let held = of(&stats(dir), "payments");
+    assert_eq!(
+        (held["pending"].clone(), held["failed"].clone()),
+        (3.into(), 1.into()),
+        "{held}"
+    );
+
+    let out = artisan(&["queue:workers", "--url", url, "--json"], dir);
+    let workers: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(workers.as_array().map(Vec::len), Some(1), "{workers}");
+    assert_eq!(workers[0]["queues"], serde_json::json!(["payments"]));
+    assert_eq!(workers[0]["state"], "alive");
+    let out = artisan(&["queue:workers", "--url", url], dir);
+    assert!(out.stdout.contains("ALIVE"), "{}", out.stdout);
+
+    // Resumed: the worker takes them (they fail: one try each).
+    let out = artisan(&["queue:resume", "payments", "--url", url], dir);
+    assert!(out.all().contains("has been resumed"), "{}", out.all());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while of(&stats(dir), "payments")["failed"] != 4 {
+        assert!(Instant::now() < deadline, "resumed, the jobs never ran");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A connection the URL is not: refused, nothing paused.
+    let other = if url.starts_with("redis") {
+        "sqlite"
+    } else {
+        "redis"
+    };
+    let out = artisan(
+        &["queue:pause", &format!("{other}:payments"), "--url", url],
+        dir,
+    );
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.all()
+            .contains(&format!("names the `{other}` connection")),
+        "{}",
+        out.all()
+    );
+    assert_eq!(of(&stats(dir), "payments")["paused"], false);
+
+    // queue:clear asks; without a terminal and without --force it deletes nothing.
+    let out = artisan(&["queue:clear", "emails", "--url", url], dir);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.all().contains("nothing deleted: 1 job(s)"),
+        "{}",
+        out.all()
+    );
+    assert_eq!(of(&stats(dir), "emails")["delayed"], 1);
+    let out = artisan(&["queue:clear", "emails", "--url", url, "--force"], dir);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.all().contains("Cleared 1 job(s)"), "{}", out.all());
+    assert_eq!(of(&stats(dir), "emails")["delayed"], 0);
+
+    // A bad window is refused by name.
+    let out = artisan(&["queue:stats", "--url", url, "--window", "5w"], dir);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.all().contains("`w`"), "{}", out.all());
+
+    // The jobs the worker ran are not completed (they failed): none listed.
+    let out = artisan(&["queue:completed", "--url", url], dir);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.all().contains("No job completed"), "{}", out.all());
+
+    // queue:restart: the running worker finishes and exits.
+    let out = artisan(&["queue:restart", "--url", url], dir);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let ended = tokio::time::timeout(Duration::from_secs(5), worker).await;
+    assert!(
+        matches!(ended, Ok(Ok(Ok(_)))),
+        "the worker exits: {ended:?}"
+    );
+    let out = artisan(&["queue:workers", "--url", url], dir);
+    assert!(out.all().contains("No worker is running"), "{}", out.all());
+}
+
+/// `queue:failed` with filters, pages and groups; `queue:retry` and
+/// `queue:forget` by filter, showing the count first.
+pub async fn failed_jobs_are_found_and_handled_in_bulk(url: &str, dir: &Path) {
+    let queue = Queue::open(url).await.expect("open the queue");
+    fail_jobs(&queue, &[1, 2, 3, 4, 5]).await;
+
+    let out = artisan(&["queue:failed", "--url", url, "--search", "order 3"], dir);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.all().contains("card declined for order 3"),
+        "{}",
+        out.all()
+    );
+    assert!(!out.all().contains("order 4"), "{}", out.all());
+    assert!(
+        out.all().contains("INFO  1 failed job(s)."),
+        "{}",
+        out.all()
+    );
+
+    // Pages of two, newest first, by key.
+    let out = artisan(&["queue:failed", "--url", url, "--limit", "2"], dir);
+    assert!(
+        out.all()
+            .contains("5 failed job(s) (2 shown, newest first)"),
+        "{}",
+        out.all()
+    );
+    let after = out
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Next page: --after "))
+        .unwrap_or_else(|| panic!("no next page in {}", out.stdout))
+        .to_string();
+    let page = |out: &crate::common::Run| -> Vec<String> {
+        let rows: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+        rows.as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| r["id"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let first = page(&artisan(
+        &["queue:failed", "--url", url, "--limit", "2", "--json"],
+        dir,
+    ));
+    let second = page(&artisan(
+        &[
+            "queue:failed",
+            "--url",
+            url,
+            "--limit",
+            "2",
+            "--after",
+            &after,
+            "--json",
+        ],
+        dir,
+    ));
+    assert_eq!((first.len(), second.len()), (2, 2));
+    assert!(
+        first.iter().all(|id| !second.contains(id)),
+        "{first:?} {second:?}"
+    );
+    let out = artisan(&["queue:failed", "--url", url, "--after", "junk"], dir);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.all().contains("not a page cursor"), "{}", out.all());
+
+    // One group: same listener, same message but the order number.
+    let out = artisan(&["queue:failed", "--url", url, "--groups"], dir);
+    let group = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("5 x ChargeCardListener"))
+        .unwrap_or_else(|| panic!("no group of 5 in {}", out.stdout));
+    assert!(
+        group.contains("card declined for order # (error)"),
+        "{group}"
+    );
+    let out = artisan(&["queue:failed", "--url", url, "--groups", "--json"], dir);
+    let groups: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(groups[0]["count"], 5, "{groups}");
+    let fingerprint = groups[0]["fingerprint"]
+        .as_str()
+        .expect("fingerprint")
+        .to_string();
+
+    // Bulk retry by filter: the count first.
+    let out = artisan(
+        &[
+            "queue:retry",
+            "--url",
+            url,
+            "--name",
+            "ChargeCardListener",
+            "--search",
+            "order 1",
+        ],
+        dir,
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.all().contains("1 failed job(s) match."),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.all()
+            .contains("1 failed job(s) pushed back onto the queue."),
+        "{}",
+        out.all()
+    );
+    let out = artisan(
+        &["queue:retry", "some-id", "--url", url, "--name", "X"],
+        dir,
+    );
+    assert_eq!(out.code, 2, "{}", out.all());
+
+    // Bulk forget asks; without a terminal or --force it deletes nothing.
+    let out = artisan(
+        &["queue:forget", "--url", url, "--group", &fingerprint],
+        dir,
+    );
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.all().contains("4 failed job(s) match."),
+        "{}",
+        out.all()
+    );
+    assert!(out.all().contains("nothing deleted"), "{}", out.all());
+    let out = artisan(
+        &[
+            "queue:forget",
+            "--url",
+            url,
+            "--group",
+            &fingerprint,
+            "--force",
+        ],
+        dir,
+    );
+    assert!(
+        out.all().contains("4 failed job(s) deleted."),
+        "{}",
+        out.all()
+    );
+    let out = artisan(&["queue:failed", "--url", url], dir);
+    assert!(out.all().contains("No failed jobs found."), "{}", out.all());
+}

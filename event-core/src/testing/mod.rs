@@ -79,7 +79,10 @@ pub fn assert_listening<E: Event, L: EventListener + 'static>(dispatcher: &Dispa
     let event = E::static_event_name();
     let wanted = std::any::type_name::<L>();
     let listeners = dispatcher.listeners_for(&event);
-    if !listeners.iter().any(|l| l.listener_name() == wanted) {
+    if !listeners
+        .iter()
+        .any(|l| names_listener::<L>(l.listener_name()))
+    {
         let names: Vec<&str> = listeners.iter().map(|l| l.listener_name()).collect();
         panic!(
             "expected listener `{wanted}` to listen to `{event}`; its listeners are: {}",
@@ -90,6 +93,14 @@ pub fn assert_listening<E: Event, L: EventListener + 'static>(dispatcher: &Dispa
             }
         );
     }
+}
+
+/// Whether `name` is `L`'s listener name: its type path, or (a
+/// `#[listener]`, named under its package) the same path in another crate.
+pub(crate) fn names_listener<L: 'static>(name: &str) -> bool {
+    let path = std::any::type_name::<L>();
+    let rest = |n: &str| n.split_once("::").map(|(_, r)| r.to_string());
+    name == path || (rest(name).is_some() && rest(name) == rest(path))
 }
 
 pub(crate) fn type_label<E>() -> &'static str {

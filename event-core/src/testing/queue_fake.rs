@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::recorder::{QueueRecorder, QueuedJob};
 use super::scope::{Fakes, Scope};
-use super::{summarize, type_label};
+use super::{names_listener, summarize, type_label};
 use event_kernel::Dispatcher;
 use event_kernel::Event;
 use event_kernel::EventListener;
@@ -57,13 +57,12 @@ impl QueueFake {
 
     /// Recorded jobs of listener `L`.
     pub fn queued<L: EventListener + 'static>(&self) -> Vec<QueuedJob> {
-        let name = std::any::type_name::<L>();
         self.jobs()
             .into_iter()
             .filter(|j| {
                 j.listener
                     .as_ref()
-                    .is_some_and(|l| l.listener_name() == name)
+                    .is_some_and(|l| names_listener::<L>(l.listener_name()))
             })
             .collect()
     }
@@ -85,7 +84,9 @@ impl QueueFake {
     }
 
     /// Panics unless listener `L` was queued for an `E` on a queue for which
-    /// `check(event, queue)` is true.
+    /// `check(event, queue)` is true. `queue` is the one the job would go
+    /// to: the listener's, else `EVENTS_DEFAULT_QUEUE`. The message lists
+    /// each job of `L` with its queue.
     #[track_caller]
     pub fn assert_listener_queued_with<L, E>(&self, check: impl Fn(&E, Option<&str>) -> bool)
     where
@@ -99,11 +100,14 @@ impl QueueFake {
                 .is_some_and(|e| check(e, j.queue.as_deref()))
         });
         if !matched {
+            let listed: Vec<String> = jobs.iter().map(QueuedJob::describe).collect();
             panic!(
-                "expected listener `{}` to be queued for a `{}` matching the given check; {} job(s) of that listener, none matched. {}",
+                "expected listener `{}` to be queued for a `{}` matching the given check; {} job(s) of that listener, none matched{}{}. {}",
                 std::any::type_name::<L>(),
                 type_label::<E>(),
                 jobs.len(),
+                if listed.is_empty() { "" } else { ": " },
+                listed.join(", "),
                 self.summary()
             );
         }

@@ -132,7 +132,9 @@ pub struct QueuedJob {
     pub listener: Option<Arc<dyn EventListener>>,
     /// The event it was for.
     pub event: Arc<dyn Event>,
-    /// The queue it was meant for (listener's or event's setting), if any.
+    /// The queue it would go to, resolved as the queue resolves it: the
+    /// listener's (for a queued event, the event's) `queue`, else
+    /// `EVENTS_DEFAULT_QUEUE` (`default` also means that one). Always set.
     pub queue: Option<String>,
     /// The connection it was meant for (listener's or event's setting), if any.
     pub connection: Option<String>,
@@ -166,19 +168,45 @@ impl QueuedJob {
 }
 
 /// The jobs a [`QueueFake`](super::QueueFake) has recorded.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct QueueRecorder {
     pub(crate) jobs: Recorded<QueuedJob>,
+    /// `EVENTS_DEFAULT_QUEUE` as the app reads it (`.env` and the
+    /// environment), what an undeclared queue resolves to.
+    default_queue: String,
+}
+
+impl Default for QueueRecorder {
+    fn default() -> Self {
+        let default_queue = event_jobs::QueueConfig::from_env()
+            .unwrap_or_default()
+            .default_queue;
+        Self {
+            jobs: Recorded::default(),
+            default_queue,
+        }
+    }
+}
+
+impl QueueRecorder {
+    /// The queue a job declaring `declared` goes to.
+    fn resolve(&self, declared: Option<&str>) -> Option<String> {
+        match declared {
+            Some(queue) if queue != "default" => Some(queue.to_string()),
+            _ => Some(self.default_queue.clone()),
+        }
+    }
 }
 
 #[async_trait]
 impl QueueableHandler for QueueRecorder {
     async fn queue_event(&self, event: Arc<dyn Event>) -> Result<()> {
         let settings = event.as_should_queue();
-        let queue = settings
-            .and_then(|s| s.queue())
-            .or_else(|| event.queue_name())
-            .map(str::to_string);
+        let queue = self.resolve(
+            settings
+                .and_then(|s| s.queue())
+                .or_else(|| event.queue_name()),
+        );
         let connection = settings
             .and_then(|s| s.queue_connection())
             .map(str::to_string);
@@ -200,7 +228,7 @@ impl QueueableHandler for QueueRecorder {
         self.jobs.push(QueuedJob {
             listener: Some(listener),
             event,
-            queue: options.queue,
+            queue: self.resolve(options.queue.as_deref()),
             connection: options.connection,
         });
         Ok(())

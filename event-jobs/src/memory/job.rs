@@ -232,6 +232,7 @@ impl MemJob {
                     created_at: self.created_at,
                     event_id: None,
                     correlation_id: None,
+                    traceparent: None,
                 }
             }
         };
@@ -240,6 +241,18 @@ impl MemJob {
         envelope.available_at = self.available_at;
         envelope.priority = self.priority;
         Job { envelope, live }
+    }
+
+    /// The job's name in the figures: its listener's, or its event's for a
+    /// queued event (as the stored connections name it).
+    pub(super) fn job_name<'a>(&'a self, table: &'a [Arc<dyn EventListener>]) -> &'a str {
+        if let Some(listener) = self.listener_ref(table) {
+            return listener.listener_name();
+        }
+        if let Some(envelope) = self.extra.as_ref().and_then(|e| e.envelope.as_ref()) {
+            return envelope.listener.as_deref().unwrap_or(&envelope.event);
+        }
+        self.event.as_ref().map_or("", |e| e.event_name())
     }
 
     /// True when the job was runnable as soon as it was made (no delay).

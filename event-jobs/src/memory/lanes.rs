@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex};
 use rustc_hash::FxHashMap;
 
 use super::job::{MAX_INTERNED, MemJob};
+use crate::failed::fingerprint;
+use crate::failed::query::FailureGroup;
 use crate::job::{FailedJob, now_ms};
 use event_kernel::EventListener;
 
@@ -17,6 +19,8 @@ pub(super) struct Lane {
     pub(super) name: String,
     pub(super) buckets: Vec<(i32, VecDeque<MemJob>)>,
     pub(super) len: usize,
+    /// Its jobs in the delayed set (kept as they move, for the stats).
+    pub(super) delayed: usize,
 }
 
 /// Past this many priorities seen in one queue, empty buckets are dropped.
@@ -89,6 +93,14 @@ impl Lane {
         self.buckets.clear();
         self.len = 0;
     }
+
+    /// When its oldest ready job became ready (ms), if it has one.
+    pub(super) fn oldest_ready_at(&self) -> Option<i64> {
+        self.buckets
+            .iter()
+            .filter_map(|(_, b)| b.front().map(|j| j.available_at))
+            .min()
+    }
 }
 
 /// The lane, when `jobs` are all due and of one lane and one priority (the
@@ -111,6 +123,10 @@ pub(super) struct State {
     /// Taken by a worker and not yet reported finished.
     pub(super) running: usize,
     pub(super) failed: Vec<FailedJob>,
+    /// Failed jobs per queue (kept as the store changes, for the stats).
+    pub(super) failed_by_queue: FxHashMap<String, u64>,
+    /// Failure groups by fingerprint, kept as the store changes.
+    pub(super) groups: FxHashMap<String, FailureGroup>,
     /// Interned listeners (only ever appended to) and their numbers by address.
     pub(super) listeners: Vec<Arc<dyn EventListener>>,
     pub(super) listener_numbers: FxHashMap<usize, u32>,
@@ -126,6 +142,8 @@ impl State {
             delayed: BTreeMap::new(),
             running: 0,
             failed: Vec::new(),
+            failed_by_queue: FxHashMap::default(),
+            groups: FxHashMap::default(),
             listeners: Vec::new(),
             listener_numbers: FxHashMap::default(),
         }
@@ -225,6 +243,7 @@ impl State {
             name: name.to_string(),
             buckets: Vec::new(),
             len: 0,
+            delayed: 0,
         });
         self.by_name.insert(name.to_string(), self.lanes.len() - 1);
         self.lanes.len() - 1
@@ -253,6 +272,7 @@ impl State {
     pub(super) fn insert(&mut self, job: MemJob, now: i64) {
         if job.available_at > now {
             self.seq += 1;
+            self.lanes[job.lane as usize].delayed += 1;
             self.delayed.insert((job.available_at, self.seq), job);
         } else {
             self.ready(job);
@@ -265,6 +285,8 @@ impl State {
                 break;
             }
             let job = entry.remove();
+            let lane = &mut self.lanes[job.lane as usize];
+            lane.delayed = lane.delayed.saturating_sub(1);
             self.ready(job);
         }
     }
@@ -283,6 +305,54 @@ impl State {
             }
         }
         self.running += taken;
+    }
+
+    /// Adds a job to the failed store.
+    pub(super) fn push_failed(&mut self, failed: FailedJob) {
+        *self
+            .failed_by_queue
+            .entry(failed.queue.clone())
+            .or_default() += 1;
+        let print = fingerprint::fingerprint(&failed);
+        let group = self
+            .groups
+            .entry(print.clone())
+            .or_insert_with(|| FailureGroup {
+                fingerprint: print,
+                name: fingerprint::name_of(&failed).to_string(),
+                kind: fingerprint::kind(&failed.reason).to_string(),
+                message: fingerprint::normalise(&failed.reason),
+                count: 0,
+                first_seen_ms: failed.failed_at,
+                last_seen_ms: failed.failed_at,
+            });
+        group.count += 1;
+        group.first_seen_ms = group.first_seen_ms.min(failed.failed_at);
+        group.last_seen_ms = group.last_seen_ms.max(failed.failed_at);
+        self.failed.push(failed);
+    }
+
+    /// Removes the failed job at `at`.
+    pub(super) fn remove_failed(&mut self, at: usize) -> FailedJob {
+        let failed = self.failed.remove(at);
+        if let Some(n) = self.failed_by_queue.get_mut(&failed.queue) {
+            *n = n.saturating_sub(1);
+        }
+        let print = fingerprint::fingerprint(&failed);
+        if let Some(group) = self.groups.get_mut(&print) {
+            group.count = group.count.saturating_sub(1);
+            if group.count == 0 {
+                self.groups.remove(&print);
+            }
+        }
+        failed
+    }
+
+    /// Empties the failed store; returns how many it held.
+    pub(super) fn clear_failed(&mut self) -> usize {
+        self.failed_by_queue.clear();
+        self.groups.clear();
+        std::mem::take(&mut self.failed).len()
     }
 
     pub(super) fn waiting(&self) -> usize {

@@ -12,8 +12,11 @@
 //! `Queue::push`, `defer` and any generic worker) convert to and from
 //! [`Job`] at the boundary.
 
+mod batch;
+mod failed_search;
 mod job;
 mod lanes;
+mod monitoring;
 pub(crate) mod worker;
 
 pub(crate) use worker::{WorkerPlan, WorkerRun};
@@ -35,7 +38,9 @@ use lanes::{Inbox, State};
 use super::QueueError;
 use super::backend::{Backend, FailedStore};
 use super::job::{Claimed, FailedJob, Job, JobEnvelope, Receipt, coarse_now_ms, now_ms};
+use super::monitor::LocalFigures;
 use super::settings::JobSettings;
+use super::stats::WorkerStats;
 use event_kernel::Event;
 use event_kernel::EventListener;
 
@@ -73,6 +78,10 @@ pub(crate) struct Store {
     /// meanwhile and wakes the next one if jobs are left, so a burst of
     /// pushes costs one wake-up, not one each.
     waking: AtomicBool,
+    /// Tallies, paused queues, workers: kept in this process, like the jobs.
+    pub(super) figures: LocalFigures,
+    /// The counts of the workers running on it (what runs, per queue).
+    pub(super) workers: Mutex<Vec<(u64, WorkerStats)>>,
 }
 
 impl Default for MemoryBackend {
@@ -92,6 +101,8 @@ impl MemoryBackend {
                 notify: Notify::new(),
                 idle: AtomicUsize::new(0),
                 waking: AtomicBool::new(false),
+                figures: LocalFigures::default(),
+                workers: Mutex::default(),
             }),
         }
     }
@@ -379,7 +390,7 @@ impl Store {
     pub(crate) fn fail_job(&self, failed: FailedJob) {
         let mut state = self.state();
         state.running = state.running.saturating_sub(1);
-        state.failed.push(failed);
+        state.push_failed(failed);
     }
 }
 
@@ -527,6 +538,7 @@ impl Backend for MemoryBackend {
         let n = state.waiting();
         for lane in &mut state.lanes {
             lane.clear();
+            lane.delayed = 0;
         }
         state.delayed.clear();
         Ok(n)
@@ -542,11 +554,11 @@ impl FailedStore for MemoryBackend {
     async fn failed_take(&self, id: &str) -> Result<Option<FailedJob>, QueueError> {
         let mut state = self.store.state();
         let found = state.failed.iter().position(|f| f.id == id);
-        Ok(found.map(|i| state.failed.remove(i)))
+        Ok(found.map(|i| state.remove_failed(i)))
     }
 
     async fn failed_restore(&self, failed: FailedJob) -> Result<(), QueueError> {
-        self.store.state().failed.push(failed);
+        self.store.state().push_failed(failed);
         Ok(())
     }
 
@@ -555,10 +567,7 @@ impl FailedStore for MemoryBackend {
     }
 
     async fn failed_purge(&self) -> Result<usize, QueueError> {
-        let mut state = self.store.state();
-        let n = state.failed.len();
-        state.failed.clear();
-        Ok(n)
+        Ok(self.store.state().clear_failed())
     }
 }
 

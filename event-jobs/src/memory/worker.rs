@@ -17,17 +17,52 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
+use super::batch::BatchCounts;
 use super::{MemJob, MemoryBackend};
 use crate::attempt::{Attempt, Failure, Verdict, Wrap, attempt, failed_attempt};
 use crate::job::coarse_now_ms;
 use crate::middleware::run::Gate;
+use crate::monitor::{Outcome, Tallies};
 use crate::registry::JobRegistry;
 use crate::settings::JobSettings;
 use crate::stats::{Ended, WorkerStats};
+use crate::worker::control::Control;
 use crate::worker::{StopWhen, WorkerReport};
 use crate::{FailedJob, QueueError};
 use event_kernel::Event;
 use event_kernel::EventListener;
+
+/// A runner hands its figures to the worker's stats this often (ms).
+const HAND_OVER_MS: i64 = 100;
+/// Of the jobs a runner completed between two hand-overs, the latest this
+/// many go to the completed log: at millions of jobs a second, naming each
+/// would cost more than the job, and the log keeps the latest anyway.
+const COMPLETED_KEPT: usize = 16;
+
+/// A completed job, by its tally's slot: (slot, wait ms, run ms, attempts,
+/// done at).
+type Completion = (usize, u64, u64, u32, i64);
+
+/// Hands a runner's tallies and latest completions to the worker's stats
+/// (the completions named by their tally's slot, before the slots go).
+fn hand_over(shared: &Shared, tallies: &mut Tallies, done: &mut VecDeque<Completion>) {
+    shared.stats.add_completed(done.drain(..).filter_map(
+        |(slot, wait_ms, run_ms, attempts, done_at_ms)| {
+            let (queue, name) = tallies.names(slot)?;
+            Some(crate::monitor::CompletedJob {
+                id: String::new(),
+                name: name.to_string(),
+                queue: queue.to_string(),
+                wait_ms,
+                run_ms,
+                attempts,
+                worker: String::new(),
+                done_at_ms,
+            })
+        },
+    ));
+    shared.stats.add_tallies(tallies.take());
+}
 
 /// At most this many jobs taken at once by one runner.
 const BATCH: usize = 64;
@@ -94,6 +129,30 @@ struct Shared {
     stop: Arc<tokio::sync::Notify>,
     /// Jobs finished by all runners (for `max_jobs`).
     finished: std::sync::atomic::AtomicU64,
+    control: Arc<Control>,
+}
+
+impl Shared {
+    /// The lanes to take from: all of them, or those not paused.
+    fn runnable(&self) -> std::borrow::Cow<'_, [usize]> {
+        if !self.control.any_paused() {
+            return std::borrow::Cow::Borrowed(&self.lanes);
+        }
+        std::borrow::Cow::Owned(
+            self.names
+                .iter()
+                .filter(|(_, name)| !self.control.is_paused(name))
+                .map(|(lane, _)| *lane)
+                .collect(),
+        )
+    }
+
+    fn lane_name(&self, lane: u32) -> &str {
+        self.names
+            .iter()
+            .find(|(l, _)| *l == lane as usize)
+            .map_or("", |(_, n)| n.as_str())
+    }
 }
 
 /// A future a backend's worker loop runs as.
@@ -114,6 +173,8 @@ pub(crate) struct WorkerPlan {
     /// Notified when the loop stops by itself (`stop_when_empty`,
     /// `max_jobs`).
     pub(crate) stop: Arc<tokio::sync::Notify>,
+    /// The paused queues, read every second.
+    pub(crate) control: Arc<Control>,
 }
 
 /// The worker loop [`MemoryBackend`] runs for [`crate::Worker`].
@@ -135,6 +196,7 @@ pub(super) async fn run(
         stats: plan.stats,
         stop: plan.stop,
         finished: std::sync::atomic::AtomicU64::new(0),
+        control: plan.control,
         lanes,
         memory,
         registry: plan.registry,
@@ -147,6 +209,19 @@ pub(super) async fn run(
         draining: AtomicBool::new(false),
         cancel: Signal::default(),
     });
+    // Its counts tell the connection's stats what runs on which queue.
+    let registered = {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        shared
+            .memory
+            .store
+            .workers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((id, shared.stats.clone()));
+        id
+    };
     let mut runners = JoinSet::new();
     for _ in 0..plan.concurrency {
         runners.spawn(runner(shared.clone()));
@@ -171,6 +246,13 @@ pub(super) async fn run(
             }
         }
     }
+    shared
+        .memory
+        .store
+        .workers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|(id, _)| *id != registered);
     Ok(report)
 }
 
@@ -217,6 +299,12 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
     let may_look =
         tokio::runtime::Handle::try_current().is_ok_and(|rt| rt.metrics().num_workers() > 1);
     let mut just_ran = false;
+    // This runner's figures of the batch, handed to the stats after it.
+    let mut tallies = Tallies::default();
+    // Succeeded jobs of the batch: (slot, wait ms, run ms, attempts, done at).
+    let mut done: VecDeque<Completion> = VecDeque::with_capacity(COMPLETED_KEPT);
+    let figures = shared.stats.figures();
+    let mut handed_at = coarse_now_ms();
     // Until jobs are measured fast, take a fair share of what waits: a
     // runner holding several slow jobs would keep them from idle runners.
     while !shared.draining.load(Ordering::Acquire) {
@@ -226,14 +314,14 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
         } else {
             (Some(shared.runners), 1.max(shared.cap / shared.runners))
         };
-        let next_due =
-            shared
-                .memory
-                .store
-                .take(&shared.lanes, share, cap, finished, &mut batch, &mut table);
+        let lanes = shared.runnable();
+        let next_due = shared
+            .memory
+            .store
+            .take(&lanes, share, cap, finished, &mut batch, &mut table);
         finished = 0;
         if batch.is_empty() {
-            if shared.limits.empty && shared.memory.store.is_idle(&shared.lanes) {
+            if shared.limits.empty && shared.memory.store.is_idle(&lanes) {
                 tracing::info!("queue is empty; the worker stops (stop_when_empty)");
                 stop(&shared);
                 break;
@@ -247,7 +335,7 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
             shared
                 .memory
                 .store
-                .wait_for_job(&shared.lanes, next_due, shared.poll, &shared.draining)
+                .wait_for_job(&lanes, next_due, shared.poll, &shared.draining)
                 .await;
             continue;
         }
@@ -258,14 +346,35 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
         let mut cancelled = false;
         let mut counts = BatchCounts::default();
         counts.started(&batch, began_ms);
+        let mut job_began = began_ms;
         while let Some(job) = batch.pop_front() {
             ran += 1;
             let lane = job.lane;
+            let waited = (job_began - job.available_at).max(0) as u64;
+            let attempt = job.attempts + 1;
+            let slot = if figures {
+                tallies.started(
+                    shared.lane_name(lane),
+                    job.job_name(&table),
+                    job_began,
+                    waited,
+                )
+            } else {
+                usize::MAX
+            };
+            let span = crate::trace::memory_job_span(
+                shared.lane_name(lane),
+                job.job_name(&table),
+                job.attempts + 1,
+            );
             let outcome = match job.quick(&table, &shared.fallback) {
                 // The common case, kept to one small future per job.
                 Some((event, listener)) => {
                     let result = {
-                        let call = event_kernel::call::invoke(listener, event);
+                        let call = tracing::Instrument::instrument(
+                            event_kernel::call::invoke(listener, event),
+                            span,
+                        );
                         tokio::pin!(call);
                         match futures::poll!(call.as_mut()) {
                             Poll::Ready(result) => Some(result),
@@ -298,7 +407,7 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
                     }
                 }
                 None => {
-                    let run = run_one(&shared, &table, job);
+                    let run = tracing::Instrument::instrument(run_one(&shared, &table, job), span);
                     tokio::pin!(run);
                     match futures::poll!(run.as_mut()) {
                         Poll::Ready(outcome) => outcome,
@@ -309,19 +418,31 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
                     }
                 }
             };
+            let job_ended = coarse_now_ms();
+            let ran_ms = (job_ended - job_began).max(0) as u64;
+            job_began = job_ended;
             match outcome {
                 Ran::Succeeded => {
                     report.succeeded += 1;
                     finished += 1;
                     counts.ended(lane, Ended::Processed);
+                    tallies.ended(slot, Outcome::Processed, ran_ms);
+                    if figures {
+                        if done.len() == COMPLETED_KEPT {
+                            done.pop_front();
+                        }
+                        done.push_back((slot, waited, ran_ms, attempt, job_ended));
+                    }
                 }
                 Ran::Retried => {
                     report.retried += 1;
                     counts.ended(lane, Ended::Retried);
+                    tallies.ended(slot, Outcome::Retried, ran_ms);
                 }
                 Ran::Failed => {
                     report.failed += 1;
                     counts.ended(lane, Ended::Failed);
+                    tallies.ended(slot, Outcome::Failed, ran_ms);
                 }
                 Ran::Cancelled(job) => {
                     batch.push_front(job);
@@ -344,7 +465,13 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
             }
         }
         let took = began.elapsed();
-        counts.flush(&shared, &batch, took);
+        counts.flush(&shared.stats, &shared.names, &batch, took);
+        // Figures go to the stats every so often, not per batch: a batch
+        // can be a few jobs, and handing over costs allocations.
+        if figures && coarse_now_ms() - handed_at >= HAND_OVER_MS {
+            handed_at = coarse_now_ms();
+            hand_over(&shared, &mut tallies, &mut done);
+        }
         let measured_fast = took < FAST_JOB * ran;
         if measured_fast != fast {
             shared.fast.store(measured_fast, Ordering::Relaxed);
@@ -358,6 +485,9 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
             break;
         }
     }
+    if figures {
+        hand_over(&shared, &mut tallies, &mut done);
+    }
     if finished > 0 {
         shared.memory.store.put_back([], finished);
     }
@@ -370,125 +500,6 @@ fn stop(shared: &Shared) {
     shared.draining.store(true, Ordering::SeqCst);
     shared.stop.notify_one();
     shared.memory.store.wake_all();
-}
-
-/// A batch's counts per queue, told to the stats once per batch.
-#[derive(Default)]
-struct BatchCounts {
-    /// (lane, jobs, ms waited in all, longest wait)
-    started_lanes: Vec<(u32, u64, u64, u64)>,
-    /// (lane, processed, retried, failed)
-    lanes: Vec<(u32, u64, u64, u64)>,
-    ended: u64,
-}
-
-impl BatchCounts {
-    fn slot(&mut self, lane: u32) -> &mut (u32, u64, u64, u64) {
-        // Usually the lane of the job before.
-        let at = match self.lanes.last() {
-            Some(last) if last.0 == lane => self.lanes.len() - 1,
-            _ => match self.lanes.iter().position(|l| l.0 == lane) {
-                Some(at) => at,
-                None => {
-                    self.lanes.push((lane, 0, 0, 0));
-                    self.lanes.len() - 1
-                }
-            },
-        };
-        &mut self.lanes[at]
-    }
-
-    fn started(&mut self, batch: &VecDeque<MemJob>, now_ms: i64) {
-        // Usually one lane: one stats call for the batch. Runs of one lane
-        // are summed in registers, then added to that lane's entry.
-        fn add(by_lane: &mut Vec<(u32, u64, u64, u64)>, run: (u32, u64, u64, u64)) {
-            match by_lane.iter_mut().find(|l| l.0 == run.0) {
-                Some(l) => {
-                    l.1 += run.1;
-                    l.2 += run.2;
-                    l.3 = l.3.max(run.3);
-                }
-                None => by_lane.push(run),
-            }
-        }
-        let mut by_lane: Vec<(u32, u64, u64, u64)> = Vec::new();
-        let Some(first) = batch.front() else {
-            self.started_lanes = by_lane;
-            return;
-        };
-        let mut run = (first.lane, 0u64, 0u64, 0u64);
-        for job in batch {
-            if job.lane != run.0 {
-                add(&mut by_lane, run);
-                run = (job.lane, 0, 0, 0);
-            }
-            let waited = (now_ms - job.available_at).max(0) as u64;
-            run.1 += 1;
-            run.2 += waited;
-            run.3 = run.3.max(waited);
-        }
-        add(&mut by_lane, run);
-        self.started_lanes = by_lane;
-    }
-
-    fn ended(&mut self, lane: u32, ended: Ended) {
-        self.ended += 1;
-        let slot = self.slot(lane);
-        match ended {
-            Ended::Processed => slot.1 += 1,
-            Ended::Retried => slot.2 += 1,
-            Ended::Failed => slot.3 += 1,
-            Ended::Released => {}
-        }
-    }
-
-    fn flush(&mut self, shared: &Shared, unstarted: &VecDeque<MemJob>, took: Duration) {
-        let name = |lane: u32| {
-            shared
-                .names
-                .iter()
-                .find(|(l, _)| *l == lane as usize)
-                .map_or("", |(_, n)| n.as_str())
-        };
-        for &(lane, jobs, waited_ms, longest_ms) in &self.started_lanes {
-            shared.stats.started(
-                name(lane),
-                jobs,
-                Duration::from_millis(waited_ms),
-                Duration::from_millis(longest_ms),
-            );
-        }
-        let per_job = took / u32::try_from(self.ended.max(1)).unwrap_or(u32::MAX);
-        for &(lane, processed, retried, failed) in &self.lanes {
-            for (ended, jobs) in [
-                (Ended::Processed, processed),
-                (Ended::Retried, retried),
-                (Ended::Failed, failed),
-            ] {
-                if jobs > 0 {
-                    shared
-                        .stats
-                        .ended(name(lane), ended, jobs, per_job * jobs as u32, per_job);
-                }
-            }
-        }
-        let mut unstarted_by_lane: Vec<(u32, u64)> = Vec::new();
-        for job in unstarted {
-            match unstarted_by_lane.iter_mut().find(|l| l.0 == job.lane) {
-                Some(l) => l.1 += 1,
-                None => unstarted_by_lane.push((job.lane, 1)),
-            }
-        }
-        for (lane, jobs) in unstarted_by_lane {
-            shared.stats.ended(
-                name(lane),
-                Ended::Released,
-                jobs,
-                Duration::ZERO,
-                Duration::ZERO,
-            );
-        }
-    }
 }
 
 /// The general path: jobs rebuilt from JSON, queued events with several

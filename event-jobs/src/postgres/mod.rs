@@ -20,7 +20,17 @@
 //! - [`in_transaction`] writes jobs in the caller's own transaction: they
 //!   exist if and only if it commits.
 
+mod alert_ledger;
 mod claim;
+mod completed_log;
+mod failed_search;
+#[cfg(test)]
+mod failed_search_tests;
+mod ledger_sql;
+mod monitor_sql;
+mod monitoring;
+#[cfg(test)]
+mod monitoring_tests;
 mod options;
 mod pool;
 mod rows;
@@ -44,6 +54,7 @@ pub use options::PostgresOptions;
 pub use tokio_postgres;
 pub use transaction::in_transaction;
 
+use failed_search::Derived;
 use pool::{Via, build_pool};
 use rows::{failed_from_row, receipt_arrays, rows_of, rows_params};
 use schema::Tables;
@@ -81,7 +92,20 @@ pub(super) struct Inner {
     writer: Writer,
     /// The queues the latest fetch named: what an idle worker waits for.
     fetched: std::sync::Mutex<Vec<String>>,
+    /// When this process last pruned the monitoring figures (ms).
+    pruned_at: std::sync::atomic::AtomicI64,
+    /// When this process last read that some queue is paused (ms): a
+    /// worker whose queues are paused is not woken by the resume (it reads
+    /// it a moment later), so idle waits are short around a pause.
+    paused_seen_at: std::sync::atomic::AtomicI64,
+    /// The signals last read, with the wake's signals generation before
+    /// the read and when it was read (ms): what `signals` answers while the
+    /// LISTEN connection is up and no change was notified.
+    signals_read: std::sync::Mutex<Option<(u64, i64, crate::monitor::Signals)>>,
 }
+
+/// How long idle waits stay short after a pause was last seen.
+const AROUND_A_PAUSE_MS: i64 = 5_000;
 
 impl Drop for PostgresBackend {
     fn drop(&mut self) {
@@ -111,11 +135,18 @@ impl PostgresBackend {
             wake: Arc::new(Wake::new()),
             writer: Writer::default(),
             fetched: std::sync::Mutex::new(Vec::new()),
+            pruned_at: std::sync::atomic::AtomicI64::new(0),
+            paused_seen_at: std::sync::atomic::AtomicI64::new(i64::MIN / 2),
+            signals_read: std::sync::Mutex::new(None),
         };
-        inner.prepare_tables().await?;
-        Ok(Self {
+        let unindexed = inner.prepare_tables().await?;
+        let backend = Self {
             inner: Arc::new(inner),
-        })
+        };
+        if unindexed {
+            backend.index_old_failed().await?;
+        }
+        Ok(backend)
     }
 
     /// The schema the tables are in.
@@ -127,7 +158,8 @@ impl PostgresBackend {
 impl Inner {
     /// Checks the shape of the tables that exist, then creates what is
     /// missing, under a lock so processes starting together do not race.
-    async fn prepare_tables(&self) -> Result<(), QueueError> {
+    /// True when failed rows of an older build are to be indexed.
+    async fn prepare_tables(&self) -> Result<bool, QueueError> {
         let mut client = self.client().await?;
         let tx = client
             .transaction()
@@ -155,7 +187,8 @@ impl Inner {
             .map_err(|e| self.pg("cannot create the tables", e))?;
         tx.commit()
             .await
-            .map_err(|e| self.pg("cannot create the tables", e))
+            .map_err(|e| self.pg("cannot create the tables", e))?;
+        Ok(Tables::failed_unindexed(&found))
     }
 
     /// Writes rows in one statement that also NOTIFYs the workers once.
@@ -243,6 +276,9 @@ impl Backend for PostgresBackend {
             return;
         }
         if inner.wake.bumped() {
+            // Taken: a worker that does not fetch next (its queues are
+            // paused) waits for the next bump instead of spinning.
+            inner.wake.fetching();
             return;
         }
         let queues = inner
@@ -261,6 +297,14 @@ impl Backend for PostgresBackend {
             }
             Ok(None) => FALLBACK_POLL,
             Err(_) => idle,
+        };
+        let paused_seen_at = inner
+            .paused_seen_at
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let limit = if now_ms() - paused_seen_at < AROUND_A_PAUSE_MS {
+            limit.min(Duration::from_secs(1))
+        } else {
+            limit
         };
         inner.wake.until_bumped(limit).await;
     }
@@ -329,21 +373,25 @@ impl Backend for PostgresBackend {
         let payload = serde_json::to_string(&failed.payload)
             .map_err(|e| self.inner.json("encode a failed job", e))?;
         let attempts = failed.attempts.min(i32::MAX as u32) as i32;
+        let derived = Derived::of(&failed);
+        let seq = receipt.row_seq();
+        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![
+            &seq,
+            &receipt.token,
+            &failed.id,
+            &failed.queue,
+            &payload,
+            &failed.reason,
+            &attempts,
+            &failed.failed_at,
+        ];
+        params.extend(derived.params());
         self.inner
             .execute(
                 Via::Worker,
                 "cannot move a job to the failed store",
                 &self.inner.tables.fail,
-                &[
-                    &receipt.row_seq(),
-                    &receipt.token,
-                    &failed.id,
-                    &failed.queue,
-                    &payload,
-                    &failed.reason,
-                    &attempts,
-                    &failed.failed_at,
-                ],
+                &params,
             )
             .await
             .map(drop)
@@ -440,19 +488,22 @@ impl FailedStore for PostgresBackend {
         let payload = serde_json::to_string(&failed.payload)
             .map_err(|e| self.inner.json("encode a failed job", e))?;
         let attempts = failed.attempts.min(i32::MAX as u32) as i32;
+        let derived = Derived::of(&failed);
+        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![
+            &failed.id,
+            &failed.queue,
+            &payload,
+            &failed.reason,
+            &attempts,
+            &failed.failed_at,
+        ];
+        params.extend(derived.params());
         self.inner
             .execute(
                 Via::Dispatch,
                 "cannot store a failed job",
                 &self.inner.tables.failed_restore,
-                &[
-                    &failed.id,
-                    &failed.queue,
-                    &payload,
-                    &failed.reason,
-                    &attempts,
-                    &failed.failed_at,
-                ],
+                &params,
             )
             .await
             .map(drop)

@@ -1,6 +1,10 @@
 //! The two tables of the `postgres` connection: created if missing, their
 //! shape checked, and the statements that read and write them.
 
+use super::failed_search::{self, DERIVED};
+use super::ledger_sql::LedgerSql;
+use super::monitor_sql::MonitorSql;
+
 /// The columns each table must have: (name, `information_schema` data type).
 const JOBS: [(&str, &str); 9] = [
     ("seq", "bigint"),
@@ -49,6 +53,10 @@ pub(super) struct Tables {
     pub failed_restore: String,
     pub failed_forget: String,
     pub failed_purge: String,
+    /// The monitoring tables and statements.
+    pub monitor: MonitorSql,
+    /// The alert ledger's and the completed log's.
+    pub ledger: LedgerSql,
 }
 
 /// `"name"`: the schema was checked to hold letters, digits and `_` only.
@@ -62,7 +70,13 @@ impl Tables {
         let jobs = format!("{s}.{JOBS_TABLE}");
         let failed = format!("{s}.{FAILED_TABLE}");
         let upsert_failed = "ON CONFLICT (id) DO UPDATE SET queue = EXCLUDED.queue, payload = EXCLUDED.payload,
-                 reason = EXCLUDED.reason, attempts = EXCLUDED.attempts, failed_at = EXCLUDED.failed_at";
+                 reason = EXCLUDED.reason, attempts = EXCLUDED.attempts, failed_at = EXCLUDED.failed_at,
+                 name = EXCLUDED.name, short_name = EXCLUDED.short_name, event_id = EXCLUDED.event_id,
+                 correlation_id = EXCLUDED.correlation_id, fingerprint = EXCLUDED.fingerprint,
+                 kind = EXCLUDED.kind, message = EXCLUDED.message, tags = EXCLUDED.tags, words = EXCLUDED.words";
+        let failed_ddl = failed_search::ddl(schema, &s, &failed);
+        let monitor = MonitorSql::new(&s, &jobs, &failed);
+        let ledger = LedgerSql::new(&s);
         Self {
             schema: schema.to_string(),
             channel: format!("{schema}.{JOBS_TABLE}"),
@@ -87,7 +101,12 @@ impl Tables {
                      reason    text    NOT NULL,
                      attempts  integer NOT NULL,
                      failed_at bigint  NOT NULL
-                 );"
+                 );
+                 {failed_ddl}
+                 {monitor_ddl}
+                 {ledger_ddl}",
+                monitor_ddl = monitor.ddl,
+                ledger_ddl = ledger.ddl
             ),
             // One statement: the rows, and one NOTIFY for all of them
             // (delivered when the transaction commits, dropped if it does not).
@@ -130,8 +149,8 @@ impl Tables {
             // Only while the claim holds: an expired one belongs to another worker.
             fail: format!(
                 "WITH gone AS (DELETE FROM {jobs} WHERE seq = $1 AND token = $2 RETURNING 1)
-                 INSERT INTO {failed} (id, queue, payload, reason, attempts, failed_at)
-                 SELECT $3, $4, $5, $6, $7, $8 FROM gone
+                 INSERT INTO {failed} (id, queue, payload, reason, attempts, failed_at, {DERIVED})
+                 SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17 FROM gone
                  {upsert_failed}"
             ),
             release: format!(
@@ -157,12 +176,28 @@ impl Tables {
                  RETURNING id, queue, payload, reason, attempts, failed_at"
             ),
             failed_restore: format!(
-                "INSERT INTO {failed} (id, queue, payload, reason, attempts, failed_at)
-                 VALUES ($1, $2, $3, $4, $5, $6) {upsert_failed}"
+                "INSERT INTO {failed} (id, queue, payload, reason, attempts, failed_at, {DERIVED})
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) {upsert_failed}"
             ),
             failed_forget: format!("DELETE FROM {failed} WHERE id = $1"),
             failed_purge: format!("DELETE FROM {failed}"),
+            monitor,
+            ledger,
         }
+    }
+
+    /// The failed store's table, qualified.
+    pub(super) fn failed_table(&self) -> String {
+        format!("{}.{FAILED_TABLE}", quoted(&self.schema))
+    }
+
+    /// True when `found` (as [`Tables::COLUMNS`] lists) has a failed table
+    /// from a build before failed-job search: its rows need indexing once.
+    pub(super) fn failed_unindexed(found: &[(String, String, String)]) -> bool {
+        found.iter().any(|(t, _, _)| t == FAILED_TABLE)
+            && !found
+                .iter()
+                .any(|(t, c, _)| t == FAILED_TABLE && c == "fingerprint")
     }
 
     /// The query listing both tables' columns and types.

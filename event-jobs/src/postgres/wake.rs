@@ -22,8 +22,16 @@ pub(super) struct Wake {
     /// The generation when the latest fetch began: a bump after it means
     /// that fetch may have missed jobs.
     seen: AtomicU64,
+    /// Bumped by a notification that the paused queues or the restart
+    /// request changed (payload [`SIGNALS`]), and by the LISTEN connection
+    /// coming up or going down: while it stays the same, what was read
+    /// of them still holds.
+    signals: AtomicU64,
     task: Mutex<Option<JoinHandle<()>>>,
 }
+
+/// The payload of the notification sent when pause or restart change.
+pub(super) const SIGNALS: &str = "signals";
 
 impl Wake {
     pub(super) fn new() -> Self {
@@ -31,6 +39,7 @@ impl Wake {
             generation: watch::Sender::new(0),
             listening: AtomicBool::new(false),
             seen: AtomicU64::new(0),
+            signals: AtomicU64::new(0),
             task: Mutex::new(None),
         }
     }
@@ -46,6 +55,15 @@ impl Wake {
 
     pub(super) fn listening(&self) -> bool {
         self.listening.load(Ordering::SeqCst)
+    }
+
+    /// The signals generation (see [`Wake::signals`]).
+    pub(super) fn signals_generation(&self) -> u64 {
+        self.signals.load(Ordering::SeqCst)
+    }
+
+    fn signals_changed(&self) {
+        self.signals.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Starts the LISTEN task unless it runs (it ends with its runtime).
@@ -72,6 +90,12 @@ impl Wake {
         let _ = tokio::time::timeout(limit, changes.wait_for(|g| *g != seen)).await;
     }
 
+    /// Waits until the LISTEN connection is up, or `limit`.
+    pub(super) async fn until_listening(&self, limit: Duration) {
+        let mut changes = self.generation.subscribe();
+        let _ = tokio::time::timeout(limit, changes.wait_for(|_| self.listening())).await;
+    }
+
     /// True when a bump happened since the latest fetch began.
     pub(super) fn bumped(&self) -> bool {
         *self.generation.borrow() != self.seen.load(Ordering::SeqCst)
@@ -91,6 +115,7 @@ async fn listen_loop(wake: std::sync::Weak<Wake>, config: tokio_postgres::Config
         let Some(w) = wake.upgrade() else { return };
         if w.listening.swap(false, Ordering::SeqCst) {
             // Waiters fall back to polling until we are back.
+            w.signals_changed();
             w.bump();
             pause = Duration::from_millis(50);
         }
@@ -135,15 +160,21 @@ async fn listen_once(
     match wake.upgrade() {
         Some(w) => {
             w.listening.store(true, Ordering::SeqCst);
-            // Jobs may have come while nobody listened.
+            // Jobs (and signals) may have come while nobody listened.
+            w.signals_changed();
             w.bump();
         }
         None => return Ok(()),
     }
     while let Some(message) = messages.next().await {
         match message {
-            Ok(AsyncMessage::Notification(_)) => match wake.upgrade() {
-                Some(w) => w.bump(),
+            Ok(AsyncMessage::Notification(n)) => match wake.upgrade() {
+                Some(w) => {
+                    if n.payload() == SIGNALS {
+                        w.signals_changed();
+                    }
+                    w.bump()
+                }
                 None => return Ok(()),
             },
             Ok(_) => {}

@@ -26,8 +26,17 @@
 //! became of its consumer; its delivery count is the attempt count. Idle
 //! consumers with nothing pending are deleted, so names never pile up.
 
+mod alert_ledger;
 mod claims;
+mod completed_log;
+mod failed_search;
+#[cfg(test)]
+mod failed_search_tests;
 mod keys;
+mod monitor_scripts;
+mod monitoring;
+#[cfg(test)]
+mod monitoring_tests;
 mod options;
 mod poison;
 mod push;
@@ -49,8 +58,8 @@ pub use options::RedisOptions;
 
 use options::client_url;
 use scripts::{
-    ENTRY_LUA, FAIL, FAIL_DELAYED, FETCH, PRIORITIES_LUA, RECLAIM, REQUEUE, SIZES,
-    STORE_FAILED_LUA, TAKE_FAILED,
+    ENTRY_LUA, FAIL, FAIL_DELAYED, FAILED_INDEX_LUA, FETCH, PRIORITIES_LUA, RECLAIM, REQUEUE,
+    RESTORE_FAILED, SIZES, STORE_FAILED_LUA, TAKE_FAILED,
 };
 
 const GROUP: &str = "workers";
@@ -67,7 +76,9 @@ pub struct RedisBackend {
     fail_script: Script,
     fail_delayed_script: Script,
     take_failed_script: Script,
+    restore_failed_script: Script,
     sizes_script: Script,
+    monitor_scripts: monitoring::Scripts,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -120,7 +131,7 @@ impl RedisBackend {
             .query_async(&mut conn)
             .await
             .map_err(unreachable)?;
-        Ok(Self {
+        let backend = Self {
             url: url.to_string(),
             tag: format!("{{{}}}", options.prefix),
             failed_cap: options.failed_cap.max(1),
@@ -128,11 +139,22 @@ impl RedisBackend {
             fetch_script: Script::new(&format!("{PRIORITIES_LUA}{ENTRY_LUA}{FETCH}")),
             reclaim_script: Script::new(&format!("{PRIORITIES_LUA}{ENTRY_LUA}{RECLAIM}")),
             requeue_script: Script::new(REQUEUE),
-            fail_script: Script::new(&format!("{STORE_FAILED_LUA}{FAIL}")),
-            fail_delayed_script: Script::new(&format!("{STORE_FAILED_LUA}{FAIL_DELAYED}")),
-            take_failed_script: Script::new(TAKE_FAILED),
+            fail_script: Script::new(&format!("{FAILED_INDEX_LUA}{STORE_FAILED_LUA}{FAIL}")),
+            fail_delayed_script: Script::new(&format!(
+                "{FAILED_INDEX_LUA}{STORE_FAILED_LUA}{FAIL_DELAYED}"
+            )),
+            take_failed_script: Script::new(&format!(
+                "{FAILED_INDEX_LUA}{STORE_FAILED_LUA}{TAKE_FAILED}"
+            )),
+            restore_failed_script: Script::new(&format!(
+                "{FAILED_INDEX_LUA}{STORE_FAILED_LUA}{RESTORE_FAILED}"
+            )),
             sizes_script: Script::new(SIZES),
-        })
+            monitor_scripts: monitoring::Scripts::new(),
+        };
+        backend.count_once().await?;
+        backend.index_old_failed().await?;
+        Ok(backend)
     }
 
     /// Maps a Redis error to a [`QueueError::Redis`] saying what was being done.
@@ -168,11 +190,7 @@ impl Backend for RedisBackend {
     }
 
     async fn push(&self, jobs: Vec<Job>) -> Result<(), QueueError> {
-        let now = now_ms();
-        let mut pipe = redis::pipe();
-        for job in &jobs {
-            self.add_to_pipe(&mut pipe, job, now)?;
-        }
+        let pipe = self.push_pipe(&jobs, now_ms())?;
         let mut conn = self.conn.clone();
         pipe.query_async::<()>(&mut conn)
             .await
@@ -269,6 +287,8 @@ impl Backend for RedisBackend {
             .arg(record)
             .arg(failed.failed_at)
             .arg(self.failed_cap)
+            .arg(&failed.queue)
+            .arg(self.index_args(&failed))
             .invoke_async(&mut conn)
             .await
             .map_err(self.redis("move a job to the failed store"))?;
@@ -327,8 +347,15 @@ impl Backend for RedisBackend {
     async fn clear(&self) -> Result<usize, QueueError> {
         let n = self.size().await?;
         let mut keys = self.streams().await?;
-        keys.extend(self.scan("p:*").await?);
+        let queues: Vec<String> = self
+            .conn
+            .clone()
+            .smembers(self.key("queues"))
+            .await
+            .map_err(self.redis("list the queues"))?;
+        keys.extend(queues.iter().map(|q| self.key(&format!("p:{q}"))));
         keys.push(self.key("delayed"));
+        keys.push(self.key("delayed:n"));
         let mut conn = self.conn.clone();
         let _: () = conn
             .del(keys)
@@ -368,7 +395,9 @@ impl FailedStore for RedisBackend {
             .take_failed_script
             .key(self.key("failed"))
             .key(self.key("failed:at"))
+            .key(self.key("failed:n"))
             .arg(id)
+            .arg(&self.tag)
             .invoke_async(&mut conn)
             .await
             .map_err(self.redis("take a failed job"))?;
@@ -378,14 +407,19 @@ impl FailedStore for RedisBackend {
     async fn failed_restore(&self, failed: FailedJob) -> Result<(), QueueError> {
         let record =
             serde_json::to_string(&failed).map_err(|e| self.json("write a failed job", e))?;
-        let mut pipe = redis::pipe();
-        pipe.hset(self.key("failed"), &failed.id, record).ignore();
-        pipe.zadd(self.key("failed:at"), &failed.id, failed.failed_at)
-            .ignore();
         let mut conn = self.conn.clone();
-        pipe.query_async::<()>(&mut conn)
+        let _: i64 = self
+            .restore_failed_script
+            .arg(&self.tag)
+            .arg(&failed.id)
+            .arg(record)
+            .arg(failed.failed_at)
+            .arg(&failed.queue)
+            .arg(self.index_args(&failed))
+            .invoke_async(&mut conn)
             .await
-            .map_err(self.redis("restore a failed job"))
+            .map_err(self.redis("restore a failed job"))?;
+        Ok(())
     }
 
     async fn failed_forget(&self, id: &str) -> Result<bool, QueueError> {
@@ -398,8 +432,13 @@ impl FailedStore for RedisBackend {
             .hlen(self.key("failed"))
             .await
             .map_err(self.redis("purge failed jobs"))?;
+        self.purge_index().await?;
         let _: () = conn
-            .del(&[self.key("failed"), self.key("failed:at")])
+            .del(&[
+                self.key("failed"),
+                self.key("failed:at"),
+                self.key("failed:n"),
+            ])
             .await
             .map_err(self.redis("purge failed jobs"))?;
         Ok(n)

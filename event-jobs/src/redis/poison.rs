@@ -102,6 +102,8 @@ impl RedisBackend {
             .arg(record)
             .arg(failed.failed_at)
             .arg(self.failed_cap)
+            .arg(&failed.queue)
+            .arg(self.index_args(&failed))
             .invoke_async(&mut conn)
             .await
             .map_err(self.redis("move a job to the failed store"))?;

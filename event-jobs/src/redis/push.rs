@@ -29,22 +29,53 @@ impl RedisBackend {
         Ok(())
     }
 
+    /// The pipeline writing `jobs`: each job's own command (see
+    /// [`Self::add_to_pipe`]), then, once per batch, the queue names for
+    /// the monitoring (SADD) and the delayed count of each queue that got
+    /// delayed jobs (HINCRBY).
+    pub(super) fn push_pipe(&self, jobs: &[Job], now: i64) -> Result<redis::Pipeline, QueueError> {
+        let mut pipe = redis::pipe();
+        let mut queues: Vec<(&str, i64)> = Vec::new();
+        for job in jobs {
+            let delayed = self.add_to_pipe(&mut pipe, job, now)?;
+            let queue = job.envelope.queue.as_str();
+            match queues.iter_mut().find(|(q, _)| *q == queue) {
+                Some((_, n)) => *n += i64::from(delayed),
+                None => queues.push((queue, i64::from(delayed))),
+            }
+        }
+        if queues.is_empty() {
+            return Ok(pipe);
+        }
+        pipe.cmd("SADD")
+            .arg(self.key("queues"))
+            .arg(queues.iter().map(|(q, _)| *q).collect::<Vec<_>>())
+            .ignore();
+        for (queue, delayed) in queues {
+            if delayed > 0 {
+                pipe.hincr(self.key("delayed:n"), queue, delayed).ignore();
+            }
+        }
+        Ok(pipe)
+    }
+
     /// A priority-0 job is one XADD: workers always read the priority-0
     /// stream of their queues. Other priorities are recorded (ZADD NX) so
-    /// workers find their streams; a delayed job waits in the delayed set.
-    pub(super) fn add_to_pipe(
+    /// workers find their streams; a delayed job waits in the delayed set
+    /// (returns true then).
+    fn add_to_pipe(
         &self,
         pipe: &mut redis::Pipeline,
         job: &Job,
         now: i64,
-    ) -> Result<(), QueueError> {
+    ) -> Result<bool, QueueError> {
         let e = &job.envelope;
         let json = job.to_json().map_err(|e| self.json("write a job", e))?;
         if e.available_at > now {
             let member = format!("{}\n{}\n{json}", e.queue, e.priority);
             pipe.zadd(self.key("delayed"), member, e.available_at)
                 .ignore();
-            return Ok(());
+            return Ok(true);
         }
         if e.priority != 0 {
             pipe.cmd("ZADD")
@@ -60,6 +91,6 @@ impl RedisBackend {
             .arg("job")
             .arg(json)
             .ignore();
-        Ok(())
+        Ok(false)
     }
 }

@@ -60,6 +60,7 @@ pub(super) const FETCH: &str = r#"
 local tag, consumer, now, max = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local function stream_of(queue, prio) return tag .. ':s:' .. queue .. ':' .. prio end
 local out = {}
+local moved = {}
 local due = redis.call('ZRANGEBYSCORE', tag .. ':delayed', '-inf', now, 'LIMIT', 0, 1000)
 for _, member in ipairs(due) do
   local a = string.find(member, '\n', 1, true)
@@ -77,6 +78,7 @@ for _, member in ipairs(due) do
     else
       redis.call('ZADD', tag .. ':p:' .. queue, 'NX', prio, prio)
       redis.call('ZREM', tag .. ':delayed', member)
+      moved[queue] = (moved[queue] or 0) + 1
     end
   else
     out[#out + 1] = 'delayed'
@@ -86,6 +88,7 @@ for _, member in ipairs(due) do
     out[#out + 1] = '0'
   end
 end
+for queue, n in pairs(moved) do redis.call('HINCRBY', tag .. ':delayed:n', queue, -n) end
 local left = max
 for i = 5, #ARGV do
   if left <= 0 then break end
@@ -166,6 +169,7 @@ if redis.call('XACK', stream, 'workers', id) == 1 then
   redis.call('XDEL', stream, id)
   if at > now then
     redis.call('ZADD', tag .. ':delayed', at, queue .. '\n' .. prio .. '\n' .. job)
+    redis.call('HINCRBY', tag .. ':delayed:n', queue, 1)
   else
     redis.call('XADD', stream, '*', 'job', job)
   end
@@ -174,15 +178,85 @@ end
 return 0
 "#;
 
-/// Writes a failed record and drops the oldest beyond the cap.
+/// The failed store's search index: per record, its id in a sorted set
+/// (score: when it failed) per filter value (`{p}:fi:<q|n|s|t|e|c|f|w>:<value>`),
+/// the list of those sets in `{p}:fi:of` (id -> JSON), and its failure group
+/// (`{p}:fg`: fingerprint -> JSON counts, `{p}:fg:recent` by last seen).
+/// `index_of(i)` reads what the caller computed from `ARGV[i]` on:
+/// fingerprint, name, kind, message, then the sets.
+pub(super) const FAILED_INDEX_LUA: &str = r#"
+local function index_of(from)
+  if not ARGV[from] then return nil end
+  local keys = {}
+  for i = from + 4, #ARGV do keys[#keys + 1] = ARGV[i] end
+  return {fp = ARGV[from], name = ARGV[from + 1], kind = ARGV[from + 2], message = ARGV[from + 3], keys = keys}
+end
+local function unindex(tag, fid)
+  local of = redis.call('HGET', tag .. ':fi:of', fid)
+  if not of then return end
+  redis.call('HDEL', tag .. ':fi:of', fid)
+  local ok, rec = pcall(cjson.decode, of)
+  if not ok or type(rec) ~= 'table' then return end
+  if type(rec['k']) == 'table' then
+    for _, k in ipairs(rec['k']) do redis.call('ZREM', k, fid) end
+  end
+  local fp = rec['f']
+  if type(fp) ~= 'string' then return end
+  local g = redis.call('HGET', tag .. ':fg', fp)
+  local gok, group = pcall(cjson.decode, g or '')
+  if not gok or type(group) ~= 'table' or (tonumber(group['count']) or 0) <= 1 then
+    redis.call('HDEL', tag .. ':fg', fp)
+    redis.call('ZREM', tag .. ':fg:recent', fp)
+  else
+    group['count'] = group['count'] - 1
+    redis.call('HSET', tag .. ':fg', fp, cjson.encode(group))
+  end
+end
+local function index(tag, fid, at, idx)
+  if not idx then return end
+  for _, k in ipairs(idx.keys) do redis.call('ZADD', k, at, fid) end
+  redis.call('HSET', tag .. ':fi:of', fid, cjson.encode({f = idx.fp, k = idx.keys}))
+  local g = redis.call('HGET', tag .. ':fg', idx.fp)
+  local ok, group = pcall(cjson.decode, g or '')
+  if not ok or type(group) ~= 'table' then
+    group = {name = idx.name, kind = idx.kind, message = idx.message, count = 0, first = at, last = at}
+  end
+  group['count'] = (tonumber(group['count']) or 0) + 1
+  if at < (tonumber(group['first']) or at) then group['first'] = at end
+  if at > (tonumber(group['last']) or at) then group['last'] = at end
+  redis.call('HSET', tag .. ':fg', idx.fp, cjson.encode(group))
+  redis.call('ZADD', tag .. ':fg:recent', group['last'], idx.fp)
+end
+"#;
+
+/// Writes a failed record and drops the oldest beyond the cap, keeping
+/// the per-queue count of the failed store (`{p}:failed:n`) right: a
+/// record it replaces or drops is uncounted from its own queue.
 pub(super) const STORE_FAILED_LUA: &str = r#"
-local function store_failed(tag, fid, record, at, cap)
+local function failed_queue(record)
+  local ok, rec = pcall(cjson.decode, record)
+  if ok and type(rec) == 'table' and type(rec['queue']) == 'string' then return rec['queue'] end
+  return ''
+end
+local function store_failed(tag, fid, record, at, cap, queue, idx)
+  local old = redis.call('HGET', tag .. ':failed', fid)
+  if old then redis.call('HINCRBY', tag .. ':failed:n', failed_queue(old), -1) end
+  unindex(tag, fid)
   redis.call('HSET', tag .. ':failed', fid, record)
+  redis.call('HINCRBY', tag .. ':failed:n', queue, 1)
   redis.call('ZADD', tag .. ':failed:at', at, fid)
+  index(tag, fid, at, idx)
   local n = redis.call('ZCARD', tag .. ':failed:at')
   if n > cap then
-    local old = redis.call('ZRANGE', tag .. ':failed:at', 0, n - cap - 1)
-    for _, o in ipairs(old) do redis.call('HDEL', tag .. ':failed', o) end
+    local gone = redis.call('ZRANGE', tag .. ':failed:at', 0, n - cap - 1)
+    for _, o in ipairs(gone) do
+      local v = redis.call('HGET', tag .. ':failed', o)
+      if v then
+        redis.call('HINCRBY', tag .. ':failed:n', failed_queue(v), -1)
+        redis.call('HDEL', tag .. ':failed', o)
+      end
+      unindex(tag, o)
+    end
     redis.call('ZREMRANGEBYRANK', tag .. ':failed:at', 0, n - cap - 1)
   end
 end
@@ -190,10 +264,10 @@ end
 
 /// Moves a claimed entry to the failed store, only if the claim still holds.
 pub(super) const FAIL: &str = r#"
-local tag, stream, id, fid, record, at, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+local tag, stream, id, fid, record, at, cap, queue = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
 if redis.call('XACK', stream, 'workers', id) == 1 then
   redis.call('XDEL', stream, id)
-  store_failed(tag, fid, record, at, cap)
+  store_failed(tag, fid, record, at, cap, queue, index_of(9))
   return 1
 end
 return 0
@@ -201,9 +275,11 @@ return 0
 
 /// Moves a delayed member to the failed store, only if no other worker did.
 pub(super) const FAIL_DELAYED: &str = r#"
-local tag, member, fid, record, at, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local tag, member, fid, record, at, cap, queue = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
 if redis.call('ZREM', tag .. ':delayed', member) == 1 then
-  store_failed(tag, fid, record, at, cap)
+  local counted = string.match(member, '^([^\n]+)\n')
+  if counted then redis.call('HINCRBY', tag .. ':delayed:n', counted, -1) end
+  store_failed(tag, fid, record, at, cap, queue, index_of(8))
   return 1
 end
 return 0
@@ -240,12 +316,22 @@ end
 return out
 "#;
 
-/// Removes a record from the failed store and returns it.
+/// Removes a record from the failed store and returns it (KEYS: the
+/// records, their times, the per-queue counts).
 pub(super) const TAKE_FAILED: &str = r#"
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if v then
   redis.call('HDEL', KEYS[1], ARGV[1])
   redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('HINCRBY', KEYS[3], failed_queue(v), -1)
+  unindex(ARGV[2], ARGV[1])
 end
 return v
+"#;
+
+/// Puts a record back in the failed store (no cap: it was there before).
+pub(super) const RESTORE_FAILED: &str = r#"
+local tag, fid, record, at, queue = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+store_failed(tag, fid, record, at, math.huge, queue, index_of(6))
+return 1
 "#;

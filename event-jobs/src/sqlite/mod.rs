@@ -12,9 +12,13 @@
 //! that is not a job envelope) is moved to the failed store, in the same
 //! transaction, with the reason; the rows around it are claimed as usual.
 
+mod alert_ledger;
 mod claim;
 mod columns;
+mod completed_log;
 mod failed;
+mod failed_search;
+mod monitoring;
 mod store;
 mod writer;
 
@@ -64,6 +68,8 @@ pub struct SqliteBackend {
     /// Inserts go through one writer thread that commits everything waiting
     /// in one transaction (group commit): concurrent dispatches share a commit.
     writer: std::sync::mpsc::Sender<(Vec<Row>, Reply)>,
+    /// When this process last dropped figures past their retention (ms).
+    pruned_at: std::sync::atomic::AtomicI64,
 }
 
 impl std::fmt::Debug for SqliteBackend {
@@ -82,8 +88,10 @@ impl SqliteBackend {
             action: "open the database",
             source,
         };
-        let conn = event_sqlite::open(path).map_err(sqlite)?;
+        let mut conn = event_sqlite::open(path).map_err(sqlite)?;
         conn.execute_batch(SCHEMA).map_err(sqlite)?;
+        failed_search::create(&mut conn).map_err(sqlite)?;
+        monitoring::create(&mut conn).map_err(sqlite)?;
         let conn = Arc::new(Mutex::new(conn));
         let (writer, requests) = std::sync::mpsc::channel();
         let for_writer = conn.clone();
@@ -99,6 +107,7 @@ impl SqliteBackend {
             conn,
             notify: Notify::new(),
             writer,
+            pruned_at: std::sync::atomic::AtomicI64::new(0),
         })
     }
 

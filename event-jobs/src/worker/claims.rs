@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
+use super::control::Control;
 use super::{JOB_LOG_TARGET, Worker, WorkerReport};
 use crate::attempt::{Attempt, Verdict, Wrap, attempt, rebuild};
 use crate::backend::Backend;
@@ -47,7 +48,8 @@ struct Ctx {
 
 enum Outcome {
     Done,
-    Retry(Box<JobEnvelope>),
+    /// The job as it runs next, and why (for the `RETRY` log line).
+    Retry(Box<JobEnvelope>, String),
     Fail(String, u32),
 }
 
@@ -70,6 +72,7 @@ impl Worker {
         backend: Arc<dyn Backend>,
         stats: WorkerStats,
         stop: Arc<Notify>,
+        control: Arc<Control>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<WorkerReport, QueueError> {
         let (ack_tx, ack_rx) = mpsc::unbounded_channel();
@@ -103,22 +106,26 @@ impl Worker {
             while tasks.try_join_next().is_some() {}
             if buffer.is_empty() {
                 let prefetch = self.prefetch_now(&ctx);
+                // Paused queues (read every second) are not claimed from.
+                let queues = control.runnable(&self.queues);
                 let mut claimed = Vec::new();
                 let mut result = Ok(());
-                if last_recover.is_none_or(|t| t.elapsed() >= recover_every) {
+                if queues.is_empty() {
+                    // Every queue is paused.
+                } else if last_recover.is_none_or(|t| t.elapsed() >= recover_every) {
                     last_recover = Some(Instant::now());
                     match backend
-                        .recover(&self.queues, prefetch, self.lease, &self.consumer)
+                        .recover(&queues, prefetch, self.lease, &self.consumer)
                         .await
                     {
                         Ok(found) => claimed = found,
                         Err(e) => result = Err(e),
                     }
                 }
-                if result.is_ok() && claimed.len() < prefetch {
+                if result.is_ok() && !queues.is_empty() && claimed.len() < prefetch {
                     match backend
                         .fetch(
-                            &self.queues,
+                            &queues,
                             prefetch - claimed.len(),
                             self.lease,
                             &self.consumer,
@@ -169,6 +176,10 @@ impl Worker {
                     tokio::select! {
                         biased;
                         _ = &mut shutdown => break,
+                        () = control.changed.notified() => {
+                            idle = Duration::from_millis(1);
+                            continue;
+                        }
                         _ = backend.wait(idle) => {}
                     }
                     idle = (idle * 2).min(self.poll);
@@ -231,19 +242,34 @@ impl Worker {
 
 async fn run_job(ctx: &Ctx, key: u64, claimed: Arc<Claimed>) {
     let queue = claimed.job.envelope.queue.as_str();
+    let name = job_name(&claimed.job.envelope);
     let waited =
         Duration::from_millis((now_ms() - claimed.job.envelope.available_at).max(0) as u64);
-    ctx.stats.started(queue, 1, waited, waited);
+    ctx.stats.job_started(queue, name, waited);
     let began = Instant::now();
     job_log::running(&claimed.job.envelope);
-    let outcome = execute(ctx, &claimed).await;
+    let span = crate::trace::job_span(&claimed.job.envelope, claimed.attempt);
+    let outcome = tracing::Instrument::instrument(execute(ctx, &claimed), span).await;
     let ran = began.elapsed();
     let ended = match &outcome {
         Outcome::Done => Ended::Processed,
-        Outcome::Retry(_) => Ended::Retried,
+        Outcome::Retry(..) => Ended::Retried,
         Outcome::Fail(..) => Ended::Failed,
     };
-    ctx.stats.ended(queue, ended, 1, ran, ran);
+    ctx.stats.job_ended(queue, name, ended, ran);
+    if ended == Ended::Processed {
+        ctx.stats.add_completed([crate::monitor::CompletedJob {
+            id: claimed.job.envelope.id.clone(),
+            name: name.to_string(),
+            queue: queue.to_string(),
+            wait_ms: waited.as_millis() as u64,
+            run_ms: ran.as_millis() as u64,
+            attempts: claimed.attempt,
+            // The control task knows the worker's id.
+            worker: String::new(),
+            done_at_ms: now_ms(),
+        }]);
+    }
     if ctx.max_jobs.is_some_and(|max| ctx.stats.finished() >= max) {
         ctx.stop.notify_one();
     }
@@ -277,7 +303,7 @@ async fn run_job(ctx: &Ctx, key: u64, claimed: Arc<Claimed>) {
                 Ok(())
             }
         }
-        Outcome::Retry(envelope) => {
+        Outcome::Retry(envelope, _) => {
             ctx.counters.retried.fetch_add(1, Ordering::Relaxed);
             let id = claimed.job.envelope.id.clone();
             ctx.backend
@@ -301,15 +327,19 @@ async fn run_job(ctx: &Ctx, key: u64, claimed: Arc<Claimed>) {
     }
 }
 
+/// A job's name in the figures: its listener's, or its event's for a
+/// queued event.
+pub(crate) fn job_name(envelope: &JobEnvelope) -> &str {
+    envelope.listener.as_deref().unwrap_or(&envelope.event)
+}
+
 /// One `tracing` event when a job starts and one when it ends, under the
 /// target [`JOB_LOG_TARGET`], for a worker's log (`artisan queue:work` prints
 /// them the way Laravel does: time, job, RUNNING / DONE / FAIL).
 mod job_log {
     use super::{JobEnvelope, Outcome};
 
-    fn what(envelope: &JobEnvelope) -> &str {
-        envelope.listener.as_deref().unwrap_or(&envelope.event)
-    }
+    use super::job_name as what;
 
     pub(super) fn running(envelope: &JobEnvelope) {
         tracing::info!(
@@ -325,7 +355,7 @@ mod job_log {
     pub(super) fn finished(envelope: &JobEnvelope, outcome: &Outcome, micros: u64) {
         let (status, reason) = match outcome {
             Outcome::Done => ("DONE", ""),
-            Outcome::Retry(_) => ("RETRY", ""),
+            Outcome::Retry(_, reason) => ("RETRY", reason.as_str()),
             Outcome::Fail(reason, _) => ("FAIL", reason.as_str()),
         };
         tracing::info!(
@@ -371,12 +401,13 @@ async fn execute(ctx: &Ctx, claimed: &Claimed) -> Outcome {
         run,
     )
     .await;
-    let again = |after: Duration, exceptions: u32| {
+    let again = |after: Duration, exceptions: u32, why: String| {
         let mut next = envelope.clone();
         next.attempts = claimed.attempt;
         next.exceptions = exceptions;
         next.available_at = now_ms() + after.as_millis() as i64;
-        Outcome::Retry(Box::new(next))
+        let reason = format!("{why}; next attempt in {:.1?}", after);
+        Outcome::Retry(Box::new(next), reason)
     };
     match verdict {
         Verdict::Done => Outcome::Done,
@@ -386,11 +417,16 @@ async fn execute(ctx: &Ctx, claimed: &Claimed) -> Outcome {
             again(
                 settings.backoff_after(claimed.attempt, &ctx.fallback),
                 exceptions,
+                format!("{error:#}"),
             )
         }
         Verdict::Release { after } => {
             tracing::debug!(job = %envelope.id, after_ms = after.as_millis() as u64, "job held back by its middleware");
-            again(after, envelope.exceptions)
+            again(
+                after,
+                envelope.exceptions,
+                "held back by its middleware".to_string(),
+            )
         }
     }
 }

@@ -4,7 +4,9 @@
 //! jobs in batches, runs them with their limits, and acknowledges, retries
 //! or fails them).
 
+mod alerts;
 mod claims;
+pub(crate) mod control;
 mod report;
 
 pub(crate) use report::StopWhen;
@@ -22,6 +24,7 @@ use super::shutdown::shutdown_signal;
 use super::stats::WorkerStats;
 use super::{Queue, QueueError};
 use crate::memory::{MemoryBackend, WorkerPlan};
+use control::{Control, Identity};
 
 /// Runs queued jobs of one connection.
 ///
@@ -51,6 +54,10 @@ pub struct Worker {
     backoff: Vec<Duration>,
     stats: Option<WorkerStats>,
     log_every: Option<Duration>,
+    beat_every: Duration,
+    alerts: Option<crate::monitor::AlertRules>,
+    alerts_to: Option<event_kernel::Dispatcher>,
+    figures: bool,
 }
 
 impl std::fmt::Debug for Worker {
@@ -83,7 +90,46 @@ impl Worker {
             backoff: Vec::new(),
             stats: None,
             log_every: None,
+            beat_every: Duration::from_secs(5),
+            alerts: None,
+            alerts_to: None,
+            figures: true,
         }
+    }
+
+    /// Whether this worker's jobs count in the connection's throughput and
+    /// times (`queue:stats`, the `metrics` facade, the completed list);
+    /// default true. Off, it still beats, honours pause and restart, and its
+    /// jobs still show in pending and running (the connection keeps those).
+    /// For a worker whose jobs should not count, and to measure what the
+    /// figures cost (the queue bench does).
+    pub fn figures(mut self, on: bool) -> Self {
+        self.figures = on;
+        self
+    }
+
+    /// When this worker's connection raises alert events (default: the
+    /// connection's, from `EVENTS_QUEUE_*_ALERT*`). One worker of the
+    /// connection (the holder of a lease in the backend) checks them at
+    /// each heartbeat and dispatches each crossing once.
+    pub fn alerts(mut self, rules: crate::monitor::AlertRules) -> Self {
+        self.alerts = Some(rules);
+        self
+    }
+
+    /// Where alert events are dispatched (default: `Dispatcher::global()`,
+    /// where the app's listeners and event store are).
+    pub fn alerts_to(mut self, dispatcher: event_kernel::Dispatcher) -> Self {
+        self.alerts_to = Some(dispatcher);
+        self
+    }
+
+    /// How often the worker tells the connection it is alive (default 5 s):
+    /// `queue:workers` shows it stalled after 3 missed beats, and drops it
+    /// after 20.
+    pub fn heartbeat_every(mut self, every: Duration) -> Self {
+        self.beat_every = every.max(Duration::from_millis(100));
+        self
     }
 
     /// Stops once no job is runnable and none is running (Laravel's
@@ -240,6 +286,7 @@ impl Worker {
         let backend = self.queue.backend()?.clone();
         self.registry.check().map_err(QueueError::Registry)?;
         let stats = self.stats();
+        stats.set_figures(self.figures);
         let logger = self.log_every.map(|every| {
             let stats = stats.clone();
             tokio::spawn(async move {
@@ -250,8 +297,38 @@ impl Worker {
             })
         });
         let stop = Arc::new(Notify::new());
+        let control = Control::new();
+        // Paused queues are known before the first claim.
+        control.read_paused(&*backend).await;
+        let control_stop = Arc::new(Notify::new());
+        let control_task = tokio::spawn(control::run(
+            backend.clone(),
+            stats.clone(),
+            control.clone(),
+            Identity {
+                connection: backend.kind(),
+                queues: self.queues.clone(),
+                concurrency: self.concurrency,
+                beat_every: self.beat_every,
+                alerts: {
+                    let rules = self
+                        .alerts
+                        .clone()
+                        .unwrap_or_else(|| self.queue.alert_rules().clone());
+                    rules.is_on().then(|| {
+                        let to = self
+                            .alerts_to
+                            .clone()
+                            .unwrap_or_else(|| event_kernel::Dispatcher::global().clone());
+                        (rules, to)
+                    })
+                },
+            },
+            control_stop.clone(),
+        ));
         let max_time = self.limits.max_time;
         let stopped = stop.clone();
+        let restart = control.clone();
         let shutdown = async move {
             let timer = async {
                 match max_time {
@@ -263,6 +340,7 @@ impl Worker {
                 () = shutdown => {}
                 () = timer => tracing::info!("queue worker reached its max_time; stopping"),
                 () = stopped.notified() => {}
+                () = restart.restarted.notified() => {}
             }
         };
         let memory = MemoryBackend::of(&backend);
@@ -280,6 +358,7 @@ impl Worker {
                 fallback,
                 stats,
                 stop,
+                control,
             };
             // Told through a channel, so the loop is `Send` and `'static`
             // whatever `shutdown` is.
@@ -300,11 +379,14 @@ impl Worker {
                 }
             }
         } else {
-            self.run_claims(backend, stats, stop, shutdown).await
+            self.run_claims(backend, stats, stop, control, shutdown)
+                .await
         };
         if let Some(logger) = logger {
             logger.abort();
         }
+        control_stop.notify_one();
+        let _ = control_task.await;
         report
     }
 }

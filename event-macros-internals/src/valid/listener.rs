@@ -44,6 +44,7 @@ pub fn listener(cx: &mut Ctxt, attrs: ListenerAttrs, item: &ListenerItem) -> Opt
         after_commit: attrs.after_commit.is_some(),
         middleware: middleware(cx, attrs.middleware.as_deref().unwrap_or_default()),
         name: attrs.name.map(|l| l.value()),
+        replayable: attrs.replayable,
     };
     Some(ListenerModel {
         krate: attrs.krate.unwrap_or_else(default_crate),

@@ -103,6 +103,9 @@ pub struct Knobs {
     pub middleware: Vec<String>,
     /// `name = "..."`: the listener's `listener_name()`.
     pub name: Option<String>,
+    /// `replayable = false`: the listener's `replayable()` (event-store
+    /// replays skip it).
+    pub replayable: Option<bool>,
 }
 
 impl Knobs {

@@ -6,6 +6,9 @@
 
 #[path = "../../src/bin/queue_worker/fixtures.rs"]
 pub mod fixtures;
+mod monitoring;
+#[allow(unused_imports)]
+pub use monitoring::*;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -41,6 +44,15 @@ macro_rules! every_scenario {
             queued_event_runs_in_worker,
             after_commit_waits_for_the_unit,
             shutdown_finishes_or_hands_back,
+            stats_follow_the_jobs,
+            stats_measure_wait_and_run,
+            pause_holds_jobs_until_resumed,
+            workers_are_listed_while_they_run,
+            clear_empties_one_queue,
+            restart_stops_running_workers,
+            failed_jobs_are_searched_grouped_and_handled_in_bulk,
+            alerts_fire_once_per_crossing,
+            ten_thousand_failed_jobs_are_searched_and_retried,
         );
     };
 }
@@ -710,6 +722,7 @@ fn raw_envelope(event: &str, listener: Option<&str>, payload: serde_json::Value)
         created_at: now,
         event_id: None,
         correlation_id: None,
+        traceparent: None,
     }
 }
 

@@ -243,3 +243,14 @@ impl EventListener for QueuedEventListener {
 pub fn worker_registry(sink: Sink) -> JobRegistry {
     JobRegistry::new().listener::<TestJobEvent>(Arc::new(TestListener::new("record", sink)))
 }
+
+/// Records each alert it hears as `alert <this process id>`.
+pub struct AlertListener(pub Sink);
+
+#[event_core::async_trait]
+impl EventListener for AlertListener {
+    async fn handle(&self, _event: Arc<dyn Event>) -> anyhow::Result<()> {
+        self.0.record("alert", u64::from(std::process::id()));
+        Ok(())
+    }
+}

@@ -23,8 +23,23 @@ async fn main() -> anyhow::Result<()> {
         .transpose()?
         .unwrap_or(90_000);
     let concurrency: usize = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(4);
-    let queue = Queue::open(url).await?;
-    let registry = fixtures::worker_registry(fixtures::Sink::File(PathBuf::from(record)));
+    // The monitoring tests beat fast, to see a killed worker stall soon.
+    let beat_ms: u64 = std::env::var("QUEUE_WORKER_HEARTBEAT_MS")
+        .ok()
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(5_000);
+    // Alerts as an app configures them (EVENTS_QUEUE_*_ALERT*), each
+    // QueueLongWait recorded as `alert <pid>`.
+    let alerts = event_core::queue::QueueConfig::from_env()?.alerts;
+    let queue = Queue::open(url).await?.with_alerts(alerts);
+    let sink = fixtures::Sink::File(PathBuf::from(record));
+    event_core::Dispatcher::global()
+        .listen::<event_core::queue::monitor::QueueLongWait>(std::sync::Arc::new(
+            fixtures::AlertListener(sink.clone()),
+        ))
+        .await;
+    let registry = fixtures::worker_registry(sink);
     println!("ready");
     let report = Worker::new(queue, registry)
         .queues(["events"])
@@ -32,6 +47,7 @@ async fn main() -> anyhow::Result<()> {
         .visibility_timeout(Duration::from_millis(lease_ms))
         .poll_interval(Duration::from_millis(20))
         .grace_period(Duration::from_secs(5))
+        .heartbeat_every(Duration::from_millis(beat_ms))
         .run_until(shutdown)
         .await?;
     println!("{report:?}");

@@ -1,0 +1,253 @@
+// Events dashboard: reads the JSON endpoints (docs/dashboard.md) and keeps
+// the page live. No framework, no build step, no inline script (CSP).
+'use strict';
+
+const POLL_MS = 2000;
+const $ = (sel) => document.querySelector(sel);
+const ui = { meta: null, failedAfter: null, failedPages: [], timer: null, busy: false, chain: null };
+
+// ---- formatting: numbers with units, times relative with the exact one on hover
+
+function el(tag, props, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props || {})) {
+    if (k === 'class') node.className = v;
+    else if (k === 'on') for (const [ev, f] of Object.entries(v)) node.addEventListener(ev, f);
+    else if (v !== undefined && v !== null) node.setAttribute(k, v);
+  }
+  for (const c of children) if (c !== null && c !== undefined) node.append(c instanceof Node ? c : String(c));
+  return node;
+}
+function ms(v) {
+  if (v === null || v === undefined) return '–';
+  if (v < 1000) return `${Math.round(v)} ms`;
+  if (v < 60000) return `${(v / 1000).toFixed(v < 10000 ? 1 : 0)} s`;
+  if (v < 3600000) return `${(v / 60000).toFixed(1)} min`;
+  if (v < 86400000) return `${(v / 3600000).toFixed(1)} h`;
+  return `${(v / 86400000).toFixed(1)} d`;
+}
+const rate = (v) => `${v >= 10 ? v.toFixed(0) : v.toFixed(1)}/min`;
+const count = (n) => Number(n).toLocaleString('en');
+const pct = (p) => `${ms(p.p50)} / ${ms(p.p95)} / ${ms(p.p99)}`;
+function ago(atMs) {
+  const d = Date.now() - atMs;
+  const text = d < 5000 ? 'just now' : `${ms(d)} ago`;
+  const exact = new Date(atMs);
+  return el('time', { datetime: exact.toISOString(), title: exact.toLocaleString() }, text);
+}
+function cell(content, cls) { return el('td', cls ? { class: cls } : {}, content); }
+function fill(table, rows, emptyId) {
+  const body = $(`${table} tbody`);
+  // Each cell carries its column's name: narrow screens show rows as cards.
+  const labels = [...document.querySelectorAll(`${table} thead th`)].map((th) => th.textContent);
+  for (const row of rows) [...row.children].forEach((td, i) => td.setAttribute('data-label', labels[i] || ''));
+  body.replaceChildren(...rows);
+  $(table).closest('.scroll').hidden = rows.length === 0 && !!emptyId;
+  const empty = $(emptyId);
+  if (empty) empty.hidden = rows.length > 0;
+}
+function showError(text) {
+  const box = $('#error');
+  box.hidden = !text;
+  box.textContent = text || '';
+}
+
+// ---- the API
+
+async function api(path, method = 'GET') {
+  const res = await fetch(path, { method, credentials: 'same-origin', headers: { accept: 'application/json' } });
+  let body = null;
+  try { body = await res.json(); } catch { body = { error: `${res.status} ${res.statusText}` }; }
+  if (!res.ok) throw new Error(body && body.error ? body.error : `${res.status}`);
+  return body;
+}
+function formQuery(form, extra = {}) {
+  const q = new URLSearchParams();
+  for (const [k, v] of new FormData(form)) if (String(v).trim()) q.set(k, String(v).trim());
+  for (const [k, v] of Object.entries(extra)) if (v) q.set(k, v);
+  return q.toString();
+}
+async function act(path, question) {
+  if (question && !window.confirm(question)) return;
+  try {
+    const r = await api(path, 'POST');
+    setLive(`${r.action}: ${count(r.touched)} touched`);
+    await refresh();
+  } catch (e) { showError(`${path}: ${e.message}`); }
+}
+function button(label, onClick, cls = 'small action') {
+  return el('button', { type: 'button', class: cls, on: { click: onClick } }, label);
+}
+
+// ---- views
+
+function renderQueues(report) {
+  let pending = 0, running = 0, failed = 0, processed = 0;
+  const rows = report.queues.map((q) => {
+    pending += q.pending; running += q.running; failed += q.failed; processed += q.processed_per_minute;
+    const state = q.paused ? el('span', { class: 'pill warn' }, 'paused') : el('span', { class: 'pill ok' }, 'running');
+    const enc = encodeURIComponent(q.queue);
+    const actions = el('td', { class: 'act' },
+      q.paused ? button('Resume', () => act(`api/queues/${enc}/resume`))
+               : button('Pause', () => act(`api/queues/${enc}/pause`, `Pause ${q.queue}? Workers stop claiming its jobs within a second.`)),
+      button('Clear…', () => act(`api/queues/${enc}/clear`, `Delete the ${count(q.pending + q.delayed)} waiting job(s) of ${q.queue}? Running and failed jobs stay.`), 'small action danger'));
+    return el('tr', { 'data-queue': q.queue },
+      cell(q.queue, 'name'), cell(state), cell(count(q.pending), 'num'), cell(count(q.delayed), 'num'),
+      cell(count(q.running), 'num'), cell(count(q.failed), 'num'), cell(ms(q.oldest_pending_ms), 'num'),
+      cell(rate(q.processed_per_minute), 'num'), cell(rate(q.failed_per_minute), 'num'),
+      cell(pct(q.wait_ms), 'num'), cell(pct(q.run_ms), 'num'), actions);
+  });
+  fill('#queues-table', rows, '#queues-empty');
+  $('#total-pending').textContent = count(pending);
+  $('#total-running').textContent = count(running);
+  $('#failed-total').textContent = count(failed);
+  $('#total-rate').textContent = processed >= 10 ? processed.toFixed(0) : processed.toFixed(1);
+}
+function renderJobs(report) {
+  fill('#jobs-table', report.jobs.map((j) => el('tr', {},
+    cell(j.queue), cell(j.job, 'name'), cell(rate(j.processed_per_minute), 'num'), cell(rate(j.failed_per_minute), 'num'),
+    cell(`${ms(j.wait_ms.p50)} / ${ms(j.wait_ms.p95)}`, 'num'), cell(`${ms(j.run_ms.p50)} / ${ms(j.run_ms.p95)}`, 'num'))));
+}
+function renderWorkers(body) {
+  const alive = body.workers.filter((w) => w.state !== 'stalled').length;
+  $('#total-workers').textContent = count(alive);
+  fill('#workers-table', body.workers.map((w) => el('tr', {},
+    cell(`${w.host} · pid ${w.pid}`, 'name'),
+    cell(w.state === 'stalled' ? el('span', { class: 'pill bad' }, `stalled (silent ${ms(w.silent_ms)})`) : el('span', { class: 'pill ok' }, w.state)),
+    cell(w.queues.join(', ')), cell(`${count(w.running)} of ${w.concurrency}`, 'num'),
+    cell(count(w.processed), 'num'), cell(count(w.failed), 'num'),
+    cell(ago(w.started_at_ms)), cell(ago(w.last_beat_ms)))), '#workers-empty');
+}
+function renderCompleted(body) {
+  fill('#completed-table', body.jobs.map((j) => el('tr', {},
+    cell(ago(j.done_at_ms)), cell(j.name, 'name'), cell(j.queue), cell(ms(j.wait_ms), 'num'), cell(ms(j.run_ms), 'num'),
+    cell(count(j.attempts), 'num'), cell(j.worker, 'name'))), '#completed-empty');
+}
+function renderGroups(body) {
+  fill('#groups-table', body.groups.map((g) => el('tr', {},
+    cell(count(g.count), 'num'), cell(g.name, 'name'), cell(g.kind), cell(g.message, 'msg'), cell(ago(g.last_seen_ms)),
+    cell(button('Show', () => { const f = $('#failed-form'); f.reset(); f.elements.group.value = g.fingerprint; ui.failedAfter = null; refresh(); }, 'small quiet')))),
+  '#groups-empty');
+}
+function renderFailed(body) {
+  fill('#failed-table', body.jobs.map((j) => {
+    const key = encodeURIComponent(j.key);
+    return el('tr', { 'data-id': j.id },
+      cell(ago(j.failed_at_ms)),
+      cell(el('a', { href: `#failed/${j.key}`, on: { click: (e) => { e.preventDefault(); detail(j.key); } } }, j.name), 'name'),
+      cell(j.queue), cell(j.reason, 'msg'), cell(count(j.attempts), 'num'),
+      el('td', { class: 'act' },
+        button('Retry', () => act(`api/failed/${key}/retry`)),
+        button('Forget', () => act(`api/failed/${key}/forget`, `Delete failed job ${j.id}?`), 'small action danger')));
+  }), '#failed-empty');
+  const more = $('#failed-more');
+  more.hidden = !body.next;
+  more.dataset.next = body.next || '';
+}
+async function detail(key) {
+  try {
+    const j = await api(`api/failed/${encodeURIComponent(key)}`);
+    const fields = [['Job', j.name], ['Queue', j.queue], ['Id', j.id], ['Failed', new Date(j.failed_at_ms).toLocaleString()],
+      ['Attempts', count(j.attempts)], ['Error', j.reason], ['Tags', (j.tags || []).join(', ') || '–'],
+      ['Event id', j.event_id || '–'], ['Correlation id', j.correlation_id || '–']];
+    $('#detail-fields').replaceChildren(...fields.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+    $('#detail-payload').textContent = JSON.stringify(j.payload, null, 2);
+    $('#detail').showModal();
+  } catch (e) { showError(e.message); }
+}
+async function bulk(action) {
+  const q = formQuery($('#failed-form'));
+  try {
+    const { count: n } = await api(`api/failed/count?${q}`);
+    if (n === 0) { setLive('no failed job matches'); return; }
+    await act(`api/failed/${action}?${q}`, `${action === 'retry' ? 'Retry' : 'Forget'} the ${count(n)} failed job(s) the filters match?`);
+  } catch (e) { showError(e.message); }
+}
+
+// ---- events
+
+function renderEvents(body) {
+  fill('#events-table', body.events.map((e) => el('tr', {},
+    cell(e.position, 'num'), cell(ago(Date.parse(e.dispatched_at))), cell(e.name, 'name'), cell((e.tags || []).join(', ')),
+    cell(button('Timeline', () => chain(e.correlation_id), 'small quiet')))), '#events-empty');
+}
+async function loadEvents() {
+  if (!ui.meta || !ui.meta.store) { $('#events-table').closest('.scroll').hidden = true; return; }
+  renderEvents(await api(`api/events?${formQuery($('#events-form'))}`));
+  if (ui.chain) await chain(ui.chain, true);
+}
+async function chain(id, quiet) {
+  ui.chain = id;
+  const body = await api(`api/chains/${encodeURIComponent(id)}`);
+  const items = body.events.map((e) => el('li', { class: `d${Math.min(e.depth, 4)}${e.replay_of ? ' replay' : ''}` },
+    el('strong', {}, e.name), ' ', el('span', { class: 'meta' }, e.replay_of ? `replay of ${e.replay_of}` : (e.parent ? `caused by ${e.parent}` : 'origin')),
+    el('div', { class: 'meta' }, `${e.id} · `, ago(Date.parse(e.dispatched_at)))));
+  for (const j of body.failed_jobs) {
+    items.push(el('li', { class: 'failed' }, el('strong', {}, `failed job: ${j.name}`), ' ',
+      el('span', { class: 'meta' }, `on ${j.queue} after ${count(j.attempts)} attempt(s): ${j.reason}`)));
+  }
+  $('#chain-h').textContent = `Chain ${id}${body.truncated ? ' (first 1,000 events)' : ''}`;
+  $('#chain-list').replaceChildren(...items);
+  $('#chain').hidden = false;
+  if (!quiet) $('#chain').scrollIntoView({ block: 'nearest' });
+}
+
+// ---- live: polling now; push over the broadcast server plugs in here
+
+function setLive(text, cls = '') {
+  const live = $('#live');
+  live.textContent = text;
+  live.className = `live ${cls}`;
+}
+async function refresh() {
+  if (ui.busy) return;
+  ui.busy = true;
+  try {
+    const win = $('#window').value;
+    const failedQ = formQuery($('#failed-form'), { after: ui.failedAfter });
+    const [queues, jobs, workers, completed, groups, failed] = await Promise.all([
+      api(`api/queues?window=${win}`), api(`api/jobs?window=${win}`), api('api/workers'),
+      api('api/completed?limit=20'), api('api/failed/groups'), api(`api/failed?${failedQ}`)]);
+    renderQueues(queues); renderJobs(jobs); renderWorkers(workers); renderCompleted(completed);
+    renderGroups(groups); renderFailed(failed);
+    await loadEvents();
+    showError('');
+    setLive(`polling every ${POLL_MS / 1000} s · updated ${new Date().toLocaleTimeString()}`);
+    document.body.dataset.updated = String(Date.now());
+  } catch (e) {
+    setLive('polling: the last update failed', 'down');
+    showError(e.message);
+  } finally { ui.busy = false; }
+}
+function startPolling() {
+  stopPolling();
+  refresh();
+  ui.timer = setInterval(refresh, POLL_MS);
+}
+function stopPolling() {
+  if (ui.timer) clearInterval(ui.timer);
+  ui.timer = null;
+}
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'hidden') { stopPolling(); setLive('paused while the tab is hidden', 'stopped'); }
+  else startPolling();
+});
+
+async function start() {
+  try { ui.meta = await api('api/meta'); } catch (e) { setLive('not connected', 'down'); showError(e.message); return; }
+  document.body.classList.toggle('read-only', ui.meta.read_only);
+  $('#conn').textContent = `${ui.meta.connection} connection${ui.meta.read_only ? ' · read-only' : ''}`;
+  $('#events-off').hidden = ui.meta.store;
+  $('#events-form').hidden = !ui.meta.store;
+  $('#window').addEventListener('change', refresh);
+  $('#failed-form').addEventListener('submit', (e) => { e.preventDefault(); ui.failedAfter = null; refresh(); });
+  $('#failed-form').addEventListener('reset', () => { ui.failedAfter = null; setTimeout(refresh, 0); });
+  $('#failed-more').addEventListener('click', () => { ui.failedAfter = $('#failed-more').dataset.next; refresh(); });
+  $('#bulk-retry').addEventListener('click', () => bulk('retry'));
+  $('#bulk-forget').addEventListener('click', () => bulk('forget'));
+  $('#events-form').addEventListener('submit', (e) => { e.preventDefault(); loadEvents().catch((x) => showError(x.message)); });
+  if (ui.meta.read_only) for (const b of document.querySelectorAll('.action')) b.remove();
+  if (document.visibilityState === 'visible') startPolling();
+  else setLive('paused while the tab is hidden', 'stopped');
+}
+start();

@@ -1,0 +1,165 @@
+//! Events from the store: the history, one event, one correlation chain.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::Uri;
+use chrono::{DateTime, Utc};
+use event_core::queue::FailedQuery;
+use event_core::queue::monitor::parse_window;
+use event_core::store::{EventRecord, EventStore};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::failed::row;
+use super::{Answer, ApiError, params};
+use crate::state::DashboardState;
+
+/// The most events one chain shows.
+const CHAIN_LIMIT: usize = 1_000;
+
+fn store(state: &DashboardState) -> Result<&EventStore, ApiError> {
+    state.store.as_ref().ok_or_else(|| {
+        ApiError::NotFound(
+            "no event store: start the dashboard with --store-url (or EVENTS_STORE_URL), or give DashboardState::store".into(),
+        )
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventParams {
+    name: Option<String>,
+    tag: Option<String>,
+    stream: Option<String>,
+    correlation: Option<String>,
+    since: Option<String>,
+    after: Option<i64>,
+    limit: Option<usize>,
+}
+
+/// `since`: a window back from now (`1h`) or an RFC 3339 time.
+fn since(text: &str) -> Result<DateTime<Utc>, ApiError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let window = parse_window(text)
+        .map_err(|e| ApiError::Bad(format!("since: {e} (or give an RFC 3339 time)")))?;
+    let back =
+        chrono::Duration::from_std(window).map_err(|e| ApiError::Bad(format!("since: {e}")))?;
+    Ok(Utc::now() - back)
+}
+
+/// `GET api/events?name&tag&stream&correlation&since&after&limit`: stored
+/// events, oldest first from `since` (default: the last hour), paged by
+/// position (`next` is the `after` of the next page).
+pub(super) async fn list(State(state): State<DashboardState>, uri: Uri) -> Answer {
+    let store = store(&state)?;
+    let p: EventParams = params(&uri)?;
+    let limit = p.limit.unwrap_or(100);
+    if limit == 0 || limit > 1_000 {
+        return Err(ApiError::Bad(format!(
+            "limit: {limit} is not within 1..=1000"
+        )));
+    }
+    let mut query = store.query().limit(limit);
+    let some = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    if let Some(v) = some(p.name) {
+        query = query.name(v);
+    }
+    if let Some(v) = some(p.tag) {
+        query = query.tag(v);
+    }
+    if let Some(v) = some(p.stream) {
+        query = query.stream(v);
+    }
+    if let Some(v) = some(p.correlation) {
+        query = query.correlation(v);
+    }
+    query = query.since(since(p.since.as_deref().unwrap_or("1h"))?);
+    if let Some(after) = p.after {
+        query = query.after(after);
+    }
+    let page = query.page().await?;
+    Ok(Json(json!({ "events": page.records, "next": page.next })))
+}
+
+/// `GET api/events/{id}`: one stored event with its payload.
+pub(super) async fn one(State(state): State<DashboardState>, Path(id): Path<String>) -> Answer {
+    let record = store(&state)?
+        .get(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no stored event {id}")))?;
+    Ok(Json(json!(record)))
+}
+
+/// How deep each event sits under the chain's origin (its causation links).
+fn depths(records: &[EventRecord]) -> HashMap<&str, usize> {
+    let parent: HashMap<&str, Option<&str>> = records
+        .iter()
+        .map(|r| (r.id.as_str(), r.causation_id.as_deref()))
+        .collect();
+    records
+        .iter()
+        .map(|r| {
+            let mut depth = 0;
+            let mut at = r.causation_id.as_deref();
+            while let Some(p) = at {
+                depth += 1;
+                if depth > records.len() {
+                    break;
+                }
+                at = parent.get(p).copied().flatten();
+            }
+            (r.id.as_str(), depth)
+        })
+        .collect()
+}
+
+/// `GET api/chains/{correlation_id}`: every event of one chain, in order,
+/// each with its `parent` (causation) and `depth`; its replays; and the
+/// failed jobs of the chain.
+pub(super) async fn chain(
+    State(state): State<DashboardState>,
+    Path(correlation_id): Path<String>,
+) -> Answer {
+    let store = store(&state)?;
+    let page = store
+        .query()
+        .correlation(correlation_id.clone())
+        .include_replays()
+        .limit(CHAIN_LIMIT)
+        .page()
+        .await?;
+    if page.records.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "no stored event in the chain {correlation_id}"
+        )));
+    }
+    let depth = depths(&page.records);
+    let events: Vec<_> = page
+        .records
+        .iter()
+        .map(|r| {
+            let mut v = json!(r);
+            v["parent"] = json!(r.causation_id);
+            v["depth"] = json!(depth.get(r.id.as_str()).copied().unwrap_or(0));
+            v
+        })
+        .collect();
+    let failed = state
+        .failed
+        .search(&FailedQuery {
+            correlation_id: Some(correlation_id.clone()),
+            limit: 100,
+            ..FailedQuery::default()
+        })
+        .await?;
+    Ok(Json(json!({
+        "correlation_id": correlation_id,
+        "events": events,
+        "truncated": page.next.is_some(),
+        "failed_jobs": failed.jobs.iter().map(row).collect::<Vec<_>>(),
+    })))
+}

@@ -1,0 +1,32 @@
+//! [`DashboardError`]: why the dashboard could not start.
+
+use std::net::SocketAddr;
+
+/// Why a dashboard could not be built or served.
+#[derive(Debug, thiserror::Error)]
+pub enum DashboardError {
+    /// The queue connection could not be opened or keeps no jobs (`sync`).
+    #[error("the queue connection: {0}")]
+    Queue(#[source] event_core::queue::QueueError),
+    /// The event store could not be opened.
+    #[error("the event store: {0}")]
+    Store(#[source] event_core::store::StoreError),
+    /// `EVENTS_*` variables or `.env` could not be read.
+    #[error("the configuration: {0}")]
+    Config(#[source] event_core::config::ConfigError),
+    /// `DashboardState::token` was given an empty token.
+    #[error("the dashboard's token is empty")]
+    EmptyToken,
+    /// The address could not be bound (in use, not allowed).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server stopped on an error.
+    #[error("the dashboard server stopped: {0}")]
+    Serve(#[source] std::io::Error),
+}

@@ -1,0 +1,109 @@
+//! [`DashboardState`]: what the dashboard reads and who may read it.
+
+use std::sync::Arc;
+
+use axum::http::request::Parts;
+use event_core::queue::{FailedJobs, Monitor, Queue};
+use event_core::store::EventStore;
+
+use crate::error::DashboardError;
+
+/// A gate: true lets the request in. It sees the request's method, URI and
+/// headers (a session cookie, a header set by your auth middleware).
+pub type Gate = Arc<dyn Fn(&Parts) -> bool + Send + Sync>;
+
+/// Who may use the dashboard.
+#[derive(Clone)]
+pub(crate) enum Access {
+    /// Mounted without a gate: loopback clients only.
+    Loopback,
+    /// Mounted with the app's gate.
+    Gate(Gate),
+    /// Standalone: the token printed at start, given once in the URL and
+    /// then kept in a cookie (or sent as `Authorization: Bearer`).
+    Token(String),
+}
+
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Access::Loopback => "Loopback",
+            Access::Gate(_) => "Gate",
+            Access::Token(_) => "Token(..)",
+        })
+    }
+}
+
+/// What the dashboard shows and steers, and who may see it. Cheap to clone.
+///
+/// ```no_run
+/// # async fn demo(queue: event_core::queue::Queue) -> Result<(), event_dashboard::DashboardError> {
+/// use event_dashboard::DashboardState;
+/// let state = DashboardState::new(queue)?
+///     .gate(|parts| parts.headers.get("x-admin").is_some())
+///     .read_only(true);
+/// let app: axum::Router = axum::Router::new().nest("/events", event_dashboard::router(state));
+/// # let _ = app; Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct DashboardState {
+    pub(crate) monitor: Monitor,
+    pub(crate) failed: FailedJobs,
+    pub(crate) store: Option<EventStore>,
+    pub(crate) access: Access,
+    pub(crate) read_only: bool,
+}
+
+impl DashboardState {
+    /// A dashboard over `queue`'s figures and failed jobs: loopback clients
+    /// only (until [`gate`](Self::gate)), actions allowed, no event store.
+    /// The `sync` connection keeps no jobs and is refused.
+    pub fn new(queue: Queue) -> Result<Self, DashboardError> {
+        let monitor = queue.monitor().map_err(DashboardError::Queue)?;
+        let failed = queue.failed().map_err(DashboardError::Queue)?;
+        Ok(Self {
+            monitor,
+            failed,
+            store: None,
+            access: Access::Loopback,
+            read_only: false,
+        })
+    }
+
+    /// Also shows the event history and correlation chains of `store`.
+    pub fn store(mut self, store: EventStore) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Lets in the requests `gate` accepts (from any address), and answers
+    /// 403 to the others.
+    pub fn gate(mut self, gate: impl Fn(&Parts) -> bool + Send + Sync + 'static) -> Self {
+        self.access = Access::Gate(Arc::new(gate));
+        self
+    }
+
+    /// Lets in the requests that carry `token` (once as `?token=`, then the
+    /// cookie it sets; or `Authorization: Bearer`), and answers 401 to the
+    /// others: what [`serve`](crate::serve) does. An empty token is refused.
+    pub fn token(mut self, token: impl Into<String>) -> Result<Self, DashboardError> {
+        let token = token.into();
+        if token.trim().is_empty() {
+            return Err(DashboardError::EmptyToken);
+        }
+        self.access = Access::Token(token);
+        Ok(self)
+    }
+
+    /// With `true`, the pages show no action and the server refuses every
+    /// action (retry, forget, pause, resume, clear) with 403.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
+    /// Whether actions are refused.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+}

@@ -1,0 +1,159 @@
+// Headless Chromium over the DevTools protocol against the events
+// dashboard (no browser download: Debian's /usr/bin/chromium):
+//   node dashboard.mjs <dashboard url with ?token=> <screenshot folder>
+// Opens the page, waits for the failed count the Rust side seeded, prints
+// READY <count>; the Rust side then fails one more job on its worker, and
+// the open page must show it within the polling interval, without reload.
+// Then retry from the page (the job runs again on the worker) and pause
+// from the page (the Rust side checks no job is claimed). At each
+// `READY`/`SHOWN`/`PAUSED` line the Rust side acts and answers `go` on
+// stdin. A hidden tab stops polling. Saves screenshots at 375 and 1440 px (light and dark), prints PASS.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import WebSocket from 'ws';
+
+const [url, shots] = process.argv.slice(2);
+fs.mkdirSync(shots, { recursive: true });
+const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'chromium-'));
+const chrome = spawn('/usr/bin/chromium', [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  `--user-data-dir=${profile}`, '--remote-debugging-port=0', '--window-size=1440,900', 'about:blank',
+], { stdio: ['ignore', 'ignore', 'pipe'] });
+const cleanup = async () => {
+  const exited = new Promise((r) => (chrome.exitCode !== null ? r() : chrome.once('exit', r)));
+  try { chrome.kill('SIGKILL'); } catch {}
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+  try { fs.rmSync(profile, { recursive: true, force: true, maxRetries: 5 }); } catch {}
+};
+const fail = async (why) => { console.log(`FAIL ${why}`); await cleanup(); process.exit(1); };
+setTimeout(() => fail('timed out'), 75000).unref();
+
+const stdin = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+const step = async (line) => { console.log(line); const go = await stdin.next(); if (go.done) await fail(`no answer to ${line}`); };
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+let port = null;
+for (let i = 0; i < 200 && !port; i++) {
+  try { port = fs.readFileSync(path.join(profile, 'DevToolsActivePort'), 'utf8').split('\n')[0]; } catch { await sleep(50); }
+}
+if (!port) await fail('chromium did not open its DevTools port');
+let page = null;
+for (let i = 0; i < 100 && !page; i++) {
+  try { page = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()).find((t) => t.type === 'page'); } catch {}
+  if (!page) await sleep(50);
+}
+if (!page) await fail('no page target');
+const ws = new WebSocket(page.webSocketDebuggerUrl);
+await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
+let id = 0;
+const pending = new Map();
+const problems = [];
+ws.on('message', (m) => {
+  const msg = JSON.parse(m);
+  if (pending.has(msg.id)) { pending.get(msg.id)(msg); pending.delete(msg.id); }
+  if (msg.method === 'Log.entryAdded' && ['error', 'warning'].includes(msg.params.entry.level)) problems.push(msg.params.entry.text);
+  if (msg.method === 'Page.javascriptDialogOpening') {
+    console.log(`ok the page asked: ${msg.params.message}`);
+    ws.send(JSON.stringify({ id: ++id, method: 'Page.handleJavaScriptDialog', params: { accept: true } }));
+  }
+  if (msg.method === 'Runtime.exceptionThrown') problems.push(msg.params.exceptionDetails.exception?.description || msg.params.exceptionDetails.text);
+});
+const cdp = (method, params = {}) => new Promise((resolve) => { const n = ++id; pending.set(n, resolve); ws.send(JSON.stringify({ id: n, method, params })); });
+const js = async (expression) => (await cdp('Runtime.evaluate', { expression, returnByValue: true })).result?.result?.value;
+const text = (sel) => js(`document.querySelector(${JSON.stringify(sel)})?.textContent ?? null`);
+const until = async (what, check, ms) => {
+  const t0 = Date.now();
+  for (;;) {
+    if (await check()) return Date.now() - t0;
+    if (Date.now() - t0 > ms) await fail(`${what}: not within ${ms} ms (failed count "${await text('#failed-total')}", live "${await text('#live')}", error "${await text('#error')}")`);
+    await sleep(50);
+  }
+};
+const shot = async (name, width, dark) => {
+  await cdp('Emulation.setDeviceMetricsOverride', { width, height: 900, deviceScaleFactor: 1, mobile: width < 600 });
+  await cdp('Emulation.setEmulatedMedia', { features: [{ name: 'prefers-color-scheme', value: dark ? 'dark' : 'light' }] });
+  await sleep(300);
+  const overflow = await js('document.documentElement.scrollWidth - window.innerWidth');
+  if (overflow > 0) await fail(`at ${width} px the page is ${overflow} px wider than the screen`);
+  const png = await cdp('Page.captureScreenshot', { format: 'png', captureBeyondViewport: true });
+  const file = path.join(shots, `${name}.png`);
+  fs.writeFileSync(file, Buffer.from(png.result.data, 'base64'));
+  console.log(`ok screenshot ${file}`);
+  return js('getComputedStyle(document.body).backgroundColor');
+};
+
+await cdp('Page.enable');
+await cdp('Runtime.enable');
+await cdp('Log.enable');
+await cdp('Page.navigate', { url });
+await until('the page shows the seeded failed job and says it is polling',
+  async () => (await text('#failed-total')) === '1' && (await text('#live'))?.startsWith('polling every'), 15000);
+const live = await text('#live');
+console.log(`ok the page shows 1 failed job and says "${live}"`);
+if ((await js('location.search')).includes('token')) await fail('the token stayed in the address bar');
+await js('window.__sameDocument = true');
+await step('READY 1');
+
+const took = await until('the new failure appears', async () => (await text('#failed-total')) === '2'
+  && (await text('#failed-table tbody'))?.includes('card declined for order 2'), 3500);
+if (!(await js('window.__sameDocument === true'))) await fail('the page was reloaded');
+console.log(`ok the job that failed on the worker appeared after ${took} ms, without reload`);
+
+const workers = await text('#workers-table tbody');
+if (!workers.includes('pid')) await fail(`the running worker is not listed: "${workers}"`);
+console.log('ok the worker is listed');
+
+// Retry from the page: the card now goes through, the job completes.
+await step('SHOWN 2');
+const clicked = await js(`(() => {
+  const row = [...document.querySelectorAll('#failed-table tbody tr')].find((r) => r.textContent.includes('order 2'));
+  const b = row && [...row.querySelectorAll('button')].find((x) => x.textContent === 'Retry');
+  if (b) b.click();
+  return !!b;
+})()`);
+if (!clicked) await fail('no Retry button on the failed job');
+const ran = await until('the retried job completes', async () => (await text('#failed-total')) === '1'
+  && (await text('#completed-table tbody'))?.includes('ChargeCardListener'), 3500);
+console.log(`ok retry from the page ran the job on the worker (shown after ${ran} ms)`);
+
+// Pause from the page (its confirm() accepted): the queue shows paused.
+const paused = await js(`(() => {
+  const b = [...document.querySelectorAll('#queues-table button')].find((x) => x.textContent === 'Pause');
+  if (b) b.click();
+  return !!b;
+})()`);
+if (!paused) await fail('no Pause button');
+await until('the queue shows paused', async () => (await text('#queues-table tbody'))?.includes('paused')
+  && (await js(`!!([...document.querySelectorAll('#queues-table button')].find((x) => x.textContent === 'Resume'))`)), 3500);
+console.log('ok pause from the page: the queue shows paused and offers Resume');
+await step('PAUSED');
+
+const light = await shot('dashboard-1440-light', 1440, false);
+await shot('dashboard-375-light', 375, false);
+const dark = await shot('dashboard-1440-dark', 1440, true);
+await shot('dashboard-375-dark', 375, true);
+if (light === dark) await fail(`dark mode did not change the background (${light})`);
+console.log(`ok dark mode follows the system (${light} -> ${dark})`);
+// A hidden tab stops polling; shown again, it updates at once.
+await fetch(`http://127.0.0.1:${port}/json/new?about:blank`, { method: 'PUT' });
+await until('the tab is hidden', async () => (await js('document.visibilityState')) === 'hidden', 3000);
+await until('the page says it stopped', async () => (await text('#live')) === 'paused while the tab is hidden', 1000);
+const before = await js('document.body.dataset.updated');
+await sleep(4500);
+if ((await js('document.body.dataset.updated')) !== before) await fail('a hidden tab kept polling');
+console.log('ok a hidden tab stops polling and says so');
+await fetch(`http://127.0.0.1:${port}/json/activate/${page.id}`);
+const back = await until('the shown tab updates', async () => (await js('document.body.dataset.updated')) !== before
+  && (await text('#live'))?.startsWith('polling every'), 1500);
+console.log(`ok shown again, it updated after ${back} ms`);
+const csp = problems.filter((p) => /Content Security Policy|Refused/i.test(p));
+if (csp.length) await fail(`the page broke its CSP: ${csp.join(' | ')}`);
+if (problems.length) await fail(`the console has errors: ${problems.join(' | ')}`);
+console.log('ok no console error, no CSP violation');
+console.log('PASS');
+ws.close();
+await cleanup();
+process.exit(0);
