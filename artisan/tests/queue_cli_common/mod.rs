@@ -354,7 +354,7 @@ pub async fn operate_the_queues(url: &str, dir: &Path) {
         Worker::new(queue.clone(), registry)
             .queues(["payments"])
             .poll_interval(Duration::from_millis(10))
-            .heartbeat_every(Duration::from_millis(200))
+            .heartbeat_every(Duration::from_millis(1_000))
             .run_until(std::future::pending()),
     );
     tokio::time::sleep(Duration::from_millis(1_500)).await;

@@ -197,7 +197,7 @@ pub async fn workers_are_listed_while_they_run(queue: Queue) {
     let running = start(
         worker(&queue, registry)
             .concurrency(3)
-            .heartbeat_every(ms(200)),
+            .heartbeat_every(ms(1_000)),
     );
     dispatcher.dispatch(job(1)).await.expect("dispatch");
     assert!(eventually(LIMIT, async || sink.of("success").len() == 1).await);
