@@ -103,6 +103,40 @@ function renderQueues(report) {
   $('#failed-total').textContent = count(failed);
   $('#total-rate').textContent = processed >= 10 ? processed.toFixed(0) : processed.toFixed(1);
 }
+// The throughput chart: one stacked bar per step, processed under failed.
+const SVG = 'http://www.w3.org/2000/svg';
+function renderSeries(series) {
+  const svg = $('#chart-svg');
+  const n = series.points.length;
+  const peak = Math.max(1, ...series.points.map((p) => p.processed + p.failed));
+  const w = 600 / Math.max(n, 1);
+  const bars = [];
+  series.points.forEach((p, i) => {
+    const tip = `${new Date(p.start_ms).toLocaleString()}: ${count(p.processed)} processed, ${count(p.failed)} failed`;
+    let y = 120;
+    for (const [v, cls] of [[p.processed, 'done'], [p.failed, 'failed']]) {
+      if (!v) continue;
+      const h = Math.max(1, (v / peak) * 116);
+      y -= h;
+      const r = document.createElementNS(SVG, 'rect');
+      for (const [k, val] of Object.entries({ x: i * w + 0.5, y, width: Math.max(w - 1, 0.5), height: h, class: cls, 'data-start': p.start_ms })) r.setAttribute(k, val);
+      const t = document.createElementNS(SVG, 'title');
+      t.textContent = tip;
+      r.append(t);
+      bars.push(r);
+    }
+  });
+  const desc = document.createElementNS(SVG, 'desc');
+  desc.id = 'chart-desc';
+  const total = series.points.reduce((a, p) => [a[0] + p.processed, a[1] + p.failed], [0, 0]);
+  desc.textContent = `${count(total[0])} processed and ${count(total[1])} failed over the window`;
+  svg.replaceChildren(desc, ...bars);
+  svg.dataset.processed = String(total[0]);
+  svg.dataset.failed = String(total[1]);
+  $('#chart-h').textContent = `Jobs per ${ms(series.step_s * 1000)}`;
+  $('#chart-from').textContent = n ? `${ms(Date.now() - series.points[0].start_ms)} ago` : '';
+  $('#chart-peak').textContent = `peak ${count(peak)}`;
+}
 function renderJobs(report) {
   fill('#jobs-table', report.jobs.map((j) => el('tr', {},
     cell(j.queue), cell(j.job, 'name'), cell(rate(j.processed_per_minute), 'num'), cell(rate(j.failed_per_minute), 'num'),
@@ -205,10 +239,10 @@ async function refresh() {
   try {
     const win = $('#window').value;
     const failedQ = formQuery($('#failed-form'), { after: ui.failedAfter });
-    const [queues, jobs, workers, completed, groups, failed] = await Promise.all([
-      api(`api/queues?window=${win}`), api(`api/jobs?window=${win}`), api('api/workers'),
+    const [queues, jobs, series, workers, completed, groups, failed] = await Promise.all([
+      api(`api/queues?window=${win}`), api(`api/jobs?window=${win}`), api(`api/series?window=${win}`), api('api/workers'),
       api('api/completed?limit=20'), api('api/failed/groups'), api(`api/failed?${failedQ}`)]);
-    renderQueues(queues); renderJobs(jobs); renderWorkers(workers); renderCompleted(completed);
+    renderQueues(queues); renderJobs(jobs); renderSeries(series); renderWorkers(workers); renderCompleted(completed);
     renderGroups(groups); renderFailed(failed);
     await loadEvents();
     showError('');

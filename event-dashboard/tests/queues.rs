@@ -128,6 +128,34 @@ async fn failed_jobs_are_listed_counted_retried_and_forgotten(app: App) {
         .await,
         "the retried job completed on the worker"
     );
+    // The chart's points add up to what ran: three failed, one processed,
+    // in the current minute's step of the last hour.
+    let sums = async || {
+        let s = get(&dashboard, "/api/series?window=1h&queue=payments")
+            .await
+            .json;
+        let points = s["points"].as_array().cloned().unwrap_or_default();
+        let sum = |k: &str| points.iter().map(|p| p[k].as_u64().unwrap()).sum::<u64>();
+        (
+            points.len(),
+            sum("processed"),
+            sum("failed"),
+            s["step_s"].clone(),
+        )
+    };
+    assert!(
+        eventually(LIMIT, async || sums().await == (60, 1, 3, 60.into())).await,
+        "the series counts the jobs: {:?}",
+        sums().await
+    );
+    let other = get(&dashboard, "/api/series?window=1h&queue=elsewhere").await;
+    let other_sum: u64 = other.json["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["processed"].as_u64().unwrap() + p["failed"].as_u64().unwrap())
+        .sum();
+    assert_eq!(other_sum, 0, "another queue counts none of them");
     let again = get(&dashboard, &format!("/api/failed/{key}")).await;
     assert_eq!(again.status, 404, "a retried job leaves the failed store");
 
@@ -208,6 +236,9 @@ async fn workers_and_bad_parameters(app: App) {
         "{}",
         unknown.text
     );
+    let points = get(&dashboard, "/api/series?points=0").await;
+    assert_eq!(points.status, 400);
+    assert!(points.text.contains("points"), "{}", points.text);
     let window = get(&dashboard, "/api/queues?window=5w").await;
     assert_eq!(window.status, 400);
     assert!(window.text.contains("window"), "{}", window.text);

@@ -119,6 +119,13 @@ const ran = await until('the retried job completes', async () => (await text('#f
   && (await text('#completed-table tbody'))?.includes('ChargeCardListener'), 3500);
 console.log(`ok retry from the page ran the job on the worker (shown after ${ran} ms)`);
 
+// The chart counts what ran: two failures and the retried job, as bars.
+const bars = await until('the chart shows the failures and the retried job', async () => {
+  const d = await js(`(() => { const s = document.querySelector('#chart-svg'); return s ? [Number(s.dataset.processed), Number(s.dataset.failed), s.querySelectorAll('rect.done').length, s.querySelectorAll('rect.failed').length] : null; })()`);
+  return d && d[0] >= 1 && d[1] >= 2 && d[2] >= 1 && d[3] >= 1;
+}, 5000);
+console.log(`ok the chart shows processed and failed bars (after ${bars} ms): "${await js("document.querySelector('#chart-desc').textContent")}"`);
+
 // Pause from the page (its confirm() accepted): the queue shows paused.
 const paused = await js(`(() => {
   const b = [...document.querySelectorAll('#queues-table button')].find((x) => x.textContent === 'Pause');

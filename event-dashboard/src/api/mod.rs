@@ -22,6 +22,7 @@ pub(crate) fn routes() -> Router<DashboardState> {
         .route("/api/meta", get(queues::meta))
         .route("/api/queues", get(queues::queues))
         .route("/api/jobs", get(queues::jobs))
+        .route("/api/series", get(queues::series))
         .route("/api/workers", get(queues::workers))
         .route("/api/completed", get(queues::completed))
         .route("/api/queues/{queue}/pause", post(queues::pause))

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::Uri;
-use event_core::queue::monitor::{StatsQuery, parse_window};
+use event_core::queue::monitor::{SeriesQuery, StatsQuery, parse_window};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -64,6 +64,39 @@ pub(super) async fn jobs(State(state): State<DashboardState>, uri: Uri) -> Answe
         "at_ms": report.at_ms,
         "jobs": report.jobs,
     })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeriesParams {
+    window: Option<String>,
+    queue: Option<String>,
+    points: Option<usize>,
+}
+
+/// `GET api/series?window=1h&queue=Q&points=60`: throughput over the
+/// window, one point per step, for the chart.
+pub(super) async fn series(State(state): State<DashboardState>, uri: Uri) -> Answer {
+    let p: SeriesParams = params(&uri)?;
+    let mut query = SeriesQuery {
+        queue: p.queue.filter(|q| !q.is_empty()),
+        ..SeriesQuery::default()
+    };
+    if let Some(window) = p.window {
+        query.window = parse_window(&window).map_err(|e| ApiError::Bad(format!("window: {e}")))?;
+    }
+    if let Some(points) = p.points {
+        if !(1..=500).contains(&points) {
+            return Err(ApiError::Bad(format!(
+                "points: {points} is not within 1..=500"
+            )));
+        }
+        query.points = points;
+    }
+    let series = state.monitor.series(&query).await?;
+    Ok(Json(
+        serde_json::to_value(series).map_err(|e| ApiError::Backend(Box::new(e)))?,
+    ))
 }
 
 /// `GET api/workers`: registered workers, stalled ones marked.

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::completed::CompletedJob;
 use super::report::{StatsQuery, StatsReport, build};
+use super::series::{Series, SeriesQuery};
 use super::tally::Resolution;
 use super::workers::WorkerStatus;
 use super::{QueueGauge, Signals};
@@ -62,6 +63,21 @@ impl Monitor {
             self.backend.tallies(resolution, since)
         )?;
         Ok(build(self.backend.kind(), query, gauges, &tallies, now))
+    }
+
+    /// Throughput over the window as evenly spaced points (processed,
+    /// failed, retried, wait and run p95 per step), read from the stored
+    /// figures: a chart's data.
+    pub async fn series(&self, query: &SeriesQuery) -> Result<Series, QueueError> {
+        let now = now_ms();
+        let (resolution, since, _) = super::series::plan(query, now);
+        let tallies = self.backend.tallies(resolution, since).await?;
+        Ok(super::series::build(
+            self.backend.kind(),
+            query,
+            &tallies,
+            now,
+        ))
     }
 
     /// Every queue's state now.

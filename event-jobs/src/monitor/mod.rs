@@ -16,6 +16,7 @@ mod histogram;
 mod local;
 mod monitoring;
 mod report;
+mod series;
 mod tally;
 mod workers;
 
@@ -28,6 +29,7 @@ pub use histogram::{BUCKET_BOUNDS_MS, BUCKETS, Histogram, Percentiles, bucket_of
 pub use local::LocalFigures;
 pub use monitoring::{AlertLedger, CompletedLog, Monitoring, Signals};
 pub use report::{JobFigures, QueueFigures, StatsQuery, StatsReport, parse_window};
+pub use series::{Series, SeriesPoint, SeriesQuery};
 pub(crate) use tally::{Outcome, Tallies};
 pub use tally::{Resolution, Tally};
 pub use workers::{GONE_AFTER_BEATS, STALLED_AFTER_BEATS, WorkerBeat, WorkerState, WorkerStatus};
