@@ -213,9 +213,12 @@ async function loadEvents() {
 async function chain(id, quiet) {
   ui.chain = id;
   const body = await api(`api/chains/${encodeURIComponent(id)}`);
-  const items = body.events.map((e) => el('li', { class: `d${Math.min(e.depth, 4)}${e.replay_of ? ' replay' : ''}` },
+  const canReplay = ui.meta.replay && !ui.meta.read_only;
+  const items = body.events.map((e) => el('li', { class: `d${Math.min(e.depth, 4)}${e.replay_of ? ' replay' : ''}`, 'data-id': e.id },
     el('strong', {}, e.name), ' ', el('span', { class: 'meta' }, e.replay_of ? `replay of ${e.replay_of}` : (e.parent ? `caused by ${e.parent}` : 'origin')),
-    el('div', { class: 'meta' }, `${e.id} · `, ago(Date.parse(e.dispatched_at)))));
+    el('div', { class: 'meta' }, `${e.id} · `, ago(Date.parse(e.dispatched_at)),
+      e.replay_of ? null : (canReplay ? button('Replay', () => replay(e.id, e.name), 'small action')
+        : el('span', {}, ' · replay in the app: ', el('code', {}, `cargo run --bin artisan -- event:replay ${e.id}`))))));
   for (const j of body.failed_jobs) {
     items.push(el('li', { class: 'failed' }, el('strong', {}, `failed job: ${j.name}`), ' ',
       el('span', { class: 'meta' }, `on ${j.queue} after ${count(j.attempts)} attempt(s): ${j.reason}`)));
@@ -224,6 +227,17 @@ async function chain(id, quiet) {
   $('#chain-list').replaceChildren(...items);
   $('#chain').hidden = false;
   if (!quiet) $('#chain').scrollIntoView({ block: 'nearest' });
+}
+
+async function replay(id, name) {
+  if (!window.confirm(`Run the listeners of ${name} (${id}) again? Listeners marked replayable = false are skipped.`)) return;
+  try {
+    const r = await api(`api/events/${encodeURIComponent(id)}/replay`, 'POST');
+    const failed = r.failures.length ? `, ${r.failures.length} failed: ${r.failures.map((f) => f.error).join('; ')}` : '';
+    setLive(`replay: ${count(r.touched)} listener(s) ran, ${count(r.skipped)} skipped${failed}`);
+    if (r.failures.length) showError(`replay of ${id}: ${r.failures.map((f) => `${f.listener || name}: ${f.error}`).join('; ')}`);
+    await refresh();
+  } catch (e) { showError(`replay of ${id}: ${e.message}`); }
 }
 
 // ---- live: polling now; push over the broadcast server plugs in here

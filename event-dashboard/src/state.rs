@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::http::request::Parts;
-use event_core::queue::{FailedJobs, Monitor, Queue};
+use event_core::queue::{FailedJobs, JobRegistry, Monitor, Queue};
 use event_core::store::EventStore;
 
 use crate::error::DashboardError;
@@ -52,6 +52,7 @@ pub struct DashboardState {
     pub(crate) store: Option<EventStore>,
     pub(crate) access: Access,
     pub(crate) read_only: bool,
+    pub(crate) replay: Option<Arc<JobRegistry>>,
 }
 
 impl DashboardState {
@@ -67,6 +68,7 @@ impl DashboardState {
             store: None,
             access: Access::Loopback,
             read_only: false,
+            replay: None,
         })
     }
 
@@ -99,6 +101,15 @@ impl DashboardState {
     /// action (retry, forget, pause, resume, clear) with 403.
     pub fn read_only(mut self, read_only: bool) -> Self {
         self.read_only = read_only;
+        self
+    }
+
+    /// Lets the page replay a stored event to its listeners (all, or one),
+    /// run here with the app's `registry`: for a dashboard mounted in the
+    /// app. Without it, a replay is refused with the `event:replay` command
+    /// that runs it in the app (the standalone dashboard has no listeners).
+    pub fn replay_with(mut self, registry: Arc<JobRegistry>) -> Self {
+        self.replay = Some(registry);
         self
     }
 

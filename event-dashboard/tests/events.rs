@@ -138,3 +138,94 @@ async fn every_action_is_recorded_with_what_it_touched() {
         ]
     );
 }
+
+/// Mounted in the app with its registry, the dashboard replays a stored
+/// event: the listener runs again (a failure is reported, not hidden), and
+/// the chain shows the replay under the original. Without the registry the
+/// answer says which command replays it in the app.
+#[tokio::test]
+async fn a_stored_event_is_replayed_from_the_dashboard_mounted_in_the_app() {
+    let app = App::new().await;
+    let store = store(&app).await;
+    store.install(&app.dispatcher).await;
+    let [order] = common::orders();
+    app.charge(order).await;
+    store.flush().await.expect("flush");
+    let listed = get(
+        &dashboard_of(&app, &store, false),
+        "/api/events?name=ChargeCard",
+    )
+    .await;
+    let event = listed.json["events"][0].clone();
+    let id = event["id"].as_str().unwrap().to_string();
+    let correlation = event["correlation_id"].as_str().unwrap().to_string();
+
+    // Standalone (no listeners): refused, with the command that does it.
+    let standalone = dashboard_of(&app, &store, false);
+    assert_eq!(get(&standalone, "/api/meta").await.json["replay"], false);
+    let refused = post(&standalone, &format!("/api/events/{id}/replay")).await;
+    assert_eq!(refused.status, 409, "{}", refused.text);
+    assert!(
+        refused.text.contains(&format!("event:replay {id}")),
+        "{}",
+        refused.text
+    );
+
+    // In the app: the card is still declined, and the replay says so.
+    let mounted = dashboard_of(&app, &store, true);
+    assert_eq!(get(&mounted, "/api/meta").await.json["replay"], true);
+    let declined = post(&mounted, &format!("/api/events/{id}/replay")).await;
+    assert_eq!(declined.status, 200, "{}", declined.text);
+    assert_eq!(declined.json["touched"], 1, "{}", declined.text);
+    let error = declined.json["failures"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!("card declined for order {order}")),
+        "{error}"
+    );
+
+    // Paid now: the replay runs clean, and both show in the chain.
+    common::make_payable(order);
+    let paid = post(&mounted, &format!("/api/events/{id}/replay")).await;
+    assert_eq!(
+        (paid.json["touched"].clone(), paid.json["failures"].clone()),
+        (1.into(), json!([])),
+        "{}",
+        paid.text
+    );
+    let only = post(
+        &mounted,
+        &format!("/api/events/{id}/replay?listener=NoSuchListener"),
+    )
+    .await;
+    assert_eq!(
+        (only.json["touched"].clone(), only.json["skipped"].clone()),
+        (0.into(), 1.into()),
+        "another listener's replay runs none: {}",
+        only.text
+    );
+    let chain = get(&mounted, &format!("/api/chains/{correlation}")).await;
+    let replays = chain.json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["replay_of"] == id.as_str())
+        .count();
+    assert_eq!(replays, 3, "{}", chain.text);
+    assert_eq!(
+        get(&mounted, "/api/events/nope/replay").await.status,
+        405,
+        "a replay is a POST"
+    );
+    assert_eq!(post(&mounted, "/api/events/nope/replay").await.status, 404);
+}
+
+fn dashboard_of(app: &App, store: &EventStore, replay: bool) -> axum::Router {
+    let state = DashboardState::new(app.queue.clone())
+        .unwrap()
+        .store(store.clone());
+    router(if replay {
+        state.replay_with(app.registry.clone())
+    } else {
+        state
+    })
+}

@@ -12,6 +12,7 @@ use event_core::store::{EventRecord, EventStore};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::action::done;
 use super::failed::row;
 use super::{Answer, ApiError, params};
 use crate::state::DashboardState;
@@ -162,4 +163,55 @@ pub(super) async fn chain(
         "truncated": page.next.is_some(),
         "failed_jobs": failed.jobs.iter().map(row).collect::<Vec<_>>(),
     })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplayParams {
+    listener: Option<String>,
+}
+
+/// `POST api/events/{id}/replay[?listener=L]`: runs the stored event's
+/// listeners again (all, or the one named), with the registry given to
+/// [`DashboardState::replay_with`]. The replay is stored as an entry whose
+/// `replay_of` is the event, so the chain shows it. `touched` is how many
+/// listeners ran; `skipped` and `failures` say the rest.
+pub(super) async fn replay(
+    State(state): State<DashboardState>,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> Answer {
+    let p: ReplayParams = params(&uri)?;
+    let listener = p.listener.filter(|l| !l.trim().is_empty());
+    let store = store(&state)?;
+    let Some(registry) = state.replay.clone() else {
+        let choice = listener
+            .as_deref()
+            .map(|l| format!(" --listener {l}"))
+            .unwrap_or_default();
+        return Err(ApiError::Elsewhere(format!(
+            "replaying runs the app's listeners, which this dashboard does not have: run `cargo run --bin artisan -- event:replay {id}{choice}` in the app, or mount the dashboard in the app with DashboardState::replay_with"
+        )));
+    };
+    let record = store
+        .get(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no stored event {id}")))?;
+    let mut run = store.replay_from(record.position - 1);
+    if let Some(l) = &listener {
+        run = run.listener(l);
+    }
+    let report = run.run_record(record, registry.as_ref()).await?;
+    store.flush().await?;
+    let target = json!({ "event": id, "listener": listener });
+    let mut answer = done(&state, "replay", target, report.listeners_run).await?;
+    answer["skipped"] = json!(report.listeners_skipped);
+    answer["failures"] = json!(
+        report
+            .failures
+            .iter()
+            .map(|f| json!({ "listener": f.listener, "error": f.error }))
+            .collect::<Vec<_>>()
+    );
+    Ok(answer)
 }

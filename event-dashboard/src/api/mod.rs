@@ -38,6 +38,7 @@ pub(crate) fn routes() -> Router<DashboardState> {
         .route("/api/failed/{key}/forget", post(failed::forget_one))
         .route("/api/events", get(events::list))
         .route("/api/events/{id}", get(events::one))
+        .route("/api/events/{id}/replay", post(events::replay))
         .route("/api/chains/{correlation_id}", get(events::chain))
         .fallback(|| async { refusal(StatusCode::NOT_FOUND, "no such dashboard endpoint".into()) })
 }
@@ -54,6 +55,8 @@ pub(crate) enum ApiError {
     Bad(String),
     /// Nothing there (404).
     NotFound(String),
+    /// Not something this dashboard can do; the answer says where to (409).
+    Elsewhere(String),
     /// The queue connection or store failed (502), with its cause.
     Backend(Box<dyn std::error::Error + Send + Sync>),
 }
@@ -75,6 +78,7 @@ impl IntoResponse for ApiError {
         match self {
             ApiError::Bad(why) => refusal(StatusCode::BAD_REQUEST, why),
             ApiError::NotFound(why) => refusal(StatusCode::NOT_FOUND, why),
+            ApiError::Elsewhere(why) => refusal(StatusCode::CONFLICT, why),
             ApiError::Backend(e) => {
                 let mut text = e.to_string();
                 let mut cause = e.source();

@@ -39,6 +39,7 @@ pub(super) async fn meta(State(state): State<DashboardState>) -> Answer {
         "connection": state.monitor.connection(),
         "read_only": state.read_only,
         "store": state.store.is_some(),
+        "replay": state.replay.is_some(),
         // Live updates: polling until push over the broadcast server lands.
         "live": { "mode": "polling", "interval_ms": 2000 },
     })))
