@@ -83,3 +83,76 @@ fn without_a_queue_it_refuses_by_name() {
     assert_eq!(out.code, 2, "{}", out.all());
     assert!(out.all().contains("no queue to show"), "{}", out.all());
 }
+
+/// `--redact password`: a stored event's password never leaves the server.
+#[test]
+fn redacted_fields_are_not_served() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store_url = format!("sqlite://{}/events.db", dir.path().display());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = event_core::store::EventStore::open(&store_url, "events")
+            .await
+            .expect("open the store");
+        let event = event_core::store::NewEvent::new(
+            "UserSignedUp",
+            serde_json::json!({"email": "ada@example.com", "password": "hunter2"}),
+        );
+        store
+            .append(event, event_core::store::ExpectedVersion::Any)
+            .await
+            .expect("append");
+    });
+    let url = format!("sqlite://{}/jobs.db", dir.path().display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_artisan"))
+        .args([
+            "dashboard",
+            "--port",
+            "0",
+            "--url",
+            &url,
+            "--store-url",
+            &store_url,
+            "--token",
+            "s3cret",
+            "--redact",
+            "password,card_number",
+        ])
+        .current_dir(dir.path())
+        .env_remove("EVENTS_QUEUE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start artisan dashboard");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let shown = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("The dashboard is at"))
+        .expect("it prints where it is");
+    let addr = shown
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut stream = TcpStream::connect(&addr).expect("connect");
+    write!(
+        stream,
+        "GET /api/events?name=UserSignedUp HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer s3cret\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.contains("ada@example.com"),
+        "the event is served: {answer}"
+    );
+    assert!(!answer.contains("hunter2"), "the password is not: {answer}");
+    assert!(answer.contains("[redacted]"), "{answer}");
+}

@@ -24,6 +24,7 @@ mod api;
 mod error;
 mod guard;
 mod pages;
+pub mod redact;
 mod serve;
 mod state;
 

@@ -32,6 +32,8 @@ pub struct ServeOptions {
     pub read_only: bool,
     /// The token to require; `None` makes a random one per run.
     pub token: Option<String>,
+    /// Payload fields never shown, at any depth ([`crate::redact::fields`]).
+    pub redact: Vec<String>,
 }
 
 impl Default for ServeOptions {
@@ -44,6 +46,7 @@ impl Default for ServeOptions {
             store_table: None,
             read_only: false,
             token: None,
+            redact: Vec::new(),
         }
     }
 }
@@ -132,6 +135,9 @@ pub async fn bind(options: ServeOptions) -> Result<Standalone, DashboardError> {
         .read_only(options.read_only);
     if let Some(store) = store {
         state = state.store(store);
+    }
+    if !options.redact.is_empty() {
+        state = state.redact(crate::redact::fields(&options.redact));
     }
     let addr = SocketAddr::new(options.host, options.port);
     let listener = tokio::net::TcpListener::bind(addr)

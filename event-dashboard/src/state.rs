@@ -7,6 +7,7 @@ use event_core::queue::{FailedJobs, JobRegistry, Monitor, Queue};
 use event_core::store::EventStore;
 
 use crate::error::DashboardError;
+use crate::redact::Redactor;
 
 /// A gate: true lets the request in. It sees the request's method, URI and
 /// headers (a session cookie, a header set by your auth middleware).
@@ -45,7 +46,7 @@ impl std::fmt::Debug for Access {
 /// let app: axum::Router = axum::Router::new().nest("/events", event_dashboard::router(state));
 /// # let _ = app; Ok(()) }
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct DashboardState {
     pub(crate) monitor: Monitor,
     pub(crate) failed: FailedJobs,
@@ -53,6 +54,20 @@ pub struct DashboardState {
     pub(crate) access: Access,
     pub(crate) read_only: bool,
     pub(crate) replay: Option<Arc<JobRegistry>>,
+    pub(crate) redact: Option<Redactor>,
+}
+
+impl std::fmt::Debug for DashboardState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DashboardState")
+            .field("connection", &self.monitor.connection())
+            .field("store", &self.store.is_some())
+            .field("access", &self.access)
+            .field("read_only", &self.read_only)
+            .field("replay", &self.replay.is_some())
+            .field("redact", &self.redact.is_some())
+            .finish()
+    }
 }
 
 impl DashboardState {
@@ -69,6 +84,7 @@ impl DashboardState {
             access: Access::Loopback,
             read_only: false,
             replay: None,
+            redact: None,
         })
     }
 
@@ -111,6 +127,23 @@ impl DashboardState {
     pub fn replay_with(mut self, registry: Arc<JobRegistry>) -> Self {
         self.replay = Some(registry);
         self
+    }
+
+    /// Changes every payload before it is shown (a failed job's envelope,
+    /// stored events' payloads): e.g.
+    /// `.redact(event_dashboard::redact::fields(["password", "card_number"]))`,
+    /// or any closure over the JSON.
+    pub fn redact(mut self, redactor: Redactor) -> Self {
+        self.redact = Some(redactor);
+        self
+    }
+
+    /// `value` as the pages may show it.
+    pub(crate) fn shown(&self, mut value: serde_json::Value) -> serde_json::Value {
+        if let Some(redact) = &self.redact {
+            redact(&mut value);
+        }
+        value
     }
 
     /// Whether actions are refused.

@@ -229,3 +229,73 @@ fn dashboard_of(app: &App, store: &EventStore, replay: bool) -> axum::Router {
         state
     })
 }
+
+/// With a redactor, a payload's named fields never leave the server: not in
+/// a failed job's detail, the history, one event or a chain.
+#[tokio::test]
+async fn redacted_fields_are_hidden_everywhere_a_payload_is_shown() {
+    let app = App::new().await;
+    let store = store(&app).await;
+    store.install(&app.dispatcher).await;
+    let worker = app.worker();
+    let [order] = common::orders();
+    app.charge(order).await;
+    store.flush().await.expect("flush");
+    let dashboard = router(
+        DashboardState::new(app.queue.clone())
+            .unwrap()
+            .store(store.clone())
+            .redact(event_dashboard::redact::fields(["order"])),
+    );
+    let plain = router(
+        DashboardState::new(app.queue.clone())
+            .unwrap()
+            .store(store.clone()),
+    );
+    let failed = app.queue.failed().unwrap();
+    assert!(
+        eventually(Duration::from_secs(15), async || failed
+            .count(&Default::default())
+            .await
+            .unwrap()
+            == 1)
+        .await,
+        "the charge failed on the worker"
+    );
+    worker.stop().await;
+    let key = get(&dashboard, "/api/failed").await.json["jobs"][0]["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let event = get(&dashboard, "/api/events?name=ChargeCard").await.json["events"][0].clone();
+    let (id, chain) = (
+        event["id"].as_str().unwrap().to_string(),
+        event["correlation_id"].as_str().unwrap().to_string(),
+    );
+    let shown = [
+        format!("/api/failed/{key}"),
+        "/api/events?name=ChargeCard".to_string(),
+        format!("/api/events/{id}"),
+        format!("/api/chains/{chain}"),
+    ];
+    for path in &shown {
+        let redacted = get(&dashboard, path).await;
+        assert_eq!(redacted.status, 200, "{path}: {}", redacted.text);
+        assert!(
+            !redacted.text.contains(&format!("\"order\":{order}")),
+            "{path}: {}",
+            redacted.text
+        );
+        assert!(
+            redacted.text.contains("[redacted]"),
+            "{path}: {}",
+            redacted.text
+        );
+        let unredacted = get(&plain, path).await;
+        assert!(
+            unredacted.text.contains(&format!("\"order\":{order}")),
+            "{path} without a redactor: {}",
+            unredacted.text
+        );
+    }
+}

@@ -28,6 +28,9 @@ pub struct Dashboard {
     /// The token to require (default: a random one, printed in the URL).
     #[arg(long, value_name = "TOKEN")]
     pub token: Option<String>,
+    /// Payload fields never shown, at any depth (comma-separated, e.g. password,card_number).
+    #[arg(long, value_name = "FIELDS", value_delimiter = ',')]
+    pub redact: Vec<String>,
 }
 
 /// Serves until Ctrl-C.
@@ -62,6 +65,12 @@ pub fn dashboard(manifest: Option<&Path>, args: Dashboard) -> Result<()> {
         store_table: Some(config.store_table.clone()),
         read_only: args.read_only,
         token: args.token,
+        redact: args
+            .redact
+            .into_iter()
+            .map(|f| f.trim().to_string())
+            .filter(|f| !f.is_empty())
+            .collect(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

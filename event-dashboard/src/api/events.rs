@@ -83,7 +83,8 @@ pub(super) async fn list(State(state): State<DashboardState>, uri: Uri) -> Answe
         query = query.after(after);
     }
     let page = query.page().await?;
-    Ok(Json(json!({ "events": page.records, "next": page.next })))
+    let events: Vec<_> = page.records.iter().map(|r| shown(&state, r)).collect();
+    Ok(Json(json!({ "events": events, "next": page.next })))
 }
 
 /// `GET api/events/{id}`: one stored event with its payload.
@@ -92,7 +93,16 @@ pub(super) async fn one(State(state): State<DashboardState>, Path(id): Path<Stri
         .get(&id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no stored event {id}")))?;
-    Ok(Json(json!(record)))
+    Ok(Json(shown(&state, &record)))
+}
+
+/// A stored event as the pages may show it (its payload redacted).
+fn shown(state: &DashboardState, record: &EventRecord) -> serde_json::Value {
+    let mut v = json!(record);
+    if let Some(payload) = v.get_mut("payload") {
+        *payload = state.shown(payload.take());
+    }
+    v
 }
 
 /// How deep each event sits under the chain's origin (its causation links).
@@ -143,7 +153,7 @@ pub(super) async fn chain(
         .records
         .iter()
         .map(|r| {
-            let mut v = json!(r);
+            let mut v = shown(&state, r);
             v["parent"] = json!(r.causation_id);
             v["depth"] = json!(depth.get(r.id.as_str()).copied().unwrap_or(0));
             v

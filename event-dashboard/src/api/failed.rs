@@ -140,8 +140,8 @@ async fn find(state: &DashboardState, key: &str) -> Result<FailedJob, ApiError> 
 pub(super) async fn one(State(state): State<DashboardState>, Path(key): Path<String>) -> Answer {
     let job = find(&state, &key).await?;
     let mut body = row(&job);
-    body["payload"] =
-        serde_json::to_value(&job.payload).map_err(|e| ApiError::Backend(Box::new(e)))?;
+    body["payload"] = state
+        .shown(serde_json::to_value(&job.payload).map_err(|e| ApiError::Backend(Box::new(e)))?);
     Ok(Json(body))
 }
 
