@@ -4,7 +4,7 @@
 
 const POLL_MS = 2000;
 const $ = (sel) => document.querySelector(sel);
-const ui = { meta: null, failedAfter: null, failedPages: [], timer: null, busy: false, chain: null };
+const ui = { meta: null, failedAfter: null, failedPages: [], timer: null, busy: false, again: false, chain: null, pusher: null, pushed: false, pushWanted: false };
 
 // ---- formatting: numbers with units, times relative with the exact one on hover
 
@@ -240,7 +240,9 @@ async function replay(id, name) {
   } catch (e) { showError(`replay of ${id}: ${e.message}`); }
 }
 
-// ---- live: polling now; push over the broadcast server plugs in here
+// ---- live: push over the broadcast server when the dashboard has it
+// (api/meta's `live.mode` is "push"), polling otherwise or while the socket
+// is down. A hidden tab takes no update either way.
 
 function setLive(text, cls = '') {
   const live = $('#live');
@@ -248,7 +250,7 @@ function setLive(text, cls = '') {
   live.className = `live ${cls}`;
 }
 async function refresh() {
-  if (ui.busy) return;
+  if (ui.busy) { ui.again = true; return; }
   ui.busy = true;
   try {
     const win = $('#window').value;
@@ -260,12 +262,18 @@ async function refresh() {
     renderGroups(groups); renderFailed(failed);
     await loadEvents();
     showError('');
-    setLive(`polling every ${POLL_MS / 1000} s · updated ${new Date().toLocaleTimeString()}`);
+    const at = new Date().toLocaleTimeString();
+    if (ui.pushed) setLive(`live: pushed by the broadcast server · updated ${at}`, 'push');
+    else setLive(`polling every ${POLL_MS / 1000} s${ui.pushWanted ? ' (the broadcast server is unreachable)' : ''} · updated ${at}`, ui.pushWanted ? 'stopped' : '');
     document.body.dataset.updated = String(Date.now());
+    document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes || 0) + 1);
   } catch (e) {
-    setLive('polling: the last update failed', 'down');
+    setLive(ui.pushed ? 'live: the last update failed' : 'polling: the last update failed', 'down');
     showError(e.message);
-  } finally { ui.busy = false; }
+  } finally {
+    ui.busy = false;
+    if (ui.again) { ui.again = false; setTimeout(refresh, 0); }
+  }
 }
 function startPolling() {
   stopPolling();
@@ -276,9 +284,49 @@ function stopPolling() {
   if (ui.timer) clearInterval(ui.timer);
   ui.timer = null;
 }
-document.addEventListener('visibilitychange', () => {
-  if (document.visibilityState === 'hidden') { stopPolling(); setLive('paused while the tab is hidden', 'stopped'); }
+// Push: one subscription; a frame says what changed and the page fetches
+// it. Until the subscription holds (and whenever the socket drops) the
+// page polls.
+function startPush(live) {
+  if (typeof Pusher === 'undefined') { startPolling(); return; }
+  const pusher = new Pusher(live.key, {
+    wsHost: live.host, wsPort: live.port, wssPort: live.port, forceTLS: live.tls,
+    enabledTransports: ['ws', 'wss'], disableStats: true, cluster: 'events',
+    channelAuthorization: { endpoint: live.auth_endpoint, transport: 'ajax' },
+  });
+  ui.pusher = pusher;
+  const channel = pusher.subscribe(live.channel);
+  channel.bind('pusher:subscription_succeeded', () => { ui.pushed = true; stopPolling(); refresh(); });
+  channel.bind('pusher:subscription_error', (e) => { ui.pushed = false; showError(`live updates refused: ${e && e.error ? e.error : e.status}`); if (!ui.timer) startPolling(); });
+  channel.bind(live.event, () => { if (document.visibilityState === 'visible') refresh(); });
+  pusher.connection.bind('state_change', ({ current }) => {
+    if (current === 'connected') return; // the subscription (re)succeeds and stops polling
+    if (ui.pushed || current === 'unavailable' || current === 'failed') {
+      ui.pushed = false;
+      if (document.visibilityState === 'visible' && !ui.timer) startPolling();
+    }
+  });
+}
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const s = el('script', { src });
+    s.addEventListener('load', resolve);
+    s.addEventListener('error', () => reject(new Error(`${src} did not load`)));
+    document.head.append(s);
+  });
+}
+function resume() {
+  if (ui.pusher) { ui.pusher.connect(); if (!ui.pushed) startPolling(); else refresh(); }
   else startPolling();
+}
+function pause() {
+  stopPolling();
+  if (ui.pusher) { ui.pushed = false; ui.pusher.disconnect(); }
+  setLive('paused while the tab is hidden', 'stopped');
+}
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'hidden') pause();
+  else resume();
 });
 
 async function start() {
@@ -295,7 +343,12 @@ async function start() {
   $('#bulk-forget').addEventListener('click', () => bulk('forget'));
   $('#events-form').addEventListener('submit', (e) => { e.preventDefault(); loadEvents().catch((x) => showError(x.message)); });
   if (ui.meta.read_only) for (const b of document.querySelectorAll('.action')) b.remove();
-  if (document.visibilityState === 'visible') startPolling();
+  ui.pushWanted = ui.meta.live.mode === 'push';
+  if (ui.pushWanted) {
+    startPolling(); // until the subscription holds
+    try { await loadScript('assets/pusher.min.js'); startPush(ui.meta.live); } catch (e) { showError(e.message); }
+    if (document.visibilityState !== 'visible') pause();
+  } else if (document.visibilityState === 'visible') startPolling();
   else setLive('paused while the tab is hidden', 'stopped');
 }
 start();

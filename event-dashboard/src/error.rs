@@ -26,6 +26,14 @@ pub enum DashboardError {
         #[source]
         source: std::io::Error,
     },
+    /// Live pages were asked for, but the broadcasting connection is not
+    /// one browsers can subscribe to.
+    #[error("live pages: {0}")]
+    PushNeedsServer(String),
+    /// The broadcaster for live pages could not be set up (credentials
+    /// missing, the connection refused).
+    #[error("live pages: {0}")]
+    Push(#[source] event_core::broadcasting::ConnectError),
     /// The server stopped on an error.
     #[error("the dashboard server stopped: {0}")]
     Serve(#[source] std::io::Error),

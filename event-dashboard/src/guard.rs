@@ -36,7 +36,7 @@ pub(crate) async fn guard(
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
+        HeaderValue::from_str(&state.csp()).unwrap_or(HeaderValue::from_static(CSP)),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -103,7 +103,9 @@ fn check(state: &DashboardState, parts: &Parts) -> Verdict {
         }
     }
     if !is_safe(&parts.method) {
-        if state.read_only {
+        // Signing a page's subscription changes nothing: a read-only
+        // dashboard's pages are live too.
+        if state.read_only && parts.uri.path() != "/api/live/auth" {
             return Verdict::Refuse(
                 StatusCode::FORBIDDEN,
                 "the dashboard is read-only: actions are refused".into(),

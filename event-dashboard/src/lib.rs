@@ -23,12 +23,14 @@
 mod api;
 mod error;
 mod guard;
+mod live;
 mod pages;
 pub mod redact;
 mod serve;
 mod state;
 
 pub use error::DashboardError;
+pub use live::{CHANGED, CHANNEL, WATCH_EVERY};
 pub use serve::{ServeOptions, Standalone, bind, serve};
 pub use state::{DashboardState, Gate};
 

@@ -13,6 +13,8 @@ const INDEX: &str = include_str!("../assets/index.html");
 const CSS: &str = include_str!("../assets/app.css");
 const JS: &str = include_str!("../assets/app.js");
 const ICON: &str = include_str!("../assets/icon.svg");
+/// pusher-js 8.6.0 (MIT), for live pages: served only to a dashboard with push.
+const PUSHER: &str = include_str!("../assets/pusher.min.js");
 
 /// The page and `/assets/*`.
 pub(crate) fn routes() -> Router<DashboardState> {
@@ -27,6 +29,10 @@ pub(crate) fn routes() -> Router<DashboardState> {
             get(|| asset("text/javascript; charset=utf-8", JS)),
         )
         .route("/assets/icon.svg", get(|| asset("image/svg+xml", ICON)))
+        .route(
+            "/assets/pusher.min.js",
+            get(|| asset("text/javascript; charset=utf-8", PUSHER)),
+        )
 }
 
 async fn asset(kind: &'static str, body: &'static str) -> Response {

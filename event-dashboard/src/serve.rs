@@ -34,6 +34,11 @@ pub struct ServeOptions {
     pub token: Option<String>,
     /// Payload fields never shown, at any depth ([`crate::redact::fields`]).
     pub redact: Vec<String>,
+    /// Live pages by push over this broadcast server
+    /// ([`DashboardState::push`]); `None`: the pages poll. `artisan
+    /// dashboard` passes the app's `EVENTS_BROADCAST_*` when they name a
+    /// `pusher` or `redis` connection.
+    pub broadcast: Option<event_core::broadcasting::BroadcastConfig>,
 }
 
 impl Default for ServeOptions {
@@ -47,6 +52,7 @@ impl Default for ServeOptions {
             read_only: false,
             token: None,
             redact: Vec::new(),
+            broadcast: None,
         }
     }
 }
@@ -135,6 +141,9 @@ pub async fn bind(options: ServeOptions) -> Result<Standalone, DashboardError> {
         .read_only(options.read_only);
     if let Some(store) = store {
         state = state.store(store);
+    }
+    if let Some(broadcast) = &options.broadcast {
+        state = state.push(broadcast).await?;
     }
     if !options.redact.is_empty() {
         state = state.redact(crate::redact::fields(&options.redact));

@@ -7,6 +7,7 @@ use event_core::queue::{FailedJobs, JobRegistry, Monitor, Queue};
 use event_core::store::EventStore;
 
 use crate::error::DashboardError;
+use crate::live::Push;
 use crate::redact::Redactor;
 
 /// A gate: true lets the request in. It sees the request's method, URI and
@@ -55,6 +56,7 @@ pub struct DashboardState {
     pub(crate) read_only: bool,
     pub(crate) replay: Option<Arc<JobRegistry>>,
     pub(crate) redact: Option<Redactor>,
+    pub(crate) push: Option<Arc<Push>>,
 }
 
 impl std::fmt::Debug for DashboardState {
@@ -66,6 +68,7 @@ impl std::fmt::Debug for DashboardState {
             .field("read_only", &self.read_only)
             .field("replay", &self.replay.is_some())
             .field("redact", &self.redact.is_some())
+            .field("push", &self.push)
             .finish()
     }
 }
@@ -85,6 +88,7 @@ impl DashboardState {
             read_only: false,
             replay: None,
             redact: None,
+            push: None,
         })
     }
 
@@ -144,6 +148,32 @@ impl DashboardState {
             redact(&mut value);
         }
         value
+    }
+
+    /// Live pages by push: the dashboard publishes a small frame on its
+    /// private channel of the app's Pusher-protocol server whenever the
+    /// figures change (compared every [`WATCH_EVERY`](crate::WATCH_EVERY),
+    /// straight to the broadcaster, never through the queue), and the pages
+    /// subscribe with pusher-js, authorised by this dashboard's guard.
+    /// `config` is the app's `EVENTS_BROADCAST_*` settings: the `pusher` or
+    /// `redis` connection with the app's key and secret; another connection
+    /// is an error. Without it (or when the socket drops) pages poll.
+    pub async fn push(
+        mut self,
+        config: &event_core::broadcasting::BroadcastConfig,
+    ) -> Result<Self, DashboardError> {
+        self.push = Some(Arc::new(Push::connect(config).await?));
+        Ok(self)
+    }
+
+    /// The Content-Security-Policy of its responses: the page may connect
+    /// to its own origin and, with push, to the broadcast server.
+    pub(crate) fn csp(&self) -> String {
+        let mut csp = crate::guard::CSP.to_string();
+        if let Some(push) = &self.push {
+            csp.push_str(&format!("; connect-src 'self' {}", push.origin()));
+        }
+        csp
     }
 
     /// Whether actions are refused.

@@ -57,6 +57,13 @@ pub fn dashboard(manifest: Option<&Path>, args: Dashboard) -> Result<()> {
     let store_url = args
         .store_url
         .or_else(|| config.store_enabled.then(|| config.store_url.clone()));
+    // Live pages by push when the app broadcasts to a server browsers reach.
+    let broadcast = matches!(
+        config.broadcast.connection,
+        event_core::broadcasting::BroadcastConnection::Pusher
+            | event_core::broadcasting::BroadcastConnection::Redis
+    )
+    .then(|| config.broadcast.clone());
     let options = event_dashboard::ServeOptions {
         host: args.host,
         port: args.port,
@@ -71,6 +78,7 @@ pub fn dashboard(manifest: Option<&Path>, args: Dashboard) -> Result<()> {
             .map(|f| f.trim().to_string())
             .filter(|f| !f.is_empty())
             .collect(),
+        broadcast,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -23,6 +23,7 @@ pub(crate) fn routes() -> Router<DashboardState> {
         .route("/api/queues", get(queues::queues))
         .route("/api/jobs", get(queues::jobs))
         .route("/api/series", get(queues::series))
+        .route("/api/live/auth", post(queues::live_auth))
         .route("/api/workers", get(queues::workers))
         .route("/api/completed", get(queues::completed))
         .route("/api/queues/{queue}/pause", post(queues::pause))

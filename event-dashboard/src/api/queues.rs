@@ -35,13 +35,19 @@ impl StatsParams {
 
 /// `GET api/meta`: what the pages need to know about this dashboard.
 pub(super) async fn meta(State(state): State<DashboardState>) -> Answer {
+    if let Some(push) = &state.push {
+        push.watch(state.monitor.clone());
+    }
     Ok(Json(json!({
         "connection": state.monitor.connection(),
         "read_only": state.read_only,
         "store": state.store.is_some(),
         "replay": state.replay.is_some(),
-        // Live updates: polling until push over the broadcast server lands.
-        "live": { "mode": "polling", "interval_ms": 2000 },
+        // Live updates: push over the broadcast server when there is one.
+        "live": match &state.push {
+            Some(push) => push.client().clone(),
+            None => json!({ "mode": "polling", "interval_ms": 2000 }),
+        },
     })))
 }
 
@@ -155,4 +161,24 @@ pub(super) async fn clear(
 ) -> Answer {
     let n = state.monitor.clear(&queue).await?;
     done(&state, "clear", json!({ "queue": queue }), n).await
+}
+
+/// `POST api/live/auth`: signs a page's pusher-js subscription to the
+/// dashboard's channel (form body `socket_id`, `channel_name`); any other
+/// channel is refused. 404 without push.
+pub(super) async fn live_auth(
+    State(state): State<DashboardState>,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Some(push) = &state.push else {
+        return ApiError::NotFound("this dashboard has no push: it polls".into()).into_response();
+    };
+    match push.authorize(&body) {
+        Ok(answer) => Json(answer).into_response(),
+        Err((status, why)) => super::refusal(
+            axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::FORBIDDEN),
+            why,
+        ),
+    }
 }
