@@ -291,7 +291,7 @@ function startPush(live) {
   if (typeof Pusher === 'undefined') { startPolling(); return; }
   const pusher = new Pusher(live.key, {
     wsHost: live.host, wsPort: live.port, wssPort: live.port, forceTLS: live.tls,
-    enabledTransports: ['ws', 'wss'], disableStats: true, cluster: 'events',
+    enabledTransports: [live.tls ? 'wss' : 'ws'], disableStats: true, cluster: 'events',
     channelAuthorization: { endpoint: live.auth_endpoint, transport: 'ajax' },
   });
   ui.pusher = pusher;

@@ -19,6 +19,15 @@ pub(crate) const COOKIE: &str = "event_dashboard_token";
 /// nothing from another origin.
 pub(crate) const CSP: &str = "default-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
 
+/// The Content-Security-Policy of a dashboard's responses: the page may
+/// connect to its own origin and, with push, to the broadcast server.
+fn csp(state: &DashboardState) -> String {
+    match &state.push {
+        Some(push) => format!("{CSP}; connect-src 'self' {}", push.origin()),
+        None => CSP.to_string(),
+    }
+}
+
 /// Runs before every route: authorisation (401/403), then for unsafe
 /// methods the read-only mode (403) and the same-origin rule (403); sets
 /// the security headers on whatever comes back.
@@ -36,7 +45,7 @@ pub(crate) async fn guard(
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_str(&state.csp()).unwrap_or(HeaderValue::from_static(CSP)),
+        HeaderValue::from_str(&csp(&state)).unwrap_or(HeaderValue::from_static(CSP)),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -166,16 +166,6 @@ impl DashboardState {
         Ok(self)
     }
 
-    /// The Content-Security-Policy of its responses: the page may connect
-    /// to its own origin and, with push, to the broadcast server.
-    pub(crate) fn csp(&self) -> String {
-        let mut csp = crate::guard::CSP.to_string();
-        if let Some(push) = &self.push {
-            csp.push_str(&format!("; connect-src 'self' {}", push.origin()));
-        }
-        csp
-    }
-
     /// Whether actions are refused.
     pub fn is_read_only(&self) -> bool {
         self.read_only

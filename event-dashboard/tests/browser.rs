@@ -159,3 +159,100 @@ async fn a_failure_on_the_worker_appears_in_the_open_page() {
         );
     }
 }
+
+/// Live by push (tests/js/dashboard_push.mjs): the standalone dashboard
+/// given the broadcast server's settings; the page subscribes, fetches
+/// nothing while nothing changes, shows a failure the worker produced, and
+/// polls (saying why) once the server is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_is_live_by_push_and_polls_without_the_server() {
+    if let Some(why) = missing() {
+        if std::env::var("EVENTS_TEST_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
+            panic!("EVENTS_TEST_REQUIRE_BROWSER=1 but {why}");
+        }
+        println!("skipped: the dashboard push browser test: {why}");
+        return;
+    }
+    let credentials = event_core::broadcasting::Credentials {
+        app_id: "dash".into(),
+        key: "dash-key".into(),
+        secret: "dash-secret".into(),
+    };
+    let mut config = event_broadcast_server::ServerConfig::new(credentials);
+    config.port = 0;
+    let broadcast_server = event_broadcast_server::Server::bind(config)
+        .await
+        .expect("bind the broadcast server");
+    let broadcast = event_core::broadcasting::BroadcastConfig {
+        connection: event_core::broadcasting::BroadcastConnection::Pusher,
+        host: "127.0.0.1".into(),
+        port: broadcast_server.local_addr().port(),
+        app_id: Some("dash".into()),
+        app_key: Some("dash-key".into()),
+        app_secret: Some("dash-secret".into()),
+        ..Default::default()
+    };
+    let app = App::new().await;
+    let worker = app.worker();
+    let standalone = bind(ServeOptions {
+        port: 0,
+        queue_url: Some(app.url.clone()),
+        store_url: Some(format!(
+            "sqlite://{}",
+            app.dir.path().join("events.db").display()
+        )),
+        broadcast: Some(broadcast),
+        ..ServeOptions::default()
+    })
+    .await
+    .expect("bind the dashboard");
+    let url = standalone.url().to_string();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(standalone.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let shots = workspace().join("target/dashboard-screenshots");
+    let mut node = tokio::process::Command::new("node")
+        .arg(workspace().join("tests/js/dashboard_push.mjs"))
+        .arg(&url)
+        .arg(&shots)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start node");
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let mut stdin = node.stdin.take().unwrap();
+    let mut broadcast_server = Some(broadcast_server);
+    let mut seen = Vec::new();
+    while let Ok(Ok(Some(line))) =
+        tokio::time::timeout(Duration::from_secs(90), lines.next_line()).await
+    {
+        println!("node: {line}");
+        match line.as_str() {
+            "READY" => app.charge(common::orders::<1>()[0]).await,
+            "SERVER" => {
+                if let Some(s) = broadcast_server.take() {
+                    s.shutdown().await.expect("stop the broadcast server");
+                }
+            }
+            _ => {}
+        }
+        if matches!(line.as_str(), "READY" | "SERVER") {
+            stdin.write_all(b"go\n").await.expect("answer node");
+        }
+        let done = line == "PASS" || line.starts_with("FAIL");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    let status = node.wait().await.expect("node exits");
+    let _ = stop.send(());
+    server.await.unwrap().expect("the dashboard served");
+    worker.stop().await;
+    assert!(
+        status.success() && seen.iter().any(|l| l == "PASS"),
+        "the browser run failed: {seen:#?}"
+    );
+}

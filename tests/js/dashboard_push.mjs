@@ -1,0 +1,52 @@
+// The dashboard live by push, in headless Chromium:
+//   node dashboard_push.mjs <dashboard url with ?token=> <screenshot folder>
+// The page subscribes over pusher-js to the broadcast server and says so;
+// while nothing changes it fetches nothing (no polling); a job that fails
+// on the worker (the Rust side does it at READY) appears within a second or
+// two; when the broadcast server stops (at SERVER), the page falls back to
+// polling and says why. Prints PASS.
+import fs from 'node:fs';
+import path from 'node:path';
+import { openChromium } from './cdp.mjs';
+
+const [url, shots] = process.argv.slice(2);
+fs.mkdirSync(shots, { recursive: true });
+const { cdp, js, text, until, fail, step, sleep, cleanup, problems, ws } = await openChromium();
+
+await cdp('Page.enable');
+await cdp('Runtime.enable');
+await cdp('Log.enable');
+await cdp('Page.navigate', { url });
+await until('the page subscribes and says it is live by push',
+  async () => (await text('#live'))?.startsWith('live: pushed by the broadcast server'), 15000);
+console.log(`ok the page says "${await text('#live')}"`);
+const failedBefore = await text('#failed-total');
+
+// Quiet: no fetch while nothing changes.
+const refreshes = await js('document.body.dataset.refreshes');
+await sleep(3000);
+const after = await js('document.body.dataset.refreshes');
+if (after !== refreshes) await fail(`the page fetched ${after - refreshes} time(s) in 3 s with nothing changing: it polls`);
+console.log('ok nothing changes, nothing is fetched (no polling)');
+
+await step('READY');
+const took = await until('the pushed failure appears', async () => (await text('#failed-total')) === String(Number(failedBefore) + 1), 5000);
+console.log(`ok the job that failed on the worker appeared ${took} ms after it was dispatched, by push`);
+const png = await cdp('Page.captureScreenshot', { format: 'png' });
+fs.writeFileSync(path.join(shots, 'dashboard-push.png'), Buffer.from(png.result.data, 'base64'));
+
+await step('SERVER');
+await until('without the server the page polls and says why',
+  async () => (await text('#live'))?.includes('the broadcast server is unreachable'), 10000);
+console.log(`ok without the broadcast server: "${await text('#live')}"`);
+const polled = await js('document.body.dataset.refreshes');
+await sleep(4500);
+if ((await js('document.body.dataset.refreshes')) === polled) await fail('the fallback does not poll');
+console.log('ok the fallback polls');
+
+const csp = problems.filter((p) => /Content Security Policy/i.test(p));
+if (csp.length) await fail(`the page broke its CSP: ${csp.join(' | ')}`);
+console.log('PASS');
+ws.close();
+await cleanup();
+process.exit(0);
