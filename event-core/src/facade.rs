@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
-use event_kernel::{Dispatcher, Event, EventListener, IntoEvent};
+use event_kernel::{Dispatcher, Event, EventListener, IntoEvent, Subscriber};
 
 use crate::testing;
 pub use crate::testing::{fake, is_faking, restore};
@@ -50,6 +50,12 @@ pub async fn listen_pattern(name_or_pattern: &str, listener: Arc<dyn EventListen
     Dispatcher::global()
         .listen_pattern(name_or_pattern, listener)
         .await;
+}
+
+/// Registers every `#[listen]` method of `subscriber` on the global
+/// dispatcher (Laravel's `Event::subscribe`).
+pub async fn subscribe<S: Subscriber>(subscriber: S) {
+    Dispatcher::global().subscribe(subscriber).await;
 }
 
 // ----- EventFacade -------------------------------------------------------------
@@ -109,6 +115,12 @@ impl EventFacade {
     /// Registers a listener for events of type `E`; the same as [`listen`].
     pub async fn listen<E: Event + 'static>(listener: Arc<dyn EventListener>) {
         Dispatcher::global().listen::<E>(listener).await;
+    }
+
+    /// Registers every `#[listen]` method of `subscriber` (Laravel's
+    /// `Event::subscribe`); the same as [`subscribe`].
+    pub async fn subscribe<S: Subscriber>(subscriber: S) {
+        Dispatcher::global().subscribe(subscriber).await;
     }
 
     /// Dispatches an event; the same as [`dispatch`] (recorded instead while

@@ -30,7 +30,13 @@ pub(super) fn rebuild(registry: &JobRegistry, job: &Job) -> Result<Rebuilt, Regi
     let listeners = match (&job.live, &envelope.listener) {
         (Some(live), _) if live.listener.is_some() => live.listener.iter().cloned().collect(),
         (_, Some(name)) => vec![registry.listener_named(name)?],
-        (_, None) => registry.listeners_of(&envelope.event),
+        // A queued event's listeners: a queued one whose `queue_if` says
+        // no for this event does not run (Laravel's `shouldQueue($event)`).
+        (_, None) => registry
+            .listeners_of(&envelope.event)
+            .into_iter()
+            .filter(|l| !l.should_queue() || l.queue_if(&*event))
+            .collect(),
     };
     Ok((event, listeners))
 }
