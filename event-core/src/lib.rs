@@ -64,8 +64,9 @@ pub mod store {
 pub use event_kernel::broadcasting::ShouldBroadcast;
 pub use event_kernel::{
     BroadcastFailed, Dispatchable, Dispatcher, Event, EventListener, IntoEvent, ListenerFailed,
-    ListenerOptions, Propagation, PropagationStopped, QueueFailed, QueueableHandler, ShouldQueue,
-    ShouldQueueListener, Subscriber, Subscriptions, stop_propagation,
+    ListenerOptions, Propagation, PropagationStopped, QueueFailed, QueueableHandler,
+    QueuedListenerEvent, ShouldQueue, ShouldQueueListener, Subscriber, Subscriptions,
+    stop_propagation,
 };
 pub use event_macros::{Event, listen, listener, subscriber};
 pub use facade::{

@@ -35,7 +35,9 @@ use crate::middleware::spec::Spec;
 use crate::middleware::{JobMiddleware, RateLimit};
 use event_kernel::broadcasting::Broadcaster;
 use event_kernel::broadcasting::queued::{BROADCAST_LISTENER, BroadcastListener};
-use event_kernel::{Dispatcher, Event, EventListener, Rebuild, Subscriber, Subscriptions};
+use event_kernel::{
+    Dispatcher, Event, EventListener, QueuedListenerEvent, Rebuild, Subscriber, Subscriptions,
+};
 
 /// Rebuilds an event from its JSON payload.
 pub type EventDecoder = fn(serde_json::Value) -> Result<Arc<dyn Event>, serde_json::Error>;
@@ -294,7 +296,7 @@ impl Subscriptions for JobRegistry {
         }
     }
 
-    fn listen_queued<E: Event + DeserializeOwned + 'static>(
+    fn listen_queued<E: Event + QueuedListenerEvent + 'static>(
         &mut self,
         listener: Arc<dyn EventListener>,
     ) {

@@ -73,4 +73,4 @@ pub use listener::{EventListener, ShouldQueueListener};
 pub use options::ListenerOptions;
 pub use propagation::{Propagation, PropagationStopped, stop_propagation};
 pub use rebuild::Rebuild;
-pub use subscriber::{Subscriber, Subscriptions};
+pub use subscriber::{QueuedListenerEvent, Subscriber, Subscriptions};

@@ -30,13 +30,24 @@ pub trait Subscriptions {
 
     /// `listener` handles events of type `E` on a queue: a worker rebuilds
     /// `E` from its JSON. Defaults to [`Subscriptions::listen`].
-    fn listen_queued<E: Event + DeserializeOwned + 'static>(
+    fn listen_queued<E: Event + QueuedListenerEvent + 'static>(
         &mut self,
         listener: Arc<dyn EventListener>,
     ) {
         self.listen::<E>(listener);
     }
 }
+
+/// What [`Subscriptions::listen_queued`] needs of a queued method's event:
+/// a worker rebuilds it from JSON, so it must be `Deserialize`.
+#[diagnostic::on_unimplemented(
+    message = "the event of a queued listener must implement `serde::Deserialize`: `{Self}` does not",
+    label = "a queue worker rebuilds this event from its JSON",
+    note = "add `serde::Deserialize` to the event's derives, or remove `queued`"
+)]
+pub trait QueuedListenerEvent: DeserializeOwned {}
+
+impl<T: DeserializeOwned> QueuedListenerEvent for T {}
 
 /// A subscriber's listeners, each with how to register it on a dispatcher.
 #[derive(Default)]

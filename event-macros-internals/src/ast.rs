@@ -262,6 +262,12 @@ impl std::fmt::Debug for ListenerAttrs {
 /// Reads `#[listener(...)]`'s arguments, recording every bad key in `cx`
 /// and leaving it out.
 pub fn listener_attrs(cx: &mut Ctxt, args: TokenStream) -> ListenerAttrs {
+    listener_attrs_in(cx, args, "#[listener(...)]")
+}
+
+/// [`listener_attrs`], for the attribute `what` (`#[listen(...)]` on a
+/// subscriber's method takes the same keys), named in its errors.
+pub fn listener_attrs_in(cx: &mut Ctxt, args: TokenStream, what: &str) -> ListenerAttrs {
     let raw = match attr::parse_args.parse2(args) {
         Ok(raw) => raw,
         Err(e) => {
@@ -269,7 +275,7 @@ pub fn listener_attrs(cx: &mut Ctxt, args: TokenStream) -> ListenerAttrs {
             return ListenerAttrs::default();
         }
     };
-    let args = attr::known_args(cx, "#[listener(...)]", raw, LISTENER_KEYS);
+    let args = attr::known_args(cx, what, raw, LISTENER_KEYS);
     let max = i64::from(u32::MAX);
     let mut out = ListenerAttrs::default();
     for arg in &args {

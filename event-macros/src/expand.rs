@@ -352,11 +352,14 @@ pub(crate) fn knobs(model: &ListenerModel) -> TokenStream {
         };
         let ev = proc_macro2::Ident::new("event", proc_macro2::Span::mixed_site());
         // Spanned at the path: a function of the wrong shape is reported there.
-        let call = quote_spanned!(syn::spanned::Spanned::span(&path)=> #path(#ev));
+        let span = syn::spanned::Spanned::span(&path);
+        let arg =
+            proc_macro2::Ident::new("event", span.resolved_at(proc_macro2::Span::mixed_site()));
+        let call = quote_spanned!(span=> #path(#arg));
         out.extend(quote! {
             fn queue_if(&self, #ev: &dyn #krate::Event) -> bool {
                 match <dyn #krate::Event>::downcast_ref::<#event_ty>(#ev) {
-                    ::core::option::Option::Some(#ev) => #call,
+                    ::core::option::Option::Some(#arg) => #call,
                     ::core::option::Option::None => true,
                 }
             }

@@ -103,7 +103,7 @@ pub fn subscriber(
             continue;
         };
         any = true;
-        let mut attrs = ast::listener_attrs(cx, args);
+        let mut attrs = ast::listener_attrs_in(cx, args, "#[listen(...)]");
         if attrs.event.is_none() && !attrs.event_given {
             match event_of(method) {
                 Some(event) => attrs.event = Some(event),
