@@ -30,13 +30,7 @@ pub(super) fn rebuild(registry: &JobRegistry, job: &Job) -> Result<Rebuilt, Regi
     let listeners = match (&job.live, &envelope.listener) {
         (Some(live), _) if live.listener.is_some() => live.listener.iter().cloned().collect(),
         (_, Some(name)) => vec![registry.listener_named(name)?],
-        // A queued event's listeners: a queued one whose `queue_if` says
-        // no for this event does not run (Laravel's `shouldQueue($event)`).
-        (_, None) => registry
-            .listeners_of(&envelope.event)
-            .into_iter()
-            .filter(|l| !l.should_queue() || l.queue_if(&*event))
-            .collect(),
+        (_, None) => registry.listeners_for_job(&envelope.event, &*event),
     };
     Ok((event, listeners))
 }

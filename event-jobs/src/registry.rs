@@ -259,6 +259,20 @@ impl JobRegistry {
             .unwrap_or_default()
     }
 
+    /// The listeners a queued event's job runs: [`JobRegistry::listeners_of`]
+    /// `event_name` less the queued ones whose [`EventListener::queue_if`]
+    /// says no for `event` (Laravel's `shouldQueue($event)`: not queued,
+    /// not run).
+    pub fn listeners_for_job(
+        &self,
+        event_name: &str,
+        event: &dyn Event,
+    ) -> Vec<Arc<dyn EventListener>> {
+        let mut listeners = self.listeners_of(event_name);
+        listeners.retain(|l| !l.should_queue() || l.queue_if(event));
+        listeners
+    }
+
     /// Event names this registry can rebuild.
     pub fn event_names(&self) -> impl Iterator<Item = &str> {
         self.events.keys().map(String::as_str)

@@ -42,9 +42,9 @@ impl Propagation {
 /// message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "the listener stopped propagation (`Propagation::Stop`), which only a listener run by the \
-     dispatch itself can do: a queued listener runs after the dispatch, so there are no \
-     remaining listeners to stop; return `Ok(())` from a queued listener instead"
+    "the listener stopped propagation (`Propagation::Stop` / `stop_propagation()`), which only a \
+     dispatch acts on: a queued listener cannot stop propagation, since it runs after the \
+     dispatch with no listener left to stop (nor can a replayed one); return `Ok(())` instead"
 )]
 pub struct PropagationStopped;
 

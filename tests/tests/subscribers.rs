@@ -272,7 +272,7 @@ async fn stop_propagation_outside_a_dispatch_is_an_error_saying_why() {
     assert!(
         error
             .to_string()
-            .contains("a queued listener runs after the dispatch"),
+            .contains("a queued listener cannot stop propagation"),
         "{error}"
     );
     RAN.lock().unwrap().clear();
@@ -440,9 +440,95 @@ async fn through_a_worker(queue: Queue) {
     );
 }
 
+/// A queued event: its listeners run on the worker, where a queued
+/// listener's `queue_if` still decides.
+#[derive(Debug, Clone, Serialize, Deserialize, Event)]
+#[event(queued)]
+pub struct BatchImported {
+    pub rows: u32,
+}
+
+pub struct Reindex {
+    log: Log,
+}
+
+#[listener(event = BatchImported, queued, queue_if = Self::big)]
+impl Reindex {
+    async fn handle(&self, event: &BatchImported) -> anyhow::Result<()> {
+        self.log.push(format!("reindexed {}", event.rows));
+        Ok(())
+    }
+
+    fn big(event: &BatchImported) -> bool {
+        event.rows > 10
+    }
+}
+
+/// A hand-written queued listener that tries to stop propagation: the
+/// compiler cannot see it, so its job fails with the reason.
+struct QueuedStopper;
+
+#[async_trait]
+impl EventListener for QueuedStopper {
+    async fn handle(&self, _: Arc<dyn Event>) -> anyhow::Result<()> {
+        stop_propagation()
+    }
+    fn should_queue(&self) -> bool {
+        true
+    }
+    fn can_retry(&self) -> bool {
+        false
+    }
+}
+
+/// Queued events with `queue_if` listeners, and a queued listener that
+/// stops: what the worker ran, and the failed job's reason.
+async fn on_the_worker(queue: Queue) {
+    let log = Log::default();
+    let events = Dispatcher::new();
+    queue.install(&events).await;
+    let reindex: Arc<dyn EventListener> = Arc::new(Reindex { log: log.clone() });
+    events.listen::<BatchImported>(reindex.clone()).await;
+    events.listen::<Login>(Arc::new(QueuedStopper)).await;
+    let registry = JobRegistry::new()
+        .listener::<BatchImported>(reindex)
+        .listener::<Login>(Arc::new(QueuedStopper));
+
+    events.dispatch(BatchImported { rows: 3 }).await.unwrap();
+    events.dispatch(BatchImported { rows: 30 }).await.unwrap();
+    events.dispatch(Login { user: "eve".into() }).await.unwrap();
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = Worker::new(queue.clone(), registry)
+        .queues([queue.default_queue()])
+        .poll_interval(Duration::from_millis(20));
+    let running = tokio::spawn(worker.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let failed_store = queue.failed().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while failed_store.list().await.unwrap_or_default().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let lines = until_lines(&log, 1).await;
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+    assert_eq!(lines, ["reindexed 30"]);
+    let failed = failed_store.list().await.unwrap();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(
+        failed[0]
+            .reason
+            .contains("a queued listener cannot stop propagation"),
+        "{}",
+        failed[0].reason
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_memory() {
     through_a_worker(Queue::memory()).await;
+    on_the_worker(Queue::memory()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -450,4 +536,6 @@ async fn on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/jobs.db", dir.path().display());
     through_a_worker(Queue::open(&url).await.unwrap()).await;
+    let url = format!("sqlite://{}/more.db", dir.path().display());
+    on_the_worker(Queue::open(&url).await.unwrap()).await;
 }
