@@ -309,7 +309,7 @@ impl Notifier {
     }
 
     fn worth_it(event: &OrderPlaced) -> bool {
-        event.total % 2 == 0
+        event.total.is_multiple_of(2)
     }
 }
 
