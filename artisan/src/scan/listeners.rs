@@ -11,7 +11,7 @@ use quote::ToTokens;
 
 use super::subscribers::{collect_subscriber, is_subscriber};
 use super::syntax::{
-    derives, find_attr, is_trait_impl, last_ident, line_of, not_compiling, self_type_name,
+    construct_expr, find_attr, is_trait_impl, last_ident, line_of, not_compiling, self_type_name,
 };
 use super::{ListenerInfo, ModFile, Scan, UnwiredListener};
 
@@ -147,20 +147,4 @@ fn hand_written_listeners(items: &[syn::Item]) -> BTreeMap<String, HandWritten> 
         }
     }
     out
-}
-
-/// `Name` for a unit struct, `Name::default()` for one deriving Default.
-pub(super) fn construct_expr(items: &[syn::Item], type_name: &str) -> Option<String> {
-    items.iter().find_map(|item| match item {
-        syn::Item::Struct(s) if s.ident == type_name => {
-            if matches!(s.fields, syn::Fields::Unit) {
-                Some(type_name.to_string())
-            } else if derives(&s.attrs, "Default") {
-                Some(format!("{type_name}::default()"))
-            } else {
-                None
-            }
-        }
-        _ => None,
-    })
 }

@@ -6,8 +6,9 @@
 use event_macros_internals::ctxt::Ctxt;
 use event_macros_internals::valid::{self, ListenerKind};
 
-use super::listeners::construct_expr;
-use super::syntax::{find_attr, last_ident, line_of, not_compiling, self_type_name};
+use super::syntax::{
+    construct_expr, find_attr, last_ident, line_of, not_compiling, self_type_name,
+};
 use super::{ListenerInfo, ModFile, Scan};
 
 /// Is `imp` a `#[subscriber]` impl block?
