@@ -1,7 +1,8 @@
 //! Event subscribers (`#[subscriber]` / `#[listen]`), stopping propagation
 //! (`Result<Propagation>`, `stop_propagation()`) and conditional queueing
 //! (`queue_if`, `EventListener::queue_if`), through the public API; queued
-//! ones on the memory and sqlite connections with a real worker.
+//! ones with a real worker on memory, sqlite, and redis and postgres when
+//! their test URLs are set.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -538,4 +539,35 @@ async fn on_sqlite() {
     through_a_worker(Queue::open(&url).await.unwrap()).await;
     let url = format!("sqlite://{}/more.db", dir.path().display());
     on_the_worker(Queue::open(&url).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_redis() {
+    let Some(base) = test_support::redis_url() else {
+        return;
+    };
+    // Each under a key prefix of its own, emptied after.
+    for scenario in [0, 1] {
+        let url = test_support::with_query(&base, "prefix", &test_support::unique("subs"));
+        let queue = Queue::open(&url).await.unwrap();
+        if scenario == 0 {
+            through_a_worker(queue.clone()).await;
+        } else {
+            on_the_worker(queue.clone()).await;
+        }
+        queue.clear().await.unwrap();
+        queue.failed().unwrap().purge().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres() {
+    let Some(schema) = test_support::Schema::new() else {
+        return;
+    };
+    through_a_worker(Queue::open(&schema.url).await.unwrap()).await;
+    let Some(other) = test_support::Schema::new() else {
+        return;
+    };
+    on_the_worker(Queue::open(&other.url).await.unwrap()).await;
 }
