@@ -159,6 +159,66 @@ async fn subscribe_once_adds_nothing_the_second_time() {
     assert_eq!(log.lines(), ["login cy", "audit cy"]);
 }
 
+/// A subscriber written by hand: `Subscriber` with the visitor.
+struct HandSubscriber(Log);
+
+struct HandLogin(Log);
+
+#[async_trait]
+impl EventListener for HandLogin {
+    async fn handle(&self, _: Arc<dyn Event>) -> anyhow::Result<()> {
+        self.0.push("hand login");
+        Ok(())
+    }
+    fn listener_name(&self) -> &str {
+        "HandSubscriber::login"
+    }
+}
+
+impl Subscriber for HandSubscriber {
+    fn subscribe<T: event_core::Subscriptions>(self: Arc<Self>, to: &mut T) {
+        to.listen::<Login>(Arc::new(HandLogin(self.0.clone())));
+    }
+}
+
+#[tokio::test]
+async fn a_hand_written_subscriber_registers_through_the_same_call() {
+    let log = Log::default();
+    let events = Dispatcher::new();
+    events.subscribe(HandSubscriber(log.clone())).await;
+    assert_listening_named::<Login>(&events, "HandSubscriber::login");
+    events.dispatch(Login { user: "fay".into() }).await.unwrap();
+    assert_eq!(log.lines(), ["hand login"]);
+}
+
+fn subscribed() -> Dispatcher {
+    let events = Dispatcher::new();
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(events.subscribe(UserEventSubscriber {
+            log: Log::default(),
+        }));
+    events
+}
+
+#[test]
+fn assert_listening_named_takes_the_whole_name_or_its_last_segments() {
+    let events = subscribed();
+    assert_listening_named::<Login>(&events, "tests::UserEventSubscriber::on_login");
+    assert_listening_named::<Login>(&events, "UserEventSubscriber::on_login");
+    assert_listening_named::<Login>(&events, "on_login");
+}
+
+#[test]
+#[should_panic(
+    expected = "expected listener `n_login` to listen to `Login`; its listeners are: \
+                           tests::UserEventSubscriber::on_login, audit-login"
+)]
+fn assert_listening_named_does_not_match_inside_a_segment() {
+    assert_listening_named::<Login>(&subscribed(), "n_login");
+}
+
 // ----- stopping propagation -----------------------------------------------------
 
 static RAN: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
