@@ -68,9 +68,18 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
 /// Keys: `event = E` (required), and optionally `queued`, `queue = "..."`,
 /// `connection = "..."` (both imply `queued`), `tries = N` (0: no limit),
 /// `backoff = [secs, ...]`, `timeout = secs` (0: none), `delay = secs`,
-/// `max_exceptions = N`, `after_commit`, `crate = "path"`. They are readable
-/// through `EventListener` (`should_queue`, `queue_name`, `backoff`,
-/// `max_exceptions`) and all of them through `EventListener::options()`.
+/// `max_exceptions = N`, `after_commit`, `middleware = [..]`, `name = ".."`,
+/// `replayable = false`, `queue_if = path` (a `fn(&E) -> bool` deciding per
+/// event whether the listener is queued; false: not queued, not run;
+/// implies `queued`), `crate = "path"`. They are readable through
+/// `EventListener` (`should_queue`, `queue_name`, `backoff`,
+/// `max_exceptions`, `queue_if`) and all of them through
+/// `EventListener::options()`.
+///
+/// The handler may return `anyhow::Result<Propagation>` instead of
+/// `anyhow::Result<()>`: `Ok(Propagation::Stop)` ends the dispatch there
+/// (Laravel's `return false`). A queued listener cannot, so that is a
+/// compile error with `queued` (or a key implying it).
 ///
 /// The macro does not implement `ShouldQueueListener`: its builder methods
 /// (`via_connection`, `via_queue`, `with_delay`) return `Self`, which a unit
