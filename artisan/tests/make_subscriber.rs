@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Pkg, assert_refused, must, workspace};
+use common::{Pkg, assert_refused, must, own_warnings, workspace};
 
 #[test]
 fn make_subscriber_writes_the_type_and_wires_it_once() {
@@ -193,6 +193,8 @@ fn a_scaffolded_subscriber_runs_inline_and_on_queue_work() {
         ".env",
         "EVENTS_QUEUE_CONNECTION=sqlite\nEVENTS_QUEUE_URL=sqlite://jobs.db\n",
     );
+    let (_, stderr) = must(&pkg, &["build", "--bins"]);
+    assert!(own_warnings(&stderr).is_empty(), "{stderr}");
     must(&pkg, &["run", "-q", "--bin", "shop"]);
     assert!(pkg.exists("in.txt"), "on_user_logged_in did not run");
     assert!(
