@@ -54,6 +54,39 @@ pub async fn listen_pattern(name_or_pattern: &str, listener: Arc<dyn EventListen
 
 /// Registers every `#[listen]` method of `subscriber` on the global
 /// dispatcher (Laravel's `Event::subscribe`).
+///
+/// ```
+/// use event_core::prelude::*;
+///
+/// #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Event)]
+/// pub struct Login { pub user: String }
+/// #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Event)]
+/// pub struct Logout { pub user: String }
+///
+/// pub struct UserEventSubscriber;
+///
+/// #[subscriber]
+/// impl UserEventSubscriber {
+///     #[listen]
+///     async fn on_login(&self, event: &Login) -> anyhow::Result<Propagation> {
+///         // Laravel's `return false`: the listeners after this one do not run.
+///         Ok(if event.user.is_empty() { Propagation::Stop } else { Propagation::Continue })
+///     }
+///
+///     #[listen(queued, tries = 3)]
+///     async fn on_logout(&self, _event: &Logout) -> anyhow::Result<()> {
+///         Ok(())
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> anyhow::Result<()> {
+/// event_core::subscribe(UserEventSubscriber).await;
+/// assert!(EventFacade::has_listeners("Login").await);
+/// assert!(EventFacade::has_listeners("Logout").await);
+/// # Ok(())
+/// # }
+/// ```
 pub async fn subscribe<S: Subscriber>(subscriber: S) {
     Dispatcher::global().subscribe(subscriber).await;
 }
