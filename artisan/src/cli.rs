@@ -134,6 +134,15 @@ pub enum Command {
     )]
     MakeListener(MakeListener),
 
+    /// Create a subscriber (one type listening to several events) in src/listeners/ and wire it.
+    #[command(
+        name = "make:subscriber",
+        after_help = "Examples:\n  \
+            artisan make:subscriber UserEvent --event UserLoggedIn --event UserLoggedOut\n  \
+            artisan make:subscriber Audit --event OrderPlaced --queued"
+    )]
+    MakeSubscriber(MakeSubscriber),
+
     /// List the events and their listeners.
     #[command(
         name = "event:list",
@@ -384,6 +393,22 @@ pub struct MakeListener {
     #[arg(long)]
     pub test: bool,
     /// Overwrite the listener file if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MakeSubscriber {
+    /// The subscriber, in any case: UserEvent, user_event_subscriber...
+    pub name: String,
+    /// An event it listens to (one `#[listen]` method each); repeat it.
+    /// Created too if it does not exist.
+    #[arg(long, value_name = "EVENT", required = true)]
+    pub event: Vec<String>,
+    /// Run every method on a queue worker.
+    #[arg(long)]
+    pub queued: bool,
+    /// Overwrite the subscriber file if it exists.
     #[arg(long)]
     pub force: bool,
 }

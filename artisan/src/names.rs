@@ -64,6 +64,29 @@ pub fn listener(input: &str) -> Result<Names, UsageError> {
     names(input, "Listener", "listener")
 }
 
+/// The name of a subscriber: `UserEvent` -> struct `UserEventSubscriber`,
+/// in `user_event.rs`.
+pub fn subscriber(input: &str) -> Result<Names, UsageError> {
+    names(input, "Subscriber", "subscriber")
+}
+
+/// A listener's name as the CLI prints it: its type
+/// (`shop::listeners::SendInvoiceListener` -> `SendInvoiceListener`), or a
+/// subscriber's method with its type
+/// (`shop::listeners::UserEventSubscriber::on_login` -> `UserEventSubscriber::on_login`).
+pub fn short_listener(path: &str) -> &str {
+    let Some((head, last)) = path.rsplit_once("::") else {
+        return path;
+    };
+    if last.starts_with(|c: char| c.is_ascii_lowercase() || c == '_') {
+        return match head.rfind("::") {
+            Some(i) => &path[i + 2..],
+            None => path,
+        };
+    }
+    last
+}
+
 fn names(input: &str, suffix: &str, kind: &str) -> Result<Names, UsageError> {
     let trimmed = input.trim();
     if trimmed.is_empty() {
@@ -117,6 +140,22 @@ fn names(input: &str, suffix: &str, kind: &str) -> Result<Names, UsageError> {
         base,
         type_name,
     })
+}
+
+#[cfg(test)]
+mod short_listener_tests {
+    use super::short_listener;
+
+    #[test]
+    fn short_names() {
+        assert_eq!(short_listener("shop::listeners::X::XListener"), "XListener");
+        assert_eq!(
+            short_listener("shop::listeners::u::UserEventSubscriber::on_login"),
+            "UserEventSubscriber::on_login"
+        );
+        assert_eq!(short_listener("audit-login"), "audit-login");
+        assert_eq!(short_listener("Sub::on_x"), "Sub::on_x");
+    }
 }
 
 #[cfg(test)]

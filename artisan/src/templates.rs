@@ -32,6 +32,13 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         )),
     ),
     (
+        "subscriber.rs.tera",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/templates/subscriber.rs.tera"
+        )),
+    ),
+    (
         "mod.rs.tera",
         include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),

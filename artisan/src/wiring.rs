@@ -251,6 +251,24 @@ fn registry(
 
     let mut wires = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
+    // `#[subscriber]` types, each subscribed once (all of its methods).
+    let mut subscribers: Vec<String> = Vec::new();
+    for l in &scan.listeners {
+        if l.subscriber.is_none() || !reachable(&l.module, hidden_listeners) {
+            continue;
+        }
+        let Some(construct) = &l.construct else {
+            continue;
+        };
+        let expr = format!(
+            "{}::{construct}",
+            module_path(&project.listeners, &l.module)
+        );
+        if !subscribers.contains(&expr) {
+            subscribers.push(expr);
+        }
+        wiring.wired.push((l.event.clone(), l.type_name.clone()));
+    }
     for event in &unique {
         let event_path = format!(
             "{}::{}",
@@ -259,6 +277,9 @@ fn registry(
         );
         let mut listeners = Vec::new();
         for l in by_event.get(event.type_name.as_str()).into_iter().flatten() {
+            if l.subscriber.is_some() {
+                continue;
+            }
             let Some(construct) = &l.construct else {
                 continue;
             };
@@ -292,7 +313,8 @@ fn registry(
         }
     }
     for l in &scan.listeners {
-        if !known.contains(l.event.as_str()) {
+        // A subscriber registers its methods itself, whatever their event.
+        if l.subscriber.is_none() && !known.contains(l.event.as_str()) {
             wiring.notes.push(format!(
                 "{}:{}: {} listens to {}, which is not an event in {}/; it is not wired",
                 l.file,
@@ -310,6 +332,7 @@ fn registry(
     context.insert("listeners_dir", &project.rel(&project.listeners.dir));
     context.insert("wires", &wires);
     context.insert("jobs", &jobs);
+    context.insert("subscribers", &subscribers);
     // The app's own hook, when its file is there (`artisan init` writes it).
     let provider = project.provider();
     let provider_name = (tx.contents(&provider).is_some() || provider.is_file())

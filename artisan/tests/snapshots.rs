@@ -70,6 +70,22 @@ fn listener_template_without_event() {
 }
 
 #[test]
+fn subscriber_template() {
+    let pkg = Pkg::new();
+    pkg.artisan(&[
+        "make:subscriber",
+        "UserEvent",
+        "--event",
+        "UserLoggedIn",
+        "--event",
+        "UserLoggedOut",
+        "--queued",
+    ])
+    .ok();
+    insta::assert_snapshot!("subscriber", pkg.read("src/listeners/user_event.rs"));
+}
+
+#[test]
 fn empty_package_wiring() {
     let pkg = Pkg::new();
     pkg.artisan(&["event:generate"]).ok();

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
-use event_kernel::{Dispatcher, Event, EventListener, IntoEvent};
+use event_kernel::{Dispatcher, Event, EventListener, IntoEvent, Subscriber};
 
 use crate::testing;
 pub use crate::testing::{fake, is_faking, restore};
@@ -50,6 +50,45 @@ pub async fn listen_pattern(name_or_pattern: &str, listener: Arc<dyn EventListen
     Dispatcher::global()
         .listen_pattern(name_or_pattern, listener)
         .await;
+}
+
+/// Registers every `#[listen]` method of `subscriber` on the global
+/// dispatcher (Laravel's `Event::subscribe`).
+///
+/// ```
+/// use event_core::prelude::*;
+///
+/// #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Event)]
+/// pub struct Login { pub user: String }
+/// #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Event)]
+/// pub struct Logout { pub user: String }
+///
+/// pub struct UserEventSubscriber;
+///
+/// #[subscriber]
+/// impl UserEventSubscriber {
+///     #[listen]
+///     async fn on_login(&self, event: &Login) -> anyhow::Result<Propagation> {
+///         // Laravel's `return false`: the listeners after this one do not run.
+///         Ok(if event.user.is_empty() { Propagation::Stop } else { Propagation::Continue })
+///     }
+///
+///     #[listen(queued, tries = 3)]
+///     async fn on_logout(&self, _event: &Logout) -> anyhow::Result<()> {
+///         Ok(())
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> anyhow::Result<()> {
+/// event_core::subscribe(UserEventSubscriber).await;
+/// assert!(EventFacade::has_listeners("Login").await);
+/// assert!(EventFacade::has_listeners("Logout").await);
+/// # Ok(())
+/// # }
+/// ```
+pub async fn subscribe<S: Subscriber>(subscriber: S) {
+    Dispatcher::global().subscribe(subscriber).await;
 }
 
 // ----- EventFacade -------------------------------------------------------------
@@ -109,6 +148,12 @@ impl EventFacade {
     /// Registers a listener for events of type `E`; the same as [`listen`].
     pub async fn listen<E: Event + 'static>(listener: Arc<dyn EventListener>) {
         Dispatcher::global().listen::<E>(listener).await;
+    }
+
+    /// Registers every `#[listen]` method of `subscriber` (Laravel's
+    /// `Event::subscribe`); the same as [`subscribe`].
+    pub async fn subscribe<S: Subscriber>(subscriber: S) {
+        Dispatcher::global().subscribe(subscriber).await;
     }
 
     /// Dispatches an event; the same as [`dispatch`] (recorded instead while

@@ -64,14 +64,16 @@ pub mod store {
 pub use event_kernel::broadcasting::ShouldBroadcast;
 pub use event_kernel::{
     BroadcastFailed, Dispatchable, Dispatcher, Event, EventListener, IntoEvent, ListenerFailed,
-    ListenerOptions, QueueFailed, QueueableHandler, ShouldQueue, ShouldQueueListener,
+    ListenerOptions, Propagation, PropagationStopped, QueueFailed, QueueableHandler,
+    QueuedListenerEvent, ShouldQueue, ShouldQueueListener, Subscriber, Subscriptions,
+    stop_propagation,
 };
-pub use event_macros::{Event, listener};
+pub use event_macros::{Event, listen, listener, subscriber};
 pub use facade::{
     EventFacade, dispatch, event, event_dispatcher, fake, is_faking, listen, listen_pattern,
-    listen_wildcard, restore,
+    listen_wildcard, restore, subscribe,
 };
-pub use listen_once::listen_once;
+pub use listen_once::{listen_once, subscribe_once};
 
 // The crates generated code names, so an app needs no extra dependency.
 pub use async_trait::async_trait;
@@ -84,9 +86,9 @@ pub mod prelude {
     pub use crate::broadcasting::{Broadcastable, ShouldBroadcast};
     pub use crate::queue::JobRegistry;
     pub use crate::{
-        Dispatchable, Dispatcher, Event, EventFacade, EventListener, ShouldQueue,
-        ShouldQueueListener, dispatch, event_dispatcher, listen, listen_pattern, listen_wildcard,
-        listener,
+        Dispatchable, Dispatcher, Event, EventFacade, EventListener, Propagation, ShouldQueue,
+        ShouldQueueListener, Subscriber, dispatch, event_dispatcher, listen, listen_pattern,
+        listen_wildcard, listener, stop_propagation, subscriber,
     };
     pub use crate::{dispatch_event, fire_event, register_listener};
     pub use async_trait::async_trait;

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use event_kernel::{Dispatcher, Event, EventListener};
+use event_kernel::{Dispatcher, Event, EventListener, Subscriber};
 
 /// Registers `listener` for `E` on `dispatcher` unless a listener of the
 /// same [`EventListener::listener_name`] already listens to `E` there;
@@ -26,6 +26,22 @@ pub async fn listen_once<E: Event + 'static>(
         dispatcher.listen::<E>(listener).await;
     }
     !already
+}
+
+/// [`listen_once`] for each listener of a subscriber: registers those not
+/// already listening (by name) to their event on `dispatcher`; returns how
+/// many it added.
+pub async fn subscribe_once<S: Subscriber>(dispatcher: &Dispatcher, subscriber: Arc<S>) -> usize {
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = ONE_AT_A_TIME.lock().await;
+    dispatcher
+        .__subscribe_where(subscriber, |event, listener| {
+            !dispatcher
+                .listeners_for(event)
+                .iter()
+                .any(|l| l.listener_name() == listener.listener_name())
+        })
+        .await
 }
 
 #[cfg(test)]

@@ -259,3 +259,31 @@ pub fn listener_name<L: 'static>(package: &str) -> &'static str {
         .entry(id)
         .or_insert_with(|| Box::leak(name.into_boxed_str()))
 }
+
+/// The name of a `#[listen]` method's listener: the subscriber's
+/// [`listener_name`] and the method, `app::listeners::UserEventSubscriber::on_login`.
+/// Made once per method (`M` is its listener type).
+pub fn method_listener_name<M: 'static, S: 'static>(package: &str, method: &str) -> &'static str {
+    use std::any::TypeId;
+    use std::collections::HashMap;
+    use std::sync::{OnceLock, RwLock};
+    static NAMES: OnceLock<RwLock<HashMap<TypeId, &'static str>>> = OnceLock::new();
+    let names = NAMES.get_or_init(RwLock::default);
+    let id = TypeId::of::<M>();
+    if let Some(name) = names.read().unwrap_or_else(|e| e.into_inner()).get(&id) {
+        return name;
+    }
+    let name = format!("{}::{method}", listener_name::<S>(package));
+    let mut names = names.write().unwrap_or_else(|e| e.into_inner());
+    names
+        .entry(id)
+        .or_insert_with(|| Box::leak(name.into_boxed_str()))
+}
+
+/// What a `-> anyhow::Result<Propagation>` listener returned, as
+/// `EventListener::handle`'s result.
+pub fn propagation<E: Into<anyhow::Error>>(
+    result: Result<event_kernel::Propagation, E>,
+) -> anyhow::Result<()> {
+    result.map_err(Into::into)?.into_result()
+}

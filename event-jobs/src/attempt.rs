@@ -30,7 +30,7 @@ pub(super) fn rebuild(registry: &JobRegistry, job: &Job) -> Result<Rebuilt, Regi
     let listeners = match (&job.live, &envelope.listener) {
         (Some(live), _) if live.listener.is_some() => live.listener.iter().cloned().collect(),
         (_, Some(name)) => vec![registry.listener_named(name)?],
-        (_, None) => registry.listeners_of(&envelope.event),
+        (_, None) => registry.listeners_for_job(&envelope.event, &*event),
     };
     Ok((event, listeners))
 }

@@ -35,7 +35,9 @@ use crate::middleware::spec::Spec;
 use crate::middleware::{JobMiddleware, RateLimit};
 use event_kernel::broadcasting::Broadcaster;
 use event_kernel::broadcasting::queued::{BROADCAST_LISTENER, BroadcastListener};
-use event_kernel::{Dispatcher, Event, EventListener, Rebuild};
+use event_kernel::{
+    Dispatcher, Event, EventListener, QueuedListenerEvent, Rebuild, Subscriber, Subscriptions,
+};
 
 /// Rebuilds an event from its JSON payload.
 pub type EventDecoder = fn(serde_json::Value) -> Result<Arc<dyn Event>, serde_json::Error>;
@@ -136,6 +138,16 @@ impl JobRegistry {
             entry.listeners.push(name.clone());
         }
         self.listeners.entry(name).or_insert(listener);
+        self
+    }
+
+    /// Adds the listeners of a subscriber (`#[subscriber]`): each queued
+    /// `#[listen]` method with its event, so a worker can rebuild its jobs;
+    /// each other method under its event when the event is already here
+    /// (add events with [`JobRegistry::event`] first), so it runs when the
+    /// event itself is queued.
+    pub fn subscriber<S: Subscriber>(mut self, subscriber: Arc<S>) -> Self {
+        subscriber.subscribe(&mut self);
         self
     }
 
@@ -247,6 +259,20 @@ impl JobRegistry {
             .unwrap_or_default()
     }
 
+    /// The listeners a queued event's job runs: [`JobRegistry::listeners_of`]
+    /// `event_name` less the queued ones whose [`EventListener::queue_if`]
+    /// says no for `event` (Laravel's `shouldQueue($event)`: not queued,
+    /// not run).
+    pub fn listeners_for_job(
+        &self,
+        event_name: &str,
+        event: &dyn Event,
+    ) -> Vec<Arc<dyn EventListener>> {
+        let mut listeners = self.listeners_of(event_name);
+        listeners.retain(|l| !l.should_queue() || l.queue_if(event));
+        listeners
+    }
+
     /// Event names this registry can rebuild.
     pub fn event_names(&self) -> impl Iterator<Item = &str> {
         self.events.keys().map(String::as_str)
@@ -261,6 +287,35 @@ impl JobRegistry {
                 }
             }
         }
+    }
+}
+
+/// A subscriber's listeners, as [`JobRegistry::subscriber`] adds them.
+impl Subscriptions for JobRegistry {
+    fn listen<E: Event + 'static>(&mut self, listener: Arc<dyn EventListener>) {
+        let name = E::static_event_name();
+        let listener_name = listener.listener_name().to_string();
+        if let Some(known) = self.listeners.get(&listener_name) {
+            let (first, second) = (known.__listener_type(), listener.__listener_type());
+            if first != second {
+                self.duplicates.push((listener_name, first, second));
+                return;
+            }
+        }
+        if let Some(entry) = self.events.get_mut(&*name) {
+            if !entry.listeners.contains(&listener_name) {
+                entry.listeners.push(listener_name.clone());
+            }
+            self.listeners.entry(listener_name).or_insert(listener);
+        }
+    }
+
+    fn listen_queued<E: Event + QueuedListenerEvent + 'static>(
+        &mut self,
+        listener: Arc<dyn EventListener>,
+    ) {
+        let registry = std::mem::take(self);
+        *self = registry.listener::<E>(listener);
     }
 }
 

@@ -58,8 +58,10 @@ mod handler;
 mod listener;
 mod options;
 pub mod pattern;
+mod propagation;
 mod rebuild;
 pub mod scope;
+mod subscriber;
 
 pub use dispatchable::Dispatchable;
 pub use dispatcher::{
@@ -69,4 +71,6 @@ pub use event::{Event, IntoEvent, ShouldQueue};
 pub use handler::QueueableHandler;
 pub use listener::{EventListener, ShouldQueueListener};
 pub use options::ListenerOptions;
+pub use propagation::{Propagation, PropagationStopped, stop_propagation};
 pub use rebuild::Rebuild;
+pub use subscriber::{QueuedListenerEvent, Subscriber, Subscriptions};

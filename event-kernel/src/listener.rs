@@ -27,6 +27,16 @@ pub trait EventListener: Send + Sync {
     fn should_queue(&self) -> bool {
         false
     }
+    /// Laravel's `shouldQueue($event)`: for a listener that
+    /// [`should_queue`](EventListener::should_queue), whether this event is
+    /// queued at all. False means the listener is neither queued nor run
+    /// for it. Decided at dispatch, before anything reaches a queue (for a
+    /// queued event, on the worker, before the listener runs); not asked of
+    /// listeners that run inline. Defaults to true.
+    /// `#[listener(queued, queue_if = path)]` writes it.
+    fn queue_if(&self, _event: &dyn Event) -> bool {
+        true
+    }
     /// The named queue this listener's jobs go to; `None` (the default) is
     /// the connection's default queue (`EVENTS_DEFAULT_QUEUE`).
     fn queue_name(&self) -> Option<&str> {

@@ -39,6 +39,7 @@ pub const LISTENER_KEYS: &[&str] = &[
     "middleware",
     "name",
     "replayable",
+    "queue_if",
     "crate",
 ];
 
@@ -229,6 +230,8 @@ pub struct ListenerAttrs {
     pub name: Option<LitStr>,
     /// `replayable = false`: the listener's `replayable()`.
     pub replayable: Option<bool>,
+    /// `queue_if = path`: the fn deciding per event whether to queue.
+    pub queue_if: Option<syn::Path>,
     /// `crate = "path"`: event-core's path when renamed.
     pub krate: Option<syn::Path>,
 }
@@ -250,6 +253,7 @@ impl std::fmt::Debug for ListenerAttrs {
             .field("middleware", &self.middleware.as_deref().map(list))
             .field("name", &opt(&self.name))
             .field("replayable", &self.replayable)
+            .field("queue_if", &opt(&self.queue_if))
             .field("krate", &opt(&self.krate))
             .finish()
     }
@@ -258,6 +262,12 @@ impl std::fmt::Debug for ListenerAttrs {
 /// Reads `#[listener(...)]`'s arguments, recording every bad key in `cx`
 /// and leaving it out.
 pub fn listener_attrs(cx: &mut Ctxt, args: TokenStream) -> ListenerAttrs {
+    listener_attrs_in(cx, args, "#[listener(...)]")
+}
+
+/// [`listener_attrs`], for the attribute `what` (`#[listen(...)]` on a
+/// subscriber's method takes the same keys), named in its errors.
+pub fn listener_attrs_in(cx: &mut Ctxt, args: TokenStream, what: &str) -> ListenerAttrs {
     let raw = match attr::parse_args.parse2(args) {
         Ok(raw) => raw,
         Err(e) => {
@@ -265,7 +275,7 @@ pub fn listener_attrs(cx: &mut Ctxt, args: TokenStream) -> ListenerAttrs {
             return ListenerAttrs::default();
         }
     };
-    let args = attr::known_args(cx, "#[listener(...)]", raw, LISTENER_KEYS);
+    let args = attr::known_args(cx, what, raw, LISTENER_KEYS);
     let max = i64::from(u32::MAX);
     let mut out = ListenerAttrs::default();
     for arg in &args {
@@ -289,6 +299,7 @@ pub fn listener_attrs(cx: &mut Ctxt, args: TokenStream) -> ListenerAttrs {
             }
             "name" => out.name = attr::string(cx, arg, "send-welcome-email"),
             "replayable" => out.replayable = attr::boolean(cx, arg),
+            "queue_if" => out.queue_if = attr::fn_path(cx, arg, "queue_if = Self::is_large"),
             "crate" => out.krate = attr::crate_path(cx, arg),
             // `known_args` kept only the keys above.
             _ => {}
@@ -334,6 +345,9 @@ pub enum ListenerItem {
     Fn(FnItem),
     /// `impl T { async fn handle(&self, event: &E) ... }`.
     Impl(syn::ItemImpl),
+    /// A `#[listen]` method of a `#[subscriber]` impl block:
+    /// `async fn name(&self, event: &E)`.
+    Method(FnItem),
 }
 
 impl std::fmt::Debug for ListenerItem {
@@ -341,6 +355,7 @@ impl std::fmt::Debug for ListenerItem {
         match self {
             Self::Fn(item) => f.debug_tuple("Fn").field(item).finish(),
             Self::Impl(item) => f.debug_tuple("Impl").field(&Tokens(&item.self_ty)).finish(),
+            Self::Method(item) => f.debug_tuple("Method").field(item).finish(),
         }
     }
 }

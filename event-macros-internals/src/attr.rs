@@ -427,3 +427,19 @@ pub fn crate_path(cx: &mut Ctxt, arg: &RawArg) -> Option<syn::Path> {
         }
     }
 }
+
+/// A path to a function: `queue_if = Self::is_large`.
+pub fn fn_path(cx: &mut Ctxt, arg: &RawArg, example: &str) -> Option<syn::Path> {
+    let expected = format!("expected a path to a function, e.g. `{example}`");
+    let RawValue::Eq(tokens) = &arg.value else {
+        value_error(cx, arg, &expected);
+        return None;
+    };
+    match syn::parse2::<syn::Path>(tokens.clone()) {
+        Ok(path) => Some(path),
+        Err(_) => {
+            cx.error_spanned_by(tokens, expected);
+            None
+        }
+    }
+}

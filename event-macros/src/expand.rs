@@ -180,8 +180,12 @@ pub(crate) fn listener(model: &ListenerModel, item: TokenStream) -> TokenStream 
             ),
         ),
     };
+    let stops = model.kind.stops();
     match &model.kind {
-        ListenerKind::Fn { function, listener } => {
+        ListenerKind::Fn {
+            function, listener, ..
+        } => {
+            let call_fn = handled(krate, quote!(#function(#ev).await), stops);
             let doc = format!(
                 "The listener `#[listener]` generates from `{function}`: register it with \
                  `listen::<E>(Arc::new({listener}))`."
@@ -205,10 +209,7 @@ pub(crate) fn listener(model: &ListenerModel, item: TokenStream) -> TokenStream 
                         #ev: ::std::sync::Arc<dyn #krate::Event>,
                     ) -> #krate::__private::anyhow::Result<()> {
                         match <dyn #krate::Event>::downcast_ref::<#event_ty>(&*#ev) {
-                            ::core::option::Option::Some(#ev) => ::core::result::Result::map_err(
-                                #function(#ev).await,
-                                ::core::convert::Into::into,
-                            ),
+                            ::core::option::Option::Some(#ev) => #call_fn,
                             #unexpected
                         }
                     }
@@ -220,7 +221,9 @@ pub(crate) fn listener(model: &ListenerModel, item: TokenStream) -> TokenStream 
             self_ty,
             generics,
             failed,
+            ..
         } => {
+            let call_handle = handled(krate, quote!(Self::handle(self, #ev).await), stops);
             let (impl_generics, _, where_clause) = generics.split_for_impl();
             let failed = failed.map(|returns| {
                 let call = quote!(Self::failed(self, #ev, #exception).await);
@@ -256,10 +259,7 @@ pub(crate) fn listener(model: &ListenerModel, item: TokenStream) -> TokenStream 
                         #ev: ::std::sync::Arc<dyn #krate::Event>,
                     ) -> #krate::__private::anyhow::Result<()> {
                         match <dyn #krate::Event>::downcast_ref::<#event_ty>(&*#ev) {
-                            ::core::option::Option::Some(#ev) => ::core::result::Result::map_err(
-                                Self::handle(self, #ev).await,
-                                ::core::convert::Into::into,
-                            ),
+                            ::core::option::Option::Some(#ev) => #call_handle,
                             #unexpected
                         }
                     }
@@ -268,10 +268,22 @@ pub(crate) fn listener(model: &ListenerModel, item: TokenStream) -> TokenStream 
                 }
             }
         }
+        // `#[subscriber]` expands its methods (`crate::subscriber`).
+        ListenerKind::Method { .. } => item,
     }
 }
 
-fn knobs(model: &ListenerModel) -> TokenStream {
+/// What a listener's handler returned, as `handle`'s `anyhow::Result<()>`:
+/// a `Result<Propagation>` becomes the stop the dispatcher recognises.
+pub(crate) fn handled(krate: &syn::Path, call: TokenStream, stops: bool) -> TokenStream {
+    if stops {
+        quote!(#krate::__private::propagation(#call))
+    } else {
+        quote!(::core::result::Result::map_err(#call, ::core::convert::Into::into))
+    }
+}
+
+pub(crate) fn knobs(model: &ListenerModel) -> TokenStream {
     let krate = &model.krate;
     let Knobs {
         queued,
@@ -286,6 +298,7 @@ fn knobs(model: &ListenerModel) -> TokenStream {
         middleware,
         name: _,
         replayable,
+        queue_if,
     } = &model.knobs;
     let mut out = TokenStream::new();
     if *queued {
@@ -323,10 +336,53 @@ fn knobs(model: &ListenerModel) -> TokenStream {
             }
         });
     }
+    if let Some(path) = queue_if {
+        let event_ty = &model.event;
+        let path = match (&model.kind, syn::parse2::<syn::Path>(path.clone())) {
+            // Inside the method's listener, `Self` is the subscriber.
+            (ListenerKind::Method { subscriber, .. }, Ok(p))
+                if p.leading_colon.is_none()
+                    && p.segments.len() > 1
+                    && p.segments[0].ident == "Self" =>
+            {
+                let rest = p.segments.iter().skip(1);
+                quote!(<#subscriber>#(::#rest)*)
+            }
+            _ => path.clone(),
+        };
+        let ev = proc_macro2::Ident::new("event", proc_macro2::Span::mixed_site());
+        // Spanned at the path: a function of the wrong shape is reported there.
+        let span = syn::spanned::Spanned::span(&path);
+        let arg =
+            proc_macro2::Ident::new("event", span.resolved_at(proc_macro2::Span::mixed_site()));
+        let call = quote_spanned!(span=> #path(#arg));
+        out.extend(quote! {
+            fn queue_if(&self, #ev: &dyn #krate::Event) -> bool {
+                match <dyn #krate::Event>::downcast_ref::<#event_ty>(#ev) {
+                    ::core::option::Option::Some(#arg) => #call,
+                    ::core::option::Option::None => true,
+                }
+            }
+        });
+    }
     if let Some(name) = &model.knobs.name {
         out.extend(quote! {
             fn listener_name(&self) -> &str {
                 #name
+            }
+        });
+    } else if let ListenerKind::Method {
+        method, subscriber, ..
+    } = &model.kind
+    {
+        // `app::listeners::UserEventSubscriber::on_login`.
+        let method = method.to_string();
+        out.extend(quote! {
+            fn listener_name(&self) -> &str {
+                #krate::__private::method_listener_name::<Self, #subscriber>(
+                    ::core::env!("CARGO_PKG_NAME"),
+                    #method,
+                )
             }
         });
     } else if !matches!(&model.kind, ListenerKind::Impl { generics, .. } if !generics.params.is_empty())
@@ -451,6 +507,6 @@ pub(crate) fn listener_fallback(
                 #stub
             }
         }
-        ListenerItem::Impl(_) => item,
+        ListenerItem::Impl(_) | ListenerItem::Method(_) => item,
     }
 }

@@ -14,6 +14,7 @@
 use proc_macro::TokenStream;
 
 mod expand;
+mod subscriber;
 
 use event_macros_internals::{ast, ctxt, valid};
 
@@ -67,9 +68,18 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
 /// Keys: `event = E` (required), and optionally `queued`, `queue = "..."`,
 /// `connection = "..."` (both imply `queued`), `tries = N` (0: no limit),
 /// `backoff = [secs, ...]`, `timeout = secs` (0: none), `delay = secs`,
-/// `max_exceptions = N`, `after_commit`, `crate = "path"`. They are readable
-/// through `EventListener` (`should_queue`, `queue_name`, `backoff`,
-/// `max_exceptions`) and all of them through `EventListener::options()`.
+/// `max_exceptions = N`, `after_commit`, `middleware = [..]`, `name = ".."`,
+/// `replayable = false`, `queue_if = path` (a `fn(&E) -> bool` deciding per
+/// event whether the listener is queued; false: not queued, not run;
+/// implies `queued`), `crate = "path"`. They are readable through
+/// `EventListener` (`should_queue`, `queue_name`, `backoff`,
+/// `max_exceptions`, `queue_if`) and all of them through
+/// `EventListener::options()`.
+///
+/// The handler may return `anyhow::Result<Propagation>` instead of
+/// `anyhow::Result<()>`: `Ok(Propagation::Stop)` ends the dispatch there
+/// (Laravel's `return false`). A queued listener cannot, so that is a
+/// compile error with `queued` (or a key implying it).
 ///
 /// The macro does not implement `ShouldQueueListener`: its builder methods
 /// (`via_connection`, `via_queue`, `with_delay`) return `Self`, which a unit
@@ -81,6 +91,84 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn listener(args: TokenStream, item: TokenStream) -> TokenStream {
     listener_tokens(args.into(), item.into()).into()
+}
+
+/// Makes each `#[listen]` method of an `impl` block a listener of its own
+/// (Laravel's event subscriber), registered together with
+/// `Dispatcher::subscribe` / `EventFacade::subscribe`.
+///
+/// ```ignore
+/// #[derive(Default)]
+/// pub struct UserEventSubscriber;
+///
+/// #[subscriber]
+/// impl UserEventSubscriber {
+///     #[listen]
+///     async fn on_login(&self, event: &Login) -> anyhow::Result<()> { Ok(()) }
+///     #[listen(queued, tries = 3)]
+///     async fn on_logout(&self, event: &Logout) -> anyhow::Result<()> { Ok(()) }
+/// }
+/// ```
+///
+/// `#[listen(...)]` takes every key of `#[listener(...)]`; `event = E` is
+/// optional (the method's `&E` says it). Each method is a listener named
+/// after it (`app::listeners::UserEventSubscriber::on_login`): in logs,
+/// fakes and queue jobs. A method may return `anyhow::Result<Propagation>`
+/// to stop the dispatch's remaining listeners (not a queued one). Methods
+/// without `#[listen]` stay plain methods. `#[subscriber]` takes no
+/// arguments.
+#[proc_macro_attribute]
+pub fn subscriber(args: TokenStream, item: TokenStream) -> TokenStream {
+    subscriber_tokens(args.into(), item.into()).into()
+}
+
+/// Marks a method of a `#[subscriber]` impl block as a listener; only
+/// meaningful there (`#[subscriber]` reads and removes it). Anywhere else
+/// it is an error.
+#[proc_macro_attribute]
+pub fn listen(_args: TokenStream, item: TokenStream) -> TokenStream {
+    let item = proc_macro2::TokenStream::from(item);
+    let mut tokens = syn::Error::new(
+        proc_macro2::Span::call_site(),
+        "`#[listen]` goes on a method of a `#[subscriber]` impl block: put `#[subscriber]` \
+         on the `impl`",
+    )
+    .to_compile_error();
+    tokens.extend(item);
+    tokens.into()
+}
+
+pub(crate) fn subscriber_tokens(
+    args: proc_macro2::TokenStream,
+    item: proc_macro2::TokenStream,
+) -> proc_macro2::TokenStream {
+    let imp: syn::ItemImpl = match syn::parse2(item.clone()) {
+        Ok(imp) => imp,
+        Err(e) => {
+            let mut tokens = syn::Error::new(
+                e.span(),
+                "`#[subscriber]` goes on an `impl` block: \
+                 `impl T { #[listen] async fn name(&self, event: &E) -> anyhow::Result<()> {..} }`",
+            )
+            .to_compile_error();
+            tokens.extend(item);
+            return tokens;
+        }
+    };
+    let mut cx = ctxt::Ctxt::new();
+    let model = valid::subscriber(&mut cx, args, &imp);
+    match (cx.check(), model) {
+        (Ok(()), Some(model)) => subscriber::subscriber(&model, imp),
+        (result, model) => {
+            let krate = model.map_or_else(valid::default_crate, |m| m.krate);
+            let mut tokens = result
+                .err()
+                .map(|e| e.to_compile_error())
+                .unwrap_or_default();
+            tokens.extend(subscriber::fallback(imp, &krate));
+            tokens
+        }
+    }
 }
 
 pub(crate) fn derive_event_tokens(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {

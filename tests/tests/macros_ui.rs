@@ -15,6 +15,9 @@ fn ui() {
         "listener-impl",
         "broadcast",
         "serde",
+        "subscriber",
+        "propagation",
+        "queue-if",
     ] {
         t.compile_fail(format!("tests/ui/{kind}/*.rs"));
     }

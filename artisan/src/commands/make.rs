@@ -1,11 +1,11 @@
-//! `make:event` and `make:listener`.
+//! `make:event`, `make:listener` and `make:subscriber`.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
 use crate::UsageError;
-use crate::cli::{MakeEvent, MakeListener};
+use crate::cli::{MakeEvent, MakeListener, MakeSubscriber};
 use crate::names::{self, Names};
 use crate::out;
 use crate::project::Project;
@@ -83,31 +83,8 @@ pub fn listener(manifest: Option<&Path>, args: MakeListener) -> Result<()> {
     let mut new_event = None;
     let text = match &event {
         Some(event) => {
-            // An event spelt another way by hand (`HTTPRequestFailedEvent`)
-            // is still the one meant by `--event HTTPRequestFailed`.
-            let known = existing
-                .event(&event.type_name)
-                .or_else(|| {
-                    existing.events.iter().find(|e| {
-                        names::event(&e.type_name).is_ok_and(|n| n.type_name == event.type_name)
-                    })
-                })
-                .map(|e| e.type_name.clone());
-            let event_type = known.clone().unwrap_or_else(|| event.type_name.clone());
-            if known.is_none() {
-                let event_path = project.events.dir.join(event.file_name());
-                refuse_existing(&project, "Event", &event_path, false).map_err(|e| {
-                    e.context(format!(
-                        "{} is not an event artisan recognises, and its file is taken",
-                        event.type_name
-                    ))
-                })?;
-                files.push((
-                    event_path.clone(),
-                    render_event(&project, event, false, None, None)?,
-                ));
-                new_event = Some(event_path);
-            }
+            let event_type;
+            (event_type, new_event) = event_for(&project, &existing, event, &mut files)?;
             let mut context = tera::Context::new();
             context.insert("type_name", &names.type_name);
             context.insert("fn_name", &names.ident);
@@ -162,6 +139,124 @@ pub fn listener(manifest: Option<&Path>, args: MakeListener) -> Result<()> {
     }
     let mut skip = vec![path];
     skip.extend(new_event);
+    report_wiring(&project, &wiring, &outcomes, &skip, false);
+    Ok(())
+}
+
+/// The event type `--event` means, and the file of the event to create
+/// (added to `files`) when there is none yet.
+fn event_for(
+    project: &Project,
+    existing: &scan::Scan,
+    event: &Names,
+    files: &mut Vec<(PathBuf, String)>,
+) -> Result<(String, Option<PathBuf>)> {
+    // An event spelt another way by hand (`HTTPRequestFailedEvent`)
+    // is still the one meant by `--event HTTPRequestFailed`.
+    let known = existing
+        .event(&event.type_name)
+        .or_else(|| {
+            existing
+                .events
+                .iter()
+                .find(|e| names::event(&e.type_name).is_ok_and(|n| n.type_name == event.type_name))
+        })
+        .map(|e| e.type_name.clone());
+    if let Some(known) = known {
+        return Ok((known, None));
+    }
+    let event_path = project.events.dir.join(event.file_name());
+    if files.iter().any(|(p, _)| *p == event_path) {
+        return Ok((event.type_name.clone(), None));
+    }
+    refuse_existing(project, "Event", &event_path, false).map_err(|e| {
+        e.context(format!(
+            "{} is not an event artisan recognises, and its file is taken",
+            event.type_name
+        ))
+    })?;
+    files.push((
+        event_path.clone(),
+        render_event(project, event, false, None, None)?,
+    ));
+    Ok((event.type_name.clone(), Some(event_path)))
+}
+
+#[derive(serde::Serialize)]
+struct SubscribedEvent {
+    /// `UserLoggedInEvent`.
+    event_type: String,
+    /// `on_user_logged_in`.
+    method: String,
+}
+
+pub fn subscriber(manifest: Option<&Path>, args: MakeSubscriber) -> Result<()> {
+    let names = names::subscriber(&args.name)?;
+    let events = args
+        .event
+        .iter()
+        .map(|e| names::event(e))
+        .collect::<Result<Vec<_>, _>>()?;
+    if events.is_empty() {
+        return Err(UsageError(format!(
+            "a subscriber listens to at least one event: pass --event once per event, e.g. \
+             `artisan make:subscriber {} --event UserLoggedIn --event UserLoggedOut`; nothing \
+             was written",
+            names.base
+        ))
+        .into());
+    }
+    let project = Project::open(manifest)?;
+    let path = project.listeners.dir.join(names.file_name());
+    refuse_existing(&project, "Subscriber", &path, args.force)?;
+    let existing = scan::scan(&project, &[])?;
+    let twin = existing
+        .listeners
+        .iter()
+        .find(|l| l.subscriber.as_deref() == Some(names.type_name.as_str()))
+        .map(|l| &l.file);
+    refuse_twin(&project, &names, &path, twin)?;
+
+    let mut files = Vec::new();
+    let mut created = Vec::new();
+    let mut subscribed: Vec<SubscribedEvent> = Vec::new();
+    for event in &events {
+        let (event_type, new_event) = event_for(&project, &existing, event, &mut files)?;
+        created.extend(new_event);
+        let method = format!("on_{}", event.snake);
+        if !subscribed.iter().any(|s| s.method == method) {
+            subscribed.push(SubscribedEvent { event_type, method });
+        }
+    }
+    let mut context = tera::Context::new();
+    context.insert("type_name", &names.type_name);
+    context.insert("events_mod", &project.events.module);
+    context.insert("events", &subscribed);
+    context.insert("queued", &args.queued);
+    let text = templates::fit_width(
+        &project,
+        templates::render(&project, "subscriber.rs.tera", &context)?,
+    );
+    files.push((path.clone(), text));
+
+    let (_, wiring, outcomes) = write_with_wiring(&project, files)?;
+    for event_path in &created {
+        out::info(&format!(
+            "Event [{}] created successfully (it did not exist yet).",
+            project.rel(event_path)
+        ));
+    }
+    let verb = if args.force && existing_file(&outcomes, &path) {
+        "overwritten"
+    } else {
+        "created"
+    };
+    out::info(&format!(
+        "Subscriber [{}] {verb} successfully.",
+        project.rel(&path)
+    ));
+    let mut skip = vec![path];
+    skip.extend(created);
     report_wiring(&project, &wiring, &outcomes, &skip, false);
     Ok(())
 }

@@ -43,6 +43,7 @@ pub fn run(cli: Cli, app: &crate::App) -> Result<()> {
         Command::QueueCompleted(args) => operate::completed(manifest, args),
         Command::MakeEvent(args) => make::event(manifest, args),
         Command::MakeListener(args) => make::listener(manifest, args),
+        Command::MakeSubscriber(args) => make::subscriber(manifest, args),
         Command::EventList(args) => event::list(manifest, args),
         Command::EventGenerate => event::generate(manifest),
         Command::StubPublish(args) => stub::publish(manifest, args),

@@ -91,7 +91,7 @@ fn what(job: &FailedJob) -> String {
 
 /// `shop::listeners::SendInvoiceListener` -> `SendInvoiceListener`.
 fn short(path: &str) -> &str {
-    path.rsplit("::").next().unwrap_or(path)
+    crate::names::short_listener(path)
 }
 
 pub fn failed(manifest: Option<&Path>, args: QueueFailed) -> Result<()> {

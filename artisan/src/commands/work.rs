@@ -188,7 +188,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for JobLog {
 /// `  2026-12-01 12:00:00 SendWelcomeEmailListener ..... 3.21ms DONE`
 fn job_line(fields: &JobFields) -> String {
     let time = event_core::chrono::Local::now().format("%Y-%m-%d %H:%M:%S");
-    let name = fields.name.rsplit("::").next().unwrap_or(&fields.name);
+    let name = crate::names::short_listener(&fields.name);
     let took = fields
         .micros
         .map(|us| format!("{:.2}ms ", us as f64 / 1000.0))

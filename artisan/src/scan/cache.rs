@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::FileScan;
 use crate::project::Project;
 
-pub(super) const CACHE_VERSION: u32 = 3;
+pub(super) const CACHE_VERSION: u32 = 4;
 
 /// Parse results of unchanged files (same size and mtime, like cargo's
 /// fingerprints), kept in the target dir. Only a speed-up: a missing or

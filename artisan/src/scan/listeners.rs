@@ -9,8 +9,9 @@ use event_macros_internals::valid::ListenerKind;
 use event_macros_internals::{ast, naming, valid};
 use quote::ToTokens;
 
+use super::subscribers::{collect_subscriber, is_subscriber};
 use super::syntax::{
-    derives, find_attr, is_trait_impl, last_ident, line_of, not_compiling, self_type_name,
+    construct_expr, find_attr, is_trait_impl, last_ident, line_of, not_compiling, self_type_name,
 };
 use super::{ListenerInfo, ModFile, Scan, UnwiredListener};
 
@@ -24,6 +25,10 @@ pub(super) fn collect_listeners(file: &ModFile, items: &[syn::Item], scan: &mut 
                     continue;
                 };
                 (attr, f.to_token_stream(), None, line_of(f.sig.ident.span()))
+            }
+            syn::Item::Impl(imp) if imp.trait_.is_none() && is_subscriber(imp) => {
+                collect_subscriber(file, items, imp, scan);
+                continue;
             }
             syn::Item::Impl(imp) if imp.trait_.is_none() => {
                 let Some(attr) = find_attr(&imp.attrs, "listener") else {
@@ -80,6 +85,8 @@ pub(super) fn collect_listeners(file: &ModFile, items: &[syn::Item], scan: &mut 
                 let name = listener.to_string();
                 (name.clone(), Some(name))
             }
+            // `#[listener]` never builds a method (`collect_subscriber` does).
+            ListenerKind::Method { .. } => continue,
             ListenerKind::Impl { .. } => {
                 let type_name = shown.clone();
                 let construct = construct_expr(items, &type_name);
@@ -108,6 +115,7 @@ pub(super) fn collect_listeners(file: &ModFile, items: &[syn::Item], scan: &mut 
             queue: model.knobs.queue,
             connection: model.knobs.connection,
             construct,
+            subscriber: None,
         });
     }
 }
@@ -139,20 +147,4 @@ fn hand_written_listeners(items: &[syn::Item]) -> BTreeMap<String, HandWritten> 
         }
     }
     out
-}
-
-/// `Name` for a unit struct, `Name::default()` for one deriving Default.
-fn construct_expr(items: &[syn::Item], type_name: &str) -> Option<String> {
-    items.iter().find_map(|item| match item {
-        syn::Item::Struct(s) if s.ident == type_name => {
-            if matches!(s.fields, syn::Fields::Unit) {
-                Some(type_name.to_string())
-            } else if derives(&s.attrs, "Default") {
-                Some(format!("{type_name}::default()"))
-            } else {
-                None
-            }
-        }
-        _ => None,
-    })
 }

@@ -2,13 +2,15 @@
 //!
 //! Events are structs with `#[derive(Event)]` (or a hand-written
 //! `impl Event for T`); listeners are `#[listener(...)]` functions and impl
-//! blocks. Only what artisan can wire without guessing is wired; everything
+//! blocks, and `#[subscriber]` impl blocks (each `#[listen]` method a
+//! listener). Only what artisan can wire without guessing is wired; everything
 //! else is reported with the reason.
 
 mod cache;
 mod events;
 mod folder;
 mod listeners;
+mod subscribers;
 mod syntax;
 
 use std::collections::BTreeMap;
@@ -62,7 +64,12 @@ pub struct ListenerInfo {
     pub queue: Option<String>,
     pub connection: Option<String>,
     /// How the registry builds it: `Name` or `Name::default()`; `None` when it cannot.
+    /// For a subscriber's method, how the subscriber is built.
     pub construct: Option<String>,
+    /// A `#[listen]` method's `#[subscriber]` type (`type_name` is then
+    /// `Subscriber::method`): the registry subscribes the type once.
+    #[serde(default)]
+    pub subscriber: Option<String>,
 }
 
 /// A file that did not parse.

@@ -75,3 +75,19 @@ pub(super) fn last_ident(ty: &syn::Type) -> Option<String> {
         _ => None,
     }
 }
+
+/// `Name` for a unit struct, `Name::default()` for one deriving Default.
+pub(super) fn construct_expr(items: &[syn::Item], type_name: &str) -> Option<String> {
+    items.iter().find_map(|item| match item {
+        syn::Item::Struct(s) if s.ident == type_name => {
+            if matches!(s.fields, syn::Fields::Unit) {
+                Some(type_name.to_string())
+            } else if derives(&s.attrs, "Default") {
+                Some(format!("{type_name}::default()"))
+            } else {
+                None
+            }
+        }
+        _ => None,
+    })
+}

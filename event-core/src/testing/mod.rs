@@ -95,6 +95,35 @@ pub fn assert_listening<E: Event, L: EventListener + 'static>(dispatcher: &Dispa
     }
 }
 
+/// Panics unless a listener named `name` is registered for event `E` on
+/// `dispatcher`: the listener's whole name or its end
+/// (`"UserEventSubscriber::on_login"`). For the `#[listen]` methods of a
+/// `#[subscriber]`, whose listener types are private.
+#[track_caller]
+pub fn assert_listening_named<E: Event>(dispatcher: &Dispatcher, name: &str) {
+    let event = E::static_event_name();
+    let listeners = dispatcher.listeners_for(&event);
+    if !listeners.iter().any(|l| is_named(l.listener_name(), name)) {
+        let names: Vec<&str> = listeners.iter().map(|l| l.listener_name()).collect();
+        panic!(
+            "expected listener `{name}` to listen to `{event}`; its listeners are: {}",
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        );
+    }
+}
+
+/// `listener_name` is `name`, or ends with `::name`.
+pub(crate) fn is_named(listener_name: &str, name: &str) -> bool {
+    listener_name == name
+        || listener_name
+            .strip_suffix(name)
+            .is_some_and(|head| head.ends_with("::"))
+}
+
 /// Whether `name` is `L`'s listener name: its type path, or (a
 /// `#[listener]`, named under its package) the same path in another crate.
 pub(crate) fn names_listener<L: 'static>(name: &str) -> bool {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::recorder::{QueueRecorder, QueuedJob};
 use super::scope::{Fakes, Scope};
-use super::{names_listener, summarize, type_label};
+use super::{is_named, names_listener, summarize, type_label};
 use event_kernel::Dispatcher;
 use event_kernel::Event;
 use event_kernel::EventListener;
@@ -65,6 +65,33 @@ impl QueueFake {
                     .is_some_and(|l| names_listener::<L>(l.listener_name()))
             })
             .collect()
+    }
+
+    /// Recorded jobs of the listener named `name` (its whole name or its
+    /// end, `"UserEventSubscriber::on_logout"`): how a `#[subscriber]`'s
+    /// `#[listen]` methods are checked.
+    pub fn queued_named(&self, name: &str) -> Vec<QueuedJob> {
+        self.jobs()
+            .into_iter()
+            .filter(|j| {
+                j.listener
+                    .as_ref()
+                    .is_some_and(|l| is_named(l.listener_name(), name))
+            })
+            .collect()
+    }
+
+    /// Panics unless the listener named `name` was queued exactly `times`
+    /// times (see [`QueueFake::queued_named`]).
+    #[track_caller]
+    pub fn assert_listener_queued_named(&self, name: &str, times: usize) {
+        let count = self.queued_named(name).len();
+        if count != times {
+            panic!(
+                "expected listener `{name}` to be queued {times} time(s), but it was queued {count} time(s). {}",
+                self.summary()
+            );
+        }
     }
 
     fn summary(&self) -> String {

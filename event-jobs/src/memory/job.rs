@@ -323,7 +323,7 @@ impl MemJob {
             (None, Some(name)) => Cow::Owned(vec![
                 registry.listener_named(name).map_err(|e| e.to_string())?,
             ]),
-            (None, None) => Cow::Owned(registry.listeners_of(event.event_name())),
+            (None, None) => Cow::Owned(registry.listeners_for_job(event.event_name(), &**event)),
         };
         Ok((event, listeners))
     }

@@ -1,6 +1,7 @@
 //! One dispatch, from the resolved listeners to each listener's result:
 //! the plain loop, the interceptors' seam, the event store's record, the
-//! broadcast, the queue handler and the listeners in order. `dispatch`,
+//! broadcast, the queue handler and the listeners in order (until one
+//! stops propagation). `dispatch`,
 //! `dispatch_now` and `until` all come here, told apart by their [`Mode`].
 
 use std::future::Future;
@@ -18,6 +19,7 @@ use super::{Dispatcher, Route};
 use crate::broadcasting::{BroadcastMessage, Broadcaster, queued};
 use crate::event::Event;
 use crate::handler::QueueableHandler;
+use crate::propagation;
 use crate::scope;
 
 impl Dispatcher {
@@ -42,6 +44,9 @@ impl Dispatcher {
                 for listener in resolved.listeners.iter() {
                     let step = match listener.handle(event.clone()).await {
                         Ok(()) => mode.handled(Ok(())),
+                        Err(error) if propagation::is_stop(&error) => {
+                            break 'listeners mode.finish(Ok(()));
+                        }
                         Err(error) => {
                             mode.handled(Err(listener_failed(listener, &event, error).await))
                         }
@@ -130,8 +135,13 @@ impl Dispatcher {
         }
         // The hot loop: kept in this function (no nested future per listener).
         for listener in resolved.listeners.iter() {
+            let queued = listener.should_queue();
+            // Laravel's `shouldQueue($event)`: false, neither queued nor run.
+            if queued && !listener.queue_if(&**event) {
+                continue;
+            }
             let step = if let Some(handler) = handler
-                && listener.should_queue()
+                && queued
             {
                 let queued = match handler.queue_listener_now(listener, event) {
                     Some(done) => done,
@@ -148,6 +158,8 @@ impl Dispatcher {
             } else {
                 match listener.handle(event.clone()).await {
                     Ok(()) => mode.handled(Ok(())),
+                    // Laravel's `return false`: the remaining listeners do not run.
+                    Err(error) if propagation::is_stop(&error) => break,
                     Err(error) => mode.handled(Err(listener_failed(listener, event, error).await)),
                 }
             };

@@ -22,7 +22,8 @@ pub(super) struct Resolved {
     pub(super) handler: Option<Arc<dyn QueueableHandler>>,
     pub(super) broadcaster: Option<Arc<dyn Broadcaster>>,
     pub(super) recorder: Option<Arc<dyn Recorder>>,
-    /// No queue handler, broadcaster or recorder: with no interceptor
+    /// No queue handler, broadcaster, recorder or queued listener (whose
+    /// `queue_if` is asked even when it runs inline): with no interceptor
     /// either, a dispatch only calls each listener in order.
     pub(super) plain: bool,
     /// The dispatcher's epoch it was resolved at and the event name it is for.
@@ -37,7 +38,10 @@ impl Resolved {
         recorder: Option<Arc<dyn Recorder>>,
         tag: Tag,
     ) -> Self {
-        let plain = handler.is_none() && broadcaster.is_none() && recorder.is_none();
+        let plain = handler.is_none()
+            && broadcaster.is_none()
+            && recorder.is_none()
+            && !listeners.iter().any(|l| l.should_queue());
         Self {
             listeners,
             handler,

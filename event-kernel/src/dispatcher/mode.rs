@@ -1,6 +1,8 @@
 //! What a dispatch makes of its listeners' results: `dispatch` propagates
 //! the first error, `until` halts at the first answer (Laravel's
-//! `dispatch($event, $payload, $halt)`). One loop serves both.
+//! `dispatch($event, $payload, $halt)`). One loop serves both. A listener
+//! that stops propagation (Laravel's `return false`, in either mode) ends
+//! the loop through [`Mode::finish`], as if it had been the last listener.
 
 use std::ops::ControlFlow;
 

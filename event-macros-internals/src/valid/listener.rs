@@ -3,12 +3,12 @@
 //! signature is checked in [`super::signature`].
 
 use proc_macro2::Span;
-use quote::format_ident;
+use quote::{ToTokens, format_ident};
 use syn::{Ident, Type};
 
 use super::default_crate;
 use super::model::{Knobs, ListenerKind, ListenerModel};
-use super::signature::{check_fn, check_impl};
+use super::signature::{check_fn, check_impl, check_listen_method};
 use crate::ast::{FnItem, ListenerAttrs, ListenerItem};
 use crate::ctxt::Ctxt;
 
@@ -32,8 +32,12 @@ pub fn listener(cx: &mut Ctxt, attrs: ListenerAttrs, item: &ListenerItem) -> Opt
         return None;
     };
     let kind = check_item(cx, item, Some(&event))?;
+    refuse_queued_stop(cx, &attrs, &kind);
     let knobs = Knobs {
-        queued: attrs.queued.is_some() || attrs.queue.is_some() || attrs.connection.is_some(),
+        queued: attrs.queued.is_some()
+            || attrs.queue.is_some()
+            || attrs.connection.is_some()
+            || attrs.queue_if.is_some(),
         queue: attrs.queue.map(|l| l.value()),
         connection: attrs.connection.map(|l| l.value()),
         tries: attrs.tries.map(|(n, _)| n as u32),
@@ -45,6 +49,7 @@ pub fn listener(cx: &mut Ctxt, attrs: ListenerAttrs, item: &ListenerItem) -> Opt
         middleware: middleware(cx, attrs.middleware.as_deref().unwrap_or_default()),
         name: attrs.name.map(|l| l.value()),
         replayable: attrs.replayable,
+        queue_if: attrs.queue_if.map(|p| p.into_token_stream()),
     };
     Some(ListenerModel {
         krate: attrs.krate.unwrap_or_else(default_crate),
@@ -52,6 +57,36 @@ pub fn listener(cx: &mut Ctxt, attrs: ListenerAttrs, item: &ListenerItem) -> Opt
         kind,
         knobs,
     })
+}
+
+/// A queued listener runs after the dispatch, so it has no remaining
+/// listeners to stop: `Result<Propagation>` with `queued` (or a key that
+/// implies it) is refused at that key.
+fn refuse_queued_stop(cx: &mut Ctxt, attrs: &ListenerAttrs, kind: &ListenerKind) {
+    if !kind.stops() {
+        return;
+    }
+    let at = attrs
+        .queued
+        .map(|span| (span, "queued"))
+        .or_else(|| attrs.queue.as_ref().map(|l| (l.span(), "queue")))
+        .or_else(|| attrs.connection.as_ref().map(|l| (l.span(), "connection")))
+        .or_else(|| {
+            attrs
+                .queue_if
+                .as_ref()
+                .map(|p| (syn::spanned::Spanned::span(p), "queue_if"))
+        });
+    if let Some((span, key)) = at {
+        cx.error_at(
+            span,
+            format_args!(
+                "a queued listener cannot stop propagation: it runs on a worker after the \
+                 dispatch, when no listener is left to stop; remove `{key}` or return \
+                 `anyhow::Result<()>`"
+            ),
+        );
+    }
 }
 
 /// The built-in middleware need their arguments (`throttle:N,M`,
@@ -81,13 +116,21 @@ fn middleware(cx: &mut Ctxt, items: &[syn::LitStr]) -> Vec<String> {
 fn check_item(cx: &mut Ctxt, item: &ListenerItem, event: Option<&Type>) -> Option<ListenerKind> {
     match item {
         ListenerItem::Fn(FnItem { sig }) => {
-            let ok = check_fn(cx, sig, event);
-            ok.then(|| ListenerKind::Fn {
+            check_fn(cx, sig, event).map(|stops| ListenerKind::Fn {
                 function: sig.ident.clone(),
                 listener: listener_ident(&sig.ident),
+                stops,
             })
         }
         ListenerItem::Impl(imp) => check_impl(cx, imp, event),
+        // The subscriber's type is filled in by `super::subscriber`.
+        ListenerItem::Method(FnItem { sig }) => {
+            check_listen_method(cx, sig, event).map(|stops| ListenerKind::Method {
+                method: sig.ident.clone(),
+                subscriber: Box::new(syn::parse_quote!(Self)),
+                stops,
+            })
+        }
     }
 }
 

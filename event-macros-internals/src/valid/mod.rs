@@ -5,6 +5,7 @@
 mod listener;
 mod model;
 mod signature;
+mod subscriber;
 
 use proc_macro2::Span;
 use syn::ext::IdentExt;
@@ -16,6 +17,7 @@ use crate::debug::Tokens;
 
 pub use listener::{listener, listener_ident};
 pub use model::{Knobs, ListenerKind, ListenerModel, Returns};
+pub use subscriber::{LISTEN, SubscriberModel, listen_args, subscriber};
 
 /// A validated `#[derive(Event)]`: what the macro expands.
 pub struct EventModel<'a> {

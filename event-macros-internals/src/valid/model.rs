@@ -35,6 +35,8 @@ pub enum ListenerKind {
         function: Ident,
         /// The unit struct generated for it.
         listener: Ident,
+        /// It returns `Result<Propagation>`: it may stop the dispatch.
+        stops: bool,
     },
     /// `impl T { async fn handle(&self, event: &E) }`.
     Impl {
@@ -44,26 +46,65 @@ pub enum ListenerKind {
         generics: Generics,
         /// What its `failed` hook returns, when it has one.
         failed: Option<Returns>,
+        /// `handle` returns `Result<Propagation>`: it may stop the dispatch.
+        stops: bool,
     },
+    /// A `#[listen]` method of a `#[subscriber] impl T` block.
+    Method {
+        /// The method.
+        method: Ident,
+        /// `T`, the subscriber.
+        subscriber: Box<Type>,
+        /// It returns `Result<Propagation>`: it may stop the dispatch.
+        stops: bool,
+    },
+}
+
+impl ListenerKind {
+    /// The handler returns `Result<Propagation>`: it may stop the dispatch.
+    pub fn stops(&self) -> bool {
+        match self {
+            Self::Fn { stops, .. } | Self::Impl { stops, .. } | Self::Method { stops, .. } => {
+                *stops
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for ListenerKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Fn { function, listener } => f
+            Self::Fn {
+                function,
+                listener,
+                stops,
+            } => f
                 .debug_struct("Fn")
                 .field("function", function)
                 .field("listener", listener)
+                .field("stops", stops)
                 .finish(),
             Self::Impl {
                 self_ty,
                 generics,
                 failed,
+                stops,
             } => f
                 .debug_struct("Impl")
                 .field("self_ty", &Tokens(&**self_ty))
                 .field("generics", &Tokens(generics))
                 .field("failed", failed)
+                .field("stops", stops)
+                .finish(),
+            Self::Method {
+                method,
+                subscriber,
+                stops,
+            } => f
+                .debug_struct("Method")
+                .field("method", method)
+                .field("subscriber", &Tokens(&**subscriber))
+                .field("stops", stops)
                 .finish(),
         }
     }
@@ -106,6 +147,9 @@ pub struct Knobs {
     /// `replayable = false`: the listener's `replayable()` (event-store
     /// replays skip it).
     pub replayable: Option<bool>,
+    /// `queue_if = path`: `path(&event) -> bool` decides per event whether
+    /// the listener is queued (false: not queued, not run).
+    pub queue_if: Option<proc_macro2::TokenStream>,
 }
 
 impl Knobs {

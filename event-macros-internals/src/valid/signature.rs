@@ -1,6 +1,9 @@
-//! The shape of a listener's signature: `async fn name(event: &E)` or an
-//! impl block's `async fn handle(&self, event: &E)`, each returning
-//! `anyhow::Result<()>`; every mistake says which shape is expected.
+//! The shape of a listener's signature: `async fn name(event: &E)`, an
+//! impl block's `async fn handle(&self, event: &E)` or a subscriber's
+//! `#[listen] async fn name(&self, event: &E)`, each returning
+//! `anyhow::Result<()>` (or `anyhow::Result<Propagation>`, to be able to
+//! stop the dispatch's remaining listeners); every mistake says which
+//! shape is expected.
 
 use syn::{FnArg, Ident, ReturnType, Signature, Type};
 
@@ -9,7 +12,11 @@ use crate::ctxt::Ctxt;
 
 const FN_SHAPE: &str = "async fn name(event: &E) -> anyhow::Result<()>";
 const HANDLE_SHAPE: &str = "async fn handle(&self, event: &E) -> anyhow::Result<()>";
-pub(super) fn check_fn(cx: &mut Ctxt, sig: &Signature, event: Option<&Type>) -> bool {
+const METHOD_SHAPE: &str = "#[listen] async fn name(&self, event: &E) -> anyhow::Result<()>";
+
+/// `Some(stops)` when the fn is a listener fn; `stops`: it returns
+/// `Result<Propagation>`.
+pub(super) fn check_fn(cx: &mut Ctxt, sig: &Signature, event: Option<&Type>) -> Option<bool> {
     let mut ok = true;
     if sig.asyncness.is_none() {
         ok = false;
@@ -53,8 +60,38 @@ pub(super) fn check_fn(cx: &mut Ctxt, sig: &Signature, event: Option<&Type>) -> 
             );
         }
     }
-    ok &= check_returns(cx, sig, false).is_some();
-    ok
+    let stops = handle_returns(cx, sig);
+    ok &= stops.is_some();
+    ok.then(|| stops == Some(true))
+}
+
+/// A `#[listen]` method of a subscriber: `Some(stops)` when it has the shape.
+pub(super) fn check_listen_method(
+    cx: &mut Ctxt,
+    sig: &Signature,
+    event: Option<&Type>,
+) -> Option<bool> {
+    let mut ok = check_method(cx, sig, event, METHOD_SHAPE, 1);
+    let stops = handle_returns(cx, sig);
+    ok &= stops.is_some();
+    ok.then(|| stops == Some(true))
+}
+
+/// What a listener's handler returns: `Some(false)` for `Result<()>`,
+/// `Some(true)` for `Result<Propagation>`, `None` (reported) otherwise.
+fn handle_returns(cx: &mut Ctxt, sig: &Signature) -> Option<bool> {
+    if let ReturnType::Type(_, ty) = &sig.output
+        && let Type::Path(p) = strip(ty)
+        && p.qself.is_none()
+        && let Some(last) = p.path.segments.last()
+        && last.ident == "Result"
+        && let syn::PathArguments::AngleBracketed(args) = &last.arguments
+        && let Some(syn::GenericArgument::Type(first)) = args.args.first()
+        && last_ident(first).is_some_and(|i| i == "Propagation")
+    {
+        return Some(true);
+    }
+    check_returns(cx, sig, false).map(|_| false)
 }
 
 /// `event: &E`, with `E` the type in `event = E`.
@@ -206,7 +243,8 @@ pub(super) fn check_impl(
         return None;
     };
     let mut ok = check_method(cx, handle, event, HANDLE_SHAPE, 1);
-    ok &= check_returns(cx, handle, false).is_some();
+    let stops = handle_returns(cx, handle);
+    ok &= stops.is_some();
     let failed_returns = match failed {
         Some(sig) => {
             let shape =
@@ -231,6 +269,7 @@ pub(super) fn check_impl(
         self_ty: imp.self_ty.clone(),
         generics: imp.generics.clone(),
         failed: failed_returns,
+        stops: stops == Some(true),
     })
 }
 

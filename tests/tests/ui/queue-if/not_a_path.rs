@@ -1,0 +1,14 @@
+use event_core::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Serialize, Deserialize, Event)]
+pub struct OrderPlaced {
+    pub total: u32,
+}
+
+#[listener(event = OrderPlaced, queued, queue_if = "is_large")]
+async fn charge(_event: &OrderPlaced) -> anyhow::Result<()> {
+    Ok(())
+}
+
+fn main() {}
