@@ -82,9 +82,20 @@ async fn run_node<F: std::future::Future<Output = ()>>(
     args: &[String],
     on_ready: impl FnOnce() -> F,
 ) -> String {
+    run_node_with(script, args, &[], on_ready).await
+}
+
+/// [`run_node`] with extra environment variables.
+async fn run_node_with<F: std::future::Future<Output = ()>>(
+    script: &str,
+    args: &[String],
+    env: &[(&str, String)],
+    on_ready: impl FnOnce() -> F,
+) -> String {
     let mut child = tokio::process::Command::new("node")
         .arg(script)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .current_dir(js_dir())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -153,8 +164,30 @@ async fn headless_chromium_shows_a_dispatched_event_and_keeps_a_screenshot() {
     {
         return;
     }
+    chromium_shows_dispatched_events(None, "chromium-broadcast.png").await;
+}
+
+/// The page over `wss://`: Chromium trusts the test certificate's key, the
+/// app broadcasts over `https`.
+#[tokio::test]
+async fn headless_chromium_over_wss() {
+    if let Some(reason) = missing(true)
+        && skip(&reason)
+    {
+        return;
+    }
+    let ca = test_support::TestCa::new("events chromium CA");
+    let issued = ca.issue("server", &["localhost", "127.0.0.1"]);
+    chromium_shows_dispatched_events(Some((&ca, &issued)), "chromium-broadcast-wss.png").await;
+}
+
+async fn chromium_shows_dispatched_events(
+    tls: Option<(&test_support::TestCa, &test_support::Issued)>,
+    screenshot: &str,
+) {
     let mut config = ServerConfig::new(js_creds());
     config.port = 0;
+    config.tls = tls.map(|(_, issued)| identity(issued));
     let server = Server::bind(config).await.unwrap();
     let ws_addr = server.local_addr();
 
@@ -170,7 +203,8 @@ async fn headless_chromium_shows_a_dispatched_event_and_keeps_a_screenshot() {
             .expect("pusher-js browser bundle");
     let page = std::fs::read_to_string(js_dir().join("page.html"))
         .expect("page.html")
-        .replace("__PORT__", &ws_addr.port().to_string());
+        .replace("__PORT__", &ws_addr.port().to_string())
+        .replace("__TLS__", if tls.is_some() { "true" } else { "false" });
     let app = auth_router(authorizer, |_headers| Some(User { id: 1 }))
         .route(
             "/",
@@ -187,13 +221,22 @@ async fn headless_chromium_shows_a_dispatched_event_and_keeps_a_screenshot() {
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     let shot = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/broadcast-artifacts/chromium-broadcast.png");
+        .join("../target/broadcast-artifacts")
+        .join(screenshot);
     std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
     let _ = std::fs::remove_file(&shot);
-    let events = dispatcher_for(ws_addr).await;
-    run_node(
+    let events = match tls {
+        None => dispatcher_for(ws_addr).await,
+        Some((ca, _)) => tls_dispatcher_for(ws_addr, ca).await,
+    };
+    let env: Vec<(&str, String)> = tls
+        .map(|(_, issued)| ("CHROMIUM_TRUST_CERT", issued.cert.display().to_string()))
+        .into_iter()
+        .collect();
+    run_node_with(
         "browser.mjs",
         &[format!("http://{app_addr}/"), shot.display().to_string()],
+        &env,
         || async {
             events
                 .dispatch(Headline {
@@ -217,6 +260,73 @@ async fn headless_chromium_shows_a_dispatched_event_and_keeps_a_screenshot() {
         "a real PNG"
     );
     println!("screenshot: {}", shot.display());
+}
+
+fn identity(issued: &test_support::Issued) -> event_broadcast_server::ServerIdentity {
+    event_broadcast_server::ServerIdentity {
+        cert: issued.cert.clone(),
+        key: issued.key.clone(),
+        cert_setting: "--tls-cert".into(),
+        key_setting: "--tls-key".into(),
+    }
+}
+
+/// A dispatcher whose `pusher` broadcaster speaks https to `addr`,
+/// trusting the test CA (`EVENTS_BROADCAST_CA_FILE`).
+async fn tls_dispatcher_for(addr: std::net::SocketAddr, ca: &test_support::TestCa) -> Dispatcher {
+    let events = Dispatcher::new();
+    let broadcaster = PusherBroadcaster::with_tls(
+        js_creds(),
+        format!("https://localhost:{}", addr.port()),
+        Some(ca.ca_file()),
+    )
+    .expect("the CA file is read");
+    events.set_broadcaster(Arc::new(broadcaster)).await;
+    events
+}
+
+/// pusher-js over `wss://` and the `pusher` SDK over `https` in Node
+/// (trusting the test CA through NODE_EXTRA_CA_CERTS), our broadcaster over
+/// `https`, and clients trusting another CA refused.
+#[tokio::test]
+async fn pusher_js_over_wss_and_the_pusher_sdk_over_https() {
+    if let Some(reason) = missing(false)
+        && skip(&reason)
+    {
+        return;
+    }
+    let ca = test_support::TestCa::new("events node CA");
+    let other = test_support::TestCa::new("another CA");
+    let issued = ca.issue("server", &["localhost", "127.0.0.1"]);
+    let mut config = ServerConfig::new(js_creds());
+    config.port = 0;
+    config.tls = Some(identity(&issued));
+    let server = Server::bind(config).await.unwrap();
+    let addr = server.local_addr();
+    let events = tls_dispatcher_for(addr, &ca).await;
+    let output = run_node_with(
+        "tls_clients.mjs",
+        &[
+            addr.port().to_string(),
+            other.ca_file().display().to_string(),
+        ],
+        &[("NODE_EXTRA_CA_CERTS", ca.ca_file().display().to_string())],
+        || async {
+            events
+                .dispatch(OrderShipped {
+                    order_id: 1,
+                    carrier: "DHL".into(),
+                })
+                .await
+                .expect("dispatch broadcasts over https");
+        },
+    )
+    .await;
+    assert_eq!(
+        output.lines().filter(|l| l.starts_with("ok ")).count(),
+        6,
+        "{output}"
+    );
 }
 
 /// Raw `ws` clients sending truncated JSON (pusher:error 4200, the socket

@@ -1,5 +1,7 @@
 //! The `EVENTS_BROADCAST_*` settings (`event_core::config::EventsConfig` reads them too).
 
+use std::path::PathBuf;
+
 use event_kernel::config::{
     ConfigError, Vars, invalid, non_empty, optional, parse_bool, parse_num,
 };
@@ -27,7 +29,8 @@ pub enum Scheme {
     /// Plain HTTP (the default).
     #[default]
     Http,
-    /// HTTPS; the `pusher` broadcaster refuses it (it speaks plain HTTP).
+    /// HTTPS (rustls): the server is verified against the system roots
+    /// (`SSL_CERT_FILE` replaces them) and `EVENTS_BROADCAST_CA_FILE`.
     Https,
 }
 
@@ -65,6 +68,14 @@ pub struct BroadcastConfig {
     /// the largest WebSocket message the server reads; a bigger one closes
     /// that socket with 1009 before it is read whole.
     pub max_message_bytes: usize,
+    /// `EVENTS_BROADCAST_CA_FILE`: a PEM file of CA certificates the
+    /// `pusher` broadcaster trusts over `https`, besides the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// `EVENTS_BROADCAST_SERVER_TLS_CERT`: the server's certificate chain
+    /// (PEM); with `_KEY`, `broadcast:serve` speaks `wss://` and `https://`.
+    pub server_tls_cert: Option<PathBuf>,
+    /// `EVENTS_BROADCAST_SERVER_TLS_KEY`: the private key of that certificate (PEM).
+    pub server_tls_key: Option<PathBuf>,
 }
 
 /// The default of `EVENTS_BROADCAST_MAX_MESSAGE_BYTES`: 64 KiB.
@@ -90,6 +101,9 @@ impl Default for BroadcastConfig {
             client_events: false,
             webhook_url: None,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            ca_file: None,
+            server_tls_cert: None,
+            server_tls_key: None,
         }
     }
 }
@@ -156,6 +170,15 @@ impl BroadcastConfig {
             // `KEY=` (an empty value) leaves it unset.
             if let Some(v) = get(var) {
                 *slot = optional(v);
+            }
+        }
+        for (var, slot) in [
+            ("EVENTS_BROADCAST_CA_FILE", &mut c.ca_file),
+            ("EVENTS_BROADCAST_SERVER_TLS_CERT", &mut c.server_tls_cert),
+            ("EVENTS_BROADCAST_SERVER_TLS_KEY", &mut c.server_tls_key),
+        ] {
+            if let Some(v) = get(var) {
+                *slot = optional(v).map(PathBuf::from);
             }
         }
         if let Some(key) = &c.app_key
@@ -317,10 +340,12 @@ mod tests {
             ("EVENTS_BROADCAST_APP_KEY", "k"),
             ("EVENTS_BROADCAST_APP_SECRET", "s"),
             ("EVENTS_BROADCAST_SCHEME", "https"),
+            ("EVENTS_BROADCAST_CA_FILE", "/nonexistent/ca.pem"),
         ])
         .unwrap();
-        let err = connect(&c).await.err().expect("https is refused");
-        assert!(err.to_string().contains("EVENTS_BROADCAST_SCHEME"), "{err}");
+        let err = connect(&c).await.err().expect("an unreadable CA file is refused");
+        assert!(err.to_string().contains("EVENTS_BROADCAST_CA_FILE"), "{err}");
+        assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
         assert!(
             connect(&with(&[("EVENTS_BROADCAST_CONNECTION", "memory")]).unwrap())
                 .await

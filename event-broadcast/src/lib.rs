@@ -41,6 +41,6 @@ pub use event_kernel::broadcasting::{
 pub use log::LogBroadcaster;
 pub use memory::MemoryBroadcaster;
 #[cfg(feature = "pusher")]
-pub use pusher::PusherBroadcaster;
+pub use pusher::{CertificateRefused, PusherBroadcaster};
 #[cfg(feature = "redis")]
 pub use redis::RedisBroadcaster;

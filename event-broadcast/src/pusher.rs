@@ -1,6 +1,8 @@
 //! The `pusher` broadcaster: signs and POSTs each broadcast to the HTTP API
 //! of a Pusher-compatible server (`event-broadcast-server`, soketi, Reverb,
-//! Pusher itself).
+//! Pusher itself), over `http` or `https` (rustls: the server's certificate
+//! is verified against the system roots, which `SSL_CERT_FILE` replaces,
+//! and `EVENTS_BROADCAST_CA_FILE`).
 
 use std::time::Duration;
 
@@ -8,6 +10,9 @@ use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use std::path::Path;
+
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -26,7 +31,30 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 pub struct PusherBroadcaster {
     credentials: Credentials,
     base: String,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Transport,
+}
+
+#[derive(Clone)]
+enum Transport {
+    Http(Client<HttpConnector, Full<Bytes>>),
+    Https(Client<HttpsConnector<HttpConnector>, Full<Bytes>>),
+}
+
+/// The server's TLS certificate was not accepted: not signed by a trusted
+/// CA, expired, or not for this host.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the TLS certificate of {base} was refused ({reason}); trust its CA with \
+     EVENTS_BROADCAST_CA_FILE or SSL_CERT_FILE"
+)]
+pub struct CertificateRefused {
+    /// The server.
+    pub base: String,
+    /// What rustls said about the certificate.
+    pub reason: String,
+    /// The HTTP client's error, down to rustls's.
+    #[source]
+    pub source: hyper_util::client::legacy::Error,
 }
 
 impl std::fmt::Debug for PusherBroadcaster {
@@ -39,28 +67,80 @@ impl std::fmt::Debug for PusherBroadcaster {
 }
 
 impl PusherBroadcaster {
-    /// A broadcaster for the server at `EVENTS_BROADCAST_HOST:PORT`.
+    /// A broadcaster for the server at `EVENTS_BROADCAST_SCHEME://HOST:PORT`.
     pub fn new(credentials: Credentials, config: &BroadcastConfig) -> Result<Self, ConnectError> {
-        if config.scheme == Scheme::Https {
-            return Err(ConnectError::Scheme {
-                reason: "the pusher broadcaster speaks plain HTTP; reach a TLS server through a \
-                         local proxy, or set EVENTS_BROADCAST_SCHEME=http",
-            });
+        match config.scheme {
+            Scheme::Http => Ok(Self::with_base(
+                credentials,
+                format!("http://{}:{}", config.host, config.port),
+            )),
+            Scheme::Https => Self::with_tls(
+                credentials,
+                format!("https://{}:{}", config.host, config.port),
+                config.ca_file.as_deref(),
+            ),
         }
-        Ok(Self::with_base(
-            credentials,
-            format!("http://{}:{}", config.host, config.port),
-        ))
     }
 
-    /// A broadcaster for the server at `base` (e.g. `http://127.0.0.1:6001`).
+    /// A broadcaster for the plain-HTTP server at `base` (e.g. `http://127.0.0.1:6001`).
     pub fn with_base(credentials: Credentials, base: String) -> Self {
         let client = Client::builder(TokioExecutor::new()).build_http();
         Self {
             credentials,
             base: base.trim_end_matches('/').to_string(),
-            client,
+            client: Transport::Http(client),
         }
+    }
+
+    /// A broadcaster for the HTTPS server at `base` (e.g.
+    /// `https://broadcast.example.com:443`), trusting the system roots and
+    /// the CA certificates of `ca_file` (`EVENTS_BROADCAST_CA_FILE`).
+    pub fn with_tls(
+        credentials: Credentials,
+        base: String,
+        ca_file: Option<&Path>,
+    ) -> Result<Self, ConnectError> {
+        let tls = event_tls::client_config(ca_file.map(|p| ("EVENTS_BROADCAST_CA_FILE", p)))
+            .map_err(|source| ConnectError::Tls { source })?;
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*tls).clone())
+            .https_only()
+            .enable_http1()
+            .build();
+        Ok(Self {
+            credentials,
+            base: base.trim_end_matches('/').to_string(),
+            client: Transport::Https(Client::builder(TokioExecutor::new()).build(connector)),
+        })
+    }
+
+    async fn send(
+        &self,
+        request: hyper::Request<Full<Bytes>>,
+    ) -> Result<hyper::Response<hyper::body::Incoming>> {
+        let sent = match &self.client {
+            Transport::Http(client) => {
+                if self.base.starts_with("https://") {
+                    bail!(
+                        "{} is https: make the broadcaster with PusherBroadcaster::with_tls \
+                         (or EVENTS_BROADCAST_SCHEME=https)",
+                        self.base
+                    );
+                }
+                client.request(request).await
+            }
+            Transport::Https(client) => client.request(request).await,
+        };
+        sent.map_err(|source| match certificate_problem(&source) {
+            Some(reason) => anyhow::Error::new(CertificateRefused {
+                base: self.base.clone(),
+                reason,
+                source,
+            }),
+            None => {
+                anyhow::Error::new(source).context(format!("could not reach {}", self.base))
+            }
+        })
     }
 
     async fn trigger(&self, channels: &[String], message: &BroadcastMessage) -> Result<()> {
@@ -90,10 +170,9 @@ impl PusherBroadcaster {
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body)))
             .with_context(|| format!("invalid URL `{uri}`"))?;
-        let response = tokio::time::timeout(TIMEOUT, self.client.request(request))
+        let response = tokio::time::timeout(TIMEOUT, self.send(request))
             .await
-            .with_context(|| format!("no answer from {} within {TIMEOUT:?}", self.base))?
-            .with_context(|| format!("could not reach {}", self.base))?;
+            .with_context(|| format!("no answer from {} within {TIMEOUT:?}", self.base))??;
         let status = response.status();
         if !status.is_success() {
             let text = response
@@ -120,4 +199,25 @@ impl Broadcaster for PusherBroadcaster {
         }
         Ok(())
     }
+}
+
+/// What rustls said, when `error` is a refused server certificate.
+fn certificate_problem(error: &hyper_util::client::legacy::Error) -> Option<String> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        let rustls_error = e.downcast_ref::<event_tls::rustls::Error>().or_else(|| {
+            e.downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<event_tls::rustls::Error>())
+        });
+        if let Some(
+            rustls_error @ (event_tls::rustls::Error::InvalidCertificate(_)
+            | event_tls::rustls::Error::NoCertificatesPresented),
+        ) = rustls_error
+        {
+            return Some(rustls_error.to_string());
+        }
+        cause = e.source();
+    }
+    None
 }

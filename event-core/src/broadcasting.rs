@@ -19,7 +19,7 @@
 //! `event-broadcast`, shared with `event-broadcast-server`.
 
 #[cfg(feature = "pusher")]
-pub use event_broadcast::PusherBroadcaster;
+pub use event_broadcast::{CertificateRefused, PusherBroadcaster};
 #[cfg(feature = "redis")]
 pub use event_broadcast::RedisBroadcaster;
 pub use event_broadcast::signature::Credentials;
