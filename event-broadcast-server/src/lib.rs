@@ -58,16 +58,24 @@ pub struct ServeArgs {
 /// serves until Ctrl-C / SIGTERM (SIGHUP reloads the TLS certificate).
 pub async fn serve_from_env(args: ServeArgs) -> anyhow::Result<()> {
     let broadcast = event_broadcast::BroadcastConfig::from_env()?;
-    let mut config = ServerConfig::from_broadcast_config(&broadcast)?;
+    let flags_tls = args.tls_cert.is_some() || args.tls_key.is_some();
+    let mut config = if flags_tls {
+        // The pair is checked below, with the flags over the variables.
+        let mut without_tls = broadcast.clone();
+        without_tls.server_tls_cert = None;
+        without_tls.server_tls_key = None;
+        ServerConfig::from_broadcast_config(&without_tls)?
+    } else {
+        ServerConfig::from_broadcast_config(&broadcast)?
+    };
     if let Some(host) = args.host {
         config.host = host;
     }
     if let Some(port) = args.port {
         config.port = port;
     }
-    if args.tls_cert.is_some() || args.tls_key.is_some() {
-        // Each flag wins over its variable; the pair is checked again, so
-        // an error names what was really given.
+    if flags_tls {
+        // Each flag wins over its variable; an error names what was given.
         let side = |flag: Option<PathBuf>, name: &str, var: &str, from_env: &Option<PathBuf>| {
             flag.map(|p| (name.to_string(), p))
                 .or_else(|| from_env.clone().map(|p| (var.to_string(), p)))

@@ -343,8 +343,14 @@ mod tests {
             ("EVENTS_BROADCAST_CA_FILE", "/nonexistent/ca.pem"),
         ])
         .unwrap();
-        let err = connect(&c).await.err().expect("an unreadable CA file is refused");
-        assert!(err.to_string().contains("EVENTS_BROADCAST_CA_FILE"), "{err}");
+        let err = connect(&c)
+            .await
+            .err()
+            .expect("an unreadable CA file is refused");
+        assert!(
+            err.to_string().contains("EVENTS_BROADCAST_CA_FILE"),
+            "{err}"
+        );
         assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
         assert!(
             connect(&with(&[("EVENTS_BROADCAST_CONNECTION", "memory")]).unwrap())

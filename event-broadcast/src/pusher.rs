@@ -43,15 +43,14 @@ enum Transport {
 /// The server's TLS certificate was not accepted: not signed by a trusted
 /// CA, expired, or not for this host.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "the TLS certificate of {base} was refused ({reason}); trust its CA with \
-     EVENTS_BROADCAST_CA_FILE or SSL_CERT_FILE"
-)]
+#[error("the TLS certificate of {base} was refused ({reason}); {hint}")]
 pub struct CertificateRefused {
     /// The server.
     pub base: String,
     /// What rustls said about the certificate.
     pub reason: String,
+    /// What to do about it.
+    pub hint: &'static str,
     /// The HTTP client's error, down to rustls's.
     #[source]
     pub source: hyper_util::client::legacy::Error,
@@ -132,14 +131,13 @@ impl PusherBroadcaster {
             Transport::Https(client) => client.request(request).await,
         };
         sent.map_err(|source| match certificate_problem(&source) {
-            Some(reason) => anyhow::Error::new(CertificateRefused {
+            Some((reason, hint)) => anyhow::Error::new(CertificateRefused {
                 base: self.base.clone(),
                 reason,
+                hint,
                 source,
             }),
-            None => {
-                anyhow::Error::new(source).context(format!("could not reach {}", self.base))
-            }
+            None => anyhow::Error::new(source).context(format!("could not reach {}", self.base)),
         })
     }
 
@@ -202,22 +200,39 @@ impl Broadcaster for PusherBroadcaster {
 }
 
 /// What rustls said, when `error` is a refused server certificate.
-fn certificate_problem(error: &hyper_util::client::legacy::Error) -> Option<String> {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = cause {
-        let rustls_error = e.downcast_ref::<event_tls::rustls::Error>().or_else(|| {
-            e.downcast_ref::<std::io::Error>()
-                .and_then(|io| io.get_ref())
-                .and_then(|inner| inner.downcast_ref::<event_tls::rustls::Error>())
-        });
-        if let Some(
-            rustls_error @ (event_tls::rustls::Error::InvalidCertificate(_)
-            | event_tls::rustls::Error::NoCertificatesPresented),
-        ) = rustls_error
-        {
-            return Some(rustls_error.to_string());
-        }
-        cause = e.source();
+fn certificate_problem(
+    error: &hyper_util::client::legacy::Error,
+) -> Option<(String, &'static str)> {
+    use event_tls::rustls::{CertificateError, Error};
+    match find_rustls_error(error)? {
+        e @ Error::InvalidCertificate(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+        ) => Some((
+            e.to_string(),
+            "set EVENTS_BROADCAST_HOST to a name the certificate is for",
+        )),
+        e @ (Error::InvalidCertificate(_) | Error::NoCertificatesPresented) => Some((
+            e.to_string(),
+            "trust its CA with EVENTS_BROADCAST_CA_FILE or SSL_CERT_FILE",
+        )),
+        _ => None,
     }
-    None
+}
+
+/// rustls's error under `error`: the chain's sources, and inside the
+/// `io::Error`s the TLS stream and the connector wrap it in.
+fn find_rustls_error<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a event_tls::rustls::Error> {
+    if let Some(found) = error.downcast_ref::<event_tls::rustls::Error>() {
+        return Some(found);
+    }
+    if let Some(inner) = error
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+        && let Some(found) = find_rustls_error(inner)
+    {
+        return Some(found);
+    }
+    error.source().and_then(find_rustls_error)
 }

@@ -18,8 +18,6 @@
 //! protocol itself (signatures, channel names, cluster keys) is in
 //! `event-broadcast`, shared with `event-broadcast-server`.
 
-#[cfg(feature = "pusher")]
-pub use event_broadcast::{CertificateRefused, PusherBroadcaster};
 #[cfg(feature = "redis")]
 pub use event_broadcast::RedisBroadcaster;
 pub use event_broadcast::signature::Credentials;
@@ -28,3 +26,5 @@ pub use event_broadcast::{
     Broadcaster, ChannelAuthorizer, ConnectError, LogBroadcaster, MemoryBroadcaster,
     PresenceMember, Scheme, ShouldBroadcast, connect, current_socket_id, to_others,
 };
+#[cfg(feature = "pusher")]
+pub use event_broadcast::{CertificateRefused, PusherBroadcaster};

@@ -18,5 +18,5 @@ mod tls;
 pub use postgres_server::PrivatePostgres;
 pub use redis_server::PrivateRedis;
 pub use schema::Schema;
-pub use tls::{Issued, TestCa};
 pub use services::{postgres_url, redis_url, spare_port, unique, with_query};
+pub use tls::{Issued, TestCa};
