@@ -27,6 +27,7 @@ impl std::fmt::Debug for RedisBroadcaster {
 impl RedisBroadcaster {
     /// Connects to `url` (reconnecting by itself later) for app `app_id`.
     pub async fn connect(url: &str, app_id: &str) -> Result<Self> {
+        event_tls::install_default_provider();
         let client = redis::Client::open(url).context("invalid Redis URL")?;
         let connection = ConnectionManager::new(client)
             .await

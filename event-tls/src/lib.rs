@@ -32,6 +32,18 @@ pub use verify::Verify;
 
 pub use rustls;
 
+use std::sync::Arc;
+
+/// Makes ring the process's default rustls provider unless one is set:
+/// the redis driver builds its TLS config with the default, which rustls
+/// cannot choose when an app's other crates turn on a second provider.
+pub fn install_default_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Another thread may win the race; either provider works.
+        let _ = Arc::unwrap_or_clone(provider()).install_default();
+    }
+}
+
 /// The crypto provider every config of this crate is built with (ring), so
 /// no process-wide default has to be installed. rustls marks ring's
 /// provider deprecated because it lacks post-quantum key exchange; that one

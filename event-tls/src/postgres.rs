@@ -16,9 +16,25 @@
 use std::path::PathBuf;
 
 use tokio_postgres::config::SslMode;
-use tokio_postgres_rustls::MakeRustlsConnect;
+pub use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::{TlsError, Verify, client_config_with};
+
+/// Why a PostgreSQL URL cannot be used, with every cause, on one line (for
+/// the queue's and the store's `InvalidUrl { reason }`).
+pub fn reason(error: &PostgresUrlError) -> String {
+    let mut out = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(e) = cause {
+        let text = e.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = e.source();
+    }
+    out
+}
 
 /// A URL tokio-postgres or the TLS settings refused.
 #[derive(Debug, thiserror::Error)]

@@ -1,7 +1,5 @@
 //! The settings of the `postgres` connection, read from its URL.
 
-use std::str::FromStr;
-
 use crate::QueueError;
 
 /// Settings of the postgres connection, beside what the driver reads
@@ -72,10 +70,17 @@ fn check_schema(name: &str) -> Result<(), String> {
     }
 }
 
+/// The driver's settings and the TLS connector its `sslmode` asks for.
+#[derive(Clone)]
+pub(super) struct DriverConfig {
+    pub(super) settings: tokio_postgres::Config,
+    pub(super) tls: event_tls::postgres::MakeRustlsConnect,
+}
+
 /// The driver's settings: the URL without our own query parameters, with a
 /// connect timeout unless the URL sets one (a host that does not answer is
-/// an error, not a hang).
-pub(super) fn driver_config(url: &str) -> Result<tokio_postgres::Config, QueueError> {
+/// an error, not a hang); `sslmode` / `sslrootcert` as libpq reads them.
+pub(super) fn driver_config(url: &str) -> Result<DriverConfig, QueueError> {
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let rest: Vec<&str> = query
         .split('&')
@@ -86,10 +91,10 @@ pub(super) fn driver_config(url: &str) -> Result<tokio_postgres::Config, QueueEr
     } else {
         format!("{base}?{}", rest.join("&"))
     };
-    let mut config =
-        tokio_postgres::Config::from_str(&driver_url).map_err(|e| QueueError::InvalidUrl {
+    let (mut config, tls) =
+        event_tls::postgres::config(&driver_url).map_err(|e| QueueError::InvalidUrl {
             url: crate::redact(url),
-            reason: e.to_string(),
+            reason: event_tls::postgres::reason(&e),
         })?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(std::time::Duration::from_secs(5));
@@ -97,7 +102,10 @@ pub(super) fn driver_config(url: &str) -> Result<tokio_postgres::Config, QueueEr
     if config.get_application_name().is_none() {
         config.application_name("event-core queue");
     }
-    Ok(config)
+    Ok(DriverConfig {
+        settings: config,
+        tls,
+    })
 }
 
 #[cfg(test)]
