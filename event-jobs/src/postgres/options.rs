@@ -77,6 +77,14 @@ pub(super) struct DriverConfig {
     pub(super) tls: event_tls::postgres::MakeRustlsConnect,
 }
 
+impl std::fmt::Debug for DriverConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DriverConfig")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The driver's settings: the URL without our own query parameters, with a
 /// connect timeout unless the URL sets one (a host that does not answer is
 /// an error, not a hang); `sslmode` / `sslrootcert` as libpq reads them.
@@ -140,13 +148,15 @@ mod tests {
     #[test]
     fn the_driver_sees_its_own_parameters_only() {
         let c = driver_config(
-            "postgres://app@127.0.0.1:5433/jobs?schema=x&application_name=shop&pool_size=2",
+            "postgres://app@127.0.0.1:5433/jobs?schema=x&application_name=shop&pool_size=2&sslmode=verify-full",
         )
-        .unwrap();
+        .unwrap()
+        .settings;
         assert_eq!(c.get_dbname(), Some("jobs"));
         assert_eq!(c.get_user(), Some("app"));
         assert_eq!(c.get_application_name(), Some("shop"));
         assert!(c.get_connect_timeout().is_some());
+        assert_eq!(c.get_ssl_mode(), tokio_postgres::config::SslMode::Require);
         let e = driver_config("postgres://h/db?bogus=1")
             .unwrap_err()
             .to_string();
