@@ -53,6 +53,9 @@ pub struct ServerConfig {
     /// (`--tls-cert` / `--tls-key`, `EVENTS_BROADCAST_SERVER_TLS_CERT` /
     /// `_KEY`); SIGHUP reads the files again. None: `ws://` and `http://`.
     pub tls: Option<ServerIdentity>,
+    /// CA certificates (PEM) an `https://` webhook URL's certificate may
+    /// come from, besides the system roots (`EVENTS_BROADCAST_CA_FILE`).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl ServerConfig {
@@ -76,6 +79,7 @@ impl ServerConfig {
             webhook_url: None,
             webhook_retry: Duration::from_secs(1),
             tls: None,
+            ca_file: None,
         }
     }
 
@@ -90,6 +94,7 @@ impl ServerConfig {
         out.max_message_bytes = config.max_message_bytes;
         out.redis_url.clone_from(&config.redis_url);
         out.webhook_url.clone_from(&config.webhook_url);
+        out.ca_file.clone_from(&config.ca_file);
         out.tls = ServerIdentity::pair(
             config
                 .server_tls_cert

@@ -60,7 +60,19 @@ impl Server {
             .with_context(|| format!("could not listen on {}:{}", config.host, config.port))?;
         let addr = listener.local_addr()?;
         let redis_url = config.redis_url.clone();
-        let hub = Arc::new(Hub::new(Arc::new(config)));
+        let webhook_tls = match &config.webhook_url {
+            Some(url) if url.starts_with("https://") => Some(
+                event_tls::client_config(
+                    config
+                        .ca_file
+                        .as_deref()
+                        .map(|p| ("EVENTS_BROADCAST_CA_FILE", p)),
+                )
+                .context("EVENTS_BROADCAST_WEBHOOK_URL is https, and TLS cannot be set up")?,
+            ),
+            _ => None,
+        };
+        let hub = Arc::new(Hub::new(Arc::new(config), webhook_tls));
         if let Some(url) = &redis_url {
             cluster::join(&hub, url)
                 .with_context(|| format!("invalid EVENTS_BROADCAST_REDIS_URL `{url}`"))?;

@@ -389,3 +389,36 @@ fn bad_tls_settings_are_refused_naming_the_flag_or_variable() {
     );
     assert!(text.contains("EVENTS_BROADCAST_SERVER_TLS_CERT"), "{text}");
 }
+
+#[tokio::test]
+async fn webhooks_to_an_https_url_trust_the_ca_file() {
+    let ca = TestCa::new("events webhook CA");
+    let other = TestCa::new("another CA");
+    let issued = ca.issue("hooks", &["localhost"]);
+    for (trusted, expect) in [(other.ca_file(), false), (ca.ca_file(), true)] {
+        let (url, got) = common::webhook_receiver_on(0, Some(&issued)).await;
+        assert!(url.starts_with("https://"), "{url}");
+        let mut config = common::config();
+        config.webhook_url = Some(url);
+        config.webhook_retry = Duration::from_millis(20);
+        config.ca_file = Some(trusted.to_path_buf());
+        let server = Server::bind(config).await.expect("binds");
+        let mut c = common::connect(server.local_addr()).await;
+        common::subscribed(&mut c, "news", None).await;
+        let delivered = common::eventually(Duration::from_secs(3), async || {
+            !common::webhook_names(&got).is_empty()
+        })
+        .await;
+        assert_eq!(
+            delivered,
+            expect,
+            "trusting {}: {:?}",
+            trusted.display(),
+            common::webhook_names(&got)
+        );
+        if expect {
+            assert_eq!(common::webhook_names(&got), vec!["channel_occupied news"]);
+        }
+        server.shutdown().await.unwrap();
+    }
+}

@@ -62,6 +62,7 @@ pub struct BroadcastConfig {
     /// events (whispers) on private and presence channels.
     pub client_events: bool,
     /// `EVENTS_BROADCAST_WEBHOOK_URL`: where the server posts its webhooks
+    /// (`http://` or `https://`)
     /// (`channel_occupied`, `channel_vacated`, `member_added`, `member_removed`); none by default.
     pub webhook_url: Option<String>,
     /// `EVENTS_BROADCAST_MAX_MESSAGE_BYTES` (default 65536, at least 1024):
@@ -69,7 +70,8 @@ pub struct BroadcastConfig {
     /// that socket with 1009 before it is read whole.
     pub max_message_bytes: usize,
     /// `EVENTS_BROADCAST_CA_FILE`: a PEM file of CA certificates the
-    /// `pusher` broadcaster trusts over `https`, besides the system roots.
+    /// `pusher` broadcaster (over `https`) and the server's `https://`
+    /// webhooks trust, besides the system roots.
     pub ca_file: Option<PathBuf>,
     /// `EVENTS_BROADCAST_SERVER_TLS_CERT`: the server's certificate chain
     /// (PEM); with `_KEY`, `broadcast:serve` speaks `wss://` and `https://`.
@@ -200,12 +202,12 @@ impl BroadcastConfig {
             ));
         }
         if let Some(url) = &c.webhook_url
-            && !url.starts_with("http://")
+            && !(url.starts_with("http://") || url.starts_with("https://"))
         {
             return Err(invalid(
                 "EVENTS_BROADCAST_WEBHOOK_URL",
                 url,
-                "expected an http:// URL",
+                "expected an http:// or https:// URL",
             ));
         }
         if let Some(v) = get("EVENTS_BROADCAST_ACTIVITY_TIMEOUT") {

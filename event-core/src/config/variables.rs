@@ -172,7 +172,7 @@ pub fn variables() -> Vec<Variable> {
             "broadcasting",
             "EVENTS_BROADCAST_WEBHOOK_URL",
             opt(&b.webhook_url),
-            "where the server posts its webhooks (http://...)",
+            "where the server posts its webhooks (http:// or https://)",
         ),
         var(
             "broadcasting",
@@ -187,7 +187,7 @@ pub fn variables() -> Vec<Variable> {
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
-            "a PEM file of CA certificates the pusher broadcaster trusts over https, besides the system's (SSL_CERT_FILE)",
+            "a PEM file of CA certificates the pusher broadcaster and https webhooks trust, besides the system's (SSL_CERT_FILE)",
         ),
         var(
             "broadcasting",
