@@ -190,7 +190,7 @@ async fn a_wrong_certificate_is_refused_and_says_so() {
 
     // A WebSocket client trusting another CA: its handshake fails, and the
     // server keeps serving the others.
-    let refusal = wss(addr, other.ca_file()).await.err().expect("refused");
+    let refusal = wss(addr, other.ca_file()).await.expect_err("refused");
     assert!(refusal.contains("invalid peer certificate"), "{refusal}");
     let (mut ws, _) = wss(addr, ca.ca_file())
         .await
@@ -289,8 +289,7 @@ async fn sighup_swaps_the_certificate_and_keeps_open_connections() {
     }
     let refusal = wss(addr, first.ca_file())
         .await
-        .err()
-        .expect("the old certificate is gone");
+        .expect_err("the old certificate is gone");
     assert!(refusal.contains("invalid peer certificate"), "{refusal}");
 
     // The connection opened before the reload is still served.

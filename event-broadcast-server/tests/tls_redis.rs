@@ -83,8 +83,7 @@ fn the_cluster_and_the_redis_broadcaster_over_rediss() {
     runtime().block_on(async {
         let err = RedisBroadcaster::connect(&url, "test-app")
             .await
-            .err()
-            .expect("a certificate of an untrusted CA is refused");
+            .expect_err("a certificate of an untrusted CA is refused");
         let text = chain(&err);
         assert!(
             text.contains("invalid peer certificate: UnknownIssuer"),

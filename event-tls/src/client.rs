@@ -38,7 +38,7 @@ pub fn client_config_with(
                 setting: setting.to_string(),
                 path: path.to_path_buf(),
                 what: "not a CA certificate rustls can use",
-                source,
+                source: Box::new(source),
             })?;
         }
     }
@@ -51,7 +51,7 @@ pub fn client_config_with(
             setting: "TLS".into(),
             path: Default::default(),
             what: "the crypto provider has no protocol version",
-            source,
+            source: Box::new(source),
         })?;
     let config = verify.client_builder(builder, roots).with_no_client_auth();
     Ok(Arc::new(config))

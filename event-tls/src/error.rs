@@ -40,9 +40,9 @@ pub enum TlsError {
         path: PathBuf,
         /// What was being done.
         what: &'static str,
-        /// What rustls said.
+        /// What rustls said (boxed: rustls's error is large).
         #[source]
-        source: rustls::Error,
+        source: Box<rustls::Error>,
     },
     /// One of a pair was given without the other (a certificate without its key).
     #[error("{given} is set but {missing} is not: a TLS server needs both")]

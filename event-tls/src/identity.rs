@@ -63,7 +63,7 @@ impl ServerIdentity {
                 setting: format!("{} / {}", self.cert_setting, self.key_setting),
                 path: self.key.clone(),
                 what: "the key cannot be used with this certificate",
-                source,
+                source: Box::new(source),
             })
     }
 }

@@ -75,8 +75,7 @@ async fn queue_and_store_over_tls_and_wrong_certificates_refused() {
         &format!("sslmode=verify-full&sslrootcert={ca_file}"),
     ))
     .await
-    .err()
-    .expect("a certificate for another name is refused");
+    .expect_err("a certificate for another name is refused");
     let text = chain(&err);
     assert!(text.contains("not valid for name"), "{text}");
 
@@ -90,8 +89,7 @@ async fn queue_and_store_over_tls_and_wrong_certificates_refused() {
     );
     let err = Queue::open(&other_url)
         .await
-        .err()
-        .expect("a certificate of an unknown CA is refused");
+        .expect_err("a certificate of an unknown CA is refused");
     let text = chain(&err);
     assert!(
         text.contains("invalid peer certificate: UnknownIssuer"),
@@ -99,8 +97,7 @@ async fn queue_and_store_over_tls_and_wrong_certificates_refused() {
     );
     let err = EventStore::open(&other_url, "tls_events")
         .await
-        .err()
-        .expect("the store refuses it too");
+        .expect_err("the store refuses it too");
     let text = chain(&err);
     assert!(
         text.contains("invalid peer certificate: UnknownIssuer"),
@@ -110,24 +107,21 @@ async fn queue_and_store_over_tls_and_wrong_certificates_refused() {
     // Without TLS the server says no: what passed above was encrypted.
     let err = Queue::open(&at("localhost", "sslmode=disable"))
         .await
-        .err()
-        .expect("a plain connection is refused by pg_hba.conf");
+        .expect_err("a plain connection is refused by pg_hba.conf");
     let text = chain(&err);
     assert!(text.contains("no encryption"), "{text}");
 
     // What libpq has and we do not is refused by name, not ignored.
     let err = Queue::open(&at("localhost", "sslmode=allow"))
         .await
-        .err()
-        .expect("sslmode=allow is refused");
+        .expect_err("sslmode=allow is refused");
     assert!(chain(&err).contains("sslmode"), "{}", chain(&err));
     let err = Queue::open(&at(
         "localhost",
         "sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
     ))
     .await
-    .err()
-    .expect("an unreadable sslrootcert is refused");
+    .expect_err("an unreadable sslrootcert is refused");
     let text = chain(&err);
     assert!(
         text.contains("sslrootcert: cannot read `/nonexistent/ca.pem`"),

@@ -52,8 +52,7 @@ fn the_queue_over_rediss_and_a_wrong_certificate_refused() {
     runtime().block_on(async {
         let err = Queue::open(&url)
             .await
-            .err()
-            .expect("a certificate of an untrusted CA is refused");
+            .expect_err("a certificate of an untrusted CA is refused");
         let text = chain(&err);
         assert!(
             text.contains("invalid peer certificate: UnknownIssuer"),
