@@ -6,6 +6,7 @@ use event_kernel::config::{
     ConfigError, Vars, invalid, non_empty, optional, parse_bool, parse_num,
 };
 
+use crate::encryption::MasterKey;
 use crate::error::ConnectError;
 use crate::signature::Credentials;
 
@@ -78,6 +79,11 @@ pub struct BroadcastConfig {
     pub server_tls_cert: Option<PathBuf>,
     /// `EVENTS_BROADCAST_SERVER_TLS_KEY`: the private key of that certificate (PEM).
     pub server_tls_key: Option<PathBuf>,
+    /// `EVENTS_BROADCAST_ENCRYPTION_MASTER_KEY` (32 bytes, base64): the
+    /// key of `private-encrypted-` channels, for the authorizer
+    /// ([`ChannelAuthorizer::from_config`](crate::ChannelAuthorizer::from_config))
+    /// and the broadcasters; the server never needs it.
+    pub encryption_master_key: Option<MasterKey>,
 }
 
 /// The default of `EVENTS_BROADCAST_MAX_MESSAGE_BYTES`: 64 KiB.
@@ -106,6 +112,7 @@ impl Default for BroadcastConfig {
             ca_file: None,
             server_tls_cert: None,
             server_tls_key: None,
+            encryption_master_key: None,
         }
     }
 }
@@ -182,6 +189,9 @@ impl BroadcastConfig {
             if let Some(v) = get(var) {
                 *slot = optional(v).map(PathBuf::from);
             }
+        }
+        if let Some(v) = get("EVENTS_BROADCAST_ENCRYPTION_MASTER_KEY").and_then(optional) {
+            c.encryption_master_key = Some(MasterKey::from_base64(&v)?);
         }
         if let Some(key) = &c.app_key
             && key.contains(':')
@@ -282,6 +292,7 @@ mod tests {
             ("EVENTS_BROADCAST_MAX_MESSAGE_BYTES", "64k"),
             ("EVENTS_BROADCAST_MAX_MESSAGE_BYTES", "-1"),
             ("EVENTS_BROADCAST_MAX_MESSAGE_BYTES", "1023"),
+            ("EVENTS_BROADCAST_ENCRYPTION_MASTER_KEY", "c2hvcnQ="),
         ] {
             match with(&[(var, value)]) {
                 Err(ConfigError::Invalid { var: named, .. }) => assert_eq!(named, var),

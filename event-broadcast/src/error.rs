@@ -50,6 +50,7 @@ pub enum ConnectError {
 fn who(connection: &str) -> String {
     match connection {
         "server" => "the broadcasting server (`artisan broadcast:serve`)".to_string(),
+        "authorizer" => "the channel authorizer (`ChannelAuthorizer::from_config`)".to_string(),
         other => format!("EVENTS_BROADCAST_CONNECTION=`{other}`"),
     }
 }

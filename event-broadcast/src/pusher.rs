@@ -18,6 +18,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use crate::config::{BroadcastConfig, Scheme};
+use crate::encryption::{MasterKey, payloads};
 use crate::error::ConnectError;
 use crate::signature::{Credentials, sign_request};
 use event_kernel::broadcasting::{BroadcastMessage, Broadcaster};
@@ -32,6 +33,7 @@ pub struct PusherBroadcaster {
     credentials: Credentials,
     base: String,
     client: Transport,
+    master_key: Option<MasterKey>,
 }
 
 #[derive(Clone)]
@@ -61,14 +63,17 @@ impl std::fmt::Debug for PusherBroadcaster {
         f.debug_struct("PusherBroadcaster")
             .field("base", &self.base)
             .field("credentials", &self.credentials)
+            .field("master_key", &self.master_key)
             .finish()
     }
 }
 
 impl PusherBroadcaster {
     /// A broadcaster for the server at `EVENTS_BROADCAST_SCHEME://HOST:PORT`.
+    /// `private-encrypted-` channels are encrypted with
+    /// `EVENTS_BROADCAST_ENCRYPTION_MASTER_KEY`.
     pub fn new(credentials: Credentials, config: &BroadcastConfig) -> Result<Self, ConnectError> {
-        match config.scheme {
+        let made = match config.scheme {
             Scheme::Http => Ok(Self::with_base(
                 credentials,
                 format!("http://{}:{}", config.host, config.port),
@@ -78,7 +83,19 @@ impl PusherBroadcaster {
                 format!("https://{}:{}", config.host, config.port),
                 config.ca_file.as_deref(),
             ),
-        }
+        }?;
+        Ok(match &config.encryption_master_key {
+            Some(key) => made.encryption_master_key(key.clone()),
+            None => made,
+        })
+    }
+
+    /// Encrypts what goes to `private-encrypted-` channels with `key` (the
+    /// authorizer's); without one, broadcasting to such a channel is an
+    /// error ([`NoMasterKey`](crate::NoMasterKey)) and nothing is sent.
+    pub fn encryption_master_key(mut self, key: MasterKey) -> Self {
+        self.master_key = Some(key);
+        self
     }
 
     /// A broadcaster for the plain-HTTP server at `base` (e.g. `http://127.0.0.1:6001`).
@@ -88,6 +105,7 @@ impl PusherBroadcaster {
             credentials,
             base: base.trim_end_matches('/').to_string(),
             client: Transport::Http(client),
+            master_key: None,
         }
     }
 
@@ -110,6 +128,7 @@ impl PusherBroadcaster {
             credentials,
             base: base.trim_end_matches('/').to_string(),
             client: Transport::Https(Client::builder(TokioExecutor::new()).build(connector)),
+            master_key: None,
         })
     }
 
@@ -141,11 +160,16 @@ impl PusherBroadcaster {
         })
     }
 
-    async fn trigger(&self, channels: &[String], message: &BroadcastMessage) -> Result<()> {
+    async fn trigger(
+        &self,
+        channels: &[String],
+        data: &str,
+        message: &BroadcastMessage,
+    ) -> Result<()> {
         let mut body = serde_json::json!({
             "name": message.event,
             "channels": channels,
-            "data": serde_json::to_string(&message.data)?,
+            "data": data,
         });
         if let Some(socket_id) = &message.socket_id {
             body["socket_id"] = serde_json::Value::String(socket_id.clone());
@@ -192,8 +216,11 @@ impl PusherBroadcaster {
 #[async_trait]
 impl Broadcaster for PusherBroadcaster {
     async fn broadcast(&self, message: &BroadcastMessage) -> Result<()> {
-        for channels in message.channels.chunks(MAX_CHANNELS) {
-            self.trigger(channels, message).await?;
+        let data = serde_json::to_string(&message.data)?;
+        for (channels, data) in payloads(&message.channels, &data, self.master_key.as_ref())? {
+            for channels in channels.chunks(MAX_CHANNELS) {
+                self.trigger(channels, &data, message).await?;
+            }
         }
         Ok(())
     }

@@ -207,6 +207,12 @@ pub fn variables() -> Vec<Variable> {
                 .unwrap_or_default(),
             "the private key (PEM) of EVENTS_BROADCAST_SERVER_TLS_CERT",
         ),
+        var(
+            "broadcasting",
+            "EVENTS_BROADCAST_ENCRYPTION_MASTER_KEY",
+            String::new(),
+            "private-encrypted- channels: 32 bytes, base64 (openssl rand -base64 32), for the authorizer and the broadcasters",
+        ),
     ]
 }
 
