@@ -354,3 +354,105 @@ async fn bad_frames_are_answered_next_to_a_pusher_js_client() {
         "{output}"
     );
 }
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, event_core::Event)]
+#[event(broadcast = "private-encrypted-orders.{order_id}")]
+struct SecretOrderShipped {
+    order_id: u64,
+    carrier: String,
+}
+
+/// The Rust authorizer's `POST /broadcasting/auth` on a port of its own,
+/// signing with the app's credentials and deriving keys from `key`.
+async fn encrypted_auth_app(key: event_core::broadcasting::MasterKey) -> String {
+    struct User {
+        id: u64,
+    }
+    let authorizer = ChannelAuthorizer::new(js_creds())
+        .encryption_master_key(key)
+        .channel("orders.{id}", |user: &User, p| p["id"] == user.id.to_string());
+    let app = auth_router(authorizer, |headers| {
+        let id = headers.get("x-user-id")?.to_str().ok()?.parse().ok()?;
+        Some(User { id })
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/broadcasting/auth")
+}
+
+/// `private-encrypted-` channels: pusher-js decrypts what our broadcaster
+/// sealed with the key our authorizer handed it; the shared secret is the
+/// `pusher` SDK's; a wrong key fails visibly; the server relays ciphertext
+/// only and refuses client events there.
+#[tokio::test]
+async fn pusher_js_decrypts_what_our_broadcaster_encrypted() {
+    if let Some(reason) = missing(false)
+        && skip(&reason)
+    {
+        return;
+    }
+    use event_core::broadcasting::MasterKey;
+    let master_b64 = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
+    let key = MasterKey::from_base64(master_b64).expect("a 32-byte key");
+    assert_eq!(key, MasterKey::from_bytes([42u8; 32]));
+    let mut config = ServerConfig::new(js_creds());
+    config.port = 0;
+    config.client_events = true;
+    let server = Server::bind(config).await.unwrap();
+    let addr = server.local_addr();
+    let auth_url = encrypted_auth_app(key.clone()).await;
+    let wrong_url = encrypted_auth_app(MasterKey::from_bytes([7; 32])).await;
+    let events = Dispatcher::new();
+    events
+        .set_broadcaster(Arc::new(
+            PusherBroadcaster::with_base(js_creds(), format!("http://{addr}"))
+                .encryption_master_key(key),
+        ))
+        .await;
+    let output = run_node(
+        "encrypted.mjs",
+        &[
+            addr.port().to_string(),
+            auth_url,
+            wrong_url,
+            master_b64.to_string(),
+        ],
+        || async {
+            events
+                .dispatch(SecretOrderShipped {
+                    order_id: 1,
+                    carrier: "DHL".into(),
+                })
+                .await
+                .expect("dispatch encrypts and broadcasts");
+        },
+    )
+    .await;
+    assert_eq!(
+        output.lines().filter(|l| l.starts_with("ok ")).count(),
+        6,
+        "{output}"
+    );
+
+    // Without the key, the broadcaster refuses the encrypted channel and
+    // sends nothing.
+    let keyless = Dispatcher::new();
+    keyless
+        .set_broadcaster(Arc::new(PusherBroadcaster::with_base(
+            js_creds(),
+            format!("http://{addr}"),
+        )))
+        .await;
+    let err = keyless
+        .dispatch(SecretOrderShipped {
+            order_id: 2,
+            carrier: "UPS".into(),
+        })
+        .await
+        .expect_err("no master key, no broadcast");
+    assert!(
+        format!("{err:#}").contains("EVENTS_BROADCAST_ENCRYPTION_MASTER_KEY"),
+        "{err:#}"
+    );
+}
