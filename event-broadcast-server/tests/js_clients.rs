@@ -164,7 +164,7 @@ async fn headless_chromium_shows_a_dispatched_event_and_keeps_a_screenshot() {
     {
         return;
     }
-    chromium_shows_dispatched_events(None, "chromium-broadcast.png").await;
+    chromium_shows_dispatched_events(None, None, "chromium-broadcast.png").await;
 }
 
 /// The page over `wss://`: Chromium trusts the test certificate's key, the
@@ -178,11 +178,27 @@ async fn headless_chromium_over_wss() {
     }
     let ca = test_support::TestCa::new("events chromium CA");
     let issued = ca.issue("server", &["localhost", "127.0.0.1"]);
-    chromium_shows_dispatched_events(Some((&ca, &issued)), "chromium-broadcast-wss.png").await;
+    chromium_shows_dispatched_events(Some((&ca, &issued)), None, "chromium-broadcast-wss.png")
+        .await;
+}
+
+/// pusher-js's encrypted build (`pusher-js/with-encryption`, its web
+/// bundle) in Chromium decrypts a `private-encrypted-` event our
+/// broadcaster sealed, with the key our authorizer handed the page.
+#[tokio::test]
+async fn headless_chromium_decrypts_an_encrypted_channel() {
+    if let Some(reason) = missing(true)
+        && skip(&reason)
+    {
+        return;
+    }
+    let key = event_core::broadcasting::MasterKey::from_bytes([9; 32]);
+    chromium_shows_dispatched_events(None, Some(key), "chromium-broadcast-encrypted.png").await;
 }
 
 async fn chromium_shows_dispatched_events(
     tls: Option<(&test_support::TestCa, &test_support::Issued)>,
+    encrypted: Option<event_core::broadcasting::MasterKey>,
     screenshot: &str,
 ) {
     let mut config = ServerConfig::new(js_creds());
@@ -195,16 +211,33 @@ async fn chromium_shows_dispatched_events(
     struct User {
         id: u64,
     }
-    let authorizer = ChannelAuthorizer::new(js_creds()).channel("orders.{id}", |user: &User, p| {
-        p["id"] == user.id.to_string()
-    });
-    let bundle =
-        std::fs::read_to_string(js_dir().join("node_modules/pusher-js/dist/web/pusher.min.js"))
-            .expect("pusher-js browser bundle");
+    let mut authorizer = ChannelAuthorizer::new(js_creds())
+        .channel("orders.{id}", |user: &User, p| {
+            p["id"] == user.id.to_string()
+        });
+    if let Some(key) = &encrypted {
+        authorizer = authorizer.encryption_master_key(key.clone());
+    }
+    let (bundle, channel, event) = match encrypted {
+        None => ("pusher.min.js", "private-orders.1", "OrderShipped"),
+        Some(_) => (
+            "pusher-with-encryption.min.js",
+            "private-encrypted-orders.1",
+            "SecretOrderShipped",
+        ),
+    };
+    let bundle = std::fs::read_to_string(
+        js_dir()
+            .join("node_modules/pusher-js/dist/web")
+            .join(bundle),
+    )
+    .expect("pusher-js browser bundle");
     let page = std::fs::read_to_string(js_dir().join("page.html"))
         .expect("page.html")
         .replace("__PORT__", &ws_addr.port().to_string())
-        .replace("__TLS__", if tls.is_some() { "true" } else { "false" });
+        .replace("__TLS__", if tls.is_some() { "true" } else { "false" })
+        .replace("__ORDERS_CHANNEL__", channel)
+        .replace("__ORDERS_EVENT__", event);
     let app = auth_router(authorizer, |_headers| Some(User { id: 1 }))
         .route(
             "/",
@@ -225,10 +258,21 @@ async fn chromium_shows_dispatched_events(
         .join(screenshot);
     std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
     let _ = std::fs::remove_file(&shot);
-    let events = match tls {
-        None => dispatcher_for(ws_addr).await,
-        Some((ca, _)) => tls_dispatcher_for(ws_addr, ca).await,
+    let events = match (tls, &encrypted) {
+        (None, None) => dispatcher_for(ws_addr).await,
+        (Some((ca, _)), _) => tls_dispatcher_for(ws_addr, ca).await,
+        (None, Some(key)) => {
+            let events = Dispatcher::new();
+            events
+                .set_broadcaster(Arc::new(
+                    PusherBroadcaster::with_base(js_creds(), format!("http://{ws_addr}"))
+                        .encryption_master_key(key.clone()),
+                ))
+                .await;
+            events
+        }
     };
+    let secret = encrypted.is_some();
     let env: Vec<(&str, String)> = tls
         .map(|(_, issued)| ("CHROMIUM_TRUST_CERT", issued.cert.display().to_string()))
         .into_iter()
@@ -244,13 +288,23 @@ async fn chromium_shows_dispatched_events(
                 })
                 .await
                 .expect("dispatch");
-            events
-                .dispatch(OrderShipped {
-                    order_id: 1,
-                    carrier: "DHL".into(),
-                })
-                .await
-                .expect("dispatch");
+            if secret {
+                events
+                    .dispatch(SecretOrderShipped {
+                        order_id: 1,
+                        carrier: "DHL".into(),
+                    })
+                    .await
+                    .expect("dispatch");
+            } else {
+                events
+                    .dispatch(OrderShipped {
+                        order_id: 1,
+                        carrier: "DHL".into(),
+                    })
+                    .await
+                    .expect("dispatch");
+            }
         },
     )
     .await;
@@ -370,7 +424,9 @@ async fn encrypted_auth_app(key: event_core::broadcasting::MasterKey) -> String 
     }
     let authorizer = ChannelAuthorizer::new(js_creds())
         .encryption_master_key(key)
-        .channel("orders.{id}", |user: &User, p| p["id"] == user.id.to_string());
+        .channel("orders.{id}", |user: &User, p| {
+            p["id"] == user.id.to_string()
+        });
     let app = auth_router(authorizer, |headers| {
         let id = headers.get("x-user-id")?.to_str().ok()?.parse().ok()?;
         Some(User { id })
