@@ -329,4 +329,48 @@ mod tests {
         let m = match_pattern(&p, "team.a.chat.b").unwrap();
         assert_eq!((m["team"].as_str(), m["room"].as_str()), ("a", "b"));
     }
+
+    #[test]
+    fn encrypted_channels_get_their_key_only_with_a_master_key() {
+        let credentials = Credentials {
+            app_id: "1".into(),
+            key: "k".into(),
+            secret: "s".into(),
+        };
+        let rules = |a: ChannelAuthorizer<u64>| {
+            a.channel("orders.{id}", |user: &u64, p| p["id"] == user.to_string())
+        };
+        let without = rules(ChannelAuthorizer::new(credentials.clone()));
+        let err = without
+            .authorize(&7, "1.2", "private-encrypted-orders.7")
+            .unwrap_err();
+        assert_eq!(err.status(), 403);
+        assert!(
+            err.to_string()
+                .contains("EVENTS_BROADCAST_ENCRYPTION_MASTER_KEY"),
+            "{err}"
+        );
+
+        let key = MasterKey::from_bytes([3; 32]);
+        let with = rules(ChannelAuthorizer::new(credentials).encryption_master_key(key.clone()));
+        let answer = with
+            .authorize(&7, "1.2", "private-encrypted-orders.7")
+            .unwrap();
+        assert_eq!(
+            answer.shared_secret.as_deref(),
+            Some(key.shared_secret("private-encrypted-orders.7").as_str())
+        );
+        // The rule still decides, and plain private channels carry no key.
+        assert!(
+            with.authorize(&8, "1.2", "private-encrypted-orders.7")
+                .is_err()
+        );
+        let private = with.authorize(&7, "1.2", "private-orders.7").unwrap();
+        assert_eq!(private.shared_secret, None);
+        assert!(
+            !serde_json::to_string(&private)
+                .unwrap()
+                .contains("shared_secret")
+        );
+    }
 }
