@@ -222,7 +222,13 @@ impl PrivatePostgres {
     /// Waits until the server takes connections.
     pub async fn ready(&self) {
         for _ in 0..400 {
-            if tokio_postgres::connect(&self.socket_url(), tokio_postgres::NoTls)
+            // A TLS-only server refuses plain TCP: ask over its Unix socket.
+            let url = if self.tls {
+                self.socket_url()
+            } else {
+                self.url()
+            };
+            if tokio_postgres::connect(&url, tokio_postgres::NoTls)
                 .await
                 .is_ok()
             {
