@@ -221,3 +221,35 @@ fn broadcast_serve_with_a_bad_max_message_bytes_names_the_variable() {
         "{text}"
     );
 }
+
+#[test]
+fn broadcast_serve_tls_flags_are_checked_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_artisan"))
+            .arg("broadcast:serve")
+            .args(["--port", "0"])
+            .args(args)
+            .current_dir(dir.path())
+            .env("EVENTS_BROADCAST_APP_ID", "1")
+            .env("EVENTS_BROADCAST_APP_KEY", "key")
+            .env("EVENTS_BROADCAST_APP_SECRET", "secret")
+            .env_remove("EVENTS_BROADCAST_SERVER_TLS_CERT")
+            .env_remove("EVENTS_BROADCAST_SERVER_TLS_KEY")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "started with {args:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout)
+    };
+    let text = run(&["--tls-cert", "cert.pem"]);
+    assert!(
+        text.contains("--tls-cert is set but --tls-key is not"),
+        "{text}"
+    );
+    std::fs::write(dir.path().join("bad.pem"), "not PEM").unwrap();
+    let text = run(&["--tls-cert", "bad.pem", "--tls-key", "missing-key.pem"]);
+    assert!(
+        text.contains("--tls-cert") && text.contains("is not a PEM certificate"),
+        "{text}"
+    );
+}

@@ -29,6 +29,7 @@ use crate::hub::{ClusterLink, Hub};
 /// Joins `hub` to the cluster at `url`. Returns at once; the tasks run
 /// (and reconnect) until the runtime stops.
 pub(crate) fn join(hub: &Arc<Hub>, url: &str) -> anyhow::Result<()> {
+    event_tls::install_default_provider();
     let client = redis::Client::open(url)?;
     let (tx, rx) = mpsc::channel(hub.config.cluster_buffer.max(1));
     hub.set_cluster(ClusterLink::new(tx));

@@ -3,8 +3,14 @@
 
 use std::time::Duration;
 
+use event_broadcast::BroadcastConfig;
 use event_broadcast::signature::Credentials;
-use event_broadcast::{BroadcastConfig, ConnectError};
+use event_tls::ServerIdentity;
+
+/// The variable of the server's TLS certificate.
+pub(crate) const CERT_VAR: &str = "EVENTS_BROADCAST_SERVER_TLS_CERT";
+/// The variable of its key.
+pub(crate) const KEY_VAR: &str = "EVENTS_BROADCAST_SERVER_TLS_KEY";
 
 /// Everything a [`Server`](crate::Server) needs.
 #[derive(Debug, Clone)]
@@ -43,6 +49,13 @@ pub struct ServerConfig {
     pub webhook_url: Option<String>,
     /// The first retry delay of a failed webhook (doubling each time).
     pub webhook_retry: Duration,
+    /// Serves `wss://` and `https://` with this certificate and key
+    /// (`--tls-cert` / `--tls-key`, `EVENTS_BROADCAST_SERVER_TLS_CERT` /
+    /// `_KEY`); SIGHUP reads the files again. None: `ws://` and `http://`.
+    pub tls: Option<ServerIdentity>,
+    /// CA certificates (PEM) an `https://` webhook URL's certificate may
+    /// come from, besides the system roots (`EVENTS_BROADCAST_CA_FILE`).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl ServerConfig {
@@ -65,11 +78,14 @@ impl ServerConfig {
             drain: Duration::from_secs(5),
             webhook_url: None,
             webhook_retry: Duration::from_secs(1),
+            tls: None,
+            ca_file: None,
         }
     }
 
-    /// From `EVENTS_BROADCAST_*`; the app id, key and secret are required.
-    pub fn from_broadcast_config(config: &BroadcastConfig) -> Result<Self, ConnectError> {
+    /// From `EVENTS_BROADCAST_*`; the app id, key and secret are required,
+    /// and a TLS certificate needs its key (and the reverse).
+    pub fn from_broadcast_config(config: &BroadcastConfig) -> anyhow::Result<Self> {
         let mut out = Self::new(config.credentials("server")?);
         out.host.clone_from(&config.host);
         out.port = config.port;
@@ -78,6 +94,19 @@ impl ServerConfig {
         out.max_message_bytes = config.max_message_bytes;
         out.redis_url.clone_from(&config.redis_url);
         out.webhook_url.clone_from(&config.webhook_url);
+        out.ca_file.clone_from(&config.ca_file);
+        out.tls = ServerIdentity::pair(
+            config
+                .server_tls_cert
+                .clone()
+                .map(|p| (CERT_VAR.to_string(), p)),
+            config
+                .server_tls_key
+                .clone()
+                .map(|p| (KEY_VAR.to_string(), p)),
+            CERT_VAR,
+            KEY_VAR,
+        )?;
         Ok(out)
     }
 }

@@ -18,6 +18,8 @@
 //! # }
 //! ```
 
+use std::path::PathBuf;
+
 mod auth_route;
 mod cluster;
 mod config;
@@ -27,25 +29,73 @@ mod hub;
 pub mod protocol;
 mod server;
 mod socket;
+mod tls;
 mod webhooks;
 
 pub use auth_route::auth_router;
 pub use config::ServerConfig;
+pub use event_tls::ServerIdentity;
 pub use http_api::MAX_CLOCK_SKEW_SECS;
 pub use hub::Stats;
 pub use server::Server;
 
+/// What the command line of `artisan broadcast:serve` (and of the
+/// `event-broadcast-server` binary) sets over `EVENTS_BROADCAST_*`.
+#[derive(Debug, Clone, Default)]
+pub struct ServeArgs {
+    /// `--host`.
+    pub host: Option<String>,
+    /// `--port`.
+    pub port: Option<u16>,
+    /// `--tls-cert`: the certificate chain (PEM) for `wss://` and `https://`.
+    pub tls_cert: Option<PathBuf>,
+    /// `--tls-key`: its private key (PEM).
+    pub tls_key: Option<PathBuf>,
+}
+
 /// `artisan broadcast:serve` and the `event-broadcast-server` binary: reads
-/// `EVENTS_BROADCAST_*` (and `.env`), overrides host and port when given,
-/// and serves until Ctrl-C / SIGTERM.
-pub async fn serve_from_env(host: Option<String>, port: Option<u16>) -> anyhow::Result<()> {
+/// `EVENTS_BROADCAST_*` (and `.env`), lets the flags override them, and
+/// serves until Ctrl-C / SIGTERM (SIGHUP reloads the TLS certificate).
+pub async fn serve_from_env(args: ServeArgs) -> anyhow::Result<()> {
     let broadcast = event_broadcast::BroadcastConfig::from_env()?;
-    let mut config = ServerConfig::from_broadcast_config(&broadcast)?;
-    if let Some(host) = host {
+    let flags_tls = args.tls_cert.is_some() || args.tls_key.is_some();
+    let mut config = if flags_tls {
+        // The pair is checked below, with the flags over the variables.
+        let mut without_tls = broadcast.clone();
+        without_tls.server_tls_cert = None;
+        without_tls.server_tls_key = None;
+        ServerConfig::from_broadcast_config(&without_tls)?
+    } else {
+        ServerConfig::from_broadcast_config(&broadcast)?
+    };
+    if let Some(host) = args.host {
         config.host = host;
     }
-    if let Some(port) = port {
+    if let Some(port) = args.port {
         config.port = port;
+    }
+    if flags_tls {
+        // Each flag wins over its variable; an error names what was given.
+        let side = |flag: Option<PathBuf>, name: &str, var: &str, from_env: &Option<PathBuf>| {
+            flag.map(|p| (name.to_string(), p))
+                .or_else(|| from_env.clone().map(|p| (var.to_string(), p)))
+        };
+        config.tls = event_tls::ServerIdentity::pair(
+            side(
+                args.tls_cert,
+                "--tls-cert",
+                config::CERT_VAR,
+                &broadcast.server_tls_cert,
+            ),
+            side(
+                args.tls_key,
+                "--tls-key",
+                config::KEY_VAR,
+                &broadcast.server_tls_key,
+            ),
+            "--tls-cert",
+            "--tls-key",
+        )?;
     }
     Server::bind(config).await?.run_until_signal().await
 }

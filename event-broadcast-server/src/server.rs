@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 use crate::config::ServerConfig;
 use crate::hub::{Hub, Stats};
 use crate::protocol::close;
-use crate::{cluster, connection, http_api};
+use crate::{cluster, connection, http_api, tls};
 
 const READ_BUFFER: usize = 4 * 1024;
 const WRITE_BUFFER: usize = 16 * 1024;
@@ -44,32 +44,71 @@ impl std::fmt::Debug for Server {
 
 impl Server {
     /// Binds `config.host:config.port` (port 0 picks a free one), joins the
-    /// cluster when `redis_url` is set, and serves in the background.
+    /// cluster when `redis_url` is set, and serves in the background; with
+    /// `config.tls`, over TLS only, reloading the certificate on SIGHUP.
     pub async fn bind(config: ServerConfig) -> Result<Self> {
+        // A bad certificate is refused before the port is taken.
+        let certificate = match &config.tls {
+            Some(identity) => Some(
+                tls::Certificate::load(identity.clone())
+                    .context("the broadcasting server's TLS certificate cannot be used")?,
+            ),
+            None => None,
+        };
         let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
             .await
             .with_context(|| format!("could not listen on {}:{}", config.host, config.port))?;
         let addr = listener.local_addr()?;
         let redis_url = config.redis_url.clone();
-        let hub = Arc::new(Hub::new(Arc::new(config)));
+        let webhook_tls = match &config.webhook_url {
+            Some(url) if url.starts_with("https://") => Some(
+                event_tls::client_config(
+                    config
+                        .ca_file
+                        .as_deref()
+                        .map(|p| ("EVENTS_BROADCAST_CA_FILE", p)),
+                )
+                .context("EVENTS_BROADCAST_WEBHOOK_URL is https, and TLS cannot be set up")?,
+            ),
+            _ => None,
+        };
+        let hub = Arc::new(Hub::new(Arc::new(config), webhook_tls));
         if let Some(url) = &redis_url {
             cluster::join(&hub, url)
                 .with_context(|| format!("invalid EVENTS_BROADCAST_REDIS_URL `{url}`"))?;
         }
         let (stop, mut stopped) = watch::channel(false);
         let app = router(hub.clone());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|s| *s).await;
+        let shutdown = async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        let (ws, http) = if certificate.is_some() {
+            ("wss", "https")
+        } else {
+            ("ws", "http")
+        };
+        let task = match certificate {
+            None => tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }),
+            Some(certificate) => {
+                let listener = tls::TlsListener::new(listener, &certificate)
+                    .context("could not set up TLS")?;
+                tls::reload_on_sighup(certificate).context("could not listen for SIGHUP")?;
+                tokio::spawn(async move {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(shutdown)
+                        .await
                 })
-                .await
-        });
+            }
+        };
         tracing::info!(
             %addr,
             node = %hub.node_id,
             cluster = redis_url.is_some(),
-            "broadcast server listening: ws://{addr}/app/{{key}}, HTTP API http://{addr}/apps/{{id}}"
+            "broadcast server listening: {ws}://{addr}/app/{{key}}, HTTP API {http}://{addr}/apps/{{id}}"
         );
         Ok(Self {
             addr,

@@ -2,20 +2,22 @@
 //! `channel_vacated`, `member_added`, `member_removed`, posted as Pusher
 //! does (`{"time_ms", "events": [...]}`, `X-Pusher-Key`, `X-Pusher-Signature`
 //! = hex HMAC-SHA256 of the body with the app secret), batched for up to
-//! 100 ms and retried with exponential backoff.
+//! 100 ms and retried with exponential backoff; to an `https://` URL over
+//! rustls, verified against the system roots and `EVENTS_BROADCAST_CA_FILE`.
 //!
 //! Once per cluster: a member event is sent by the node where the member's
 //! first socket joined (or last one left); channel occupancy is counted per
 //! node in Redis (`HINCRBY`), so only the node that takes it from 0 to 1
 //! (or 1 to 0) sends `channel_occupied` (`channel_vacated`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use event_broadcast::signature::{self, Credentials};
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::Connect;
 use hyper_util::rt::TokioExecutor;
 use redis::AsyncCommands;
 use serde_json::{Value, json};
@@ -43,9 +45,35 @@ impl Webhooks {
         credentials: Credentials,
         redis_url: Option<String>,
         retry_base: Duration,
+        tls: Option<Arc<event_tls::rustls::ClientConfig>>,
     ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(url, credentials, redis_url, retry_base, rx));
+        let builder = Client::builder(TokioExecutor::new());
+        match tls {
+            None => tokio::spawn(run(
+                builder.build_http(),
+                url,
+                credentials,
+                redis_url,
+                retry_base,
+                rx,
+            )),
+            Some(tls) => {
+                let connector = hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_tls_config((*tls).clone())
+                    .https_only()
+                    .enable_http1()
+                    .build();
+                tokio::spawn(run(
+                    builder.build(connector),
+                    url,
+                    credentials,
+                    redis_url,
+                    retry_base,
+                    rx,
+                ))
+            }
+        };
         Self { tx }
     }
 
@@ -58,15 +86,14 @@ fn occupancy_key(app_id: &str) -> String {
     format!("event-broadcast:{app_id}:occupancy")
 }
 
-async fn run(
+async fn run<C: Connect + Clone + Send + Sync + 'static>(
+    client: Client<C, Full<Bytes>>,
     url: String,
     credentials: Credentials,
     redis_url: Option<String>,
     retry_base: Duration,
     mut rx: mpsc::UnboundedReceiver<Hook>,
 ) {
-    let client: Client<HttpConnector, Full<Bytes>> =
-        Client::builder(TokioExecutor::new()).build_http();
     let redis = match redis_url.as_deref().map(redis::Client::open) {
         Some(Ok(client)) => Some(client),
         _ => None,
@@ -135,8 +162,8 @@ async fn run(
     }
 }
 
-async fn deliver(
-    client: &Client<HttpConnector, Full<Bytes>>,
+async fn deliver<C: Connect + Clone + Send + Sync + 'static>(
+    client: &Client<C, Full<Bytes>>,
     url: &str,
     credentials: &Credentials,
     events: Vec<Value>,

@@ -306,3 +306,52 @@ async fn webhooks_are_sent_once_per_cluster() {
         "one channel_occupied for two nodes, one member_added per user"
     );
 }
+
+/// The `redis` broadcaster seals `private-encrypted-` channels' data with the
+/// master key (each such channel in a frame of its own); a subscriber opens
+/// it with the channel's key, and the public channel of the same broadcast
+/// gets the data as it is.
+#[tokio::test]
+async fn the_redis_broadcaster_encrypts_private_encrypted_channels() {
+    if !redis_available() {
+        return;
+    }
+    use event_core::broadcasting::MasterKey;
+    let redis_port = spare_port();
+    let _redis = PrivateRedis::start_on(redis_port);
+    let (_n1, a1) = node(redis_port).await;
+    let mut secret = connect(a1).await;
+    let mut public = connect(a1).await;
+    subscribed(&mut secret, "private-encrypted-orders.1", None).await;
+    subscribed(&mut public, "news", None).await;
+    let key = MasterKey::from_bytes([5; 32]);
+    let broadcaster =
+        RedisBroadcaster::connect(&format!("redis://127.0.0.1:{redis_port}"), "test-app")
+            .await
+            .unwrap()
+            .encryption_master_key(key.clone());
+    broadcaster
+        .broadcast(&BroadcastMessage {
+            channels: vec!["news".into(), "private-encrypted-orders.1".into()],
+            event: "OrderShipped".into(),
+            data: json!({ "order_id": 1 }),
+            socket_id: None,
+        })
+        .await
+        .unwrap();
+    let got = next_json(&mut secret.ws).await.unwrap();
+    let sealed = got["data"].as_str().unwrap();
+    assert!(!sealed.contains("order_id"), "{sealed}");
+    let opened = key
+        .decrypt("private-encrypted-orders.1", sealed)
+        .expect("opens with the channel's key");
+    assert_eq!(
+        serde_json::from_str::<Value>(&opened).unwrap(),
+        json!({ "order_id": 1 })
+    );
+    let plain = next_json(&mut public.ws).await.unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(plain["data"].as_str().unwrap()).unwrap(),
+        json!({ "order_id": 1 })
+    );
+}

@@ -64,9 +64,9 @@ mod broadcasting_auth {
     }
 
     pub fn broadcasting_auth() -> anyhow::Result<axum::Router> {
-        // EVENTS_BROADCAST_APP_ID / _APP_KEY / _APP_SECRET, as the server has them.
-        let credentials = EventsConfig::from_env()?.broadcast.credentials("pusher")?;
-        let authorizer = ChannelAuthorizer::new(credentials)
+        // EVENTS_BROADCAST_APP_ID / _APP_KEY / _APP_SECRET, as the server has them, and
+        // EVENTS_BROADCAST_ENCRYPTION_MASTER_KEY when set (private-encrypted- channels).
+        let authorizer = ChannelAuthorizer::from_config(&EventsConfig::from_env()?.broadcast)?
             .channel("orders.{id}", |user: &User, p| {
                 p["id"] == user.id.to_string()
             })

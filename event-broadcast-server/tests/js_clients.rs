@@ -82,9 +82,20 @@ async fn run_node<F: std::future::Future<Output = ()>>(
     args: &[String],
     on_ready: impl FnOnce() -> F,
 ) -> String {
+    run_node_with(script, args, &[], on_ready).await
+}
+
+/// [`run_node`] with extra environment variables.
+async fn run_node_with<F: std::future::Future<Output = ()>>(
+    script: &str,
+    args: &[String],
+    env: &[(&str, String)],
+    on_ready: impl FnOnce() -> F,
+) -> String {
     let mut child = tokio::process::Command::new("node")
         .arg(script)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .current_dir(js_dir())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -153,8 +164,46 @@ async fn headless_chromium_shows_a_dispatched_event_and_keeps_a_screenshot() {
     {
         return;
     }
+    chromium_shows_dispatched_events(None, None, "chromium-broadcast.png").await;
+}
+
+/// The page over `wss://`: Chromium trusts the test certificate's key, the
+/// app broadcasts over `https`.
+#[tokio::test]
+async fn headless_chromium_over_wss() {
+    if let Some(reason) = missing(true)
+        && skip(&reason)
+    {
+        return;
+    }
+    let ca = test_support::TestCa::new("events chromium CA");
+    let issued = ca.issue("server", &["localhost", "127.0.0.1"]);
+    chromium_shows_dispatched_events(Some((&ca, &issued)), None, "chromium-broadcast-wss.png")
+        .await;
+}
+
+/// pusher-js's encrypted build (`pusher-js/with-encryption`, its web
+/// bundle) in Chromium decrypts a `private-encrypted-` event our
+/// broadcaster sealed, with the key our authorizer handed the page.
+#[tokio::test]
+async fn headless_chromium_decrypts_an_encrypted_channel() {
+    if let Some(reason) = missing(true)
+        && skip(&reason)
+    {
+        return;
+    }
+    let key = event_core::broadcasting::MasterKey::from_bytes([9; 32]);
+    chromium_shows_dispatched_events(None, Some(key), "chromium-broadcast-encrypted.png").await;
+}
+
+async fn chromium_shows_dispatched_events(
+    tls: Option<(&test_support::TestCa, &test_support::Issued)>,
+    encrypted: Option<event_core::broadcasting::MasterKey>,
+    screenshot: &str,
+) {
     let mut config = ServerConfig::new(js_creds());
     config.port = 0;
+    config.tls = tls.map(|(_, issued)| identity(issued));
     let server = Server::bind(config).await.unwrap();
     let ws_addr = server.local_addr();
 
@@ -162,15 +211,33 @@ async fn headless_chromium_shows_a_dispatched_event_and_keeps_a_screenshot() {
     struct User {
         id: u64,
     }
-    let authorizer = ChannelAuthorizer::new(js_creds()).channel("orders.{id}", |user: &User, p| {
-        p["id"] == user.id.to_string()
-    });
-    let bundle =
-        std::fs::read_to_string(js_dir().join("node_modules/pusher-js/dist/web/pusher.min.js"))
-            .expect("pusher-js browser bundle");
+    let mut authorizer = ChannelAuthorizer::new(js_creds())
+        .channel("orders.{id}", |user: &User, p| {
+            p["id"] == user.id.to_string()
+        });
+    if let Some(key) = &encrypted {
+        authorizer = authorizer.encryption_master_key(key.clone());
+    }
+    let (bundle, channel, event) = match encrypted {
+        None => ("pusher.min.js", "private-orders.1", "OrderShipped"),
+        Some(_) => (
+            "pusher-with-encryption.min.js",
+            "private-encrypted-orders.1",
+            "SecretOrderShipped",
+        ),
+    };
+    let bundle = std::fs::read_to_string(
+        js_dir()
+            .join("node_modules/pusher-js/dist/web")
+            .join(bundle),
+    )
+    .expect("pusher-js browser bundle");
     let page = std::fs::read_to_string(js_dir().join("page.html"))
         .expect("page.html")
-        .replace("__PORT__", &ws_addr.port().to_string());
+        .replace("__PORT__", &ws_addr.port().to_string())
+        .replace("__TLS__", if tls.is_some() { "true" } else { "false" })
+        .replace("__ORDERS_CHANNEL__", channel)
+        .replace("__ORDERS_EVENT__", event);
     let app = auth_router(authorizer, |_headers| Some(User { id: 1 }))
         .route(
             "/",
@@ -187,13 +254,33 @@ async fn headless_chromium_shows_a_dispatched_event_and_keeps_a_screenshot() {
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     let shot = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/broadcast-artifacts/chromium-broadcast.png");
+        .join("../target/broadcast-artifacts")
+        .join(screenshot);
     std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
     let _ = std::fs::remove_file(&shot);
-    let events = dispatcher_for(ws_addr).await;
-    run_node(
+    let events = match (tls, &encrypted) {
+        (None, None) => dispatcher_for(ws_addr).await,
+        (Some((ca, _)), _) => tls_dispatcher_for(ws_addr, ca).await,
+        (None, Some(key)) => {
+            let events = Dispatcher::new();
+            events
+                .set_broadcaster(Arc::new(
+                    PusherBroadcaster::with_base(js_creds(), format!("http://{ws_addr}"))
+                        .encryption_master_key(key.clone()),
+                ))
+                .await;
+            events
+        }
+    };
+    let secret = encrypted.is_some();
+    let env: Vec<(&str, String)> = tls
+        .map(|(_, issued)| ("CHROMIUM_TRUST_CERT", issued.cert.display().to_string()))
+        .into_iter()
+        .collect();
+    run_node_with(
         "browser.mjs",
         &[format!("http://{app_addr}/"), shot.display().to_string()],
+        &env,
         || async {
             events
                 .dispatch(Headline {
@@ -201,13 +288,23 @@ async fn headless_chromium_shows_a_dispatched_event_and_keeps_a_screenshot() {
                 })
                 .await
                 .expect("dispatch");
-            events
-                .dispatch(OrderShipped {
-                    order_id: 1,
-                    carrier: "DHL".into(),
-                })
-                .await
-                .expect("dispatch");
+            if secret {
+                events
+                    .dispatch(SecretOrderShipped {
+                        order_id: 1,
+                        carrier: "DHL".into(),
+                    })
+                    .await
+                    .expect("dispatch");
+            } else {
+                events
+                    .dispatch(OrderShipped {
+                        order_id: 1,
+                        carrier: "DHL".into(),
+                    })
+                    .await
+                    .expect("dispatch");
+            }
         },
     )
     .await;
@@ -217,6 +314,73 @@ async fn headless_chromium_shows_a_dispatched_event_and_keeps_a_screenshot() {
         "a real PNG"
     );
     println!("screenshot: {}", shot.display());
+}
+
+fn identity(issued: &test_support::Issued) -> event_broadcast_server::ServerIdentity {
+    event_broadcast_server::ServerIdentity {
+        cert: issued.cert.clone(),
+        key: issued.key.clone(),
+        cert_setting: "--tls-cert".into(),
+        key_setting: "--tls-key".into(),
+    }
+}
+
+/// A dispatcher whose `pusher` broadcaster speaks https to `addr`,
+/// trusting the test CA (`EVENTS_BROADCAST_CA_FILE`).
+async fn tls_dispatcher_for(addr: std::net::SocketAddr, ca: &test_support::TestCa) -> Dispatcher {
+    let events = Dispatcher::new();
+    let broadcaster = PusherBroadcaster::with_tls(
+        js_creds(),
+        format!("https://localhost:{}", addr.port()),
+        Some(ca.ca_file()),
+    )
+    .expect("the CA file is read");
+    events.set_broadcaster(Arc::new(broadcaster)).await;
+    events
+}
+
+/// pusher-js over `wss://` and the `pusher` SDK over `https` in Node
+/// (trusting the test CA through NODE_EXTRA_CA_CERTS), our broadcaster over
+/// `https`, and clients trusting another CA refused.
+#[tokio::test]
+async fn pusher_js_over_wss_and_the_pusher_sdk_over_https() {
+    if let Some(reason) = missing(false)
+        && skip(&reason)
+    {
+        return;
+    }
+    let ca = test_support::TestCa::new("events node CA");
+    let other = test_support::TestCa::new("another CA");
+    let issued = ca.issue("server", &["localhost", "127.0.0.1"]);
+    let mut config = ServerConfig::new(js_creds());
+    config.port = 0;
+    config.tls = Some(identity(&issued));
+    let server = Server::bind(config).await.unwrap();
+    let addr = server.local_addr();
+    let events = tls_dispatcher_for(addr, &ca).await;
+    let output = run_node_with(
+        "tls_clients.mjs",
+        &[
+            addr.port().to_string(),
+            other.ca_file().display().to_string(),
+        ],
+        &[("NODE_EXTRA_CA_CERTS", ca.ca_file().display().to_string())],
+        || async {
+            events
+                .dispatch(OrderShipped {
+                    order_id: 1,
+                    carrier: "DHL".into(),
+                })
+                .await
+                .expect("dispatch broadcasts over https");
+        },
+    )
+    .await;
+    assert_eq!(
+        output.lines().filter(|l| l.starts_with("ok ")).count(),
+        6,
+        "{output}"
+    );
 }
 
 /// Raw `ws` clients sending truncated JSON (pusher:error 4200, the socket
@@ -242,5 +406,109 @@ async fn bad_frames_are_answered_next_to_a_pusher_js_client() {
         output.lines().filter(|l| l.starts_with("ok ")).count(),
         4,
         "{output}"
+    );
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, event_core::Event)]
+#[event(broadcast = "private-encrypted-orders.{order_id}")]
+struct SecretOrderShipped {
+    order_id: u64,
+    carrier: String,
+}
+
+/// The Rust authorizer's `POST /broadcasting/auth` on a port of its own,
+/// signing with the app's credentials and deriving keys from `key`.
+async fn encrypted_auth_app(key: event_core::broadcasting::MasterKey) -> String {
+    struct User {
+        id: u64,
+    }
+    let authorizer = ChannelAuthorizer::new(js_creds())
+        .encryption_master_key(key)
+        .channel("orders.{id}", |user: &User, p| {
+            p["id"] == user.id.to_string()
+        });
+    let app = auth_router(authorizer, |headers| {
+        let id = headers.get("x-user-id")?.to_str().ok()?.parse().ok()?;
+        Some(User { id })
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/broadcasting/auth")
+}
+
+/// `private-encrypted-` channels: pusher-js decrypts what our broadcaster
+/// sealed with the key our authorizer handed it; the shared secret is the
+/// `pusher` SDK's; a wrong key fails visibly; the server relays ciphertext
+/// only and refuses client events there.
+#[tokio::test]
+async fn pusher_js_decrypts_what_our_broadcaster_encrypted() {
+    if let Some(reason) = missing(false)
+        && skip(&reason)
+    {
+        return;
+    }
+    use event_core::broadcasting::MasterKey;
+    let master_b64 = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
+    let key = MasterKey::from_base64(master_b64).expect("a 32-byte key");
+    assert_eq!(key, MasterKey::from_bytes([42u8; 32]));
+    let mut config = ServerConfig::new(js_creds());
+    config.port = 0;
+    config.client_events = true;
+    let server = Server::bind(config).await.unwrap();
+    let addr = server.local_addr();
+    let auth_url = encrypted_auth_app(key.clone()).await;
+    let wrong_url = encrypted_auth_app(MasterKey::from_bytes([7; 32])).await;
+    let events = Dispatcher::new();
+    events
+        .set_broadcaster(Arc::new(
+            PusherBroadcaster::with_base(js_creds(), format!("http://{addr}"))
+                .encryption_master_key(key),
+        ))
+        .await;
+    let output = run_node(
+        "encrypted.mjs",
+        &[
+            addr.port().to_string(),
+            auth_url,
+            wrong_url,
+            master_b64.to_string(),
+        ],
+        || async {
+            events
+                .dispatch(SecretOrderShipped {
+                    order_id: 1,
+                    carrier: "DHL".into(),
+                })
+                .await
+                .expect("dispatch encrypts and broadcasts");
+        },
+    )
+    .await;
+    assert_eq!(
+        output.lines().filter(|l| l.starts_with("ok ")).count(),
+        6,
+        "{output}"
+    );
+
+    // Without the key, the broadcaster refuses the encrypted channel and
+    // sends nothing.
+    let keyless = Dispatcher::new();
+    keyless
+        .set_broadcaster(Arc::new(PusherBroadcaster::with_base(
+            js_creds(),
+            format!("http://{addr}"),
+        )))
+        .await;
+    let err = keyless
+        .dispatch(SecretOrderShipped {
+            order_id: 2,
+            carrier: "UPS".into(),
+        })
+        .await
+        .expect_err("no master key, no broadcast");
+    assert!(
+        format!("{err:#}").contains("EVENTS_BROADCAST_ENCRYPTION_MASTER_KEY"),
+        "{err:#}"
     );
 }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::channel::{ChannelKind, valid_channel_name, valid_socket_id};
+use crate::encryption::MasterKey;
 use crate::signature::{self, Credentials};
 
 /// A presence channel member: the id that makes it one member however many
@@ -27,6 +28,10 @@ pub struct AuthResponse {
     /// A presence channel's member, as the JSON string the signature covers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub channel_data: Option<String>,
+    /// A `private-encrypted-` channel's key (base64), which pusher-js
+    /// decrypts the channel's events with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_secret: Option<String>,
 }
 
 /// Why an auth request is refused.
@@ -44,9 +49,10 @@ pub enum AuthError {
     /// The matching rule refused the current user (403).
     #[error("the current user may not join `{0}`")]
     Forbidden(String),
-    /// A `private-encrypted-` channel, which this authorizer does not serve (403).
+    /// A `private-encrypted-` channel, and the authorizer has no master key (403).
     #[error(
-        "`{0}` is a private-encrypted channel; this authorizer does not hand out encryption keys"
+        "`{0}` is a private-encrypted channel and the authorizer has no master key: set \
+         EVENTS_BROADCAST_ENCRYPTION_MASTER_KEY (ChannelAuthorizer::from_config reads it)"
     )]
     Encrypted(String),
 }
@@ -108,6 +114,7 @@ enum Segment {
 pub struct ChannelAuthorizer<U> {
     credentials: Credentials,
     rules: Vec<Rule<U>>,
+    master_key: Option<MasterKey>,
 }
 
 impl<U> std::fmt::Debug for ChannelAuthorizer<U> {
@@ -126,7 +133,25 @@ impl<U> ChannelAuthorizer<U> {
         Self {
             credentials,
             rules: Vec::new(),
+            master_key: None,
         }
+    }
+
+    /// An authorizer for the app `config` describes: its credentials
+    /// (`EVENTS_BROADCAST_APP_ID` / `_KEY` / `_SECRET`, required) and, when
+    /// set, `EVENTS_BROADCAST_ENCRYPTION_MASTER_KEY` for `private-encrypted-`
+    /// channels.
+    pub fn from_config(config: &crate::BroadcastConfig) -> Result<Self, crate::ConnectError> {
+        let mut out = Self::new(config.credentials("authorizer")?);
+        out.master_key.clone_from(&config.encryption_master_key);
+        Ok(out)
+    }
+
+    /// The master key `private-encrypted-` channels' keys come from
+    /// (without one they are refused with [`AuthError::Encrypted`]).
+    pub fn encryption_master_key(mut self, key: MasterKey) -> Self {
+        self.master_key = Some(key);
+        self
     }
 
     /// A rule for `private-{pattern}` (and `private-encrypted-`) channels:
@@ -181,24 +206,28 @@ impl<U> ChannelAuthorizer<U> {
             )));
         }
         let kind = ChannelKind::of(channel);
-        match kind {
+        let shared_secret = match kind {
             ChannelKind::Public => return Err(AuthError::Public(channel.to_string())),
-            ChannelKind::PrivateEncrypted => return Err(AuthError::Encrypted(channel.to_string())),
-            _ => {}
-        }
+            ChannelKind::PrivateEncrypted => match &self.master_key {
+                Some(key) => Some(key.shared_secret(channel)),
+                None => return Err(AuthError::Encrypted(channel.to_string())),
+            },
+            _ => None,
+        };
         let name = ChannelKind::strip(channel);
         for rule in &self.rules {
             let Some(params) = match_pattern(&rule.pattern, name) else {
                 continue;
             };
             match (&rule.check, kind) {
-                (Check::Private(allow), ChannelKind::Private) => {
+                (Check::Private(allow), ChannelKind::Private | ChannelKind::PrivateEncrypted) => {
                     if !allow(user, &params) {
                         return Err(AuthError::Forbidden(channel.to_string()));
                     }
                     return Ok(AuthResponse {
                         auth: signature::channel_auth(&self.credentials, socket_id, channel, None),
                         channel_data: None,
+                        shared_secret,
                     });
                 }
                 (Check::Presence(member), ChannelKind::Presence) => {
@@ -215,6 +244,7 @@ impl<U> ChannelAuthorizer<U> {
                             Some(&data),
                         ),
                         channel_data: Some(data),
+                        shared_secret: None,
                     });
                 }
                 _ => continue,
@@ -298,5 +328,49 @@ mod tests {
         let p = parse_pattern("team.{team}.chat.{room}");
         let m = match_pattern(&p, "team.a.chat.b").unwrap();
         assert_eq!((m["team"].as_str(), m["room"].as_str()), ("a", "b"));
+    }
+
+    #[test]
+    fn encrypted_channels_get_their_key_only_with_a_master_key() {
+        let credentials = Credentials {
+            app_id: "1".into(),
+            key: "k".into(),
+            secret: "s".into(),
+        };
+        let rules = |a: ChannelAuthorizer<u64>| {
+            a.channel("orders.{id}", |user: &u64, p| p["id"] == user.to_string())
+        };
+        let without = rules(ChannelAuthorizer::new(credentials.clone()));
+        let err = without
+            .authorize(&7, "1.2", "private-encrypted-orders.7")
+            .unwrap_err();
+        assert_eq!(err.status(), 403);
+        assert!(
+            err.to_string()
+                .contains("EVENTS_BROADCAST_ENCRYPTION_MASTER_KEY"),
+            "{err}"
+        );
+
+        let key = MasterKey::from_bytes([3; 32]);
+        let with = rules(ChannelAuthorizer::new(credentials).encryption_master_key(key.clone()));
+        let answer = with
+            .authorize(&7, "1.2", "private-encrypted-orders.7")
+            .unwrap();
+        assert_eq!(
+            answer.shared_secret.as_deref(),
+            Some(key.shared_secret("private-encrypted-orders.7").as_str())
+        );
+        // The rule still decides, and plain private channels carry no key.
+        assert!(
+            with.authorize(&8, "1.2", "private-encrypted-orders.7")
+                .is_err()
+        );
+        let private = with.authorize(&7, "1.2", "private-orders.7").unwrap();
+        assert_eq!(private.shared_secret, None);
+        assert!(
+            !serde_json::to_string(&private)
+                .unwrap()
+                .contains("shared_secret")
+        );
     }
 }

@@ -1,9 +1,12 @@
 //! The `EVENTS_BROADCAST_*` settings (`event_core::config::EventsConfig` reads them too).
 
+use std::path::PathBuf;
+
 use event_kernel::config::{
     ConfigError, Vars, invalid, non_empty, optional, parse_bool, parse_num,
 };
 
+use crate::encryption::MasterKey;
 use crate::error::ConnectError;
 use crate::signature::Credentials;
 
@@ -27,7 +30,8 @@ pub enum Scheme {
     /// Plain HTTP (the default).
     #[default]
     Http,
-    /// HTTPS; the `pusher` broadcaster refuses it (it speaks plain HTTP).
+    /// HTTPS (rustls): the server is verified against the system roots
+    /// (`SSL_CERT_FILE` replaces them) and `EVENTS_BROADCAST_CA_FILE`.
     Https,
 }
 
@@ -59,12 +63,27 @@ pub struct BroadcastConfig {
     /// events (whispers) on private and presence channels.
     pub client_events: bool,
     /// `EVENTS_BROADCAST_WEBHOOK_URL`: where the server posts its webhooks
+    /// (`http://` or `https://`)
     /// (`channel_occupied`, `channel_vacated`, `member_added`, `member_removed`); none by default.
     pub webhook_url: Option<String>,
     /// `EVENTS_BROADCAST_MAX_MESSAGE_BYTES` (default 65536, at least 1024):
     /// the largest WebSocket message the server reads; a bigger one closes
     /// that socket with 1009 before it is read whole.
     pub max_message_bytes: usize,
+    /// `EVENTS_BROADCAST_CA_FILE`: a PEM file of CA certificates the
+    /// `pusher` broadcaster (over `https`) and the server's `https://`
+    /// webhooks trust, besides the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// `EVENTS_BROADCAST_SERVER_TLS_CERT`: the server's certificate chain
+    /// (PEM); with `_KEY`, `broadcast:serve` speaks `wss://` and `https://`.
+    pub server_tls_cert: Option<PathBuf>,
+    /// `EVENTS_BROADCAST_SERVER_TLS_KEY`: the private key of that certificate (PEM).
+    pub server_tls_key: Option<PathBuf>,
+    /// `EVENTS_BROADCAST_ENCRYPTION_MASTER_KEY` (32 bytes, base64): the
+    /// key of `private-encrypted-` channels, for the authorizer
+    /// ([`ChannelAuthorizer::from_config`](crate::ChannelAuthorizer::from_config))
+    /// and the broadcasters; the server never needs it.
+    pub encryption_master_key: Option<MasterKey>,
 }
 
 /// The default of `EVENTS_BROADCAST_MAX_MESSAGE_BYTES`: 64 KiB.
@@ -90,6 +109,10 @@ impl Default for BroadcastConfig {
             client_events: false,
             webhook_url: None,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            ca_file: None,
+            server_tls_cert: None,
+            server_tls_key: None,
+            encryption_master_key: None,
         }
     }
 }
@@ -158,6 +181,18 @@ impl BroadcastConfig {
                 *slot = optional(v);
             }
         }
+        for (var, slot) in [
+            ("EVENTS_BROADCAST_CA_FILE", &mut c.ca_file),
+            ("EVENTS_BROADCAST_SERVER_TLS_CERT", &mut c.server_tls_cert),
+            ("EVENTS_BROADCAST_SERVER_TLS_KEY", &mut c.server_tls_key),
+        ] {
+            if let Some(v) = get(var) {
+                *slot = optional(v).map(PathBuf::from);
+            }
+        }
+        if let Some(v) = get("EVENTS_BROADCAST_ENCRYPTION_MASTER_KEY").and_then(optional) {
+            c.encryption_master_key = Some(MasterKey::from_base64(&v)?);
+        }
         if let Some(key) = &c.app_key
             && key.contains(':')
         {
@@ -177,12 +212,12 @@ impl BroadcastConfig {
             ));
         }
         if let Some(url) = &c.webhook_url
-            && !url.starts_with("http://")
+            && !(url.starts_with("http://") || url.starts_with("https://"))
         {
             return Err(invalid(
                 "EVENTS_BROADCAST_WEBHOOK_URL",
                 url,
-                "expected an http:// URL",
+                "expected an http:// or https:// URL",
             ));
         }
         if let Some(v) = get("EVENTS_BROADCAST_ACTIVITY_TIMEOUT") {
@@ -257,6 +292,7 @@ mod tests {
             ("EVENTS_BROADCAST_MAX_MESSAGE_BYTES", "64k"),
             ("EVENTS_BROADCAST_MAX_MESSAGE_BYTES", "-1"),
             ("EVENTS_BROADCAST_MAX_MESSAGE_BYTES", "1023"),
+            ("EVENTS_BROADCAST_ENCRYPTION_MASTER_KEY", "c2hvcnQ="),
         ] {
             match with(&[(var, value)]) {
                 Err(ConfigError::Invalid { var: named, .. }) => assert_eq!(named, var),
@@ -317,10 +353,18 @@ mod tests {
             ("EVENTS_BROADCAST_APP_KEY", "k"),
             ("EVENTS_BROADCAST_APP_SECRET", "s"),
             ("EVENTS_BROADCAST_SCHEME", "https"),
+            ("EVENTS_BROADCAST_CA_FILE", "/nonexistent/ca.pem"),
         ])
         .unwrap();
-        let err = connect(&c).await.err().expect("https is refused");
-        assert!(err.to_string().contains("EVENTS_BROADCAST_SCHEME"), "{err}");
+        let err = connect(&c)
+            .await
+            .err()
+            .expect("an unreadable CA file is refused");
+        assert!(
+            err.to_string().contains("EVENTS_BROADCAST_CA_FILE"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
         assert!(
             connect(&with(&[("EVENTS_BROADCAST_CONNECTION", "memory")]).unwrap())
                 .await

@@ -54,12 +54,15 @@ async fn connect_redis(b: &BroadcastConfig) -> Result<Arc<dyn Broadcaster>, Conn
         connection: "redis",
         missing: "EVENTS_BROADCAST_APP_ID",
     })?;
-    let broadcaster = RedisBroadcaster::connect(url, app_id)
+    let mut broadcaster = RedisBroadcaster::connect(url, app_id)
         .await
         .map_err(|source| ConnectError::Redis {
             url: event_kernel::config::redact(url),
             source,
         })?;
+    if let Some(key) = &b.encryption_master_key {
+        broadcaster = broadcaster.encryption_master_key(key.clone());
+    }
     Ok(Arc::new(broadcaster))
 }
 

@@ -26,11 +26,14 @@ pub enum ConnectError {
         /// The cargo feature that brings it.
         feature: &'static str,
     },
-    /// `https` was asked for and cannot be spoken.
-    #[error("EVENTS_BROADCAST_SCHEME is `https`, which this build cannot speak: {reason}")]
-    Scheme {
-        /// Why.
-        reason: &'static str,
+    /// `EVENTS_BROADCAST_SCHEME=https`, and TLS cannot be set up (an
+    /// unreadable or bad `EVENTS_BROADCAST_CA_FILE`, no root certificates).
+    #[cfg(feature = "pusher")]
+    #[error("EVENTS_BROADCAST_SCHEME is `https`, and TLS cannot be set up: {source}")]
+    Tls {
+        /// What the TLS settings said.
+        #[source]
+        source: event_tls::TlsError,
     },
     /// Redis did not answer.
     #[error("could not connect to Redis at EVENTS_BROADCAST_REDIS_URL `{url}`")]
@@ -47,6 +50,7 @@ pub enum ConnectError {
 fn who(connection: &str) -> String {
     match connection {
         "server" => "the broadcasting server (`artisan broadcast:serve`)".to_string(),
+        "authorizer" => "the channel authorizer (`ChannelAuthorizer::from_config`)".to_string(),
         other => format!("EVENTS_BROADCAST_CONNECTION=`{other}`"),
     }
 }

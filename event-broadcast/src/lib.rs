@@ -22,6 +22,7 @@ pub mod channel;
 pub mod cluster;
 mod config;
 mod connect;
+mod encryption;
 mod error;
 mod log;
 mod memory;
@@ -34,6 +35,7 @@ pub mod signature;
 pub use auth::{AuthError, AuthResponse, ChannelAuthorizer, Params, PresenceMember};
 pub use config::{BroadcastConfig, BroadcastConnection, Scheme};
 pub use connect::connect;
+pub use encryption::{MASTER_KEY_VAR, MasterKey, NoMasterKey};
 pub use error::ConnectError;
 pub use event_kernel::broadcasting::{
     BroadcastMessage, Broadcastable, Broadcaster, ShouldBroadcast, current_socket_id, to_others,
@@ -41,6 +43,6 @@ pub use event_kernel::broadcasting::{
 pub use log::LogBroadcaster;
 pub use memory::MemoryBroadcaster;
 #[cfg(feature = "pusher")]
-pub use pusher::PusherBroadcaster;
+pub use pusher::{CertificateRefused, PusherBroadcaster};
 #[cfg(feature = "redis")]
 pub use redis::RedisBroadcaster;

@@ -1,6 +1,8 @@
 //! The `pusher` broadcaster: signs and POSTs each broadcast to the HTTP API
 //! of a Pusher-compatible server (`event-broadcast-server`, soketi, Reverb,
-//! Pusher itself).
+//! Pusher itself), over `http` or `https` (rustls: the server's certificate
+//! is verified against the system roots, which `SSL_CERT_FILE` replaces,
+//! and `EVENTS_BROADCAST_CA_FILE`).
 
 use std::time::Duration;
 
@@ -8,11 +10,15 @@ use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use std::path::Path;
+
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use crate::config::{BroadcastConfig, Scheme};
+use crate::encryption::{MasterKey, payloads};
 use crate::error::ConnectError;
 use crate::signature::{Credentials, sign_request};
 use event_kernel::broadcasting::{BroadcastMessage, Broadcaster};
@@ -26,7 +32,30 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 pub struct PusherBroadcaster {
     credentials: Credentials,
     base: String,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Transport,
+    master_key: Option<MasterKey>,
+}
+
+#[derive(Clone)]
+enum Transport {
+    Http(Client<HttpConnector, Full<Bytes>>),
+    Https(Client<HttpsConnector<HttpConnector>, Full<Bytes>>),
+}
+
+/// The server's TLS certificate was not accepted: not signed by a trusted
+/// CA, expired, or not for this host.
+#[derive(Debug, thiserror::Error)]
+#[error("the TLS certificate of {base} was refused ({reason}); {hint}")]
+pub struct CertificateRefused {
+    /// The server.
+    pub base: String,
+    /// What rustls said about the certificate.
+    pub reason: String,
+    /// What to do about it.
+    pub hint: &'static str,
+    /// The HTTP client's error, down to rustls's.
+    #[source]
+    pub source: hyper_util::client::legacy::Error,
 }
 
 impl std::fmt::Debug for PusherBroadcaster {
@@ -34,40 +63,113 @@ impl std::fmt::Debug for PusherBroadcaster {
         f.debug_struct("PusherBroadcaster")
             .field("base", &self.base)
             .field("credentials", &self.credentials)
+            .field("master_key", &self.master_key)
             .finish()
     }
 }
 
 impl PusherBroadcaster {
-    /// A broadcaster for the server at `EVENTS_BROADCAST_HOST:PORT`.
+    /// A broadcaster for the server at `EVENTS_BROADCAST_SCHEME://HOST:PORT`.
+    /// `private-encrypted-` channels are encrypted with
+    /// `EVENTS_BROADCAST_ENCRYPTION_MASTER_KEY`.
     pub fn new(credentials: Credentials, config: &BroadcastConfig) -> Result<Self, ConnectError> {
-        if config.scheme == Scheme::Https {
-            return Err(ConnectError::Scheme {
-                reason: "the pusher broadcaster speaks plain HTTP; reach a TLS server through a \
-                         local proxy, or set EVENTS_BROADCAST_SCHEME=http",
-            });
-        }
-        Ok(Self::with_base(
-            credentials,
-            format!("http://{}:{}", config.host, config.port),
-        ))
+        let made = match config.scheme {
+            Scheme::Http => Ok(Self::with_base(
+                credentials,
+                format!("http://{}:{}", config.host, config.port),
+            )),
+            Scheme::Https => Self::with_tls(
+                credentials,
+                format!("https://{}:{}", config.host, config.port),
+                config.ca_file.as_deref(),
+            ),
+        }?;
+        Ok(match &config.encryption_master_key {
+            Some(key) => made.encryption_master_key(key.clone()),
+            None => made,
+        })
     }
 
-    /// A broadcaster for the server at `base` (e.g. `http://127.0.0.1:6001`).
+    /// Encrypts what goes to `private-encrypted-` channels with `key` (the
+    /// authorizer's); without one, broadcasting to such a channel is an
+    /// error ([`NoMasterKey`](crate::NoMasterKey)) and nothing is sent.
+    pub fn encryption_master_key(mut self, key: MasterKey) -> Self {
+        self.master_key = Some(key);
+        self
+    }
+
+    /// A broadcaster for the plain-HTTP server at `base` (e.g. `http://127.0.0.1:6001`).
     pub fn with_base(credentials: Credentials, base: String) -> Self {
         let client = Client::builder(TokioExecutor::new()).build_http();
         Self {
             credentials,
             base: base.trim_end_matches('/').to_string(),
-            client,
+            client: Transport::Http(client),
+            master_key: None,
         }
     }
 
-    async fn trigger(&self, channels: &[String], message: &BroadcastMessage) -> Result<()> {
+    /// A broadcaster for the HTTPS server at `base` (e.g.
+    /// `https://broadcast.example.com:443`), trusting the system roots and
+    /// the CA certificates of `ca_file` (`EVENTS_BROADCAST_CA_FILE`).
+    pub fn with_tls(
+        credentials: Credentials,
+        base: String,
+        ca_file: Option<&Path>,
+    ) -> Result<Self, ConnectError> {
+        let tls = event_tls::client_config(ca_file.map(|p| ("EVENTS_BROADCAST_CA_FILE", p)))
+            .map_err(|source| ConnectError::Tls { source })?;
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*tls).clone())
+            .https_only()
+            .enable_http1()
+            .build();
+        Ok(Self {
+            credentials,
+            base: base.trim_end_matches('/').to_string(),
+            client: Transport::Https(Client::builder(TokioExecutor::new()).build(connector)),
+            master_key: None,
+        })
+    }
+
+    async fn send(
+        &self,
+        request: hyper::Request<Full<Bytes>>,
+    ) -> Result<hyper::Response<hyper::body::Incoming>> {
+        let sent = match &self.client {
+            Transport::Http(client) => {
+                if self.base.starts_with("https://") {
+                    bail!(
+                        "{} is https: make the broadcaster with PusherBroadcaster::with_tls \
+                         (or EVENTS_BROADCAST_SCHEME=https)",
+                        self.base
+                    );
+                }
+                client.request(request).await
+            }
+            Transport::Https(client) => client.request(request).await,
+        };
+        sent.map_err(|source| match certificate_problem(&source) {
+            Some((reason, hint)) => anyhow::Error::new(CertificateRefused {
+                base: self.base.clone(),
+                reason,
+                hint,
+                source,
+            }),
+            None => anyhow::Error::new(source).context(format!("could not reach {}", self.base)),
+        })
+    }
+
+    async fn trigger(
+        &self,
+        channels: &[String],
+        data: &str,
+        message: &BroadcastMessage,
+    ) -> Result<()> {
         let mut body = serde_json::json!({
             "name": message.event,
             "channels": channels,
-            "data": serde_json::to_string(&message.data)?,
+            "data": data,
         });
         if let Some(socket_id) = &message.socket_id {
             body["socket_id"] = serde_json::Value::String(socket_id.clone());
@@ -90,10 +192,9 @@ impl PusherBroadcaster {
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body)))
             .with_context(|| format!("invalid URL `{uri}`"))?;
-        let response = tokio::time::timeout(TIMEOUT, self.client.request(request))
+        let response = tokio::time::timeout(TIMEOUT, self.send(request))
             .await
-            .with_context(|| format!("no answer from {} within {TIMEOUT:?}", self.base))?
-            .with_context(|| format!("could not reach {}", self.base))?;
+            .with_context(|| format!("no answer from {} within {TIMEOUT:?}", self.base))??;
         let status = response.status();
         if !status.is_success() {
             let text = response
@@ -115,9 +216,50 @@ impl PusherBroadcaster {
 #[async_trait]
 impl Broadcaster for PusherBroadcaster {
     async fn broadcast(&self, message: &BroadcastMessage) -> Result<()> {
-        for channels in message.channels.chunks(MAX_CHANNELS) {
-            self.trigger(channels, message).await?;
+        let data = serde_json::to_string(&message.data)?;
+        for (channels, data) in payloads(&message.channels, &data, self.master_key.as_ref())? {
+            for channels in channels.chunks(MAX_CHANNELS) {
+                self.trigger(channels, &data, message).await?;
+            }
         }
         Ok(())
     }
+}
+
+/// What rustls said, when `error` is a refused server certificate.
+fn certificate_problem(
+    error: &hyper_util::client::legacy::Error,
+) -> Option<(String, &'static str)> {
+    use event_tls::rustls::{CertificateError, Error};
+    match find_rustls_error(error)? {
+        e @ Error::InvalidCertificate(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+        ) => Some((
+            e.to_string(),
+            "set EVENTS_BROADCAST_HOST to a name the certificate is for",
+        )),
+        e @ (Error::InvalidCertificate(_) | Error::NoCertificatesPresented) => Some((
+            e.to_string(),
+            "trust its CA with EVENTS_BROADCAST_CA_FILE or SSL_CERT_FILE",
+        )),
+        _ => None,
+    }
+}
+
+/// rustls's error under `error`: the chain's sources, and inside the
+/// `io::Error`s the TLS stream and the connector wrap it in.
+fn find_rustls_error<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a event_tls::rustls::Error> {
+    if let Some(found) = error.downcast_ref::<event_tls::rustls::Error>() {
+        return Some(found);
+    }
+    if let Some(inner) = error
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+        && let Some(found) = find_rustls_error(inner)
+    {
+        return Some(found);
+    }
+    error.source().and_then(find_rustls_error)
 }

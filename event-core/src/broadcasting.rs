@@ -18,13 +18,14 @@
 //! protocol itself (signatures, channel names, cluster keys) is in
 //! `event-broadcast`, shared with `event-broadcast-server`.
 
-#[cfg(feature = "pusher")]
-pub use event_broadcast::PusherBroadcaster;
 #[cfg(feature = "redis")]
 pub use event_broadcast::RedisBroadcaster;
 pub use event_broadcast::signature::Credentials;
 pub use event_broadcast::{
     AuthError, AuthResponse, BroadcastConfig, BroadcastConnection, BroadcastMessage, Broadcastable,
-    Broadcaster, ChannelAuthorizer, ConnectError, LogBroadcaster, MemoryBroadcaster,
-    PresenceMember, Scheme, ShouldBroadcast, connect, current_socket_id, to_others,
+    Broadcaster, ChannelAuthorizer, ConnectError, LogBroadcaster, MASTER_KEY_VAR, MasterKey,
+    MemoryBroadcaster, NoMasterKey, PresenceMember, Scheme, ShouldBroadcast, connect,
+    current_socket_id, to_others,
 };
+#[cfg(feature = "pusher")]
+pub use event_broadcast::{CertificateRefused, PusherBroadcaster};

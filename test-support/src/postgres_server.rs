@@ -15,6 +15,8 @@ pub struct PrivatePostgres {
     dir: tempfile::TempDir,
     pub port: u16,
     child: Option<Child>,
+    /// TLS only: the server's certificate and key, in the data folder.
+    tls: bool,
 }
 
 /// The newest `/usr/lib/postgresql/<version>/bin` with an `initdb`.
@@ -71,6 +73,17 @@ impl PrivatePostgres {
     /// before connecting); `None`, with a "skipped" line, when
     /// PostgreSQL's server binaries are not installed.
     pub fn start() -> Option<Self> {
+        Self::start_with(None)
+    }
+
+    /// Like [`PrivatePostgres::start`], serving TLS with `cert` and
+    /// refusing every TCP connection without it (`pg_hba.conf`: `hostssl`
+    /// only); [`PrivatePostgres::ready`] checks it over the Unix socket.
+    pub fn start_tls(cert: &crate::Issued) -> Option<Self> {
+        Self::start_with(Some(cert))
+    }
+
+    fn start_with(cert: Option<&crate::Issued>) -> Option<Self> {
         let Some(bin) = server_bin() else {
             println!("skipped: no /usr/lib/postgresql/*/bin/initdb (Debian's postgresql package)");
             return None;
@@ -86,11 +99,28 @@ impl PrivatePostgres {
         as_server_user(&mut initdb, dir.path());
         let status = initdb.status().expect("run initdb");
         assert!(status.success(), "initdb failed");
+        if let Some(cert) = cert {
+            let data = dir.path().join("data");
+            std::fs::copy(&cert.cert, data.join("server.crt")).expect("copy the certificate");
+            std::fs::copy(&cert.key, data.join("server.key")).expect("copy the key");
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(
+                data.join("server.key"),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .expect("the key is private");
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 0.0.0.0/0 reject\n",
+            )
+            .expect("write pg_hba.conf");
+        }
         let mut server = Self {
             bin,
             dir,
             port: spare_port(),
             child: None,
+            tls: cert.is_some(),
         };
         server.up();
         Some(server)
@@ -99,6 +129,15 @@ impl PrivatePostgres {
     /// `postgres://postgres@127.0.0.1:<port>/postgres`.
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Over the Unix socket in its folder (no TLS needed there).
+    fn socket_url(&self) -> String {
+        format!(
+            "host={} port={} user=postgres dbname=postgres",
+            self.dir.path().display(),
+            self.port
+        )
     }
 
     /// Starts the server on its data directory (again, after a stop).
@@ -114,6 +153,10 @@ impl PrivatePostgres {
             .current_dir(self.dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        if self.tls {
+            postgres.args(["-c", "ssl=on", "-c", "ssl_cert_file=server.crt"]);
+            postgres.args(["-c", "ssl_key_file=server.key"]);
+        }
         as_server_user(&mut postgres, self.dir.path());
         self.child = Some(postgres.spawn().expect("start postgres"));
     }
@@ -179,7 +222,13 @@ impl PrivatePostgres {
     /// Waits until the server takes connections.
     pub async fn ready(&self) {
         for _ in 0..400 {
-            if tokio_postgres::connect(&self.url(), tokio_postgres::NoTls)
+            // A TLS-only server refuses plain TCP: ask over its Unix socket.
+            let url = if self.tls {
+                self.socket_url()
+            } else {
+                self.url()
+            };
+            if tokio_postgres::connect(&url, tokio_postgres::NoTls)
                 .await
                 .is_ok()
             {

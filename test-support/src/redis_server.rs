@@ -21,8 +21,37 @@ impl PrivateRedis {
     /// Starts one on `port` (again, after [`PrivateRedis::stop`]: the
     /// same address comes back, empty).
     pub fn start_on(port: u16) -> Self {
+        Self::spawn(port, &["--port", &port.to_string()])
+    }
+
+    /// Starts one speaking TLS only, with `cert` (issued by the CA of
+    /// `ca_file`), on a spare port: reach it at [`PrivateRedis::tls_url`].
+    pub fn start_tls(cert: &crate::Issued, ca_file: &std::path::Path) -> Self {
+        let port = spare_port();
+        let path = |p: &std::path::Path| p.display().to_string();
+        Self::spawn(
+            port,
+            &[
+                "--port",
+                "0",
+                "--tls-port",
+                &port.to_string(),
+                "--tls-cert-file",
+                &path(&cert.cert),
+                "--tls-key-file",
+                &path(&cert.key),
+                "--tls-ca-cert-file",
+                &path(ca_file),
+                "--tls-auth-clients",
+                "no",
+            ],
+        )
+    }
+
+    fn spawn(port: u16, args: &[&str]) -> Self {
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(args)
+            .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -45,6 +74,11 @@ impl PrivateRedis {
     /// `redis://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// `rediss://localhost:<port>` (the name the test certificates are for).
+    pub fn tls_url(&self) -> String {
+        format!("rediss://localhost:{}", self.port)
     }
 
     /// Kills it (SIGKILL by PID) and waits until it is gone.

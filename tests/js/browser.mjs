@@ -3,7 +3,10 @@
 // Loads the page, prints READY once it has subscribed to its public and
 // private channels, waits until it shows both events the Rust side
 // dispatches, saves a screenshot, prints PASS.
+// CHROMIUM_TRUST_CERT=<cert.pem>: Chromium accepts that certificate's key
+// (--ignore-certificate-errors-spki-list), for a page using wss://.
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,10 +14,16 @@ import WebSocket from 'ws';
 
 const [url, shot] = process.argv.slice(2);
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'chromium-'));
+const trust = [];
+if (process.env.CHROMIUM_TRUST_CERT) {
+  const cert = new crypto.X509Certificate(fs.readFileSync(process.env.CHROMIUM_TRUST_CERT));
+  const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
+  trust.push(`--ignore-certificate-errors-spki-list=${crypto.createHash('sha256').update(spki).digest('base64')}`);
+}
 const chrome = spawn('/usr/bin/chromium', [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  `--user-data-dir=${profile}`, '--remote-debugging-port=0', '--window-size=900,500', 'about:blank',
+  ...trust, `--user-data-dir=${profile}`, '--remote-debugging-port=0', '--window-size=900,500', 'about:blank',
 ], { stdio: ['ignore', 'ignore', 'pipe'] });
 const cleanup = async () => {
   const exited = new Promise((r) => (chrome.exitCode !== null ? r() : chrome.once('exit', r)));

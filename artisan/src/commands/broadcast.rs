@@ -14,6 +14,13 @@ pub struct BroadcastServe {
     /// Port to listen on (default: EVENTS_BROADCAST_PORT, else 6001).
     #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
+    /// Serve wss:// and https:// with this certificate chain (PEM; default:
+    /// EVENTS_BROADCAST_SERVER_TLS_CERT). Needs --tls-key. SIGHUP reloads it.
+    #[arg(long, value_name = "CERT.PEM")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert (PEM; default: EVENTS_BROADCAST_SERVER_TLS_KEY).
+    #[arg(long, value_name = "KEY.PEM")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 /// Serves WebSocket and HTTP on one port until Ctrl-C / SIGTERM, then closes
@@ -30,7 +37,14 @@ pub fn serve(args: BroadcastServe) -> Result<()> {
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    runtime.block_on(event_broadcast_server::serve_from_env(args.host, args.port))
+    runtime.block_on(event_broadcast_server::serve_from_env(
+        event_broadcast_server::ServeArgs {
+            host: args.host,
+            port: args.port,
+            tls_cert: args.tls_cert,
+            tls_key: args.tls_key,
+        },
+    ))
 }
 
 /// This build has no server (an app's own binary, built with

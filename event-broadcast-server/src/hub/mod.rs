@@ -81,13 +81,18 @@ pub(crate) struct Hub {
 }
 
 impl Hub {
-    pub(crate) fn new(config: Arc<ServerConfig>) -> Self {
+    /// `webhook_tls`: the client config of an `https://` webhook URL.
+    pub(crate) fn new(
+        config: Arc<ServerConfig>,
+        webhook_tls: Option<Arc<event_tls::rustls::ClientConfig>>,
+    ) -> Self {
         let webhooks = config.webhook_url.clone().map(|url| {
             Webhooks::start(
                 url,
                 config.credentials.clone(),
                 config.redis_url.clone(),
                 config.webhook_retry,
+                webhook_tls,
             )
         });
         Self {

@@ -281,6 +281,14 @@ pub(crate) async fn eventually(wait: Duration, mut check: impl AsyncFnMut() -> b
 pub(crate) async fn webhook_receiver(
     fail_first: usize,
 ) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    webhook_receiver_on(fail_first, None).await
+}
+
+/// [`webhook_receiver`] over https with `tls`'s certificate when given.
+pub(crate) async fn webhook_receiver_on(
+    fail_first: usize,
+    tls: Option<&test_support::Issued>,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
     let got: std::sync::Arc<std::sync::Mutex<Vec<Value>>> = Default::default();
     let calls = std::sync::Arc::new(std::sync::Mutex::new(0usize));
     let sink = got.clone();
@@ -316,9 +324,62 @@ pub(crate) async fn webhook_receiver(
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, got)
+    let addr = listener.local_addr().unwrap();
+    match tls {
+        None => {
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            (format!("http://{addr}/hooks"), got)
+        }
+        Some(issued) => {
+            let identity = event_tls::ServerIdentity {
+                cert: issued.cert.clone(),
+                key: issued.key.clone(),
+                cert_setting: "test".into(),
+                key_setting: "test".into(),
+            };
+            let key = identity.load().expect("the test certificate loads");
+            let config =
+                event_tls::rustls::ServerConfig::builder_with_provider(event_tls::provider())
+                    .with_safe_default_protocol_versions()
+                    .unwrap()
+                    .with_no_client_auth()
+                    .with_cert_resolver(std::sync::Arc::new(
+                        event_tls::rustls::sign::SingleCertAndKey::from(key),
+                    ));
+            let listener = TestTlsListener {
+                tcp: listener,
+                acceptor: tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)),
+            };
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            (format!("https://localhost:{}/hooks", addr.port()), got)
+        }
+    }
+}
+
+/// A TLS listener for the tests' receivers (handshakes one at a time).
+pub(crate) struct TestTlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TestTlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, peer)) = self.tcp.accept().await else {
+                continue;
+            };
+            if let Ok(stream) = self.acceptor.accept(tcp).await {
+                return (stream, peer);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
 }
 
 /// `name channel [user]` of each webhook event received.

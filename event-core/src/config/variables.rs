@@ -130,7 +130,7 @@ pub fn variables() -> Vec<Variable> {
                 Scheme::Https => "https",
             }
             .to_string(),
-            "http (the pusher broadcaster refuses https)",
+            "http or https (the pusher broadcaster verifies the server against the system roots and EVENTS_BROADCAST_CA_FILE)",
         ),
         var(
             "broadcasting",
@@ -172,13 +172,46 @@ pub fn variables() -> Vec<Variable> {
             "broadcasting",
             "EVENTS_BROADCAST_WEBHOOK_URL",
             opt(&b.webhook_url),
-            "where the server posts its webhooks (http://...)",
+            "where the server posts its webhooks (http:// or https://)",
         ),
         var(
             "broadcasting",
             "EVENTS_BROADCAST_MAX_MESSAGE_BYTES",
             b.max_message_bytes.to_string(),
             "the largest WebSocket message the server reads (at least 1024)",
+        ),
+        var(
+            "broadcasting",
+            "EVENTS_BROADCAST_CA_FILE",
+            b.ca_file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            "a PEM file of CA certificates the pusher broadcaster and https webhooks trust, besides the system's (SSL_CERT_FILE)",
+        ),
+        var(
+            "broadcasting",
+            "EVENTS_BROADCAST_SERVER_TLS_CERT",
+            b.server_tls_cert
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            "broadcast:serve's certificate chain (PEM): serves wss:// and https:// (needs _KEY; SIGHUP reloads)",
+        ),
+        var(
+            "broadcasting",
+            "EVENTS_BROADCAST_SERVER_TLS_KEY",
+            b.server_tls_key
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            "the private key (PEM) of EVENTS_BROADCAST_SERVER_TLS_CERT",
+        ),
+        var(
+            "broadcasting",
+            "EVENTS_BROADCAST_ENCRYPTION_MASTER_KEY",
+            String::new(),
+            "private-encrypted- channels: 32 bytes, base64 (openssl rand -base64 32), for the authorizer and the broadcasters",
         ),
     ]
 }

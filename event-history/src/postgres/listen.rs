@@ -6,9 +6,10 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use event_tls::postgres::MakeRustlsConnect;
 use futures::StreamExt;
 use tokio::sync::watch;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 
 use super::PostgresStore;
 
@@ -26,14 +27,18 @@ impl PostgresStore {
         }
         let appended = Arc::downgrade(&self.appended);
         let config = self.config.clone();
+        let tls = self.tls.clone();
         let channel = self.channel();
         let url = self.url.clone();
-        *slot = Some(tokio::spawn(listen_loop(config, channel, url, appended)));
+        *slot = Some(tokio::spawn(listen_loop(
+            config, tls, channel, url, appended,
+        )));
     }
 }
 
 async fn listen_loop(
     config: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
     channel: String,
     url: String,
     appended: Weak<watch::Sender<u64>>,
@@ -43,7 +48,7 @@ async fn listen_loop(
         if appended.strong_count() == 0 {
             return;
         }
-        match config.connect(NoTls).await {
+        match config.connect(tls.clone()).await {
             Err(e) => {
                 tracing::debug!(url = %url, error = %e, "event store LISTEN connection failed; retrying");
             }

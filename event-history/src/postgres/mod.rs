@@ -38,8 +38,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio::sync::watch;
+use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{NoTls, Row};
 
 use super::backend::{Backend, Cursor};
 use super::error::StoreError;
@@ -62,6 +62,7 @@ const BEHIND: &str = "((($1::bigint % 4294967296) - xmin::text::bigint + 4294967
 pub(crate) struct PostgresStore {
     url: String,
     config: tokio_postgres::Config,
+    tls: event_tls::postgres::MakeRustlsConnect,
     table: String,
     sequence: String,
     pool: Pool,
@@ -144,12 +145,11 @@ impl PostgresStore {
             url: event_kernel::config::redact(url),
             reason,
         };
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e: tokio_postgres::Error| invalid(e.to_string()))?;
+        let (config, tls) = event_tls::postgres::config(url)
+            .map_err(|e| invalid(event_tls::postgres::reason(&e)))?;
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -165,6 +165,7 @@ impl PostgresStore {
         let mut store = Self {
             url,
             config,
+            tls,
             table: table.to_string(),
             sequence: String::new(),
             pool,

@@ -79,7 +79,7 @@ impl std::fmt::Debug for PostgresBackend {
 pub(super) struct Inner {
     /// Redacted, for messages.
     url: String,
-    config: tokio_postgres::Config,
+    config: options::DriverConfig,
     /// Dispatches, the failed store, setup: commits wait for the disk.
     pool: Pool,
     /// A worker's claims, acks, retries and lease extensions, with
@@ -120,11 +120,11 @@ impl PostgresBackend {
         let url = super::redact(url);
         let pool = build_pool(config.clone(), &options, &url)?;
         let mut worker_config = config.clone();
-        let session = match worker_config.get_options() {
+        let session = match worker_config.settings.get_options() {
             Some(given) => format!("{given} -c synchronous_commit=off"),
             None => "-c synchronous_commit=off".to_string(),
         };
-        worker_config.options(&session);
+        worker_config.settings.options(&session);
         let worker_pool = build_pool(worker_config, &options, &url)?;
         let inner = Inner {
             url,

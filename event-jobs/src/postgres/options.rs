@@ -1,7 +1,5 @@
 //! The settings of the `postgres` connection, read from its URL.
 
-use std::str::FromStr;
-
 use crate::QueueError;
 
 /// Settings of the postgres connection, beside what the driver reads
@@ -72,10 +70,25 @@ fn check_schema(name: &str) -> Result<(), String> {
     }
 }
 
+/// The driver's settings and the TLS connector its `sslmode` asks for.
+#[derive(Clone)]
+pub(super) struct DriverConfig {
+    pub(super) settings: tokio_postgres::Config,
+    pub(super) tls: event_tls::postgres::MakeRustlsConnect,
+}
+
+impl std::fmt::Debug for DriverConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DriverConfig")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The driver's settings: the URL without our own query parameters, with a
 /// connect timeout unless the URL sets one (a host that does not answer is
-/// an error, not a hang).
-pub(super) fn driver_config(url: &str) -> Result<tokio_postgres::Config, QueueError> {
+/// an error, not a hang); `sslmode` / `sslrootcert` as libpq reads them.
+pub(super) fn driver_config(url: &str) -> Result<DriverConfig, QueueError> {
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let rest: Vec<&str> = query
         .split('&')
@@ -86,10 +99,10 @@ pub(super) fn driver_config(url: &str) -> Result<tokio_postgres::Config, QueueEr
     } else {
         format!("{base}?{}", rest.join("&"))
     };
-    let mut config =
-        tokio_postgres::Config::from_str(&driver_url).map_err(|e| QueueError::InvalidUrl {
+    let (mut config, tls) =
+        event_tls::postgres::config(&driver_url).map_err(|e| QueueError::InvalidUrl {
             url: crate::redact(url),
-            reason: e.to_string(),
+            reason: event_tls::postgres::reason(&e),
         })?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(std::time::Duration::from_secs(5));
@@ -97,7 +110,10 @@ pub(super) fn driver_config(url: &str) -> Result<tokio_postgres::Config, QueueEr
     if config.get_application_name().is_none() {
         config.application_name("event-core queue");
     }
-    Ok(config)
+    Ok(DriverConfig {
+        settings: config,
+        tls,
+    })
 }
 
 #[cfg(test)]
@@ -132,13 +148,15 @@ mod tests {
     #[test]
     fn the_driver_sees_its_own_parameters_only() {
         let c = driver_config(
-            "postgres://app@127.0.0.1:5433/jobs?schema=x&application_name=shop&pool_size=2",
+            "postgres://app@127.0.0.1:5433/jobs?schema=x&application_name=shop&pool_size=2&sslmode=verify-full",
         )
-        .unwrap();
+        .unwrap()
+        .settings;
         assert_eq!(c.get_dbname(), Some("jobs"));
         assert_eq!(c.get_user(), Some("app"));
         assert_eq!(c.get_application_name(), Some("shop"));
         assert!(c.get_connect_timeout().is_some());
+        assert_eq!(c.get_ssl_mode(), tokio_postgres::config::SslMode::Require);
         let e = driver_config("postgres://h/db?bogus=1")
             .unwrap_err()
             .to_string();

@@ -6,18 +6,19 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 
+use super::options::DriverConfig;
 use super::{Inner, PostgresOptions};
 use crate::QueueError;
 
 /// A pool of connections opened as they are needed.
 pub(super) fn build_pool(
-    config: tokio_postgres::Config,
+    config: DriverConfig,
     options: &PostgresOptions,
     url: &str,
 ) -> Result<Pool, QueueError> {
     let manager = Manager::from_config(
-        config,
-        tokio_postgres::NoTls,
+        config.settings,
+        config.tls,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::options::DriverConfig;
 use futures::StreamExt;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -67,11 +68,7 @@ impl Wake {
     }
 
     /// Starts the LISTEN task unless it runs (it ends with its runtime).
-    pub(super) fn ensure_listening(
-        self: &Arc<Self>,
-        config: &tokio_postgres::Config,
-        channel: &str,
-    ) {
+    pub(super) fn ensure_listening(self: &Arc<Self>, config: &DriverConfig, channel: &str) {
         let mut task = self.task.lock().unwrap_or_else(|e| e.into_inner());
         if task.as_ref().is_some_and(|t| !t.is_finished()) {
             return;
@@ -108,7 +105,7 @@ impl Wake {
     }
 }
 
-async fn listen_loop(wake: std::sync::Weak<Wake>, config: tokio_postgres::Config, channel: String) {
+async fn listen_loop(wake: std::sync::Weak<Wake>, config: DriverConfig, channel: String) {
     let mut pause = Duration::from_millis(50);
     loop {
         let outcome = listen_once(&wake, &config, &channel).await;
@@ -136,10 +133,10 @@ async fn listen_loop(wake: std::sync::Weak<Wake>, config: tokio_postgres::Config
 /// One LISTEN session, until its connection ends.
 async fn listen_once(
     wake: &std::sync::Weak<Wake>,
-    config: &tokio_postgres::Config,
+    config: &DriverConfig,
     channel: &str,
 ) -> Result<(), tokio_postgres::Error> {
-    let (client, mut connection) = config.connect(tokio_postgres::NoTls).await?;
+    let (client, mut connection) = config.settings.connect(config.tls.clone()).await?;
     let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
     let listen = format!("LISTEN \"{channel}\"");
     {

@@ -110,6 +110,7 @@ impl RedisBackend {
     pub async fn connect(url: &str, options: RedisOptions) -> Result<Self, QueueError> {
         let client_url = client_url(url);
         let url = &super::redact(url);
+        event_tls::install_default_provider();
         let client = redis::Client::open(client_url).map_err(|e| QueueError::InvalidUrl {
             url: url.to_string(),
             reason: e.to_string(),
