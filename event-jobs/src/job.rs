@@ -251,3 +251,9 @@ impl FailedJob {
         chrono::DateTime::from_timestamp_millis(self.failed_at).unwrap_or_default()
     }
 }
+
+/// A new job id whose time part is `created_at` (Unix ms): the memory
+/// connection makes its jobs' ids only when first needed.
+pub(crate) fn made_at(created_at: i64) -> ulid::Ulid {
+    ulid::Ulid::from_parts(created_at.max(0) as u64, ulid::Ulid::new().random())
+}

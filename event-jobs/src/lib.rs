@@ -52,6 +52,7 @@
 mod attempt;
 mod backend;
 mod config;
+mod current_job;
 mod defer;
 mod error;
 mod failed;
@@ -84,6 +85,7 @@ use event_kernel::EventListener;
 
 pub use backend::{Backend, FailedSearch, FailedStore};
 pub use config::QueueConfig;
+pub use current_job::{CurrentJob, JobControlError};
 pub use defer::defer;
 pub use error::{MiddlewareError, QueueError, RegistryError};
 pub use event_kernel::broadcasting::queued::BROADCAST_LISTENER;

@@ -495,3 +495,44 @@ async fn each_job_runs_in_a_span_naming_it() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_job_controls_in_a_worker_process() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/jobs.db", dir.path().display());
+    common::job_controls_in_a_worker_process(url, &dir.path().join("record.log")).await;
+}
+
+/// Outside a job run by a worker (a listener run at dispatch, the `sync`
+/// connection) `CurrentJob` is an error naming the call, never a silent
+/// no-op.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn current_job_outside_a_worker_is_an_error() {
+    use common::fixtures::{Sink, TestJobEvent, TestListener};
+    use event_core::queue::{CurrentJob, JobControlError};
+    assert_eq!(
+        CurrentJob::get(),
+        Err(JobControlError::NotInJob { call: "get" })
+    );
+    for queue in [Queue::sync(), Queue::memory()] {
+        let sync = queue.connection_name() == "sync";
+        let sink = Sink::memory();
+        // Not queued (memory) or queued on `sync`: run at dispatch.
+        let listener = TestListener::new("inline", sink.clone()).with(|o| o.queued = sync);
+        let (dispatcher, _) = common::setup(&queue, listener).await;
+        let error = dispatcher
+            .dispatch(TestJobEvent {
+                delete: true,
+                ..common::job(1)
+            })
+            .await
+            .expect_err("CurrentJob outside a queued job is an error");
+        let message = format!("{error:#}");
+        assert!(
+            message.contains("`CurrentJob::get` called outside a queued job"),
+            "{}: {message}",
+            queue.connection_name()
+        );
+        assert!(sink.of("deleted").is_empty());
+    }
+}

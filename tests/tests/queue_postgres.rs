@@ -487,3 +487,11 @@ async fn transactional_enqueue_commits_or_vanishes_with_the_data() {
     dispatcher.dispatch(common::job(5)).await.expect("dispatch");
     assert_eq!(queue.size().await.expect("size"), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_job_controls_in_a_worker_process() {
+    let Some(schema) = Schema::new() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    common::job_controls_in_a_worker_process(schema.url.clone(), &dir.path().join("record.log"))
+        .await;
+}

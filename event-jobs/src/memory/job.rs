@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::job::{Job, JobEnvelope, Live};
+use crate::job::{Job, JobEnvelope, Live, made_at};
 use crate::registry::JobRegistry;
 use crate::settings::{self, JobSettings, Limits};
 use event_kernel::Event;
@@ -36,10 +36,6 @@ pub(super) struct Extra {
     pub(super) settings: Option<JobSettings>,
 }
 
-/// A new id whose time part is `created_at` (Unix ms).
-fn made_at(created_at: i64) -> ulid::Ulid {
-    ulid::Ulid::from_parts(created_at.max(0) as u64, ulid::Ulid::new().random())
-}
 
 type EventRef<'a> = &'a Arc<dyn Event>;
 type ListenerRef<'a> = &'a Arc<dyn EventListener>;
@@ -190,6 +186,27 @@ impl MemJob {
             .id
             .get_or_insert_with(|| made_at(created_at))
             .to_string()
+    }
+
+    /// Its id as its listener sees it (`CurrentJob`): stored, else made
+    /// when first asked for ([`MemJob::keep_id`] keeps it).
+    pub(crate) fn running_id(&self) -> crate::current_job::RunningId {
+        let extra = self.extra.as_deref();
+        match extra.and_then(|e| e.envelope.as_ref()) {
+            Some(envelope) => crate::current_job::RunningId::Stored(envelope.id.clone()),
+            None => crate::current_job::RunningId::Lazy {
+                created_at: self.created_at,
+                made: extra.and_then(|e| e.id),
+            },
+        }
+    }
+
+    /// Keeps the id made while its listener ran.
+    pub(crate) fn keep_id(&mut self, id: ulid::Ulid) {
+        let extra = self.extra();
+        if extra.envelope.is_none() {
+            extra.id = Some(id);
+        }
     }
 
     /// The [`Job`] this is, its envelope filled in for `queue`; `table`

@@ -6,7 +6,10 @@
 
 #[path = "../../src/bin/queue_worker/fixtures.rs"]
 pub mod fixtures;
+mod job_controls;
 mod monitoring;
+#[allow(unused_imports)]
+pub use job_controls::*;
 #[allow(unused_imports)]
 pub use monitoring::*;
 
@@ -53,6 +56,10 @@ macro_rules! every_scenario {
             failed_jobs_are_searched_grouped_and_handled_in_bulk,
             alerts_fire_once_per_crossing,
             ten_thousand_failed_jobs_are_searched_and_retried,
+            listener_releases_its_job,
+            release_counts_against_tries,
+            listener_deletes_its_job,
+            listener_fails_its_job,
         );
     };
 }
