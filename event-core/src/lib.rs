@@ -63,8 +63,9 @@ pub mod store {
 
 pub use event_kernel::broadcasting::ShouldBroadcast;
 pub use event_kernel::{
-    BroadcastFailed, Dispatchable, Dispatcher, Event, EventListener, IntoEvent, ListenerFailed,
-    ListenerOptions, QueueFailed, QueueableHandler, ShouldQueue, ShouldQueueListener,
+    BroadcastFailed, Dispatchable, Dispatcher, Event, EventListener, ExponentialBackoff, IntoEvent,
+    ListenerFailed, ListenerOptions, QueueFailed, QueueableHandler, ShouldQueue,
+    ShouldQueueListener,
 };
 pub use event_macros::{Event, listener};
 pub use facade::{

@@ -55,6 +55,8 @@ pub(super) struct Attempt<'a> {
     pub tries: u32,
     pub timeout_ms: Option<u64>,
     pub max_exceptions: Option<u32>,
+    /// Unix ms after which the job is not tried again (`retry_until`).
+    pub deadline_ms: Option<i64>,
     /// `None` when the job has no middleware.
     pub wrap: Option<Wrap<'a>>,
 }
@@ -108,6 +110,16 @@ pub(super) async fn attempt(run: Attempt<'_>) -> Verdict {
         );
         return fail_all(listeners, event, reason, attempt - 1).await;
     }
+    if let Some(reason) = past_deadline(&run) {
+        // Laravel fails a job popped after its `retryUntil` without running it.
+        return fail_all(
+            listeners,
+            event,
+            format!("{reason} before attempt {attempt}"),
+            attempt - 1,
+        )
+        .await;
+    }
     let failed: Mutex<Option<(usize, Failure)>> = Mutex::new(None);
     let listeners_run = run_listeners(&run, &failed);
     let result = match &run.wrap {
@@ -147,10 +159,12 @@ pub(super) async fn attempt(run: Attempt<'_>) -> Verdict {
         (Ok(()), _) => Verdict::Done,
         (Err(_), Some((index, failure))) => failed_attempt(&run, &listeners[index], failure).await,
         (Err(error), None) => match error.downcast_ref::<Release>() {
-            Some(Release(after)) if attempt < tries => Verdict::Release {
-                after: *after,
-                by_listener: false,
-            },
+            Some(Release(after)) if attempt < tries && past_deadline(&run).is_none() => {
+                Verdict::Release {
+                    after: *after,
+                    by_listener: false,
+                }
+            }
             Some(_) => {
                 let reason = format!("{error}, with no tries left ({attempt} of {tries})");
                 fail_all(listeners, event, reason, attempt).await
@@ -233,17 +247,25 @@ pub(super) async fn decided(run: &Attempt<'_>, index: usize, decision: Decision)
     let event = run.event;
     match decision {
         Decision::Delete => Verdict::Deleted,
-        Decision::Release(after) if run.attempt < run.tries => Verdict::Release {
-            after,
-            by_listener: true,
-        },
+        Decision::Release(after) if run.attempt < run.tries && past_deadline(run).is_none() => {
+            Verdict::Release {
+                after,
+                by_listener: true,
+            }
+        }
         Decision::Release(_) => {
-            let reason = format!(
-                "listener `{}` released the job with no tries left ({} of {})",
-                listener.listener_name(),
-                run.attempt,
-                run.tries
-            );
+            let reason = match past_deadline(run) {
+                Some(passed) => format!(
+                    "listener `{}` released the job after {passed}",
+                    listener.listener_name()
+                ),
+                None => format!(
+                    "listener `{}` released the job with no tries left ({} of {})",
+                    listener.listener_name(),
+                    run.attempt,
+                    run.tries
+                ),
+            };
             call_failed_hook(listener, event, &anyhow::anyhow!(reason.clone())).await;
             Verdict::Fail {
                 reason,
@@ -258,6 +280,18 @@ pub(super) async fn decided(run: &Attempt<'_>, index: usize, decision: Decision)
             }
         }
     }
+}
+
+/// Why the job may not be tried again: its `retry_until` deadline passed.
+fn past_deadline(run: &Attempt<'_>) -> Option<String> {
+    let deadline = run.deadline_ms?;
+    let now = crate::job::now_ms();
+    (now >= deadline).then(|| {
+        let at = chrono::DateTime::from_timestamp_millis(deadline)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .unwrap_or_else(|| deadline.to_string());
+        format!("its retry_until deadline ({at}) passed")
+    })
 }
 
 /// Fails the job for good: every listener's `failed` hook, then the verdict.
@@ -299,7 +333,12 @@ pub(super) async fn failed_attempt(
         ),
     };
     let too_many_exceptions = run.max_exceptions.is_some_and(|max| exceptions >= max);
-    if run.attempt >= run.tries || too_many_exceptions {
+    let passed = past_deadline(run);
+    if run.attempt >= run.tries || too_many_exceptions || passed.is_some() {
+        let error = match passed {
+            Some(passed) => error.context(passed),
+            None => error,
+        };
         call_failed_hook(listener, event, &error).await;
         return Verdict::Fail {
             reason: format!("{error:#}"),

@@ -434,6 +434,7 @@ impl Queue {
             settings,
             event_id,
             correlation_id,
+            retried_at: None,
             traceparent: crate::trace::traceparent(),
         }
     }

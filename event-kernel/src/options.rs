@@ -38,6 +38,27 @@ pub struct ListenerOptions {
     pub middleware: Vec<String>,
     /// `can_retry()`: false means one attempt whatever `tries` says.
     pub retry: bool,
+    /// Retry until this long after the job was queued, however many
+    /// attempts that takes (Laravel's `retryUntil()`): `tries` is then not
+    /// used. An attempt that fails (or is released) after the deadline, or
+    /// would start after it, fails the job for good.
+    pub retry_until: Option<Duration>,
+    /// Retry n waits `base * 2^(n-1)`, at most `max` (`backoff =
+    /// "exponential:BASE,MAX"`); used instead of a `backoff` list.
+    pub exponential_backoff: Option<ExponentialBackoff>,
+    /// Each retry's delay is drawn at random from [delay / 2, delay], so
+    /// jobs that failed together do not all retry at the same moment.
+    pub jitter: bool,
+}
+
+/// Delays that double from `base` up to `max`: retry n waits
+/// `min(base * 2^(n-1), max)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExponentialBackoff {
+    /// The delay before the first retry.
+    pub base: Duration,
+    /// The longest delay.
+    pub max: Duration,
 }
 
 impl Default for ListenerOptions {
@@ -55,6 +76,9 @@ impl Default for ListenerOptions {
             after_commit: false,
             middleware: Vec::new(),
             retry: true,
+            retry_until: None,
+            exponential_backoff: None,
+            jitter: false,
         }
     }
 }

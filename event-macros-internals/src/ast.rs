@@ -39,6 +39,8 @@ pub const LISTENER_KEYS: &[&str] = &[
     "middleware",
     "name",
     "replayable",
+    "retry_until",
+    "jitter",
     "crate",
 ];
 
@@ -229,6 +231,12 @@ pub struct ListenerAttrs {
     pub name: Option<LitStr>,
     /// `replayable = false`: the listener's `replayable()`.
     pub replayable: Option<bool>,
+    /// `backoff = "exponential:BASE,MAX"`: (base, max) seconds.
+    pub backoff_exponential: Option<(u64, u64)>,
+    /// `retry_until = secs` (at least 1), and where it was written.
+    pub retry_until: Option<(i64, Span)>,
+    /// Where the `jitter` flag was written.
+    pub jitter: Option<Span>,
     /// `crate = "path"`: event-core's path when renamed.
     pub krate: Option<syn::Path>,
 }
@@ -250,6 +258,9 @@ impl std::fmt::Debug for ListenerAttrs {
             .field("middleware", &self.middleware.as_deref().map(list))
             .field("name", &opt(&self.name))
             .field("replayable", &self.replayable)
+            .field("backoff_exponential", &self.backoff_exponential)
+            .field("retry_until", &self.retry_until)
+            .field("jitter", &self.jitter)
             .field("krate", &opt(&self.krate))
             .finish()
     }
@@ -279,6 +290,9 @@ pub fn listener_attrs(cx: &mut Ctxt, args: TokenStream) -> ListenerAttrs {
             "connection" => out.connection = attr::string(cx, arg, "redis"),
             // 0: no limit, and a zero timeout none (Laravel's zeros).
             "tries" => out.tries = attr::integer(cx, arg, 0, max, 3),
+            "backoff" if attr::is_string(arg) => {
+                out.backoff_exponential = attr::exponential(cx, arg)
+            }
             "backoff" => out.backoff = attr::seconds_list(cx, arg),
             "timeout" => out.timeout = attr::integer(cx, arg, 0, max, 60),
             "delay" => out.delay = attr::integer(cx, arg, 0, max, 10),
@@ -289,6 +303,8 @@ pub fn listener_attrs(cx: &mut Ctxt, args: TokenStream) -> ListenerAttrs {
             }
             "name" => out.name = attr::string(cx, arg, "send-welcome-email"),
             "replayable" => out.replayable = attr::boolean(cx, arg),
+            "retry_until" => out.retry_until = attr::integer(cx, arg, 1, max, 3600),
+            "jitter" => out.jitter = attr::flag(cx, arg),
             "crate" => out.krate = attr::crate_path(cx, arg),
             // `known_args` kept only the keys above.
             _ => {}

@@ -286,6 +286,9 @@ fn knobs(model: &ListenerModel) -> TokenStream {
         middleware,
         name: _,
         replayable,
+        backoff_exponential,
+        retry_until,
+        jitter,
     } = &model.knobs;
     let mut out = TokenStream::new();
     if *queued {
@@ -368,6 +371,22 @@ fn knobs(model: &ListenerModel) -> TokenStream {
             set.extend(quote! {
                 settings.middleware = #krate::__private::strings(&[#(#middleware),*]);
             });
+        }
+        if let Some((base, max)) = backoff_exponential {
+            set.extend(quote! {
+                settings.exponential_backoff = ::core::option::Option::Some(#krate::ExponentialBackoff {
+                    base: #krate::__private::secs(#base),
+                    max: #krate::__private::secs(#max),
+                });
+            });
+        }
+        if let Some(until) = retry_until {
+            set.extend(quote! {
+                settings.retry_until = ::core::option::Option::Some(#krate::__private::secs(#until));
+            });
+        }
+        if *jitter {
+            set.extend(quote! { settings.jitter = true; });
         }
         out.extend(quote! {
             fn options(&self) -> #krate::ListenerOptions {

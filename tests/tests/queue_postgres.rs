@@ -280,6 +280,7 @@ fn envelope(n: u64, payload: serde_json::Value) -> event_core::queue::JobEnvelop
         created_at: now,
         event_id: None,
         correlation_id: None,
+        retried_at: None,
         traceparent: None,
     }
 }

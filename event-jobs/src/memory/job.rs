@@ -36,7 +36,6 @@ pub(super) struct Extra {
     pub(super) settings: Option<JobSettings>,
 }
 
-
 type EventRef<'a> = &'a Arc<dyn Event>;
 type ListenerRef<'a> = &'a Arc<dyn EventListener>;
 /// A job's event and listeners, borrowed when live, rebuilt otherwise.
@@ -73,7 +72,10 @@ impl MemJob {
             && settings.backoff.is_empty()
             && settings.retry_delay.is_none()
             && settings.middleware.is_empty()
-            && settings.tags.is_empty();
+            && settings.tags.is_empty()
+            && settings.retry_until.is_none()
+            && settings.exponential_backoff.is_none()
+            && !settings.jitter;
         let tries = settings.declared_tries().unwrap_or(UNDECLARED);
         let priority = settings.priority;
         let available_at = now + settings.delay_ms() as i64;
@@ -201,6 +203,16 @@ impl MemJob {
         }
     }
 
+    /// Unix ms after which it is not tried again (`retry_until`).
+    pub(crate) fn retry_deadline(&self) -> Option<i64> {
+        let from = self
+            .extra
+            .as_ref()
+            .and_then(|e| e.envelope.as_ref())
+            .map_or(self.created_at, JobEnvelope::retry_from);
+        self.settings()?.retry_deadline(from)
+    }
+
     /// Keeps the id made while its listener ran.
     pub(crate) fn keep_id(&mut self, id: ulid::Ulid) {
         let extra = self.extra();
@@ -249,6 +261,7 @@ impl MemJob {
                     created_at: self.created_at,
                     event_id: None,
                     correlation_id: None,
+                    retried_at: None,
                     traceparent: None,
                 }
             }
@@ -305,6 +318,7 @@ impl MemJob {
             Some(s)
                 if s.timeout.is_none()
                     && s.middleware.is_empty()
+                    && s.retry_until.is_none()
                     && self.scope_ids().1.is_none() =>
             {
                 self.tries

@@ -31,8 +31,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::Notify;
 
-use job::{MAX_INTERNED, OWN};
 pub(crate) use job::MemJob;
+use job::{MAX_INTERNED, OWN};
 use lanes::{Inbox, State};
 
 use super::QueueError;

@@ -600,6 +600,7 @@ fn attempt_of<'a>(
         tries: limits.tries,
         timeout_ms: limits.timeout_ms,
         max_exceptions: job.max_exceptions(),
+        deadline_ms: job.retry_deadline(),
         wrap: None,
     }
 }

@@ -396,6 +396,7 @@ async fn execute(ctx: &Ctx, claimed: &Claimed) -> Outcome {
         tries: limits.tries,
         timeout_ms: limits.timeout_ms,
         max_exceptions: settings.max_exceptions,
+        deadline_ms: envelope.retry_deadline(),
         wrap,
     });
     // The event store's correlation scope of the dispatch that queued it,

@@ -31,6 +31,14 @@ pub fn listener(cx: &mut Ctxt, attrs: ListenerAttrs, item: &ListenerItem) -> Opt
         check_item(cx, item, None);
         return None;
     };
+    if let (Some(_), Some((_, span))) = (attrs.tries, attrs.retry_until) {
+        // Laravel's `retryUntil()` wins over `$tries`; here one is said.
+        cx.error_at(
+            span,
+            "`retry_until` and `tries` together: `retry_until` replaces `tries` (the job is \
+             retried until the deadline, however many attempts); give one of them",
+        );
+    }
     let kind = check_item(cx, item, Some(&event))?;
     let knobs = Knobs {
         queued: attrs.queued.is_some() || attrs.queue.is_some() || attrs.connection.is_some(),
@@ -45,6 +53,9 @@ pub fn listener(cx: &mut Ctxt, attrs: ListenerAttrs, item: &ListenerItem) -> Opt
         middleware: middleware(cx, attrs.middleware.as_deref().unwrap_or_default()),
         name: attrs.name.map(|l| l.value()),
         replayable: attrs.replayable,
+        backoff_exponential: attrs.backoff_exponential,
+        retry_until: attrs.retry_until.map(|(n, _)| n as u64),
+        jitter: attrs.jitter.is_some(),
     };
     Some(ListenerModel {
         krate: attrs.krate.unwrap_or_else(default_crate),

@@ -106,6 +106,12 @@ pub struct Knobs {
     /// `replayable = false`: the listener's `replayable()` (event-store
     /// replays skip it).
     pub replayable: Option<bool>,
+    /// `backoff = "exponential:BASE,MAX"`: (base, max) seconds.
+    pub backoff_exponential: Option<(u64, u64)>,
+    /// `retry_until = secs`: retry until this long after queueing.
+    pub retry_until: Option<u64>,
+    /// The `jitter` flag.
+    pub jitter: bool,
 }
 
 impl Knobs {
@@ -118,5 +124,8 @@ impl Knobs {
             || self.delay.is_some()
             || self.after_commit
             || !self.middleware.is_empty()
+            || self.backoff_exponential.is_some()
+            || self.retry_until.is_some()
+            || self.jitter
     }
 }

@@ -8,10 +8,13 @@
 pub mod fixtures;
 mod job_controls;
 mod monitoring;
+mod retry_policy;
 #[allow(unused_imports)]
 pub use job_controls::*;
 #[allow(unused_imports)]
 pub use monitoring::*;
+#[allow(unused_imports)]
+pub use retry_policy::*;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -60,6 +63,8 @@ macro_rules! every_scenario {
             release_counts_against_tries,
             listener_deletes_its_job,
             listener_fails_its_job,
+            retry_until_retries_until_the_deadline,
+            exponential_backoff_doubles_up_to_its_max,
         );
     };
 }
@@ -729,6 +734,7 @@ fn raw_envelope(event: &str, listener: Option<&str>, payload: serde_json::Value)
         created_at: now,
         event_id: None,
         correlation_id: None,
+        retried_at: None,
         traceparent: None,
     }
 }
