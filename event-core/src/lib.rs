@@ -65,7 +65,7 @@ pub use event_kernel::broadcasting::ShouldBroadcast;
 pub use event_kernel::{
     BroadcastFailed, Dispatchable, Dispatcher, Event, EventListener, ExponentialBackoff, IntoEvent,
     ListenerFailed, ListenerOptions, QueueFailed, QueueableHandler, ShouldQueue,
-    ShouldQueueListener,
+    ShouldQueueListener, UniqueJob,
 };
 pub use event_macros::{Event, listener};
 pub use facade::{

@@ -45,7 +45,12 @@ impl Queue {
         }
         // Resolved in place and read by reference: the settings are not
         // moved on the way to the backend.
-        let mut settings = JobSettings::from(listener.options());
+        let options = listener.options();
+        if options.unique.is_some() {
+            // The lock is taken on the general path.
+            return None;
+        }
+        let mut settings = JobSettings::from(options);
         settings::resolve(&mut settings, &**event, &self.inner.defaults);
         self.push_now(&settings, event, Some(listener))
     }

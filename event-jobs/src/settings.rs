@@ -103,6 +103,9 @@ pub struct JobSettings {
     /// Each retry's delay drawn at random from [delay / 2, delay].
     #[serde(default, skip_serializing_if = "is_false")]
     pub jitter: bool,
+    /// The unique lock this job holds (a listener's `unique_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unique: Option<crate::UniqueLock>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -134,6 +137,7 @@ impl Default for JobSettings {
             retry_until: None,
             exponential_backoff: None,
             jitter: false,
+            unique: None,
         }
     }
 }
@@ -157,6 +161,8 @@ impl From<ListenerOptions> for JobSettings {
             retry_until,
             exponential_backoff,
             jitter,
+            // Computed from the event (`JobSettings::for_listener`).
+            unique: _,
         } = declared;
         Self {
             queued,
@@ -220,8 +226,11 @@ impl JobSettings {
         event: &dyn Event,
         defaults: &JobSettings,
     ) -> Self {
-        let mut settings = Self::from(listener.options());
+        let options = listener.options();
+        let unique = options.unique;
+        let mut settings = Self::from(options);
         resolve(&mut settings, event, defaults);
+        settings.unique = crate::UniqueLock::of(unique, listener, event);
         settings
     }
 

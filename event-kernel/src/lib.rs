@@ -68,5 +68,5 @@ pub use dispatcher::{
 pub use event::{Event, IntoEvent, ShouldQueue};
 pub use handler::QueueableHandler;
 pub use listener::{EventListener, ShouldQueueListener};
-pub use options::{ExponentialBackoff, ListenerOptions};
+pub use options::{ExponentialBackoff, ListenerOptions, UniqueJob};
 pub use rebuild::Rebuild;

@@ -41,6 +41,9 @@ pub const LISTENER_KEYS: &[&str] = &[
     "replayable",
     "retry_until",
     "jitter",
+    "unique_id",
+    "unique_for",
+    "unique_until_processing",
     "crate",
 ];
 
@@ -237,6 +240,12 @@ pub struct ListenerAttrs {
     pub retry_until: Option<(i64, Span)>,
     /// Where the `jitter` flag was written.
     pub jitter: Option<Span>,
+    /// `unique_id = <callable taking &E>`: its tokens, and where they are.
+    pub unique_id: Option<(TokenStream, Span)>,
+    /// `unique_for = secs` (at least 1), and where it was written.
+    pub unique_for: Option<(i64, Span)>,
+    /// Where the `unique_until_processing` flag was written.
+    pub unique_until_processing: Option<Span>,
     /// `crate = "path"`: event-core's path when renamed.
     pub krate: Option<syn::Path>,
 }
@@ -261,6 +270,12 @@ impl std::fmt::Debug for ListenerAttrs {
             .field("backoff_exponential", &self.backoff_exponential)
             .field("retry_until", &self.retry_until)
             .field("jitter", &self.jitter)
+            .field(
+                "unique_id",
+                &self.unique_id.as_ref().map(|(t, _)| t.to_string()),
+            )
+            .field("unique_for", &self.unique_for)
+            .field("unique_until_processing", &self.unique_until_processing)
             .field("krate", &opt(&self.krate))
             .finish()
     }
@@ -305,6 +320,9 @@ pub fn listener_attrs(cx: &mut Ctxt, args: TokenStream) -> ListenerAttrs {
             "replayable" => out.replayable = attr::boolean(cx, arg),
             "retry_until" => out.retry_until = attr::integer(cx, arg, 1, max, 3600),
             "jitter" => out.jitter = attr::flag(cx, arg),
+            "unique_id" => out.unique_id = attr::callable(cx, arg),
+            "unique_for" => out.unique_for = attr::integer(cx, arg, 1, max, 3600),
+            "unique_until_processing" => out.unique_until_processing = attr::flag(cx, arg),
             "crate" => out.krate = attr::crate_path(cx, arg),
             // `known_args` kept only the keys above.
             _ => {}

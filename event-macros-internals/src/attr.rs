@@ -367,6 +367,33 @@ pub fn exponential(cx: &mut Ctxt, arg: &RawArg) -> Option<(u64, u64)> {
     }
 }
 
+/// A function or closure taking the event: `unique_id = |e: &OrderPlaced|
+/// e.order_id`, `unique_id = order_key`; its tokens, and their span.
+pub fn callable(cx: &mut Ctxt, arg: &RawArg) -> Option<(TokenStream, Span)> {
+    let expected = "expected a function or closure taking the event, e.g. `unique_id = |e: &OrderPlaced| e.order_id`";
+    let RawValue::Eq(tokens) = &arg.value else {
+        value_error(cx, arg, expected);
+        return None;
+    };
+    if syn::parse2::<syn::Lit>(tokens.clone()).is_ok() {
+        cx.error_spanned_by(
+            tokens,
+            format_args!(
+                "`{}` takes a function or closure, not a literal; {expected}",
+                arg.name()
+            ),
+        );
+        return None;
+    }
+    match syn::parse2::<syn::Expr>(tokens.clone()) {
+        Ok(_) => Some((tokens.clone(), tokens_span(tokens))),
+        Err(_) => {
+            value_error(cx, arg, expected);
+            None
+        }
+    }
+}
+
 /// A list of strings: `tags("user", "auth")`.
 pub fn string_list(cx: &mut Ctxt, arg: &RawArg) -> Option<Vec<LitStr>> {
     let expected = "expected a list of strings, e.g. `tags(\"user\", \"auth\")`";

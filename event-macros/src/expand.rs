@@ -289,6 +289,9 @@ fn knobs(model: &ListenerModel) -> TokenStream {
         backoff_exponential,
         retry_until,
         jitter,
+        unique_id,
+        unique_for,
+        unique_until_processing,
     } = &model.knobs;
     let mut out = TokenStream::new();
     if *queued {
@@ -387,6 +390,26 @@ fn knobs(model: &ListenerModel) -> TokenStream {
         }
         if *jitter {
             set.extend(quote! { settings.jitter = true; });
+        }
+        if let Some(unique_id) = unique_id {
+            let event = &model.event;
+            let lock_for = match unique_for {
+                Some(secs) => {
+                    quote! { ::core::option::Option::Some(#krate::__private::secs(#secs)) }
+                }
+                None => quote! { ::core::option::Option::None },
+            };
+            set.extend(quote! {
+                settings.unique = ::core::option::Option::Some(#krate::UniqueJob {
+                    id: |event: &dyn #krate::Event| {
+                        event.downcast_ref::<#event>().map(|event| {
+                            ::std::string::ToString::to_string(&(#unique_id)(event))
+                        })
+                    },
+                    lock_for: #lock_for,
+                    until_processing: #unique_until_processing,
+                });
+            });
         }
         out.extend(quote! {
             fn options(&self) -> #krate::ListenerOptions {

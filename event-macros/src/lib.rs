@@ -70,7 +70,9 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
 /// doubling from BASE up to MAX), `jitter` (each retry's delay drawn from
 /// [delay / 2, delay]), `retry_until = secs` (retried until that long after
 /// queueing, instead of `tries`), `timeout = secs` (0: none), `delay = secs`,
-/// `max_exceptions = N`, `after_commit`, `crate = "path"`. They are readable
+/// `max_exceptions = N`, `after_commit`, `unique_id = |e: &E| ...` (a
+/// function or closure: one job per id queued at a time), `unique_for =
+/// secs`, `unique_until_processing`, `crate = "path"`. They are readable
 /// through `EventListener` (`should_queue`, `queue_name`, `backoff`,
 /// `max_exceptions`) and all of them through `EventListener::options()`.
 ///

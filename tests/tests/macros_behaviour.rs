@@ -485,6 +485,43 @@ fn retry_until_exponential_backoff_and_jitter_reach_the_options() {
     );
 }
 
+#[listener(
+    event = OrderShippedEvent,
+    queued,
+    unique_id = |e: &OrderShippedEvent| e.0,
+    unique_for = 60,
+    unique_until_processing
+)]
+async fn label_shipment(_event: &OrderShippedEvent) -> Result<()> {
+    Ok(())
+}
+
+#[test]
+fn unique_id_reaches_the_options_and_names_the_jobs_lock() {
+    let unique = LabelShipmentListener
+        .options()
+        .unique
+        .expect("a unique listener");
+    assert_eq!(unique.lock_for, Some(chrono::Duration::seconds(60)));
+    assert!(unique.until_processing);
+    let shipped = OrderShippedEvent(42, "post".into());
+    assert_eq!((unique.id)(&shipped), Some("42".to_string()));
+    let other = UserRegisteredEvent {
+        user_id: 1,
+        email: String::new(),
+    };
+    assert_eq!((unique.id)(&other), None);
+    let settings = event_core::queue::JobSettings::for_listener(
+        &LabelShipmentListener,
+        &shipped,
+        &event_core::queue::JobSettings::default(),
+    );
+    let lock = settings.unique.expect("the job's lock");
+    assert_eq!(lock.key, "tests::LabelShipmentListener:42");
+    assert_eq!(lock.for_ms, Some(60_000));
+    assert!(lock.until_processing);
+}
+
 #[test]
 fn a_plain_listener_keeps_the_defaults() {
     let listener = SendWelcomeEmailListener;

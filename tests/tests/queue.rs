@@ -536,3 +536,10 @@ async fn current_job_outside_a_worker_is_an_error() {
         assert!(sink.of("deleted").is_empty());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_unique_job_across_processes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/jobs.db", dir.path().display());
+    common::unique_job_across_processes(url, &dir.path().join("record.log")).await;
+}

@@ -496,3 +496,10 @@ async fn postgres_job_controls_in_a_worker_process() {
     common::job_controls_in_a_worker_process(schema.url.clone(), &dir.path().join("record.log"))
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_unique_job_across_processes() {
+    let Some(schema) = Schema::new() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    common::unique_job_across_processes(schema.url.clone(), &dir.path().join("record.log")).await;
+}

@@ -213,6 +213,15 @@ impl MemJob {
         self.settings()?.retry_deadline(from)
     }
 
+    /// The id of a job pushed with its envelope (a unique job's lock
+    /// owner); empty for a live job, which has none stored.
+    pub(crate) fn stored_id(&self) -> String {
+        self.extra
+            .as_ref()
+            .and_then(|e| e.envelope.as_ref())
+            .map_or_else(String::new, |e| e.id.clone())
+    }
+
     /// Keeps the id made while its listener ran.
     pub(crate) fn keep_id(&mut self, id: ulid::Ulid) {
         let extra = self.extra();
@@ -319,6 +328,7 @@ impl MemJob {
                 if s.timeout.is_none()
                     && s.middleware.is_empty()
                     && s.retry_until.is_none()
+                    && s.unique.is_none()
                     && self.scope_ids().1.is_none() =>
             {
                 self.tries

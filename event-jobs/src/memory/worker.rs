@@ -537,7 +537,29 @@ fn stop(shared: &Shared) {
 
 /// The general path: jobs rebuilt from JSON, queued events with several
 /// listeners, timeouts, jobs out of tries.
-async fn run_one(shared: &Shared, table: &[Arc<dyn EventListener>], mut job: MemJob) -> Ran {
+async fn run_one(shared: &Shared, table: &[Arc<dyn EventListener>], job: MemJob) -> Ran {
+    // A unique job frees its lock when it starts (until processing) or
+    // when it is done or failed for good.
+    let unique = job
+        .settings()
+        .and_then(|s| s.unique.clone())
+        .map(|lock| (lock, job.stored_id()));
+    if let Some((lock, id)) = &unique
+        && lock.until_processing
+    {
+        lock.free(&shared.memory, id).await;
+    }
+    let ran = run_attempt(shared, table, job).await;
+    if let Some((lock, id)) = &unique
+        && !lock.until_processing
+        && matches!(ran, Ran::Succeeded | Ran::Failed)
+    {
+        lock.free(&shared.memory, id).await;
+    }
+    ran
+}
+
+async fn run_attempt(shared: &Shared, table: &[Arc<dyn EventListener>], mut job: MemJob) -> Ran {
     let verdict = match job.parts(&shared.registry, table) {
         Err(reason) => {
             current_job::leave();

@@ -377,6 +377,23 @@ mod job_log {
 
 async fn execute(ctx: &Ctx, claimed: &Claimed) -> Outcome {
     let envelope = &claimed.job.envelope;
+    let Some(lock) = &envelope.settings.unique else {
+        return attempt_job(ctx, claimed).await;
+    };
+    // A unique job frees its lock when it starts (until processing) or
+    // when it is done or failed for good.
+    if lock.until_processing {
+        lock.free(&*ctx.backend, &envelope.id).await;
+    }
+    let outcome = attempt_job(ctx, claimed).await;
+    if !lock.until_processing && !matches!(outcome, Outcome::Retry(..)) {
+        lock.free(&*ctx.backend, &envelope.id).await;
+    }
+    outcome
+}
+
+async fn attempt_job(ctx: &Ctx, claimed: &Claimed) -> Outcome {
+    let envelope = &claimed.job.envelope;
     let settings = &envelope.settings;
     let (event, listeners) = match rebuild(&ctx.registry, &claimed.job) {
         Ok(rebuilt) => rebuilt,

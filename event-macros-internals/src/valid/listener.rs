@@ -39,6 +39,7 @@ pub fn listener(cx: &mut Ctxt, attrs: ListenerAttrs, item: &ListenerItem) -> Opt
              retried until the deadline, however many attempts); give one of them",
         );
     }
+    unique_rules(cx, &attrs);
     let kind = check_item(cx, item, Some(&event))?;
     let knobs = Knobs {
         queued: attrs.queued.is_some() || attrs.queue.is_some() || attrs.connection.is_some(),
@@ -56,6 +57,9 @@ pub fn listener(cx: &mut Ctxt, attrs: ListenerAttrs, item: &ListenerItem) -> Opt
         backoff_exponential: attrs.backoff_exponential,
         retry_until: attrs.retry_until.map(|(n, _)| n as u64),
         jitter: attrs.jitter.is_some(),
+        unique_id: attrs.unique_id.map(|(tokens, _)| tokens),
+        unique_for: attrs.unique_for.map(|(n, _)| n as u64),
+        unique_until_processing: attrs.unique_until_processing.is_some(),
     };
     Some(ListenerModel {
         krate: attrs.krate.unwrap_or_else(default_crate),
@@ -63,6 +67,33 @@ pub fn listener(cx: &mut Ctxt, attrs: ListenerAttrs, item: &ListenerItem) -> Opt
         kind,
         knobs,
     })
+}
+
+/// `unique_for` and `unique_until_processing` refine a `unique_id`, and a
+/// unique job is a queued one.
+fn unique_rules(cx: &mut Ctxt, attrs: &ListenerAttrs) {
+    let queued = attrs.queued.is_some() || attrs.queue.is_some() || attrs.connection.is_some();
+    match &attrs.unique_id {
+        None => {
+            if let Some((_, span)) = attrs.unique_for {
+                cx.error_at(
+                    span,
+                    "`unique_for` without `unique_id`: add `unique_id = |e: &E| ...` naming what makes the job unique",
+                );
+            }
+            if let Some(span) = attrs.unique_until_processing {
+                cx.error_at(
+                    span,
+                    "`unique_until_processing` without `unique_id`: add `unique_id = |e: &E| ...` naming what makes the job unique",
+                );
+            }
+        }
+        Some((_, span)) if !queued => cx.error_at(
+            *span,
+            "`unique_id` on a listener that is not queued: uniqueness is about queued jobs; add `queued`",
+        ),
+        Some(_) => {}
+    }
 }
 
 /// The built-in middleware need their arguments (`throttle:N,M`,

@@ -112,6 +112,12 @@ pub struct Knobs {
     pub retry_until: Option<u64>,
     /// The `jitter` flag.
     pub jitter: bool,
+    /// `unique_id = ...`: a callable taking `&E`, as written.
+    pub unique_id: Option<proc_macro2::TokenStream>,
+    /// `unique_for = secs`.
+    pub unique_for: Option<u64>,
+    /// The `unique_until_processing` flag.
+    pub unique_until_processing: bool,
 }
 
 impl Knobs {
@@ -127,5 +133,6 @@ impl Knobs {
             || self.backoff_exponential.is_some()
             || self.retry_until.is_some()
             || self.jitter
+            || self.unique_id.is_some()
     }
 }

@@ -9,12 +9,15 @@ pub mod fixtures;
 mod job_controls;
 mod monitoring;
 mod retry_policy;
+mod unique_jobs;
 #[allow(unused_imports)]
 pub use job_controls::*;
 #[allow(unused_imports)]
 pub use monitoring::*;
 #[allow(unused_imports)]
 pub use retry_policy::*;
+#[allow(unused_imports)]
+pub use unique_jobs::*;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -65,6 +68,9 @@ macro_rules! every_scenario {
             listener_fails_its_job,
             retry_until_retries_until_the_deadline,
             exponential_backoff_doubles_up_to_its_max,
+            unique_job_is_not_queued_twice,
+            unique_until_processing_frees_the_id_when_it_starts,
+            unique_for_lets_the_lock_expire,
         );
     };
 }
