@@ -71,6 +71,7 @@ macro_rules! every_scenario {
             unique_job_is_not_queued_twice,
             unique_until_processing_frees_the_id_when_it_starts,
             unique_for_lets_the_lock_expire,
+            prune_failed_keeps_the_recent_ones,
         );
     };
 }

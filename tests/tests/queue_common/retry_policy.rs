@@ -95,3 +95,47 @@ pub async fn exponential_backoff_doubles_up_to_its_max(queue: Queue) {
         "the third delay is capped at 250 ms, not 400: {gaps:?}"
     );
 }
+
+/// `FailedJobs::prune` (`queue:prune-failed --hours N`) deletes the failed
+/// jobs older than the age and keeps the rest.
+pub async fn prune_failed_keeps_the_recent_ones(queue: Queue) {
+    let sink = Sink::memory();
+    let listener = TestListener::new("pruned", sink.clone()).with(|o| o.tries = Some(1));
+    let (dispatcher, registry) = setup(&queue, listener).await;
+    for n in 1..=3 {
+        dispatcher
+            .dispatch(TestJobEvent {
+                fail_times: 1,
+                ..job(n)
+            })
+            .await
+            .expect("dispatch");
+    }
+    let store = queue.failed().expect("store");
+    let running = start(worker(&queue, registry));
+    assert!(
+        eventually(LIMIT, async || store
+            .list()
+            .await
+            .map(|l| l.len())
+            .unwrap_or(0)
+            == 3)
+        .await
+    );
+    running.stop().await;
+    // Two of them failed two days ago.
+    let two_days = 48 * 3600 * 1000;
+    for mut old in store.list().await.expect("list").into_iter().take(2) {
+        assert!(store.forget(&old.id).await.expect("forget"));
+        old.failed_at -= two_days;
+        store.restore(old).await.expect("restore");
+    }
+    let pruned = store
+        .prune(std::time::Duration::from_secs(24 * 3600))
+        .await
+        .expect("prune");
+    assert_eq!(pruned, 2);
+    let left = store.list().await.expect("list");
+    assert_eq!(left.len(), 1, "the recent one is kept");
+    assert!(left[0].failed_at > chrono::Utc::now().timestamp_millis() - two_days / 2);
+}
