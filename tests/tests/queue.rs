@@ -543,3 +543,41 @@ async fn sqlite_unique_job_across_processes() {
     let url = format!("sqlite://{}/jobs.db", dir.path().display());
     common::unique_job_across_processes(url, &dir.path().join("record.log")).await;
 }
+
+/// A unique listener routed to `connection = "sync"` runs inline under a
+/// lock of this process: a dispatch while the same id runs does not run it
+/// again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_unique_listener_does_not_run_twice_at_once() {
+    use common::fixtures::{Sink, TestJobEvent, TestListener};
+    fn by_number(event: &dyn event_core::Event) -> Option<String> {
+        event
+            .downcast_ref::<TestJobEvent>()
+            .map(|e| e.n.to_string())
+    }
+    let sink = Sink::memory();
+    let listener = TestListener::new("sync-unique", sink.clone()).with(|o| {
+        o.connection = Some("sync".into());
+        o.unique = Some(event_core::UniqueJob {
+            id: by_number,
+            lock_for: None,
+            until_processing: false,
+        })
+    });
+    let (dispatcher, _) = common::setup(&Queue::memory(), listener).await;
+    let slow = TestJobEvent {
+        sleep_ms: 400,
+        ..common::job(1)
+    };
+    let first = tokio::spawn({
+        let dispatcher = dispatcher.clone();
+        let slow = slow.clone();
+        async move { dispatcher.dispatch(slow).await }
+    });
+    assert!(common::eventually(common::ms(5_000), async || sink.of("start").len() == 1).await);
+    dispatcher.dispatch(slow.clone()).await.expect("dispatch");
+    first.await.expect("task").expect("dispatch");
+    assert_eq!(sink.of("success"), vec![1], "the second did not run");
+    dispatcher.dispatch(slow).await.expect("dispatch");
+    assert_eq!(sink.of("success"), vec![1, 1], "freed when the first ended");
+}

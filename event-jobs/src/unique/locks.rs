@@ -8,6 +8,20 @@ use crate::memory::MemoryBackend;
 use crate::middleware::store::LocalStore;
 
 impl UniqueLock {
+    /// On `sync` (no backend): takes the lock in this process.
+    pub(crate) fn take_inline(&self, owner: &str) -> bool {
+        LocalStore::global().try_lock(&self.inline_key(), owner, self.ttl())
+    }
+
+    /// Frees a lock [`UniqueLock::take_inline`] took.
+    pub(crate) fn free_inline(&self, owner: &str) {
+        LocalStore::global().unlock(&self.inline_key(), owner);
+    }
+
+    fn inline_key(&self) -> String {
+        format!("sync:{}", self.store_key())
+    }
+
     /// Takes the lock for the job `owner` (its id); false when another
     /// job holds it.
     pub(crate) async fn take(
