@@ -399,12 +399,19 @@ fn knobs(model: &ListenerModel) -> TokenStream {
                 }
                 None => quote! { ::core::option::Option::None },
             };
+            // A result that is not `Display` is reported at the user's callable.
+            let span = unique_id
+                .clone()
+                .into_iter()
+                .next()
+                .map_or_else(proc_macro2::Span::call_site, |t| t.span());
+            let id_of = quote_spanned! {span=>
+                ::std::string::ToString::to_string(&(#unique_id)(event))
+            };
             set.extend(quote! {
                 settings.unique = ::core::option::Option::Some(#krate::UniqueJob {
                     id: |event: &dyn #krate::Event| {
-                        event.downcast_ref::<#event>().map(|event| {
-                            ::std::string::ToString::to_string(&(#unique_id)(event))
-                        })
+                        event.downcast_ref::<#event>().map(|event| #id_of)
                     },
                     lock_for: #lock_for,
                     until_processing: #unique_until_processing,
