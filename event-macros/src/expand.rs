@@ -419,6 +419,9 @@ fn knobs(model: &ListenerModel) -> TokenStream {
             });
         }
         out.extend(quote! {
+            // `unique_id`'s closure is called where it is written, so that
+            // its mistakes point at it.
+            #[allow(clippy::redundant_closure_call)]
             fn options(&self) -> #krate::ListenerOptions {
                 let mut settings = #krate::ListenerOptions::declared_by_listener(
                     self,
