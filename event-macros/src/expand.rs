@@ -348,6 +348,12 @@ fn knobs(model: &ListenerModel) -> TokenStream {
         });
     }
     if model.knobs.needs_options() {
+        // `unique_id`'s closure is called where it is written, so that its
+        // mistakes point at it.
+        let allow = match model.knobs.unique_id {
+            Some(_) => quote! { #[allow(clippy::redundant_closure_call)] },
+            None => TokenStream::new(),
+        };
         let mut set = TokenStream::new();
         if let Some(connection) = connection {
             set.extend(quote! {
@@ -419,9 +425,7 @@ fn knobs(model: &ListenerModel) -> TokenStream {
             });
         }
         out.extend(quote! {
-            // `unique_id`'s closure is called where it is written, so that
-            // its mistakes point at it.
-            #[allow(clippy::redundant_closure_call)]
+            #allow
             fn options(&self) -> #krate::ListenerOptions {
                 let mut settings = #krate::ListenerOptions::declared_by_listener(
                     self,
