@@ -195,6 +195,15 @@ pub enum Command {
     )]
     QueueForget(QueueForget),
 
+    /// Delete the failed jobs older than some hours (Laravel's `queue:prune-failed`).
+    #[command(
+        name = "queue:prune-failed",
+        after_help = "Examples:\n  \
+            artisan queue:prune-failed\n  \
+            artisan queue:prune-failed --hours 48 --url sqlite://jobs.db"
+    )]
+    QueuePruneFailed(QueuePruneFailed),
+
     /// Delete every failed job.
     #[command(
         name = "queue:flush",
@@ -337,6 +346,15 @@ pub struct QueueRetry {
     /// Retry every failed job these filters match (the count is shown first).
     #[command(flatten)]
     pub filter: FailedFilter,
+    #[command(flatten)]
+    pub queue: QueueUrl,
+}
+
+#[derive(Debug, Args)]
+pub struct QueuePruneFailed {
+    /// Delete the failed jobs that failed more than this many hours ago.
+    #[arg(long, value_name = "N", default_value_t = 24)]
+    pub hours: u64,
     #[command(flatten)]
     pub queue: QueueUrl,
 }

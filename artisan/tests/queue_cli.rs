@@ -200,3 +200,43 @@ async fn queue_failed_json_shows_what_a_foreign_stream_entry_held_on_redis() {
     queue.clear().await.expect("clear");
     queue.failed().expect("store").purge().await.expect("purge");
 }
+
+/// `queue:prune-failed --hours N` deletes the failed jobs older than N
+/// hours and keeps the recent ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_failed_deletes_only_the_old_failed_jobs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/jobs.db", dir.path().display());
+    let queue = Queue::open(&url).await.expect("open");
+    fail_jobs(&queue, &[1, 2]).await;
+    let store = queue.failed().expect("store");
+    let mut old = store.list().await.expect("list").remove(0);
+    assert!(store.forget(&old.id).await.expect("forget"));
+    old.failed_at -= 30 * 3600 * 1000;
+    store.restore(old.clone()).await.expect("restore");
+
+    let out = artisan(
+        &["queue:prune-failed", "--hours", "48", "--url", &url],
+        dir.path(),
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.all()
+            .contains("0 failed job(s) older than 48 hour(s) deleted."),
+        "{}",
+        out.all()
+    );
+    assert_eq!(store.list().await.expect("list").len(), 2);
+
+    let out = artisan(&["queue:prune-failed", "--url", &url], dir.path());
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.all()
+            .contains("1 failed job(s) older than 24 hour(s) deleted."),
+        "{}",
+        out.all()
+    );
+    let left = store.list().await.expect("list");
+    assert_eq!(left.len(), 1);
+    assert_ne!(left[0].id, old.id, "the old one went");
+}

@@ -46,6 +46,7 @@ fn envelope(n: usize, now: i64) -> JobEnvelope {
         created_at: now - 1_000,
         event_id: Some(ulid::Ulid::new().to_string()),
         correlation_id: Some(ulid::Ulid::new().to_string()),
+        retried_at: None,
         traceparent: None,
     }
 }

@@ -63,10 +63,10 @@ pub mod store {
 
 pub use event_kernel::broadcasting::ShouldBroadcast;
 pub use event_kernel::{
-    BroadcastFailed, Dispatchable, Dispatcher, Event, EventListener, IntoEvent, ListenerFailed,
-    ListenerOptions, Propagation, PropagationStopped, QueueFailed, QueueableHandler,
-    QueuedListenerEvent, ShouldQueue, ShouldQueueListener, Subscriber, Subscriptions,
-    stop_propagation,
+    BroadcastFailed, Dispatchable, Dispatcher, Event, EventListener, ExponentialBackoff, IntoEvent,
+    ListenerFailed, ListenerOptions, Propagation, PropagationStopped, QueueFailed,
+    QueueableHandler, QueuedListenerEvent, ShouldQueue, ShouldQueueListener, Subscriber,
+    Subscriptions, UniqueJob, stop_propagation,
 };
 pub use event_macros::{Event, listen, listener, subscriber};
 pub use facade::{

@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::job::Job;
 use super::registry::JobRegistry;
 use super::settings::JobSettings;
+use crate::current_job::{self, Decision};
 use crate::error::RegistryError;
 use crate::middleware::run::{self, Gate};
 use crate::middleware::spec::Spec;
@@ -54,6 +55,8 @@ pub(super) struct Attempt<'a> {
     pub tries: u32,
     pub timeout_ms: Option<u64>,
     pub max_exceptions: Option<u32>,
+    /// Unix ms after which the job is not tried again (`retry_until`).
+    pub deadline_ms: Option<i64>,
     /// `None` when the job has no middleware.
     pub wrap: Option<Wrap<'a>>,
 }
@@ -66,11 +69,17 @@ pub(super) enum Verdict {
         exceptions: u32,
         error: anyhow::Error,
     },
-    /// A middleware held the job back: run it again after `after` (the
-    /// attempt is used, not counted as an exception).
+    /// A middleware held the job back, or its listener released it
+    /// (`CurrentJob::release`): run it again after `after` (the attempt is
+    /// used, not counted as an exception).
     Release {
         after: Duration,
+        /// Released by the listener, not held back by a middleware.
+        by_listener: bool,
     },
+    /// A listener removed the job (`CurrentJob::delete`): not failed, not
+    /// retried.
+    Deleted,
     /// For good, after `attempts` attempts (the `failed` hook has run).
     Fail {
         reason: String,
@@ -100,6 +109,16 @@ pub(super) async fn attempt(run: Attempt<'_>) -> Verdict {
             attempt - 1,
         );
         return fail_all(listeners, event, reason, attempt - 1).await;
+    }
+    if let Some(reason) = past_deadline(&run) {
+        // Laravel fails a job popped after its `retryUntil` without running it.
+        return fail_all(
+            listeners,
+            event,
+            format!("{reason} before attempt {attempt}"),
+            attempt - 1,
+        )
+        .await;
     }
     let failed: Mutex<Option<(usize, Failure)>> = Mutex::new(None);
     let listeners_run = run_listeners(&run, &failed);
@@ -132,11 +151,20 @@ pub(super) async fn attempt(run: Attempt<'_>) -> Verdict {
         }
     };
     let failure = failed.lock().unwrap_or_else(|e| e.into_inner()).take();
+    // The listener's own say (`CurrentJob`) wins over how it returned.
+    if let Some((index, decision)) = current_job::take_decision() {
+        return decided(&run, index, decision).await;
+    }
     match (result, failure) {
         (Ok(()), _) => Verdict::Done,
         (Err(_), Some((index, failure))) => failed_attempt(&run, &listeners[index], failure).await,
         (Err(error), None) => match error.downcast_ref::<Release>() {
-            Some(Release(after)) if attempt < tries => Verdict::Release { after: *after },
+            Some(Release(after)) if attempt < tries && past_deadline(&run).is_none() => {
+                Verdict::Release {
+                    after: *after,
+                    by_listener: false,
+                }
+            }
             Some(_) => {
                 let reason = format!("{error}, with no tries left ({attempt} of {tries})");
                 fail_all(listeners, event, reason, attempt).await
@@ -170,6 +198,7 @@ fn run_listeners<'a>(
             .timeout_ms
             .map(|ms| (ms, tokio::time::Instant::now() + Duration::from_millis(ms)));
         for (index, listener) in run.listeners.iter().enumerate() {
+            current_job::calling(index);
             let call = event_kernel::call::invoke(listener, run.event);
             let result = match deadline {
                 Some((ms, deadline)) => match tokio::time::timeout_at(deadline, call).await {
@@ -178,6 +207,19 @@ fn run_listeners<'a>(
                 },
                 None => call.await.map_err(Failure::Error),
             };
+            if current_job::decided() {
+                // The listener released, deleted or failed its job: the
+                // listeners after it do not run; what it returned is only
+                // logged.
+                if let Err(failure) = result {
+                    let error = match failure {
+                        Failure::Error(e) => format!("{e:#}"),
+                        Failure::Timeout(ms) => format!("timed out after {ms} ms"),
+                    };
+                    tracing::warn!(listener = listener.listener_name(), %error, "listener returned an error after deciding its job's end; the decision stands");
+                }
+                return Ok(());
+            }
             if let Err(failure) = result {
                 let summary = match &failure {
                     Failure::Error(e) => {
@@ -194,6 +236,62 @@ fn run_listeners<'a>(
         }
         Ok(())
     }
+}
+
+/// The verdict a listener chose through `CurrentJob` (listener `index`
+/// of the attempt's listeners).
+pub(super) async fn decided(run: &Attempt<'_>, index: usize, decision: Decision) -> Verdict {
+    let Some(listener) = run.listeners.get(index).or(run.listeners.first()) else {
+        return Verdict::Done;
+    };
+    let event = run.event;
+    match decision {
+        Decision::Delete => Verdict::Deleted,
+        Decision::Release(after) if run.attempt < run.tries && past_deadline(run).is_none() => {
+            Verdict::Release {
+                after,
+                by_listener: true,
+            }
+        }
+        Decision::Release(_) => {
+            let reason = match past_deadline(run) {
+                Some(passed) => format!(
+                    "listener `{}` released the job after {passed}",
+                    listener.listener_name()
+                ),
+                None => format!(
+                    "listener `{}` released the job with no tries left ({} of {})",
+                    listener.listener_name(),
+                    run.attempt,
+                    run.tries
+                ),
+            };
+            call_failed_hook(listener, event, &anyhow::anyhow!(reason.clone())).await;
+            Verdict::Fail {
+                reason,
+                attempts: run.attempt,
+            }
+        }
+        Decision::Fail(reason) => {
+            call_failed_hook(listener, event, &anyhow::anyhow!(reason.clone())).await;
+            Verdict::Fail {
+                reason,
+                attempts: run.attempt,
+            }
+        }
+    }
+}
+
+/// Why the job may not be tried again: its `retry_until` deadline passed.
+fn past_deadline(run: &Attempt<'_>) -> Option<String> {
+    let deadline = run.deadline_ms?;
+    let now = crate::job::now_ms();
+    (now >= deadline).then(|| {
+        let at = chrono::DateTime::from_timestamp_millis(deadline)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .unwrap_or_else(|| deadline.to_string());
+        format!("its retry_until deadline ({at}) passed")
+    })
 }
 
 /// Fails the job for good: every listener's `failed` hook, then the verdict.
@@ -235,7 +333,12 @@ pub(super) async fn failed_attempt(
         ),
     };
     let too_many_exceptions = run.max_exceptions.is_some_and(|max| exceptions >= max);
-    if run.attempt >= run.tries || too_many_exceptions {
+    let passed = past_deadline(run);
+    if run.attempt >= run.tries || too_many_exceptions || passed.is_some() {
+        let error = match passed {
+            Some(passed) => error.context(passed),
+            None => error,
+        };
         call_failed_hook(listener, event, &error).await;
         return Verdict::Fail {
             reason: format!("{error:#}"),

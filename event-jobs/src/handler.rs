@@ -45,7 +45,12 @@ impl Queue {
         }
         // Resolved in place and read by reference: the settings are not
         // moved on the way to the backend.
-        let mut settings = JobSettings::from(listener.options());
+        let options = listener.options();
+        if options.unique.is_some() {
+            // The lock is taken on the general path.
+            return None;
+        }
+        let mut settings = JobSettings::from(options);
         settings::resolve(&mut settings, &**event, &self.inner.defaults);
         self.push_now(&settings, event, Some(listener))
     }
@@ -110,9 +115,25 @@ impl Queue {
         match self.route(job.envelope.settings.connection.as_deref())? {
             Some(target) => Ok(self.enqueue(target, job).await?),
             None => {
+                // `sync`: a unique listener's lock is this process's, held
+                // while it runs inline (or until it starts).
+                let lock = job.envelope.settings.unique.as_ref();
+                let owner = &job.envelope.id;
+                if let Some(lock) = lock
+                    && !lock.take_inline(owner)
+                {
+                    tracing::info!(lock = %lock.key, "unique job not run: one with the same id is running");
+                    return Ok(());
+                }
+                if let Some(lock) = lock.filter(|l| l.until_processing) {
+                    lock.free_inline(owner);
+                }
                 let result = event_kernel::call::invoke(&listener, &event).await;
                 if let Err(error) = &result {
                     event_kernel::call::call_failed_hook(&listener, &event, error).await;
+                }
+                if let Some(lock) = lock {
+                    lock.free_inline(owner);
                 }
                 result
             }

@@ -81,6 +81,11 @@ pub struct JobEnvelope {
     /// `None` when no store recorded the dispatch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
+    /// Unix ms a manual retry (`FailedJobs::retry`) queued it again: its
+    /// `retry_until` deadline counts from then, as Laravel's `queue:retry`
+    /// refreshes `retryUntil`. `None`: from `created_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retried_at: Option<i64>,
     /// The W3C `traceparent` of the span that dispatched it (feature
     /// `opentelemetry`, with an OpenTelemetry layer installed): the job's
     /// span continues that trace in the worker.
@@ -89,6 +94,16 @@ pub struct JobEnvelope {
 }
 
 impl JobEnvelope {
+    /// When its `retry_until` deadline counts from (Unix ms).
+    pub fn retry_from(&self) -> i64 {
+        self.retried_at.unwrap_or(self.created_at)
+    }
+
+    /// Unix ms after which it is not tried again (`retry_until`).
+    pub fn retry_deadline(&self) -> Option<i64> {
+        self.settings.retry_deadline(self.retry_from())
+    }
+
     /// Stands in for stored data that is not an envelope, so it can be
     /// moved to the failed store (its text kept as the payload).
     pub fn unreadable(id: String, queue: String, raw: &str) -> Self {
@@ -109,6 +124,7 @@ impl JobEnvelope {
             created_at: 0,
             event_id: None,
             correlation_id: None,
+            retried_at: None,
             traceparent: None,
         }
     }
@@ -243,6 +259,9 @@ impl FailedJob {
         envelope.attempts = 0;
         envelope.exceptions = 0;
         envelope.available_at = now_ms();
+        if envelope.settings.retry_until.is_some() {
+            envelope.retried_at = Some(envelope.available_at);
+        }
         envelope
     }
 
@@ -250,4 +269,10 @@ impl FailedJob {
     pub fn failed_at(&self) -> chrono::DateTime<chrono::Utc> {
         chrono::DateTime::from_timestamp_millis(self.failed_at).unwrap_or_default()
     }
+}
+
+/// A new job id whose time part is `created_at` (Unix ms): the memory
+/// connection makes its jobs' ids only when first needed.
+pub(crate) fn made_at(created_at: i64) -> ulid::Ulid {
+    ulid::Ulid::from_parts(created_at.max(0) as u64, ulid::Ulid::new().random())
 }

@@ -52,6 +52,7 @@
 mod attempt;
 mod backend;
 mod config;
+mod current_job;
 mod defer;
 mod error;
 mod failed;
@@ -73,6 +74,7 @@ mod shutdown;
 mod sqlite;
 mod stats;
 mod trace;
+mod unique;
 mod worker;
 
 use std::collections::HashMap;
@@ -84,6 +86,7 @@ use event_kernel::EventListener;
 
 pub use backend::{Backend, FailedSearch, FailedStore};
 pub use config::QueueConfig;
+pub use current_job::{CurrentJob, JobControlError};
 pub use defer::defer;
 pub use error::{MiddlewareError, QueueError, RegistryError};
 pub use event_kernel::broadcasting::queued::BROADCAST_LISTENER;
@@ -105,6 +108,7 @@ pub use shutdown::shutdown_signal;
 pub use sqlite::SqliteBackend;
 pub use stats::{Latency, QueueStats, WorkerStats};
 pub use trace::JOB_SPAN;
+pub use unique::UniqueLock;
 pub use worker::{Worker, WorkerReport};
 
 use handler::Installed;
@@ -432,6 +436,7 @@ impl Queue {
             settings,
             event_id,
             correlation_id,
+            retried_at: None,
             traceparent: crate::trace::traceparent(),
         }
     }
@@ -486,6 +491,26 @@ impl Queue {
     }
 
     async fn enqueue(&self, target: &Queue, job: Job) -> Result<(), QueueError> {
+        if let Some(lock) = &job.envelope.settings.unique {
+            // Laravel's `ShouldBeUnique`: not queued while another job
+            // holds the lock.
+            let backend = target.backend()?;
+            if !lock.take(&**backend, &job.envelope.id).await? {
+                tracing::info!(lock = %lock.key, "unique job not queued: one with the same id is queued or running");
+                return Ok(());
+            }
+            let id = job.envelope.id.clone();
+            let lock = lock.clone();
+            let pushed = self.enqueue_now(target, job).await;
+            if pushed.is_err() {
+                lock.free(&**backend, &id).await;
+            }
+            return pushed;
+        }
+        self.enqueue_now(target, job).await
+    }
+
+    async fn enqueue_now(&self, target: &Queue, job: Job) -> Result<(), QueueError> {
         if job.envelope.settings.after_commit && defer::hold(target, &job) {
             return Ok(());
         }

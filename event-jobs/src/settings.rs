@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::QueueConfig;
 use event_kernel::Event;
-use event_kernel::{EventListener, ListenerOptions};
+use event_kernel::{EventListener, ExponentialBackoff, ListenerOptions};
 
 /// The settings of a queued job.
 ///
@@ -83,6 +83,33 @@ pub struct JobSettings {
     /// `can_retry()`: false means one attempt whatever `tries` says.
     #[serde(default = "yes")]
     pub retry: bool,
+    /// Retry until this long after the job was queued (Laravel's
+    /// `retryUntil()`), however many attempts: `tries` is not used.
+    #[serde(
+        default,
+        with = "ms_opt",
+        rename = "retry_until_ms",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub retry_until: Option<Duration>,
+    /// Delays doubling from `base` to `max`, instead of a `backoff` list.
+    #[serde(
+        default,
+        with = "exponential_ms",
+        rename = "exponential_ms",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub exponential_backoff: Option<ExponentialBackoff>,
+    /// Each retry's delay drawn at random from [delay / 2, delay].
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub jitter: bool,
+    /// The unique lock this job holds (a listener's `unique_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unique: Option<crate::UniqueLock>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 fn yes() -> bool {
@@ -107,6 +134,10 @@ impl Default for JobSettings {
             middleware: Vec::new(),
             tags: Vec::new(),
             retry: true,
+            retry_until: None,
+            exponential_backoff: None,
+            jitter: false,
+            unique: None,
         }
     }
 }
@@ -127,6 +158,11 @@ impl From<ListenerOptions> for JobSettings {
             after_commit,
             middleware,
             retry,
+            retry_until,
+            exponential_backoff,
+            jitter,
+            // Computed from the event (`JobSettings::for_listener`).
+            unique: _,
         } = declared;
         Self {
             queued,
@@ -140,6 +176,9 @@ impl From<ListenerOptions> for JobSettings {
             after_commit,
             middleware,
             retry,
+            retry_until,
+            exponential_backoff,
+            jitter,
             ..Self::default()
         }
     }
@@ -187,8 +226,11 @@ impl JobSettings {
         event: &dyn Event,
         defaults: &JobSettings,
     ) -> Self {
-        let mut settings = Self::from(listener.options());
+        let options = listener.options();
+        let unique = options.unique;
+        let mut settings = Self::from(options);
         resolve(&mut settings, event, defaults);
+        settings.unique = crate::UniqueLock::of(unique, listener, event);
         settings
     }
 
@@ -205,11 +247,22 @@ impl JobSettings {
     /// [`UNLIMITED_TRIES`] for a declared 0, `None` when nothing said (a worker
     /// fills it in, see [`JobSettings::limits`]).
     pub fn declared_tries(&self) -> Option<u32> {
-        if self.retry {
-            self.tries.map(attempts)
-        } else {
+        if !self.retry {
             Some(1)
+        } else if self.retry_until.is_some() {
+            // Laravel's `retryUntil()` wins over `tries`: the deadline ends it.
+            Some(UNLIMITED_TRIES)
+        } else {
+            self.tries.map(attempts)
         }
+    }
+
+    /// Unix ms after which this job is not tried again (`retry_until`),
+    /// counted from `from_ms` (when it was queued, or retried by hand).
+    pub fn retry_deadline(&self, from_ms: i64) -> Option<i64> {
+        self.retry_until
+            .filter(|_| self.retry)
+            .map(|d| from_ms.saturating_add(millis(d) as i64))
     }
 
     /// The attempts in all and the timeout a worker gives this job: what it
@@ -246,12 +299,43 @@ pub(crate) fn retry_delay(
     worker: &JobSettings,
 ) -> std::time::Duration {
     let index = (attempt.max(1) - 1) as usize;
-    let listed = |s: &JobSettings| s.backoff.get(index).or(s.backoff.last()).copied();
+    let listed = |s: &JobSettings| {
+        s.exponential_backoff
+            .map(|e| exponential(e, attempt))
+            .or_else(|| s.backoff.get(index).or(s.backoff.last()).copied())
+    };
     let delay = declared
         .and_then(|own| listed(own).or(own.retry_delay))
         .or_else(|| listed(worker))
         .or(worker.retry_delay);
-    std::time::Duration::from_millis(delay.map_or(0, millis))
+    let ms = delay.map_or(0, millis);
+    let ms = if declared.is_some_and(|own| own.jitter) {
+        jittered(ms)
+    } else {
+        ms
+    };
+    std::time::Duration::from_millis(ms)
+}
+
+/// `min(base * 2^(attempt-1), max)`.
+fn exponential(e: ExponentialBackoff, attempt: u32) -> Duration {
+    let doublings = attempt.max(1) - 1;
+    let factor = 1i64.checked_shl(doublings.min(62)).unwrap_or(i64::MAX);
+    let base = e.base.num_milliseconds().max(0);
+    let max = e.max.num_milliseconds().max(0);
+    Duration::milliseconds(base.saturating_mul(factor).min(max))
+}
+
+/// A delay drawn at random from [ms / 2, ms].
+fn jittered(ms: u64) -> u64 {
+    let half = ms / 2;
+    let spread = ms - half;
+    if spread == 0 {
+        return ms;
+    }
+    // Any uniform bits will do; ulid already brings a generator.
+    let random = ulid::Ulid::new().random() as u64;
+    half + random % (spread + 1)
 }
 
 /// A job's attempts in all and timeout, as a worker runs it.
@@ -371,6 +455,34 @@ mod ms_opt {
     }
 }
 
+mod exponential_ms {
+    use chrono::Duration;
+    use event_kernel::ExponentialBackoff;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        e: &Option<ExponentialBackoff>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match e {
+            Some(e) => s.serialize_some(&[super::millis(e.base), super::millis(e.max)]),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<ExponentialBackoff>, D::Error> {
+        let ms = Option::<[u64; 2]>::deserialize(d)?;
+        let duration =
+            |ms: u64| Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX / 1_000_000));
+        Ok(ms.map(|[base, max]| ExponentialBackoff {
+            base: duration(base),
+            max: duration(max),
+        }))
+    }
+}
+
 mod ms_list {
     use chrono::Duration;
     use serde::{Deserialize, Deserializer, Serializer};
@@ -438,6 +550,64 @@ mod tests {
             ..JobSettings::default()
         };
         assert_eq!(declared.backoff_after(1, &worker), Duration::from_secs(9));
+    }
+
+    #[test]
+    fn exponential_backoff_doubles_up_to_its_max_and_jitter_stays_in_its_half() {
+        let settings = JobSettings {
+            exponential_backoff: Some(event_kernel::ExponentialBackoff {
+                base: chrono::Duration::seconds(1),
+                max: chrono::Duration::seconds(10),
+            }),
+            ..JobSettings::default()
+        };
+        let none = JobSettings::default();
+        let secs: Vec<u64> = (1..=6)
+            .map(|a| settings.backoff_after(a, &none).as_secs())
+            .collect();
+        assert_eq!(secs, vec![1, 2, 4, 8, 10, 10]);
+        assert_eq!(settings.backoff_after(200, &none), Duration::from_secs(10));
+        let jittered = JobSettings {
+            jitter: true,
+            ..settings
+        };
+        let delays: Vec<Duration> = (0..200).map(|_| jittered.backoff_after(4, &none)).collect();
+        assert!(
+            delays
+                .iter()
+                .all(|d| *d >= Duration::from_secs(4) && *d <= Duration::from_secs(8)),
+            "{delays:?}"
+        );
+        assert!(
+            delays.iter().any(|d| *d != delays[0]),
+            "jitter varies the delay"
+        );
+        // Stored and read back.
+        let json = serde_json::to_value(&jittered).expect("json");
+        assert_eq!(json["exponential_ms"], serde_json::json!([1000, 10000]));
+        let back: JobSettings = serde_json::from_value(json).expect("read back");
+        // (`queued` is not stored: a stored job is queued.)
+        assert_eq!(
+            (back.exponential_backoff, back.jitter),
+            (jittered.exponential_backoff, jittered.jitter)
+        );
+    }
+
+    #[test]
+    fn retry_until_replaces_tries_with_a_deadline() {
+        let settings = JobSettings {
+            tries: Some(3),
+            retry_until: Some(chrono::Duration::seconds(60)),
+            ..JobSettings::default()
+        };
+        assert_eq!(settings.declared_tries(), Some(UNLIMITED_TRIES));
+        assert_eq!(settings.retry_deadline(1_000), Some(61_000));
+        let once = JobSettings {
+            retry: false,
+            ..settings
+        };
+        assert_eq!(once.declared_tries(), Some(1));
+        assert_eq!(once.retry_deadline(1_000), None);
     }
 
     #[test]

@@ -70,7 +70,7 @@ pub use dispatcher::{
 pub use event::{Event, IntoEvent, ShouldQueue};
 pub use handler::QueueableHandler;
 pub use listener::{EventListener, ShouldQueueListener};
-pub use options::ListenerOptions;
+pub use options::{ExponentialBackoff, ListenerOptions, UniqueJob};
 pub use propagation::{Propagation, PropagationStopped, stop_propagation};
 pub use rebuild::Rebuild;
 pub use subscriber::{QueuedListenerEvent, Subscriber, Subscriptions};

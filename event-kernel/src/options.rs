@@ -38,6 +38,65 @@ pub struct ListenerOptions {
     pub middleware: Vec<String>,
     /// `can_retry()`: false means one attempt whatever `tries` says.
     pub retry: bool,
+    /// Retry until this long after the job was queued, however many
+    /// attempts that takes (Laravel's `retryUntil()`): `tries` is then not
+    /// used. An attempt that fails (or is released) after the deadline, or
+    /// would start after it, fails the job for good.
+    pub retry_until: Option<Duration>,
+    /// Retry n waits `base * 2^(n-1)`, at most `max` (`backoff =
+    /// "exponential:BASE,MAX"`); used instead of a `backoff` list.
+    pub exponential_backoff: Option<ExponentialBackoff>,
+    /// Each retry's delay is drawn at random from [delay / 2, delay], so
+    /// jobs that failed together do not all retry at the same moment.
+    pub jitter: bool,
+    /// Queued at most once at a time per id (Laravel's `ShouldBeUnique`):
+    /// a dispatch while a job with the same id waits (or runs) is not
+    /// queued.
+    pub unique: Option<UniqueJob>,
+}
+
+/// A unique queued listener's declaration (Laravel's `ShouldBeUnique` /
+/// `ShouldBeUniqueUntilProcessing`).
+#[derive(Clone, Copy)]
+pub struct UniqueJob {
+    /// The job's unique id, computed from the event (`None`: this event's
+    /// job is not unique). The lock is named after the listener and it.
+    pub id: fn(&dyn crate::Event) -> Option<String>,
+    /// The lock frees itself after this long (Laravel's `uniqueFor`);
+    /// `None`: only when the job is done or failed for good.
+    pub lock_for: Option<Duration>,
+    /// Free the lock when the job starts running, not when it ends
+    /// (`ShouldBeUniqueUntilProcessing`).
+    pub until_processing: bool,
+}
+
+impl std::fmt::Debug for UniqueJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UniqueJob")
+            .field("lock_for", &self.lock_for)
+            .field("until_processing", &self.until_processing)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for UniqueJob {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::fn_addr_eq(self.id, other.id)
+            && self.lock_for == other.lock_for
+            && self.until_processing == other.until_processing
+    }
+}
+
+impl Eq for UniqueJob {}
+
+/// Delays that double from `base` up to `max`: retry n waits
+/// `min(base * 2^(n-1), max)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExponentialBackoff {
+    /// The delay before the first retry.
+    pub base: Duration,
+    /// The longest delay.
+    pub max: Duration,
 }
 
 impl Default for ListenerOptions {
@@ -55,6 +114,10 @@ impl Default for ListenerOptions {
             after_commit: false,
             middleware: Vec::new(),
             retry: true,
+            retry_until: None,
+            exponential_backoff: None,
+            jitter: false,
+            unique: None,
         }
     }
 }

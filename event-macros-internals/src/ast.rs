@@ -40,6 +40,11 @@ pub const LISTENER_KEYS: &[&str] = &[
     "name",
     "replayable",
     "queue_if",
+    "retry_until",
+    "jitter",
+    "unique_id",
+    "unique_for",
+    "unique_until_processing",
     "crate",
 ];
 
@@ -232,6 +237,18 @@ pub struct ListenerAttrs {
     pub replayable: Option<bool>,
     /// `queue_if = path`: the fn deciding per event whether to queue.
     pub queue_if: Option<syn::Path>,
+    /// `backoff = "exponential:BASE,MAX"`: (base, max) seconds.
+    pub backoff_exponential: Option<(u64, u64)>,
+    /// `retry_until = secs` (at least 1), and where it was written.
+    pub retry_until: Option<(i64, Span)>,
+    /// Where the `jitter` flag was written.
+    pub jitter: Option<Span>,
+    /// `unique_id = <callable taking &E>`: its tokens, and where they are.
+    pub unique_id: Option<(TokenStream, Span)>,
+    /// `unique_for = secs` (at least 1), and where it was written.
+    pub unique_for: Option<(i64, Span)>,
+    /// Where the `unique_until_processing` flag was written.
+    pub unique_until_processing: Option<Span>,
     /// `crate = "path"`: event-core's path when renamed.
     pub krate: Option<syn::Path>,
 }
@@ -254,6 +271,15 @@ impl std::fmt::Debug for ListenerAttrs {
             .field("name", &opt(&self.name))
             .field("replayable", &self.replayable)
             .field("queue_if", &opt(&self.queue_if))
+            .field("backoff_exponential", &self.backoff_exponential)
+            .field("retry_until", &self.retry_until)
+            .field("jitter", &self.jitter)
+            .field(
+                "unique_id",
+                &self.unique_id.as_ref().map(|(t, _)| t.to_string()),
+            )
+            .field("unique_for", &self.unique_for)
+            .field("unique_until_processing", &self.unique_until_processing)
             .field("krate", &opt(&self.krate))
             .finish()
     }
@@ -289,6 +315,9 @@ pub fn listener_attrs_in(cx: &mut Ctxt, args: TokenStream, what: &str) -> Listen
             "connection" => out.connection = attr::string(cx, arg, "redis"),
             // 0: no limit, and a zero timeout none (Laravel's zeros).
             "tries" => out.tries = attr::integer(cx, arg, 0, max, 3),
+            "backoff" if attr::is_string(arg) => {
+                out.backoff_exponential = attr::exponential(cx, arg)
+            }
             "backoff" => out.backoff = attr::seconds_list(cx, arg),
             "timeout" => out.timeout = attr::integer(cx, arg, 0, max, 60),
             "delay" => out.delay = attr::integer(cx, arg, 0, max, 10),
@@ -300,6 +329,11 @@ pub fn listener_attrs_in(cx: &mut Ctxt, args: TokenStream, what: &str) -> Listen
             "name" => out.name = attr::string(cx, arg, "send-welcome-email"),
             "replayable" => out.replayable = attr::boolean(cx, arg),
             "queue_if" => out.queue_if = attr::fn_path(cx, arg, "queue_if = Self::is_large"),
+            "retry_until" => out.retry_until = attr::integer(cx, arg, 1, max, 3600),
+            "jitter" => out.jitter = attr::flag(cx, arg),
+            "unique_id" => out.unique_id = attr::callable(cx, arg),
+            "unique_for" => out.unique_for = attr::integer(cx, arg, 1, max, 3600),
+            "unique_until_processing" => out.unique_until_processing = attr::flag(cx, arg),
             "crate" => out.krate = attr::crate_path(cx, arg),
             // `known_args` kept only the keys above.
             _ => {}

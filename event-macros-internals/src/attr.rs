@@ -286,7 +286,7 @@ fn comma_list(tokens: TokenStream) -> syn::Result<Punctuated<TokenStream, Token!
 
 /// A list of whole seconds: `backoff = [5, 15, 30]`.
 pub fn seconds_list(cx: &mut Ctxt, arg: &RawArg) -> Option<Vec<u64>> {
-    let expected = "expected a list of whole seconds, e.g. `backoff = [5, 15, 30]`";
+    let expected = "expected a list of whole seconds, e.g. `backoff = [5, 15, 30]`, or `backoff = \"exponential:1,60\"`";
     let RawValue::Eq(tokens) = &arg.value else {
         value_error(cx, arg, expected);
         return None;
@@ -326,6 +326,72 @@ pub fn seconds_list(cx: &mut Ctxt, arg: &RawArg) -> Option<Vec<u64>> {
         return None;
     }
     ok.then_some(seconds)
+}
+
+/// True when the value is a string literal (`backoff = "exponential:1,60"`
+/// rather than a list).
+pub fn is_string(arg: &RawArg) -> bool {
+    matches!(&arg.value, RawValue::Eq(tokens) if syn::parse2::<LitStr>(tokens.clone()).is_ok())
+}
+
+/// Exponential backoff: `backoff = "exponential:BASE,MAX"`, whole seconds,
+/// `1 <= BASE <= MAX`; (base, max).
+pub fn exponential(cx: &mut Ctxt, arg: &RawArg) -> Option<(u64, u64)> {
+    let lit = string(cx, arg, "exponential:1,60")?;
+    let text = lit.value();
+    let expected = "expected `\"exponential:BASE,MAX\"` in whole seconds with 1 <= BASE <= MAX, e.g. `backoff = \"exponential:1,60\"`, or a list, e.g. `backoff = [5, 15, 30]`";
+    let parsed = text
+        .strip_prefix("exponential:")
+        .and_then(|rest| rest.split_once(','))
+        .and_then(|(base, max)| {
+            Some((
+                base.trim().parse::<u64>().ok()?,
+                max.trim().parse::<u64>().ok()?,
+            ))
+        });
+    match parsed {
+        Some((base, max)) if base >= 1 && base <= max && max <= u64::from(u32::MAX) => {
+            Some((base, max))
+        }
+        Some((base, max)) if base > max => {
+            cx.error_spanned_by(
+                &lit,
+                format_args!("`backoff` `{text}`: BASE ({base}) is above MAX ({max}); {expected}"),
+            );
+            None
+        }
+        _ => {
+            cx.error_spanned_by(&lit, format_args!("wrong value for `backoff`: {expected}"));
+            None
+        }
+    }
+}
+
+/// A function or closure taking the event: `unique_id = |e: &OrderPlaced|
+/// e.order_id`, `unique_id = order_key`; its tokens, and their span.
+pub fn callable(cx: &mut Ctxt, arg: &RawArg) -> Option<(TokenStream, Span)> {
+    let expected = "expected a function or closure taking the event, e.g. `unique_id = |e: &OrderPlaced| e.order_id`";
+    let RawValue::Eq(tokens) = &arg.value else {
+        value_error(cx, arg, expected);
+        return None;
+    };
+    if syn::parse2::<syn::Lit>(tokens.clone()).is_ok() {
+        cx.error_spanned_by(
+            tokens,
+            format_args!(
+                "`{}` takes a function or closure, not a literal; {expected}",
+                arg.name()
+            ),
+        );
+        return None;
+    }
+    match syn::parse2::<syn::Expr>(tokens.clone()) {
+        Ok(_) => Some((tokens.clone(), tokens_span(tokens))),
+        Err(_) => {
+            value_error(cx, arg, expected);
+            None
+        }
+    }
 }
 
 /// A list of strings: `tags("user", "auth")`.

@@ -299,6 +299,12 @@ pub(crate) fn knobs(model: &ListenerModel) -> TokenStream {
         name: _,
         replayable,
         queue_if,
+        backoff_exponential,
+        retry_until,
+        jitter,
+        unique_id,
+        unique_for,
+        unique_until_processing,
     } = &model.knobs;
     let mut out = TokenStream::new();
     if *queued {
@@ -398,6 +404,12 @@ pub(crate) fn knobs(model: &ListenerModel) -> TokenStream {
         });
     }
     if model.knobs.needs_options() {
+        // `unique_id`'s closure is called where it is written, so that its
+        // mistakes point at it.
+        let allow = match model.knobs.unique_id {
+            Some(_) => quote! { #[allow(clippy::redundant_closure_call)] },
+            None => TokenStream::new(),
+        };
         let mut set = TokenStream::new();
         if let Some(connection) = connection {
             set.extend(quote! {
@@ -425,7 +437,51 @@ pub(crate) fn knobs(model: &ListenerModel) -> TokenStream {
                 settings.middleware = #krate::__private::strings(&[#(#middleware),*]);
             });
         }
+        if let Some((base, max)) = backoff_exponential {
+            set.extend(quote! {
+                settings.exponential_backoff = ::core::option::Option::Some(#krate::ExponentialBackoff {
+                    base: #krate::__private::secs(#base),
+                    max: #krate::__private::secs(#max),
+                });
+            });
+        }
+        if let Some(until) = retry_until {
+            set.extend(quote! {
+                settings.retry_until = ::core::option::Option::Some(#krate::__private::secs(#until));
+            });
+        }
+        if *jitter {
+            set.extend(quote! { settings.jitter = true; });
+        }
+        if let Some(unique_id) = unique_id {
+            let event = &model.event;
+            let lock_for = match unique_for {
+                Some(secs) => {
+                    quote! { ::core::option::Option::Some(#krate::__private::secs(#secs)) }
+                }
+                None => quote! { ::core::option::Option::None },
+            };
+            // A result that is not `Display` is reported at the user's callable.
+            let span = unique_id
+                .clone()
+                .into_iter()
+                .next()
+                .map_or_else(proc_macro2::Span::call_site, |t| t.span());
+            let id_of = quote_spanned! {span=>
+                ::std::string::ToString::to_string(&(#unique_id)(event))
+            };
+            set.extend(quote! {
+                settings.unique = ::core::option::Option::Some(#krate::UniqueJob {
+                    id: |event: &dyn #krate::Event| {
+                        event.downcast_ref::<#event>().map(|event| #id_of)
+                    },
+                    lock_for: #lock_for,
+                    until_processing: #unique_until_processing,
+                });
+            });
+        }
         out.extend(quote! {
+            #allow
             fn options(&self) -> #krate::ListenerOptions {
                 let mut settings = #krate::ListenerOptions::declared_by_listener(
                     self,

@@ -67,10 +67,15 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
 ///
 /// Keys: `event = E` (required), and optionally `queued`, `queue = "..."`,
 /// `connection = "..."` (both imply `queued`), `tries = N` (0: no limit),
-/// `backoff = [secs, ...]`, `timeout = secs` (0: none), `delay = secs`,
+/// `backoff = [secs, ...]` or `backoff = "exponential:BASE,MAX"` (seconds
+/// doubling from BASE up to MAX), `jitter` (each retry's delay drawn from
+/// [delay / 2, delay]), `retry_until = secs` (retried until that long after
+/// queueing, instead of `tries`), `timeout = secs` (0: none), `delay = secs`,
 /// `max_exceptions = N`, `after_commit`, `middleware = [..]`, `name = ".."`,
-/// `replayable = false`, `queue_if = path` (a `fn(&E) -> bool` deciding per
-/// event whether the listener is queued; false: not queued, not run;
+/// `replayable = false`, `unique_id = |e: &E| ...` (a function or closure:
+/// one job per id queued at a time), `unique_for = secs`,
+/// `unique_until_processing`, `queue_if = path` (a `fn(&E) -> bool` deciding
+/// per event whether the listener is queued; false: not queued, not run;
 /// implies `queued`), `crate = "path"`. They are readable through
 /// `EventListener` (`should_queue`, `queue_name`, `backoff`,
 /// `max_exceptions`, `queue_if`) and all of them through

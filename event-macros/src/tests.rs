@@ -125,6 +125,27 @@ fn fn_listener_with_every_knob() {
 }
 
 #[test]
+fn fn_listener_with_retry_policy_and_unique_knobs() {
+    insta::assert_snapshot!(listener(
+        quote!(
+            event = OrderShippedEvent,
+            queued,
+            retry_until = 3600,
+            backoff = "exponential:1,60",
+            jitter,
+            unique_id = |e: &OrderShippedEvent| e.0,
+            unique_for = 60,
+            unique_until_processing
+        ),
+        quote! {
+            pub async fn notify_shipment(event: &OrderShippedEvent) -> Result<()> {
+                Ok(())
+            }
+        },
+    ));
+}
+
+#[test]
 fn impl_listener_with_failed_hook() {
     insta::assert_snapshot!(listener(
         quote!(

@@ -438,6 +438,90 @@ fn fn_listener_knobs_are_readable() {
     assert_eq!(listener.listener_name(), "tests::NotifyShipmentListener");
 }
 
+#[listener(
+    event = OrderShippedEvent,
+    queued,
+    backoff = "exponential:2,60",
+    jitter,
+    retry_until = 3600
+)]
+async fn track_shipment(_event: &OrderShippedEvent) -> Result<()> {
+    Ok(())
+}
+
+#[test]
+fn retry_until_exponential_backoff_and_jitter_reach_the_options() {
+    let secs = |s| chrono::Duration::seconds(s);
+    assert_eq!(
+        TrackShipmentListener.options(),
+        ListenerOptions {
+            queued: true,
+            retry: true,
+            retry_until: Some(secs(3600)),
+            exponential_backoff: Some(event_core::ExponentialBackoff {
+                base: secs(2),
+                max: secs(60),
+            }),
+            jitter: true,
+            ..ListenerOptions::default()
+        }
+    );
+    // And from there the job's settings: tries give way to the deadline.
+    let settings = event_core::queue::JobSettings::for_listener(
+        &TrackShipmentListener,
+        &OrderShippedEvent(1, "post".into()),
+        &event_core::queue::JobSettings::default(),
+    );
+    assert_eq!(
+        settings.declared_tries(),
+        Some(event_core::queue::UNLIMITED_TRIES)
+    );
+    assert_eq!(settings.retry_deadline(0), Some(3_600_000));
+    let none = event_core::queue::JobSettings::default();
+    let third = settings.backoff_after(3, &none);
+    assert!(
+        third >= std::time::Duration::from_secs(4) && third <= std::time::Duration::from_secs(8),
+        "2 s doubled twice, jittered into [4, 8] s: {third:?}"
+    );
+}
+
+#[listener(
+    event = OrderShippedEvent,
+    queued,
+    unique_id = |e: &OrderShippedEvent| e.0,
+    unique_for = 60,
+    unique_until_processing
+)]
+async fn label_shipment(_event: &OrderShippedEvent) -> Result<()> {
+    Ok(())
+}
+
+#[test]
+fn unique_id_reaches_the_options_and_names_the_jobs_lock() {
+    let unique = LabelShipmentListener
+        .options()
+        .unique
+        .expect("a unique listener");
+    assert_eq!(unique.lock_for, Some(chrono::Duration::seconds(60)));
+    assert!(unique.until_processing);
+    let shipped = OrderShippedEvent(42, "post".into());
+    assert_eq!((unique.id)(&shipped), Some("42".to_string()));
+    let other = UserRegisteredEvent {
+        user_id: 1,
+        email: String::new(),
+    };
+    assert_eq!((unique.id)(&other), None);
+    let settings = event_core::queue::JobSettings::for_listener(
+        &LabelShipmentListener,
+        &shipped,
+        &event_core::queue::JobSettings::default(),
+    );
+    let lock = settings.unique.expect("the job's lock");
+    assert_eq!(lock.key, "tests::LabelShipmentListener:42");
+    assert_eq!(lock.for_ms, Some(60_000));
+    assert!(lock.until_processing);
+}
+
 #[test]
 fn a_plain_listener_keeps_the_defaults() {
     let listener = SendWelcomeEmailListener;

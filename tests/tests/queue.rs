@@ -495,3 +495,89 @@ async fn each_job_runs_in_a_span_naming_it() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_job_controls_in_a_worker_process() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/jobs.db", dir.path().display());
+    common::job_controls_in_a_worker_process(url, &dir.path().join("record.log")).await;
+}
+
+/// Outside a job run by a worker (a listener run at dispatch, the `sync`
+/// connection) `CurrentJob` is an error naming the call, never a silent
+/// no-op.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn current_job_outside_a_worker_is_an_error() {
+    use common::fixtures::{Sink, TestJobEvent, TestListener};
+    use event_core::queue::{CurrentJob, JobControlError};
+    assert_eq!(
+        CurrentJob::get(),
+        Err(JobControlError::NotInJob { call: "get" })
+    );
+    for queue in [Queue::sync(), Queue::memory()] {
+        let sync = queue.connection_name() == "sync";
+        let sink = Sink::memory();
+        // Not queued (memory) or queued on `sync`: run at dispatch.
+        let listener = TestListener::new("inline", sink.clone()).with(|o| o.queued = sync);
+        let (dispatcher, _) = common::setup(&queue, listener).await;
+        let error = dispatcher
+            .dispatch(TestJobEvent {
+                delete: true,
+                ..common::job(1)
+            })
+            .await
+            .expect_err("CurrentJob outside a queued job is an error");
+        let message = format!("{error:#}");
+        assert!(
+            message.contains("`CurrentJob::get` called outside a queued job"),
+            "{}: {message}",
+            queue.connection_name()
+        );
+        assert!(sink.of("deleted").is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_unique_job_across_processes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/jobs.db", dir.path().display());
+    common::unique_job_across_processes(url, &dir.path().join("record.log")).await;
+}
+
+/// A unique listener routed to `connection = "sync"` runs inline under a
+/// lock of this process: a dispatch while the same id runs does not run it
+/// again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_unique_listener_does_not_run_twice_at_once() {
+    use common::fixtures::{Sink, TestJobEvent, TestListener};
+    fn by_number(event: &dyn event_core::Event) -> Option<String> {
+        event
+            .downcast_ref::<TestJobEvent>()
+            .map(|e| e.n.to_string())
+    }
+    let sink = Sink::memory();
+    let listener = TestListener::new("sync-unique", sink.clone()).with(|o| {
+        o.connection = Some("sync".into());
+        o.unique = Some(event_core::UniqueJob {
+            id: by_number,
+            lock_for: None,
+            until_processing: false,
+        })
+    });
+    let (dispatcher, _) = common::setup(&Queue::memory(), listener).await;
+    let slow = TestJobEvent {
+        sleep_ms: 400,
+        ..common::job(1)
+    };
+    let first = tokio::spawn({
+        let dispatcher = dispatcher.clone();
+        let slow = slow.clone();
+        async move { dispatcher.dispatch(slow).await }
+    });
+    assert!(common::eventually(common::ms(5_000), async || sink.of("start").len() == 1).await);
+    dispatcher.dispatch(slow.clone()).await.expect("dispatch");
+    first.await.expect("task").expect("dispatch");
+    assert_eq!(sink.of("success"), vec![1], "the second did not run");
+    dispatcher.dispatch(slow).await.expect("dispatch");
+    assert_eq!(sink.of("success"), vec![1, 1], "freed when the first ended");
+}

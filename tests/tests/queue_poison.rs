@@ -33,6 +33,7 @@ fn envelope(n: u64) -> JobEnvelope {
         created_at: now,
         event_id: None,
         correlation_id: None,
+        retried_at: None,
         traceparent: None,
     }
 }

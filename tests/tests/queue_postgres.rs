@@ -280,6 +280,7 @@ fn envelope(n: u64, payload: serde_json::Value) -> event_core::queue::JobEnvelop
         created_at: now,
         event_id: None,
         correlation_id: None,
+        retried_at: None,
         traceparent: None,
     }
 }
@@ -486,4 +487,19 @@ async fn transactional_enqueue_commits_or_vanishes_with_the_data() {
     // Outside `in_transaction`, dispatch writes at once as usual.
     dispatcher.dispatch(common::job(5)).await.expect("dispatch");
     assert_eq!(queue.size().await.expect("size"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_job_controls_in_a_worker_process() {
+    let Some(schema) = Schema::new() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    common::job_controls_in_a_worker_process(schema.url.clone(), &dir.path().join("record.log"))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_unique_job_across_processes() {
+    let Some(schema) = Schema::new() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    common::unique_job_across_processes(schema.url.clone(), &dir.path().join("record.log")).await;
 }

@@ -111,6 +111,7 @@ async fn backlog_of_100k_drains_in_flat_memory() {
                     created_at: now,
                     event_id: None,
                     correlation_id: None,
+                    retried_at: None,
                     traceparent: None,
                 })
             })

@@ -309,3 +309,19 @@ async fn worker_warns_each_time_reachability_changes() {
     );
     running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_job_controls_in_a_worker_process() {
+    let Some(url) = redis_url() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    common::job_controls_in_a_worker_process(url.clone(), &dir.path().join("record.log")).await;
+    clean(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_unique_job_across_processes() {
+    let Some(url) = redis_url() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    common::unique_job_across_processes(url.clone(), &dir.path().join("record.log")).await;
+    clean(&url).await;
+}

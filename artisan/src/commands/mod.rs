@@ -51,6 +51,7 @@ pub fn run(cli: Cli, app: &crate::App) -> Result<()> {
         Command::QueueRetry(args) => queue::retry(manifest, args),
         Command::QueueForget(args) => queue::forget(manifest, args),
         Command::QueueFlush(args) => queue::flush(manifest, args),
+        Command::QueuePruneFailed(args) => queue::prune_failed(manifest, args),
         Command::EventHistory(args) => history::history(manifest, args),
         Command::EventReplay(args) => match app.job_registry() {
             Some(registry) => replay::replay(manifest, args, &registry, app),

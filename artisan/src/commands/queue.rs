@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use event_core::queue::{FailedJob, FailedJobs, Queue};
 
 use crate::UsageError;
-use crate::cli::{QueueFailed, QueueForget, QueueMonitor, QueueRetry, QueueUrl};
+use crate::cli::{QueueFailed, QueueForget, QueueMonitor, QueuePruneFailed, QueueRetry, QueueUrl};
 use crate::config::{app_config, queue_url_source};
 use crate::out;
 use crate::project::Project;
@@ -284,6 +284,19 @@ pub fn flush(manifest: Option<&Path>, args: QueueUrl) -> Result<()> {
     let store = rt.block_on(open(manifest, &args))?;
     let n = rt.block_on(store.purge())?;
     out::info(&format!("All failed jobs deleted successfully ({n})."));
+    Ok(())
+}
+
+/// `queue:prune-failed --hours N`: deletes the failed jobs older than N hours.
+pub fn prune_failed(manifest: Option<&Path>, args: QueuePruneFailed) -> Result<()> {
+    let rt = runtime()?;
+    let store = rt.block_on(open(manifest, &args.queue))?;
+    let age = std::time::Duration::from_secs(args.hours.saturating_mul(3600));
+    let n = rt.block_on(store.prune(age))?;
+    out::info(&format!(
+        "{n} failed job(s) older than {} hour(s) deleted.",
+        args.hours
+    ));
     Ok(())
 }
 

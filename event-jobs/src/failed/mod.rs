@@ -131,6 +131,29 @@ impl FailedJobs {
         }
     }
 
+    /// Deletes the failed jobs that failed more than `age` ago (Laravel's
+    /// `queue:prune-failed --hours`); returns how many.
+    pub async fn prune(&self, age: std::time::Duration) -> Result<u64, QueueError> {
+        let cutoff =
+            crate::job::now_ms().saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX));
+        let mut query = FailedQuery {
+            limit: BATCH,
+            ..FailedQuery::default()
+        };
+        let mut done = 0;
+        loop {
+            // Newest first: the old ones are at the end of the pages.
+            let page = self.backend.failed_search(&query).await?;
+            for job in page.jobs.iter().filter(|j| j.failed_at < cutoff) {
+                done += u64::from(self.forget(&job.id).await?);
+            }
+            match page.next {
+                Some(next) => query.after = Some(next),
+                None => return Ok(done),
+            }
+        }
+    }
+
     /// Puts a failed job into the store (one taken out, or one moved from
     /// another connection), indexed like one a worker failed.
     pub async fn restore(&self, failed: FailedJob) -> Result<(), QueueError> {

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::job::{Job, JobEnvelope, Live};
+use crate::job::{Job, JobEnvelope, Live, made_at};
 use crate::registry::JobRegistry;
 use crate::settings::{self, JobSettings, Limits};
 use event_kernel::Event;
@@ -34,11 +34,6 @@ pub(super) struct Extra {
     /// A live job's settings, when they are more than `tries` and one
     /// retry delay (a pushed job's are in its envelope).
     pub(super) settings: Option<JobSettings>,
-}
-
-/// A new id whose time part is `created_at` (Unix ms).
-fn made_at(created_at: i64) -> ulid::Ulid {
-    ulid::Ulid::from_parts(created_at.max(0) as u64, ulid::Ulid::new().random())
 }
 
 type EventRef<'a> = &'a Arc<dyn Event>;
@@ -77,7 +72,10 @@ impl MemJob {
             && settings.backoff.is_empty()
             && settings.retry_delay.is_none()
             && settings.middleware.is_empty()
-            && settings.tags.is_empty();
+            && settings.tags.is_empty()
+            && settings.retry_until.is_none()
+            && settings.exponential_backoff.is_none()
+            && !settings.jitter;
         let tries = settings.declared_tries().unwrap_or(UNDECLARED);
         let priority = settings.priority;
         let available_at = now + settings.delay_ms() as i64;
@@ -192,6 +190,46 @@ impl MemJob {
             .to_string()
     }
 
+    /// Its id as its listener sees it (`CurrentJob`): stored, else made
+    /// when first asked for ([`MemJob::keep_id`] keeps it).
+    pub(crate) fn running_id(&self) -> crate::current_job::RunningId {
+        let extra = self.extra.as_deref();
+        match extra.and_then(|e| e.envelope.as_ref()) {
+            Some(envelope) => crate::current_job::RunningId::Stored(envelope.id.clone()),
+            None => crate::current_job::RunningId::Lazy {
+                created_at: self.created_at,
+                made: extra.and_then(|e| e.id),
+            },
+        }
+    }
+
+    /// Unix ms after which it is not tried again (`retry_until`).
+    pub(crate) fn retry_deadline(&self) -> Option<i64> {
+        let from = self
+            .extra
+            .as_ref()
+            .and_then(|e| e.envelope.as_ref())
+            .map_or(self.created_at, JobEnvelope::retry_from);
+        self.settings()?.retry_deadline(from)
+    }
+
+    /// The id of a job pushed with its envelope (a unique job's lock
+    /// owner); empty for a live job, which has none stored.
+    pub(crate) fn stored_id(&self) -> String {
+        self.extra
+            .as_ref()
+            .and_then(|e| e.envelope.as_ref())
+            .map_or_else(String::new, |e| e.id.clone())
+    }
+
+    /// Keeps the id made while its listener ran.
+    pub(crate) fn keep_id(&mut self, id: ulid::Ulid) {
+        let extra = self.extra();
+        if extra.envelope.is_none() {
+            extra.id = Some(id);
+        }
+    }
+
     /// The [`Job`] this is, its envelope filled in for `queue`; `table`
     /// holds the interned listeners.
     pub(crate) fn into_job(self, queue: &str, table: &[Arc<dyn EventListener>]) -> Job {
@@ -232,6 +270,7 @@ impl MemJob {
                     created_at: self.created_at,
                     event_id: None,
                     correlation_id: None,
+                    retried_at: None,
                     traceparent: None,
                 }
             }
@@ -288,6 +327,8 @@ impl MemJob {
             Some(s)
                 if s.timeout.is_none()
                     && s.middleware.is_empty()
+                    && s.retry_until.is_none()
+                    && s.unique.is_none()
                     && self.scope_ids().1.is_none() =>
             {
                 self.tries

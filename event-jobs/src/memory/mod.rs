@@ -574,6 +574,12 @@ impl FailedStore for MemoryBackend {
 impl MemoryBackend {
     /// The memory connection behind `backend`, if it is one: what gives a
     /// queue its fast path and a worker this connection's own loop.
+    /// Names this connection (its store, shared by its clones) in the
+    /// process-wide lock store.
+    pub(crate) fn namespace(&self) -> usize {
+        Arc::as_ptr(&self.store) as *const () as usize
+    }
+
     pub(crate) fn of(backend: &Arc<dyn Backend>) -> Option<Arc<MemoryBackend>> {
         let any: Arc<dyn std::any::Any + Send + Sync> = backend.clone();
         any.downcast::<MemoryBackend>().ok()

@@ -19,7 +19,8 @@ use tokio::task::JoinSet;
 
 use super::batch::BatchCounts;
 use super::{MemJob, MemoryBackend};
-use crate::attempt::{Attempt, Failure, Verdict, Wrap, attempt, failed_attempt};
+use crate::attempt::{Attempt, Failure, Verdict, Wrap, attempt, decided, failed_attempt};
+use crate::current_job::{self, Running};
 use crate::job::coarse_now_ms;
 use crate::middleware::run::Gate;
 use crate::monitor::{Outcome, Tallies};
@@ -224,7 +225,7 @@ pub(super) async fn run(
     };
     let mut runners = JoinSet::new();
     for _ in 0..plan.concurrency {
-        runners.spawn(runner(shared.clone()));
+        runners.spawn(current_job::with_slot(runner(shared.clone())));
     }
     shutdown.await;
     shared.draining.store(true, Ordering::SeqCst);
@@ -305,6 +306,8 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
     let mut done: VecDeque<Completion> = VecDeque::with_capacity(COMPLETED_KEPT);
     let figures = shared.stats.figures();
     let mut handed_at = coarse_now_ms();
+    // Figures of jobs run since the last hand-over.
+    let mut unhanded = false;
     // Until jobs are measured fast, take a fair share of what waits: a
     // runner holding several slow jobs would keep them from idle runners.
     while !shared.draining.load(Ordering::Acquire) {
@@ -332,6 +335,12 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
             {
                 continue;
             }
+            // Figures not yet handed over would otherwise wait, unseen,
+            // for this runner's next batch.
+            if figures && std::mem::take(&mut unhanded) {
+                handed_at = coarse_now_ms();
+                hand_over(&shared, &mut tallies, &mut done);
+            }
             shared
                 .memory
                 .store
@@ -347,7 +356,7 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
         let mut counts = BatchCounts::default();
         counts.started(&batch, began_ms);
         let mut job_began = began_ms;
-        while let Some(job) = batch.pop_front() {
+        while let Some(mut job) = batch.pop_front() {
             ran += 1;
             let lane = job.lane;
             let waited = (job_began - job.available_at).max(0) as u64;
@@ -367,6 +376,8 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
                 job.job_name(&table),
                 job.attempts + 1,
             );
+            // The job its listener sees (`CurrentJob`), in this runner's slot.
+            current_job::enter(Running::new(attempt, job.running_id()));
             let outcome = match job.quick(&table, &shared.fallback) {
                 // The common case, kept to one small future per job.
                 Some((event, listener)) => {
@@ -390,19 +401,38 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
                             }
                         }
                     };
-                    match result {
-                        Some(Ok(())) => Ran::Succeeded,
-                        Some(Err(error)) => {
+                    let (made, decision) = current_job::leave().map_or((None, None), |r| r.end());
+                    let verdict = match (result, decision) {
+                        (None, _) => None,
+                        (Some(Ok(())), None) => Some(Verdict::Done),
+                        (Some(result), Some((_, decision))) => {
+                            if let Err(error) = result {
+                                tracing::warn!(listener = listener.listener_name(), error = %format!("{error:#}"), "listener returned an error after deciding its job's end; the decision stands");
+                            }
                             let run = attempt_of(
                                 &job,
                                 &shared.fallback,
                                 event,
                                 std::slice::from_ref(listener),
                             );
-                            let verdict =
-                                failed_attempt(&run, listener, Failure::Error(error)).await;
-                            settle(&shared, &table, job, verdict)
+                            Some(decided(&run, 0, decision).await)
                         }
+                        (Some(Err(error)), None) => {
+                            let run = attempt_of(
+                                &job,
+                                &shared.fallback,
+                                event,
+                                std::slice::from_ref(listener),
+                            );
+                            Some(failed_attempt(&run, listener, Failure::Error(error)).await)
+                        }
+                    };
+                    if let Some(id) = made {
+                        job.keep_id(id);
+                    }
+                    match verdict {
+                        Some(Verdict::Done) => Ran::Succeeded,
+                        Some(verdict) => settle(&shared, &table, job, verdict),
                         None => Ran::Cancelled(job),
                     }
                 }
@@ -471,6 +501,9 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
         if figures && coarse_now_ms() - handed_at >= HAND_OVER_MS {
             handed_at = coarse_now_ms();
             hand_over(&shared, &mut tallies, &mut done);
+            unhanded = false;
+        } else {
+            unhanded = figures;
         }
         let measured_fast = took < FAST_JOB * ran;
         if measured_fast != fast {
@@ -505,11 +538,36 @@ fn stop(shared: &Shared) {
 /// The general path: jobs rebuilt from JSON, queued events with several
 /// listeners, timeouts, jobs out of tries.
 async fn run_one(shared: &Shared, table: &[Arc<dyn EventListener>], job: MemJob) -> Ran {
+    // A unique job frees its lock when it starts (until processing) or
+    // when it is done or failed for good.
+    let unique = job
+        .settings()
+        .and_then(|s| s.unique.clone())
+        .map(|lock| (lock, job.stored_id()));
+    if let Some((lock, id)) = &unique
+        && lock.until_processing
+    {
+        lock.free(&shared.memory, id).await;
+    }
+    let ran = run_attempt(shared, table, job).await;
+    if let Some((lock, id)) = &unique
+        && !lock.until_processing
+        && matches!(ran, Ran::Succeeded | Ran::Failed)
+    {
+        lock.free(&shared.memory, id).await;
+    }
+    ran
+}
+
+async fn run_attempt(shared: &Shared, table: &[Arc<dyn EventListener>], mut job: MemJob) -> Ran {
     let verdict = match job.parts(&shared.registry, table) {
-        Err(reason) => Verdict::Fail {
-            reason,
-            attempts: job.attempts + 1,
-        },
+        Err(reason) => {
+            current_job::leave();
+            Verdict::Fail {
+                reason,
+                attempts: job.attempts + 1,
+            }
+        }
         Ok((event, listeners)) => {
             let settings = job.settings();
             // Who holds a `without_overlapping` lock: this attempt.
@@ -533,12 +591,15 @@ async fn run_one(shared: &Shared, table: &[Arc<dyn EventListener>], job: MemJob)
                 verdict = run => Some(verdict),
                 () = shared.cancel.wait() => None,
             };
+            let made = current_job::leave().and_then(|r| r.end().0);
+            drop(listeners);
+            drop(event);
+            if let Some(id) = made {
+                job.keep_id(id);
+            }
             match outcome {
                 Some(verdict) => verdict,
-                None => {
-                    drop((event, listeners));
-                    return Ran::Cancelled(job);
-                }
+                None => return Ran::Cancelled(job),
             }
         }
     };
@@ -561,6 +622,7 @@ fn attempt_of<'a>(
         tries: limits.tries,
         timeout_ms: limits.timeout_ms,
         max_exceptions: job.max_exceptions(),
+        deadline_ms: job.retry_deadline(),
         wrap: None,
     }
 }
@@ -575,7 +637,7 @@ fn settle(
 ) -> Ran {
     let this_attempt = job.attempts + 1;
     match verdict {
-        Verdict::Done => Ran::Succeeded,
+        Verdict::Done | Verdict::Deleted => Ran::Succeeded,
         Verdict::Retry { exceptions, error } => {
             let id = job.id();
             tracing::info!(job = %id, attempt = this_attempt, error = %format!("{error:#}"), "job attempt failed; retrying");
@@ -588,7 +650,7 @@ fn settle(
             shared.memory.store.retry_job(job);
             Ran::Retried
         }
-        Verdict::Release { after } => {
+        Verdict::Release { after, .. } => {
             job.attempts = this_attempt;
             job.available_at = crate::job::now_ms() + after.as_millis() as i64;
             shared.memory.store.retry_job(job);

@@ -19,7 +19,7 @@
 mod api;
 pub(crate) mod run;
 pub(crate) mod spec;
-mod store;
+pub(crate) mod store;
 
 pub use api::{JobInfo, JobMiddleware, Next, RateLimit, Release};
 pub use store::MiddlewareStore;

@@ -35,6 +35,7 @@ mod options;
 mod pool;
 mod rows;
 mod schema;
+mod store;
 mod transaction;
 mod wake;
 mod writer;
@@ -222,6 +223,10 @@ impl Inner {
 
 #[async_trait]
 impl Backend for PostgresBackend {
+    fn middleware_store(&self) -> Option<&dyn crate::MiddlewareStore> {
+        Some(self)
+    }
+
     fn kind(&self) -> &'static str {
         "postgres"
     }

@@ -4,6 +4,7 @@
 use super::failed_search::{self, DERIVED};
 use super::ledger_sql::LedgerSql;
 use super::monitor_sql::MonitorSql;
+use super::store::StoreSql;
 
 /// The columns each table must have: (name, `information_schema` data type).
 const JOBS: [(&str, &str); 9] = [
@@ -57,6 +58,8 @@ pub(super) struct Tables {
     pub monitor: MonitorSql,
     /// The alert ledger's and the completed log's.
     pub ledger: LedgerSql,
+    /// Middleware counters and locks, unique jobs' locks.
+    pub store: StoreSql,
 }
 
 /// `"name"`: the schema was checked to hold letters, digits and `_` only.
@@ -77,6 +80,7 @@ impl Tables {
         let failed_ddl = failed_search::ddl(schema, &s, &failed);
         let monitor = MonitorSql::new(&s, &jobs, &failed);
         let ledger = LedgerSql::new(&s);
+        let store = StoreSql::new(&s);
         Self {
             schema: schema.to_string(),
             channel: format!("{schema}.{JOBS_TABLE}"),
@@ -104,9 +108,11 @@ impl Tables {
                  );
                  {failed_ddl}
                  {monitor_ddl}
-                 {ledger_ddl}",
+                 {ledger_ddl}
+                 {store_ddl}",
                 monitor_ddl = monitor.ddl,
-                ledger_ddl = ledger.ddl
+                ledger_ddl = ledger.ddl,
+                store_ddl = store.ddl
             ),
             // One statement: the rows, and one NOTIFY for all of them
             // (delivered when the transaction commits, dropped if it does not).
@@ -183,6 +189,7 @@ impl Tables {
             failed_purge: format!("DELETE FROM {failed}"),
             monitor,
             ledger,
+            store,
         }
     }
 

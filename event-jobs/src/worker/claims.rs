@@ -15,6 +15,7 @@ use super::control::Control;
 use super::{JOB_LOG_TARGET, Worker, WorkerReport};
 use crate::attempt::{Attempt, Verdict, Wrap, attempt, rebuild};
 use crate::backend::Backend;
+use crate::current_job::{self, Running, RunningId};
 use crate::job::{Claimed, FailedJob, JobEnvelope, now_ms};
 use crate::middleware::run::Gate;
 use crate::registry::JobRegistry;
@@ -48,6 +49,8 @@ struct Ctx {
 
 enum Outcome {
     Done,
+    /// Its listener deleted it (`CurrentJob::delete`): acknowledged as done.
+    Deleted,
     /// The job as it runs next, and why (for the `RETRY` log line).
     Retry(Box<JobEnvelope>, String),
     Fail(String, u32),
@@ -252,7 +255,7 @@ async fn run_job(ctx: &Ctx, key: u64, claimed: Arc<Claimed>) {
     let outcome = tracing::Instrument::instrument(execute(ctx, &claimed), span).await;
     let ran = began.elapsed();
     let ended = match &outcome {
-        Outcome::Done => Ended::Processed,
+        Outcome::Done | Outcome::Deleted => Ended::Processed,
         Outcome::Retry(..) => Ended::Retried,
         Outcome::Fail(..) => Ended::Failed,
     };
@@ -289,7 +292,7 @@ async fn run_job(ctx: &Ctx, key: u64, claimed: Arc<Claimed>) {
     // Out of `inflight`, this is the only handle: no copy.
     let claimed = Arc::unwrap_or_clone(claimed);
     let result = match outcome {
-        Outcome::Done => {
+        Outcome::Done | Outcome::Deleted => {
             ctx.counters.succeeded.fetch_add(1, Ordering::Relaxed);
             if ctx.backend.cheap_ack() {
                 // No copy of the id on this hot path; a cheap ack that fails
@@ -355,6 +358,7 @@ mod job_log {
     pub(super) fn finished(envelope: &JobEnvelope, outcome: &Outcome, micros: u64) {
         let (status, reason) = match outcome {
             Outcome::Done => ("DONE", ""),
+            Outcome::Deleted => ("DELETED", "deleted by its listener"),
             Outcome::Retry(_, reason) => ("RETRY", reason.as_str()),
             Outcome::Fail(reason, _) => ("FAIL", reason.as_str()),
         };
@@ -372,6 +376,23 @@ mod job_log {
 }
 
 async fn execute(ctx: &Ctx, claimed: &Claimed) -> Outcome {
+    let envelope = &claimed.job.envelope;
+    let Some(lock) = &envelope.settings.unique else {
+        return attempt_job(ctx, claimed).await;
+    };
+    // A unique job frees its lock when it starts (until processing) or
+    // when it is done or failed for good.
+    if lock.until_processing {
+        lock.free(&*ctx.backend, &envelope.id).await;
+    }
+    let outcome = attempt_job(ctx, claimed).await;
+    if !lock.until_processing && !matches!(outcome, Outcome::Retry(..)) {
+        lock.free(&*ctx.backend, &envelope.id).await;
+    }
+    outcome
+}
+
+async fn attempt_job(ctx: &Ctx, claimed: &Claimed) -> Outcome {
     let envelope = &claimed.job.envelope;
     let settings = &envelope.settings;
     let (event, listeners) = match rebuild(&ctx.registry, &claimed.job) {
@@ -392,13 +413,19 @@ async fn execute(ctx: &Ctx, claimed: &Claimed) -> Outcome {
         tries: limits.tries,
         timeout_ms: limits.timeout_ms,
         max_exceptions: settings.max_exceptions,
+        deadline_ms: envelope.retry_deadline(),
         wrap,
     });
-    // The event store's correlation scope of the dispatch that queued it.
-    let verdict = event_kernel::scope::within_job(
-        envelope.event_id.as_deref(),
-        envelope.correlation_id.as_deref(),
-        run,
+    // The event store's correlation scope of the dispatch that queued it,
+    // and the job its listeners see (`CurrentJob`).
+    let running = Running::new(claimed.attempt, RunningId::Stored(envelope.id.clone()));
+    let verdict = current_job::run_as(
+        running,
+        event_kernel::scope::within_job(
+            envelope.event_id.as_deref(),
+            envelope.correlation_id.as_deref(),
+            run,
+        ),
     )
     .await;
     let again = |after: Duration, exceptions: u32, why: String| {
@@ -420,14 +447,16 @@ async fn execute(ctx: &Ctx, claimed: &Claimed) -> Outcome {
                 format!("{error:#}"),
             )
         }
-        Verdict::Release { after } => {
-            tracing::debug!(job = %envelope.id, after_ms = after.as_millis() as u64, "job held back by its middleware");
-            again(
-                after,
-                envelope.exceptions,
-                "held back by its middleware".to_string(),
-            )
+        Verdict::Release { after, by_listener } => {
+            let why = if by_listener {
+                "released by its listener"
+            } else {
+                "held back by its middleware"
+            };
+            tracing::debug!(job = %envelope.id, after_ms = after.as_millis() as u64, "job {why}");
+            again(after, envelope.exceptions, why.to_string())
         }
+        Verdict::Deleted => Outcome::Deleted,
     }
 }
 

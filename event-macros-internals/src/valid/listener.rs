@@ -31,6 +31,15 @@ pub fn listener(cx: &mut Ctxt, attrs: ListenerAttrs, item: &ListenerItem) -> Opt
         check_item(cx, item, None);
         return None;
     };
+    if let (Some(_), Some((_, span))) = (attrs.tries, attrs.retry_until) {
+        // Laravel's `retryUntil()` wins over `$tries`; here one is said.
+        cx.error_at(
+            span,
+            "`retry_until` and `tries` together: `retry_until` replaces `tries` (the job is \
+             retried until the deadline, however many attempts); give one of them",
+        );
+    }
+    unique_rules(cx, &attrs);
     let kind = check_item(cx, item, Some(&event))?;
     refuse_queued_stop(cx, &attrs, &kind);
     let knobs = Knobs {
@@ -50,6 +59,12 @@ pub fn listener(cx: &mut Ctxt, attrs: ListenerAttrs, item: &ListenerItem) -> Opt
         name: attrs.name.map(|l| l.value()),
         replayable: attrs.replayable,
         queue_if: attrs.queue_if.map(|p| p.into_token_stream()),
+        backoff_exponential: attrs.backoff_exponential,
+        retry_until: attrs.retry_until.map(|(n, _)| n as u64),
+        jitter: attrs.jitter.is_some(),
+        unique_id: attrs.unique_id.map(|(tokens, _)| tokens),
+        unique_for: attrs.unique_for.map(|(n, _)| n as u64),
+        unique_until_processing: attrs.unique_until_processing.is_some(),
     };
     Some(ListenerModel {
         krate: attrs.krate.unwrap_or_else(default_crate),
@@ -86,6 +101,36 @@ fn refuse_queued_stop(cx: &mut Ctxt, attrs: &ListenerAttrs, kind: &ListenerKind)
                  `anyhow::Result<()>`"
             ),
         );
+    }
+}
+
+/// `unique_for` and `unique_until_processing` refine a `unique_id`, and a
+/// unique job is a queued one.
+fn unique_rules(cx: &mut Ctxt, attrs: &ListenerAttrs) {
+    let queued = attrs.queued.is_some()
+        || attrs.queue.is_some()
+        || attrs.connection.is_some()
+        || attrs.queue_if.is_some();
+    match &attrs.unique_id {
+        None => {
+            if let Some((_, span)) = attrs.unique_for {
+                cx.error_at(
+                    span,
+                    "`unique_for` without `unique_id`: add `unique_id = |e: &E| ...` naming what makes the job unique",
+                );
+            }
+            if let Some(span) = attrs.unique_until_processing {
+                cx.error_at(
+                    span,
+                    "`unique_until_processing` without `unique_id`: add `unique_id = |e: &E| ...` naming what makes the job unique",
+                );
+            }
+        }
+        Some((_, span)) if !queued => cx.error_at(
+            *span,
+            "`unique_id` on a listener that is not queued: uniqueness is about queued jobs; add `queued`",
+        ),
+        Some(_) => {}
     }
 }
 

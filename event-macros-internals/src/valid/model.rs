@@ -150,6 +150,18 @@ pub struct Knobs {
     /// `queue_if = path`: `path(&event) -> bool` decides per event whether
     /// the listener is queued (false: not queued, not run).
     pub queue_if: Option<proc_macro2::TokenStream>,
+    /// `backoff = "exponential:BASE,MAX"`: (base, max) seconds.
+    pub backoff_exponential: Option<(u64, u64)>,
+    /// `retry_until = secs`: retry until this long after queueing.
+    pub retry_until: Option<u64>,
+    /// The `jitter` flag.
+    pub jitter: bool,
+    /// `unique_id = ...`: a callable taking `&E`, as written.
+    pub unique_id: Option<proc_macro2::TokenStream>,
+    /// `unique_for = secs`.
+    pub unique_for: Option<u64>,
+    /// The `unique_until_processing` flag.
+    pub unique_until_processing: bool,
 }
 
 impl Knobs {
@@ -162,5 +174,9 @@ impl Knobs {
             || self.delay.is_some()
             || self.after_commit
             || !self.middleware.is_empty()
+            || self.backoff_exponential.is_some()
+            || self.retry_until.is_some()
+            || self.jitter
+            || self.unique_id.is_some()
     }
 }

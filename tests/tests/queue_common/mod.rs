@@ -6,9 +6,18 @@
 
 #[path = "../../src/bin/queue_worker/fixtures.rs"]
 pub mod fixtures;
+mod job_controls;
 mod monitoring;
+mod retry_policy;
+mod unique_jobs;
+#[allow(unused_imports)]
+pub use job_controls::*;
 #[allow(unused_imports)]
 pub use monitoring::*;
+#[allow(unused_imports)]
+pub use retry_policy::*;
+#[allow(unused_imports)]
+pub use unique_jobs::*;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -53,6 +62,16 @@ macro_rules! every_scenario {
             failed_jobs_are_searched_grouped_and_handled_in_bulk,
             alerts_fire_once_per_crossing,
             ten_thousand_failed_jobs_are_searched_and_retried,
+            listener_releases_its_job,
+            release_counts_against_tries,
+            listener_deletes_its_job,
+            listener_fails_its_job,
+            retry_until_retries_until_the_deadline,
+            exponential_backoff_doubles_up_to_its_max,
+            unique_job_is_not_queued_twice,
+            unique_until_processing_frees_the_id_when_it_starts,
+            unique_for_lets_the_lock_expire,
+            prune_failed_keeps_the_recent_ones,
         );
     };
 }
@@ -722,6 +741,7 @@ fn raw_envelope(event: &str, listener: Option<&str>, payload: serde_json::Value)
         created_at: now,
         event_id: None,
         correlation_id: None,
+        retried_at: None,
         traceparent: None,
     }
 }

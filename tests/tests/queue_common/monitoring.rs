@@ -733,6 +733,7 @@ pub async fn ten_thousand_failed_jobs_are_searched_and_retried(queue: Queue) {
                     created_at: now,
                     event_id: None,
                     correlation_id: None,
+                    retried_at: None,
                     traceparent: None,
                 };
                 store

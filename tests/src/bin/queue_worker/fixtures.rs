@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use event_core::queue::JobRegistry;
+use event_core::queue::{CurrentJob, JobRegistry};
 use event_core::{Event, EventListener, ListenerOptions, ShouldQueue};
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +26,27 @@ pub struct TestJobEvent {
     pub sleep_ms: u64,
     #[serde(default)]
     pub priority: i32,
+    /// Its own controls (`CurrentJob`): release on this many attempts...
+    #[serde(default)]
+    pub release_times: u32,
+    /// ... for this long.
+    #[serde(default)]
+    pub release_ms: u64,
+    /// Delete the job.
+    #[serde(default)]
+    pub delete: bool,
+    /// Fail the job with this reason.
+    #[serde(default)]
+    pub fail_with: Option<String>,
+    /// Return an error after releasing, deleting or failing.
+    #[serde(default)]
+    pub then_error: bool,
+}
+
+impl TestJobEvent {
+    fn uses_job(&self) -> bool {
+        self.release_times > 0 || self.delete || self.fail_with.is_some()
+    }
 }
 
 impl Event for TestJobEvent {
@@ -184,6 +205,32 @@ impl EventListener for TestListener {
             *count
         };
         self.sink.record("start", job.n);
+        if job.uses_job() {
+            // Records `attempt:N` and `id:ID` (the job's, as the worker sees it).
+            let current = CurrentJob::get()?;
+            self.sink
+                .record(&format!("attempt:{}", current.attempts()), job.n);
+            self.sink.record(&format!("id:{}", current.id()), job.n);
+            let decided = if current.attempts() <= job.release_times {
+                current.release(Duration::from_millis(job.release_ms))?;
+                Some("released")
+            } else if job.delete {
+                current.delete()?;
+                Some("deleted")
+            } else if let Some(reason) = &job.fail_with {
+                current.fail(reason.clone())?;
+                Some("failed_by_listener")
+            } else {
+                None
+            };
+            if let Some(what) = decided {
+                self.sink.record(what, job.n);
+                if job.then_error {
+                    anyhow::bail!("job {} errs after deciding, on purpose", job.n);
+                }
+                return Ok(());
+            }
+        }
         if job.sleep_ms > 0 {
             tokio::time::sleep(Duration::from_millis(job.sleep_ms)).await;
         }
@@ -198,9 +245,14 @@ impl EventListener for TestListener {
         Ok(())
     }
 
-    async fn failed(&self, event: Arc<dyn Event>, _error: &anyhow::Error) -> anyhow::Result<()> {
+    async fn failed(&self, event: Arc<dyn Event>, error: &anyhow::Error) -> anyhow::Result<()> {
         if let Some(job) = event.downcast_ref::<TestJobEvent>() {
             self.sink.record("failed_hook", job.n);
+            // A one-word reason (a `fail_with`) as `hook:REASON`.
+            let reason = error.to_string();
+            if !reason.contains(char::is_whitespace) {
+                self.sink.record(&format!("hook:{reason}"), job.n);
+            }
         }
         Ok(())
     }

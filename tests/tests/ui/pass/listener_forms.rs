@@ -31,6 +31,17 @@ pub(crate) async fn r#notify(_event: &UserRegisteredEvent) -> Result<(), anyhow:
     Ok(())
 }
 
+#[listener(
+    event = crate::UserRegisteredEvent,
+    queued,
+    backoff = "exponential:1,60",
+    jitter,
+    retry_until = 3600
+)]
+async fn retry_for_an_hour(_event: &UserRegisteredEvent) -> anyhow::Result<()> {
+    Ok(())
+}
+
 mod errors {
     #[derive(Debug)]
     pub struct Refused;

@@ -1,0 +1,14 @@
+use event_core::{Event, listener};
+use serde::Serialize;
+
+#[derive(Debug, Serialize, Event)]
+pub struct UserRegisteredEvent {
+    pub id: u64,
+}
+
+#[listener(event = UserRegisteredEvent, queued, unique_until_processing)]
+async fn send_welcome_email(_event: &UserRegisteredEvent) -> anyhow::Result<()> {
+    Ok(())
+}
+
+fn main() {}
