@@ -49,7 +49,8 @@ pub struct JobEnvelope {
     pub id: String,
     /// The event's name, looked up in the worker's [`JobRegistry`](crate::JobRegistry).
     pub event: String,
-    /// The event as JSON (`Event::to_json`).
+    /// The event as JSON (`Event::to_json`); `Null` when the job is
+    /// [`sealed`](Self::sealed).
     pub payload: serde_json::Value,
     /// The listener's `listener_name()`; `None` for a queued event, whose
     /// listeners all run in the worker.
@@ -91,6 +92,11 @@ pub struct JobEnvelope {
     /// span continues that trace in the worker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traceparent: Option<String>,
+    /// The payload of an `encrypted` listener's job, sealed with
+    /// `EVENTS_APP_KEY` (its `payload` is then `Null`): what the store,
+    /// the failed store and the dashboard hold. `None`: not encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<crate::SealedPayload>,
 }
 
 impl JobEnvelope {
@@ -126,6 +132,7 @@ impl JobEnvelope {
             correlation_id: None,
             retried_at: None,
             traceparent: None,
+            sealed: None,
         }
     }
 
@@ -175,9 +182,12 @@ impl Job {
     }
 
     /// The envelope with its payload filled in (serialising a live event):
-    /// what a backend stores.
+    /// what a backend stores. A sealed job's payload stays `Null`.
     pub fn stored_envelope(&self) -> JobEnvelope {
         let mut envelope = self.envelope.clone();
+        if envelope.sealed.is_some() {
+            return envelope;
+        }
         if let (serde_json::Value::Null, Some(live)) = (&envelope.payload, &self.live) {
             envelope.payload = live.event.to_json();
         }
@@ -186,7 +196,7 @@ impl Job {
 
     /// [`Job::stored_envelope`] as JSON text.
     pub fn to_json(&self) -> Result<String, serde_json::Error> {
-        if self.envelope.payload.is_null() && self.live.is_some() {
+        if self.envelope.payload.is_null() && self.live.is_some() && self.envelope.sealed.is_none() {
             serde_json::to_string(&self.stored_envelope())
         } else {
             serde_json::to_string(&self.envelope)

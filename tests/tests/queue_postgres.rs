@@ -282,6 +282,7 @@ fn envelope(n: u64, payload: serde_json::Value) -> event_core::queue::JobEnvelop
         correlation_id: None,
         retried_at: None,
         traceparent: None,
+        sealed: None,
     }
 }
 
