@@ -59,7 +59,8 @@ pub async fn raw_stored(queue: &Queue) -> String {
         "redis" => {
             let prefix = location.split("prefix=").nth(1).expect("prefix");
             let prefix = prefix.split('&').next().unwrap_or_default();
-            let client = redis::Client::open(location.split('?').next().unwrap_or_default())
+            let url = test_support::redis_url().expect("EVENTS_TEST_REDIS_URL");
+            let client = redis::Client::open(url.split('?').next().unwrap_or_default())
                 .expect("client");
             let mut conn = client
                 .get_multiplexed_async_connection()
@@ -105,7 +106,9 @@ pub async fn raw_stored(queue: &Queue) -> String {
         "postgres" => {
             let schema = location.split("schema=").nth(1).expect("schema");
             let schema = schema.split('&').next().unwrap_or_default();
-            let url = location.split('?').next().unwrap_or_default();
+            // The location hides the user: connect with the test's URL.
+            let url = test_support::postgres_url().expect("EVENTS_TEST_POSTGRES_URL");
+            let url = url.split('?').next().unwrap_or_default();
             let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
                 .await
                 .expect("connect");
