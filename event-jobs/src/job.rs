@@ -196,7 +196,8 @@ impl Job {
 
     /// [`Job::stored_envelope`] as JSON text.
     pub fn to_json(&self) -> Result<String, serde_json::Error> {
-        if self.envelope.payload.is_null() && self.live.is_some() && self.envelope.sealed.is_none() {
+        if self.envelope.payload.is_null() && self.live.is_some() && self.envelope.sealed.is_none()
+        {
             serde_json::to_string(&self.stored_envelope())
         } else {
             serde_json::to_string(&self.envelope)

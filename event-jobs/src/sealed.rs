@@ -209,9 +209,12 @@ impl AppKeys {
         job_id: &str,
         payload: &serde_json::Value,
     ) -> Result<SealedPayload, SealError> {
-        let key = self.current.as_ref().ok_or_else(|| SealError::NoKeyToSeal {
-            listener: listener.to_string(),
-        })?;
+        let key = self
+            .current
+            .as_ref()
+            .ok_or_else(|| SealError::NoKeyToSeal {
+                listener: listener.to_string(),
+            })?;
         let plain = serde_json::to_vec(payload).map_err(SealError::Json)?;
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let data = key
@@ -337,7 +340,10 @@ mod tests {
     fn a_bad_key_names_its_variable_and_hides_its_value() {
         let error = AppKeys::from_vars(&vars(&[(APP_KEY_VAR, "c2hvcnQ=")])).unwrap_err();
         let text = error.to_string();
-        assert!(text.contains("EVENTS_APP_KEY") && text.contains("32 bytes"), "{text}");
+        assert!(
+            text.contains("EVENTS_APP_KEY") && text.contains("32 bytes"),
+            "{text}"
+        );
         assert!(!text.contains("c2hvcnQ"), "{text}");
         let error = AppKeys::from_vars(&vars(&[(PREVIOUS_KEYS_VAR, OLD)])).unwrap_err();
         assert!(error.to_string().contains("EVENTS_APP_PREVIOUS_KEYS"));

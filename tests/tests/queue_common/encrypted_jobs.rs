@@ -60,8 +60,8 @@ pub async fn raw_stored(queue: &Queue) -> String {
             let prefix = location.split("prefix=").nth(1).expect("prefix");
             let prefix = prefix.split('&').next().unwrap_or_default();
             let url = test_support::redis_url().expect("EVENTS_TEST_REDIS_URL");
-            let client = redis::Client::open(url.split('?').next().unwrap_or_default())
-                .expect("client");
+            let client =
+                redis::Client::open(url.split('?').next().unwrap_or_default()).expect("client");
             let mut conn = client
                 .get_multiplexed_async_connection()
                 .await
@@ -116,10 +116,7 @@ pub async fn raw_stored(queue: &Queue) -> String {
             let mut out = String::new();
             for table in ["event_jobs", "event_failed_jobs"] {
                 let rows = client
-                    .query(
-                        &format!("SELECT t::text FROM \"{schema}\".{table} t"),
-                        &[],
-                    )
+                    .query(&format!("SELECT t::text FROM \"{schema}\".{table} t"), &[])
                     .await
                     .expect("select");
                 for row in rows {
@@ -169,8 +166,14 @@ pub async fn encrypted_job_is_stored_sealed_and_runs_with_the_key(queue: Queue) 
     dispatcher.dispatch(job(SECRET)).await.expect("dispatch");
     assert_eq!(queue.size().await.expect("size"), 1);
     let raw = raw_stored(&queue).await;
-    assert!(raw.contains("xchacha20poly1305"), "the job is stored: {raw}");
-    assert!(!raw.contains(&SECRET.to_string()), "plaintext stored: {raw}");
+    assert!(
+        raw.contains("xchacha20poly1305"),
+        "the job is stored: {raw}"
+    );
+    assert!(
+        !raw.contains(&SECRET.to_string()),
+        "plaintext stored: {raw}"
+    );
 
     let running = start(worker(&queue, registry));
     assert!(eventually(LIMIT, async || sink.of("success") == vec![SECRET]).await);
@@ -194,7 +197,10 @@ pub async fn a_worker_without_the_key_fails_the_job_and_goes_on(queue: Queue) {
     let store = queue.failed().expect("store");
     for (round, (wrong, why)) in [
         (queue.clone().with_app_keys(keys(NEW_KEY, &[])), "neither"),
-        (queue.clone().with_app_keys(AppKeys::none()), "no EVENTS_APP_KEY"),
+        (
+            queue.clone().with_app_keys(AppKeys::none()),
+            "no EVENTS_APP_KEY",
+        ),
     ]
     .into_iter()
     .enumerate()
@@ -221,7 +227,10 @@ pub async fn a_worker_without_the_key_fails_the_job_and_goes_on(queue: Queue) {
         assert!(!shown.contains(&SECRET.to_string()), "{shown}");
         let raw = raw_stored(&queue).await;
         assert!(raw.contains("xchacha20poly1305"), "{raw}");
-        assert!(!raw.contains(&SECRET.to_string()), "plaintext stored: {raw}");
+        assert!(
+            !raw.contains(&SECRET.to_string()),
+            "plaintext stored: {raw}"
+        );
         assert!(secret_sink.of("start").is_empty());
         // Back on the queue, still sealed, for the next worker.
         assert!(store.retry(&failed[0].id).await.expect("retry"));

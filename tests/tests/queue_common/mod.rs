@@ -4,9 +4,9 @@
 
 #![allow(dead_code)]
 
+mod encrypted_jobs;
 #[path = "../../src/bin/queue_worker/fixtures.rs"]
 pub mod fixtures;
-mod encrypted_jobs;
 mod job_controls;
 mod monitoring;
 mod retry_policy;
