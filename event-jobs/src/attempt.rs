@@ -14,7 +14,7 @@ use crate::error::RegistryError;
 use crate::middleware::run::{self, Gate};
 use crate::middleware::spec::Spec;
 use crate::middleware::{JobInfo, Next, Release};
-use crate::sealed::{AppKeys, payload_of};
+use crate::sealed::AppKeys;
 use event_kernel::Event;
 use event_kernel::EventListener;
 use event_kernel::call::call_failed_hook;
@@ -32,7 +32,7 @@ pub(super) fn rebuild(
     let envelope = &job.envelope;
     let event = match &job.live {
         Some(live) => live.event.clone(),
-        None => registry.decode(&envelope.event, payload_of(envelope, keys)?)?,
+        None => registry.decode(&envelope.event, envelope.event_json(keys)?)?,
     };
     let listeners = match (&job.live, &envelope.listener) {
         (Some(live), _) if live.listener.is_some() => live.listener.iter().cloned().collect(),

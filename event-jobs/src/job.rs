@@ -5,6 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use super::sealed::{AppKeys, SealError, SealedPayload};
 use super::settings::JobSettings;
 use event_kernel::Event;
 use event_kernel::EventListener;
@@ -96,10 +97,20 @@ pub struct JobEnvelope {
     /// `EVENTS_APP_KEY` (its `payload` is then `Null`): what the store,
     /// the failed store and the dashboard hold. `None`: not encrypted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sealed: Option<crate::SealedPayload>,
+    pub sealed: Option<SealedPayload>,
 }
 
 impl JobEnvelope {
+    /// The event's JSON: its payload, or its sealed payload opened with
+    /// `keys` (an `encrypted` listener's job). Where both worker loops read
+    /// a stored job's event.
+    pub(crate) fn event_json(&self, keys: &AppKeys) -> Result<serde_json::Value, SealError> {
+        match &self.sealed {
+            Some(sealed) => keys.open(&self.id, sealed),
+            None => Ok(self.payload.clone()),
+        }
+    }
+
     /// When its `retry_until` deadline counts from (Unix ms).
     pub fn retry_from(&self) -> i64 {
         self.retried_at.unwrap_or(self.created_at)

@@ -285,18 +285,6 @@ impl AppKeys {
     }
 }
 
-/// The event's JSON of `envelope`: its payload, or its sealed payload
-/// opened with `keys`. Where every worker loop reads a stored job's event.
-pub(crate) fn payload_of(
-    envelope: &crate::JobEnvelope,
-    keys: &AppKeys,
-) -> Result<serde_json::Value, SealError> {
-    match &envelope.sealed {
-        Some(sealed) => keys.open(&envelope.id, sealed),
-        None => Ok(envelope.payload.clone()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -355,7 +355,7 @@ impl MemJob {
                 registry
                     .decode(
                         &envelope.event,
-                        crate::sealed::payload_of(envelope, keys).map_err(|e| e.to_string())?,
+                        envelope.event_json(keys).map_err(|e| e.to_string())?,
                     )
                     .map_err(|e| e.to_string())?,
             ),
