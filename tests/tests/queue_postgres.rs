@@ -499,6 +499,14 @@ async fn postgres_job_controls_in_a_worker_process() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_encrypted_job_across_processes() {
+    let Some(schema) = Schema::new() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    common::encrypted_job_across_processes(schema.url.clone(), &dir.path().join("record.log"))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_unique_job_across_processes() {
     let Some(schema) = Schema::new() else { return };
     let dir = tempfile::tempdir().expect("temp dir");

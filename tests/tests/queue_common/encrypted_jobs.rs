@@ -3,13 +3,14 @@
 //! by workers with the key (or a previous one), and a worker without it
 //! fails the job with a reason naming the variable and goes on.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use event_core::EventListener;
 use event_core::queue::{AppKeys, JobRegistry, Queue};
 
 use super::fixtures::{Sink, TestJobEvent, TestListener};
-use super::{LIMIT, eventually, job, ms, setup, start, worker};
+use super::{LIMIT, eventually, job, lines, ms, setup, spawn_worker_with, start, worker};
 
 const OLD_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const NEW_KEY: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
@@ -273,4 +274,65 @@ pub async fn encrypted_job_without_a_key_is_a_dispatch_error(queue: Queue) {
     let text = format!("{error:#}");
     assert!(text.contains("EVENTS_APP_KEY"), "{text}");
     assert_eq!(queue.size().await.expect("size"), 0);
+}
+
+/// The user's road: worker processes configured by their environment. One
+/// with another `EVENTS_APP_KEY` fails both sealed jobs (it goes on after
+/// the first) with the reason; once retried, one whose
+/// `EVENTS_APP_PREVIOUS_KEYS` lists the old key runs them.
+pub async fn encrypted_job_across_processes(url: String, record: &Path) {
+    let queue = Queue::open(&url)
+        .await
+        .expect("open")
+        .with_app_keys(keys(OLD_KEY, &[]));
+    let dispatcher = event_core::Dispatcher::new();
+    queue.install(&dispatcher).await;
+    dispatcher
+        .listen::<TestJobEvent>(Arc::new(encrypted("record", Sink::memory())))
+        .await;
+    dispatcher.dispatch(job(SECRET)).await.expect("dispatch");
+    dispatcher.dispatch(job(2)).await.expect("dispatch");
+    let store = queue.failed().expect("store");
+    {
+        let _wrong = spawn_worker_with(&url, record, 60_000, 1, &[("EVENTS_APP_KEY", NEW_KEY)]);
+        assert!(
+            eventually(LIMIT, async || store.list().await.unwrap_or_default().len()
+                == 2)
+            .await,
+            "both jobs failed on the worker with the wrong key"
+        );
+    }
+    for failed in store.list().await.expect("list") {
+        assert!(
+            failed.reason.contains("EVENTS_APP_KEY"),
+            "{}",
+            failed.reason
+        );
+        assert!(failed.payload.sealed.is_some());
+    }
+    assert!(lines(record, "start").is_empty());
+    let raw = raw_stored(&queue).await;
+    assert!(
+        !raw.contains(&SECRET.to_string()),
+        "plaintext stored: {raw}"
+    );
+    assert_eq!(store.retry_all().await.expect("retry"), 2);
+    let _rotated = spawn_worker_with(
+        &url,
+        record,
+        60_000,
+        1,
+        &[
+            ("EVENTS_APP_KEY", NEW_KEY),
+            ("EVENTS_APP_PREVIOUS_KEYS", OLD_KEY),
+        ],
+    );
+    assert!(
+        eventually(LIMIT, async || {
+            let mut ran = lines(record, "success");
+            ran.sort();
+            ran == vec![2, SECRET]
+        })
+        .await
+    );
 }

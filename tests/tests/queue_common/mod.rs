@@ -933,7 +933,20 @@ impl Drop for Proc {
 }
 
 pub fn spawn_worker(url: &str, record: &Path, lease_ms: u64, concurrency: usize) -> Proc {
+    spawn_worker_with(url, record, lease_ms, concurrency, &[])
+}
+
+/// [`spawn_worker`] with variables of the app's environment (e.g.
+/// `EVENTS_APP_KEY`).
+pub fn spawn_worker_with(
+    url: &str,
+    record: &Path,
+    lease_ms: u64,
+    concurrency: usize,
+    env: &[(&str, &str)],
+) -> Proc {
     let child = Command::new(WORKER_BIN)
+        .envs(env.iter().copied())
         .args([
             url,
             &record.display().to_string(),
