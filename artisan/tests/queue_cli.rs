@@ -6,10 +6,51 @@
 mod common;
 mod queue_cli_common;
 
-use event_core::queue::Queue;
+use std::sync::Arc;
+
+use event_core::queue::{AppKeys, Queue};
+use event_core::{Dispatcher, listener};
 use queue_cli_common::{
-    artisan, fail_jobs, failed_jobs_round_trip, foreign_records_are_shown, monitor_shows_each_queue,
+    PaymentDueEvent, artisan, fail_jobs, failed_jobs_round_trip, foreign_records_are_shown,
+    monitor_shows_each_queue, run_worker_until_failed,
 };
+
+#[listener(event = PaymentDueEvent, queued, queue = "payments", tries = 1, encrypted)]
+async fn charge_sealed_card(_event: &PaymentDueEvent) -> anyhow::Result<()> {
+    Ok(())
+}
+
+/// An `encrypted` listener's job that failed on a worker without the key:
+/// `queue:failed` says it is encrypted and why it failed, and shows no
+/// plaintext of its payload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_failed_jobs_are_shown_sealed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/jobs.db", dir.path().display());
+    let key = AppKeys::new("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", []).expect("key");
+    let queue = Queue::open(&url).await.expect("open").with_app_keys(key);
+    let dispatcher = Dispatcher::new();
+    queue.install(&dispatcher).await;
+    dispatcher
+        .listen::<PaymentDueEvent>(Arc::new(ChargeSealedCardListener))
+        .await;
+    dispatcher
+        .dispatch(PaymentDueEvent { order: 987_654_321 })
+        .await
+        .expect("dispatch");
+    run_worker_until_failed(&queue.clone().with_app_keys(AppKeys::none()), 1).await;
+
+    let out = artisan(&["queue:failed", "--url", &url], dir.path());
+    let shown = out.all();
+    assert_eq!(out.code, 0, "{shown}");
+    assert!(shown.contains("(PaymentDue, encrypted)"), "{shown}");
+    assert!(shown.contains("EVENTS_APP_KEY"), "{shown}");
+    let out = artisan(&["queue:failed", "--url", &url, "--json"], dir.path());
+    assert!(!out.stdout.contains("987654321"), "{}", out.stdout);
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(rows[0]["payload"], serde_json::Value::Null);
+    assert_eq!(rows[0]["encrypted"]["cipher"], "xchacha20poly1305");
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_jobs_are_listed_retried_forgotten_and_flushed_on_sqlite() {

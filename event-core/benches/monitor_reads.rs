@@ -48,6 +48,7 @@ fn envelope(n: usize, now: i64) -> JobEnvelope {
         correlation_id: Some(ulid::Ulid::new().to_string()),
         retried_at: None,
         traceparent: None,
+        sealed: None,
     }
 }
 

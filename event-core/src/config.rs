@@ -40,6 +40,9 @@ pub struct EventsConfig {
     /// `EVENTS_QUEUE_STALLED_ALERT`: when workers dispatch the queue's alert
     /// events (all off by default).
     pub queue_alerts: event_jobs::monitor::AlertRules,
+    /// `EVENTS_APP_KEY` and `EVENTS_APP_PREVIOUS_KEYS`: the keys `encrypted`
+    /// listeners' jobs are sealed and opened with.
+    pub app_keys: event_jobs::AppKeys,
     /// The `EVENTS_BROADCAST_*` variables: which broadcaster, and the server's settings.
     pub broadcast: BroadcastConfig,
     /// The `.env` file the settings were read from (`None`: none was found;
@@ -141,6 +144,7 @@ impl EventsConfig {
             queue_connection: queue.connection,
             queue_url: queue.url,
             queue_alerts: queue.alerts,
+            app_keys: queue.app_keys,
             broadcast,
             env_file: None,
         }
@@ -155,6 +159,7 @@ impl EventsConfig {
             retry_attempts: self.retry_attempts,
             retry_delay_seconds: self.retry_delay_seconds,
             alerts: self.queue_alerts.clone(),
+            app_keys: self.app_keys.clone(),
         }
     }
 

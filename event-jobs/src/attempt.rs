@@ -14,6 +14,7 @@ use crate::error::RegistryError;
 use crate::middleware::run::{self, Gate};
 use crate::middleware::spec::Spec;
 use crate::middleware::{JobInfo, Next, Release};
+use crate::sealed::AppKeys;
 use event_kernel::Event;
 use event_kernel::EventListener;
 use event_kernel::call::call_failed_hook;
@@ -22,11 +23,16 @@ pub(super) type Rebuilt = (Arc<dyn Event>, Vec<Arc<dyn EventListener>>);
 
 /// The event and the listeners to run, from the live objects (memory) or
 /// through the registry (JSON).
-pub(super) fn rebuild(registry: &JobRegistry, job: &Job) -> Result<Rebuilt, RegistryError> {
+/// A sealed payload (an `encrypted` listener's job) is opened with `keys`.
+pub(super) fn rebuild(
+    registry: &JobRegistry,
+    keys: &AppKeys,
+    job: &Job,
+) -> Result<Rebuilt, RegistryError> {
     let envelope = &job.envelope;
     let event = match &job.live {
         Some(live) => live.event.clone(),
-        None => registry.decode(&envelope.event, envelope.payload.clone())?,
+        None => registry.decode(&envelope.event, envelope.event_json(keys)?)?,
     };
     let listeners = match (&job.live, &envelope.listener) {
         (Some(live), _) if live.listener.is_some() => live.listener.iter().cloned().collect(),

@@ -6,6 +6,7 @@ use event_kernel::config::{
     ConfigError, Vars, invalid, non_empty, optional, parse_bool, parse_num,
 };
 
+use crate::AppKeys;
 use crate::monitor::{AlertRules, Threshold};
 
 /// The connections `EVENTS_QUEUE_CONNECTION` accepts.
@@ -34,6 +35,9 @@ pub struct QueueConfig {
     /// `EVENTS_QUEUE_STALLED_ALERT`: when a worker dispatches the queue's
     /// alert events (all off by default).
     pub alerts: AlertRules,
+    /// `EVENTS_APP_KEY` and `EVENTS_APP_PREVIOUS_KEYS`: the keys `encrypted`
+    /// listeners' jobs are sealed and opened with (none by default).
+    pub app_keys: AppKeys,
 }
 
 impl Default for QueueConfig {
@@ -45,6 +49,7 @@ impl Default for QueueConfig {
             retry_attempts: 3,
             retry_delay_seconds: 60,
             alerts: AlertRules::default(),
+            app_keys: AppKeys::none(),
         }
     }
 }
@@ -66,7 +71,10 @@ impl QueueConfig {
     /// naming its variable.
     pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
         let get = |var: &'static str| vars.get(var).cloned();
-        let mut config = Self::default();
+        let mut config = Self {
+            app_keys: AppKeys::from_vars(vars)?,
+            ..Self::default()
+        };
         if let Some(v) = get("EVENTS_DEFAULT_QUEUE") {
             config.default_queue = non_empty("EVENTS_DEFAULT_QUEUE", v)?;
         }

@@ -127,6 +127,10 @@ pub enum QueueError {
     /// fails [`check`](crate::JobRegistry::check).
     #[error("the worker's job registry is not usable")]
     Registry(#[source] RegistryError),
+    /// An `encrypted` listener's job could not be sealed (no
+    /// `EVENTS_APP_KEY`): it was not queued.
+    #[error(transparent)]
+    Sealed(#[from] crate::SealError),
 }
 
 impl QueueError {
@@ -147,6 +151,7 @@ impl QueueError {
             | Self::MissingUrl { .. }
             | Self::Disabled(_)
             | Self::Registry(_)
+            | Self::Sealed(_)
             | Self::Sync => None,
         }
     }
@@ -184,6 +189,10 @@ pub enum RegistryError {
     /// [`JobRegistry::listener`](crate::JobRegistry::listener)).
     #[error("unknown listener `{0}`: it is not in this worker's job registry")]
     UnknownListener(String),
+    /// The job's payload is sealed (an `encrypted` listener's) and this
+    /// worker's keys do not open it.
+    #[error(transparent)]
+    Sealed(#[from] crate::SealError),
     /// The stored payload does not deserialise into the registered event
     /// type (the type changed since the job was queued).
     #[error("the payload of event `{event}` does not deserialise: {source}")]

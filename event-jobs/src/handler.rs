@@ -46,8 +46,8 @@ impl Queue {
         // Resolved in place and read by reference: the settings are not
         // moved on the way to the backend.
         let options = listener.options();
-        if options.unique.is_some() {
-            // The lock is taken on the general path.
+        if options.unique.is_some() || options.encrypted {
+            // The lock is taken, and the payload sealed, on the general path.
             return None;
         }
         let mut settings = JobSettings::from(options);

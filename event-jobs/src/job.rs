@@ -5,6 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use super::sealed::{AppKeys, SealError, SealedPayload};
 use super::settings::JobSettings;
 use event_kernel::Event;
 use event_kernel::EventListener;
@@ -49,7 +50,8 @@ pub struct JobEnvelope {
     pub id: String,
     /// The event's name, looked up in the worker's [`JobRegistry`](crate::JobRegistry).
     pub event: String,
-    /// The event as JSON (`Event::to_json`).
+    /// The event as JSON (`Event::to_json`); `Null` when the job is
+    /// [`sealed`](Self::sealed).
     pub payload: serde_json::Value,
     /// The listener's `listener_name()`; `None` for a queued event, whose
     /// listeners all run in the worker.
@@ -91,9 +93,24 @@ pub struct JobEnvelope {
     /// span continues that trace in the worker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traceparent: Option<String>,
+    /// The payload of an `encrypted` listener's job, sealed with
+    /// `EVENTS_APP_KEY` (its `payload` is then `Null`): what the store,
+    /// the failed store and the dashboard hold. `None`: not encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<SealedPayload>,
 }
 
 impl JobEnvelope {
+    /// The event's JSON: its payload, or its sealed payload opened with
+    /// `keys` (an `encrypted` listener's job). Where both worker loops read
+    /// a stored job's event.
+    pub(crate) fn event_json(&self, keys: &AppKeys) -> Result<serde_json::Value, SealError> {
+        match &self.sealed {
+            Some(sealed) => keys.open(&self.id, sealed),
+            None => Ok(self.payload.clone()),
+        }
+    }
+
     /// When its `retry_until` deadline counts from (Unix ms).
     pub fn retry_from(&self) -> i64 {
         self.retried_at.unwrap_or(self.created_at)
@@ -126,6 +143,7 @@ impl JobEnvelope {
             correlation_id: None,
             retried_at: None,
             traceparent: None,
+            sealed: None,
         }
     }
 
@@ -175,9 +193,12 @@ impl Job {
     }
 
     /// The envelope with its payload filled in (serialising a live event):
-    /// what a backend stores.
+    /// what a backend stores. A sealed job's payload stays `Null`.
     pub fn stored_envelope(&self) -> JobEnvelope {
         let mut envelope = self.envelope.clone();
+        if envelope.sealed.is_some() {
+            return envelope;
+        }
         if let (serde_json::Value::Null, Some(live)) = (&envelope.payload, &self.live) {
             envelope.payload = live.event.to_json();
         }
@@ -186,7 +207,8 @@ impl Job {
 
     /// [`Job::stored_envelope`] as JSON text.
     pub fn to_json(&self) -> Result<String, serde_json::Error> {
-        if self.envelope.payload.is_null() && self.live.is_some() {
+        if self.envelope.payload.is_null() && self.live.is_some() && self.envelope.sealed.is_none()
+        {
             serde_json::to_string(&self.stored_envelope())
         } else {
             serde_json::to_string(&self.envelope)

@@ -68,6 +68,7 @@ pub mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
 mod registry;
+mod sealed;
 mod settings;
 mod shutdown;
 #[cfg(feature = "sqlite")]
@@ -102,6 +103,7 @@ pub use postgres::{PostgresBackend, PostgresOptions};
 #[cfg(feature = "redis")]
 pub use redis::{RedisBackend, RedisOptions};
 pub use registry::{EventDecoder, JobRegistry};
+pub use sealed::{AppKeys, SealError, SealedPayload};
 pub use settings::{JobSettings, Limits, UNLIMITED_TRIES};
 pub use shutdown::shutdown_signal;
 #[cfg(feature = "sqlite")]
@@ -138,6 +140,9 @@ struct Inner {
     defaults: JobSettings,
     /// When its workers raise alerts (`EVENTS_QUEUE_*_ALERT*`).
     alerts: monitor::AlertRules,
+    /// `EVENTS_APP_KEY` and `EVENTS_APP_PREVIOUS_KEYS`: seal `encrypted`
+    /// listeners' jobs at enqueue, open them in this queue's workers.
+    keys: AppKeys,
     others: HashMap<String, Queue>,
 }
 
@@ -181,7 +186,8 @@ pub async fn connect(config: impl Into<QueueConfig>) -> Result<Queue, QueueError
     };
     Ok(queue
         .with_defaults(JobSettings::from_config(&config))
-        .with_alerts(config.alerts.clone()))
+        .with_alerts(config.alerts.clone())
+        .with_app_keys(config.app_keys.clone()))
 }
 
 impl Queue {
@@ -193,6 +199,7 @@ impl Queue {
                 backend,
                 defaults: JobSettings::from_config(QueueConfig::default()),
                 alerts: monitor::AlertRules::default(),
+                keys: AppKeys::none(),
                 others: HashMap::new(),
             }),
         }
@@ -294,6 +301,19 @@ impl Queue {
     /// [`monitor::WorkerStalled`]); `connect` takes them from the config.
     pub fn with_alerts(self, alerts: monitor::AlertRules) -> Self {
         self.edit(|i| i.alerts = alerts)
+    }
+
+    /// Sets the app's keys (`EVENTS_APP_KEY`, `EVENTS_APP_PREVIOUS_KEYS`;
+    /// `connect` takes them from the config): an `encrypted` listener's
+    /// job is sealed with the current key when queued through this queue,
+    /// and this queue's workers open sealed jobs with any of them.
+    pub fn with_app_keys(self, keys: AppKeys) -> Self {
+        self.edit(|i| i.keys = keys)
+    }
+
+    /// The app's keys this queue seals and opens jobs with.
+    pub fn app_keys(&self) -> &AppKeys {
+        &self.inner.keys
     }
 
     /// When this connection's workers raise alerts.
@@ -438,6 +458,7 @@ impl Queue {
             correlation_id,
             retried_at: None,
             traceparent: crate::trace::traceparent(),
+            sealed: None,
         }
     }
 
@@ -491,6 +512,8 @@ impl Queue {
     }
 
     async fn enqueue(&self, target: &Queue, job: Job) -> Result<(), QueueError> {
+        // Before the unique lock: a job that cannot be sealed takes none.
+        let job = self.seal(job)?;
         if let Some(lock) = &job.envelope.settings.unique {
             // Laravel's `ShouldBeUnique`: not queued while another job
             // holds the lock.
@@ -508,6 +531,25 @@ impl Queue {
             return pushed;
         }
         self.enqueue_now(target, job).await
+    }
+
+    /// An `encrypted` listener's job with its payload sealed with the
+    /// app's key (`AppKeys::seal`), and without its live objects, so that
+    /// every connection, `memory` included, stores and runs it the same
+    /// way: opened by the worker. An error names `EVENTS_APP_KEY` when no
+    /// key is set.
+    fn seal(&self, mut job: Job) -> Result<Job, QueueError> {
+        if !job.envelope.settings.encrypted || job.envelope.sealed.is_some() {
+            return Ok(job);
+        }
+        let payload = job.stored_envelope().payload;
+        let envelope = &job.envelope;
+        let name = envelope.listener.as_deref().unwrap_or(&envelope.event);
+        let sealed = self.inner.keys.seal(name, &envelope.id, &payload)?;
+        job.envelope.sealed = Some(sealed);
+        job.envelope.payload = serde_json::Value::Null;
+        job.live = None;
+        Ok(job)
     }
 
     async fn enqueue_now(&self, target: &Queue, job: Job) -> Result<(), QueueError> {

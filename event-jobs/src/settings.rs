@@ -106,6 +106,10 @@ pub struct JobSettings {
     /// The unique lock this job holds (a listener's `unique_id`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unique: Option<crate::UniqueLock>,
+    /// The payload is stored sealed with `EVENTS_APP_KEY` (Laravel's
+    /// `ShouldBeEncrypted`; see [`crate::AppKeys`]).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub encrypted: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -138,6 +142,7 @@ impl Default for JobSettings {
             exponential_backoff: None,
             jitter: false,
             unique: None,
+            encrypted: false,
         }
     }
 }
@@ -163,6 +168,7 @@ impl From<ListenerOptions> for JobSettings {
             jitter,
             // Computed from the event (`JobSettings::for_listener`).
             unique: _,
+            encrypted,
         } = declared;
         Self {
             queued,
@@ -179,6 +185,7 @@ impl From<ListenerOptions> for JobSettings {
             retry_until,
             exponential_backoff,
             jitter,
+            encrypted,
             ..Self::default()
         }
     }

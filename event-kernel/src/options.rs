@@ -53,6 +53,10 @@ pub struct ListenerOptions {
     /// a dispatch while a job with the same id waits (or runs) is not
     /// queued.
     pub unique: Option<UniqueJob>,
+    /// The job's payload is stored encrypted with the app's key (Laravel's
+    /// `ShouldBeEncrypted`): queueing it without `EVENTS_APP_KEY` is an
+    /// error, and only workers with the key can run it.
+    pub encrypted: bool,
 }
 
 /// A unique queued listener's declaration (Laravel's `ShouldBeUnique` /
@@ -118,6 +122,7 @@ impl Default for ListenerOptions {
             exponential_backoff: None,
             jitter: false,
             unique: None,
+            encrypted: false,
         }
     }
 }

@@ -45,6 +45,7 @@ pub const LISTENER_KEYS: &[&str] = &[
     "unique_id",
     "unique_for",
     "unique_until_processing",
+    "encrypted",
     "crate",
 ];
 
@@ -249,6 +250,8 @@ pub struct ListenerAttrs {
     pub unique_for: Option<(i64, Span)>,
     /// Where the `unique_until_processing` flag was written.
     pub unique_until_processing: Option<Span>,
+    /// Where the `encrypted` flag was written.
+    pub encrypted: Option<Span>,
     /// `crate = "path"`: event-core's path when renamed.
     pub krate: Option<syn::Path>,
 }
@@ -280,6 +283,7 @@ impl std::fmt::Debug for ListenerAttrs {
             )
             .field("unique_for", &self.unique_for)
             .field("unique_until_processing", &self.unique_until_processing)
+            .field("encrypted", &self.encrypted)
             .field("krate", &opt(&self.krate))
             .finish()
     }
@@ -334,6 +338,7 @@ pub fn listener_attrs_in(cx: &mut Ctxt, args: TokenStream, what: &str) -> Listen
             "unique_id" => out.unique_id = attr::callable(cx, arg),
             "unique_for" => out.unique_for = attr::integer(cx, arg, 1, max, 3600),
             "unique_until_processing" => out.unique_until_processing = attr::flag(cx, arg),
+            "encrypted" => out.encrypted = attr::flag(cx, arg),
             "crate" => out.krate = attr::crate_path(cx, arg),
             // `known_args` kept only the keys above.
             _ => {}

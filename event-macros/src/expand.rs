@@ -305,6 +305,7 @@ pub(crate) fn knobs(model: &ListenerModel) -> TokenStream {
         unique_id,
         unique_for,
         unique_until_processing,
+        encrypted,
     } = &model.knobs;
     let mut out = TokenStream::new();
     if *queued {
@@ -452,6 +453,9 @@ pub(crate) fn knobs(model: &ListenerModel) -> TokenStream {
         }
         if *jitter {
             set.extend(quote! { settings.jitter = true; });
+        }
+        if *encrypted {
+            set.extend(quote! { settings.encrypted = true; });
         }
         if let Some(unique_id) = unique_id {
             let event = &model.event;

@@ -74,7 +74,8 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
 /// `max_exceptions = N`, `after_commit`, `middleware = [..]`, `name = ".."`,
 /// `replayable = false`, `unique_id = |e: &E| ...` (a function or closure:
 /// one job per id queued at a time), `unique_for = secs`,
-/// `unique_until_processing`, `queue_if = path` (a `fn(&E) -> bool` deciding
+/// `unique_until_processing`, `encrypted` (the job's payload stored sealed
+/// with `EVENTS_APP_KEY`), `queue_if = path` (a `fn(&E) -> bool` deciding
 /// per event whether the listener is queued; false: not queued, not run;
 /// implies `queued`), `crate = "path"`. They are readable through
 /// `EventListener` (`should_queue`, `queue_name`, `backoff`,

@@ -146,6 +146,18 @@ fn fn_listener_with_retry_policy_and_unique_knobs() {
 }
 
 #[test]
+fn fn_listener_encrypted() {
+    insta::assert_snapshot!(listener(
+        quote!(event = PaymentTaken, queued, encrypted),
+        quote! {
+            pub async fn record_card(event: &PaymentTaken) -> Result<()> {
+                Ok(())
+            }
+        },
+    ));
+}
+
+#[test]
 fn impl_listener_with_failed_hook() {
     insta::assert_snapshot!(listener(
         quote!(

@@ -110,6 +110,8 @@ fn the_variable_list_is_exactly_what_the_readers_read() {
     let mut read = std::collections::BTreeSet::new();
     for file in [
         "event-jobs/src/config.rs",
+        // `EVENTS_APP_KEY` and `EVENTS_APP_PREVIOUS_KEYS` (the queue's section).
+        "event-jobs/src/sealed.rs",
         "event-history/src/config.rs",
         "event-broadcast/src/config.rs",
     ] {
@@ -173,5 +175,32 @@ fn for_package_reads_the_package_s_dot_env_and_anchors_sqlite_paths_there() {
     assert_eq!(
         EventsConfig::for_package(bare.path()).unwrap().env_file,
         None
+    );
+}
+
+/// `EVENTS_APP_KEY` and `EVENTS_APP_PREVIOUS_KEYS` reach the queue
+/// `connect` opens (it seals and opens `encrypted` jobs with them); a bad
+/// key names its variable without printing it.
+#[tokio::test]
+async fn the_app_keys_reach_the_connected_queue() {
+    let old = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let new = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
+    let config = EventsConfig::from_vars([
+        ("EVENTS_QUEUE_CONNECTION", "memory"),
+        ("EVENTS_APP_KEY", new),
+        ("EVENTS_APP_PREVIOUS_KEYS", old),
+    ])
+    .unwrap();
+    let expected = event_core::queue::AppKeys::new(new, [old]).unwrap();
+    assert_eq!(config.queue().app_keys, expected);
+    let queue = event_core::queue::connect(&config).await.unwrap();
+    assert_eq!(queue.app_keys(), &expected);
+    assert!(!format!("{config:?}").contains(new), "Debug hides the key");
+    let error = EventsConfig::from_vars([("EVENTS_APP_KEY", "c2hvcnQ=")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("EVENTS_APP_KEY") && !error.contains("c2hvcnQ"),
+        "{error}"
     );
 }

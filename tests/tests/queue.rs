@@ -538,6 +538,13 @@ async fn current_job_outside_a_worker_is_an_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_encrypted_job_across_processes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/jobs.db", dir.path().display());
+    common::encrypted_job_across_processes(url, &dir.path().join("record.log")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_unique_job_across_processes() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/jobs.db", dir.path().display());

@@ -35,6 +35,7 @@ fn envelope(n: u64) -> JobEnvelope {
         correlation_id: None,
         retried_at: None,
         traceparent: None,
+        sealed: None,
     }
 }
 

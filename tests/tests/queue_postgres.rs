@@ -282,6 +282,7 @@ fn envelope(n: u64, payload: serde_json::Value) -> event_core::queue::JobEnvelop
         correlation_id: None,
         retried_at: None,
         traceparent: None,
+        sealed: None,
     }
 }
 
@@ -494,6 +495,14 @@ async fn postgres_job_controls_in_a_worker_process() {
     let Some(schema) = Schema::new() else { return };
     let dir = tempfile::tempdir().expect("temp dir");
     common::job_controls_in_a_worker_process(schema.url.clone(), &dir.path().join("record.log"))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_encrypted_job_across_processes() {
+    let Some(schema) = Schema::new() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    common::encrypted_job_across_processes(schema.url.clone(), &dir.path().join("record.log"))
         .await;
 }
 

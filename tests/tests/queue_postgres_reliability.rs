@@ -113,6 +113,7 @@ async fn backlog_of_100k_drains_in_flat_memory() {
                     correlation_id: None,
                     retried_at: None,
                     traceparent: None,
+                    sealed: None,
                 })
             })
             .collect();

@@ -319,6 +319,14 @@ async fn redis_job_controls_in_a_worker_process() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_encrypted_job_across_processes() {
+    let Some(url) = redis_url() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    common::encrypted_job_across_processes(url.clone(), &dir.path().join("record.log")).await;
+    clean(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_unique_job_across_processes() {
     let Some(url) = redis_url() else { return };
     let dir = tempfile::tempdir().expect("temp dir");

@@ -83,9 +83,15 @@ fn when(ms: i64) -> String {
 }
 
 fn what(job: &FailedJob) -> String {
+    // An `encrypted` listener's job: its payload is sealed, and said so.
+    let sealed = if job.payload.sealed.is_some() {
+        ", encrypted"
+    } else {
+        ""
+    };
     match &job.payload.listener {
-        Some(listener) => format!("{} ({})", short(listener), job.payload.event),
-        None => format!("event {}", job.payload.event),
+        Some(listener) => format!("{} ({}{sealed})", short(listener), job.payload.event),
+        None => format!("event {}{sealed}", job.payload.event),
     }
 }
 
@@ -127,6 +133,12 @@ pub fn failed(manifest: Option<&Path>, args: QueueFailed) -> Result<()> {
                     // The event's data; for a record that was not a job
                     // (another program's row or stream entry), its text.
                     "payload": j.payload.payload,
+                    // An `encrypted` listener's job: `payload` is null, and
+                    // this names the cipher and the key id that sealed it.
+                    "encrypted": j.payload.sealed.as_ref().map(|s| serde_json::json!({
+                        "cipher": s.cipher,
+                        "key_id": s.key_id,
+                    })),
                 })
             })
             .collect();

@@ -81,6 +81,18 @@ pub fn variables() -> Vec<Variable> {
             "dispatch WorkerStalled when a worker misses 3 heartbeats",
         ),
         var(
+            "queue",
+            "EVENTS_APP_KEY",
+            String::new(),
+            "base64 of 32 bytes (openssl rand -base64 32): seals the jobs of `encrypted` listeners",
+        ),
+        var(
+            "queue",
+            "EVENTS_APP_PREVIOUS_KEYS",
+            String::new(),
+            "comma-separated base64 keys used before a rotation: workers still open jobs sealed with them",
+        ),
+        var(
             "store",
             "EVENTS_STORE_ENABLED",
             d.store_enabled.to_string(),

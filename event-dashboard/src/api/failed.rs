@@ -83,6 +83,8 @@ pub(crate) fn row(job: &FailedJob) -> Value {
         "tags": p.settings.tags,
         "event_id": p.event_id,
         "correlation_id": p.correlation_id,
+        // An `encrypted` listener's job: its payload is sealed (null).
+        "encrypted": p.sealed.is_some(),
     })
 }
 

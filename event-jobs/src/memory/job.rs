@@ -272,6 +272,7 @@ impl MemJob {
                     correlation_id: None,
                     retried_at: None,
                     traceparent: None,
+                    sealed: None,
                 }
             }
         };
@@ -344,6 +345,7 @@ impl MemJob {
     pub(crate) fn parts<'a>(
         &'a self,
         registry: &JobRegistry,
+        keys: &crate::AppKeys,
         table: &'a [Arc<dyn EventListener>],
     ) -> Result<Parts<'a>, String> {
         let envelope = self.extra.as_ref().and_then(|e| e.envelope.as_ref());
@@ -351,7 +353,10 @@ impl MemJob {
             (Some(event), _) => Cow::Borrowed(event),
             (None, Some(envelope)) => Cow::Owned(
                 registry
-                    .decode(&envelope.event, envelope.payload.clone())
+                    .decode(
+                        &envelope.event,
+                        envelope.event_json(keys).map_err(|e| e.to_string())?,
+                    )
                     .map_err(|e| e.to_string())?,
             ),
             (None, None) => return Err("a memory job without event or envelope".to_string()),

@@ -111,6 +111,8 @@ impl Signal {
 struct Shared {
     memory: MemoryBackend,
     registry: Arc<JobRegistry>,
+    /// The queue's app keys: open sealed payloads.
+    keys: crate::AppKeys,
     lanes: Vec<usize>,
     runners: usize,
     cap: usize,
@@ -162,6 +164,8 @@ pub(crate) type WorkerRun = Pin<Box<dyn Future<Output = Result<WorkerReport, Que
 /// What a backend's own worker loop takes from [`Worker`](crate::Worker).
 pub(crate) struct WorkerPlan {
     pub(crate) registry: Arc<JobRegistry>,
+    /// The queue's app keys: open sealed payloads.
+    pub(crate) keys: crate::AppKeys,
     pub(crate) queues: Vec<String>,
     pub(crate) concurrency: usize,
     pub(crate) grace: Duration,
@@ -201,6 +205,7 @@ pub(super) async fn run(
         lanes,
         memory,
         registry: plan.registry,
+        keys: plan.keys,
         runners: plan.concurrency,
         cap: plan
             .prefetch
@@ -560,7 +565,7 @@ async fn run_one(shared: &Shared, table: &[Arc<dyn EventListener>], job: MemJob)
 }
 
 async fn run_attempt(shared: &Shared, table: &[Arc<dyn EventListener>], mut job: MemJob) -> Ran {
-    let verdict = match job.parts(&shared.registry, table) {
+    let verdict = match job.parts(&shared.registry, &shared.keys, table) {
         Err(reason) => {
             current_job::leave();
             Verdict::Fail {

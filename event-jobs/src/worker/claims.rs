@@ -33,6 +33,8 @@ struct Counters {
 struct Ctx {
     backend: Arc<dyn Backend>,
     registry: Arc<JobRegistry>,
+    /// The queue's app keys: open sealed payloads.
+    keys: crate::AppKeys,
     counters: Counters,
     stats: WorkerStats,
     /// `max_jobs` reached: the main loop stops.
@@ -83,6 +85,7 @@ impl Worker {
         let ctx = Arc::new(Ctx {
             backend: backend.clone(),
             registry: self.registry.clone(),
+            keys: self.queue.app_keys().clone(),
             counters: Counters::default(),
             stats,
             stop,
@@ -395,7 +398,7 @@ async fn execute(ctx: &Ctx, claimed: &Claimed) -> Outcome {
 async fn attempt_job(ctx: &Ctx, claimed: &Claimed) -> Outcome {
     let envelope = &claimed.job.envelope;
     let settings = &envelope.settings;
-    let (event, listeners) = match rebuild(&ctx.registry, &claimed.job) {
+    let (event, listeners) = match rebuild(&ctx.registry, &ctx.keys, &claimed.job) {
         Ok(rebuilt) => rebuilt,
         Err(error) => return Outcome::Fail(error.to_string(), claimed.attempt),
     };

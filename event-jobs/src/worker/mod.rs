@@ -348,6 +348,7 @@ impl Worker {
             // The backend's own loop (the memory connection's).
             let fallback = self.fallback();
             let plan = WorkerPlan {
+                keys: self.queue.app_keys().clone(),
                 registry: self.registry,
                 queues: self.queues,
                 concurrency: self.concurrency,

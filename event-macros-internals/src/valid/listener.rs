@@ -65,6 +65,7 @@ pub fn listener(cx: &mut Ctxt, attrs: ListenerAttrs, item: &ListenerItem) -> Opt
         unique_id: attrs.unique_id.map(|(tokens, _)| tokens),
         unique_for: attrs.unique_for.map(|(n, _)| n as u64),
         unique_until_processing: attrs.unique_until_processing.is_some(),
+        encrypted: attrs.encrypted.is_some(),
     };
     Some(ListenerModel {
         krate: attrs.krate.unwrap_or_else(default_crate),
@@ -105,7 +106,7 @@ fn refuse_queued_stop(cx: &mut Ctxt, attrs: &ListenerAttrs, kind: &ListenerKind)
 }
 
 /// `unique_for` and `unique_until_processing` refine a `unique_id`, and a
-/// unique job is a queued one.
+/// unique job is a queued one; so is an `encrypted` one.
 fn unique_rules(cx: &mut Ctxt, attrs: &ListenerAttrs) {
     let queued = attrs.queued.is_some()
         || attrs.queue.is_some()
@@ -131,6 +132,14 @@ fn unique_rules(cx: &mut Ctxt, attrs: &ListenerAttrs) {
             "`unique_id` on a listener that is not queued: uniqueness is about queued jobs; add `queued`",
         ),
         Some(_) => {}
+    }
+    if let Some(span) = attrs.encrypted
+        && !queued
+    {
+        cx.error_at(
+            span,
+            "`encrypted` on a listener that is not queued: only a queued job's payload is stored, and encrypted; add `queued`",
+        );
     }
 }
 

@@ -162,6 +162,8 @@ pub struct Knobs {
     pub unique_for: Option<u64>,
     /// The `unique_until_processing` flag.
     pub unique_until_processing: bool,
+    /// The `encrypted` flag: the job's payload is sealed with the app's key.
+    pub encrypted: bool,
 }
 
 impl Knobs {
@@ -178,5 +180,6 @@ impl Knobs {
             || self.retry_until.is_some()
             || self.jitter
             || self.unique_id.is_some()
+            || self.encrypted
     }
 }

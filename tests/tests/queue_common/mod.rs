@@ -4,12 +4,15 @@
 
 #![allow(dead_code)]
 
+mod encrypted_jobs;
 #[path = "../../src/bin/queue_worker/fixtures.rs"]
 pub mod fixtures;
 mod job_controls;
 mod monitoring;
 mod retry_policy;
 mod unique_jobs;
+#[allow(unused_imports)]
+pub use encrypted_jobs::*;
 #[allow(unused_imports)]
 pub use job_controls::*;
 #[allow(unused_imports)]
@@ -72,6 +75,10 @@ macro_rules! every_scenario {
             unique_until_processing_frees_the_id_when_it_starts,
             unique_for_lets_the_lock_expire,
             prune_failed_keeps_the_recent_ones,
+            encrypted_job_is_stored_sealed_and_runs_with_the_key,
+            a_worker_without_the_key_fails_the_job_and_goes_on,
+            rotated_key_opens_jobs_sealed_with_the_previous_one,
+            encrypted_job_without_a_key_is_a_dispatch_error,
         );
     };
 }
@@ -743,6 +750,7 @@ fn raw_envelope(event: &str, listener: Option<&str>, payload: serde_json::Value)
         correlation_id: None,
         retried_at: None,
         traceparent: None,
+        sealed: None,
     }
 }
 
@@ -925,7 +933,20 @@ impl Drop for Proc {
 }
 
 pub fn spawn_worker(url: &str, record: &Path, lease_ms: u64, concurrency: usize) -> Proc {
+    spawn_worker_with(url, record, lease_ms, concurrency, &[])
+}
+
+/// [`spawn_worker`] with variables of the app's environment (e.g.
+/// `EVENTS_APP_KEY`).
+pub fn spawn_worker_with(
+    url: &str,
+    record: &Path,
+    lease_ms: u64,
+    concurrency: usize,
+    env: &[(&str, &str)],
+) -> Proc {
     let child = Command::new(WORKER_BIN)
+        .envs(env.iter().copied())
         .args([
             url,
             &record.display().to_string(),

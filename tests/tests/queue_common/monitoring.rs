@@ -735,6 +735,7 @@ pub async fn ten_thousand_failed_jobs_are_searched_and_retried(queue: Queue) {
                     correlation_id: None,
                     retried_at: None,
                     traceparent: None,
+                    sealed: None,
                 };
                 store
                     .restore(FailedJob {

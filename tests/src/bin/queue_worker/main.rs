@@ -30,9 +30,13 @@ async fn main() -> anyhow::Result<()> {
         .transpose()?
         .unwrap_or(5_000);
     // Alerts as an app configures them (EVENTS_QUEUE_*_ALERT*), each
-    // QueueLongWait recorded as `alert <pid>`.
-    let alerts = event_core::queue::QueueConfig::from_env()?.alerts;
-    let queue = Queue::open(url).await?.with_alerts(alerts);
+    // QueueLongWait recorded as `alert <pid>`; the app's keys
+    // (EVENTS_APP_KEY, EVENTS_APP_PREVIOUS_KEYS) open encrypted jobs.
+    let config = event_core::queue::QueueConfig::from_env()?;
+    let queue = Queue::open(url)
+        .await?
+        .with_alerts(config.alerts)
+        .with_app_keys(config.app_keys);
     let sink = fixtures::Sink::File(PathBuf::from(record));
     event_core::Dispatcher::global()
         .listen::<event_core::queue::monitor::QueueLongWait>(std::sync::Arc::new(

@@ -42,6 +42,12 @@ async fn retry_for_an_hour(_event: &UserRegisteredEvent) -> anyhow::Result<()> {
     Ok(())
 }
 
+// The job's payload is stored sealed with EVENTS_APP_KEY.
+#[listener(event = crate::UserRegisteredEvent, queued, encrypted)]
+async fn encrypted_job(_event: &UserRegisteredEvent) -> anyhow::Result<()> {
+    Ok(())
+}
+
 mod errors {
     #[derive(Debug)]
     pub struct Refused;
@@ -109,6 +115,8 @@ async fn main() -> anyhow::Result<()> {
         .dispatch(Pair { left: 1u8, right: "one".to_string() })
         .await?;
     assert_eq!(OnPairListener.options().tries, Some(2));
+    assert!(EncryptedJobListener.options().encrypted);
+    assert!(!OnPairListener.options().encrypted);
     event_core::register_listener!(UserRegisteredEvent, Arc::new(SendWelcomeEmailListener));
     Ok(())
 }
