@@ -127,6 +127,11 @@ pub enum QueueError {
     /// fails [`check`](crate::JobRegistry::check).
     #[error("the worker's job registry is not usable")]
     Registry(#[source] RegistryError),
+    /// The unit of work ([`defer`](crate::defer)) committed, then one of
+    /// the deliveries it held (an `after_commit` event or listener) failed;
+    /// the ones after it did not run.
+    #[error("a delivery held until the unit of work committed failed")]
+    AfterCommit(#[source] anyhow::Error),
 }
 
 impl QueueError {
@@ -147,6 +152,7 @@ impl QueueError {
             | Self::MissingUrl { .. }
             | Self::Disabled(_)
             | Self::Registry(_)
+            | Self::AfterCommit(_)
             | Self::Sync => None,
         }
     }

@@ -36,6 +36,10 @@ mod tests;
 ///   type must also derive `Deserialize` so a worker can rebuild it.
 ///   `queue = "..."` and `connection = "..."` route it, and imply `queued`.
 /// - `priority = N`, `tags("a", "b")`.
+/// - `after_commit`: dispatched inside a unit of work
+///   (`event_core::queue::defer`), the event reaches its listeners only
+///   when the unit commits (`Event::dispatch_after_commit`; Laravel's
+///   `ShouldDispatchAfterCommit`).
 /// - `broadcast = "orders.{order_id}"` (fields interpolated with `Display`;
 ///   `{0}` in a tuple struct; `{{` for a literal brace), with `private` or
 ///   `presence`: implements `event_core::broadcasting::Broadcastable`.
