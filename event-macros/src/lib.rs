@@ -75,7 +75,8 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
 /// doubling from BASE up to MAX), `jitter` (each retry's delay drawn from
 /// [delay / 2, delay]), `retry_until = secs` (retried until that long after
 /// queueing, instead of `tries`), `timeout = secs` (0: none), `delay = secs`,
-/// `max_exceptions = N`, `after_commit`, `middleware = [..]`, `name = ".."`,
+/// `max_exceptions = N`, `after_commit` (queued or inline: held until the
+/// surrounding unit of work commits), `middleware = [..]`, `name = ".."`,
 /// `replayable = false`, `unique_id = |e: &E| ...` (a function or closure:
 /// one job per id queued at a time), `unique_for = secs`,
 /// `unique_until_processing`, `queue_if = path` (a `fn(&E) -> bool` deciding

@@ -238,7 +238,7 @@ async fn a_macro_listener_declaring_after_commit_is_held() {
     events
         .listen::<ReceiptMailed>(Arc::new(CountReceiptListener))
         .await;
-    let _ = queue::defer(async {
+    let _: anyhow::Result<()> = queue::defer(async {
         events.dispatch(ReceiptMailed { n: 1 }).await?;
         anyhow::bail!("rolled back")
     })
