@@ -254,6 +254,42 @@ async fn a_macro_listener_declaring_after_commit_is_held() {
     assert_eq!(*SEEN.lock().unwrap(), [2, 3]);
 }
 
+/// A subscriber's `#[listen(after_commit)]` method: held like a listener;
+/// its other methods run at dispatch.
+#[tokio::test]
+async fn a_subscriber_method_declaring_after_commit_is_held() {
+    struct Audit {
+        log: Log,
+    }
+
+    #[subscriber]
+    impl Audit {
+        #[listen]
+        async fn at_once(&self, event: &NoteAdded) -> anyhow::Result<()> {
+            push(&self.log, format!("at once {}", event.n));
+            Ok(())
+        }
+        #[listen(after_commit)]
+        async fn after(&self, event: &NoteAdded) -> anyhow::Result<()> {
+            push(&self.log, format!("after commit {}", event.n));
+            Ok(())
+        }
+    }
+
+    let log = Log::default();
+    let events = Dispatcher::new();
+    events.subscribe(Audit { log: log.clone() }).await;
+    let _: anyhow::Result<()> = queue::defer(async {
+        events.dispatch(NoteAdded { n: 1 }).await?;
+        anyhow::bail!("rolled back")
+    })
+    .await;
+    queue::defer(async { events.dispatch(NoteAdded { n: 2 }).await })
+        .await
+        .unwrap();
+    assert_eq!(entries(&log), ["at once 1", "at once 2", "after commit 2"]);
+}
+
 /// A held delivery that fails is the unit's error, naming the listener;
 /// the unit's value is not returned.
 #[tokio::test]
