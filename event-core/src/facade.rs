@@ -52,6 +52,42 @@ pub async fn listen_pattern(name_or_pattern: &str, listener: Arc<dyn EventListen
         .await;
 }
 
+/// Laravel 12's `Event::defer`: runs `work`, holding every event it
+/// dispatches (in this task, on any dispatcher); when it returns `Ok`,
+/// dispatches them in order and returns its value. On `Err` they are
+/// dropped (as Laravel drops them when the callback throws). See
+/// [`event_kernel::deferral::defer`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> anyhow::Result<()> {
+/// use event_core::prelude::*;
+/// # #[derive(Debug, serde::Serialize, Event)] struct Saved;
+/// event_core::defer_events(async {
+///     dispatch(Saved).await?; // held: no listener ran yet
+///     Ok::<_, anyhow::Error>(())
+/// })
+/// .await?; // Saved's listeners ran here
+/// # Ok(()) }
+/// ```
+pub async fn defer_events<T, E, F>(work: F) -> std::result::Result<T, E>
+where
+    F: std::future::Future<Output = std::result::Result<T, E>>,
+    E: From<anyhow::Error>,
+{
+    event_kernel::deferral::defer(work).await
+}
+
+/// [`defer_events`], delivering each distinct event once: an event of the
+/// same type and payload (`to_json`) as one held before it is dropped.
+pub async fn defer_events_dedup<T, E, F>(work: F) -> std::result::Result<T, E>
+where
+    F: std::future::Future<Output = std::result::Result<T, E>>,
+    E: From<anyhow::Error>,
+{
+    event_kernel::deferral::defer_dedup(work).await
+}
+
 /// Registers every `#[listen]` method of `subscriber` on the global
 /// dispatcher (Laravel's `Event::subscribe`).
 ///
@@ -181,5 +217,24 @@ impl EventFacade {
     /// Removes every listener (the queue handler and broadcaster stay).
     pub async fn flush() {
         Dispatcher::global().flush().await;
+    }
+
+    /// Laravel 12's `Event::defer`; the same as [`defer_events`].
+    pub async fn defer<T, E, F>(work: F) -> std::result::Result<T, E>
+    where
+        F: std::future::Future<Output = std::result::Result<T, E>>,
+        E: From<anyhow::Error>,
+    {
+        defer_events(work).await
+    }
+
+    /// [`EventFacade::defer`], each distinct event delivered once; the
+    /// same as [`defer_events_dedup`].
+    pub async fn defer_dedup<T, E, F>(work: F) -> std::result::Result<T, E>
+    where
+        F: std::future::Future<Output = std::result::Result<T, E>>,
+        E: From<anyhow::Error>,
+    {
+        defer_events_dedup(work).await
     }
 }

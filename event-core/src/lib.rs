@@ -70,8 +70,8 @@ pub use event_kernel::{
 };
 pub use event_macros::{Event, listen, listener, subscriber};
 pub use facade::{
-    EventFacade, dispatch, event, event_dispatcher, fake, is_faking, listen, listen_pattern,
-    listen_wildcard, restore, subscribe,
+    EventFacade, defer_events, defer_events_dedup, dispatch, event, event_dispatcher, fake,
+    is_faking, listen, listen_pattern, listen_wildcard, restore, subscribe,
 };
 pub use listen_once::{listen_once, subscribe_once};
 

@@ -1,5 +1,7 @@
 //! `after_commit`: jobs dispatched inside a unit of work are written only
-//! when it succeeds.
+//! when it succeeds, and the deliveries the kernel held in it
+//! (`event_kernel::unit`: `after_commit` events and inline listeners) run
+//! then.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -28,6 +30,15 @@ pub(crate) fn hold(target: &Queue, job: &Job) -> bool {
 /// it dispatches are written only if it returns `Ok`, after it returns; on
 /// `Err` they are dropped. Others are written at once, as usual.
 ///
+/// The same holds for deliveries: an event with `#[event(after_commit)]`
+/// (`Event::dispatch_after_commit`, Laravel's `ShouldDispatchAfterCommit`)
+/// reaches none of its listeners, inline or queued, until `work` returns
+/// `Ok`, and none at all on `Err`; an inline listener declaring
+/// `after_commit` (Laravel's `ShouldHandleEventsAfterCommit`) is called
+/// then too. They run after the held jobs are written, in dispatch order;
+/// the first that fails stops the rest and is returned
+/// ([`QueueError::AfterCommit`]).
+///
 /// ```no_run
 /// # async fn demo() -> anyhow::Result<()> {
 /// event_jobs::defer(async {
@@ -49,11 +60,24 @@ where
     E: From<QueueError>,
 {
     let held: Held = Arc::default();
-    let result = UNIT.scope(held.clone(), work).await;
+    let (result, deliveries) = event_kernel::unit::scope(UNIT.scope(held.clone(), work)).await;
     let jobs = std::mem::take(&mut *held.lock().unwrap_or_else(|e| e.into_inner()));
-    let value = result?;
+    let value = match result {
+        Ok(value) => value,
+        Err(error) => {
+            deliveries.roll_back();
+            return Err(error);
+        }
+    };
+    write(jobs).await?;
+    deliveries.commit().await.map_err(QueueError::AfterCommit)?;
+    Ok(value)
+}
+
+/// Writes the jobs a unit held, or hands them to the enclosing unit.
+async fn write(jobs: Vec<(Queue, Job)>) -> Result<(), QueueError> {
     if jobs.is_empty() {
-        return Ok(value);
+        return Ok(());
     }
     // Inside an enclosing unit: it decides.
     let mut jobs = Some(jobs);
@@ -63,7 +87,7 @@ where
         }
     });
     let Some(jobs) = jobs else {
-        return Ok(value);
+        return Ok(());
     };
     // One write per connection, in dispatch order within each.
     let mut batches: Vec<(Queue, Vec<Job>)> = Vec::new();
@@ -79,5 +103,5 @@ where
     for (queue, batch) in batches {
         queue.push(batch).await?;
     }
-    Ok(value)
+    Ok(())
 }

@@ -131,6 +131,11 @@ pub enum QueueError {
     /// `EVENTS_APP_KEY`): it was not queued.
     #[error(transparent)]
     Sealed(#[from] crate::SealError),
+    /// The unit of work ([`defer`](crate::defer)) committed, then one of
+    /// the deliveries it held (an `after_commit` event or listener) failed;
+    /// the ones after it did not run.
+    #[error("a delivery held until the unit of work committed failed")]
+    AfterCommit(#[source] anyhow::Error),
 }
 
 impl QueueError {
@@ -152,6 +157,7 @@ impl QueueError {
             | Self::Disabled(_)
             | Self::Registry(_)
             | Self::Sealed(_)
+            | Self::AfterCommit(_)
             | Self::Sync => None,
         }
     }

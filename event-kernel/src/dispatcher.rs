@@ -39,6 +39,7 @@ use crate::scope::Recorder;
 
 mod delivery;
 mod failure;
+mod held;
 pub mod intercept;
 mod local;
 mod mode;

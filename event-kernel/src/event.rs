@@ -52,6 +52,15 @@ pub trait Event: Any + Send + Sync + Debug {
     fn priority(&self) -> i32 {
         0
     }
+    /// True to dispatch the event only when the surrounding unit of work
+    /// commits (Laravel's `ShouldDispatchAfterCommit`): dispatched inside
+    /// `event_core::queue::defer`, it reaches none of its listeners (inline
+    /// or queued) until the unit returns `Ok`, and none at all if it
+    /// returns `Err`. Outside a unit it dispatches at once. Defaults to
+    /// false; `#[derive(Event)]` with `#[event(after_commit)]` says true.
+    fn dispatch_after_commit(&self) -> bool {
+        false
+    }
     /// Whether a queued event may be taken off its queue before it runs
     /// (the seed's API). Defaults to true; no queue connection reads it yet.
     fn can_unqueue(&self) -> bool {

@@ -12,6 +12,8 @@
 //!   [`scope::Causation`] it returns is set around that event's listeners;
 //! - [`intercept::Interceptor`]: sees every dispatch before delivery (the
 //!   test fakes);
+//! - [`unit`]: a unit of work (the queue's `defer`, PostgreSQL's
+//!   `in_transaction`) holds `after_commit` deliveries until it commits;
 //! - [`Rebuild`]: turns a stored event name and payload back into an event
 //!   and its listeners (a job registry, for workers and replays).
 //!
@@ -49,6 +51,7 @@
 pub mod broadcasting;
 pub mod call;
 pub mod config;
+pub mod deferral;
 mod dispatchable;
 mod dispatcher;
 mod event;
@@ -62,6 +65,7 @@ mod propagation;
 mod rebuild;
 pub mod scope;
 mod subscriber;
+pub mod unit;
 
 pub use dispatchable::Dispatchable;
 pub use dispatcher::{

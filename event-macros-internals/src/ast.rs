@@ -21,6 +21,7 @@ pub const EVENT_KEYS: &[&str] = &[
     "broadcast",
     "private",
     "presence",
+    "after_commit",
     "crate",
 ];
 
@@ -73,6 +74,8 @@ pub struct EventAttrs {
     pub private: Option<Span>,
     /// Where the `presence` flag was written.
     pub presence: Option<Span>,
+    /// Where the `after_commit` flag was written.
+    pub after_commit: Option<Span>,
     /// `crate = "path"`: event-core's path when renamed.
     pub krate: Option<syn::Path>,
 }
@@ -89,6 +92,7 @@ impl std::fmt::Debug for EventAttrs {
             .field("broadcast", &opt(&self.broadcast))
             .field("private", &self.private)
             .field("presence", &self.presence)
+            .field("after_commit", &self.after_commit)
             .field("krate", &opt(&self.krate))
             .finish()
     }
@@ -194,6 +198,7 @@ fn event_attrs(cx: &mut Ctxt, attrs: &[Attribute]) -> EventAttrs {
             "broadcast" => out.broadcast = attr::string(cx, arg, "orders.{order_id}"),
             "private" => out.private = attr::flag(cx, arg),
             "presence" => out.presence = attr::flag(cx, arg),
+            "after_commit" => out.after_commit = attr::flag(cx, arg),
             "crate" => out.krate = attr::crate_path(cx, arg),
             // `known_args` kept only the keys above.
             _ => {}

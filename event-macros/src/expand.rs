@@ -89,6 +89,13 @@ pub(crate) fn event(model: &EventModel) -> TokenStream {
             }
         });
     }
+    if model.after_commit {
+        methods.extend(quote! {
+            fn dispatch_after_commit(&self) -> bool {
+                true
+            }
+        });
+    }
     if let Some(priority) = model.priority {
         methods.extend(quote! {
             fn priority(&self) -> i32 {

@@ -36,6 +36,10 @@ mod tests;
 ///   type must also derive `Deserialize` so a worker can rebuild it.
 ///   `queue = "..."` and `connection = "..."` route it, and imply `queued`.
 /// - `priority = N`, `tags("a", "b")`.
+/// - `after_commit`: dispatched inside a unit of work
+///   (`event_core::queue::defer`), the event reaches its listeners only
+///   when the unit commits (`Event::dispatch_after_commit`; Laravel's
+///   `ShouldDispatchAfterCommit`).
 /// - `broadcast = "orders.{order_id}"` (fields interpolated with `Display`;
 ///   `{0}` in a tuple struct; `{{` for a literal brace), with `private` or
 ///   `presence`: implements `event_core::broadcasting::Broadcastable`.
@@ -71,7 +75,8 @@ pub fn derive_event(input: TokenStream) -> TokenStream {
 /// doubling from BASE up to MAX), `jitter` (each retry's delay drawn from
 /// [delay / 2, delay]), `retry_until = secs` (retried until that long after
 /// queueing, instead of `tries`), `timeout = secs` (0: none), `delay = secs`,
-/// `max_exceptions = N`, `after_commit`, `middleware = [..]`, `name = ".."`,
+/// `max_exceptions = N`, `after_commit` (queued or inline: held until the
+/// surrounding unit of work commits), `middleware = [..]`, `name = ".."`,
 /// `replayable = false`, `unique_id = |e: &E| ...` (a function or closure:
 /// one job per id queued at a time), `unique_for = secs`,
 /// `unique_until_processing`, `encrypted` (the job's payload stored sealed

@@ -56,6 +56,13 @@ pub(super) fn hold(inner: &Arc<Inner>, jobs: Vec<Job>) -> Option<Vec<Job>> {
 /// Jobs for other connections are written as usual. Dispatches must happen
 /// in the same task (not in a `tokio::spawn`ed one). When `work` fails, its
 /// jobs are dropped and its error returned; roll the transaction back.
+///
+/// `in_transaction` does not see the commit (the caller makes it), so it
+/// cannot hold deliveries for it: an `#[event(after_commit)]` event, or an
+/// inline listener declaring `after_commit`, dispatched inside it fails
+/// with an error naming `postgres::in_transaction`, unless the whole
+/// transaction runs inside [`defer`](crate::defer), which then holds them
+/// until it returns (after your `commit`).
 pub async fn in_transaction<T, E, F>(
     transaction: &tokio_postgres::Transaction<'_>,
     work: F,
@@ -65,7 +72,11 @@ where
     E: From<QueueError>,
 {
     let held: Held = Arc::default();
-    let result = HELD.scope(held.clone(), work).await;
+    let result = event_kernel::unit::scope_unseen(
+        "postgres::in_transaction",
+        HELD.scope(held.clone(), work),
+    )
+    .await;
     let batches = std::mem::take(&mut *held.lock().unwrap_or_else(|e| e.into_inner()));
     let value = result?;
     for (inner, jobs) in batches {

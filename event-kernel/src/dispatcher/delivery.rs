@@ -12,6 +12,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 
 use super::failure::{BroadcastFailed, listener_failed, queue_failed};
+use super::held::{self, Holding};
 use super::intercept::{self, Flow, Interception};
 use super::local::Resolved;
 use super::mode::Mode;
@@ -21,6 +22,7 @@ use crate::event::Event;
 use crate::handler::QueueableHandler;
 use crate::propagation;
 use crate::scope;
+use crate::unit;
 
 impl Dispatcher {
     /// The one dispatch loop; `mode` says what the results make of it.
@@ -32,6 +34,15 @@ impl Dispatcher {
         mut mode: M,
         wrapped: bool,
     ) -> M::Output {
+        // Deferred (`deferral::defer`), or `after_commit` in a unit of work:
+        // delivered later through this function again, or never.
+        if !wrapped && held::may_hold(&*event) {
+            match self.hold_dispatch(&event, queue_event) {
+                Holding::Deliver => {}
+                Holding::Held => return mode.taken(),
+                Holding::Refused(error) => return refused(mode, error),
+            }
+        }
         let idle = intercept::idle();
         if !idle && !wrapped && intercept::wraps() {
             return self.dispatch_wrapped(event, queue_event, mode).await;
@@ -156,11 +167,25 @@ impl Dispatcher {
                     Err(error) => mode.queue_failed(queue_failed(event, Some(listener), error)),
                 }
             } else {
-                match listener.handle(event.clone()).await {
-                    Ok(()) => mode.handled(Ok(())),
-                    // Laravel's `return false`: the remaining listeners do not run.
-                    Err(error) if propagation::is_stop(&error) => break,
-                    Err(error) => mode.handled(Err(listener_failed(listener, event, error).await)),
+                // `after_commit` on a listener running inline: a unit of
+                // work holds the call until it commits.
+                let holding =
+                    if resolved.after_commit && unit::active() && listener.options().after_commit {
+                        self.hold_listener(listener, event)
+                    } else {
+                        Holding::Deliver
+                    };
+                match holding {
+                    Holding::Held => continue,
+                    Holding::Refused(error) => mode.handled(Err(error)),
+                    Holding::Deliver => match listener.handle(event.clone()).await {
+                        Ok(()) => mode.handled(Ok(())),
+                        // Laravel's `return false`: the remaining listeners do not run.
+                        Err(error) if propagation::is_stop(&error) => break,
+                        Err(error) => {
+                            mode.handled(Err(listener_failed(listener, event, error).await))
+                        }
+                    },
                 }
             };
             if let ControlFlow::Break(output) = step {
@@ -204,6 +229,14 @@ impl Dispatcher {
             // `None`: an interceptor dropped the delivery without running it.
             output.unwrap_or_else(M::dropped)
         })
+    }
+}
+
+/// A dispatch that could not be held where it was made.
+fn refused<M: Mode>(mut mode: M, error: anyhow::Error) -> M::Output {
+    match mode.queue_failed(error) {
+        ControlFlow::Break(output) => output,
+        ControlFlow::Continue(()) => mode.finish(Ok(())),
     }
 }
 

@@ -22,10 +22,14 @@ pub(super) struct Resolved {
     pub(super) handler: Option<Arc<dyn QueueableHandler>>,
     pub(super) broadcaster: Option<Arc<dyn Broadcaster>>,
     pub(super) recorder: Option<Arc<dyn Recorder>>,
-    /// No queue handler, broadcaster, recorder or queued listener (whose
-    /// `queue_if` is asked even when it runs inline): with no interceptor
+    /// No queue handler, broadcaster, recorder, queued listener (whose
+    /// `queue_if` is asked even when it runs inline) or `after_commit`
+    /// listener: with no interceptor
     /// either, a dispatch only calls each listener in order.
     pub(super) plain: bool,
+    /// A listener declares `after_commit`: a unit of work may hold its
+    /// inline call.
+    pub(super) after_commit: bool,
     /// The dispatcher's epoch it was resolved at and the event name it is for.
     tag: Tag,
 }
@@ -38,9 +42,11 @@ impl Resolved {
         recorder: Option<Arc<dyn Recorder>>,
         tag: Tag,
     ) -> Self {
+        let after_commit = listeners.iter().any(|l| l.options().after_commit);
         let plain = handler.is_none()
             && broadcaster.is_none()
             && recorder.is_none()
+            && !after_commit
             && !listeners.iter().any(|l| l.should_queue());
         Self {
             listeners,
@@ -48,6 +54,7 @@ impl Resolved {
             broadcaster,
             recorder,
             plain,
+            after_commit,
             tag,
         }
     }

@@ -41,6 +41,8 @@ pub struct EventModel<'a> {
     pub tags: Option<Vec<String>>,
     /// The broadcast channel, when `broadcast = "..."` was valid.
     pub broadcast: Option<Broadcast>,
+    /// `after_commit`: dispatched only when the unit of work commits.
+    pub after_commit: bool,
 }
 
 impl std::fmt::Debug for EventModel<'_> {
@@ -56,6 +58,7 @@ impl std::fmt::Debug for EventModel<'_> {
             .field("priority", &self.priority)
             .field("tags", &self.tags)
             .field("broadcast", &self.broadcast)
+            .field("after_commit", &self.after_commit)
             .finish()
     }
 }
@@ -151,6 +154,7 @@ pub fn event<'a>(cx: &mut Ctxt, input: EventInput<'a>) -> EventModel<'a> {
             .tags
             .map(|tags| tags.iter().map(|t| t.value()).collect()),
         broadcast,
+        after_commit: attrs.after_commit.is_some(),
     }
 }
 

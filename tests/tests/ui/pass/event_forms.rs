@@ -45,6 +45,10 @@ where
 #[derive(Debug, Serialize, Event)]
 pub struct r#Raw;
 
+#[derive(Debug, Serialize, Event)]
+#[event(after_commit)]
+pub struct InvoicePaid;
+
 fn main() {
     let user = UserRegisteredEvent {
         user_id: "u1".into(),
@@ -62,4 +66,6 @@ fn main() {
     assert!(generic.should_queue());
     assert_eq!(Generic::<u8, 3>::static_event_name(), "Generic");
     assert_eq!(Raw.event_name(), "Raw");
+    assert!(InvoicePaid.dispatch_after_commit());
+    assert!(!Raw.dispatch_after_commit());
 }
