@@ -115,27 +115,20 @@ impl Queue {
         match self.route(job.envelope.settings.connection.as_deref())? {
             Some(target) => Ok(self.enqueue(target, job).await?),
             None => {
-                // `sync`: a unique listener's lock is this process's, held
-                // while it runs inline (or until it starts).
-                let lock = job.envelope.settings.unique.as_ref();
-                let owner = &job.envelope.id;
-                if let Some(lock) = lock
-                    && !lock.take_inline(owner)
-                {
-                    tracing::info!(lock = %lock.key, "unique job not run: one with the same id is running");
-                    return Ok(());
+                let after_commit = job.envelope.settings.after_commit;
+                let (held_event, name) = (event.clone(), listener.listener_name().to_string());
+                let run = move || -> std::pin::Pin<
+                    Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send>,
+                > { Box::pin(run_inline(job, listener, event)) };
+                // `after_commit` inside a unit of work: held like an inline
+                // listener's call, run once the unit commits.
+                if after_commit {
+                    return match event_kernel::unit::hold_call(held_event, &name, run)? {
+                        Some(run) => run().await,
+                        None => Ok(()),
+                    };
                 }
-                if let Some(lock) = lock.filter(|l| l.until_processing) {
-                    lock.free_inline(owner);
-                }
-                let result = event_kernel::call::invoke(&listener, &event).await;
-                if let Err(error) = &result {
-                    event_kernel::call::call_failed_hook(&listener, &event, error).await;
-                }
-                if let Some(lock) = lock {
-                    lock.free_inline(owner);
-                }
-                result
+                run().await
             }
         }
     }
@@ -205,4 +198,33 @@ impl QueueableHandler for Queue {
     ) -> anyhow::Result<()> {
         self.queue_listener_on(listener, event).await
     }
+}
+
+/// A queued listener's job on the `sync` connection: run here, now. A
+/// unique listener's lock is this process's, held while it runs (or until
+/// it starts).
+async fn run_inline(
+    job: crate::job::Job,
+    listener: Arc<dyn EventListener>,
+    event: Arc<dyn Event>,
+) -> anyhow::Result<()> {
+    let lock = job.envelope.settings.unique.as_ref();
+    let owner = &job.envelope.id;
+    if let Some(lock) = lock
+        && !lock.take_inline(owner)
+    {
+        tracing::info!(lock = %lock.key, "unique job not run: one with the same id is running");
+        return Ok(());
+    }
+    if let Some(lock) = lock.filter(|l| l.until_processing) {
+        lock.free_inline(owner);
+    }
+    let result = event_kernel::call::invoke(&listener, &event).await;
+    if let Err(error) = &result {
+        event_kernel::call::call_failed_hook(&listener, &event, error).await;
+    }
+    if let Some(lock) = lock {
+        lock.free_inline(owner);
+    }
+    result
 }

@@ -93,6 +93,52 @@ pub(crate) fn hold(delivery: Delivery) -> Hold {
     }
 }
 
+/// The error of an `after_commit` delivery inside a unit whose owner does
+/// not see the commit (`listener`: the listener's name when one listener's
+/// call is held, not the whole dispatch).
+pub(crate) fn unseen_error(
+    owner: &str,
+    event: &dyn Event,
+    listener: Option<&str>,
+) -> anyhow::Error {
+    let what = match listener {
+        Some(listener) => format!(
+            "listener `{listener}` of event `{}` declares `after_commit`",
+            event.event_name()
+        ),
+        None => format!("event `{}` is `after_commit`", event.event_name()),
+    };
+    anyhow::anyhow!(
+        "{what}, but it was dispatched inside `{owner}`, which does not see the commit: \
+         wrap the work and the commit in `event_core::queue::defer(async {{ .. }})`"
+    )
+}
+
+/// Holds the call of `listener` (a queued listener declaring
+/// `after_commit` that a queue handler runs inline, on its `sync`
+/// connection) until this task's unit of work commits, as the dispatcher
+/// holds an inline `after_commit` listener. `Ok(None)`: held; `Ok(Some(run))`:
+/// no unit, run it now; an error inside a unit whose owner does not see
+/// the commit.
+pub fn hold_call<F>(event: Arc<dyn Event>, listener: &str, run: F) -> Result<Option<F>>
+where
+    F: FnOnce() -> Pin<Box<dyn Future<Output = Result<()>> + Send>> + Send + 'static,
+{
+    if !active() {
+        return Ok(Some(run));
+    }
+    let delivery = Delivery {
+        event: event.clone(),
+        run: Box::new(run),
+    };
+    match hold(delivery) {
+        Hold::Held => Ok(None),
+        Hold::Unseen(owner) => Err(unseen_error(owner, &*event, Some(listener))),
+        // `active()` saw the unit; it cannot have gone.
+        Hold::Now => Ok(None),
+    }
+}
+
 /// The deliveries a unit of work held, in dispatch order: run them with
 /// [`commit`](Held::commit) once the unit committed, or drop them with
 /// [`roll_back`](Held::roll_back).

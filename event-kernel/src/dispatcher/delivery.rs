@@ -169,12 +169,22 @@ impl Dispatcher {
             } else {
                 // `after_commit` on a listener running inline: a unit of
                 // work holds the call until it commits.
-                let holding =
-                    if resolved.after_commit && unit::active() && listener.options().after_commit {
-                        self.hold_listener(listener, event)
-                    } else {
-                        Holding::Deliver
-                    };
+                let holding = if queued && handler.is_none() && listener.options().unique.is_some()
+                {
+                    // Nothing declared is ignored: with no queue there is
+                    // no lock to keep the job unique.
+                    Holding::Refused(anyhow::anyhow!(
+                        "listener `{}` declares `unique_id`, but no queue is installed, so nothing \
+                         keeps its job unique: install one (`Queue::install`, or boot with \
+                         EVENTS_QUEUE_CONNECTION set to memory, sqlite, redis or postgres)",
+                        listener.listener_name()
+                    ))
+                } else if resolved.after_commit && unit::active() && listener.options().after_commit
+                {
+                    self.hold_listener(listener, event)
+                } else {
+                    Holding::Deliver
+                };
                 match holding {
                     Holding::Held => continue,
                     Holding::Refused(error) => mode.handled(Err(error)),

@@ -5,8 +5,6 @@
 
 use std::sync::Arc;
 
-use anyhow::anyhow;
-
 use super::Dispatcher;
 use super::failure::listener_failed;
 use super::mode::Propagating;
@@ -96,23 +94,10 @@ impl Dispatcher {
     }
 }
 
-/// The error of an `after_commit` delivery inside a unit whose owner does
-/// not see the commit.
 fn unseen(
     owner: &str,
     event: &Arc<dyn Event>,
     listener: Option<&Arc<dyn EventListener>>,
 ) -> anyhow::Error {
-    let what = match listener {
-        Some(listener) => format!(
-            "listener `{}` of event `{}` declares `after_commit`",
-            listener.listener_name(),
-            event.event_name()
-        ),
-        None => format!("event `{}` is `after_commit`", event.event_name()),
-    };
-    anyhow!(
-        "{what}, but it was dispatched inside `{owner}`, which does not see the commit: \
-         wrap the work and the commit in `event_core::queue::defer(async {{ .. }})`"
-    )
+    unit::unseen_error(owner, &**event, listener.map(|l| l.listener_name()))
 }
