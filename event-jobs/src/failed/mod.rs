@@ -3,6 +3,8 @@
 
 pub(crate) mod fingerprint;
 pub(crate) mod query;
+#[cfg(test)]
+pub(crate) mod scenarios;
 
 use std::sync::Arc;
 

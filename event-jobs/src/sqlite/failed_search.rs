@@ -237,3 +237,17 @@ fn where_of(clauses: &[String]) -> String {
         format!("WHERE {}", clauses.join(" AND "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::sqlite::SqliteBackend;
+
+    /// The search every connection must offer, on a real SQLite file.
+    #[tokio::test]
+    async fn failed_jobs_are_found_by_every_filter() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jobs.db");
+        let b = SqliteBackend::open("sqlite://jobs.db", path.to_str().unwrap()).unwrap();
+        crate::failed::scenarios::search_filters_follow_the_store(&b).await;
+    }
+}
