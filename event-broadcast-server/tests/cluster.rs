@@ -174,6 +174,16 @@ async fn presence_is_the_same_on_every_node_and_a_killed_node_leaves_no_ghosts()
         Some(r#"{"user_id":"1","user_info":{"name":"Ada"}}"#),
     )
     .await;
+    // The cluster agrees eventually, not at once: node 2 learns of Ada from
+    // the bus (or the registry) a moment after node 1 accepted her.
+    let only_ada = json!({ "users": [{ "id": "1" }] });
+    assert!(
+        eventually(Duration::from_secs(5), async || users(a2, "presence-room")
+            .await
+            == only_ada)
+        .await,
+        "node 2 learns node 1's member"
+    );
     let mut bob = connect(a2).await;
     let data = subscribed(
         &mut bob,
@@ -219,7 +229,6 @@ async fn presence_is_the_same_on_every_node_and_a_killed_node_leaves_no_ghosts()
         "removed after {waited:?}"
     );
     println!("a killed node's members were removed after {waited:?}");
-    let only_ada = json!({ "users": [{ "id": "1" }] });
     assert_eq!(users(a1, "presence-room").await, only_ada);
     assert!(
         eventually(Duration::from_secs(3), async || users(a3, "presence-room")
