@@ -17,6 +17,8 @@ mod failed_search;
 mod job;
 mod lanes;
 mod monitoring;
+#[cfg(test)]
+mod monitoring_tests;
 pub(crate) mod worker;
 
 pub(crate) use worker::{WorkerPlan, WorkerRun};

@@ -16,6 +16,8 @@ mod histogram;
 mod local;
 mod monitoring;
 mod report;
+#[cfg(test)]
+pub(crate) mod scenarios;
 mod series;
 mod tally;
 mod workers;

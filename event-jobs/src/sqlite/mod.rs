@@ -19,6 +19,8 @@ mod completed_log;
 mod failed;
 mod failed_search;
 mod monitoring;
+#[cfg(test)]
+mod monitoring_tests;
 mod store;
 mod writer;
 
