@@ -270,6 +270,18 @@ async fn stored(queue: &Queue, queue_name: &str) -> JobEnvelope {
     }
 }
 
+/// Waits until `count` jobs are in the failed store; returns them.
+async fn failed_jobs(queue: &Queue, count: usize) -> Vec<event_core::queue::FailedJob> {
+    let failed = queue.failed().expect("store");
+    assert!(
+        eventually(LIMIT, async || failed.list().await.expect("list").len()
+            >= count)
+        .await,
+        "{count} failed job(s)"
+    );
+    failed.list().await.expect("list")
+}
+
 async fn installed(queue: &Queue) -> Dispatcher {
     let dispatcher = Dispatcher::new();
     queue.install(&dispatcher).await;
@@ -379,12 +391,7 @@ pub async fn seed_listener_settings_reach_the_job(queue: Queue) {
             .queues(["emails"])
             .poll_interval(ms(20)),
     );
-    let failed = queue.failed().expect("store");
-    assert!(
-        eventually(LIMIT, async || failed.list().await.expect("list").len()
-            == 1)
-        .await
-    );
+    assert_eq!(failed_jobs(&queue, 1).await.len(), 1);
     assert_eq!(probe.attempts.load(Ordering::SeqCst), 3, "tries 3");
     worker.stop().await;
 }
@@ -415,12 +422,7 @@ pub async fn plain_listener_methods_reach_the_job(queue: Queue) {
             .queues(["plain"])
             .poll_interval(ms(20)),
     );
-    let failed = queue.failed().expect("store");
-    assert!(
-        eventually(LIMIT, async || failed.list().await.expect("list").len()
-            == 1)
-        .await
-    );
+    assert_eq!(failed_jobs(&queue, 1).await.len(), 1);
     assert_eq!(probe.attempts.load(Ordering::SeqCst), 1, "no retry");
     worker.stop().await;
 }

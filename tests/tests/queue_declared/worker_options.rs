@@ -73,18 +73,6 @@ async fn queued<const N: usize>(
     registry
 }
 
-/// Waits until `count` jobs are in the failed store; returns them.
-async fn failed_jobs(queue: &Queue, count: usize) -> Vec<event_core::queue::FailedJob> {
-    let failed = queue.failed().expect("store");
-    assert!(
-        eventually(LIMIT, async || failed.list().await.expect("list").len()
-            >= count)
-        .await,
-        "{count} failed job(s)"
-    );
-    failed.list().await.expect("list")
-}
-
 /// `Worker::tries(3)`: a listener that declares no tries is attempted 3
 /// times (the queue's default is 1); one that declares `tries = 1` once.
 pub async fn worker_tries_fill_in_undeclared_tries(queue: Queue) {
