@@ -66,12 +66,26 @@ where
         Ok(value) => value,
         Err(error) => {
             deliveries.roll_back();
+            free_unique_locks(jobs).await;
             return Err(error);
         }
     };
     write(jobs).await?;
     deliveries.commit().await.map_err(QueueError::AfterCommit)?;
     Ok(value)
+}
+
+/// A rolled-back unit's jobs are never written: the unique locks they took
+/// at dispatch are freed, so the same id can be queued at once (not only
+/// after `unique_for`).
+async fn free_unique_locks(jobs: Vec<(Queue, Job)>) {
+    for (queue, job) in jobs {
+        if let Some(lock) = &job.envelope.settings.unique
+            && let Ok(backend) = queue.backend()
+        {
+            lock.free(&**backend, &job.envelope.id).await;
+        }
+    }
 }
 
 /// Writes the jobs a unit held, or hands them to the enclosing unit.

@@ -74,6 +74,7 @@ macro_rules! every_scenario {
             unique_job_is_not_queued_twice,
             unique_until_processing_frees_the_id_when_it_starts,
             unique_for_lets_the_lock_expire,
+            unique_lock_is_freed_when_the_unit_rolls_back,
             prune_failed_keeps_the_recent_ones,
             encrypted_job_is_stored_sealed_and_runs_with_the_key,
             a_worker_without_the_key_fails_the_job_and_goes_on,

@@ -111,6 +111,34 @@ pub async fn unique_until_processing_frees_the_id_when_it_starts(queue: Queue) {
     running.stop().await;
 }
 
+/// A unique `after_commit` job dispatched in a unit of work that rolls
+/// back is never written, and its lock is freed with it: the same id is
+/// queued by the next dispatch, not refused until `unique_for` runs out.
+pub async fn unique_lock_is_freed_when_the_unit_rolls_back(queue: Queue) {
+    let sink = Sink::memory();
+    let listener = TestListener::new("unique-unit", sink.clone()).with(|o| {
+        o.unique = Some(unique(None, false));
+        o.after_commit = true;
+    });
+    let (dispatcher, registry) = setup(&queue, listener).await;
+    let rolled_back: anyhow::Result<()> = event_core::queue::defer(async {
+        dispatcher.dispatch(job(1)).await?;
+        anyhow::bail!("the unit rolls back")
+    })
+    .await;
+    assert!(rolled_back.is_err());
+    assert_eq!(queue.size().await.expect("size"), 0, "nothing written");
+    dispatcher.dispatch(job(1)).await.expect("dispatch");
+    assert_eq!(
+        queue.size().await.expect("size"),
+        1,
+        "the rolled-back job's lock does not hold the id"
+    );
+    let running = start(worker(&queue, registry));
+    assert!(eventually(LIMIT, async || sink.of("success") == [1]).await);
+    running.stop().await;
+}
+
 /// `unique_for`: the lock frees itself after that long, even with the
 /// first job still waiting.
 pub async fn unique_for_lets_the_lock_expire(queue: Queue) {
