@@ -38,7 +38,7 @@ fn missing() -> Option<String> {
     if !Path::new("/usr/bin/chromium").exists() {
         return Some("/usr/bin/chromium is not installed (apt-get install chromium)".into());
     }
-    if !js.join("node_modules/ws").exists() {
+    if !js.join("node_modules/ws").exists() || !js.join("node_modules/axe-core").exists() {
         return Some("the npm packages are missing: `npm ci` in tests/js".into());
     }
     None

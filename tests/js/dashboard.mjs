@@ -11,10 +11,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { openChromium } from './cdp.mjs';
+import { axeScanner, keyboardWalk } from './axe.mjs';
 
 const [url, shots] = process.argv.slice(2);
 fs.mkdirSync(shots, { recursive: true });
-const { cdp, js, text, until, fail, step, sleep, cleanup, problems, port, page, ws } = await openChromium();
+const browser = await openChromium();
+const { cdp, js, text, until, fail, step, sleep, cleanup, problems, port, page, ws } = browser;
+const scan = await axeScanner(browser);
 const shot = async (name, width, dark) => {
   await cdp('Emulation.setDeviceMetricsOverride', { width, height: 900, deviceScaleFactor: 1, mobile: width < 600 });
   await cdp('Emulation.setEmulatedMedia', { features: [{ name: 'prefers-color-scheme', value: dark ? 'dark' : 'light' }] });
@@ -38,6 +41,7 @@ const live = await text('#live');
 console.log(`ok the page shows 1 failed job and says "${live}"`);
 if ((await js('location.search')).includes('token')) await fail('the token stayed in the address bar');
 await js('window.__sameDocument = true');
+await scan('the first load (parts with nothing yet say what to do)');
 await step('READY 1');
 
 const took = await until('the new failure appears', async () => (await text('#failed-total')) === '2'
@@ -91,6 +95,20 @@ const opened = await js(`(() => {
 if (!opened) await fail('no Timeline button on a stored event');
 await until('the timeline shows with the replay command', async () => (await text('#chain-list'))?.includes('event:replay'), 3500);
 console.log('ok the timeline opens and says how to replay an event in the app');
+
+// Every part shown with data (the per-job table unfolded, a chain open),
+// then a failed job's detail dialog: scanned in light and dark.
+await js(`document.querySelector('#jobs-box').open = true`);
+const hidden = await js(`['#queues-table', '#jobs-table', '#groups-table', '#failed-table', '#workers-table', '#completed-table', '#events-table', '#chain-list']
+  .filter((s) => { const e = document.querySelector(s); return !e || !e.offsetParent || !e.querySelector('tbody tr, li'); })`);
+if (hidden.length) await fail(`parts without rows to scan: ${hidden.join(', ')}`);
+await scan('every part with rows (queues, per job name, failed, workers, completed, events, a chain)');
+await js(`document.querySelector('#failed-table tbody a').click()`);
+await until('the failed job detail opens', async () => js(`document.querySelector('#detail').open`), 3500);
+await scan('a failed job\'s detail dialog');
+await js(`document.querySelector('#detail form button').click()`);
+await until('the detail closes', async () => !(await js(`document.querySelector('#detail').open`)), 3500);
+await keyboardWalk(browser, ['Queues', 'Failed', 'Resume', 'Retry', 'Forget', 'Search', 'Timeline']);
 
 const light = await shot('dashboard-1440-light', 1440, false);
 await shot('dashboard-375-light', 375, false);
