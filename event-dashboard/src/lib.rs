@@ -24,6 +24,7 @@ mod api;
 mod error;
 mod guard;
 mod live;
+mod operator;
 mod pages;
 pub mod redact;
 mod serve;
@@ -32,7 +33,7 @@ mod state;
 pub use error::DashboardError;
 pub use live::{CHANGED, CHANNEL, WATCH_EVERY};
 pub use serve::{ServeOptions, Standalone, bind, serve};
-pub use state::{DashboardState, Gate};
+pub use state::{DashboardState, Gate, NameOperator};
 
 /// The dashboard's routes (the page at `/`, its assets, `/api/*`), behind
 /// its guard: mount it with `Router::nest`. Without a gate it answers
