@@ -1,8 +1,10 @@
 // Headless Chromium over the DevTools protocol against the events
 // dashboard (no browser download: Debian's /usr/bin/chromium):
-//   node dashboard.mjs <dashboard url with ?token=> <screenshot folder>
-// Opens the page, waits for the failed count the Rust side seeded, prints
-// READY <count>; the Rust side then fails one more job on its worker, and
+//   node dashboard.mjs <dashboard url with ?token=> <screenshot folder> <second order>
+// The same scenario runs on every queue connection (sqlite, redis,
+// postgres). Opens the page, waits for the failed count the Rust side
+// seeded, prints READY 1; the Rust side then fails one more job (the
+// second order) on its worker, and
 // the open page must show it within the polling interval, without reload.
 // Then retry from the page (the job runs again on the worker) and pause
 // from the page (the Rust side checks no job is claimed). At each
@@ -13,7 +15,7 @@ import path from 'node:path';
 import { openChromium } from './cdp.mjs';
 import { axeScanner, keyboardWalk } from './axe.mjs';
 
-const [url, shots] = process.argv.slice(2);
+const [url, shots, second] = process.argv.slice(2);
 fs.mkdirSync(shots, { recursive: true });
 const browser = await openChromium();
 const { cdp, js, text, until, fail, step, sleep, cleanup, problems, port, page, ws } = browser;
@@ -45,7 +47,7 @@ await scan('the first load (parts with nothing yet say what to do)');
 await step('READY 1');
 
 const took = await until('the new failure appears', async () => (await text('#failed-total')) === '2'
-  && (await text('#failed-table tbody'))?.includes('card declined for order 2'), 3500);
+  && (await text('#failed-table tbody'))?.includes(`card declined for order ${second}`), 3500);
 if (!(await js('window.__sameDocument === true'))) await fail('the page was reloaded');
 console.log(`ok the job that failed on the worker appeared after ${took} ms, without reload`);
 
@@ -56,7 +58,7 @@ console.log('ok the worker is listed');
 // Retry from the page: the card now goes through, the job completes.
 await step('SHOWN 2');
 const clicked = await js(`(() => {
-  const row = [...document.querySelectorAll('#failed-table tbody tr')].find((r) => r.textContent.includes('order 2'));
+  const row = [...document.querySelectorAll('#failed-table tbody tr')].find((r) => r.textContent.includes('order ${second}'));
   const b = row && [...row.querySelectorAll('button')].find((x) => x.textContent === 'Retry');
   if (b) b.click();
   return !!b;

@@ -3,6 +3,8 @@
 //! router as a browser on this machine would send them.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod browser;
+
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
