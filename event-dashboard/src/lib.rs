@@ -21,6 +21,7 @@
 //! a token.
 
 mod api;
+mod broadcasting;
 mod error;
 mod guard;
 mod live;
