@@ -43,6 +43,9 @@ const live = await text('#live');
 console.log(`ok the page shows 1 failed job and says "${live}"`);
 if ((await js('location.search')).includes('token')) await fail('the token stayed in the address bar');
 await js('window.__sameDocument = true');
+await until('the Broadcasting part says how to configure a server', async () => (await js(`!document.querySelector('#bc-off').hidden`))
+  && (await text('#bc-off'))?.includes('EVENTS_BROADCAST_CONNECTION'), 3500);
+console.log('ok without a broadcast server the Broadcasting part says how to configure one');
 await scan('the first load (parts with nothing yet say what to do)');
 await step('READY 1');
 
@@ -110,7 +113,7 @@ await until('the failed job detail opens', async () => js(`document.querySelecto
 await scan('a failed job\'s detail dialog');
 await js(`document.querySelector('#detail form button').click()`);
 await until('the detail closes', async () => !(await js(`document.querySelector('#detail').open`)), 3500);
-await keyboardWalk(browser, ['Queues', 'Failed', 'Resume', 'Retry', 'Forget', 'Search', 'Timeline']);
+await keyboardWalk(browser, ['Queues', 'Failed', 'Broadcasting', 'Resume', 'Retry', 'Forget', 'Search', 'Timeline']);
 
 const light = await shot('dashboard-1440-light', 1440, false);
 await shot('dashboard-375-light', 375, false);
