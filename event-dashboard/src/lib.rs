@@ -1,7 +1,9 @@
 //! A browser dashboard for event-core: queues (figures, workers, completed
 //! jobs, pause/resume/clear), failed jobs (groups, search, retry, forget,
-//! one or by filter) and the event store (history, correlation chains),
-//! with live pages and documented JSON endpoints (docs/dashboard.md).
+//! one or by filter), the event store (history, correlation chains) and
+//! the broadcast server (nodes, channels, presence members), with live
+//! pages and documented JSON endpoints (docs/dashboard.md). Every action
+//! is recorded with its operator ([`DashboardState::operator`]).
 //!
 //! Mount it in your app:
 //!

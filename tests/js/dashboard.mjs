@@ -119,6 +119,8 @@ const light = await shot('dashboard-1440-light', 1440, false);
 await shot('dashboard-375-light', 375, false);
 const dark = await shot('dashboard-1440-dark', 1440, true);
 await shot('dashboard-375-dark', 375, true);
+await scan('every part at 375 px (table rows as cards)');
+await cdp('Emulation.setDeviceMetricsOverride', { width: 1440, height: 900, deviceScaleFactor: 1, mobile: false });
 if (light === dark) await fail(`dark mode did not change the background (${light})`);
 console.log(`ok dark mode follows the system (${light} -> ${dark})`);
 // A hidden tab stops polling; shown again, it updates at once.
