@@ -2,9 +2,9 @@
 //! the request in, and written into the action's record in the event store
 //! (`event_dashboard::ActionTaken`'s `operator`).
 //!
-//! The guard runs each request that passes inside [`OPERATOR`]'s scope, so
-//! the action handlers read who they act for without every one of them
-//! extracting it again.
+//! The guard runs each action it lets through (any method but GET, HEAD,
+//! OPTIONS) inside [`OPERATOR`]'s scope, so the action handlers read who
+//! they act for without every one of them extracting it again.
 
 use std::net::SocketAddr;
 
@@ -47,8 +47,8 @@ pub(crate) fn of(state: &DashboardState, parts: &Parts) -> Operator {
     Operator { name, address }
 }
 
-/// The operator of the request being answered, when there is one (there
-/// is for every request the guard let in).
+/// The operator of the action being answered, when there is one (there
+/// is for every action the guard let in).
 pub(crate) fn current() -> Option<Operator> {
     OPERATOR.try_with(Clone::clone).ok()
 }

@@ -185,3 +185,26 @@ async fn standalone_the_operator_is_the_token_holder_at_its_address() {
         ]
     );
 }
+
+/// The app's closure may be costly (a session lookup): it runs for actions
+/// only, never for the page's reads.
+#[tokio::test]
+async fn the_operator_is_named_for_actions_only() {
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let app = App::new().await;
+    let dashboard = router(
+        DashboardState::new(app.queue.clone())
+            .unwrap()
+            .operator(|_| {
+                CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Some("alice".into())
+            }),
+    );
+    for uri in ["/", "/api/queues", "/api/failed", "/api/workers"] {
+        assert_eq!(common::get(&dashboard, uri).await.status, 200, "{uri}");
+    }
+    assert_eq!(CALLS.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let paused = common::post(&dashboard, "/api/queues/payments/pause").await;
+    assert_eq!(paused.json["operator"]["name"], "alice", "{}", paused.text);
+    assert_eq!(CALLS.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
