@@ -15,6 +15,7 @@ mod common;
 use std::time::Duration;
 
 use common::browser::{drive, skip, workspace};
+use common::pusher;
 use common::{App, eventually};
 use event_core::queue::monitor::StatsQuery;
 use event_dashboard::{ServeOptions, bind};
@@ -144,32 +145,24 @@ async fn on_postgres_a_failure_retry_and_pause_in_the_open_page() {
 
 /// Live by push (tests/js/dashboard_push.mjs): the standalone dashboard
 /// given the broadcast server's settings; the page subscribes, fetches
-/// nothing while nothing changes, shows a failure the worker produced, and
-/// polls (saying why) once the server is gone.
+/// nothing while nothing changes, shows a failure the worker produced,
+/// lists the server's node and channels (a presence channel's member among
+/// them) in the Broadcasting part, and polls (saying why) once the server
+/// is gone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_is_live_by_push_and_polls_without_the_server() {
     if skip("the dashboard push browser test") {
         return;
     }
-    let credentials = event_core::broadcasting::Credentials {
-        app_id: "dash".into(),
-        key: "dash-key".into(),
-        secret: "dash-secret".into(),
-    };
-    let mut config = event_broadcast_server::ServerConfig::new(credentials);
+    let mut config = event_broadcast_server::ServerConfig::new(pusher::credentials("dash"));
     config.port = 0;
     let broadcast_server = event_broadcast_server::Server::bind(config)
         .await
         .expect("bind the broadcast server");
-    let broadcast = event_core::broadcasting::BroadcastConfig {
-        connection: event_core::broadcasting::BroadcastConnection::Pusher,
-        host: "127.0.0.1".into(),
-        port: broadcast_server.local_addr().port(),
-        app_id: Some("dash".into()),
-        app_key: Some("dash-key".into()),
-        app_secret: Some("dash-secret".into()),
-        ..Default::default()
-    };
+    let port = broadcast_server.local_addr().port();
+    let broadcast = pusher::settings("dash", port);
+    // A member of a presence channel, for the Broadcasting part to list.
+    let _alice = pusher::subscribed("dash", port, "presence-room", Some("alice")).await;
     let app = App::new().await;
     let worker = app.worker();
     let standalone = bind(ServeOptions {

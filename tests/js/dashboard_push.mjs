@@ -5,8 +5,8 @@
 // on the worker (the Rust side does it at READY) appears within a second or
 // two; when the broadcast server stops (at SERVER), the page falls back to
 // polling and says why. The Broadcasting part, scrolled into view, lists
-// the server's node alive and the page's own channel with its
-// subscription (scanned by axe, light and dark), and says when the server
+// the server's node alive, the page's own channel with its subscription
+// and a presence channel's member (scanned by axe, light and dark), and says when the server
 // is gone. Prints PASS.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -41,13 +41,15 @@ console.log(`ok the job that failed on the worker appeared ${took} ms after it w
 const png = await cdp('Page.captureScreenshot', { format: 'png' });
 fs.writeFileSync(path.join(shots, 'dashboard-push.png'), Buffer.from(png.result.data, 'base64'));
 
-// The Broadcasting part: the server's one node, and this page's own
-// subscription to the dashboard's channel.
+// The Broadcasting part: the server's one node, this page's own
+// subscription to the dashboard's channel, and the presence channel the
+// Rust side joined as alice.
 await js(`document.querySelector('#broadcasting').scrollIntoView()`);
 await until('the Broadcasting part lists the node and the page\'s channel', async () => {
   const nodes = await text('#nodes-table tbody');
   const row = await js(`document.querySelector('#channels-table tr[data-channel="private-events-dashboard"]')?.textContent ?? null`);
-  return nodes?.includes('alive') && row?.includes('1') && (await text('#bc-nodes')) === '1';
+  const room = await js(`document.querySelector('#channels-table tr[data-channel="presence-room"]')?.textContent ?? null`);
+  return nodes?.includes('alive') && row?.includes('1') && room?.includes('1: alice') && (await text('#bc-nodes')) === '1';
 }, 5000);
 console.log(`ok the Broadcasting part: node "${await text('#nodes-table tbody')}", channels "${await text('#channels-table tbody')}"`);
 await scan('the Broadcasting part with a server');

@@ -4,6 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod browser;
+pub mod pusher;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
