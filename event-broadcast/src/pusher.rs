@@ -160,6 +160,57 @@ impl PusherBroadcaster {
         })
     }
 
+    /// GETs `path` of the server's HTTP API (e.g. `/apps/{id}/channels`),
+    /// signed, with the query parameters `extra`; its JSON answer. A refusal
+    /// is an error with the status and the server's text. For reading the
+    /// server (the dashboard's Broadcasting part): channels, presence
+    /// members, `event-broadcast-server`'s nodes.
+    pub async fn get_json(
+        &self,
+        path: &str,
+        extra: &[(String, String)],
+    ) -> Result<serde_json::Value> {
+        let params = sign_request(
+            &self.credentials,
+            "GET",
+            path,
+            extra,
+            None,
+            chrono::Utc::now().timestamp(),
+        );
+        let query = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish();
+        let uri = format!("{}{path}?{query}", self.base);
+        let request = hyper::Request::get(&uri)
+            .body(Full::new(Bytes::new()))
+            .with_context(|| format!("invalid URL `{uri}`"))?;
+        let response = tokio::time::timeout(TIMEOUT, self.send(request))
+            .await
+            .with_context(|| format!("no answer from {} within {TIMEOUT:?}", self.base))??;
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .with_context(|| format!("reading the answer of {} to GET {path}", self.base))?
+            .to_bytes();
+        if !status.is_success() {
+            bail!(
+                "{} refused GET {path}: {status} {}",
+                self.base,
+                String::from_utf8_lossy(&body).trim()
+            );
+        }
+        serde_json::from_slice(&body)
+            .with_context(|| format!("the answer of {} to GET {path} is not JSON", self.base))
+    }
+
+    /// The server's base address (`http://host:port`).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     async fn trigger(
         &self,
         channels: &[String],

@@ -250,6 +250,8 @@ function setLive(text, cls = '') {
   live.className = `live ${cls}`;
 }
 async function refresh() {
+  // A hidden tab takes no update (shown again, it refreshes at once).
+  if (document.visibilityState !== 'visible') return;
   if (ui.busy) { ui.again = true; return; }
   ui.busy = true;
   try {
@@ -258,6 +260,8 @@ async function refresh() {
     const [queues, jobs, series, workers, completed, groups, failed] = await Promise.all([
       api(`api/queues?window=${win}`), api(`api/jobs?window=${win}`), api(`api/series?window=${win}`), api('api/workers'),
       api('api/completed?limit=20'), api('api/failed/groups'), api(`api/failed?${failedQ}`)]);
+    // Hidden while the requests ran: what they read is not shown.
+    if (document.visibilityState !== 'visible') return;
     renderQueues(queues); renderJobs(jobs); renderSeries(series); renderWorkers(workers); renderCompleted(completed);
     renderGroups(groups); renderFailed(failed);
     await loadEvents();

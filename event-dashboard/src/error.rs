@@ -38,3 +38,15 @@ pub enum DashboardError {
     #[error("the dashboard server stopped: {0}")]
     Serve(#[source] std::io::Error),
 }
+
+/// An error with its causes, as one line (`error: cause: cause`).
+pub(crate) fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}

@@ -10,6 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::api::refusal;
+use crate::operator;
 use crate::state::{Access, DashboardState};
 
 /// The cookie the one-time URL token is traded for.
@@ -38,7 +39,15 @@ pub(crate) async fn guard(
 ) -> Response {
     let (parts, body) = request.into_parts();
     let mut response = match check(&state, &parts) {
-        Verdict::Pass => next.run(Request::from_parts(parts, body)).await,
+        // Only actions have an operator: the app's closure naming it does
+        // not run for reads.
+        Verdict::Pass if is_safe(&parts.method) => next.run(Request::from_parts(parts, body)).await,
+        Verdict::Pass => {
+            let operator = operator::of(&state, &parts);
+            operator::OPERATOR
+                .scope(operator, next.run(Request::from_parts(parts, body)))
+                .await
+        }
         Verdict::TradeToken => trade_token(&state, &parts),
         Verdict::Refuse(status, why) => refusal(status, why),
     };

@@ -1,7 +1,9 @@
 //! A browser dashboard for event-core: queues (figures, workers, completed
 //! jobs, pause/resume/clear), failed jobs (groups, search, retry, forget,
-//! one or by filter) and the event store (history, correlation chains),
-//! with live pages and documented JSON endpoints (docs/dashboard.md).
+//! one or by filter), the event store (history, correlation chains) and
+//! the broadcast server (nodes, channels, presence members), with live
+//! pages and documented JSON endpoints (docs/dashboard.md). Every action
+//! is recorded with its operator ([`DashboardState::operator`]).
 //!
 //! Mount it in your app:
 //!
@@ -21,9 +23,11 @@
 //! a token.
 
 mod api;
+mod broadcasting;
 mod error;
 mod guard;
 mod live;
+mod operator;
 mod pages;
 pub mod redact;
 mod serve;
@@ -32,7 +36,7 @@ mod state;
 pub use error::DashboardError;
 pub use live::{CHANGED, CHANNEL, WATCH_EVERY};
 pub use serve::{ServeOptions, Standalone, bind, serve};
-pub use state::{DashboardState, Gate};
+pub use state::{DashboardState, Gate, NameOperator};
 
 /// The dashboard's routes (the page at `/`, its assets, `/api/*`), behind
 /// its guard: mount it with `Router::nest`. Without a gate it answers

@@ -18,6 +18,7 @@ use event_core::broadcasting::{
 use event_core::queue::Monitor;
 use serde_json::{Value, json};
 
+use crate::broadcasting::ServerReader;
 use crate::error::DashboardError;
 
 /// The private channel the pages subscribe to.
@@ -38,6 +39,7 @@ pub(crate) struct Push {
     client: Value,
     origin: String,
     watching: Mutex<bool>,
+    server: ServerReader,
 }
 
 impl std::fmt::Debug for Push {
@@ -66,6 +68,7 @@ impl Push {
             .credentials("dashboard")
             .map_err(DashboardError::Push)?;
         let broadcaster = connect(config).await.map_err(DashboardError::Push)?;
+        let server = ServerReader::new(config)?;
         let tls = matches!(config.scheme, Scheme::Https);
         let origin = format!(
             "{}://{}:{}",
@@ -90,12 +93,18 @@ impl Push {
                 .channel(CHANNEL.trim_start_matches("private-"), |_, _| true),
             origin,
             watching: Mutex::new(false),
+            server,
         })
     }
 
     /// What `api/meta` tells the page under `live`.
     pub(crate) fn client(&self) -> &Value {
         &self.client
+    }
+
+    /// The server's HTTP API, for the Broadcasting part.
+    pub(crate) fn server(&self) -> &ServerReader {
+        &self.server
     }
 
     /// The server's WebSocket origin, for the page's `connect-src`.

@@ -12,6 +12,8 @@ use crate::state::DashboardState;
 const INDEX: &str = include_str!("../assets/index.html");
 const CSS: &str = include_str!("../assets/app.css");
 const JS: &str = include_str!("../assets/app.js");
+/// The Broadcasting part's script (reads `api/broadcasting`).
+const BROADCASTING_JS: &str = include_str!("../assets/broadcasting.js");
 const ICON: &str = include_str!("../assets/icon.svg");
 /// pusher-js 8.6.0 (MIT), for live pages: served only to a dashboard with push.
 const PUSHER: &str = include_str!("../assets/pusher.min.js");
@@ -27,6 +29,10 @@ pub(crate) fn routes() -> Router<DashboardState> {
         .route(
             "/assets/app.js",
             get(|| asset("text/javascript; charset=utf-8", JS)),
+        )
+        .route(
+            "/assets/broadcasting.js",
+            get(|| asset("text/javascript; charset=utf-8", BROADCASTING_JS)),
         )
         .route("/assets/icon.svg", get(|| asset("image/svg+xml", ICON)))
         .route(

@@ -14,6 +14,11 @@ use crate::redact::Redactor;
 /// headers (a session cookie, a header set by your auth middleware).
 pub type Gate = Arc<dyn Fn(&Parts) -> bool + Send + Sync>;
 
+/// Names the operator of a request (your session's user, a header your
+/// auth middleware sets), for the record of the actions it takes; `None`
+/// falls back to the default name (see [`DashboardState::operator`]).
+pub type NameOperator = Arc<dyn Fn(&Parts) -> Option<String> + Send + Sync>;
+
 /// Who may use the dashboard.
 #[derive(Clone)]
 pub(crate) enum Access {
@@ -57,6 +62,7 @@ pub struct DashboardState {
     pub(crate) replay: Option<Arc<JobRegistry>>,
     pub(crate) redact: Option<Redactor>,
     pub(crate) push: Option<Arc<Push>>,
+    pub(crate) operator: Option<NameOperator>,
 }
 
 impl std::fmt::Debug for DashboardState {
@@ -69,6 +75,7 @@ impl std::fmt::Debug for DashboardState {
             .field("replay", &self.replay.is_some())
             .field("redact", &self.redact.is_some())
             .field("push", &self.push)
+            .field("operator", &self.operator.is_some())
             .finish()
     }
 }
@@ -89,6 +96,7 @@ impl DashboardState {
             replay: None,
             redact: None,
             push: None,
+            operator: None,
         })
     }
 
@@ -102,6 +110,20 @@ impl DashboardState {
     /// 403 to the others.
     pub fn gate(mut self, gate: impl Fn(&Parts) -> bool + Send + Sync + 'static) -> Self {
         self.access = Access::Gate(Arc::new(gate));
+        self
+    }
+
+    /// Names who takes an action, for its record in the event store
+    /// (`event_dashboard::ActionTaken`'s `operator.name`): e.g.
+    /// `.operator(|parts| user_from(&parts.headers))`. When it answers
+    /// `None` (or without it) the name says how the request got in: `token
+    /// holder`, `client let in by the gate` or `loopback client`. The
+    /// client's address is recorded beside it either way.
+    pub fn operator(
+        mut self,
+        name: impl Fn(&Parts) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.operator = Some(Arc::new(name));
         self
     }
 

@@ -133,8 +133,10 @@ async fn every_action_is_recorded_with_what_it_touched() {
     assert_eq!(
         payloads,
         vec![
-            json!({"action": "pause", "target": {"queue": "payments"}, "touched": 1}),
-            json!({"action": "clear", "target": {"queue": "payments"}, "touched": 2}),
+            json!({"action": "pause", "target": {"queue": "payments"}, "touched": 1,
+                   "operator": {"name": "loopback client", "address": "127.0.0.1"}}),
+            json!({"action": "clear", "target": {"queue": "payments"}, "touched": 2,
+                   "operator": {"name": "loopback client", "address": "127.0.0.1"}}),
         ]
     );
 }

@@ -23,7 +23,7 @@ export async function openChromium() {
     try { fs.rmSync(profile, { recursive: true, force: true, maxRetries: 5 }); } catch {}
   };
   const fail = async (why) => { console.log(`FAIL ${why}`); await cleanup(); process.exit(1); };
-  setTimeout(() => fail('timed out'), 75000).unref();
+  setTimeout(() => fail("timed out"), 120000).unref();
 
   const stdin = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
   const step = async (line) => { console.log(line); const go = await stdin.next(); if (go.done) await fail(`no answer to ${line}`); };

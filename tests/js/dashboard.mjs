@@ -1,8 +1,10 @@
 // Headless Chromium over the DevTools protocol against the events
 // dashboard (no browser download: Debian's /usr/bin/chromium):
-//   node dashboard.mjs <dashboard url with ?token=> <screenshot folder>
-// Opens the page, waits for the failed count the Rust side seeded, prints
-// READY <count>; the Rust side then fails one more job on its worker, and
+//   node dashboard.mjs <dashboard url with ?token=> <screenshot folder> <second order>
+// The same scenario runs on every queue connection (sqlite, redis,
+// postgres). Opens the page, waits for the failed count the Rust side
+// seeded, prints READY 1; the Rust side then fails one more job (the
+// second order) on its worker, and
 // the open page must show it within the polling interval, without reload.
 // Then retry from the page (the job runs again on the worker) and pause
 // from the page (the Rust side checks no job is claimed). At each
@@ -11,10 +13,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { openChromium } from './cdp.mjs';
+import { axeScanner, keyboardWalk } from './axe.mjs';
 
-const [url, shots] = process.argv.slice(2);
+const [url, shots, second] = process.argv.slice(2);
 fs.mkdirSync(shots, { recursive: true });
-const { cdp, js, text, until, fail, step, sleep, cleanup, problems, port, page, ws } = await openChromium();
+const browser = await openChromium();
+const { cdp, js, text, until, fail, step, sleep, cleanup, problems, port, page, ws } = browser;
+const scan = await axeScanner(browser);
 const shot = async (name, width, dark) => {
   await cdp('Emulation.setDeviceMetricsOverride', { width, height: 900, deviceScaleFactor: 1, mobile: width < 600 });
   await cdp('Emulation.setEmulatedMedia', { features: [{ name: 'prefers-color-scheme', value: dark ? 'dark' : 'light' }] });
@@ -38,10 +43,14 @@ const live = await text('#live');
 console.log(`ok the page shows 1 failed job and says "${live}"`);
 if ((await js('location.search')).includes('token')) await fail('the token stayed in the address bar');
 await js('window.__sameDocument = true');
+await until('the Broadcasting part says how to configure a server', async () => (await js(`!document.querySelector('#bc-off').hidden`))
+  && (await text('#bc-off'))?.includes('EVENTS_BROADCAST_CONNECTION'), 3500);
+console.log('ok without a broadcast server the Broadcasting part says how to configure one');
+await scan('the first load (parts with nothing yet say what to do)');
 await step('READY 1');
 
 const took = await until('the new failure appears', async () => (await text('#failed-total')) === '2'
-  && (await text('#failed-table tbody'))?.includes('card declined for order 2'), 3500);
+  && (await text('#failed-table tbody'))?.includes(`card declined for order ${second}`), 3500);
 if (!(await js('window.__sameDocument === true'))) await fail('the page was reloaded');
 console.log(`ok the job that failed on the worker appeared after ${took} ms, without reload`);
 
@@ -52,7 +61,7 @@ console.log('ok the worker is listed');
 // Retry from the page: the card now goes through, the job completes.
 await step('SHOWN 2');
 const clicked = await js(`(() => {
-  const row = [...document.querySelectorAll('#failed-table tbody tr')].find((r) => r.textContent.includes('order 2'));
+  const row = [...document.querySelectorAll('#failed-table tbody tr')].find((r) => r.textContent.includes('order ${second}'));
   const b = row && [...row.querySelectorAll('button')].find((x) => x.textContent === 'Retry');
   if (b) b.click();
   return !!b;
@@ -92,10 +101,26 @@ if (!opened) await fail('no Timeline button on a stored event');
 await until('the timeline shows with the replay command', async () => (await text('#chain-list'))?.includes('event:replay'), 3500);
 console.log('ok the timeline opens and says how to replay an event in the app');
 
+// Every part shown with data (the per-job table unfolded, a chain open),
+// then a failed job's detail dialog: scanned in light and dark.
+await js(`document.querySelector('#jobs-box').open = true`);
+const hidden = await js(`['#queues-table', '#jobs-table', '#groups-table', '#failed-table', '#workers-table', '#completed-table', '#events-table', '#chain-list']
+  .filter((s) => { const e = document.querySelector(s); return !e || !e.offsetParent || !e.querySelector('tbody tr, li'); })`);
+if (hidden.length) await fail(`parts without rows to scan: ${hidden.join(', ')}`);
+await scan('every part with rows (queues, per job name, failed, workers, completed, events, a chain)');
+await js(`document.querySelector('#failed-table tbody a').click()`);
+await until('the failed job detail opens', async () => js(`document.querySelector('#detail').open`), 3500);
+await scan('a failed job\'s detail dialog');
+await js(`document.querySelector('#detail form button').click()`);
+await until('the detail closes', async () => !(await js(`document.querySelector('#detail').open`)), 3500);
+await keyboardWalk(browser, ['Queues', 'Failed', 'Broadcasting', 'Resume', 'Retry', 'Forget', 'Search', 'Timeline']);
+
 const light = await shot('dashboard-1440-light', 1440, false);
 await shot('dashboard-375-light', 375, false);
 const dark = await shot('dashboard-1440-dark', 1440, true);
 await shot('dashboard-375-dark', 375, true);
+await scan('every part at 375 px (table rows as cards)');
+await cdp('Emulation.setDeviceMetricsOverride', { width: 1440, height: 900, deviceScaleFactor: 1, mobile: false });
 if (light === dark) await fail(`dark mode did not change the background (${light})`);
 console.log(`ok dark mode follows the system (${light} -> ${dark})`);
 // A hidden tab stops polling; shown again, it updates at once.

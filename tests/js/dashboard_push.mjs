@@ -4,14 +4,20 @@
 // while nothing changes it fetches nothing (no polling); a job that fails
 // on the worker (the Rust side does it at READY) appears within a second or
 // two; when the broadcast server stops (at SERVER), the page falls back to
-// polling and says why. Prints PASS.
+// polling and says why. The Broadcasting part, scrolled into view, lists
+// the server's node alive, the page's own channel with its subscription
+// and a presence channel's member (scanned by axe, light and dark), and says when the server
+// is gone. Prints PASS.
 import fs from 'node:fs';
 import path from 'node:path';
 import { openChromium } from './cdp.mjs';
+import { axeScanner } from './axe.mjs';
 
 const [url, shots] = process.argv.slice(2);
 fs.mkdirSync(shots, { recursive: true });
-const { cdp, js, text, until, fail, step, sleep, cleanup, problems, ws } = await openChromium();
+const browser = await openChromium();
+const { cdp, js, text, until, fail, step, sleep, cleanup, problems, ws } = browser;
+const scan = await axeScanner(browser);
 
 await cdp('Page.enable');
 await cdp('Runtime.enable');
@@ -35,10 +41,28 @@ console.log(`ok the job that failed on the worker appeared ${took} ms after it w
 const png = await cdp('Page.captureScreenshot', { format: 'png' });
 fs.writeFileSync(path.join(shots, 'dashboard-push.png'), Buffer.from(png.result.data, 'base64'));
 
+// The Broadcasting part: the server's one node, this page's own
+// subscription to the dashboard's channel, and the presence channel the
+// Rust side joined as alice.
+await js(`document.querySelector('#broadcasting').scrollIntoView()`);
+await until('the Broadcasting part lists the node and the page\'s channel', async () => {
+  const nodes = await text('#nodes-table tbody');
+  const row = await js(`document.querySelector('#channels-table tr[data-channel="private-events-dashboard"]')?.textContent ?? null`);
+  const room = await js(`document.querySelector('#channels-table tr[data-channel="presence-room"]')?.textContent ?? null`);
+  return nodes?.includes('alive') && row?.includes('1') && room?.includes('1: alice') && (await text('#bc-nodes')) === '1';
+}, 5000);
+console.log(`ok the Broadcasting part: node "${await text('#nodes-table tbody')}", channels "${await text('#channels-table tbody')}"`);
+await scan('the Broadcasting part with a server');
+const bcPng = await cdp('Page.captureScreenshot', { format: 'png' });
+fs.writeFileSync(path.join(shots, 'dashboard-broadcasting.png'), Buffer.from(bcPng.result.data, 'base64'));
+
 await step('SERVER');
 await until('without the server the page polls and says why',
   async () => (await text('#live'))?.includes('the broadcast server is unreachable'), 10000);
 console.log(`ok without the broadcast server: "${await text('#live')}"`);
+await until('the Broadcasting part says the server is unreachable', async () => (await js(`!document.querySelector('#bc-error').hidden`))
+  && (await text('#bc-status')) === 'unreachable', 5000);
+console.log(`ok the Broadcasting part: "${await text('#bc-error')}"`);
 const polled = await js('document.body.dataset.refreshes');
 await sleep(4500);
 if ((await js('document.body.dataset.refreshes')) === polled) await fail('the fallback does not poll');

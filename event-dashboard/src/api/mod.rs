@@ -2,6 +2,7 @@
 //! read and what a script may call.
 
 mod action;
+mod broadcasting;
 mod events;
 mod failed;
 mod queues;
@@ -25,6 +26,7 @@ pub(crate) fn routes() -> Router<DashboardState> {
         .route("/api/series", get(queues::series))
         .route("/api/live/auth", post(queues::live_auth))
         .route("/api/workers", get(queues::workers))
+        .route("/api/broadcasting", get(broadcasting::overview))
         .route("/api/completed", get(queues::completed))
         .route("/api/queues/{queue}/pause", post(queues::pause))
         .route("/api/queues/{queue}/resume", post(queues::resume))
@@ -58,7 +60,8 @@ pub(crate) enum ApiError {
     NotFound(String),
     /// Not something this dashboard can do; the answer says where to (409).
     Elsewhere(String),
-    /// The queue connection or store failed (502), with its cause.
+    /// The queue connection, store or broadcast server failed (502), with
+    /// its cause.
     Backend(Box<dyn std::error::Error + Send + Sync>),
 }
 
@@ -81,13 +84,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(why) => refusal(StatusCode::NOT_FOUND, why),
             ApiError::Elsewhere(why) => refusal(StatusCode::CONFLICT, why),
             ApiError::Backend(e) => {
-                let mut text = e.to_string();
-                let mut cause = e.source();
-                while let Some(c) = cause {
-                    text.push_str(": ");
-                    text.push_str(&c.to_string());
-                    cause = c.source();
-                }
+                let text = crate::error::with_causes(&*e);
                 tracing::warn!(error = %text, "dashboard endpoint failed");
                 refusal(StatusCode::BAD_GATEWAY, text)
             }

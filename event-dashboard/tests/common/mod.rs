@@ -3,6 +3,9 @@
 //! router as a browser on this machine would send them.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod browser;
+pub mod pusher;
+
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
