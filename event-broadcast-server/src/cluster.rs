@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::hub::{ClusterLink, Hub};
+use crate::node_figures;
 
 /// Joins `hub` to the cluster at `url`. Returns at once; the tasks run
 /// (and reconnect) until the runtime stops.
@@ -32,7 +33,7 @@ pub(crate) fn join(hub: &Arc<Hub>, url: &str) -> anyhow::Result<()> {
     event_tls::install_default_provider();
     let client = redis::Client::open(url)?;
     let (tx, rx) = mpsc::channel(hub.config.cluster_buffer.max(1));
-    hub.set_cluster(ClusterLink::new(tx));
+    hub.set_cluster(ClusterLink::new(tx, client.clone()));
     tokio::spawn(publisher(hub.clone(), client.clone(), rx));
     tokio::spawn(subscriber(hub.clone(), client.clone()));
     tokio::spawn(heartbeat(hub.clone(), client));
@@ -196,7 +197,10 @@ async fn heartbeat(hub: Arc<Hub>, client: redis::Client) {
     let mut conn = connect(&client, "heartbeat").await;
     let mut healthy = true;
     loop {
-        let beat: redis::RedisResult<()> = conn.zadd(&nodes, &hub.node_id, now_ms()).await;
+        let mut pipe = redis::pipe();
+        pipe.zadd(&nodes, &hub.node_id, now_ms()).ignore();
+        node_figures::write(&mut pipe, &hub);
+        let beat: redis::RedisResult<()> = pipe.query_async(&mut conn).await;
         match beat {
             Ok(()) => {
                 if !healthy {
@@ -274,4 +278,5 @@ async fn sweep(
             tracing::warn!(%node, removed, "node missed its heartbeats; removed its presence members");
         }
     }
+    node_figures::forget_old(hub, conn).await;
 }

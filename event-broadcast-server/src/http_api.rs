@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::hub::Hub;
+use crate::node_figures;
 
 /// Requests signed longer ago (or ahead) than this are refused.
 pub const MAX_CLOCK_SKEW_SECS: i64 = 600;
@@ -274,4 +275,31 @@ pub(crate) async fn terminate(
     authenticate(&hub, &app_id, &method, &uri, &body)?;
     hub.terminate_user(&user_id);
     Ok(Json(json!({})))
+}
+
+/// `GET /apps/{id}/nodes`: every node of the cluster with its figures (this
+/// one alone without a cluster); see [`node_figures`].
+pub(crate) async fn nodes(
+    State(hub): State<Arc<Hub>>,
+    Path(app_id): Path<String>,
+    method: Method,
+    uri: Uri,
+) -> Result<Json<Value>, ApiError> {
+    authenticate(&hub, &app_id, &method, &uri, b"")?;
+    let nodes = match hub.cluster() {
+        None => vec![node_figures::mine(&hub)],
+        Some(link) => {
+            let unavailable = |e: redis::RedisError| {
+                ApiError(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("the cluster's Redis cannot be read: {e}"),
+                )
+            };
+            let mut conn = link.reader().await.map_err(unavailable)?;
+            node_figures::cluster(&hub, &mut conn)
+                .await
+                .map_err(unavailable)?
+        }
+    };
+    Ok(Json(json!({ "nodes": nodes })))
 }

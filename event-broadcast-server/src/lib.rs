@@ -26,6 +26,7 @@ mod config;
 mod connection;
 mod http_api;
 mod hub;
+mod node_figures;
 pub mod protocol;
 mod server;
 mod socket;

@@ -73,6 +73,7 @@ impl Server {
             _ => None,
         };
         let hub = Arc::new(Hub::new(Arc::new(config), webhook_tls));
+        hub.start_meter();
         if let Some(url) = &redis_url {
             cluster::join(&hub, url)
                 .with_context(|| format!("invalid EVENTS_BROADCAST_REDIS_URL `{url}`"))?;
@@ -209,6 +210,7 @@ fn router(hub: Arc<Hub>) -> Router {
         .route("/apps/{app_id}/events", post(http_api::events))
         .route("/apps/{app_id}/batch_events", post(http_api::batch_events))
         .route("/apps/{app_id}/channels", get(http_api::channels))
+        .route("/apps/{app_id}/nodes", get(http_api::nodes))
         .route("/apps/{app_id}/channels/{channel}", get(http_api::channel))
         .route(
             "/apps/{app_id}/channels/{channel}/users",

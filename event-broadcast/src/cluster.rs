@@ -19,6 +19,11 @@ pub fn nodes_key(app_id: &str) -> String {
     format!("event-broadcast:{app_id}:nodes")
 }
 
+/// The hash of each node's figures (`node` -> JSON), written on its heartbeat.
+pub fn node_figures_key(app_id: &str) -> String {
+    format!("event-broadcast:{app_id}:node-figures")
+}
+
 /// One message on the cluster channel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

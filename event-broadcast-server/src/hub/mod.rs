@@ -9,6 +9,7 @@ mod remote;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
 use event_broadcast::channel::ChannelKind;
@@ -76,6 +77,10 @@ pub(crate) struct Hub {
     next_socket: AtomicU64,
     pub connections: AtomicUsize,
     pub stats: Stats,
+    /// When this node started (ms since the epoch).
+    pub started_at_ms: i64,
+    /// Frames queued to sockets per second, over the last second (f64 bits).
+    messages_per_second: AtomicU64,
     cluster: OnceLock<ClusterLink>,
     webhooks: Option<Webhooks>,
 }
@@ -103,12 +108,45 @@ impl Hub {
             next_socket: AtomicU64::new(rand::random::<u32>() as u64),
             connections: AtomicUsize::new(0),
             stats: Stats::default(),
+            started_at_ms: chrono::Utc::now().timestamp_millis(),
+            messages_per_second: AtomicU64::new(0f64.to_bits()),
             cluster: OnceLock::new(),
         }
     }
 
     pub(crate) fn set_cluster(&self, link: ClusterLink) {
         let _ = self.cluster.set(link);
+    }
+
+    /// The way to the cluster, when this node is in one.
+    pub(crate) fn cluster(&self) -> Option<&ClusterLink> {
+        self.cluster.get()
+    }
+
+    /// Frames queued to this node's sockets per second, over the last second.
+    pub(crate) fn messages_per_second(&self) -> f64 {
+        f64::from_bits(self.messages_per_second.load(Ordering::Relaxed))
+    }
+
+    /// Measures [`messages_per_second`](Self::messages_per_second) once a
+    /// second while the runtime runs.
+    pub(crate) fn start_meter(self: &std::sync::Arc<Self>) {
+        let hub = std::sync::Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut last = (tokio::time::Instant::now(), 0u64);
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let Some(hub) = hub.upgrade() else { return };
+                let now = tokio::time::Instant::now();
+                let sent = hub.stats.frames_sent.load(Ordering::Relaxed);
+                let secs = now.duration_since(last.0).as_secs_f64().max(1e-3);
+                let rate = sent.saturating_sub(last.1) as f64 / secs;
+                hub.messages_per_second
+                    .store(rate.to_bits(), Ordering::Relaxed);
+                last = (now, sent);
+            }
+        });
     }
 
     fn publish(&self, message: ClusterMessage) {
@@ -355,6 +393,15 @@ impl Hub {
             .filter(|(_, ch)| !ch.subscribers.is_empty() || !ch.members.is_empty())
             .map(|(name, ch)| (name.clone(), ch.subscribers.len(), ch.members.len()))
             .collect()
+    }
+
+    /// Channels with a subscriber on this node.
+    pub(crate) fn local_channel_count(&self) -> usize {
+        self.state()
+            .channels
+            .values()
+            .filter(|ch| !ch.subscribers.is_empty())
+            .count()
     }
 
     /// Presence user ids of `channel`, sorted.
