@@ -17,7 +17,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use event_broadcast::cluster::{ClusterMessage, nodes_key, presence_key, pubsub_channel};
+use event_broadcast::cluster::{
+    ClusterMessage, nodes_key, presence_key, pubsub_channel, subscriptions_key,
+};
 use futures::StreamExt;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
@@ -26,6 +28,7 @@ use tokio::sync::mpsc;
 
 use crate::hub::{ClusterLink, Hub};
 use crate::node_figures;
+use crate::webhooks::Hook;
 
 /// Joins `hub` to the cluster at `url`. Returns at once; the tasks run
 /// (and reconnect) until the runtime stops.
@@ -65,10 +68,24 @@ fn registry_field(node: &str, socket_id: &str, channel: &str) -> String {
     format!("{node}|{socket_id}|{channel}")
 }
 
+fn count_field(node: &str, channel: &str) -> String {
+    format!("{node}|{channel}")
+}
+
+/// Writes (or, at 0, deletes) a node's count of a channel.
+fn set_count(pipe: &mut redis::Pipeline, key: &str, node: &str, channel: &str, count: usize) {
+    if count == 0 {
+        pipe.hdel(key, count_field(node, channel)).ignore();
+    } else {
+        pipe.hset(key, count_field(node, channel), count).ignore();
+    }
+}
+
 async fn publisher(hub: Arc<Hub>, client: redis::Client, mut rx: mpsc::Receiver<ClusterMessage>) {
     let app = hub.config.credentials.app_id.clone();
     let bus = pubsub_channel(&app);
     let registry = presence_key(&app);
+    let counts = subscriptions_key(&app);
     let mut conn = connect(&client, "publisher").await;
     while let Some(message) = rx.recv().await {
         let payload = match serde_json::to_string(&message) {
@@ -97,6 +114,11 @@ async fn publisher(hub: Arc<Hub>, client: redis::Client, mut rx: mpsc::Receiver<
                 pipe.hdel(&registry, registry_field(origin, socket_id, channel))
                     .ignore();
             }
+            ClusterMessage::SubscriptionCount {
+                origin,
+                channel,
+                count,
+            } => set_count(&mut pipe, &counts, origin, channel, *count),
             _ => {}
         }
         pipe.publish(&bus, &payload).ignore();
@@ -152,12 +174,26 @@ async fn subscriber(hub: Arc<Hub>, client: redis::Client) {
     }
 }
 
-/// Reads the registry: every member socket of every live node.
+/// Reads the registry: every member socket and subscription count of
+/// every live node.
 async fn sync_registry(hub: &Arc<Hub>, client: &redis::Client) {
     let app = &hub.config.credentials.app_id;
     let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
         return;
     };
+    let counts: std::collections::HashMap<String, usize> = conn
+        .hgetall(subscriptions_key(app))
+        .await
+        .unwrap_or_default();
+    hub.replace_remote_counts(
+        counts
+            .into_iter()
+            .filter_map(|(field, count)| {
+                let (node, channel) = field.split_once('|')?;
+                Some((node.to_string(), channel.to_string(), count))
+            })
+            .collect(),
+    );
     let entries: std::collections::HashMap<String, String> =
         match conn.hgetall(presence_key(app)).await {
             Ok(e) => e,
@@ -224,6 +260,10 @@ async fn heartbeat(hub: Arc<Hub>, client: redis::Client) {
 
 async fn reregister(hub: &Arc<Hub>, conn: &mut ConnectionManager, registry: &str) {
     let mut pipe = redis::pipe();
+    let counts = subscriptions_key(&hub.config.credentials.app_id);
+    for (channel, count) in hub.local_counts() {
+        set_count(&mut pipe, &counts, &hub.node_id, &channel, count);
+    }
     for (socket_id, channel, user_id, info) in hub.local_members() {
         let value = json!({ "user_id": user_id, "user_info": info }).to_string();
         pipe.hset(
@@ -251,18 +291,28 @@ async fn sweep(
         .await
         .unwrap_or_default();
     let mut won = Vec::new();
+    let mut vacated = Vec::new();
     for node in stale {
         if node == hub.node_id {
             continue;
         }
         let removed: i64 = conn.zrem(nodes, &node).await.unwrap_or(0);
         if removed == 1 {
-            let fields: Vec<String> = conn.hkeys(registry).await.unwrap_or_default();
             let prefix = format!("{node}|");
+            let fields: Vec<String> = conn.hkeys(registry).await.unwrap_or_default();
             let dead: Vec<&String> = fields.iter().filter(|f| f.starts_with(&prefix)).collect();
             if !dead.is_empty() {
                 let _: redis::RedisResult<()> = conn.hdel(registry, dead).await;
             }
+            // Its channels: each one it occupied is vacated once (the
+            // webhook task counts occupancy, so only the last node's goes out).
+            let counts = subscriptions_key(&hub.config.credentials.app_id);
+            let fields: Vec<String> = conn.hkeys(&counts).await.unwrap_or_default();
+            let dead: Vec<&String> = fields.iter().filter(|f| f.starts_with(&prefix)).collect();
+            if !dead.is_empty() {
+                let _: redis::RedisResult<()> = conn.hdel(&counts, &dead).await;
+            }
+            vacated.extend(dead.iter().map(|f| f[prefix.len()..].to_string()));
             won.push(node);
         }
     }
@@ -275,8 +325,12 @@ async fn sweep(
         };
         if score.is_none_or(|s| s < cutoff) {
             let removed = hub.drop_node(&node, won.contains(&node));
-            tracing::warn!(%node, removed, "node missed its heartbeats; removed its presence members");
+            tracing::warn!(%node, removed, "node missed its heartbeats; removed its presence members and subscriptions");
         }
+    }
+    // After its members' `member_removed`, as when a channel empties on a node.
+    for channel in vacated {
+        hub.hook(Hook::Vacated(channel));
     }
     node_figures::forget_old(hub, conn).await;
 }

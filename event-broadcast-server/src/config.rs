@@ -27,6 +27,10 @@ pub struct ServerConfig {
     pub pong_timeout: Duration,
     /// `client-*` events allowed (`EVENTS_BROADCAST_CLIENT_EVENTS`).
     pub client_events: bool,
+    /// Sends `pusher_internal:subscription_count` (the cluster's count) to a
+    /// non-presence channel's subscribers when it changes
+    /// (`EVENTS_BROADCAST_SUBSCRIPTION_COUNT`).
+    pub subscription_count: bool,
     /// Joins the cluster over Redis pub/sub (`EVENTS_BROADCAST_REDIS_URL`).
     pub redis_url: Option<String>,
     /// Largest WebSocket message accepted (`EVENTS_BROADCAST_MAX_MESSAGE_BYTES`,
@@ -68,6 +72,7 @@ impl ServerConfig {
             activity_timeout: 30,
             pong_timeout: Duration::from_secs(30),
             client_events: false,
+            subscription_count: false,
             redis_url: None,
             max_message_bytes: BroadcastConfig::default().max_message_bytes,
             max_event_bytes: 10 * 1024,
@@ -91,6 +96,7 @@ impl ServerConfig {
         out.port = config.port;
         out.activity_timeout = config.activity_timeout;
         out.client_events = config.client_events;
+        out.subscription_count = config.subscription_count;
         out.max_message_bytes = config.max_message_bytes;
         out.redis_url.clone_from(&config.redis_url);
         out.webhook_url.clone_from(&config.webhook_url);

@@ -278,6 +278,8 @@ fn subscribe(
             )
             .into(),
         );
+        // After the success frame, so the new subscriber's count follows it.
+        hub.local_count_changed(channel);
     }
 }
 

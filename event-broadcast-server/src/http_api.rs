@@ -203,14 +203,18 @@ pub(crate) async fn channels(
     if user_count && !prefix.starts_with("presence-") {
         return Err(bad("info=user_count needs filter_by_prefix=presence-"));
     }
+    let subscription_count = wants(&params, "subscription_count");
     let mut out = serde_json::Map::new();
-    for (name, _subs, users) in hub.channels() {
+    for (name, subs, users) in hub.channels() {
         if !name.starts_with(&prefix) {
             continue;
         }
         let mut info = serde_json::Map::new();
         if user_count {
             info.insert("user_count".into(), json!(users));
+        }
+        if subscription_count {
+            info.insert("subscription_count".into(), json!(subs));
         }
         out.insert(name, Value::Object(info));
     }

@@ -62,6 +62,10 @@ pub struct BroadcastConfig {
     /// `EVENTS_BROADCAST_CLIENT_EVENTS` (default false): allow `client-*`
     /// events (whispers) on private and presence channels.
     pub client_events: bool,
+    /// `EVENTS_BROADCAST_SUBSCRIPTION_COUNT` (default false): the server
+    /// sends `pusher_internal:subscription_count` (the cluster's count) to a
+    /// channel's subscribers when it changes, as Pusher's per-app switch does.
+    pub subscription_count: bool,
     /// `EVENTS_BROADCAST_WEBHOOK_URL`: where the server posts its webhooks
     /// (`http://` or `https://`)
     /// (`channel_occupied`, `channel_vacated`, `member_added`, `member_removed`); none by default.
@@ -107,6 +111,7 @@ impl Default for BroadcastConfig {
             redis_url: None,
             activity_timeout: 30,
             client_events: false,
+            subscription_count: false,
             webhook_url: None,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             ca_file: None,
@@ -232,6 +237,9 @@ impl BroadcastConfig {
         }
         if let Some(v) = get("EVENTS_BROADCAST_CLIENT_EVENTS") {
             c.client_events = parse_bool("EVENTS_BROADCAST_CLIENT_EVENTS", v)?;
+        }
+        if let Some(v) = get("EVENTS_BROADCAST_SUBSCRIPTION_COUNT") {
+            c.subscription_count = parse_bool("EVENTS_BROADCAST_SUBSCRIPTION_COUNT", v)?;
         }
         if let Some(v) = get("EVENTS_BROADCAST_MAX_MESSAGE_BYTES") {
             c.max_message_bytes = parse_num("EVENTS_BROADCAST_MAX_MESSAGE_BYTES", v.clone())?;

@@ -3,6 +3,7 @@
 //! `.await`; sends only queue (`try_send`).
 
 mod cluster_link;
+mod counts;
 mod presence;
 mod remote;
 
@@ -31,11 +32,13 @@ struct Channel {
     subscribers: HashMap<String, (SocketHandle, Option<String>)>,
     /// Presence members across the cluster, by user id.
     members: HashMap<String, Member>,
+    /// Other nodes' subscriptions: node id -> how many sockets.
+    remote: HashMap<String, usize>,
 }
 
 impl Channel {
     fn is_empty(&self) -> bool {
-        self.subscribers.is_empty() && self.members.is_empty()
+        self.subscribers.is_empty() && self.members.is_empty() && self.remote.is_empty()
     }
 }
 
@@ -155,7 +158,7 @@ impl Hub {
         }
     }
 
-    fn hook(&self, hook: Hook) {
+    pub(crate) fn hook(&self, hook: Hook) {
         if let Some(w) = &self.webhooks {
             w.send(hook);
         }
@@ -278,6 +281,7 @@ impl Hub {
                 user_id,
             });
         }
+        self.local_count_changed(channel);
     }
 
     /// Sends an event to every subscriber of `channels` on this node, and to
@@ -385,13 +389,14 @@ impl Hub {
             .collect()
     }
 
-    /// `(channel, local subscriptions, presence users)` of occupied channels.
+    /// `(channel, subscriptions, presence users)` of the occupied channels,
+    /// counted over every node of the cluster.
     pub(crate) fn channels(&self) -> Vec<(String, usize, usize)> {
         self.state()
             .channels
             .iter()
-            .filter(|(_, ch)| !ch.subscribers.is_empty() || !ch.members.is_empty())
-            .map(|(name, ch)| (name.clone(), ch.subscribers.len(), ch.members.len()))
+            .filter(|(_, ch)| ch.total() > 0 || !ch.members.is_empty())
+            .map(|(name, ch)| (name.clone(), ch.total(), ch.members.len()))
             .collect()
     }
 

@@ -66,6 +66,15 @@ impl Hub {
                     self.remote_leave(&origin, &channel, &socket_id, &user_id);
                 }
             }
+            ClusterMessage::SubscriptionCount {
+                origin,
+                channel,
+                count,
+            } => {
+                if origin != self.node_id {
+                    self.remote_count(&origin, &channel, count);
+                }
+            }
             ClusterMessage::TerminateUser { origin, user_id } => {
                 if origin != self.node_id {
                     self.terminate_local(&user_id);
@@ -107,13 +116,17 @@ impl Hub {
         }
     }
 
-    /// Removes every member socket of a dead node; returns how many.
-    /// `hooks`: this node sends the `member_removed` webhooks (one survivor does).
+    /// Removes every member socket and the subscription counts of a dead
+    /// node; returns how many member sockets. `hooks`: this node sends the
+    /// `member_removed` webhooks (one survivor does).
     pub(crate) fn drop_node(&self, node: &str, hooks: bool) -> usize {
         let mut state = self.state();
         let mut removed = 0;
         let mut empty = Vec::new();
         for (name, ch) in state.channels.iter_mut() {
+            if ch.remote.remove(node).is_some() {
+                self.announce_count(name, ch);
+            }
             let mut gone = Vec::new();
             for (user_id, member) in ch.members.iter_mut() {
                 let before = member.sockets.len();
@@ -140,11 +153,13 @@ impl Hub {
         removed
     }
 
-    /// The nodes other than this one that hold presence members here.
+    /// The nodes other than this one that hold presence members or
+    /// subscriptions here.
     pub(crate) fn remote_nodes(&self) -> HashSet<String> {
         let state = self.state();
         let mut nodes = HashSet::new();
         for ch in state.channels.values() {
+            nodes.extend(ch.remote.keys().cloned());
             for member in ch.members.values() {
                 for (node, _) in &member.sockets {
                     if *node != self.node_id {

@@ -182,6 +182,12 @@ pub fn variables() -> Vec<Variable> {
         ),
         var(
             "broadcasting",
+            "EVENTS_BROADCAST_SUBSCRIPTION_COUNT",
+            b.subscription_count.to_string(),
+            "send pusher_internal:subscription_count (the cluster's count) when it changes",
+        ),
+        var(
+            "broadcasting",
             "EVENTS_BROADCAST_WEBHOOK_URL",
             opt(&b.webhook_url),
             "where the server posts its webhooks (http:// or https://)",
