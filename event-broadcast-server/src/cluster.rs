@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use event_broadcast::cluster::{
-    ClusterMessage, nodes_key, presence_key, pubsub_channel, subscriptions_key,
+    ClusterMessage, cache_key, nodes_key, presence_key, pubsub_channel, subscriptions_key,
 };
 use futures::StreamExt;
 use redis::AsyncCommands;
@@ -26,7 +26,7 @@ use redis::aio::ConnectionManager;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::hub::{ClusterLink, Hub};
+use crate::hub::{Cached, ClusterLink, Hub, event_frame, is_cache_channel};
 use crate::node_figures;
 use crate::webhooks::Hook;
 
@@ -72,6 +72,29 @@ fn count_field(node: &str, channel: &str) -> String {
     format!("{node}|{channel}")
 }
 
+/// Keeps a broadcast's cache channels' frames in the cluster's cache hash.
+fn cache_writes(pipe: &mut redis::Pipeline, key: &str, message: &ClusterMessage) -> bool {
+    let ClusterMessage::Broadcast {
+        channels,
+        event,
+        data,
+        user_id,
+        ..
+    } = message
+    else {
+        return false;
+    };
+    let mut any = false;
+    for channel in channels.iter().filter(|c| is_cache_channel(c)) {
+        let cached = Cached::new(event_frame(event, channel, data, user_id.as_deref()));
+        if let Ok(json) = serde_json::to_string(&cached) {
+            pipe.hset(key, channel, json).ignore();
+            any = true;
+        }
+    }
+    any
+}
+
 /// Writes (or, at 0, deletes) a node's count of a channel.
 fn set_count(pipe: &mut redis::Pipeline, key: &str, node: &str, channel: &str, count: usize) {
     if count == 0 {
@@ -86,6 +109,7 @@ async fn publisher(hub: Arc<Hub>, client: redis::Client, mut rx: mpsc::Receiver<
     let bus = pubsub_channel(&app);
     let registry = presence_key(&app);
     let counts = subscriptions_key(&app);
+    let cache = cache_key(&app);
     let mut conn = connect(&client, "publisher").await;
     while let Some(message) = rx.recv().await {
         let payload = match serde_json::to_string(&message) {
@@ -119,6 +143,9 @@ async fn publisher(hub: Arc<Hub>, client: redis::Client, mut rx: mpsc::Receiver<
                 channel,
                 count,
             } => set_count(&mut pipe, &counts, origin, channel, *count),
+            ClusterMessage::Broadcast { .. } => {
+                cache_writes(&mut pipe, &cache, &message);
+            }
             _ => {}
         }
         pipe.publish(&bus, &payload).ignore();
@@ -138,6 +165,7 @@ async fn publisher(hub: Arc<Hub>, client: redis::Client, mut rx: mpsc::Receiver<
 async fn subscriber(hub: Arc<Hub>, client: redis::Client) {
     let app = hub.config.credentials.app_id.clone();
     let bus = pubsub_channel(&app);
+    let mut cache_conn = None;
     let mut attempt = 0;
     loop {
         match client.get_async_pubsub().await {
@@ -154,7 +182,16 @@ async fn subscriber(hub: Arc<Hub>, client: redis::Client) {
                             continue;
                         };
                         match serde_json::from_str::<ClusterMessage>(&payload) {
-                            Ok(message) => hub.apply_remote(message),
+                            Ok(message) => {
+                                if matches!(message, ClusterMessage::Broadcast { origin: None, .. })
+                                {
+                                    // From an app's `redis` broadcaster: no node
+                                    // published it, so each keeps its cache
+                                    // channels (the same value from each).
+                                    cache_from_app(&mut cache_conn, &client, &app, &message).await;
+                                }
+                                hub.apply_remote(message)
+                            }
                             Err(error) => {
                                 tracing::warn!(%error, "ignoring a malformed cluster message");
                             }
@@ -174,13 +211,39 @@ async fn subscriber(hub: Arc<Hub>, client: redis::Client) {
     }
 }
 
-/// Reads the registry: every member socket and subscription count of
-/// every live node.
+async fn cache_from_app(
+    conn: &mut Option<redis::aio::MultiplexedConnection>,
+    client: &redis::Client,
+    app: &str,
+    message: &ClusterMessage,
+) {
+    let mut pipe = redis::pipe();
+    if !cache_writes(&mut pipe, &cache_key(app), message) {
+        return;
+    }
+    if conn.is_none() {
+        *conn = client.get_multiplexed_async_connection().await.ok();
+    }
+    if let Some(c) = conn.as_mut()
+        && pipe.query_async::<()>(c).await.is_err()
+    {
+        *conn = None;
+    }
+}
+
+/// Reads the registry: every member socket, subscription count and cached
+/// event of every live node.
 async fn sync_registry(hub: &Arc<Hub>, client: &redis::Client) {
     let app = &hub.config.credentials.app_id;
     let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
         return;
     };
+    let cached: std::collections::HashMap<String, String> =
+        conn.hgetall(cache_key(app)).await.unwrap_or_default();
+    let expired = hub.load_cache(cached.into_iter().collect());
+    if !expired.is_empty() {
+        let _: redis::RedisResult<()> = conn.hdel(cache_key(app), expired).await;
+    }
     let counts: std::collections::HashMap<String, usize> = conn
         .hgetall(subscriptions_key(app))
         .await

@@ -278,7 +278,9 @@ fn subscribe(
             )
             .into(),
         );
-        // After the success frame, so the new subscriber's count follows it.
+        // After the success frame: a cache channel's last event (or
+        // cache_miss), and the new subscriber's count.
+        hub.replay_cache(channel, handle);
         hub.local_count_changed(channel);
     }
 }

@@ -25,6 +25,12 @@ pub fn subscriptions_key(app_id: &str) -> String {
     format!("event-broadcast:{app_id}:subscriptions")
 }
 
+/// The hash of cache channels' last events (`channel` -> the frame and
+/// when it expires).
+pub fn cache_key(app_id: &str) -> String {
+    format!("event-broadcast:{app_id}:cache")
+}
+
 /// The hash of each node's figures (`node` -> JSON), written on its heartbeat.
 pub fn node_figures_key(app_id: &str) -> String {
     format!("event-broadcast:{app_id}:node-figures")

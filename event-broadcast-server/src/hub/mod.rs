@@ -2,6 +2,7 @@
 //! (across the cluster), and the fan-out. One lock, never held across an
 //! `.await`; sends only queue (`try_send`).
 
+mod cache;
 mod cluster_link;
 mod counts;
 mod presence;
@@ -21,6 +22,7 @@ use crate::config::ServerConfig;
 use crate::protocol;
 use crate::socket::{Sent, SocketHandle};
 use crate::webhooks::{Hook, Webhooks};
+pub(crate) use cache::{Cached, event_frame, is_cache_channel};
 pub(crate) use cluster_link::ClusterLink;
 
 pub(crate) use presence::parse_channel_data;
@@ -54,6 +56,8 @@ struct Local {
 struct State {
     sockets: HashMap<String, Local>,
     channels: HashMap<String, Channel>,
+    /// Cache channels' last events (every node's, see `cache`).
+    cache: HashMap<String, Cached>,
 }
 
 /// Counters a test or an operator can read.
@@ -141,6 +145,7 @@ impl Hub {
             loop {
                 tick.tick().await;
                 let Some(hub) = hub.upgrade() else { return };
+                hub.purge_cache();
                 let now = tokio::time::Instant::now();
                 let sent = hub.stats.frames_sent.load(Ordering::Relaxed);
                 let secs = now.duration_since(last.0).as_secs_f64().max(1e-3);
@@ -314,13 +319,19 @@ impl Hub {
         except: Option<&str>,
         user_id: Option<&str>,
     ) {
-        let state = self.state();
+        let mut state = self.state();
         for channel in channels {
-            let Some(ch) = state.channels.get(channel) else {
+            let cache = is_cache_channel(channel);
+            if !cache && !state.channels.contains_key(channel) {
                 continue;
-            };
-            let frame = Utf8Bytes::from(protocol::channel_event(event, channel, data, user_id));
-            fan_out(ch, &frame, except, &self.stats);
+            }
+            let frame = event_frame(event, channel, data, user_id);
+            if cache {
+                state.remember(channel, &frame);
+            }
+            if let Some(ch) = state.channels.get(channel) {
+                fan_out(ch, &Utf8Bytes::from(frame), except, &self.stats);
+            }
         }
     }
 
@@ -328,18 +339,19 @@ impl Hub {
     /// subscribers here and on other nodes, never back to the sender.
     pub(crate) fn client_event(&self, socket_id: &str, channel: &str, event: &str, data: &Value) {
         let user_id = {
-            let state = self.state();
+            let mut state = self.state();
             let Some(ch) = state.channels.get(channel) else {
                 return;
             };
             let user_id = ch.subscribers.get(socket_id).and_then(|(_, u)| u.clone());
-            let frame = Utf8Bytes::from(protocol::client_event(
-                event,
-                channel,
-                data,
-                user_id.as_deref(),
-            ));
-            fan_out(ch, &frame, Some(socket_id), &self.stats);
+            let frame = protocol::client_event(event, channel, data, user_id.as_deref());
+            fan_out(
+                ch,
+                &Utf8Bytes::from(frame.clone()),
+                Some(socket_id),
+                &self.stats,
+            );
+            state.remember(channel, &frame);
             user_id
         };
         // Other nodes rebuild the frame from the data as JSON text.

@@ -4,13 +4,11 @@
 
 use std::collections::HashSet;
 
-use axum::extract::ws::Utf8Bytes;
 use event_broadcast::cluster::ClusterMessage;
 use serde_json::Value;
 
 use super::presence::{join_member, leave_member, member_added, member_removed};
 use super::{Hub, fan_out};
-use crate::protocol;
 use crate::webhooks::Hook;
 
 impl Hub {
@@ -28,22 +26,15 @@ impl Hub {
                 if origin.as_deref() == Some(self.node_id.as_str()) {
                     return;
                 }
-                if event.starts_with("client-") {
-                    // A client event: forward the client's JSON as it was sent.
-                    let value: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
-                    let user_id = user_id.as_deref();
-                    let state = self.state();
-                    for channel in &channels {
-                        if let Some(ch) = state.channels.get(channel) {
-                            let frame = Utf8Bytes::from(protocol::client_event(
-                                &event, channel, &value, user_id,
-                            ));
-                            fan_out(ch, &frame, socket_id.as_deref(), &self.stats);
-                        }
-                    }
-                } else {
-                    self.deliver_local(&channels, &event, &data, socket_id.as_deref(), None);
-                }
+                // A client event's data is the client's JSON, forwarded as
+                // sent (`event_frame`); its `user_id` on presence channels.
+                self.deliver_local(
+                    &channels,
+                    &event,
+                    &data,
+                    socket_id.as_deref(),
+                    user_id.as_deref(),
+                );
             }
             ClusterMessage::MemberJoined {
                 origin,
