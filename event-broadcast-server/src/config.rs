@@ -57,6 +57,12 @@ pub struct ServerConfig {
     /// (`--tls-cert` / `--tls-key`, `EVENTS_BROADCAST_SERVER_TLS_CERT` /
     /// `_KEY`); SIGHUP reads the files again. None: `ws://` and `http://`.
     pub tls: Option<ServerIdentity>,
+    /// This app's limits (connections, client events per second, channel
+    /// name length); refused with the protocol's codes (see `limits`).
+    pub limits: crate::limits::Limits,
+    /// More apps served on the same port (`--apps-file` /
+    /// `EVENTS_BROADCAST_SERVER_APPS_FILE`), each with a hub of its own.
+    pub apps: Vec<crate::app_config::AppConfig>,
     /// CA certificates (PEM) an `https://` webhook URL's certificate may
     /// come from, besides the system roots (`EVENTS_BROADCAST_CA_FILE`).
     pub ca_file: Option<std::path::PathBuf>,
@@ -84,6 +90,8 @@ impl ServerConfig {
             webhook_url: None,
             webhook_retry: Duration::from_secs(1),
             tls: None,
+            limits: crate::limits::Limits::default(),
+            apps: Vec::new(),
             ca_file: None,
         }
     }

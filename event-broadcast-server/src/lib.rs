@@ -20,12 +20,17 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
+
+mod app_config;
+mod apps;
 mod auth_route;
 mod cluster;
 mod config;
 mod connection;
 mod http_api;
 mod hub;
+mod limits;
 mod node_figures;
 pub mod protocol;
 mod server;
@@ -33,11 +38,13 @@ mod socket;
 mod tls;
 mod webhooks;
 
+pub use app_config::{AppConfig, AppsFileError, load_apps_file};
 pub use auth_route::auth_router;
 pub use config::ServerConfig;
 pub use event_tls::ServerIdentity;
 pub use http_api::MAX_CLOCK_SKEW_SECS;
 pub use hub::Stats;
+pub use limits::Limits;
 pub use server::Server;
 
 /// What the command line of `artisan broadcast:serve` (and of the
@@ -52,13 +59,36 @@ pub struct ServeArgs {
     pub tls_cert: Option<PathBuf>,
     /// `--tls-key`: its private key (PEM).
     pub tls_key: Option<PathBuf>,
+    /// `--apps-file`: the apps to serve (JSON or TOML), over
+    /// `EVENTS_BROADCAST_SERVER_APPS_FILE`.
+    pub apps_file: Option<PathBuf>,
 }
 
 /// `artisan broadcast:serve` and the `event-broadcast-server` binary: reads
 /// `EVENTS_BROADCAST_*` (and `.env`), lets the flags override them, and
 /// serves until Ctrl-C / SIGTERM (SIGHUP reloads the TLS certificate).
 pub async fn serve_from_env(args: ServeArgs) -> anyhow::Result<()> {
-    let broadcast = event_broadcast::BroadcastConfig::from_env()?;
+    let mut broadcast = event_broadcast::BroadcastConfig::from_env()?;
+    // The apps file: the flag over the variable.
+    let apps_file = args.apps_file.map(|p| ("--apps-file", p)).or_else(|| {
+        broadcast
+            .server_apps_file
+            .clone()
+            .map(|p| (app_config::APPS_FILE_VAR, p))
+    });
+    let file_apps = match &apps_file {
+        Some((name, path)) => load_apps_file(path)
+            .with_context(|| format!("the apps file of {name} cannot be used"))?,
+        None => Vec::new(),
+    };
+    let env_app =
+        broadcast.app_id.is_some() || broadcast.app_key.is_some() || broadcast.app_secret.is_some();
+    if let (false, Some(first)) = (env_app, file_apps.first()) {
+        // No EVENTS_BROADCAST_APP_*: the file's first app is the server's own.
+        broadcast.app_id = Some(first.credentials.app_id.clone());
+        broadcast.app_key = Some(first.credentials.key.clone());
+        broadcast.app_secret = Some(first.credentials.secret.clone());
+    }
     let flags_tls = args.tls_cert.is_some() || args.tls_key.is_some();
     let mut config = if flags_tls {
         // The pair is checked below, with the flags over the variables.
@@ -98,5 +128,6 @@ pub async fn serve_from_env(args: ServeArgs) -> anyhow::Result<()> {
             "--tls-key",
         )?;
     }
+    config.add_apps(file_apps)?;
     Server::bind(config).await?.run_until_signal().await
 }

@@ -81,6 +81,9 @@ pub struct BroadcastConfig {
     /// `EVENTS_BROADCAST_SERVER_TLS_CERT`: the server's certificate chain
     /// (PEM); with `_KEY`, `broadcast:serve` speaks `wss://` and `https://`.
     pub server_tls_cert: Option<PathBuf>,
+    /// `EVENTS_BROADCAST_SERVER_APPS_FILE`: a JSON or TOML file of the
+    /// apps `broadcast:serve` serves (each app's key, secret and limits).
+    pub server_apps_file: Option<PathBuf>,
     /// `EVENTS_BROADCAST_SERVER_TLS_KEY`: the private key of that certificate (PEM).
     pub server_tls_key: Option<PathBuf>,
     /// `EVENTS_BROADCAST_ENCRYPTION_MASTER_KEY` (32 bytes, base64): the
@@ -116,6 +119,7 @@ impl Default for BroadcastConfig {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             ca_file: None,
             server_tls_cert: None,
+            server_apps_file: None,
             server_tls_key: None,
             encryption_master_key: None,
         }
@@ -190,6 +194,7 @@ impl BroadcastConfig {
             ("EVENTS_BROADCAST_CA_FILE", &mut c.ca_file),
             ("EVENTS_BROADCAST_SERVER_TLS_CERT", &mut c.server_tls_cert),
             ("EVENTS_BROADCAST_SERVER_TLS_KEY", &mut c.server_tls_key),
+            ("EVENTS_BROADCAST_SERVER_APPS_FILE", &mut c.server_apps_file),
         ] {
             if let Some(v) = get(var) {
                 *slot = optional(v).map(PathBuf::from);

@@ -94,9 +94,11 @@ pub(crate) struct Hub {
 
 impl Hub {
     /// `webhook_tls`: the client config of an `https://` webhook URL.
+    /// `node_id` is the server's, shared by its apps' hubs.
     pub(crate) fn new(
         config: Arc<ServerConfig>,
         webhook_tls: Option<Arc<event_tls::rustls::ClientConfig>>,
+        node_id: String,
     ) -> Self {
         let webhooks = config.webhook_url.clone().map(|url| {
             Webhooks::start(
@@ -110,7 +112,7 @@ impl Hub {
         Self {
             webhooks,
             config,
-            node_id: format!("{:016x}", rand::random::<u64>()),
+            node_id,
             state: Mutex::new(State::default()),
             next_socket: AtomicU64::new(rand::random::<u32>() as u64),
             connections: AtomicUsize::new(0),

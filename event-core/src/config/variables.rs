@@ -227,6 +227,15 @@ pub fn variables() -> Vec<Variable> {
         ),
         var(
             "broadcasting",
+            "EVENTS_BROADCAST_SERVER_APPS_FILE",
+            b.server_apps_file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            "a JSON or TOML file of the apps broadcast:serve serves (keys, secrets, limits)",
+        ),
+        var(
+            "broadcasting",
             "EVENTS_BROADCAST_ENCRYPTION_MASTER_KEY",
             String::new(),
             "private-encrypted- channels: 32 bytes, base64 (openssl rand -base64 32), for the authorizer and the broadcasters",
