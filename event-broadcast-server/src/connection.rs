@@ -12,7 +12,7 @@ use futures::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::hub::{Hub, kind, parse_channel_data};
+use crate::hub::{Hub, MAX_WATCHLIST, kind, parse_channel_data};
 use crate::limits::ClientEventBudget;
 use crate::protocol::{self, ClientMessage, close};
 use crate::socket::{Closer, SocketHandle};
@@ -334,20 +334,46 @@ fn subscribe(
     }
 }
 
+/// A user id as `user_data` may give it: a non-empty string or a number.
+fn user_id_of(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// `user_data`'s `watchlist`: user ids, at most [`MAX_WATCHLIST`]; `None`
+/// when it is there and not that.
+fn watchlist_of(user: &Value) -> Option<Vec<String>> {
+    let Some(list) = user.get("watchlist") else {
+        return Some(Vec::new());
+    };
+    let list = list.as_array()?;
+    if list.len() > MAX_WATCHLIST {
+        return None;
+    }
+    list.iter().map(|v| user_id_of(Some(v))).collect()
+}
+
 fn signin(hub: &Arc<Hub>, socket_id: &str, handle: &SocketHandle, auth: &str, user_data: &str) {
-    let user_id = serde_json::from_str::<Value>(user_data)
-        .ok()
-        .and_then(|v| match v.get("id") {
-            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-            Some(Value::Number(n)) => Some(n.to_string()),
-            _ => None,
-        });
+    let user = serde_json::from_str::<Value>(user_data).unwrap_or(Value::Null);
+    let user_id = user_id_of(user.get("id"));
     let valid = signature::verify_user_auth(&hub.config.credentials, auth, socket_id, user_data);
+    let Some(watchlist) = watchlist_of(&user) else {
+        tracing::info!(socket_id, "sign-in refused: bad watchlist");
+        let message =
+            format!("invalid sign-in: `watchlist` must list at most {MAX_WATCHLIST} user ids");
+        handle.send(protocol::error(Some(close::UNAUTHORIZED), &message).into());
+        handle.close(close::UNAUTHORIZED, "invalid sign-in: bad watchlist");
+        return;
+    };
     match user_id {
         Some(user_id) if valid => {
-            hub.sign_in(socket_id, user_id);
             let data = serde_json::json!({ "user_data": user_data }).to_string();
             handle.send(protocol::frame("pusher:signin_success", None, &data).into());
+            // After the success: the watched users online now.
+            hub.sign_in(socket_id, user_id, watchlist);
         }
         _ => {
             tracing::info!(socket_id, "sign-in refused");

@@ -439,6 +439,22 @@ async fn pusher_js_gets_cache_channels_last_event_and_subscription_counts() {
     );
 }
 
+/// Watchlist events with pusher-js: `tests/js/watchlist.mjs`.
+#[tokio::test]
+async fn pusher_js_hears_its_watchlist_online_and_offline() {
+    if let Some(reason) = missing(false)
+        && skip(&reason)
+    {
+        return;
+    }
+    let mut config = ServerConfig::new(js_creds());
+    config.port = 0;
+    let server = Server::bind(config).await.unwrap();
+    let port = server.local_addr().port().to_string();
+    let output = run_node("watchlist.mjs", &[port], || async {}).await;
+    assert!(output.contains("ok offline"), "{output}");
+}
+
 async fn encrypted_auth_app(key: event_core::broadcasting::MasterKey) -> String {
     struct User {
         id: u64,

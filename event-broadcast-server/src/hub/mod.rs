@@ -7,6 +7,7 @@ mod cluster_link;
 mod counts;
 mod presence;
 mod remote;
+mod watchlist;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -26,6 +27,7 @@ pub(crate) use cache::{Cached, event_frame, is_cache_channel};
 pub(crate) use cluster_link::ClusterLink;
 
 pub(crate) use presence::parse_channel_data;
+pub(crate) use watchlist::MAX_WATCHLIST;
 
 use presence::{Member, join_member, leave_member, member_added, member_removed, presence_data};
 #[derive(Debug, Default)]
@@ -49,6 +51,8 @@ struct Local {
     handle: SocketHandle,
     /// Set by `pusher:signin`.
     user_id: Option<String>,
+    /// The user ids its sign-in watches.
+    watchlist: Vec<String>,
     channels: HashSet<String>,
 }
 
@@ -58,6 +62,8 @@ struct State {
     channels: HashMap<String, Channel>,
     /// Cache channels' last events (every node's, see `cache`).
     cache: HashMap<String, Cached>,
+    /// Watched user id -> the local sockets watching it.
+    watchers: HashMap<String, HashSet<String>>,
 }
 
 /// Counters a test or an operator can read.
@@ -186,6 +192,7 @@ impl Hub {
             Local {
                 handle,
                 user_id: None,
+                watchlist: Vec::new(),
                 channels: HashSet::new(),
             },
         );
@@ -193,12 +200,14 @@ impl Hub {
 
     /// Forgets a closed socket: leaves its channels (presence members too).
     pub(crate) fn remove_socket(&self, socket_id: &str) {
-        let channels = match self.state().sockets.remove(socket_id) {
-            Some(local) => local.channels,
-            None => return,
+        let Some(local) = self.state().sockets.remove(socket_id) else {
+            return;
         };
-        for channel in channels {
-            self.unsubscribe(socket_id, &channel);
+        for channel in &local.channels {
+            self.unsubscribe(socket_id, channel);
+        }
+        if let Some(user_id) = &local.user_id {
+            self.sign_out(socket_id, user_id, &local.watchlist);
         }
     }
 
@@ -207,12 +216,6 @@ impl Hub {
             .sockets
             .get(socket_id)
             .is_some_and(|s| s.channels.contains(channel))
-    }
-
-    pub(crate) fn sign_in(&self, socket_id: &str, user_id: String) {
-        if let Some(local) = self.state().sockets.get_mut(socket_id) {
-            local.user_id = Some(user_id);
-        }
     }
 
     /// Subscribes a local socket; `member` is `(user_id, user_info)` on presence channels.
@@ -409,7 +412,9 @@ impl Hub {
         self.state()
             .channels
             .iter()
-            .filter(|(_, ch)| ch.total() > 0 || !ch.members.is_empty())
+            .filter(|(name, ch)| {
+                name.as_str() != watchlist::ONLINE && (ch.total() > 0 || !ch.members.is_empty())
+            })
             .map(|(name, ch)| (name.clone(), ch.total(), ch.members.len()))
             .collect()
     }

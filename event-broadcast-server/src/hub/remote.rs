@@ -8,6 +8,7 @@ use event_broadcast::cluster::ClusterMessage;
 use serde_json::Value;
 
 use super::presence::{join_member, leave_member, member_added, member_removed};
+use super::watchlist::ONLINE;
 use super::{Hub, fan_out};
 use crate::webhooks::Hook;
 
@@ -91,6 +92,9 @@ impl Hub {
                 None,
                 &self.stats,
             );
+            if channel == ONLINE {
+                state.notify_watchers(user_id, "online");
+            }
         }
     }
 
@@ -99,11 +103,15 @@ impl Hub {
         let Some(ch) = state.channels.get_mut(channel) else {
             return;
         };
-        if leave_member(ch, node, socket_id, user_id) {
+        let left = leave_member(ch, node, socket_id, user_id);
+        if left {
             fan_out(ch, &member_removed(channel, user_id), None, &self.stats);
         }
         if ch.is_empty() {
             state.channels.remove(channel);
+        }
+        if left && channel == ONLINE {
+            state.notify_watchers(user_id, "offline");
         }
     }
 
@@ -114,6 +122,7 @@ impl Hub {
         let mut state = self.state();
         let mut removed = 0;
         let mut empty = Vec::new();
+        let mut offline = Vec::new();
         for (name, ch) in state.channels.iter_mut() {
             if ch.remote.remove(node).is_some() {
                 self.announce_count(name, ch);
@@ -128,7 +137,9 @@ impl Hub {
                 }
             }
             for user_id in gone {
-                if hooks {
+                if name == ONLINE {
+                    offline.push(user_id.clone());
+                } else if hooks {
                     self.hook(Hook::MemberRemoved(name.clone(), user_id.clone()));
                 }
                 ch.members.remove(&user_id);
@@ -137,6 +148,9 @@ impl Hub {
             if ch.is_empty() {
                 empty.push(name.clone());
             }
+        }
+        for user_id in offline {
+            state.notify_watchers(&user_id, "offline");
         }
         for name in empty {
             state.channels.remove(&name);
@@ -166,6 +180,20 @@ impl Hub {
     pub(crate) fn local_members(&self) -> Vec<(String, String, String, Value)> {
         let state = self.state();
         let mut out = Vec::new();
+        if let Some(online) = state.channels.get(ONLINE) {
+            for (user, member) in &online.members {
+                for (node, socket_id) in &member.sockets {
+                    if *node == self.node_id {
+                        out.push((
+                            socket_id.clone(),
+                            ONLINE.to_string(),
+                            user.clone(),
+                            Value::Null,
+                        ));
+                    }
+                }
+            }
+        }
         for (name, ch) in &state.channels {
             for (socket_id, (_, user)) in &ch.subscribers {
                 if let Some(user) = user
