@@ -310,3 +310,47 @@ async fn the_binary_serves_every_app_of_its_apps_file_and_refuses_a_bad_one() {
     };
     assert_eq!(error_code(&first), Some(4004));
 }
+
+/// Two nodes serving the default app and app b from a file: each app's
+/// events cross nodes on its own bus, and never reach the other app.
+#[tokio::test]
+async fn each_app_is_its_own_cluster() {
+    use common::nodes::{node_with, redis_available};
+    if !redis_available() {
+        return;
+    }
+    let redis_port = test_support::spare_port();
+    let _redis = test_support::PrivateRedis::start_on(redis_port);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        &dir,
+        "apps.json",
+        r#"{"apps": [{"id": "b", "key": "b-key", "secret": "b-secret"}]}"#,
+    );
+    let env = [("EVENTS_BROADCAST_SERVER_APPS_FILE", file.to_str().unwrap())];
+    let (_n1, a1) = node_with(redis_port, &env).await;
+    let (_n2, a2) = node_with(redis_port, &env).await;
+    let mut b_on_2 = connect_key(a2, "b-key").await.unwrap();
+    subscribe(&mut b_on_2.ws, "news", None, None).await;
+    assert_eq!(
+        next_json(&mut b_on_2.ws).await.unwrap()["event"],
+        "pusher_internal:subscription_succeeded"
+    );
+    let mut a_on_2 = connect(a2).await;
+    subscribed(&mut a_on_2, "news", None).await;
+    // App b's bus may still be joining on node 1: publish until it crosses.
+    let crossed = eventually(Duration::from_secs(10), async || {
+        assert_eq!(publish_as(a1, &b_creds(), "news", "{}").await, 200);
+        next_json_within(&mut b_on_2.ws, Duration::from_millis(300))
+            .await
+            .is_some_and(|f| f["event"] == "Ping")
+    })
+    .await;
+    assert!(crossed, "app b's event crosses to node 2");
+    assert!(
+        next_json_within(&mut a_on_2.ws, Duration::from_millis(300))
+            .await
+            .is_none(),
+        "the default app hears nothing of app b"
+    );
+}
