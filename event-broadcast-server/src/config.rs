@@ -1,11 +1,16 @@
 //! The server's settings, from the same `EVENTS_BROADCAST_*` variables the
 //! app reads (`event_broadcast::BroadcastConfig`).
 
+use std::path::Path;
 use std::time::Duration;
+
+use anyhow::Context;
 
 use event_broadcast::BroadcastConfig;
 use event_broadcast::signature::Credentials;
 use event_tls::ServerIdentity;
+
+use crate::app_config::{APPS_FILE_VAR, load_apps_file};
 
 /// The variable of the server's TLS certificate.
 pub(crate) const CERT_VAR: &str = "EVENTS_BROADCAST_SERVER_TLS_CERT";
@@ -96,9 +101,37 @@ impl ServerConfig {
         }
     }
 
-    /// From `EVENTS_BROADCAST_*`; the app id, key and secret are required,
-    /// and a TLS certificate needs its key (and the reverse).
+    /// From `EVENTS_BROADCAST_*`; the app id, key and secret are required
+    /// (unless `EVENTS_BROADCAST_SERVER_APPS_FILE` names apps: then its first
+    /// is the server's own), and a TLS certificate needs its key (and the
+    /// reverse).
     pub fn from_broadcast_config(config: &BroadcastConfig) -> anyhow::Result<Self> {
+        let apps_file = config.server_apps_file.as_deref();
+        Self::with_apps_file(config, apps_file.map(|p| (APPS_FILE_VAR, p)))
+    }
+
+    /// [`from_broadcast_config`](Self::from_broadcast_config) with the apps
+    /// file named by `apps_file` (`(setting, path)`; the setting names it in
+    /// errors) instead of the variable's.
+    pub(crate) fn with_apps_file(
+        config: &BroadcastConfig,
+        apps_file: Option<(&str, &Path)>,
+    ) -> anyhow::Result<Self> {
+        let file_apps = match apps_file {
+            Some((name, path)) => load_apps_file(path)
+                .with_context(|| format!("the apps file of {name} cannot be used"))?,
+            None => Vec::new(),
+        };
+        let mut config = config.clone();
+        let env_app =
+            config.app_id.is_some() || config.app_key.is_some() || config.app_secret.is_some();
+        if let (false, Some(first)) = (env_app, file_apps.first()) {
+            // No EVENTS_BROADCAST_APP_*: the file's first app is the server's own.
+            config.app_id = Some(first.credentials.app_id.clone());
+            config.app_key = Some(first.credentials.key.clone());
+            config.app_secret = Some(first.credentials.secret.clone());
+        }
+        let config = &config;
         let mut out = Self::new(config.credentials("server")?);
         out.host.clone_from(&config.host);
         out.port = config.port;
@@ -121,6 +154,7 @@ impl ServerConfig {
             CERT_VAR,
             KEY_VAR,
         )?;
+        out.add_apps(file_apps)?;
         Ok(out)
     }
 }

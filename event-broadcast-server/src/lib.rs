@@ -20,8 +20,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-
 mod app_config;
 mod apps;
 mod auth_route;
@@ -68,36 +66,24 @@ pub struct ServeArgs {
 /// `EVENTS_BROADCAST_*` (and `.env`), lets the flags override them, and
 /// serves until Ctrl-C / SIGTERM (SIGHUP reloads the TLS certificate).
 pub async fn serve_from_env(args: ServeArgs) -> anyhow::Result<()> {
-    let mut broadcast = event_broadcast::BroadcastConfig::from_env()?;
+    let broadcast = event_broadcast::BroadcastConfig::from_env()?;
     // The apps file: the flag over the variable.
-    let apps_file = args.apps_file.map(|p| ("--apps-file", p)).or_else(|| {
-        broadcast
+    let apps_file = match &args.apps_file {
+        Some(path) => Some(("--apps-file", path.as_path())),
+        None => broadcast
             .server_apps_file
-            .clone()
-            .map(|p| (app_config::APPS_FILE_VAR, p))
-    });
-    let file_apps = match &apps_file {
-        Some((name, path)) => load_apps_file(path)
-            .with_context(|| format!("the apps file of {name} cannot be used"))?,
-        None => Vec::new(),
+            .as_deref()
+            .map(|p| (app_config::APPS_FILE_VAR, p)),
     };
-    let env_app =
-        broadcast.app_id.is_some() || broadcast.app_key.is_some() || broadcast.app_secret.is_some();
-    if let (false, Some(first)) = (env_app, file_apps.first()) {
-        // No EVENTS_BROADCAST_APP_*: the file's first app is the server's own.
-        broadcast.app_id = Some(first.credentials.app_id.clone());
-        broadcast.app_key = Some(first.credentials.key.clone());
-        broadcast.app_secret = Some(first.credentials.secret.clone());
-    }
     let flags_tls = args.tls_cert.is_some() || args.tls_key.is_some();
     let mut config = if flags_tls {
         // The pair is checked below, with the flags over the variables.
         let mut without_tls = broadcast.clone();
         without_tls.server_tls_cert = None;
         without_tls.server_tls_key = None;
-        ServerConfig::from_broadcast_config(&without_tls)?
+        ServerConfig::with_apps_file(&without_tls, apps_file)?
     } else {
-        ServerConfig::from_broadcast_config(&broadcast)?
+        ServerConfig::with_apps_file(&broadcast, apps_file)?
     };
     if let Some(host) = args.host {
         config.host = host;
@@ -128,6 +114,5 @@ pub async fn serve_from_env(args: ServeArgs) -> anyhow::Result<()> {
             "--tls-key",
         )?;
     }
-    config.add_apps(file_apps)?;
     Server::bind(config).await?.run_until_signal().await
 }
