@@ -17,15 +17,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use event_broadcast::cluster::{ClusterMessage, nodes_key, presence_key, pubsub_channel};
+use event_broadcast::cluster::{
+    ClusterMessage, cache_key, nodes_key, presence_key, pubsub_channel, subscriptions_key,
+};
 use futures::StreamExt;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::hub::{ClusterLink, Hub};
+use crate::hub::{Cached, ClusterLink, Hub, event_frame, is_cache_channel};
 use crate::node_figures;
+use crate::webhooks::Hook;
 
 /// Joins `hub` to the cluster at `url`. Returns at once; the tasks run
 /// (and reconnect) until the runtime stops.
@@ -65,10 +68,48 @@ fn registry_field(node: &str, socket_id: &str, channel: &str) -> String {
     format!("{node}|{socket_id}|{channel}")
 }
 
+fn count_field(node: &str, channel: &str) -> String {
+    format!("{node}|{channel}")
+}
+
+/// Keeps a broadcast's cache channels' frames in the cluster's cache hash.
+fn cache_writes(pipe: &mut redis::Pipeline, key: &str, message: &ClusterMessage) -> bool {
+    let ClusterMessage::Broadcast {
+        channels,
+        event,
+        data,
+        user_id,
+        ..
+    } = message
+    else {
+        return false;
+    };
+    let mut any = false;
+    for channel in channels.iter().filter(|c| is_cache_channel(c)) {
+        let cached = Cached::new(event_frame(event, channel, data, user_id.as_deref()));
+        if let Ok(json) = serde_json::to_string(&cached) {
+            pipe.hset(key, channel, json).ignore();
+            any = true;
+        }
+    }
+    any
+}
+
+/// Writes (or, at 0, deletes) a node's count of a channel.
+fn set_count(pipe: &mut redis::Pipeline, key: &str, node: &str, channel: &str, count: usize) {
+    if count == 0 {
+        pipe.hdel(key, count_field(node, channel)).ignore();
+    } else {
+        pipe.hset(key, count_field(node, channel), count).ignore();
+    }
+}
+
 async fn publisher(hub: Arc<Hub>, client: redis::Client, mut rx: mpsc::Receiver<ClusterMessage>) {
     let app = hub.config.credentials.app_id.clone();
     let bus = pubsub_channel(&app);
     let registry = presence_key(&app);
+    let counts = subscriptions_key(&app);
+    let cache = cache_key(&app);
     let mut conn = connect(&client, "publisher").await;
     while let Some(message) = rx.recv().await {
         let payload = match serde_json::to_string(&message) {
@@ -97,6 +138,14 @@ async fn publisher(hub: Arc<Hub>, client: redis::Client, mut rx: mpsc::Receiver<
                 pipe.hdel(&registry, registry_field(origin, socket_id, channel))
                     .ignore();
             }
+            ClusterMessage::SubscriptionCount {
+                origin,
+                channel,
+                count,
+            } => set_count(&mut pipe, &counts, origin, channel, *count),
+            ClusterMessage::Broadcast { .. } => {
+                cache_writes(&mut pipe, &cache, &message);
+            }
             _ => {}
         }
         pipe.publish(&bus, &payload).ignore();
@@ -116,6 +165,7 @@ async fn publisher(hub: Arc<Hub>, client: redis::Client, mut rx: mpsc::Receiver<
 async fn subscriber(hub: Arc<Hub>, client: redis::Client) {
     let app = hub.config.credentials.app_id.clone();
     let bus = pubsub_channel(&app);
+    let mut cache_conn = None;
     let mut attempt = 0;
     loop {
         match client.get_async_pubsub().await {
@@ -132,7 +182,16 @@ async fn subscriber(hub: Arc<Hub>, client: redis::Client) {
                             continue;
                         };
                         match serde_json::from_str::<ClusterMessage>(&payload) {
-                            Ok(message) => hub.apply_remote(message),
+                            Ok(message) => {
+                                if matches!(message, ClusterMessage::Broadcast { origin: None, .. })
+                                {
+                                    // From an app's `redis` broadcaster: no node
+                                    // published it, so each keeps its cache
+                                    // channels (the same value from each).
+                                    cache_from_app(&mut cache_conn, &client, &app, &message).await;
+                                }
+                                hub.apply_remote(message)
+                            }
                             Err(error) => {
                                 tracing::warn!(%error, "ignoring a malformed cluster message");
                             }
@@ -152,12 +211,52 @@ async fn subscriber(hub: Arc<Hub>, client: redis::Client) {
     }
 }
 
-/// Reads the registry: every member socket of every live node.
+async fn cache_from_app(
+    conn: &mut Option<redis::aio::MultiplexedConnection>,
+    client: &redis::Client,
+    app: &str,
+    message: &ClusterMessage,
+) {
+    let mut pipe = redis::pipe();
+    if !cache_writes(&mut pipe, &cache_key(app), message) {
+        return;
+    }
+    if conn.is_none() {
+        *conn = client.get_multiplexed_async_connection().await.ok();
+    }
+    if let Some(c) = conn.as_mut()
+        && pipe.query_async::<()>(c).await.is_err()
+    {
+        *conn = None;
+    }
+}
+
+/// Reads the registry: every member socket, subscription count and cached
+/// event of every live node.
 async fn sync_registry(hub: &Arc<Hub>, client: &redis::Client) {
     let app = &hub.config.credentials.app_id;
     let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
         return;
     };
+    let cached: std::collections::HashMap<String, String> =
+        conn.hgetall(cache_key(app)).await.unwrap_or_default();
+    let expired = hub.load_cache(cached.into_iter().collect());
+    if !expired.is_empty() {
+        let _: redis::RedisResult<()> = conn.hdel(cache_key(app), expired).await;
+    }
+    let counts: std::collections::HashMap<String, usize> = conn
+        .hgetall(subscriptions_key(app))
+        .await
+        .unwrap_or_default();
+    hub.replace_remote_counts(
+        counts
+            .into_iter()
+            .filter_map(|(field, count)| {
+                let (node, channel) = field.split_once('|')?;
+                Some((node.to_string(), channel.to_string(), count))
+            })
+            .collect(),
+    );
     let entries: std::collections::HashMap<String, String> =
         match conn.hgetall(presence_key(app)).await {
             Ok(e) => e,
@@ -224,6 +323,10 @@ async fn heartbeat(hub: Arc<Hub>, client: redis::Client) {
 
 async fn reregister(hub: &Arc<Hub>, conn: &mut ConnectionManager, registry: &str) {
     let mut pipe = redis::pipe();
+    let counts = subscriptions_key(&hub.config.credentials.app_id);
+    for (channel, count) in hub.local_counts() {
+        set_count(&mut pipe, &counts, &hub.node_id, &channel, count);
+    }
     for (socket_id, channel, user_id, info) in hub.local_members() {
         let value = json!({ "user_id": user_id, "user_info": info }).to_string();
         pipe.hset(
@@ -251,18 +354,28 @@ async fn sweep(
         .await
         .unwrap_or_default();
     let mut won = Vec::new();
+    let mut vacated = Vec::new();
     for node in stale {
         if node == hub.node_id {
             continue;
         }
         let removed: i64 = conn.zrem(nodes, &node).await.unwrap_or(0);
         if removed == 1 {
-            let fields: Vec<String> = conn.hkeys(registry).await.unwrap_or_default();
             let prefix = format!("{node}|");
+            let fields: Vec<String> = conn.hkeys(registry).await.unwrap_or_default();
             let dead: Vec<&String> = fields.iter().filter(|f| f.starts_with(&prefix)).collect();
             if !dead.is_empty() {
                 let _: redis::RedisResult<()> = conn.hdel(registry, dead).await;
             }
+            // Its channels: each one it occupied is vacated once (the
+            // webhook task counts occupancy, so only the last node's goes out).
+            let counts = subscriptions_key(&hub.config.credentials.app_id);
+            let fields: Vec<String> = conn.hkeys(&counts).await.unwrap_or_default();
+            let dead: Vec<&String> = fields.iter().filter(|f| f.starts_with(&prefix)).collect();
+            if !dead.is_empty() {
+                let _: redis::RedisResult<()> = conn.hdel(&counts, &dead).await;
+            }
+            vacated.extend(dead.iter().map(|f| f[prefix.len()..].to_string()));
             won.push(node);
         }
     }
@@ -275,8 +388,12 @@ async fn sweep(
         };
         if score.is_none_or(|s| s < cutoff) {
             let removed = hub.drop_node(&node, won.contains(&node));
-            tracing::warn!(%node, removed, "node missed its heartbeats; removed its presence members");
+            tracing::warn!(%node, removed, "node missed its heartbeats; removed its presence members and subscriptions");
         }
+    }
+    // After its members' `member_removed`, as when a channel empties on a node.
+    for channel in vacated {
+        hub.hook(Hook::Vacated(channel));
     }
     node_figures::forget_old(hub, conn).await;
 }

@@ -1,11 +1,16 @@
 //! The server's settings, from the same `EVENTS_BROADCAST_*` variables the
 //! app reads (`event_broadcast::BroadcastConfig`).
 
+use std::path::Path;
 use std::time::Duration;
+
+use anyhow::Context;
 
 use event_broadcast::BroadcastConfig;
 use event_broadcast::signature::Credentials;
 use event_tls::ServerIdentity;
+
+use crate::app_config::{APPS_FILE_VAR, load_apps_file};
 
 /// The variable of the server's TLS certificate.
 pub(crate) const CERT_VAR: &str = "EVENTS_BROADCAST_SERVER_TLS_CERT";
@@ -27,6 +32,10 @@ pub struct ServerConfig {
     pub pong_timeout: Duration,
     /// `client-*` events allowed (`EVENTS_BROADCAST_CLIENT_EVENTS`).
     pub client_events: bool,
+    /// Sends `pusher_internal:subscription_count` (the cluster's count) to a
+    /// non-presence channel's subscribers when it changes
+    /// (`EVENTS_BROADCAST_SUBSCRIPTION_COUNT`).
+    pub subscription_count: bool,
     /// Joins the cluster over Redis pub/sub (`EVENTS_BROADCAST_REDIS_URL`).
     pub redis_url: Option<String>,
     /// Largest WebSocket message accepted (`EVENTS_BROADCAST_MAX_MESSAGE_BYTES`,
@@ -53,6 +62,12 @@ pub struct ServerConfig {
     /// (`--tls-cert` / `--tls-key`, `EVENTS_BROADCAST_SERVER_TLS_CERT` /
     /// `_KEY`); SIGHUP reads the files again. None: `ws://` and `http://`.
     pub tls: Option<ServerIdentity>,
+    /// This app's limits (connections, client events per second, channel
+    /// name length); refused with the protocol's codes (see `limits`).
+    pub limits: crate::limits::Limits,
+    /// More apps served on the same port (`--apps-file` /
+    /// `EVENTS_BROADCAST_SERVER_APPS_FILE`), each with a hub of its own.
+    pub apps: Vec<crate::app_config::AppConfig>,
     /// CA certificates (PEM) an `https://` webhook URL's certificate may
     /// come from, besides the system roots (`EVENTS_BROADCAST_CA_FILE`).
     pub ca_file: Option<std::path::PathBuf>,
@@ -68,6 +83,7 @@ impl ServerConfig {
             activity_timeout: 30,
             pong_timeout: Duration::from_secs(30),
             client_events: false,
+            subscription_count: false,
             redis_url: None,
             max_message_bytes: BroadcastConfig::default().max_message_bytes,
             max_event_bytes: 10 * 1024,
@@ -79,18 +95,49 @@ impl ServerConfig {
             webhook_url: None,
             webhook_retry: Duration::from_secs(1),
             tls: None,
+            limits: crate::limits::Limits::default(),
+            apps: Vec::new(),
             ca_file: None,
         }
     }
 
-    /// From `EVENTS_BROADCAST_*`; the app id, key and secret are required,
-    /// and a TLS certificate needs its key (and the reverse).
+    /// From `EVENTS_BROADCAST_*`; the app id, key and secret are required
+    /// (unless `EVENTS_BROADCAST_SERVER_APPS_FILE` names apps: then its first
+    /// is the server's own), and a TLS certificate needs its key (and the
+    /// reverse).
     pub fn from_broadcast_config(config: &BroadcastConfig) -> anyhow::Result<Self> {
+        let apps_file = config.server_apps_file.as_deref();
+        Self::with_apps_file(config, apps_file.map(|p| (APPS_FILE_VAR, p)))
+    }
+
+    /// [`from_broadcast_config`](Self::from_broadcast_config) with the apps
+    /// file named by `apps_file` (`(setting, path)`; the setting names it in
+    /// errors) instead of the variable's.
+    pub(crate) fn with_apps_file(
+        config: &BroadcastConfig,
+        apps_file: Option<(&str, &Path)>,
+    ) -> anyhow::Result<Self> {
+        let file_apps = match apps_file {
+            Some((name, path)) => load_apps_file(path)
+                .with_context(|| format!("the apps file of {name} cannot be used"))?,
+            None => Vec::new(),
+        };
+        let mut config = config.clone();
+        let env_app =
+            config.app_id.is_some() || config.app_key.is_some() || config.app_secret.is_some();
+        if let (false, Some(first)) = (env_app, file_apps.first()) {
+            // No EVENTS_BROADCAST_APP_*: the file's first app is the server's own.
+            config.app_id = Some(first.credentials.app_id.clone());
+            config.app_key = Some(first.credentials.key.clone());
+            config.app_secret = Some(first.credentials.secret.clone());
+        }
+        let config = &config;
         let mut out = Self::new(config.credentials("server")?);
         out.host.clone_from(&config.host);
         out.port = config.port;
         out.activity_timeout = config.activity_timeout;
         out.client_events = config.client_events;
+        out.subscription_count = config.subscription_count;
         out.max_message_bytes = config.max_message_bytes;
         out.redis_url.clone_from(&config.redis_url);
         out.webhook_url.clone_from(&config.webhook_url);
@@ -107,6 +154,7 @@ impl ServerConfig {
             CERT_VAR,
             KEY_VAR,
         )?;
+        out.add_apps(file_apps)?;
         Ok(out)
     }
 }

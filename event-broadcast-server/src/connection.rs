@@ -12,7 +12,8 @@ use futures::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::hub::{Hub, kind, parse_channel_data};
+use crate::hub::{Hub, MAX_WATCHLIST, kind, parse_channel_data};
+use crate::limits::ClientEventBudget;
 use crate::protocol::{self, ClientMessage, close};
 use crate::socket::{Closer, SocketHandle};
 
@@ -123,6 +124,7 @@ async fn read_loop(
 ) {
     let activity = Duration::from_secs(hub.config.activity_timeout);
     let mut pinged = false;
+    let mut budget = ClientEventBudget::new(&hub.config.limits);
     loop {
         let wait = if pinged {
             hub.config.pong_timeout
@@ -163,7 +165,7 @@ async fn read_loop(
         };
         pinged = false;
         match message {
-            Message::Text(text) => on_text(hub, socket_id, handle, text.as_str()),
+            Message::Text(text) => on_text(hub, socket_id, handle, &mut budget, text.as_str()),
             Message::Binary(_) => {
                 handle.close(close::UNSUPPORTED_DATA, "binary frames are not supported");
                 return;
@@ -194,7 +196,13 @@ fn too_big(error: &axum::Error) -> bool {
 
 /// Handles one text frame. One that is not a protocol message is answered
 /// with `pusher:error` (code 4200); the socket stays open.
-fn on_text(hub: &Arc<Hub>, socket_id: &str, handle: &SocketHandle, text: &str) {
+fn on_text(
+    hub: &Arc<Hub>,
+    socket_id: &str,
+    handle: &SocketHandle,
+    budget: &mut ClientEventBudget,
+    text: &str,
+) {
     let message = match ClientMessage::parse(text) {
         Ok(message) => message,
         Err(reason) => {
@@ -224,7 +232,24 @@ fn on_text(hub: &Arc<Hub>, socket_id: &str, handle: &SocketHandle, text: &str) {
             event,
             channel,
             data,
-        } => client_event(hub, socket_id, handle, &event, &channel, &data),
+        } => {
+            if budget.take() {
+                client_event(hub, socket_id, handle, &event, &channel, &data);
+            } else {
+                tracing::info!(
+                    socket_id,
+                    channel,
+                    event,
+                    "client event over the rate limit"
+                );
+                let message = format!(
+                    "client event rejected due to rate limit ({} per second)",
+                    hub.config.limits.max_client_events_per_second.unwrap_or(0)
+                );
+                handle
+                    .send(protocol::error(Some(protocol::CLIENT_EVENT_REJECTED), &message).into());
+            }
+        }
     }
 }
 
@@ -242,6 +267,30 @@ fn subscribe(
     };
     if !valid_channel_name(channel) {
         return refuse(400, "invalid channel name");
+    }
+    if let Some(max) = hub.config.limits.max_channel_name_length
+        && channel.len() > max
+    {
+        tracing::info!(
+            socket_id,
+            channel,
+            max,
+            "subscription refused: channel name too long"
+        );
+        let data = serde_json::json!({
+            "type": "LimitReached",
+            "error": format!("the channel name is longer than {max} characters"),
+            "status": protocol::LIMIT_REACHED,
+        });
+        handle.send(
+            protocol::frame(
+                "pusher:subscription_error",
+                Some(channel),
+                &data.to_string(),
+            )
+            .into(),
+        );
+        return;
     }
     let kind = kind(channel);
     let member = if kind.needs_auth() {
@@ -278,23 +327,53 @@ fn subscribe(
             )
             .into(),
         );
+        // After the success frame: a cache channel's last event (or
+        // cache_miss), and the new subscriber's count.
+        hub.replay_cache(channel, handle);
+        hub.local_count_changed(channel);
     }
 }
 
+/// A user id as `user_data` may give it: a non-empty string or a number.
+fn user_id_of(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// `user_data`'s `watchlist`: user ids, at most [`MAX_WATCHLIST`]; `None`
+/// when it is there and not that.
+fn watchlist_of(user: &Value) -> Option<Vec<String>> {
+    let Some(list) = user.get("watchlist") else {
+        return Some(Vec::new());
+    };
+    let list = list.as_array()?;
+    if list.len() > MAX_WATCHLIST {
+        return None;
+    }
+    list.iter().map(|v| user_id_of(Some(v))).collect()
+}
+
 fn signin(hub: &Arc<Hub>, socket_id: &str, handle: &SocketHandle, auth: &str, user_data: &str) {
-    let user_id = serde_json::from_str::<Value>(user_data)
-        .ok()
-        .and_then(|v| match v.get("id") {
-            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-            Some(Value::Number(n)) => Some(n.to_string()),
-            _ => None,
-        });
+    let user = serde_json::from_str::<Value>(user_data).unwrap_or(Value::Null);
+    let user_id = user_id_of(user.get("id"));
     let valid = signature::verify_user_auth(&hub.config.credentials, auth, socket_id, user_data);
+    let Some(watchlist) = watchlist_of(&user) else {
+        tracing::info!(socket_id, "sign-in refused: bad watchlist");
+        let message =
+            format!("invalid sign-in: `watchlist` must list at most {MAX_WATCHLIST} user ids");
+        handle.send(protocol::error(Some(close::UNAUTHORIZED), &message).into());
+        handle.close(close::UNAUTHORIZED, "invalid sign-in: bad watchlist");
+        return;
+    };
     match user_id {
         Some(user_id) if valid => {
-            hub.sign_in(socket_id, user_id);
             let data = serde_json::json!({ "user_data": user_data }).to_string();
             handle.send(protocol::frame("pusher:signin_success", None, &data).into());
+            // After the success: the watched users online now.
+            hub.sign_in(socket_id, user_id, watchlist);
         }
         _ => {
             tracing::info!(socket_id, "sign-in refused");
@@ -320,16 +399,20 @@ fn client_event(
         Some("subscribe to the channel before sending client events")
     } else if event.len() > 200 {
         Some("event name too long")
-    } else if data.to_string().len() > hub.config.max_event_bytes {
-        Some("client event data too large")
     } else {
         None
     };
-    if let Some(why) = why {
-        tracing::info!(socket_id, channel, event, why, "client event refused");
-        let message = format!("client event rejected: {why}");
-        handle.send(protocol::error(None, &message).into());
-        return;
-    }
-    hub.client_event(socket_id, channel, event, data);
+    // Over the app's payload limit: Pusher's code for a refused client event.
+    let too_big = data.to_string().len() > hub.config.max_event_bytes;
+    let (code, why) = match why {
+        Some(why) => (None, why),
+        None if too_big => (
+            Some(protocol::CLIENT_EVENT_REJECTED),
+            "client event data too large",
+        ),
+        None => return hub.client_event(socket_id, channel, event, data),
+    };
+    tracing::info!(socket_id, channel, event, why, "client event refused");
+    let message = format!("client event rejected: {why}");
+    handle.send(protocol::error(code, &message).into());
 }

@@ -14,6 +14,7 @@ use event_broadcast::signature;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::apps::Apps;
 use crate::hub::Hub;
 use crate::node_figures;
 
@@ -37,6 +38,13 @@ fn bad(message: impl Into<String>) -> ApiError {
 
 fn unauthorized(message: impl Into<String>) -> ApiError {
     ApiError(StatusCode::UNAUTHORIZED, message.into())
+}
+
+/// The app of `app_id`, or 404.
+fn app(apps: &Apps, app_id: &str) -> Result<Arc<Hub>, ApiError> {
+    apps.by_id(app_id)
+        .cloned()
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("unknown app id `{app_id}`")))
 }
 
 /// Checks `auth_key`, `auth_timestamp`, `auth_version`, `body_md5` and
@@ -139,12 +147,13 @@ fn check_trigger(hub: &Hub, t: &Trigger) -> Result<(Vec<String>, String), ApiErr
 }
 
 pub(crate) async fn events(
-    State(hub): State<Arc<Hub>>,
+    State(apps): State<Arc<Apps>>,
     Path(app_id): Path<String>,
     method: Method,
     uri: Uri,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    let hub = app(&apps, &app_id)?;
     authenticate(&hub, &app_id, &method, &uri, &body)?;
     let trigger: Trigger =
         serde_json::from_slice(&body).map_err(|e| bad(format!("invalid event JSON: {e}")))?;
@@ -159,12 +168,13 @@ pub(crate) async fn events(
 }
 
 pub(crate) async fn batch_events(
-    State(hub): State<Arc<Hub>>,
+    State(apps): State<Arc<Apps>>,
     Path(app_id): Path<String>,
     method: Method,
     uri: Uri,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    let hub = app(&apps, &app_id)?;
     authenticate(&hub, &app_id, &method, &uri, &body)?;
     let batch: Batch =
         serde_json::from_slice(&body).map_err(|e| bad(format!("invalid batch JSON: {e}")))?;
@@ -192,19 +202,21 @@ fn wants(params: &HashMap<String, String>, what: &str) -> bool {
 }
 
 pub(crate) async fn channels(
-    State(hub): State<Arc<Hub>>,
+    State(apps): State<Arc<Apps>>,
     Path(app_id): Path<String>,
     method: Method,
     uri: Uri,
 ) -> Result<Json<Value>, ApiError> {
+    let hub = app(&apps, &app_id)?;
     let params = authenticate(&hub, &app_id, &method, &uri, b"")?;
     let prefix = params.get("filter_by_prefix").cloned().unwrap_or_default();
     let user_count = wants(&params, "user_count");
     if user_count && !prefix.starts_with("presence-") {
         return Err(bad("info=user_count needs filter_by_prefix=presence-"));
     }
+    let subscription_count = wants(&params, "subscription_count");
     let mut out = serde_json::Map::new();
-    for (name, _subs, users) in hub.channels() {
+    for (name, subs, users) in hub.channels() {
         if !name.starts_with(&prefix) {
             continue;
         }
@@ -212,17 +224,21 @@ pub(crate) async fn channels(
         if user_count {
             info.insert("user_count".into(), json!(users));
         }
+        if subscription_count {
+            info.insert("subscription_count".into(), json!(subs));
+        }
         out.insert(name, Value::Object(info));
     }
     Ok(Json(json!({ "channels": out })))
 }
 
 pub(crate) async fn channel(
-    State(hub): State<Arc<Hub>>,
+    State(apps): State<Arc<Apps>>,
     Path((app_id, name)): Path<(String, String)>,
     method: Method,
     uri: Uri,
 ) -> Result<Json<Value>, ApiError> {
+    let hub = app(&apps, &app_id)?;
     let params = authenticate(&hub, &app_id, &method, &uri, b"")?;
     if !valid_channel_name(&name) {
         return Err(bad(format!("invalid channel name `{name}`")));
@@ -248,11 +264,12 @@ pub(crate) async fn channel(
 }
 
 pub(crate) async fn users(
-    State(hub): State<Arc<Hub>>,
+    State(apps): State<Arc<Apps>>,
     Path((app_id, name)): Path<(String, String)>,
     method: Method,
     uri: Uri,
 ) -> Result<Json<Value>, ApiError> {
+    let hub = app(&apps, &app_id)?;
     authenticate(&hub, &app_id, &method, &uri, b"")?;
     if ChannelKind::of(&name) != ChannelKind::Presence {
         return Err(bad("users are only available for presence channels"));
@@ -266,12 +283,13 @@ pub(crate) async fn users(
 }
 
 pub(crate) async fn terminate(
-    State(hub): State<Arc<Hub>>,
+    State(apps): State<Arc<Apps>>,
     Path((app_id, user_id)): Path<(String, String)>,
     method: Method,
     uri: Uri,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    let hub = app(&apps, &app_id)?;
     authenticate(&hub, &app_id, &method, &uri, &body)?;
     hub.terminate_user(&user_id);
     Ok(Json(json!({})))
@@ -280,11 +298,12 @@ pub(crate) async fn terminate(
 /// `GET /apps/{id}/nodes`: every node of the cluster with its figures (this
 /// one alone without a cluster); see [`node_figures`].
 pub(crate) async fn nodes(
-    State(hub): State<Arc<Hub>>,
+    State(apps): State<Arc<Apps>>,
     Path(app_id): Path<String>,
     method: Method,
     uri: Uri,
 ) -> Result<Json<Value>, ApiError> {
+    let hub = app(&apps, &app_id)?;
     authenticate(&hub, &app_id, &method, &uri, b"")?;
     let nodes = match hub.cluster() {
         None => vec![node_figures::mine(&hub)],

@@ -20,12 +20,15 @@
 
 use std::path::PathBuf;
 
+mod app_config;
+mod apps;
 mod auth_route;
 mod cluster;
 mod config;
 mod connection;
 mod http_api;
 mod hub;
+mod limits;
 mod node_figures;
 pub mod protocol;
 mod server;
@@ -33,11 +36,13 @@ mod socket;
 mod tls;
 mod webhooks;
 
+pub use app_config::{AppConfig, AppsFileError, load_apps_file};
 pub use auth_route::auth_router;
 pub use config::ServerConfig;
 pub use event_tls::ServerIdentity;
 pub use http_api::MAX_CLOCK_SKEW_SECS;
 pub use hub::Stats;
+pub use limits::Limits;
 pub use server::Server;
 
 /// What the command line of `artisan broadcast:serve` (and of the
@@ -52,6 +57,9 @@ pub struct ServeArgs {
     pub tls_cert: Option<PathBuf>,
     /// `--tls-key`: its private key (PEM).
     pub tls_key: Option<PathBuf>,
+    /// `--apps-file`: the apps to serve (JSON or TOML), over
+    /// `EVENTS_BROADCAST_SERVER_APPS_FILE`.
+    pub apps_file: Option<PathBuf>,
 }
 
 /// `artisan broadcast:serve` and the `event-broadcast-server` binary: reads
@@ -59,15 +67,23 @@ pub struct ServeArgs {
 /// serves until Ctrl-C / SIGTERM (SIGHUP reloads the TLS certificate).
 pub async fn serve_from_env(args: ServeArgs) -> anyhow::Result<()> {
     let broadcast = event_broadcast::BroadcastConfig::from_env()?;
+    // The apps file: the flag over the variable.
+    let apps_file = match &args.apps_file {
+        Some(path) => Some(("--apps-file", path.as_path())),
+        None => broadcast
+            .server_apps_file
+            .as_deref()
+            .map(|p| (app_config::APPS_FILE_VAR, p)),
+    };
     let flags_tls = args.tls_cert.is_some() || args.tls_key.is_some();
     let mut config = if flags_tls {
         // The pair is checked below, with the flags over the variables.
         let mut without_tls = broadcast.clone();
         without_tls.server_tls_cert = None;
         without_tls.server_tls_key = None;
-        ServerConfig::from_broadcast_config(&without_tls)?
+        ServerConfig::with_apps_file(&without_tls, apps_file)?
     } else {
-        ServerConfig::from_broadcast_config(&broadcast)?
+        ServerConfig::with_apps_file(&broadcast, apps_file)?
     };
     if let Some(host) = args.host {
         config.host = host;

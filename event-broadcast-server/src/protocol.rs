@@ -8,6 +8,9 @@ use serde_json::Value;
 pub mod close {
     /// Unknown app key: pusher-js does not reconnect.
     pub const UNKNOWN_APP: u16 = 4001;
+    /// The app is over its connection quota (`Limits::max_connections`):
+    /// pusher-js does not reconnect (4000-4099).
+    pub const OVER_QUOTA: u16 = 4004;
     /// Unsupported protocol version.
     pub const UNSUPPORTED_PROTOCOL: u16 = 4007;
     /// Unauthorised (a bad `pusher:signin`).
@@ -35,6 +38,14 @@ pub mod close {
 /// (not JSON, not an object, a missing field, an unknown event): the socket
 /// stays open, as Laravel Reverb answers one ("Invalid message format").
 pub const INVALID_MESSAGE: u16 = 4200;
+
+/// The `pusher:error` code of a refused client event (over the app's rate
+/// or payload limit): Pusher's "client event rejected due to rate limit".
+pub const CLIENT_EVENT_REJECTED: u16 = 4301;
+
+/// The `pusher:subscription_error` status of a channel name over the app's
+/// limit (`{"type":"LimitReached"}`, as soketi answers).
+pub const LIMIT_REACHED: u16 = 4009;
 
 /// A message from a client.
 #[derive(Debug, Clone, PartialEq)]

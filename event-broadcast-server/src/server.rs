@@ -17,6 +17,7 @@ use rand::seq::SliceRandom;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::apps::Apps;
 use crate::config::ServerConfig;
 use crate::hub::{Hub, Stats};
 use crate::protocol::close;
@@ -28,7 +29,9 @@ const WRITE_BUFFER: usize = 16 * 1024;
 /// A running server.
 pub struct Server {
     addr: SocketAddr,
+    /// The server's own app (`ServerConfig::credentials`).
     hub: Arc<Hub>,
+    apps: Arc<Apps>,
     stop: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -60,26 +63,35 @@ impl Server {
             .with_context(|| format!("could not listen on {}:{}", config.host, config.port))?;
         let addr = listener.local_addr()?;
         let redis_url = config.redis_url.clone();
-        let webhook_tls = match &config.webhook_url {
-            Some(url) if url.starts_with("https://") => Some(
-                event_tls::client_config(
-                    config
-                        .ca_file
-                        .as_deref()
-                        .map(|p| ("EVENTS_BROADCAST_CA_FILE", p)),
-                )
-                .context("EVENTS_BROADCAST_WEBHOOK_URL is https, and TLS cannot be set up")?,
-            ),
-            _ => None,
-        };
-        let hub = Arc::new(Hub::new(Arc::new(config), webhook_tls));
-        hub.start_meter();
-        if let Some(url) = &redis_url {
-            cluster::join(&hub, url)
-                .with_context(|| format!("invalid EVENTS_BROADCAST_REDIS_URL `{url}`"))?;
+        let node_id = format!("{:016x}", rand::random::<u64>());
+        let mut hubs = Vec::new();
+        for app in config.app_configs() {
+            let id = app.credentials.app_id.clone();
+            let webhook_tls = match &app.webhook_url {
+                Some(url) if url.starts_with("https://") => Some(
+                    event_tls::client_config(
+                        app.ca_file
+                            .as_deref()
+                            .map(|p| ("EVENTS_BROADCAST_CA_FILE", p)),
+                    )
+                    .with_context(|| {
+                        format!("app `{id}`'s webhook URL is https, and TLS cannot be set up")
+                    })?,
+                ),
+                _ => None,
+            };
+            let hub = Arc::new(Hub::new(Arc::new(app), webhook_tls, node_id.clone()));
+            hub.start_meter();
+            if let Some(url) = &redis_url {
+                cluster::join(&hub, url)
+                    .with_context(|| format!("invalid EVENTS_BROADCAST_REDIS_URL `{url}`"))?;
+            }
+            hubs.push(hub);
         }
+        let apps = Arc::new(Apps::new(hubs).context("the apps cannot be served together")?);
+        let hub = apps.all()[0].clone();
         let (stop, mut stopped) = watch::channel(false);
-        let app = router(hub.clone());
+        let app = router(apps.clone());
         let shutdown = async move {
             let _ = stopped.wait_for(|s| *s).await;
         };
@@ -114,6 +126,7 @@ impl Server {
         Ok(Self {
             addr,
             hub,
+            apps,
             stop,
             task,
         })
@@ -129,14 +142,15 @@ impl Server {
         &self.hub.node_id
     }
 
-    /// Counters (slow sockets closed, cluster frames dropped, frames sent).
+    /// Counters of the server's own app (slow sockets closed, cluster
+    /// frames dropped, frames sent).
     pub fn stats(&self) -> &Stats {
         &self.hub.stats
     }
 
-    /// Open WebSocket connections.
+    /// Open WebSocket connections (every app's).
     pub fn connections(&self) -> usize {
-        self.hub.connections.load(Ordering::Relaxed)
+        open_connections(&self.apps)
     }
 
     /// Stops accepting, then closes the open connections in jittered waves
@@ -144,7 +158,7 @@ impl Server {
     /// do not all come back at once.
     pub async fn shutdown(self) -> Result<()> {
         let _ = self.stop.send(true);
-        let mut handles = self.hub.handles();
+        let mut handles: Vec<_> = self.apps.all().iter().flat_map(|h| h.handles()).collect();
         handles.shuffle(&mut rand::rng());
         let drain = self.hub.config.drain;
         let waves = 10usize;
@@ -168,9 +182,7 @@ impl Server {
             }
         }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while self.hub.connections.load(Ordering::Relaxed) > 0
-            && tokio::time::Instant::now() < deadline
-        {
+        while open_connections(&self.apps) > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         match tokio::time::timeout(Duration::from_secs(5), self.task).await {
@@ -202,8 +214,15 @@ async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-fn router(hub: Arc<Hub>) -> Router {
-    let max = hub.config.max_message_bytes;
+fn open_connections(apps: &Apps) -> usize {
+    apps.all()
+        .iter()
+        .map(|h| h.connections.load(Ordering::Relaxed))
+        .sum()
+}
+
+fn router(apps: Arc<Apps>) -> Router {
+    let max = apps.all()[0].config.max_message_bytes;
     Router::new()
         .route("/up", get(|| async { "ok" }))
         .route("/app/{key}", any(upgrade))
@@ -223,7 +242,7 @@ fn router(hub: Arc<Hub>) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(
             max.max(1024).saturating_mul(4),
         ))
-        .with_state(hub)
+        .with_state(apps)
 }
 
 #[derive(serde::Deserialize)]
@@ -235,9 +254,9 @@ async fn upgrade(
     ws: WebSocketUpgrade,
     Path(key): Path<String>,
     Query(params): Query<ConnectParams>,
-    State(hub): State<Arc<Hub>>,
+    State(apps): State<Arc<Apps>>,
 ) -> impl IntoResponse {
-    let max = hub.config.max_message_bytes;
+    let max = apps.all()[0].config.max_message_bytes;
     // Small buffers: tungstenite's 128 KiB read buffer per socket would be
     // most of an idle connection's memory.
     ws.max_message_size(max)
@@ -245,9 +264,9 @@ async fn upgrade(
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
         .on_upgrade(move |socket| async move {
-            if key != hub.config.credentials.key {
+            let Some(hub) = apps.by_key(&key).cloned() else {
                 return connection::refuse(socket, close::UNKNOWN_APP, "unknown app key").await;
-            }
+            };
             if let Some(p) = params.protocol
                 && !(5..=7).contains(&p)
             {
@@ -259,7 +278,16 @@ async fn upgrade(
                 .await;
             }
             let open = hub.connections.fetch_add(1, Ordering::Relaxed);
-            if open >= hub.config.max_connections {
+            if open >= hub.config.limits.max_connections.unwrap_or(usize::MAX) {
+                hub.connections.fetch_sub(1, Ordering::Relaxed);
+                return connection::refuse(
+                    socket,
+                    close::OVER_QUOTA,
+                    "the app is over its connection quota",
+                )
+                .await;
+            }
+            if open_connections(&apps) > hub.config.max_connections {
                 hub.connections.fetch_sub(1, Ordering::Relaxed);
                 return connection::refuse(socket, close::OVER_CAPACITY, "over capacity").await;
             }

@@ -1,5 +1,5 @@
 //! Webhooks (`EVENTS_BROADCAST_WEBHOOK_URL`): `channel_occupied`,
-//! `channel_vacated`, `member_added`, `member_removed`, posted as Pusher
+//! `channel_vacated`, `member_added`, `member_removed`, `cache_miss`, posted as Pusher
 //! does (`{"time_ms", "events": [...]}`, `X-Pusher-Key`, `X-Pusher-Signature`
 //! = hex HMAC-SHA256 of the body with the app secret), batched for up to
 //! 100 ms and retried with exponential backoff; to an `https://` URL over
@@ -32,6 +32,8 @@ pub(crate) enum Hook {
     Vacated(String),
     MemberAdded(String, String),
     MemberRemoved(String, String),
+    /// A subscriber of a cache channel found no cached event.
+    CacheMiss(String),
 }
 
 #[derive(Debug, Clone)]
@@ -153,6 +155,7 @@ async fn run<C: Connect + Clone + Send + Sync + 'static>(
                 Hook::MemberRemoved(channel, user_id) => {
                     json!({ "name": "member_removed", "channel": channel, "user_id": user_id })
                 }
+                Hook::CacheMiss(channel) => json!({ "name": "cache_miss", "channel": channel }),
             };
             events.push(event);
         }

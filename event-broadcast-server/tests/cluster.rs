@@ -5,70 +5,13 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::nodes::*;
 use common::*;
 use event_core::broadcasting::{BroadcastMessage, Broadcaster, RedisBroadcaster};
 use serde_json::{Value, json};
 use test_support::{PrivateRedis, spare_port};
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn node(redis_port: u16) -> (Proc, SocketAddr) {
-    node_with(redis_port, &[]).await
-}
-
-async fn node_with(redis_port: u16, env: &[(&str, &str)]) -> (Proc, SocketAddr) {
-    let port = spare_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_event-broadcast-server"))
-        .envs(env.iter().copied())
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .env("EVENTS_BROADCAST_APP_ID", "test-app")
-        .env("EVENTS_BROADCAST_APP_KEY", "test-key")
-        .env("EVENTS_BROADCAST_APP_SECRET", "test-secret")
-        .env(
-            "EVENTS_BROADCAST_REDIS_URL",
-            format!("redis://127.0.0.1:{redis_port}"),
-        )
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("the server binary starts");
-    let proc = Proc(child);
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let up = eventually(Duration::from_secs(10), async || {
-        tokio::net::TcpStream::connect(addr).await.is_ok()
-            && http(addr, "GET", "/up", None).await.0 == 200
-    })
-    .await;
-    assert!(up, "node on {addr} answers /up");
-    // Give it a moment to subscribe to the cluster channel.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    (proc, addr)
-}
-
-fn redis_available() -> bool {
-    if Command::new("redis-server")
-        .arg("--version")
-        .output()
-        .is_ok()
-    {
-        return true;
-    }
-    if std::env::var_os("EVENTS_TEST_REQUIRE_BROWSER").is_some() {
-        panic!("redis-server is not installed");
-    }
-    println!("skipped: redis-server is not installed");
-    false
-}
 
 async fn publish(addr: SocketAddr, channel: &str, name: &str, socket_id: Option<&str>) {
     let mut body = json!({ "name": name, "channel": channel, "data": "{}" });
@@ -84,18 +27,6 @@ async fn publish(addr: SocketAddr, channel: &str, name: &str, socket_id: Option<
     )
     .await;
     assert_eq!(status, 200, "{text}");
-}
-
-async fn users(addr: SocketAddr, channel: &str) -> Value {
-    let (_, body) = signed(
-        addr,
-        "GET",
-        &format!("/apps/test-app/channels/{channel}/users"),
-        &[],
-        None,
-    )
-    .await;
-    serde_json::from_str(&body).unwrap_or(Value::Null)
 }
 
 #[tokio::test]
@@ -213,12 +144,7 @@ async fn presence_is_the_same_on_every_node_and_a_killed_node_leaves_no_ghosts()
 
     // SIGKILL node 2: no goodbye. Bound: node_ttl (5 s) + one heartbeat (1 s).
     let killed = Instant::now();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(n2.0.id() as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    let _ = n2.0.wait();
+    n2.sigkill();
     let removed = next_json_within(&mut ada.ws, Duration::from_secs(9))
         .await
         .expect("member_removed arrives");
@@ -253,7 +179,6 @@ async fn redis_going_away_keeps_local_traffic_and_reconnects() {
     subscribed(&mut on2, "news", None).await;
 
     drop(redis);
-    tokio::time::sleep(Duration::from_millis(500)).await;
     publish(a1, "news", "while-redis-is-down", None).await;
     assert_eq!(
         next_json(&mut on1.ws).await.unwrap()["event"],
@@ -292,7 +217,13 @@ async fn webhooks_are_sent_once_per_cluster() {
     let (_n2, a2) = node_with(redis_port, &env).await;
     let mut on1 = connect(a1).await;
     subscribed(&mut on1, "presence-w", Some(r#"{"user_id":"1"}"#)).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Node 2 knows user 1 before user 1 joins there too.
+    assert!(
+        eventually(Duration::from_secs(5), async || users(a2, "presence-w")
+            .await
+            == user_list(&["1"]))
+        .await
+    );
     let mut on2 = connect(a2).await;
     subscribed(&mut on2, "presence-w", Some(r#"{"user_id":"1"}"#)).await;
     let mut other = connect(a2).await;
@@ -302,6 +233,7 @@ async fn webhooks_are_sent_once_per_cluster() {
             >= 3)
         .await
     );
+    // A quiet half second: nothing more comes (not a synchronisation).
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut names = webhook_names(&got);
     names.sort();

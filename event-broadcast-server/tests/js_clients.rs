@@ -418,6 +418,65 @@ struct SecretOrderShipped {
 
 /// The Rust authorizer's `POST /broadcasting/auth` on a port of its own,
 /// signing with the app's credentials and deriving keys from `key`.
+/// Cache channels and subscription counts with pusher-js and the `pusher`
+/// SDK: `tests/js/cache_channels.mjs`.
+#[tokio::test]
+async fn pusher_js_gets_cache_channels_last_event_and_subscription_counts() {
+    if let Some(reason) = missing(false)
+        && skip(&reason)
+    {
+        return;
+    }
+    let mut config = ServerConfig::new(js_creds());
+    config.port = 0;
+    config.subscription_count = true;
+    let server = Server::bind(config).await.unwrap();
+    let port = server.local_addr().port().to_string();
+    let output = run_node("cache_channels.mjs", &[port], || async {}).await;
+    assert!(
+        output.contains("ok private-cache-orders: the last event replayed"),
+        "{output}"
+    );
+}
+
+/// Watchlist events with pusher-js: `tests/js/watchlist.mjs`.
+#[tokio::test]
+async fn pusher_js_hears_its_watchlist_online_and_offline() {
+    if let Some(reason) = missing(false)
+        && skip(&reason)
+    {
+        return;
+    }
+    let mut config = ServerConfig::new(js_creds());
+    config.port = 0;
+    let server = Server::bind(config).await.unwrap();
+    let port = server.local_addr().port().to_string();
+    let output = run_node("watchlist.mjs", &[port], || async {}).await;
+    assert!(output.contains("ok offline"), "{output}");
+}
+
+/// Per-app limits as pusher-js sees them: `tests/js/limits.mjs`.
+#[tokio::test]
+async fn pusher_js_meets_the_app_limits_with_the_protocol_codes() {
+    if let Some(reason) = missing(false)
+        && skip(&reason)
+    {
+        return;
+    }
+    let mut config = ServerConfig::new(js_creds());
+    config.port = 0;
+    config.client_events = true;
+    config.limits = event_broadcast_server::Limits {
+        max_connections: Some(2),
+        max_client_events_per_second: Some(1),
+        max_channel_name_length: Some(20),
+    };
+    let server = Server::bind(config).await.unwrap();
+    let port = server.local_addr().port().to_string();
+    let output = run_node("limits.mjs", &[port], || async {}).await;
+    assert!(output.contains("ok 4301"), "{output}");
+}
+
 async fn encrypted_auth_app(key: event_core::broadcasting::MasterKey) -> String {
     struct User {
         id: u64,

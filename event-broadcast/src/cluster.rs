@@ -19,6 +19,18 @@ pub fn nodes_key(app_id: &str) -> String {
     format!("event-broadcast:{app_id}:nodes")
 }
 
+/// The hash of each node's subscriptions (`node|channel` -> how many of
+/// that node's sockets are subscribed; no field at 0).
+pub fn subscriptions_key(app_id: &str) -> String {
+    format!("event-broadcast:{app_id}:subscriptions")
+}
+
+/// The hash of cache channels' last events (`channel` -> the frame and
+/// when it expires).
+pub fn cache_key(app_id: &str) -> String {
+    format!("event-broadcast:{app_id}:cache")
+}
+
 /// The hash of each node's figures (`node` -> JSON), written on its heartbeat.
 pub fn node_figures_key(app_id: &str) -> String {
     format!("event-broadcast:{app_id}:node-figures")
@@ -69,6 +81,16 @@ pub enum ClusterMessage {
         socket_id: String,
         /// The member's id.
         user_id: String,
+    },
+    /// How many of `origin`'s sockets are subscribed to `channel` now (the
+    /// other nodes add it to their own for the cluster's count).
+    SubscriptionCount {
+        /// The node whose count this is.
+        origin: String,
+        /// The channel.
+        channel: String,
+        /// That node's subscriptions to it (0: none left).
+        count: usize,
     },
     /// Close every connection of `user_id` on every node.
     TerminateUser {

@@ -62,6 +62,10 @@ pub struct BroadcastConfig {
     /// `EVENTS_BROADCAST_CLIENT_EVENTS` (default false): allow `client-*`
     /// events (whispers) on private and presence channels.
     pub client_events: bool,
+    /// `EVENTS_BROADCAST_SUBSCRIPTION_COUNT` (default false): the server
+    /// sends `pusher_internal:subscription_count` (the cluster's count) to a
+    /// channel's subscribers when it changes, as Pusher's per-app switch does.
+    pub subscription_count: bool,
     /// `EVENTS_BROADCAST_WEBHOOK_URL`: where the server posts its webhooks
     /// (`http://` or `https://`)
     /// (`channel_occupied`, `channel_vacated`, `member_added`, `member_removed`); none by default.
@@ -77,6 +81,9 @@ pub struct BroadcastConfig {
     /// `EVENTS_BROADCAST_SERVER_TLS_CERT`: the server's certificate chain
     /// (PEM); with `_KEY`, `broadcast:serve` speaks `wss://` and `https://`.
     pub server_tls_cert: Option<PathBuf>,
+    /// `EVENTS_BROADCAST_SERVER_APPS_FILE`: a JSON or TOML file of the
+    /// apps `broadcast:serve` serves (each app's key, secret and limits).
+    pub server_apps_file: Option<PathBuf>,
     /// `EVENTS_BROADCAST_SERVER_TLS_KEY`: the private key of that certificate (PEM).
     pub server_tls_key: Option<PathBuf>,
     /// `EVENTS_BROADCAST_ENCRYPTION_MASTER_KEY` (32 bytes, base64): the
@@ -107,10 +114,12 @@ impl Default for BroadcastConfig {
             redis_url: None,
             activity_timeout: 30,
             client_events: false,
+            subscription_count: false,
             webhook_url: None,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             ca_file: None,
             server_tls_cert: None,
+            server_apps_file: None,
             server_tls_key: None,
             encryption_master_key: None,
         }
@@ -185,6 +194,7 @@ impl BroadcastConfig {
             ("EVENTS_BROADCAST_CA_FILE", &mut c.ca_file),
             ("EVENTS_BROADCAST_SERVER_TLS_CERT", &mut c.server_tls_cert),
             ("EVENTS_BROADCAST_SERVER_TLS_KEY", &mut c.server_tls_key),
+            ("EVENTS_BROADCAST_SERVER_APPS_FILE", &mut c.server_apps_file),
         ] {
             if let Some(v) = get(var) {
                 *slot = optional(v).map(PathBuf::from);
@@ -232,6 +242,9 @@ impl BroadcastConfig {
         }
         if let Some(v) = get("EVENTS_BROADCAST_CLIENT_EVENTS") {
             c.client_events = parse_bool("EVENTS_BROADCAST_CLIENT_EVENTS", v)?;
+        }
+        if let Some(v) = get("EVENTS_BROADCAST_SUBSCRIPTION_COUNT") {
+            c.subscription_count = parse_bool("EVENTS_BROADCAST_SUBSCRIPTION_COUNT", v)?;
         }
         if let Some(v) = get("EVENTS_BROADCAST_MAX_MESSAGE_BYTES") {
             c.max_message_bytes = parse_num("EVENTS_BROADCAST_MAX_MESSAGE_BYTES", v.clone())?;

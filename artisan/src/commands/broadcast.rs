@@ -21,6 +21,10 @@ pub struct BroadcastServe {
     /// The private key of --tls-cert (PEM; default: EVENTS_BROADCAST_SERVER_TLS_KEY).
     #[arg(long, value_name = "KEY.PEM")]
     pub tls_key: Option<std::path::PathBuf>,
+    /// Serve the apps of this file (JSON, or TOML by a .toml name): each
+    /// app's id, key, secret and limits (default: EVENTS_BROADCAST_SERVER_APPS_FILE).
+    #[arg(long, value_name = "APPS.JSON")]
+    pub apps_file: Option<std::path::PathBuf>,
 }
 
 /// Serves WebSocket and HTTP on one port until Ctrl-C / SIGTERM, then closes
@@ -43,6 +47,7 @@ pub fn serve(args: BroadcastServe) -> Result<()> {
             port: args.port,
             tls_cert: args.tls_cert,
             tls_key: args.tls_key,
+            apps_file: args.apps_file,
         },
     ))
 }

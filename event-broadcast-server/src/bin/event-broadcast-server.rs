@@ -1,4 +1,5 @@
-//! `event-broadcast-server [--host H] [--port P] [--tls-cert C --tls-key K]`:
+//! `event-broadcast-server [--host H] [--port P] [--tls-cert C --tls-key K]
+//! [--apps-file F]`:
 //! the server alone (what
 //! `artisan broadcast:serve` runs), configured by `EVENTS_BROADCAST_*`.
 
@@ -23,12 +24,15 @@ async fn main() -> anyhow::Result<()> {
             "--tls-cert" => {
                 serve.tls_cert = Some(args.next().context("--tls-cert needs a file")?.into());
             }
+            "--apps-file" => {
+                serve.apps_file = Some(args.next().context("--apps-file needs a file")?.into());
+            }
             "--tls-key" => {
                 serve.tls_key = Some(args.next().context("--tls-key needs a file")?.into())
             }
             other => bail!(
                 "unknown argument `{other}`; usage: event-broadcast-server [--host H] [--port P] \
-                 [--tls-cert cert.pem --tls-key key.pem]"
+                 [--tls-cert cert.pem --tls-key key.pem] [--apps-file apps.json|apps.toml]"
             ),
         }
     }

@@ -2,9 +2,12 @@
 //! (across the cluster), and the fan-out. One lock, never held across an
 //! `.await`; sends only queue (`try_send`).
 
+mod cache;
 mod cluster_link;
+mod counts;
 mod presence;
 mod remote;
+mod watchlist;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -20,9 +23,11 @@ use crate::config::ServerConfig;
 use crate::protocol;
 use crate::socket::{Sent, SocketHandle};
 use crate::webhooks::{Hook, Webhooks};
+pub(crate) use cache::{Cached, event_frame, is_cache_channel};
 pub(crate) use cluster_link::ClusterLink;
 
 pub(crate) use presence::parse_channel_data;
+pub(crate) use watchlist::MAX_WATCHLIST;
 
 use presence::{Member, join_member, leave_member, member_added, member_removed, presence_data};
 #[derive(Debug, Default)]
@@ -31,11 +36,13 @@ struct Channel {
     subscribers: HashMap<String, (SocketHandle, Option<String>)>,
     /// Presence members across the cluster, by user id.
     members: HashMap<String, Member>,
+    /// Other nodes' subscriptions: node id -> how many sockets.
+    remote: HashMap<String, usize>,
 }
 
 impl Channel {
     fn is_empty(&self) -> bool {
-        self.subscribers.is_empty() && self.members.is_empty()
+        self.subscribers.is_empty() && self.members.is_empty() && self.remote.is_empty()
     }
 }
 
@@ -44,6 +51,8 @@ struct Local {
     handle: SocketHandle,
     /// Set by `pusher:signin`.
     user_id: Option<String>,
+    /// The user ids its sign-in watches.
+    watchlist: Vec<String>,
     channels: HashSet<String>,
 }
 
@@ -51,6 +60,10 @@ struct Local {
 struct State {
     sockets: HashMap<String, Local>,
     channels: HashMap<String, Channel>,
+    /// Cache channels' last events (every node's, see `cache`).
+    cache: HashMap<String, Cached>,
+    /// Watched user id -> the local sockets watching it.
+    watchers: HashMap<String, HashSet<String>>,
 }
 
 /// Counters a test or an operator can read.
@@ -87,9 +100,11 @@ pub(crate) struct Hub {
 
 impl Hub {
     /// `webhook_tls`: the client config of an `https://` webhook URL.
+    /// `node_id` is the server's, shared by its apps' hubs.
     pub(crate) fn new(
         config: Arc<ServerConfig>,
         webhook_tls: Option<Arc<event_tls::rustls::ClientConfig>>,
+        node_id: String,
     ) -> Self {
         let webhooks = config.webhook_url.clone().map(|url| {
             Webhooks::start(
@@ -103,7 +118,7 @@ impl Hub {
         Self {
             webhooks,
             config,
-            node_id: format!("{:016x}", rand::random::<u64>()),
+            node_id,
             state: Mutex::new(State::default()),
             next_socket: AtomicU64::new(rand::random::<u32>() as u64),
             connections: AtomicUsize::new(0),
@@ -138,6 +153,7 @@ impl Hub {
             loop {
                 tick.tick().await;
                 let Some(hub) = hub.upgrade() else { return };
+                hub.purge_cache();
                 let now = tokio::time::Instant::now();
                 let sent = hub.stats.frames_sent.load(Ordering::Relaxed);
                 let secs = now.duration_since(last.0).as_secs_f64().max(1e-3);
@@ -155,7 +171,7 @@ impl Hub {
         }
     }
 
-    fn hook(&self, hook: Hook) {
+    pub(crate) fn hook(&self, hook: Hook) {
         if let Some(w) = &self.webhooks {
             w.send(hook);
         }
@@ -176,6 +192,7 @@ impl Hub {
             Local {
                 handle,
                 user_id: None,
+                watchlist: Vec::new(),
                 channels: HashSet::new(),
             },
         );
@@ -183,12 +200,14 @@ impl Hub {
 
     /// Forgets a closed socket: leaves its channels (presence members too).
     pub(crate) fn remove_socket(&self, socket_id: &str) {
-        let channels = match self.state().sockets.remove(socket_id) {
-            Some(local) => local.channels,
-            None => return,
+        let Some(local) = self.state().sockets.remove(socket_id) else {
+            return;
         };
-        for channel in channels {
-            self.unsubscribe(socket_id, &channel);
+        for channel in &local.channels {
+            self.unsubscribe(socket_id, channel);
+        }
+        if let Some(user_id) = &local.user_id {
+            self.sign_out(socket_id, user_id, &local.watchlist);
         }
     }
 
@@ -197,12 +216,6 @@ impl Hub {
             .sockets
             .get(socket_id)
             .is_some_and(|s| s.channels.contains(channel))
-    }
-
-    pub(crate) fn sign_in(&self, socket_id: &str, user_id: String) {
-        if let Some(local) = self.state().sockets.get_mut(socket_id) {
-            local.user_id = Some(user_id);
-        }
     }
 
     /// Subscribes a local socket; `member` is `(user_id, user_info)` on presence channels.
@@ -278,6 +291,7 @@ impl Hub {
                 user_id,
             });
         }
+        self.local_count_changed(channel);
     }
 
     /// Sends an event to every subscriber of `channels` on this node, and to
@@ -310,13 +324,19 @@ impl Hub {
         except: Option<&str>,
         user_id: Option<&str>,
     ) {
-        let state = self.state();
+        let mut state = self.state();
         for channel in channels {
-            let Some(ch) = state.channels.get(channel) else {
+            let cache = is_cache_channel(channel);
+            if !cache && !state.channels.contains_key(channel) {
                 continue;
-            };
-            let frame = Utf8Bytes::from(protocol::channel_event(event, channel, data, user_id));
-            fan_out(ch, &frame, except, &self.stats);
+            }
+            let frame = event_frame(event, channel, data, user_id);
+            if cache {
+                state.remember(channel, &frame);
+            }
+            if let Some(ch) = state.channels.get(channel) {
+                fan_out(ch, &Utf8Bytes::from(frame), except, &self.stats);
+            }
         }
     }
 
@@ -324,18 +344,19 @@ impl Hub {
     /// subscribers here and on other nodes, never back to the sender.
     pub(crate) fn client_event(&self, socket_id: &str, channel: &str, event: &str, data: &Value) {
         let user_id = {
-            let state = self.state();
+            let mut state = self.state();
             let Some(ch) = state.channels.get(channel) else {
                 return;
             };
             let user_id = ch.subscribers.get(socket_id).and_then(|(_, u)| u.clone());
-            let frame = Utf8Bytes::from(protocol::client_event(
-                event,
-                channel,
-                data,
-                user_id.as_deref(),
-            ));
-            fan_out(ch, &frame, Some(socket_id), &self.stats);
+            let frame = protocol::client_event(event, channel, data, user_id.as_deref());
+            fan_out(
+                ch,
+                &Utf8Bytes::from(frame.clone()),
+                Some(socket_id),
+                &self.stats,
+            );
+            state.remember(channel, &frame);
             user_id
         };
         // Other nodes rebuild the frame from the data as JSON text.
@@ -385,13 +406,16 @@ impl Hub {
             .collect()
     }
 
-    /// `(channel, local subscriptions, presence users)` of occupied channels.
+    /// `(channel, subscriptions, presence users)` of the occupied channels,
+    /// counted over every node of the cluster.
     pub(crate) fn channels(&self) -> Vec<(String, usize, usize)> {
         self.state()
             .channels
             .iter()
-            .filter(|(_, ch)| !ch.subscribers.is_empty() || !ch.members.is_empty())
-            .map(|(name, ch)| (name.clone(), ch.subscribers.len(), ch.members.len()))
+            .filter(|(name, ch)| {
+                name.as_str() != watchlist::ONLINE && (ch.total() > 0 || !ch.members.is_empty())
+            })
+            .map(|(name, ch)| (name.clone(), ch.total(), ch.members.len()))
             .collect()
     }
 

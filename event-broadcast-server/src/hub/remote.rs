@@ -4,13 +4,12 @@
 
 use std::collections::HashSet;
 
-use axum::extract::ws::Utf8Bytes;
 use event_broadcast::cluster::ClusterMessage;
 use serde_json::Value;
 
 use super::presence::{join_member, leave_member, member_added, member_removed};
+use super::watchlist::ONLINE;
 use super::{Hub, fan_out};
-use crate::protocol;
 use crate::webhooks::Hook;
 
 impl Hub {
@@ -28,22 +27,15 @@ impl Hub {
                 if origin.as_deref() == Some(self.node_id.as_str()) {
                     return;
                 }
-                if event.starts_with("client-") {
-                    // A client event: forward the client's JSON as it was sent.
-                    let value: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
-                    let user_id = user_id.as_deref();
-                    let state = self.state();
-                    for channel in &channels {
-                        if let Some(ch) = state.channels.get(channel) {
-                            let frame = Utf8Bytes::from(protocol::client_event(
-                                &event, channel, &value, user_id,
-                            ));
-                            fan_out(ch, &frame, socket_id.as_deref(), &self.stats);
-                        }
-                    }
-                } else {
-                    self.deliver_local(&channels, &event, &data, socket_id.as_deref(), None);
-                }
+                // A client event's data is the client's JSON, forwarded as
+                // sent (`event_frame`); its `user_id` on presence channels.
+                self.deliver_local(
+                    &channels,
+                    &event,
+                    &data,
+                    socket_id.as_deref(),
+                    user_id.as_deref(),
+                );
             }
             ClusterMessage::MemberJoined {
                 origin,
@@ -64,6 +56,15 @@ impl Hub {
             } => {
                 if origin != self.node_id {
                     self.remote_leave(&origin, &channel, &socket_id, &user_id);
+                }
+            }
+            ClusterMessage::SubscriptionCount {
+                origin,
+                channel,
+                count,
+            } => {
+                if origin != self.node_id {
+                    self.remote_count(&origin, &channel, count);
                 }
             }
             ClusterMessage::TerminateUser { origin, user_id } => {
@@ -91,6 +92,9 @@ impl Hub {
                 None,
                 &self.stats,
             );
+            if channel == ONLINE {
+                state.notify_watchers(user_id, "online");
+            }
         }
     }
 
@@ -99,21 +103,30 @@ impl Hub {
         let Some(ch) = state.channels.get_mut(channel) else {
             return;
         };
-        if leave_member(ch, node, socket_id, user_id) {
+        let left = leave_member(ch, node, socket_id, user_id);
+        if left {
             fan_out(ch, &member_removed(channel, user_id), None, &self.stats);
         }
         if ch.is_empty() {
             state.channels.remove(channel);
         }
+        if left && channel == ONLINE {
+            state.notify_watchers(user_id, "offline");
+        }
     }
 
-    /// Removes every member socket of a dead node; returns how many.
-    /// `hooks`: this node sends the `member_removed` webhooks (one survivor does).
+    /// Removes every member socket and the subscription counts of a dead
+    /// node; returns how many member sockets. `hooks`: this node sends the
+    /// `member_removed` webhooks (one survivor does).
     pub(crate) fn drop_node(&self, node: &str, hooks: bool) -> usize {
         let mut state = self.state();
         let mut removed = 0;
         let mut empty = Vec::new();
+        let mut offline = Vec::new();
         for (name, ch) in state.channels.iter_mut() {
+            if ch.remote.remove(node).is_some() {
+                self.announce_count(name, ch);
+            }
             let mut gone = Vec::new();
             for (user_id, member) in ch.members.iter_mut() {
                 let before = member.sockets.len();
@@ -124,7 +137,9 @@ impl Hub {
                 }
             }
             for user_id in gone {
-                if hooks {
+                if name == ONLINE {
+                    offline.push(user_id.clone());
+                } else if hooks {
                     self.hook(Hook::MemberRemoved(name.clone(), user_id.clone()));
                 }
                 ch.members.remove(&user_id);
@@ -134,17 +149,22 @@ impl Hub {
                 empty.push(name.clone());
             }
         }
+        for user_id in offline {
+            state.notify_watchers(&user_id, "offline");
+        }
         for name in empty {
             state.channels.remove(&name);
         }
         removed
     }
 
-    /// The nodes other than this one that hold presence members here.
+    /// The nodes other than this one that hold presence members or
+    /// subscriptions here.
     pub(crate) fn remote_nodes(&self) -> HashSet<String> {
         let state = self.state();
         let mut nodes = HashSet::new();
         for ch in state.channels.values() {
+            nodes.extend(ch.remote.keys().cloned());
             for member in ch.members.values() {
                 for (node, _) in &member.sockets {
                     if *node != self.node_id {
@@ -160,6 +180,20 @@ impl Hub {
     pub(crate) fn local_members(&self) -> Vec<(String, String, String, Value)> {
         let state = self.state();
         let mut out = Vec::new();
+        if let Some(online) = state.channels.get(ONLINE) {
+            for (user, member) in &online.members {
+                for (node, socket_id) in &member.sockets {
+                    if *node == self.node_id {
+                        out.push((
+                            socket_id.clone(),
+                            ONLINE.to_string(),
+                            user.clone(),
+                            Value::Null,
+                        ));
+                    }
+                }
+            }
+        }
         for (name, ch) in &state.channels {
             for (socket_id, (_, user)) in &ch.subscribers {
                 if let Some(user) = user

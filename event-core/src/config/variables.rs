@@ -182,6 +182,12 @@ pub fn variables() -> Vec<Variable> {
         ),
         var(
             "broadcasting",
+            "EVENTS_BROADCAST_SUBSCRIPTION_COUNT",
+            b.subscription_count.to_string(),
+            "send pusher_internal:subscription_count (the cluster's count) when it changes",
+        ),
+        var(
+            "broadcasting",
             "EVENTS_BROADCAST_WEBHOOK_URL",
             opt(&b.webhook_url),
             "where the server posts its webhooks (http:// or https://)",
@@ -218,6 +224,15 @@ pub fn variables() -> Vec<Variable> {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             "the private key (PEM) of EVENTS_BROADCAST_SERVER_TLS_CERT",
+        ),
+        var(
+            "broadcasting",
+            "EVENTS_BROADCAST_SERVER_APPS_FILE",
+            b.server_apps_file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            "a JSON or TOML file of the apps broadcast:serve serves (keys, secrets, limits)",
         ),
         var(
             "broadcasting",
