@@ -78,9 +78,9 @@ async fn nodes_channels_and_presence_members_across_nodes() {
                 .iter()
                 .all(|n| n["alive"] == true && n["connections"] == 2)
             && last["connections"] == 4
-            // event-broadcast-server counts a channel's subscriptions on
-            // the node asked (the first): its one socket on `orders`.
-            && orders.is_some_and(|o| o["subscription_count"] == 1)
+            // The node asked counts the cluster's subscriptions: a socket
+            // on `orders` on each node.
+            && orders.is_some_and(|o| o["subscription_count"] == 2)
             && room.is_some_and(|r| {
                 let mut members: Vec<_> = r["members"].as_array().cloned().unwrap_or_default();
                 members.sort_by_key(|m| m.to_string());
