@@ -419,6 +419,24 @@ impl Queue {
         self.backend()?.push(jobs).await
     }
 
+    /// Queues `listener`'s handling of `event` as a job on this connection
+    /// (its settings as dispatch would give them) and returns the job's id:
+    /// for a program that queues work for the app's workers without
+    /// dispatching (the standalone dashboard's replay jobs).
+    pub async fn enqueue_listener(
+        &self,
+        listener: Arc<dyn EventListener>,
+        event: Arc<dyn Event>,
+    ) -> Result<String, QueueError> {
+        let job = self.listener_job(&listener, &event);
+        let id = job.envelope.id.clone();
+        let target = self
+            .route(job.envelope.settings.connection.as_deref())?
+            .ok_or(QueueError::Sync)?;
+        self.enqueue(target, job).await?;
+        Ok(id)
+    }
+
     fn route(&self, connection: Option<&str>) -> Result<Option<&Queue>, QueueError> {
         match connection {
             None => Ok(Some(self)),

@@ -95,7 +95,18 @@ pub fn work(manifest: Option<&Path>, app: &crate::App, args: QueueWork) -> Resul
                 .context("cannot open the queue connection")?,
         };
         let registry = match &runtime {
-            Some(runtime) => registry.broadcaster(runtime.broadcaster()),
+            Some(runtime) => {
+                let registry = registry.broadcaster(runtime.broadcaster());
+                // Replay jobs (the standalone dashboard's) replay through
+                // the app's listeners; without a store they fail saying so.
+                match runtime.store() {
+                    Some(store) => {
+                        let replayer = store.replayer(std::sync::Arc::new(registry.clone()));
+                        registry.replayer(replayer)
+                    }
+                    None => registry,
+                }
+            }
             None => registry,
         };
         out::info(&format!(

@@ -4,6 +4,7 @@
 mod action;
 mod events;
 mod failed;
+mod hops;
 mod queues;
 
 use axum::Router;
@@ -56,8 +57,6 @@ pub(crate) enum ApiError {
     Bad(String),
     /// Nothing there (404).
     NotFound(String),
-    /// Not something this dashboard can do; the answer says where to (409).
-    Elsewhere(String),
     /// The queue connection or store failed (502), with its cause.
     Backend(Box<dyn std::error::Error + Send + Sync>),
 }
@@ -79,7 +78,6 @@ impl IntoResponse for ApiError {
         match self {
             ApiError::Bad(why) => refusal(StatusCode::BAD_REQUEST, why),
             ApiError::NotFound(why) => refusal(StatusCode::NOT_FOUND, why),
-            ApiError::Elsewhere(why) => refusal(StatusCode::CONFLICT, why),
             ApiError::Backend(e) => {
                 let mut text = e.to_string();
                 let mut cause = e.source();
