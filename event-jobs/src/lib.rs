@@ -50,6 +50,7 @@
 //! the unit of work succeeds.
 
 mod attempt;
+pub mod attempt_record;
 mod backend;
 mod config;
 mod current_job;
@@ -477,6 +478,7 @@ impl Queue {
             retried_at: None,
             traceparent: crate::trace::traceparent(),
             sealed: None,
+            history: Vec::new(),
         }
     }
 

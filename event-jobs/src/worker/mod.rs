@@ -301,11 +301,13 @@ impl Worker {
         // Paused queues are known before the first claim.
         control.read_paused(&*backend).await;
         let control_stop = Arc::new(Notify::new());
+        let worker_id = control::worker_id();
         let control_task = tokio::spawn(control::run(
             backend.clone(),
             stats.clone(),
             control.clone(),
             Identity {
+                id: worker_id.clone(),
                 connection: backend.kind(),
                 queues: self.queues.clone(),
                 concurrency: self.concurrency,
@@ -360,6 +362,7 @@ impl Worker {
                 stats,
                 stop,
                 control,
+                worker_id: worker_id.clone(),
             };
             // Told through a channel, so the loop is `Send` and `'static`
             // whatever `shutdown` is.
@@ -380,7 +383,7 @@ impl Worker {
                 }
             }
         } else {
-            self.run_claims(backend, stats, stop, control, shutdown)
+            self.run_claims(backend, stats, stop, control, worker_id, shutdown)
                 .await
         };
         if let Some(logger) = logger {
