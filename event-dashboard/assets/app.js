@@ -228,6 +228,10 @@ async function chain(id, quiet) {
       items.push(hop(q.ok ? '' : 'failed', `queued ${shortName(q.listener)}`,
         q.ok ? `on ${q.queue}` : `not queued: ${q.error}`, q.started_at));
     }
+    for (const j of e.jobs || []) {
+      items.push(hop(j.ok ? '' : 'failed', `job ${shortName(j.listener)} · attempt ${count(j.attempt)}`,
+        `${j.outcome} on ${j.queue} by worker ${j.worker} · waited ${ms(j.waited_ms)}, ran ${ms(j.duration_ms)}${j.error ? `: ${j.error}` : ''}`, j.started_at));
+    }
     for (const b of e.broadcasts || []) {
       const receivers = b.receivers === null ? '' : ` to ${count(b.receivers)} connection(s)`;
       items.push(hop(b.ok ? '' : 'failed', `broadcast ${b.event}`,

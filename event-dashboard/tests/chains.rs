@@ -133,6 +133,7 @@ async fn the_chain_shows_every_hop(store: EventStore) {
 
     // The worker runs the queued listener, which dispatches PaymentTaken.
     let report = Worker::new(queue.clone(), registry)
+        .hops_to(store.recorder().expect("an enabled store"))
         .queues([queue.default_queue()])
         .poll_interval(Duration::from_millis(20))
         .stop_when_empty(true)
@@ -183,6 +184,35 @@ async fn the_chain_shows_every_hop(store: EventStore) {
     assert_eq!(
         (queued["listener"].as_str(), queued["queue"].as_str()),
         (Some("shop::ChargeCard"), Some(queue.default_queue())),
+        "{}",
+        chain.text
+    );
+    // Its job's attempt on the worker: which queue and worker, waited, ran,
+    // which attempt, how it ended.
+    let job = &placed["jobs"][0];
+    assert_eq!(
+        (
+            job["listener"].as_str(),
+            job["queue"].as_str(),
+            job["attempt"].as_i64(),
+            job["outcome"].as_str()
+        ),
+        (
+            Some("shop::ChargeCard"),
+            Some(queue.default_queue()),
+            Some(1),
+            Some("done")
+        ),
+        "{}",
+        chain.text
+    );
+    assert!(
+        job["worker"].as_str().is_some_and(|w| w.contains(':')),
+        "{}",
+        chain.text
+    );
+    assert!(
+        job["waited_ms"].is_number() && job["duration_ms"].is_number(),
         "{}",
         chain.text
     );

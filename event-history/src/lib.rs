@@ -205,12 +205,17 @@ impl EventStore {
     /// Records every dispatch of `dispatcher` from now on (for a disabled
     /// store: stops recording).
     pub async fn install(&self, dispatcher: &Dispatcher) {
-        let recorder = self
-            .inner
+        dispatcher.set_recorder(self.recorder());
+    }
+
+    /// This store as a [`Recorder`](scope::Recorder) (`None` when
+    /// disabled): what [`install`](Self::install) sets on a dispatcher,
+    /// and where a worker sends its jobs' attempts (`Worker::hops_to`).
+    pub fn recorder(&self) -> Option<Arc<dyn scope::Recorder>> {
+        self.inner
             .writer
             .clone()
-            .map(|writer| Arc::new(StoreRecorder { writer }) as Arc<dyn scope::Recorder>);
-        dispatcher.set_recorder(recorder);
+            .map(|writer| Arc::new(StoreRecorder { writer }) as Arc<dyn scope::Recorder>)
     }
 
     /// Appends one event now (not through the writer), with its own id and

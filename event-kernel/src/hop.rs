@@ -1,8 +1,9 @@
-//! Hops: what happened to a recorded event after its record, as the
-//! dispatcher saw it: each sync listener call (with its result and time),
-//! each listener it handed to the queue, and its broadcast. The dispatcher
-//! hands them to its [`Recorder`](crate::scope::Recorder) (the event store
-//! writes them beside the event); nothing is measured without one.
+//! Hops: what happened to a recorded event after its record: each sync
+//! listener call (with its result and time), each listener it handed to
+//! the queue and its broadcast, as the dispatcher saw them, and each
+//! attempt of its queued jobs, as the worker saw it. Both hand them to a
+//! [`Recorder`](crate::scope::Recorder) (the event store writes them
+//! beside the event); nothing is measured without one.
 
 use std::time::Duration;
 
@@ -24,8 +25,26 @@ pub struct Hop {
     pub error: Option<String>,
     /// When it started.
     pub started_at: DateTime<Utc>,
-    /// How long it took (a queued listener: how long queueing took).
+    /// How long it took (a queued listener: how long queueing took; a job:
+    /// how long the attempt ran).
     pub duration: Duration,
+    /// A job attempt: the worker that ran it, how long the job waited
+    /// before it, which attempt it was and how it ended (`done`,
+    /// `retried`, `released`, `failed`, `deleted`).
+    pub job: Option<JobAttempt>,
+}
+
+/// What a worker saw of one attempt at a queued job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobAttempt {
+    /// The worker's id.
+    pub worker: String,
+    /// From when the job was due to when this attempt started.
+    pub waited: Duration,
+    /// 1-based.
+    pub attempt: u32,
+    /// `done`, `retried`, `released`, `failed` or `deleted`.
+    pub outcome: &'static str,
 }
 
 /// What a [`Hop`] is.
@@ -37,6 +56,8 @@ pub enum HopKind {
     Queued,
     /// The event sent to its broadcaster's channels.
     Broadcast,
+    /// One attempt at a queued job of the event, on a worker.
+    Job,
 }
 
 impl HopKind {
@@ -46,6 +67,7 @@ impl HopKind {
             HopKind::Listener => "listener",
             HopKind::Queued => "queued",
             HopKind::Broadcast => "broadcast",
+            HopKind::Job => "job",
         }
     }
 }
@@ -76,6 +98,7 @@ impl Timing {
             error: result.err().map(|e| format!("{e:#}")),
             started_at: self.at,
             duration: self.started.elapsed(),
+            job: None,
         }
     }
 }

@@ -134,6 +134,14 @@ pub fn work(manifest: Option<&Path>, app: &crate::App, args: QueueWork) -> Resul
         if let Some(secs) = args.timeout {
             worker = worker.timeout(Duration::from_secs(secs));
         }
+        // Each attempt shows under its event in the dashboard's timeline.
+        if let Some(recorder) = runtime
+            .as_ref()
+            .and_then(|r| r.store())
+            .and_then(|s| s.recorder())
+        {
+            worker = worker.hops_to(recorder);
+        }
         let report = worker.run_until(queue::shutdown_signal()).await?;
         out::info(&format!(
             "Worker stopped: {} done, {} retried, {} failed, {} handed back.",

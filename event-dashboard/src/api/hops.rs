@@ -1,5 +1,6 @@
 //! A chain's hops as the timeline shows them: under each event, its sync
-//! listener calls, the listeners it queued and its broadcasts.
+//! listener calls, the listeners it queued, their jobs' attempts on the
+//! workers and its broadcasts.
 
 use std::collections::HashMap;
 
@@ -15,10 +16,10 @@ pub(super) fn by_event(hops: Vec<HopRecord>) -> HashMap<String, Vec<HopRecord>> 
     grouped
 }
 
-/// Adds `listeners`, `queued` and `broadcasts` to an event's JSON; a
+/// Adds `listeners`, `queued`, `jobs` and `broadcasts` to an event's JSON; a
 /// queued listener that declared no queue went to `default_queue`.
 pub(super) fn attach(event: &mut Value, hops: Vec<HopRecord>, default_queue: &str) {
-    let (mut listeners, mut queued, mut broadcasts) = (vec![], vec![], vec![]);
+    let (mut listeners, mut queued, mut jobs, mut broadcasts) = (vec![], vec![], vec![], vec![]);
     for hop in hops {
         let mut shown = json!({
             "ok": hop.error.is_none(),
@@ -36,6 +37,16 @@ pub(super) fn attach(event: &mut Value, hops: Vec<HopRecord>, default_queue: &st
                 shown["queue"] = json!(hop.queue.as_deref().unwrap_or(default_queue));
                 queued.push(shown);
             }
+            "job" => {
+                shown["listener"] = json!(hop.name);
+                shown["queue"] = json!(hop.queue);
+                shown["worker"] = json!(hop.worker);
+                shown["waited_ms"] = json!(hop.waited_us.map(|us| us as f64 / 1000.0));
+                shown["attempt"] = json!(hop.attempt);
+                shown["outcome"] = json!(hop.outcome);
+                shown["ok"] = json!(matches!(hop.outcome.as_deref(), Some("done" | "deleted")));
+                jobs.push(shown);
+            }
             _ => {
                 shown["event"] = json!(hop.name);
                 shown["channels"] = json!(hop.channels);
@@ -47,5 +58,6 @@ pub(super) fn attach(event: &mut Value, hops: Vec<HopRecord>, default_queue: &st
     }
     event["listeners"] = json!(listeners);
     event["queued"] = json!(queued);
+    event["jobs"] = json!(jobs);
     event["broadcasts"] = json!(broadcasts);
 }

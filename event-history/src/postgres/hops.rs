@@ -24,12 +24,18 @@ impl PostgresStore {
         let errors: Vec<Option<&str>> = hops.iter().map(|h| h.error.as_deref()).collect();
         let times: Vec<DateTime<Utc>> = hops.iter().map(|h| h.started_at).collect();
         let durations: Vec<i64> = hops.iter().map(|h| h.duration_us).collect();
+        let workers: Vec<Option<&str>> = hops.iter().map(|h| h.worker.as_deref()).collect();
+        let waits: Vec<Option<i64>> = hops.iter().map(|h| h.waited_us).collect();
+        let attempts: Vec<Option<i64>> = hops.iter().map(|h| h.attempt).collect();
+        let outcomes: Vec<Option<&str>> = hops.iter().map(|h| h.outcome).collect();
         let client = self.client().await?;
         let insert = client
             .prepare_cached(&format!(
-                "INSERT INTO {t}_hops (event_id, kind, name, channels, queue, error, started_at, duration_us)
+                "INSERT INTO {t}_hops (event_id, kind, name, channels, queue, error, started_at,
+                     duration_us, worker, waited_us, attempt, outcome)
                  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[],
-                                      $6::text[], $7::timestamptz[], $8::bigint[])"
+                                      $6::text[], $7::timestamptz[], $8::bigint[], $9::text[],
+                                      $10::bigint[], $11::bigint[], $12::text[])"
             ))
             .await
             .map_err(&err)?;
@@ -38,6 +44,7 @@ impl PostgresStore {
                 &insert,
                 &[
                     &ids, &kinds, &names, &channels, &queues, &errors, &times, &durations,
+                    &workers, &waits, &attempts, &outcomes,
                 ],
             )
             .await
@@ -74,6 +81,10 @@ impl PostgresStore {
                 error: r.get(6),
                 started_at: r.get(7),
                 duration_us: r.get(8),
+                worker: r.get(9),
+                waited_us: r.get(10),
+                attempt: r.get(11),
+                outcome: r.get(12),
             })
             .collect())
     }

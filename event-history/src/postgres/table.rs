@@ -98,7 +98,11 @@ impl PostgresStore {
                          queue       text,
                          error       text,
                          started_at  timestamptz NOT NULL,
-                         duration_us bigint NOT NULL
+                         duration_us bigint NOT NULL,
+                         worker      text,
+                         waited_us   bigint,
+                         attempt     bigint,
+                         outcome     text
                      )"
                 ),
             ),

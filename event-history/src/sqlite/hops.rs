@@ -16,7 +16,11 @@ pub(super) fn create(conn: &Connection, table: &str) -> rusqlite::Result<()> {
              queue       TEXT,
              error       TEXT,
              started_at  TEXT NOT NULL,
-             duration_us INTEGER NOT NULL
+             duration_us INTEGER NOT NULL,
+             worker      TEXT,
+             waited_us   INTEGER,
+             attempt     INTEGER,
+             outcome     TEXT
          );
          CREATE INDEX IF NOT EXISTS {table}_hops_event ON {table}_hops (event_id, position);"
     ))
@@ -26,8 +30,9 @@ pub(super) fn insert(conn: &mut Connection, table: &str, hops: &[NewHop]) -> rus
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     {
         let mut insert = tx.prepare_cached(&format!(
-            "INSERT INTO {table}_hops (event_id, kind, name, channels, queue, error, started_at, duration_us)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+            "INSERT INTO {table}_hops (event_id, kind, name, channels, queue, error, started_at,
+                 duration_us, worker, waited_us, attempt, outcome)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
         ))?;
         for hop in hops {
             insert.execute(params![
@@ -39,6 +44,10 @@ pub(super) fn insert(conn: &mut Connection, table: &str, hops: &[NewHop]) -> rus
                 hop.error,
                 sqlite_time(&hop.started_at),
                 hop.duration_us,
+                hop.worker,
+                hop.waited_us,
+                hop.attempt,
+                hop.outcome,
             ])?;
         }
     }
@@ -70,6 +79,10 @@ pub(super) fn select(
             error: row.get(6)?,
             started_at: parse_sqlite_time(&started).map_err(|e| bad_value(7, e))?,
             duration_us: row.get(8)?,
+            worker: row.get(9)?,
+            waited_us: row.get(10)?,
+            attempt: row.get(11)?,
+            outcome: row.get(12)?,
         })
     })?;
     rows.collect()

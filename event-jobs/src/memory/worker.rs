@@ -29,6 +29,7 @@ use crate::registry::JobRegistry;
 use crate::settings::JobSettings;
 use crate::stats::{Ended, WorkerStats};
 use crate::worker::control::Control;
+use crate::worker::hops::AttemptHops;
 use crate::worker::{StopWhen, WorkerReport};
 use crate::{FailedJob, QueueError};
 use event_kernel::Event;
@@ -135,6 +136,7 @@ struct Shared {
     finished: std::sync::atomic::AtomicU64,
     control: Arc<Control>,
     worker_id: String,
+    hops: Option<AttemptHops>,
 }
 
 impl Shared {
@@ -184,6 +186,8 @@ pub(crate) struct WorkerPlan {
     pub(crate) control: Arc<Control>,
     /// This worker's id: what its jobs' attempts name.
     pub(crate) worker_id: String,
+    /// Where each attempt is reported under its event (`Worker::hops_to`).
+    pub(crate) hops: Option<AttemptHops>,
 }
 
 /// The worker loop [`MemoryBackend`] runs for [`crate::Worker`].
@@ -207,6 +211,7 @@ pub(super) async fn run(
         finished: std::sync::atomic::AtomicU64::new(0),
         control: plan.control,
         worker_id: plan.worker_id,
+        hops: plan.hops,
         lanes,
         memory,
         registry: plan.registry,
@@ -615,6 +620,10 @@ async fn run_attempt(shared: &Shared, table: &[Arc<dyn EventListener>], mut job:
             }
         }
     };
+    if let Some(hops) = &shared.hops {
+        let queue = shared.memory.store.lane_name(job.lane as usize);
+        super::attempt_hops::report(hops, &queue, table, &job, &verdict, began);
+    }
     settle(shared, table, job, verdict, Some(began.elapsed()))
 }
 

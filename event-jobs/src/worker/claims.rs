@@ -12,6 +12,7 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use super::control::Control;
+use super::hops::{AttemptHops, Seen};
 use super::{JOB_LOG_TARGET, Worker, WorkerReport};
 use crate::attempt::{Attempt, Verdict, Wrap, attempt, rebuild};
 use crate::attempt_record::{self, AttemptRecord};
@@ -50,6 +51,8 @@ struct Ctx {
     fallback: JobSettings,
     /// This worker's id: what its jobs' attempts name.
     worker_id: String,
+    /// Where each attempt is reported under its event (`Worker::hops_to`).
+    hops: Option<AttemptHops>,
 }
 
 enum Outcome {
@@ -77,6 +80,7 @@ impl Worker {
     }
 
     /// The worker of connections that store jobs (claims, leases, acks).
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn run_claims(
         self,
         backend: Arc<dyn Backend>,
@@ -84,6 +88,7 @@ impl Worker {
         stop: Arc<Notify>,
         control: Arc<Control>,
         worker_id: String,
+        hops: Option<AttemptHops>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<WorkerReport, QueueError> {
         let (ack_tx, ack_rx) = mpsc::unbounded_channel();
@@ -101,6 +106,7 @@ impl Worker {
             job_micros: AtomicU64::new(0),
             fallback: self.fallback(),
             worker_id,
+            hops,
         });
         let mut reachable = true;
         let heartbeat = tokio::spawn(heartbeat(ctx.clone(), self.lease, self.consumer.clone()));
@@ -260,6 +266,7 @@ async fn run_job(ctx: &Ctx, key: u64, claimed: Arc<Claimed>) {
         Duration::from_millis((now_ms() - claimed.job.envelope.available_at).max(0) as u64);
     ctx.stats.job_started(queue, name, waited);
     let began = Instant::now();
+    let began_at = chrono::Utc::now();
     job_log::running(&claimed.job.envelope);
     let span = crate::trace::job_span(&claimed.job.envelope, claimed.attempt);
     let mut outcome = tracing::Instrument::instrument(execute(ctx, &claimed), span).await;
@@ -289,6 +296,30 @@ async fn run_job(ctx: &Ctx, key: u64, claimed: Arc<Claimed>) {
             failed_history = Some(history);
         }
         Outcome::Done | Outcome::Deleted => {}
+    }
+    if let Some(hops) = &ctx.hops {
+        let (outcome_name, error) = match &outcome {
+            Outcome::Done => ("done", None),
+            Outcome::Deleted => ("deleted", None),
+            Outcome::Retry(next, why, _)
+                if next.history.last().is_some_and(|a| a.outcome == "released") =>
+            {
+                ("released", Some(why.clone()))
+            }
+            Outcome::Retry(_, why, _) => ("retried", Some(why.clone())),
+            Outcome::Fail(reason, ..) => ("failed", Some(reason.clone())),
+        };
+        hops.report(Seen {
+            event_id: claimed.job.envelope.event_id.as_deref(),
+            name,
+            queue,
+            began_at,
+            waited,
+            ran,
+            attempt: claimed.attempt,
+            outcome: outcome_name,
+            error,
+        });
     }
     let ended = match &outcome {
         Outcome::Done | Outcome::Deleted => Ended::Processed,
