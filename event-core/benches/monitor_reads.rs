@@ -49,6 +49,7 @@ fn envelope(n: usize, now: i64) -> JobEnvelope {
         retried_at: None,
         traceparent: None,
         sealed: None,
+        history: Vec::new(),
     }
 }
 

@@ -213,13 +213,43 @@ async function loadEvents() {
 async function chain(id, quiet) {
   ui.chain = id;
   const body = await api(`api/chains/${encodeURIComponent(id)}`);
-  const canReplay = ui.meta.replay && !ui.meta.read_only;
+  const canReplay = !ui.meta.read_only;
+  const failedOf = (eventId) => body.failed_jobs.filter((j) => j.event_id === eventId);
+  const shortName = (n) => String(n).split('::').pop();
+  const hop = (cls, label, detail, at) => el('li', { class: cls }, el('strong', {}, label), ' ',
+    el('span', { class: 'meta' }, detail, at ? ' · ' : null, at ? ago(Date.parse(at)) : null));
+  const hopsOf = (e) => {
+    const items = [];
+    for (const l of e.listeners || []) {
+      items.push(hop(l.ok ? '' : 'failed', `listener ${shortName(l.listener)}`,
+        `${l.ok ? 'ran' : `failed: ${l.error}`} in ${ms(l.duration_ms)}`, l.started_at));
+    }
+    for (const q of e.queued || []) {
+      items.push(hop(q.ok ? '' : 'failed', `queued ${shortName(q.listener)}`,
+        q.ok ? `on ${q.queue}` : `not queued: ${q.error}`, q.started_at));
+    }
+    for (const j of e.jobs || []) {
+      items.push(hop(j.ok ? '' : 'failed', `job ${shortName(j.listener)} · attempt ${count(j.attempt)}`,
+        `${j.outcome} on ${j.queue} by worker ${j.worker} · waited ${ms(j.waited_ms)}, ran ${ms(j.duration_ms)}${j.error ? `: ${j.error}` : ''}`, j.started_at));
+    }
+    for (const b of e.broadcasts || []) {
+      const receivers = b.receivers === null ? '' : ` to ${count(b.receivers)} connection(s)`;
+      items.push(hop(b.ok ? '' : 'failed', `broadcast ${b.event}`,
+        `${b.ok ? 'sent' : `failed: ${b.error}`} on ${b.channels.join(', ')}${receivers}`, b.started_at));
+    }
+    for (const j of failedOf(e.id)) {
+      items.push(hop('failed', `failed job ${shortName(j.name)}`,
+        `on ${j.queue} after ${count(j.attempts)} attempt(s): ${j.reason}`, new Date(j.failed_at_ms).toISOString()));
+    }
+    return items.length ? el('ul', { class: 'chain' }, ...items) : null;
+  };
   const items = body.events.map((e) => el('li', { class: `d${Math.min(e.depth, 4)}${e.replay_of ? ' replay' : ''}`, 'data-id': e.id },
     el('strong', {}, e.name), ' ', el('span', { class: 'meta' }, e.replay_of ? `replay of ${e.replay_of}` : (e.parent ? `caused by ${e.parent}` : 'origin')),
     el('div', { class: 'meta' }, `${e.id} · `, ago(Date.parse(e.dispatched_at)),
-      e.replay_of ? null : (canReplay ? button('Replay', () => replay(e.id, e.name), 'small action')
-        : el('span', {}, ' · replay in the app: ', el('code', {}, `cargo run --bin artisan -- event:replay ${e.id}`))))));
-  for (const j of body.failed_jobs) {
+      e.replay_of || !canReplay ? null : button('Replay', () => replay(e.id, e.name), 'small action')),
+    hopsOf(e)));
+  const known = new Set(body.events.map((e) => e.id));
+  for (const j of body.failed_jobs.filter((f) => !known.has(f.event_id))) {
     items.push(el('li', { class: 'failed' }, el('strong', {}, `failed job: ${j.name}`), ' ',
       el('span', { class: 'meta' }, `on ${j.queue} after ${count(j.attempts)} attempt(s): ${j.reason}`)));
   }
@@ -230,12 +260,17 @@ async function chain(id, quiet) {
 }
 
 async function replay(id, name) {
-  if (!window.confirm(`Run the listeners of ${name} (${id}) again? Listeners marked replayable = false are skipped.`)) return;
+  const where = ui.meta.replay ? '' : ' The app\'s workers run it (`cargo run --bin artisan -- queue:work`).';
+  if (!window.confirm(`Run the listeners of ${name} (${id}) again? Listeners marked replayable = false are skipped.${where}`)) return;
   try {
     const r = await api(`api/events/${encodeURIComponent(id)}/replay`, 'POST');
-    const failed = r.failures.length ? `, ${r.failures.length} failed: ${r.failures.map((f) => f.error).join('; ')}` : '';
-    setLive(`replay: ${count(r.touched)} listener(s) ran, ${count(r.skipped)} skipped${failed}`);
-    if (r.failures.length) showError(`replay of ${id}: ${r.failures.map((f) => `${f.listener || name}: ${f.error}`).join('; ')}`);
+    if (r.handed_to === 'workers') {
+      setLive(`replay handed to the workers (job ${r.job}): it shows here once \`queue:work\` has run it`);
+    } else {
+      const failed = r.failures.length ? `, ${r.failures.length} failed: ${r.failures.map((f) => f.error).join('; ')}` : '';
+      setLive(`replay: ${count(r.touched)} listener(s) ran, ${count(r.skipped)} skipped${failed}`);
+      if (r.failures.length) showError(`replay of ${id}: ${r.failures.map((f) => `${f.listener || name}: ${f.error}`).join('; ')}`);
+    }
     await refresh();
   } catch (e) { showError(`replay of ${id}: ${e.message}`); }
 }

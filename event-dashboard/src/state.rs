@@ -60,6 +60,8 @@ pub struct DashboardState {
     pub(crate) access: Access,
     pub(crate) read_only: bool,
     pub(crate) replay: Option<Arc<JobRegistry>>,
+    /// Where a replay goes without a registry: a job for the app's workers.
+    pub(crate) queue: Queue,
     pub(crate) redact: Option<Redactor>,
     pub(crate) push: Option<Arc<Push>>,
     pub(crate) operator: Option<NameOperator>,
@@ -94,6 +96,7 @@ impl DashboardState {
             access: Access::Loopback,
             read_only: false,
             replay: None,
+            queue,
             redact: None,
             push: None,
             operator: None,
@@ -148,8 +151,9 @@ impl DashboardState {
 
     /// Lets the page replay a stored event to its listeners (all, or one),
     /// run here with the app's `registry`: for a dashboard mounted in the
-    /// app. Without it, a replay is refused with the `event:replay` command
-    /// that runs it in the app (the standalone dashboard has no listeners).
+    /// app. Without it, a replay is handed to the app's workers as a job on
+    /// the dashboard's queue connection, which `queue:work` runs (the
+    /// standalone dashboard has no listeners).
     pub fn replay_with(mut self, registry: Arc<JobRegistry>) -> Self {
         self.replay = Some(registry);
         self

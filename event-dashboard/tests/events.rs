@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::{App, eventually, get, post};
@@ -162,17 +163,13 @@ async fn a_stored_event_is_replayed_from_the_dashboard_mounted_in_the_app() {
     let id = event["id"].as_str().unwrap().to_string();
     let correlation = event["correlation_id"].as_str().unwrap().to_string();
 
-    // Standalone (no listeners): refused, with the command that does it.
+    // Standalone (no listeners): handed to the app's workers as a job.
     let standalone = dashboard_of(&app, &store, false);
     assert_eq!(get(&standalone, "/api/meta").await.json["replay"], false);
-    let refused = post(&standalone, &format!("/api/events/{id}/replay")).await;
-    assert_eq!(refused.status, 409, "{}", refused.text);
-    assert!(
-        refused.text.contains(&format!("event:replay {id}")),
-        "{}",
-        refused.text
-    );
-
+    let handed = post(&standalone, &format!("/api/events/{id}/replay")).await;
+    assert_eq!(handed.status, 202, "{}", handed.text);
+    assert_eq!(handed.json["handed_to"], "workers", "{}", handed.text);
+    assert!(handed.json["job"].as_str().is_some(), "{}", handed.text);
     // In the app: the card is still declined, and the replay says so.
     let mounted = dashboard_of(&app, &store, true);
     assert_eq!(get(&mounted, "/api/meta").await.json["replay"], true);
@@ -199,10 +196,11 @@ async fn a_stored_event_is_replayed_from_the_dashboard_mounted_in_the_app() {
         &format!("/api/events/{id}/replay?listener=NoSuchListener"),
     )
     .await;
-    assert_eq!(
-        (only.json["touched"].clone(), only.json["skipped"].clone()),
-        (0.into(), 1.into()),
-        "another listener's replay runs none: {}",
+    assert_eq!(only.status, 400, "{}", only.text);
+    assert!(
+        only.text.contains("has no listener `NoSuchListener`")
+            && only.text.contains("ChargeCardListener"),
+        "a listener the event does not have is named, with those it has: {}",
         only.text
     );
     let chain = get(&mounted, &format!("/api/chains/{correlation}")).await;
@@ -212,13 +210,108 @@ async fn a_stored_event_is_replayed_from_the_dashboard_mounted_in_the_app() {
         .iter()
         .filter(|e| e["replay_of"] == id.as_str())
         .count();
-    assert_eq!(replays, 3, "{}", chain.text);
+    assert_eq!(replays, 2, "{}", chain.text);
     assert_eq!(
         get(&mounted, "/api/events/nope/replay").await.status,
         405,
         "a replay is a POST"
     );
     assert_eq!(post(&mounted, "/api/events/nope/replay").await.status, 404);
+}
+
+/// The standalone dashboard hands a replay to the app's workers: a job the
+/// worker runs with the app's registry and store (the listener runs again,
+/// the chain shows the replay); a worker without a store, or a listener the
+/// event does not have, fails the job with a reason that says so.
+#[tokio::test]
+async fn a_replay_from_the_standalone_dashboard_runs_on_the_app_s_worker() {
+    let app = App::new().await;
+    let store = store(&app).await;
+    store.install(&app.dispatcher).await;
+    let [order] = common::orders();
+    common::make_payable(order);
+    app.charge(order).await;
+    store.flush().await.expect("flush");
+    let standalone = dashboard_of(&app, &store, false);
+    let listed = get(&standalone, "/api/events?name=ChargeCard").await;
+    let id = listed.json["events"][0]["id"].as_str().unwrap().to_string();
+    let correlation = listed.json["events"][0]["correlation_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The app's worker: its registry with the store's replayer.
+    let replaying = Arc::new(
+        (*app.registry)
+            .clone()
+            .replayer(store.replayer(app.registry.clone())),
+    );
+    let handed = post(&standalone, &format!("/api/events/{id}/replay")).await;
+    assert_eq!(handed.status, 202, "{}", handed.text);
+    let report = work_default_queue(&app, replaying.clone()).await;
+    assert_eq!((report.succeeded, report.failed), (1, 0), "{report:?}");
+    let chain = get(&standalone, &format!("/api/chains/{correlation}")).await;
+    let replay = chain.json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["replay_of"] == id.as_str())
+        .unwrap_or_else(|| panic!("the replay is in the chain: {}", chain.text))
+        .clone();
+    assert!(
+        replay["metadata"]["replayed_listeners"][0]
+            .as_str()
+            .is_some_and(|l| l.ends_with("::ChargeCardListener")),
+        "the worker ran the listener: {}",
+        chain.text
+    );
+
+    // A listener the event does not have: the job fails, naming it.
+    let unknown = post(
+        &standalone,
+        &format!("/api/events/{id}/replay?listener=NoSuchListener"),
+    )
+    .await;
+    assert_eq!(unknown.status, 202, "{}", unknown.text);
+    let report = work_default_queue(&app, replaying).await;
+    assert_eq!(report.failed, 1, "{report:?}");
+    // A worker whose process has no store: the job fails, saying so.
+    post(&standalone, &format!("/api/events/{id}/replay")).await;
+    let report = work_default_queue(&app, app.registry.clone()).await;
+    assert_eq!(report.failed, 1, "{report:?}");
+    let failed = get(&standalone, &format!("/api/failed?event={id}")).await;
+    let reasons: Vec<&str> = failed.json["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|j| j["reason"].as_str())
+        .collect();
+    assert_eq!(reasons.len(), 2, "{}", failed.text);
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("has no listener `NoSuchListener`")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("has no event store")),
+        "{reasons:?}"
+    );
+}
+
+/// A worker on the connection's default queue (where replay jobs go)
+/// until it is empty.
+async fn work_default_queue(
+    app: &App,
+    registry: Arc<event_core::queue::JobRegistry>,
+) -> event_core::queue::WorkerReport {
+    event_core::queue::Worker::new(app.queue.clone(), registry)
+        .queues([app.queue.default_queue()])
+        .poll_interval(Duration::from_millis(20))
+        .stop_when_empty(true)
+        .run()
+        .await
+        .expect("the worker runs")
 }
 
 fn dashboard_of(app: &App, store: &EventStore, replay: bool) -> axum::Router {

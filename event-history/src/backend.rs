@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::error::StoreError;
+use super::hops::{HopRecord, NewHop};
 use super::query::Filter;
 use super::record::{Appended, EventRecord, ExpectedVersion, NewEvent};
 
@@ -55,6 +56,11 @@ pub(crate) trait Backend: Send + Sync {
     /// Appends rows without stream versions in one transaction; an id
     /// already stored is skipped.
     async fn append_batch(&self, rows: &[NewEvent]) -> Result<(), StoreError>;
+    /// Appends hops of recorded events in one transaction.
+    async fn append_hops(&self, hops: &[NewHop]) -> Result<(), StoreError>;
+    /// The hops of these events (at most [`HOP_IDS_PER_QUERY`](crate::hops::HOP_IDS_PER_QUERY)
+    /// ids), in write order, by the event-id index.
+    async fn hops(&self, event_ids: &[String]) -> Result<Vec<HopRecord>, StoreError>;
     /// Appends one row, checking `expected` against its stream through the
     /// unique (stream, stream_version) index.
     async fn append(
@@ -75,6 +81,6 @@ pub(crate) trait Backend: Send + Sync {
     fn appended(&self) -> tokio::sync::watch::Receiver<u64>;
     async fn load_checkpoint(&self, name: &str) -> Result<Option<Cursor>, StoreError>;
     async fn save_checkpoint(&self, name: &str, cursor: Cursor) -> Result<(), StoreError>;
-    /// Drops the events table and its checkpoints (tests, `event:*` tooling).
+    /// Drops the events table, its hops and its checkpoints (tests, `event:*` tooling).
     async fn drop_table(&self) -> Result<(), StoreError>;
 }

@@ -110,6 +110,19 @@ pub enum StoreError {
     /// that is not stored.
     #[error("no event with id `{0}` in the store")]
     NotFound(String),
+    /// A replay of one event asked for a listener the event does not have.
+    #[error(
+        "event `{event}` has no listener `{listener}` to replay (its listeners: {})",
+        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+    )]
+    UnknownListener {
+        /// The stored event's name.
+        event: String,
+        /// The listener asked for.
+        listener: String,
+        /// The event's listeners in the registry replayed through.
+        known: Vec<String>,
+    },
     /// [`Subscription::commit`](crate::Subscription::commit) on a
     /// subscription from [`EventStore::subscribe`](crate::EventStore::subscribe),
     /// which has no name to save a checkpoint under.

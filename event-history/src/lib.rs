@@ -27,11 +27,13 @@
 mod backend;
 mod config;
 mod error;
+mod hops;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod query;
 mod record;
 mod replay;
+mod replayer;
 mod schema;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -47,7 +49,9 @@ use event_kernel::{Dispatcher, Event};
 pub use backend::Cursor;
 pub use config::StoreConfig;
 pub use error::StoreError;
-pub use event_kernel::scope::{Causation, current, is_replaying};
+pub use event_kernel::replay_job::{ReplayListener, ReplayRequested, Replayer};
+pub use event_kernel::scope::{Causation, current, is_replaying, within};
+pub use hops::HopRecord;
 pub use query::{Filter, Page, Query};
 pub use record::{Appended, EventRecord, ExpectedVersion, NewEvent};
 pub use replay::{Replay, ReplayFailure, ReplayReport, Skipped, replay_choice};
@@ -135,6 +139,17 @@ impl scope::Recorder for StoreRecorder {
             replay_of: None,
         }
     }
+
+    fn records_hops(&self) -> bool {
+        true
+    }
+
+    fn hop(&self, event_id: ulid::Ulid, hop: event_kernel::hop::Hop) {
+        // Like an event: dropped and counted when the buffer is full.
+        let _ = self
+            .writer
+            .push(Pending::Hop(hops::NewHop::new(event_id, hop)));
+    }
 }
 
 impl EventStore {
@@ -190,12 +205,17 @@ impl EventStore {
     /// Records every dispatch of `dispatcher` from now on (for a disabled
     /// store: stops recording).
     pub async fn install(&self, dispatcher: &Dispatcher) {
-        let recorder = self
-            .inner
+        dispatcher.set_recorder(self.recorder());
+    }
+
+    /// This store as a [`Recorder`](scope::Recorder) (`None` when
+    /// disabled): what [`install`](Self::install) sets on a dispatcher,
+    /// and where a worker sends its jobs' attempts (`Worker::hops_to`).
+    pub fn recorder(&self) -> Option<Arc<dyn scope::Recorder>> {
+        self.inner
             .writer
             .clone()
-            .map(|writer| Arc::new(StoreRecorder { writer }) as Arc<dyn scope::Recorder>);
-        dispatcher.set_recorder(recorder);
+            .map(|writer| Arc::new(StoreRecorder { writer }) as Arc<dyn scope::Recorder>)
     }
 
     /// Appends one event now (not through the writer), with its own id and
@@ -305,19 +325,72 @@ impl EventStore {
         id: &str,
         registry: &(impl event_kernel::Rebuild + ?Sized),
     ) -> Result<ReplayReport, StoreError> {
+        self.replay_event(id, None, registry).await
+    }
+
+    /// Replays one stored event to its listeners, or only to `listener`
+    /// (its name or the last `::` segment; one the event does not have is
+    /// [`StoreError::UnknownListener`]): the one path `event:replay ID`,
+    /// the dashboard and a replay job on the worker ([`EventStore::replayer`])
+    /// take. The replay's record is written before it returns.
+    pub async fn replay_event(
+        &self,
+        id: &str,
+        listener: Option<&str>,
+        registry: &(impl event_kernel::Rebuild + ?Sized),
+    ) -> Result<ReplayReport, StoreError> {
         let record = self
             .get(id)
             .await?
             .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
-        Replay::new(self.clone(), record.position - 1)
-            .run_record(record, registry)
-            .await
+        let mut replay = Replay::new(self.clone(), record.position - 1);
+        if let Some(wanted) = listener {
+            let known: Vec<String> = registry
+                .listeners_of(&record.name)
+                .iter()
+                .map(|l| l.listener_name().to_string())
+                .collect();
+            if !known
+                .iter()
+                .any(|n| n == wanted || n.rsplit("::").next() == Some(wanted))
+            {
+                return Err(StoreError::UnknownListener {
+                    event: record.name,
+                    listener: wanted.to_string(),
+                    known,
+                });
+            }
+            replay = replay.listener(wanted);
+        }
+        replay.run_record(record, registry).await
+    }
+
+    /// What a worker runs replay jobs with (`JobRegistry::replayer`): this
+    /// store, replaying through `registry` (the app's, without the
+    /// replayer itself).
+    pub fn replayer<R>(&self, registry: Arc<R>) -> Arc<dyn event_kernel::replay_job::Replayer>
+    where
+        R: event_kernel::Rebuild + 'static,
+    {
+        Arc::new(replayer::StoreReplayer::new(self.clone(), registry))
     }
 
     /// Replays the events after `position`, in pages: add `.name(..)`,
     /// `.listener(..)`, then `.run(&registry)`.
     pub fn replay_from(&self, position: i64) -> Replay {
         Replay::new(self.clone(), position)
+    }
+
+    /// The hops of these events (sync listener calls, queued listeners,
+    /// broadcasts), in write order, read by the event-id index.
+    pub async fn hops(&self, event_ids: &[String]) -> Result<Vec<HopRecord>, StoreError> {
+        let backend = self.enabled()?;
+        let mut found = Vec::new();
+        for ids in event_ids.chunks(hops::HOP_IDS_PER_QUERY) {
+            found.extend(backend.hops(ids).await?);
+        }
+        found.sort_by_key(|h| h.position);
+        Ok(found)
     }
 
     /// Drops the table and its checkpoints (tests, tooling).
@@ -380,6 +453,12 @@ impl Backend for Disabled {
         "disabled"
     }
     async fn append_batch(&self, _: &[NewEvent]) -> Result<(), StoreError> {
+        Err(StoreError::NotEnabled)
+    }
+    async fn append_hops(&self, _: &[hops::NewHop]) -> Result<(), StoreError> {
+        Err(StoreError::NotEnabled)
+    }
+    async fn hops(&self, _: &[String]) -> Result<Vec<HopRecord>, StoreError> {
         Err(StoreError::NotEnabled)
     }
     async fn append(&self, _: &NewEvent, _: ExpectedVersion) -> Result<Appended, StoreError> {

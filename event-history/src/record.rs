@@ -176,12 +176,15 @@ pub(crate) enum Pending {
     },
     /// A row given by the app (`EventStore::record`).
     Ready(NewEvent),
+    /// A hop of a recorded event (written to the hops table).
+    Hop(crate::hops::NewHop),
 }
 
 impl Pending {
     pub(crate) fn into_new(self) -> NewEvent {
         let (event, id, correlation_id, causation_id) = match self {
             Pending::Ready(row) => return row,
+            Pending::Hop(_) => unreachable!("hops are written apart (writer::drain)"),
             Pending::Dispatched {
                 event,
                 id,

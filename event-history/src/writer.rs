@@ -14,6 +14,7 @@ use tokio::sync::{Notify, watch};
 
 use super::backend::Backend;
 use super::error::StoreError;
+use super::hops::NewHop;
 use super::record::{NewEvent, Pending};
 
 /// How the writer buffers and batches.
@@ -188,20 +189,37 @@ async fn drain(writer: std::sync::Weak<Writer>, backend: Arc<dyn Backend>) {
             let _ = tokio::time::timeout(Duration::from_millis(500), wake).await;
             continue;
         }
-        let rows: Vec<NewEvent> = taken.drain(..).map(Pending::into_new).collect();
-        let n = rows.len() as u64;
-        write_batch(&w, backend.as_ref(), &rows).await;
+        let n = taken.len() as u64;
+        let mut rows: Vec<NewEvent> = Vec::with_capacity(taken.len());
+        let mut hops: Vec<NewHop> = Vec::new();
+        for pending in taken.drain(..) {
+            match pending {
+                Pending::Hop(hop) => hops.push(hop),
+                other => rows.push(other.into_new()),
+            }
+        }
+        write_batch(&w, backend.as_ref(), &rows, &hops).await;
         w.settled.send_modify(|settled| *settled += n);
     }
 }
 
 /// Writes one batch, trying again while the store is unreachable.
-async fn write_batch(writer: &Writer, backend: &dyn Backend, rows: &[NewEvent]) {
+async fn write_batch(writer: &Writer, backend: &dyn Backend, rows: &[NewEvent], hops: &[NewHop]) {
     let mut delay = Duration::from_millis(50);
     let mut refused = 0;
     let mut since: Option<Instant> = None;
     loop {
-        match backend.append_batch(rows).await {
+        // The events first (an id already stored is skipped, so a retry
+        // after a failed hops write does not double them).
+        let written = match rows.is_empty() {
+            true => Ok(()),
+            false => backend.append_batch(rows).await,
+        };
+        let written = match (written, hops.is_empty()) {
+            (Ok(()), false) => backend.append_hops(hops).await,
+            (other, _) => other,
+        };
+        match written {
             Ok(()) => {
                 writer
                     .written
@@ -236,7 +254,7 @@ async fn write_batch(writer: &Writer, backend: &dyn Backend, rows: &[NewEvent]) 
                 // every event behind it.
                 refused += 1;
                 if refused >= 3 {
-                    lock(&writer.buffer).dropped += rows.len() as u64;
+                    lock(&writer.buffer).dropped += (rows.len() + hops.len()) as u64;
                     tracing::error!(
                         url = backend.location(),
                         events = rows.len(),

@@ -86,10 +86,12 @@ pub(super) enum Verdict {
     /// A listener removed the job (`CurrentJob::delete`): not failed, not
     /// retried.
     Deleted,
-    /// For good, after `attempts` attempts (the `failed` hook has run).
+    /// For good, after `attempts` attempts (the `failed` hook has run);
+    /// `chain`: the error and its causes, outermost first.
     Fail {
         reason: String,
         attempts: u32,
+        chain: Vec<String>,
     },
 }
 
@@ -181,6 +183,7 @@ pub(super) async fn attempt(run: Attempt<'_>) -> Verdict {
                 None => Verdict::Fail {
                     reason: format!("{error:#}"),
                     attempts: attempt,
+                    chain: crate::attempt_record::chain_of(&error),
                 },
             },
         },
@@ -274,6 +277,7 @@ pub(super) async fn decided(run: &Attempt<'_>, index: usize, decision: Decision)
             };
             call_failed_hook(listener, event, &anyhow::anyhow!(reason.clone())).await;
             Verdict::Fail {
+                chain: vec![reason.clone()],
                 reason,
                 attempts: run.attempt,
             }
@@ -281,6 +285,7 @@ pub(super) async fn decided(run: &Attempt<'_>, index: usize, decision: Decision)
         Decision::Fail(reason) => {
             call_failed_hook(listener, event, &anyhow::anyhow!(reason.clone())).await;
             Verdict::Fail {
+                chain: vec![reason.clone()],
                 reason,
                 attempts: run.attempt,
             }
@@ -311,7 +316,11 @@ async fn fail_all(
     for listener in listeners {
         call_failed_hook(listener, event, &error).await;
     }
-    Verdict::Fail { reason, attempts }
+    Verdict::Fail {
+        chain: vec![reason.clone()],
+        reason,
+        attempts,
+    }
 }
 
 /// The verdict on an attempt that `listener` failed: retry, or (after its
@@ -349,6 +358,7 @@ pub(super) async fn failed_attempt(
         return Verdict::Fail {
             reason: format!("{error:#}"),
             attempts: run.attempt,
+            chain: crate::attempt_record::chain_of(&error),
         };
     }
     Verdict::Retry { exceptions, error }

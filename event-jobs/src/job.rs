@@ -98,6 +98,11 @@ pub struct JobEnvelope {
     /// the failed store and the dashboard hold. `None`: not encrypted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed: Option<SealedPayload>,
+    /// Its attempts that did not complete (time, worker, duration, error
+    /// chain), oldest first, at most [`MAX_ATTEMPTS_KEPT`](crate::attempt_record::MAX_ATTEMPTS_KEPT)
+    /// (connections that store jobs: sqlite, redis, postgres).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<crate::attempt_record::AttemptRecord>,
 }
 
 impl JobEnvelope {
@@ -144,6 +149,7 @@ impl JobEnvelope {
             retried_at: None,
             traceparent: None,
             sealed: None,
+            history: Vec::new(),
         }
     }
 

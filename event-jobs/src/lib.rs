@@ -50,6 +50,7 @@
 //! the unit of work succeeds.
 
 mod attempt;
+pub mod attempt_record;
 mod backend;
 mod config;
 mod current_job;
@@ -419,6 +420,24 @@ impl Queue {
         self.backend()?.push(jobs).await
     }
 
+    /// Queues `listener`'s handling of `event` as a job on this connection
+    /// (its settings as dispatch would give them) and returns the job's id:
+    /// for a program that queues work for the app's workers without
+    /// dispatching (the standalone dashboard's replay jobs).
+    pub async fn enqueue_listener(
+        &self,
+        listener: Arc<dyn EventListener>,
+        event: Arc<dyn Event>,
+    ) -> Result<String, QueueError> {
+        let job = self.listener_job(&listener, &event);
+        let id = job.envelope.id.clone();
+        let target = self
+            .route(job.envelope.settings.connection.as_deref())?
+            .ok_or(QueueError::Sync)?;
+        self.enqueue(target, job).await?;
+        Ok(id)
+    }
+
     fn route(&self, connection: Option<&str>) -> Result<Option<&Queue>, QueueError> {
         match connection {
             None => Ok(Some(self)),
@@ -459,6 +478,7 @@ impl Queue {
             retried_at: None,
             traceparent: crate::trace::traceparent(),
             sealed: None,
+            history: Vec::new(),
         }
     }
 

@@ -35,6 +35,9 @@ use crate::middleware::spec::Spec;
 use crate::middleware::{JobMiddleware, RateLimit};
 use event_kernel::broadcasting::Broadcaster;
 use event_kernel::broadcasting::queued::{BROADCAST_LISTENER, BroadcastListener};
+use event_kernel::replay_job::{
+    REPLAY_EVENT, REPLAY_LISTENER, ReplayListener, ReplayRequested, Replayer,
+};
 use event_kernel::{
     Dispatcher, Event, EventListener, QueuedListenerEvent, Rebuild, Subscriber, Subscriptions,
 };
@@ -161,6 +164,16 @@ impl JobRegistry {
         self
     }
 
+    /// Lets the worker run replay jobs (a stored event replayed to this
+    /// app's listeners, queued by the standalone dashboard) through
+    /// `replayer`: the event store's (`EventStore::replayer`). Without it a
+    /// replay job fails, saying the worker has no event store.
+    pub fn replayer(mut self, replayer: Arc<dyn Replayer>) -> Self {
+        let listener: Arc<dyn EventListener> = Arc::new(ReplayListener(Some(replayer)));
+        self.listeners.insert(REPLAY_LISTENER.to_string(), listener);
+        self
+    }
+
     /// Makes a [`JobMiddleware`] written in Rust available under `name`,
     /// for listeners that list it in their `middleware`.
     pub fn middleware(mut self, name: &str, middleware: Arc<dyn JobMiddleware>) -> Self {
@@ -210,6 +223,14 @@ impl JobRegistry {
         event_name: &str,
         payload: serde_json::Value,
     ) -> Result<Arc<dyn Event>, RegistryError> {
+        if event_name == REPLAY_EVENT && !self.events.contains_key(event_name) {
+            return ReplayRequested::from_json(payload).map_err(|source| {
+                RegistryError::BadPayload {
+                    event: event_name.to_string(),
+                    source,
+                }
+            });
+        }
         let entry = self
             .events
             .get(event_name)
@@ -224,6 +245,10 @@ impl JobRegistry {
     pub fn listener_named(&self, name: &str) -> Result<Arc<dyn EventListener>, RegistryError> {
         if let Some(listener) = self.listeners.get(name) {
             return Ok(listener.clone());
+        }
+        if name == REPLAY_LISTENER {
+            // No replayer given: the job fails, saying why.
+            return Ok(Arc::new(ReplayListener(None)));
         }
         self.listener_in_another_crate(name)
             .ok_or_else(|| RegistryError::UnknownListener(name.to_string()))

@@ -9,13 +9,17 @@
 //! - [`QueueableHandler`]: where queued listeners and queued events go;
 //! - [`broadcasting::Broadcaster`]: where broadcasts go;
 //! - [`scope::Recorder`]: called once per dispatch of a recorded event; the
-//!   [`scope::Causation`] it returns is set around that event's listeners;
+//!   [`scope::Causation`] it returns is set around that event's listeners,
+//!   and it may take the event's [`hop::Hop`]s (listener calls, queued
+//!   listeners, the broadcast);
 //! - [`intercept::Interceptor`]: sees every dispatch before delivery (the
 //!   test fakes);
 //! - [`unit`]: a unit of work (the queue's `defer`, PostgreSQL's
 //!   `in_transaction`) holds `after_commit` deliveries until it commits;
 //! - [`Rebuild`]: turns a stored event name and payload back into an event
-//!   and its listeners (a job registry, for workers and replays).
+//!   and its listeners (a job registry, for workers and replays);
+//! - [`replay_job::Replayer`]: replays a stored event on the app's worker
+//!   (a replay job queued by a program without the listeners).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -58,11 +62,13 @@ mod event;
 #[cfg(test)]
 mod fixtures;
 mod handler;
+pub mod hop;
 mod listener;
 mod options;
 pub mod pattern;
 mod propagation;
 mod rebuild;
+pub mod replay_job;
 pub mod scope;
 mod subscriber;
 pub mod unit;

@@ -105,4 +105,15 @@ pub async fn within_job<F: Future>(
 pub trait Recorder: Send + Sync {
     /// Records the event; returns the scope its listeners run in.
     fn record(&self, event: &Arc<dyn Event>) -> Causation;
+
+    /// Whether the dispatcher should time and report the
+    /// [`Hop`](crate::hop::Hop)s of recorded events (default: no; nothing
+    /// is measured then).
+    fn records_hops(&self) -> bool {
+        false
+    }
+
+    /// A hop of the recorded event `event_id` (its sync listener calls,
+    /// the listeners it queued, its broadcast), when [`records_hops`](Self::records_hops).
+    fn hop(&self, _event_id: Ulid, _hop: crate::hop::Hop) {}
 }

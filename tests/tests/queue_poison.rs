@@ -36,6 +36,7 @@ fn envelope(n: u64) -> JobEnvelope {
         retried_at: None,
         traceparent: None,
         sealed: None,
+        history: Vec::new(),
     }
 }
 

@@ -283,6 +283,7 @@ fn envelope(n: u64, payload: serde_json::Value) -> event_core::queue::JobEnvelop
         retried_at: None,
         traceparent: None,
         sealed: None,
+        history: Vec::new(),
     }
 }
 

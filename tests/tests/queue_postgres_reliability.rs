@@ -114,6 +114,7 @@ async fn backlog_of_100k_drains_in_flat_memory() {
                     retried_at: None,
                     traceparent: None,
                     sealed: None,
+                    history: Vec::new(),
                 })
             })
             .collect();

@@ -127,25 +127,19 @@ async fn replay_with(
         let store = open_store(manifest, &args.store).await?;
         let report = match (&args.id, args.from) {
             (Some(id), _) => {
-                if let Some(listener) = &args.listener {
-                    let record = store.get(id).await?.ok_or_else(|| {
-                        UsageError(format!("no event with id `{id}` in the store"))
-                    })?;
-                    store
-                        .replay_from(record.position - 1)
-                        .listener(listener)
-                        .run_record(record, registry)
-                        .await?
-                } else {
-                    match store.replay(id, registry).await {
-                        Err(event_core::store::StoreError::NotFound(id)) => {
-                            return Err(UsageError(format!(
-                                "no event with id `{id}` in the store"
-                            ))
-                            .into());
-                        }
-                        other => other?,
+                match store
+                    .replay_event(id, args.listener.as_deref(), registry)
+                    .await
+                {
+                    Err(event_core::store::StoreError::NotFound(id)) => {
+                        return Err(
+                            UsageError(format!("no event with id `{id}` in the store")).into()
+                        );
                     }
+                    Err(e @ event_core::store::StoreError::UnknownListener { .. }) => {
+                        return Err(UsageError(e.to_string()).into());
+                    }
+                    other => other?,
                 }
             }
             (None, Some(from)) => {

@@ -95,7 +95,18 @@ pub fn work(manifest: Option<&Path>, app: &crate::App, args: QueueWork) -> Resul
                 .context("cannot open the queue connection")?,
         };
         let registry = match &runtime {
-            Some(runtime) => registry.broadcaster(runtime.broadcaster()),
+            Some(runtime) => {
+                let registry = registry.broadcaster(runtime.broadcaster());
+                // Replay jobs (the standalone dashboard's) replay through
+                // the app's listeners; without a store they fail saying so.
+                match runtime.store() {
+                    Some(store) => {
+                        let replayer = store.replayer(std::sync::Arc::new(registry.clone()));
+                        registry.replayer(replayer)
+                    }
+                    None => registry,
+                }
+            }
             None => registry,
         };
         out::info(&format!(
@@ -122,6 +133,14 @@ pub fn work(manifest: Option<&Path>, app: &crate::App, args: QueueWork) -> Resul
         }
         if let Some(secs) = args.timeout {
             worker = worker.timeout(Duration::from_secs(secs));
+        }
+        // Each attempt shows under its event in the dashboard's timeline.
+        if let Some(recorder) = runtime
+            .as_ref()
+            .and_then(|r| r.store())
+            .and_then(|s| s.recorder())
+        {
+            worker = worker.hops_to(recorder);
         }
         let report = worker.run_until(queue::shutdown_signal()).await?;
         out::info(&format!(

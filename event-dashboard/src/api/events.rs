@@ -4,11 +4,17 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::Uri;
+use std::sync::Arc;
+
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use event_core::queue::FailedQuery;
 use event_core::queue::monitor::parse_window;
-use event_core::store::{EventRecord, EventStore};
+use event_core::store::{
+    Causation, EventRecord, EventStore, ReplayListener, ReplayRequested, StoreError, within,
+};
+use event_core::ulid::Ulid;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -105,17 +111,26 @@ fn shown(state: &DashboardState, record: &EventRecord) -> serde_json::Value {
     v
 }
 
-/// How deep each event sits under the chain's origin (its causation links).
+/// An entry's parent in the timeline: the event whose listener dispatched
+/// it, or for a replay, the event it replayed.
+fn parent_of(record: &EventRecord) -> Option<&str> {
+    record
+        .causation_id
+        .as_deref()
+        .or(record.replay_of.as_deref())
+}
+
+/// How deep each event sits under the chain's origin (its parent links).
 fn depths(records: &[EventRecord]) -> HashMap<&str, usize> {
     let parent: HashMap<&str, Option<&str>> = records
         .iter()
-        .map(|r| (r.id.as_str(), r.causation_id.as_deref()))
+        .map(|r| (r.id.as_str(), parent_of(r)))
         .collect();
     records
         .iter()
         .map(|r| {
             let mut depth = 0;
-            let mut at = r.causation_id.as_deref();
+            let mut at = parent_of(r);
             while let Some(p) = at {
                 depth += 1;
                 if depth > records.len() {
@@ -129,8 +144,9 @@ fn depths(records: &[EventRecord]) -> HashMap<&str, usize> {
 }
 
 /// `GET api/chains/{correlation_id}`: every event of one chain, in order,
-/// each with its `parent` (causation) and `depth`; its replays; and the
-/// failed jobs of the chain.
+/// each with its `parent` (causation, or for a replay the replayed event),
+/// `depth` and hops (`listeners`, `queued`, `broadcasts`, recorded when it
+/// was dispatched); its replays; and the failed jobs of the chain.
 pub(super) async fn chain(
     State(state): State<DashboardState>,
     Path(correlation_id): Path<String>,
@@ -149,13 +165,17 @@ pub(super) async fn chain(
         )));
     }
     let depth = depths(&page.records);
+    let ids: Vec<String> = page.records.iter().map(|r| r.id.clone()).collect();
+    let mut hops = super::hops::by_event(store.hops(&ids).await?);
     let events: Vec<_> = page
         .records
         .iter()
         .map(|r| {
             let mut v = shown(&state, r);
-            v["parent"] = json!(r.causation_id);
+            v["parent"] = json!(parent_of(r));
             v["depth"] = json!(depth.get(r.id.as_str()).copied().unwrap_or(0));
+            let own = hops.remove(r.id.as_str()).unwrap_or_default();
+            super::hops::attach(&mut v, own, state.queue.default_queue());
             v
         })
         .collect();
@@ -181,37 +201,34 @@ struct ReplayParams {
     listener: Option<String>,
 }
 
-/// `POST api/events/{id}/replay[?listener=L]`: runs the stored event's
-/// listeners again (all, or the one named), with the registry given to
-/// [`DashboardState::replay_with`]. The replay is stored as an entry whose
-/// `replay_of` is the event, so the chain shows it. `touched` is how many
-/// listeners ran; `skipped` and `failures` say the rest.
+/// `POST api/events/{id}/replay[?listener=L]`: replays the stored event
+/// to its listeners (all, or the one named). Mounted in the app with
+/// [`DashboardState::replay_with`] it runs here and answers what ran
+/// (`touched`, `skipped`, `failures`); otherwise it is handed to the app's
+/// workers as a replay job (202 with `job`), which `queue:work` runs. Either
+/// way the replay is stored as an entry whose `replay_of` is the event, so
+/// the chain shows it.
 pub(super) async fn replay(
     State(state): State<DashboardState>,
     Path(id): Path<String>,
     uri: Uri,
-) -> Answer {
+) -> Result<Response, ApiError> {
     let p: ReplayParams = params(&uri)?;
     let listener = p.listener.filter(|l| !l.trim().is_empty());
     let store = store(&state)?;
     let Some(registry) = state.replay.clone() else {
-        let choice = listener
-            .as_deref()
-            .map(|l| format!(" --listener {l}"))
-            .unwrap_or_default();
-        return Err(ApiError::Elsewhere(format!(
-            "replaying runs the app's listeners, which this dashboard does not have: run `cargo run --bin artisan -- event:replay {id}{choice}` in the app, or mount the dashboard in the app with DashboardState::replay_with"
-        )));
+        return hand_over(&state, store, id, listener).await;
     };
-    let record = store
-        .get(&id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no stored event {id}")))?;
-    let mut run = store.replay_from(record.position - 1);
-    if let Some(l) = &listener {
-        run = run.listener(l);
-    }
-    let report = run.run_record(record, registry.as_ref()).await?;
+    let report = match store
+        .replay_event(&id, listener.as_deref(), registry.as_ref())
+        .await
+    {
+        Err(StoreError::NotFound(_)) => {
+            return Err(ApiError::NotFound(format!("no stored event {id}")));
+        }
+        Err(e @ StoreError::UnknownListener { .. }) => return Err(ApiError::Bad(e.to_string())),
+        other => other?,
+    };
     store.flush().await?;
     let target = json!({ "event": id, "listener": listener });
     let mut answer = done(&state, "replay", target, report.listeners_run).await?;
@@ -223,5 +240,47 @@ pub(super) async fn replay(
             .map(|f| json!({ "listener": f.listener, "error": f.error }))
             .collect::<Vec<_>>()
     );
-    Ok(answer)
+    Ok(answer.into_response())
+}
+
+/// The standalone dashboard's replay: a job for the app's workers, queued
+/// on behalf of the event (it carries the event's ids, so the chain lists
+/// the job). 202 with `job` (its id) and `handed_to: "workers"`.
+async fn hand_over(
+    state: &DashboardState,
+    store: &EventStore,
+    id: String,
+    listener: Option<String>,
+) -> Result<Response, ApiError> {
+    let record = store
+        .get(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no stored event {id}")))?;
+    let request = ReplayRequested {
+        event_id: id.clone(),
+        listener: listener.clone(),
+    };
+    let on_behalf = match (
+        Ulid::from_string(&record.id),
+        Ulid::from_string(&record.correlation_id),
+    ) {
+        (Ok(event_id), Ok(correlation_id)) => Some(Causation {
+            event_id,
+            correlation_id,
+            replay_of: None,
+        }),
+        _ => None,
+    };
+    let queued = state
+        .queue
+        .enqueue_listener(Arc::new(ReplayListener(None)), Arc::new(request));
+    let job = match on_behalf {
+        Some(causation) => within(causation, queued).await?,
+        None => queued.await?,
+    };
+    let target = json!({ "event": id, "listener": listener, "job": job });
+    let mut answer = done(state, "replay", target, 1).await?;
+    answer["job"] = json!(job);
+    answer["handed_to"] = json!("workers");
+    Ok((StatusCode::ACCEPTED, answer).into_response())
 }

@@ -5,6 +5,7 @@ mod action;
 mod broadcasting;
 mod events;
 mod failed;
+mod hops;
 mod queues;
 
 use axum::Router;
@@ -58,8 +59,6 @@ pub(crate) enum ApiError {
     Bad(String),
     /// Nothing there (404).
     NotFound(String),
-    /// Not something this dashboard can do; the answer says where to (409).
-    Elsewhere(String),
     /// The queue connection, store or broadcast server failed (502), with
     /// its cause.
     Backend(Box<dyn std::error::Error + Send + Sync>),
@@ -82,7 +81,6 @@ impl IntoResponse for ApiError {
         match self {
             ApiError::Bad(why) => refusal(StatusCode::BAD_REQUEST, why),
             ApiError::NotFound(why) => refusal(StatusCode::NOT_FOUND, why),
-            ApiError::Elsewhere(why) => refusal(StatusCode::CONFLICT, why),
             ApiError::Backend(e) => {
                 let text = crate::error::with_causes(&*e);
                 tracing::warn!(error = %text, "dashboard endpoint failed");

@@ -28,6 +28,7 @@
 //! catch up after reconnecting.
 
 mod append;
+mod hops;
 mod listen;
 mod table;
 
@@ -43,6 +44,7 @@ use tokio_postgres::types::ToSql;
 
 use super::backend::{Backend, Cursor};
 use super::error::StoreError;
+use super::hops::{HopRecord, NewHop};
 use super::query::{Filter, Param};
 use super::record::{Appended, EventRecord, ExpectedVersion, NewEvent};
 use super::schema::SELECT;
@@ -226,6 +228,14 @@ fn sql_param(param: &Param) -> Box<dyn ToSql + Sync + Send> {
 impl Backend for PostgresStore {
     fn location(&self) -> &str {
         &self.url
+    }
+
+    async fn append_hops(&self, hops: &[NewHop]) -> Result<(), StoreError> {
+        self.insert_hops(hops).await
+    }
+
+    async fn hops(&self, event_ids: &[String]) -> Result<Vec<HopRecord>, StoreError> {
+        self.select_hops(event_ids).await
     }
 
     async fn append_batch(&self, rows: &[NewEvent]) -> Result<(), StoreError> {
@@ -507,7 +517,8 @@ impl Backend for PostgresStore {
         let client = self.client().await?;
         client
             .batch_execute(&format!(
-                "DROP TABLE IF EXISTS {t}; DROP TABLE IF EXISTS {t}_checkpoints;",
+                "DROP TABLE IF EXISTS {t}; DROP TABLE IF EXISTS {t}_checkpoints; \
+                 DROP TABLE IF EXISTS {t}_hops;",
                 t = self.table
             ))
             .await

@@ -86,6 +86,30 @@ impl PostgresStore {
                      )"
                 ),
             ),
+            (
+                format!("{t}_hops"),
+                format!(
+                    "CREATE TABLE {t}_hops (
+                         position    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                         event_id    text NOT NULL,
+                         kind        text NOT NULL,
+                         name        text NOT NULL,
+                         channels    jsonb NOT NULL,
+                         queue       text,
+                         error       text,
+                         started_at  timestamptz NOT NULL,
+                         duration_us bigint NOT NULL,
+                         worker      text,
+                         waited_us   bigint,
+                         attempt     bigint,
+                         outcome     text
+                     )"
+                ),
+            ),
+            (
+                format!("{t}_hops_event"),
+                format!("CREATE INDEX {t}_hops_event ON {t}_hops (event_id, position)"),
+            ),
         ];
         for (name, create) in wanted {
             let exists: bool = tx

@@ -6,6 +6,7 @@
 //! the last position it saw never skips an event that commits late.
 
 mod append;
+mod hops;
 mod table;
 
 use std::sync::{Arc, Mutex};
@@ -17,6 +18,7 @@ use tokio::sync::watch;
 
 use super::backend::{Backend, Cursor};
 use super::error::StoreError;
+use super::hops::{HopRecord, NewHop};
 use super::query::{Filter, Param};
 use super::record::{Appended, EventRecord, ExpectedVersion, NewEvent};
 use super::schema::SELECT;
@@ -133,6 +135,22 @@ impl Backend for SqliteStore {
         .await?;
         self.appended.send_modify(|n| *n += 1);
         Ok(())
+    }
+
+    async fn append_hops(&self, hops: &[NewHop]) -> Result<(), StoreError> {
+        let hops = hops.to_vec();
+        self.run(&self.writer, "appending hops", move |conn, table| {
+            hops::insert(conn, table, &hops)
+        })
+        .await
+    }
+
+    async fn hops(&self, event_ids: &[String]) -> Result<Vec<HopRecord>, StoreError> {
+        let ids = event_ids.to_vec();
+        self.run(&self.reader, "reading hops", move |conn, table| {
+            hops::select(conn, table, &ids)
+        })
+        .await
     }
 
     async fn append(
@@ -256,7 +274,8 @@ impl Backend for SqliteStore {
     async fn drop_table(&self) -> Result<(), StoreError> {
         self.run(&self.writer, "dropping the table", |conn, table| {
             conn.execute_batch(&format!(
-                "DROP TABLE IF EXISTS {table}; DROP TABLE IF EXISTS {table}_checkpoints;"
+                "DROP TABLE IF EXISTS {table}; DROP TABLE IF EXISTS {table}_checkpoints; \
+                 DROP TABLE IF EXISTS {table}_hops;"
             ))
         })
         .await

@@ -47,7 +47,8 @@ pub(super) fn create_or_check(conn: &Connection, url: &str, table: &str) -> Resu
              cursor TEXT NOT NULL
          );"
     ))
-    .map_err(db)
+    .map_err(db)?;
+    super::hops::create(conn, table).map_err(db)
 }
 
 fn columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<(String, String)>> {

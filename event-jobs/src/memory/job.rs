@@ -34,6 +34,8 @@ pub(super) struct Extra {
     /// A live job's settings, when they are more than `tries` and one
     /// retry delay (a pushed job's are in its envelope).
     pub(super) settings: Option<JobSettings>,
+    /// Its attempts that did not complete, for the failed store.
+    pub(super) history: Vec<crate::attempt_record::AttemptRecord>,
 }
 
 type EventRef<'a> = &'a Arc<dyn Event>;
@@ -119,6 +121,7 @@ impl MemJob {
                 id: None,
                 settings: None,
                 envelope: Some(job.envelope),
+                history: Vec::new(),
             })),
         }
     }
@@ -273,11 +276,15 @@ impl MemJob {
                     retried_at: None,
                     traceparent: None,
                     sealed: None,
+                    history: Vec::new(),
                 }
             }
         };
         envelope.attempts = self.attempts;
         envelope.exceptions = exceptions;
+        for attempt in extra.history {
+            crate::attempt_record::keep(&mut envelope.history, attempt);
+        }
         envelope.available_at = self.available_at;
         envelope.priority = self.priority;
         Job { envelope, live }

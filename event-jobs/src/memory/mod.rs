@@ -12,6 +12,7 @@
 //! `Queue::push`, `defer` and any generic worker) convert to and from
 //! [`Job`] at the boundary.
 
+mod attempt_hops;
 mod batch;
 mod failed_search;
 mod job;

@@ -20,6 +20,7 @@ use tokio::task::JoinSet;
 use super::batch::BatchCounts;
 use super::{MemJob, MemoryBackend};
 use crate::attempt::{Attempt, Failure, Verdict, Wrap, attempt, decided, failed_attempt};
+use crate::attempt_record::{self, AttemptRecord};
 use crate::current_job::{self, Running};
 use crate::job::coarse_now_ms;
 use crate::middleware::run::Gate;
@@ -28,6 +29,7 @@ use crate::registry::JobRegistry;
 use crate::settings::JobSettings;
 use crate::stats::{Ended, WorkerStats};
 use crate::worker::control::Control;
+use crate::worker::hops::AttemptHops;
 use crate::worker::{StopWhen, WorkerReport};
 use crate::{FailedJob, QueueError};
 use event_kernel::Event;
@@ -133,6 +135,8 @@ struct Shared {
     /// Jobs finished by all runners (for `max_jobs`).
     finished: std::sync::atomic::AtomicU64,
     control: Arc<Control>,
+    worker_id: String,
+    hops: Option<AttemptHops>,
 }
 
 impl Shared {
@@ -180,6 +184,10 @@ pub(crate) struct WorkerPlan {
     pub(crate) stop: Arc<tokio::sync::Notify>,
     /// The paused queues, read every second.
     pub(crate) control: Arc<Control>,
+    /// This worker's id: what its jobs' attempts name.
+    pub(crate) worker_id: String,
+    /// Where each attempt is reported under its event (`Worker::hops_to`).
+    pub(crate) hops: Option<AttemptHops>,
 }
 
 /// The worker loop [`MemoryBackend`] runs for [`crate::Worker`].
@@ -202,6 +210,8 @@ pub(super) async fn run(
         stop: plan.stop,
         finished: std::sync::atomic::AtomicU64::new(0),
         control: plan.control,
+        worker_id: plan.worker_id,
+        hops: plan.hops,
         lanes,
         memory,
         registry: plan.registry,
@@ -437,7 +447,7 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
                     }
                     match verdict {
                         Some(Verdict::Done) => Ran::Succeeded,
-                        Some(verdict) => settle(&shared, &table, job, verdict),
+                        Some(verdict) => settle(&shared, &table, job, verdict, None),
                         None => Ran::Cancelled(job),
                     }
                 }
@@ -565,10 +575,12 @@ async fn run_one(shared: &Shared, table: &[Arc<dyn EventListener>], job: MemJob)
 }
 
 async fn run_attempt(shared: &Shared, table: &[Arc<dyn EventListener>], mut job: MemJob) -> Ran {
+    let began = Instant::now();
     let verdict = match job.parts(&shared.registry, &shared.keys, table) {
         Err(reason) => {
             current_job::leave();
             Verdict::Fail {
+                chain: vec![reason.clone()],
                 reason,
                 attempts: job.attempts + 1,
             }
@@ -608,7 +620,11 @@ async fn run_attempt(shared: &Shared, table: &[Arc<dyn EventListener>], mut job:
             }
         }
     };
-    settle(shared, table, job, verdict)
+    if let Some(hops) = &shared.hops {
+        let queue = shared.memory.store.lane_name(job.lane as usize);
+        super::attempt_hops::report(hops, &queue, table, &job, &verdict, began);
+    }
+    settle(shared, table, job, verdict, Some(began.elapsed()))
 }
 
 /// The next attempt at `job`, with its limits.
@@ -639,13 +655,27 @@ fn settle(
     table: &[Arc<dyn EventListener>],
     mut job: MemJob,
     verdict: Verdict,
+    ran: Option<Duration>,
 ) -> Ran {
     let this_attempt = job.attempts + 1;
+    // An attempt that did not complete is kept with the job.
+    let record = |outcome: &str, error_chain: Vec<String>| AttemptRecord {
+        attempt: this_attempt,
+        ended_at_ms: crate::job::now_ms(),
+        duration_ms: ran.map(|d| d.as_millis() as u64),
+        worker: shared.worker_id.clone(),
+        outcome: outcome.to_string(),
+        error_chain,
+    };
     match verdict {
         Verdict::Done | Verdict::Deleted => Ran::Succeeded,
         Verdict::Retry { exceptions, error } => {
             let id = job.id();
             tracing::info!(job = %id, attempt = this_attempt, error = %format!("{error:#}"), "job attempt failed; retrying");
+            attempt_record::keep(
+                &mut job.extra().history,
+                record("retried", attempt_record::chain_of(&error)),
+            );
             job.attempts = this_attempt;
             job.set_exceptions(exceptions);
             job.available_at = crate::job::now_ms()
@@ -656,12 +686,18 @@ fn settle(
             Ran::Retried
         }
         Verdict::Release { after, .. } => {
+            attempt_record::keep(&mut job.extra().history, record("released", Vec::new()));
             job.attempts = this_attempt;
             job.available_at = crate::job::now_ms() + after.as_millis() as i64;
             shared.memory.store.retry_job(job);
             Ran::Retried
         }
-        Verdict::Fail { reason, attempts } => {
+        Verdict::Fail {
+            reason,
+            attempts,
+            chain,
+        } => {
+            attempt_record::keep(&mut job.extra().history, record("failed", chain));
             let id = job.id();
             tracing::warn!(job = %id, %reason, "job failed for good");
             let queue = shared.memory.store.lane_name(job.lane as usize);

@@ -12,8 +12,10 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use super::control::Control;
+use super::hops::{AttemptHops, Seen};
 use super::{JOB_LOG_TARGET, Worker, WorkerReport};
 use crate::attempt::{Attempt, Verdict, Wrap, attempt, rebuild};
+use crate::attempt_record::{self, AttemptRecord};
 use crate::backend::Backend;
 use crate::current_job::{self, Running, RunningId};
 use crate::job::{Claimed, FailedJob, JobEnvelope, now_ms};
@@ -47,15 +49,21 @@ struct Ctx {
     job_micros: AtomicU64,
     /// Tries and timeout for the jobs that declare none.
     fallback: JobSettings,
+    /// This worker's id: what its jobs' attempts name.
+    worker_id: String,
+    /// Where each attempt is reported under its event (`Worker::hops_to`).
+    hops: Option<AttemptHops>,
 }
 
 enum Outcome {
     Done,
     /// Its listener deleted it (`CurrentJob::delete`): acknowledged as done.
     Deleted,
-    /// The job as it runs next, and why (for the `RETRY` log line).
-    Retry(Box<JobEnvelope>, String),
-    Fail(String, u32),
+    /// The job as it runs next, why (for the `RETRY` log line), and the
+    /// error's chain (empty: released, not failed).
+    Retry(Box<JobEnvelope>, String, Vec<String>),
+    /// Why, the attempts made, the error's chain.
+    Fail(String, u32, Vec<String>),
 }
 
 impl Worker {
@@ -72,12 +80,15 @@ impl Worker {
     }
 
     /// The worker of connections that store jobs (claims, leases, acks).
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn run_claims(
         self,
         backend: Arc<dyn Backend>,
         stats: WorkerStats,
         stop: Arc<Notify>,
         control: Arc<Control>,
+        worker_id: String,
+        hops: Option<AttemptHops>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<WorkerReport, QueueError> {
         let (ack_tx, ack_rx) = mpsc::unbounded_channel();
@@ -94,6 +105,8 @@ impl Worker {
             inflight: Mutex::default(),
             job_micros: AtomicU64::new(0),
             fallback: self.fallback(),
+            worker_id,
+            hops,
         });
         let mut reachable = true;
         let heartbeat = tokio::spawn(heartbeat(ctx.clone(), self.lease, self.consumer.clone()));
@@ -253,10 +266,61 @@ async fn run_job(ctx: &Ctx, key: u64, claimed: Arc<Claimed>) {
         Duration::from_millis((now_ms() - claimed.job.envelope.available_at).max(0) as u64);
     ctx.stats.job_started(queue, name, waited);
     let began = Instant::now();
+    let began_at = chrono::Utc::now();
     job_log::running(&claimed.job.envelope);
     let span = crate::trace::job_span(&claimed.job.envelope, claimed.attempt);
-    let outcome = tracing::Instrument::instrument(execute(ctx, &claimed), span).await;
+    let mut outcome = tracing::Instrument::instrument(execute(ctx, &claimed), span).await;
     let ran = began.elapsed();
+    // An attempt that did not complete is kept in the job's envelope.
+    let record = |outcome: &str, error_chain: Vec<String>| AttemptRecord {
+        attempt: claimed.attempt,
+        ended_at_ms: now_ms(),
+        duration_ms: Some(ran.as_millis() as u64),
+        worker: ctx.worker_id.clone(),
+        outcome: outcome.to_string(),
+        error_chain,
+    };
+    let mut failed_history = None;
+    match &mut outcome {
+        Outcome::Retry(next, _, chain) => {
+            let kind = if chain.is_empty() {
+                "released"
+            } else {
+                "retried"
+            };
+            attempt_record::keep(&mut next.history, record(kind, std::mem::take(chain)));
+        }
+        Outcome::Fail(_, _, chain) => {
+            let mut history = claimed.job.envelope.history.clone();
+            attempt_record::keep(&mut history, record("failed", std::mem::take(chain)));
+            failed_history = Some(history);
+        }
+        Outcome::Done | Outcome::Deleted => {}
+    }
+    if let Some(hops) = &ctx.hops {
+        let (outcome_name, error) = match &outcome {
+            Outcome::Done => ("done", None),
+            Outcome::Deleted => ("deleted", None),
+            Outcome::Retry(next, why, _)
+                if next.history.last().is_some_and(|a| a.outcome == "released") =>
+            {
+                ("released", Some(why.clone()))
+            }
+            Outcome::Retry(_, why, _) => ("retried", Some(why.clone())),
+            Outcome::Fail(reason, ..) => ("failed", Some(reason.clone())),
+        };
+        hops.report(Seen {
+            event_id: claimed.job.envelope.event_id.as_deref(),
+            name,
+            queue,
+            began_at,
+            waited,
+            ran,
+            attempt: claimed.attempt,
+            outcome: outcome_name,
+            error,
+        });
+    }
     let ended = match &outcome {
         Outcome::Done | Outcome::Deleted => Ended::Processed,
         Outcome::Retry(..) => Ended::Retried,
@@ -309,7 +373,7 @@ async fn run_job(ctx: &Ctx, key: u64, claimed: Arc<Claimed>) {
                 Ok(())
             }
         }
-        Outcome::Retry(envelope, _) => {
+        Outcome::Retry(envelope, ..) => {
             ctx.counters.retried.fetch_add(1, Ordering::Relaxed);
             let id = claimed.job.envelope.id.clone();
             ctx.backend
@@ -317,11 +381,13 @@ async fn run_job(ctx: &Ctx, key: u64, claimed: Arc<Claimed>) {
                 .await
                 .map_err(|e| (id, e))
         }
-        Outcome::Fail(reason, attempts) => {
+        Outcome::Fail(reason, attempts, _) => {
             ctx.counters.failed.fetch_add(1, Ordering::Relaxed);
             let id = claimed.job.envelope.id.clone();
             tracing::warn!(job = %id, %reason, "job failed for good");
-            let failed = FailedJob::new(claimed.job.stored_envelope(), reason, attempts);
+            let mut stored = claimed.job.stored_envelope();
+            stored.history = failed_history.unwrap_or_default();
+            let failed = FailedJob::new(stored, reason, attempts);
             ctx.backend
                 .fail(claimed.receipt, failed)
                 .await
@@ -362,8 +428,8 @@ mod job_log {
         let (status, reason) = match outcome {
             Outcome::Done => ("DONE", ""),
             Outcome::Deleted => ("DELETED", "deleted by its listener"),
-            Outcome::Retry(_, reason) => ("RETRY", reason.as_str()),
-            Outcome::Fail(reason, _) => ("FAIL", reason.as_str()),
+            Outcome::Retry(_, reason, _) => ("RETRY", reason.as_str()),
+            Outcome::Fail(reason, ..) => ("FAIL", reason.as_str()),
         };
         tracing::info!(
             target: super::JOB_LOG_TARGET,
@@ -400,7 +466,11 @@ async fn attempt_job(ctx: &Ctx, claimed: &Claimed) -> Outcome {
     let settings = &envelope.settings;
     let (event, listeners) = match rebuild(&ctx.registry, &ctx.keys, &claimed.job) {
         Ok(rebuilt) => rebuilt,
-        Err(error) => return Outcome::Fail(error.to_string(), claimed.attempt),
+        Err(error) => {
+            let reason = error.to_string();
+            let chain = attempt_record::chain_of(&anyhow::Error::new(error));
+            return Outcome::Fail(reason, claimed.attempt, chain);
+        }
     };
     let wrap = (!settings.middleware.is_empty()).then(|| Wrap {
         gate: Gate::new(&*ctx.backend, &ctx.registry),
@@ -431,23 +501,28 @@ async fn attempt_job(ctx: &Ctx, claimed: &Claimed) -> Outcome {
         ),
     )
     .await;
-    let again = |after: Duration, exceptions: u32, why: String| {
+    let again = |after: Duration, exceptions: u32, why: String, chain: Vec<String>| {
         let mut next = envelope.clone();
         next.attempts = claimed.attempt;
         next.exceptions = exceptions;
         next.available_at = now_ms() + after.as_millis() as i64;
         let reason = format!("{why}; next attempt in {:.1?}", after);
-        Outcome::Retry(Box::new(next), reason)
+        Outcome::Retry(Box::new(next), reason, chain)
     };
     match verdict {
         Verdict::Done => Outcome::Done,
-        Verdict::Fail { reason, attempts } => Outcome::Fail(reason, attempts),
+        Verdict::Fail {
+            reason,
+            attempts,
+            chain,
+        } => Outcome::Fail(reason, attempts, chain),
         Verdict::Retry { exceptions, error } => {
             tracing::info!(job = %envelope.id, attempt = claimed.attempt, error = %format!("{error:#}"), "job attempt failed; retrying");
             again(
                 settings.backoff_after(claimed.attempt, &ctx.fallback),
                 exceptions,
                 format!("{error:#}"),
+                attempt_record::chain_of(&error),
             )
         }
         Verdict::Release { after, by_listener } => {
@@ -457,7 +532,7 @@ async fn attempt_job(ctx: &Ctx, claimed: &Claimed) -> Outcome {
                 "held back by its middleware"
             };
             tracing::debug!(job = %envelope.id, after_ms = after.as_millis() as u64, "job {why}");
-            again(after, envelope.exceptions, why.to_string())
+            again(after, envelope.exceptions, why.to_string(), Vec::new())
         }
         Verdict::Deleted => Outcome::Deleted,
     }

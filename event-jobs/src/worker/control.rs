@@ -108,12 +108,25 @@ impl Control {
 
 /// Who the worker is, for its beats.
 pub(crate) struct Identity {
+    /// The worker's id ([`worker_id`]), as its heartbeats and its jobs'
+    /// attempts name it.
+    pub(crate) id: String,
     pub(crate) connection: &'static str,
     pub(crate) queues: Vec<String>,
     pub(crate) concurrency: usize,
     pub(crate) beat_every: Duration,
     /// The alert rules and where their events go, when some alert is on.
     pub(crate) alerts: Option<(AlertRules, Dispatcher)>,
+}
+
+/// A new worker's id: `host:pid:ulid`.
+pub(crate) fn worker_id() -> String {
+    format!(
+        "{}:{}:{}",
+        host_name(),
+        std::process::id(),
+        ulid::Ulid::new()
+    )
 }
 
 /// The control task: runs until `stop` is told, then flushes what is left
@@ -126,12 +139,7 @@ pub(crate) async fn run(
     stop: Arc<Notify>,
 ) {
     let started_at_ms = now_ms();
-    let id = format!(
-        "{}:{}:{}",
-        host_name(),
-        std::process::id(),
-        ulid::Ulid::new()
-    );
+    let id = identity.id.clone();
     let beat = |stats: &WorkerStats| {
         let total = stats.total();
         WorkerBeat {

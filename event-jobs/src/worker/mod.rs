@@ -7,6 +7,7 @@
 mod alerts;
 mod claims;
 pub(crate) mod control;
+pub(crate) mod hops;
 mod report;
 
 pub(crate) use report::StopWhen;
@@ -58,6 +59,7 @@ pub struct Worker {
     alerts: Option<crate::monitor::AlertRules>,
     alerts_to: Option<event_kernel::Dispatcher>,
     figures: bool,
+    hops_to: Option<Arc<dyn event_kernel::scope::Recorder>>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -94,7 +96,19 @@ impl Worker {
             alerts: None,
             alerts_to: None,
             figures: true,
+            hops_to: None,
         }
+    }
+
+    /// Reports each attempt at a job queued inside a recorded event's
+    /// listeners to `recorder` (the event store's, `EventStore::recorder`),
+    /// under that event: which queue, which worker, how long it waited
+    /// and ran, which attempt, how it ended; what a chain's timeline shows
+    /// of its queued jobs. `queue:work` does it when the app's boot opened
+    /// a store.
+    pub fn hops_to(mut self, recorder: Arc<dyn event_kernel::scope::Recorder>) -> Self {
+        self.hops_to = Some(recorder);
+        self
     }
 
     /// Whether this worker's jobs count in the connection's throughput and
@@ -301,11 +315,17 @@ impl Worker {
         // Paused queues are known before the first claim.
         control.read_paused(&*backend).await;
         let control_stop = Arc::new(Notify::new());
+        let worker_id = control::worker_id();
+        let hops = self.hops_to.clone().map(|recorder| hops::AttemptHops {
+            recorder,
+            worker: worker_id.clone(),
+        });
         let control_task = tokio::spawn(control::run(
             backend.clone(),
             stats.clone(),
             control.clone(),
             Identity {
+                id: worker_id.clone(),
                 connection: backend.kind(),
                 queues: self.queues.clone(),
                 concurrency: self.concurrency,
@@ -360,6 +380,8 @@ impl Worker {
                 stats,
                 stop,
                 control,
+                worker_id: worker_id.clone(),
+                hops: hops.clone(),
             };
             // Told through a channel, so the loop is `Send` and `'static`
             // whatever `shutdown` is.
@@ -380,7 +402,7 @@ impl Worker {
                 }
             }
         } else {
-            self.run_claims(backend, stats, stop, control, shutdown)
+            self.run_claims(backend, stats, stop, control, worker_id, hops, shutdown)
                 .await
         };
         if let Some(logger) = logger {

@@ -20,8 +20,11 @@ use super::{Dispatcher, Route};
 use crate::broadcasting::{BroadcastMessage, Broadcaster, queued};
 use crate::event::Event;
 use crate::handler::QueueableHandler;
+use crate::hop::{Hop, HopKind, Timing};
+use crate::listener::EventListener;
 use crate::propagation;
 use crate::scope;
+use crate::scope::Recorder;
 use crate::unit;
 
 impl Dispatcher {
@@ -90,22 +93,45 @@ impl Dispatcher {
         };
         match resolved.recorder.as_ref() {
             None => {
-                self.deliver(&event, &resolved, handler, broadcaster, queue_event, mode)
-                    .await
+                self.deliver(
+                    &event,
+                    &resolved,
+                    handler,
+                    broadcaster,
+                    queue_event,
+                    mode,
+                    None,
+                )
+                .await
             }
             // The event store: one record per dispatch that interceptors let
             // through (a faked event is never recorded); its listeners run in
             // the event's correlation scope.
             Some(recorder) => {
                 let causation = recorder.record(&event);
-                let delivery =
-                    self.deliver(&event, &resolved, handler, broadcaster, queue_event, mode);
+                // Its hops too, when the recorder takes them (not in a replay,
+                // whose dispatches are not stored).
+                let hops =
+                    (causation.replay_of.is_none() && recorder.records_hops()).then_some(Hops {
+                        recorder: recorder.as_ref(),
+                        event_id: causation.event_id,
+                    });
+                let delivery = self.deliver(
+                    &event,
+                    &resolved,
+                    handler,
+                    broadcaster,
+                    queue_event,
+                    mode,
+                    hops.as_ref(),
+                );
                 scope::within(causation, delivery).await
             }
         }
     }
 
     /// Broadcasts, then queues the event or runs (or queues) each listener.
+    #[allow(clippy::too_many_arguments)]
     async fn deliver<M: Mode>(
         &self,
         event: &Arc<dyn Event>,
@@ -115,16 +141,22 @@ impl Dispatcher {
         broadcaster: Option<(&Arc<dyn Broadcaster>, bool)>,
         queue_event: bool,
         mut mode: M,
+        // The recorded event's hops go here, when the recorder takes them.
+        hops: Option<&Hops<'_>>,
     ) -> M::Output {
         // `should_queue_broadcast`: a worker broadcasts through the queue; a
         // faked broadcaster records the broadcast now.
         let broadcast = match (broadcaster, handler) {
             (Some((used, true)), Some(handler)) if queued::is_queued(&**event) => {
-                queued::queue(handler, used, event)
-                    .await
-                    .map_err(|error| queue_failed(event, None, error))
+                let timing = hops.map(|_| Timing::start());
+                let queued = queued::queue(handler, used, event).await;
+                if let (Some(hops), Some(timing)) = (hops, timing) {
+                    let name = queued::BROADCAST_LISTENER;
+                    hops.note(timing.hop(HopKind::Queued, name, queued.as_ref().map(|_| ())));
+                }
+                queued.map_err(|error| queue_failed(event, None, error))
             }
-            (Some((broadcaster, _)), _) => broadcast(broadcaster.as_ref(), &**event).await,
+            (Some((broadcaster, _)), _) => broadcast(broadcaster.as_ref(), &**event, hops).await,
             (None, _) => Ok(()),
         };
         if let Some(handler) = handler
@@ -154,6 +186,7 @@ impl Dispatcher {
             let step = if let Some(handler) = handler
                 && queued
             {
+                let timing = hops.map(|_| Timing::start());
                 let queued = match handler.queue_listener_now(listener, event) {
                     Some(done) => done,
                     None => {
@@ -162,6 +195,15 @@ impl Dispatcher {
                             .await
                     }
                 };
+                if let (Some(hops), Some(timing)) = (hops, timing) {
+                    let mut hop = timing.hop(
+                        HopKind::Queued,
+                        listener.listener_name(),
+                        queued.as_ref().map(|_| ()),
+                    );
+                    hop.queue = listener.options().queue;
+                    hops.note(hop);
+                }
                 match queued {
                     Ok(()) => continue,
                     Err(error) => mode.queue_failed(queue_failed(event, Some(listener), error)),
@@ -188,7 +230,7 @@ impl Dispatcher {
                 match holding {
                     Holding::Held => continue,
                     Holding::Refused(error) => mode.handled(Err(error)),
-                    Holding::Deliver => match listener.handle(event.clone()).await {
+                    Holding::Deliver => match handle(listener, event, hops).await {
                         Ok(()) => mode.handled(Ok(())),
                         // Laravel's `return false`: the remaining listeners do not run.
                         Err(error) if propagation::is_stop(&error) => break,
@@ -250,14 +292,58 @@ fn refused<M: Mode>(mut mode: M, error: anyhow::Error) -> M::Output {
     }
 }
 
-async fn broadcast(broadcaster: &dyn Broadcaster, event: &dyn Event) -> Result<()> {
-    match BroadcastMessage::for_event(event) {
-        Some(message) => broadcaster
-            .broadcast(&message)
-            .await
-            .with_context(|| BroadcastFailed {
-                event: event.event_name().to_string(),
-            }),
-        None => Ok(()),
+async fn broadcast(
+    broadcaster: &dyn Broadcaster,
+    event: &dyn Event,
+    hops: Option<&Hops<'_>>,
+) -> Result<()> {
+    let Some(message) = BroadcastMessage::for_event(event) else {
+        return Ok(());
+    };
+    let timing = hops.map(|_| Timing::start());
+    let sent = broadcaster.broadcast(&message).await;
+    if let (Some(hops), Some(timing)) = (hops, timing) {
+        let mut hop = timing.hop(
+            HopKind::Broadcast,
+            &message.event,
+            sent.as_ref().map(|_| ()),
+        );
+        hop.channels = message.channels.clone();
+        hops.note(hop);
+    }
+    sent.with_context(|| BroadcastFailed {
+        event: event.event_name().to_string(),
+    })
+}
+
+/// A sync listener's call, timed as a hop when the event's hops are taken.
+async fn handle(
+    listener: &Arc<dyn EventListener>,
+    event: &Arc<dyn Event>,
+    hops: Option<&Hops<'_>>,
+) -> Result<()> {
+    let Some(hops) = hops else {
+        return listener.handle(event.clone()).await;
+    };
+    let timing = Timing::start();
+    let result = listener.handle(event.clone()).await;
+    let shown = match &result {
+        // Stopping propagation is not a failure.
+        Err(error) if !propagation::is_stop(error) => Err(error),
+        _ => Ok(()),
+    };
+    hops.note(timing.hop(HopKind::Listener, listener.listener_name(), shown));
+    result
+}
+
+/// Where a recorded event's hops go: its recorder, under its id.
+struct Hops<'a> {
+    recorder: &'a dyn Recorder,
+    event_id: ulid::Ulid,
+}
+
+impl Hops<'_> {
+    fn note(&self, hop: Hop) {
+        self.recorder.hop(self.event_id, hop);
     }
 }

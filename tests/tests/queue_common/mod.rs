@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+mod attempt_history;
 mod encrypted_jobs;
 #[path = "../../src/bin/queue_worker/fixtures.rs"]
 pub mod fixtures;
@@ -11,6 +12,8 @@ mod job_controls;
 mod monitoring;
 mod retry_policy;
 mod unique_jobs;
+#[allow(unused_imports)]
+pub use attempt_history::*;
 #[allow(unused_imports)]
 pub use encrypted_jobs::*;
 #[allow(unused_imports)]
@@ -80,6 +83,7 @@ macro_rules! every_scenario {
             a_worker_without_the_key_fails_the_job_and_goes_on,
             rotated_key_opens_jobs_sealed_with_the_previous_one,
             encrypted_job_without_a_key_is_a_dispatch_error,
+            failed_job_keeps_every_attempt,
         );
     };
 }
@@ -752,6 +756,7 @@ fn raw_envelope(event: &str, listener: Option<&str>, payload: serde_json::Value)
         retried_at: None,
         traceparent: None,
         sealed: None,
+        history: Vec::new(),
     }
 }
 

@@ -736,6 +736,7 @@ pub async fn ten_thousand_failed_jobs_are_searched_and_retried(queue: Queue) {
                     retried_at: None,
                     traceparent: None,
                     sealed: None,
+                    history: Vec::new(),
                 };
                 store
                     .restore(FailedJob {
