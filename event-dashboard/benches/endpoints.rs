@@ -105,6 +105,7 @@ async fn seed(
                     retried_at: None,
                     traceparent: None,
                     sealed: None,
+                    history: Vec::new(),
                 })
             })
             .collect();
