@@ -185,6 +185,14 @@ async function detail(key) {
       ['Attempts', count(j.attempts)], ['Error', j.reason], ['Tags', (j.tags || []).join(', ') || '–'],
       ['Event id', j.event_id || '–'], ['Correlation id', j.correlation_id || '–']];
     $('#detail-fields').replaceChildren(...fields.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+    // Every attempt the envelope kept (newest last), each error with its causes.
+    const attempts = (j.payload && j.payload.history) || [];
+    fill('#detail-attempts', attempts.map((a) => el('tr', {},
+      cell(count(a.attempt)), cell(ago(a.ended_at_ms)), cell(a.worker || '–'),
+      cell(ms(a.duration_ms)), cell(a.outcome),
+      cell(a.error_chain && a.error_chain.length
+        ? el('ol', { class: 'causes' }, ...a.error_chain.map((e, i) => el('li', {}, i ? `caused by: ${e}` : e)))
+        : '–'))), '#detail-attempts-empty');
     $('#detail-payload').textContent = JSON.stringify(j.payload, null, 2);
     $('#detail').showModal();
   } catch (e) { showError(e.message); }

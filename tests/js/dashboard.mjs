@@ -110,6 +110,11 @@ if (hidden.length) await fail(`parts without rows to scan: ${hidden.join(', ')}`
 await scan('every part with rows (queues, per job name, failed, workers, completed, events, a chain)');
 await js(`document.querySelector('#failed-table tbody a').click()`);
 await until('the failed job detail opens', async () => js(`document.querySelector('#detail').open`), 3500);
+await until('the detail lists the failed attempt with its error', async () => js(`(() => {
+  const rows = [...document.querySelectorAll('#detail-attempts tbody tr')];
+  return rows.length >= 1 && rows.some((r) => r.textContent.includes('failed') && r.textContent.includes('card declined for order'));
+})()`), 3500);
+console.log('ok the failed job detail lists its attempts with their errors');
 await scan('a failed job\'s detail dialog');
 await js(`document.querySelector('#detail form button').click()`);
 await until('the detail closes', async () => !(await js(`document.querySelector('#detail').open`)), 3500);
