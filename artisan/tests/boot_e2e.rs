@@ -371,7 +371,7 @@ impl Listening {
                  channel.bind('pusher:subscription_succeeded', () => console.log('READY'));\n\
                  channel.bind_global((name) => {{ if (!name.startsWith('pusher')) {{ \
                  console.log(`GOT ${{name}} on receipts`); process.exit(0); }} }});\n\
-                 setTimeout(() => {{ console.log('TIMEOUT'); process.exit(1); }}, 120000);\n",
+                 setTimeout(() => {{ console.log('TIMEOUT'); process.exit(1); }}, 1200000);\n",
                 key = APP[1].1,
             ),
         )
@@ -383,6 +383,9 @@ impl Listening {
             .spawn()
             .expect("start node");
         // Wait for READY (the server may take a moment to listen: node retries).
+        // The client waits up to 20 min for the event: the package's first
+        // (cold) builds come before the worker sends it. Dropping
+        // `Listening` stops it.
         let stdout = client.stdout.take().expect("stdout");
         let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
         let ready = lines.next().and_then(Result::ok);
