@@ -308,6 +308,8 @@ async function refresh() {
     renderQueues(queues); renderJobs(jobs); renderSeries(series); renderWorkers(workers); renderCompleted(completed);
     renderGroups(groups); renderFailed(failed);
     await loadEvents();
+    // Hidden while the events loaded: the "paused" line stays.
+    if (document.visibilityState !== 'visible') return;
     showError('');
     const at = new Date().toLocaleTimeString();
     if (ui.pushed) setLive(`live: pushed by the broadcast server · updated ${at}`, 'push');
@@ -315,6 +317,7 @@ async function refresh() {
     document.body.dataset.updated = String(Date.now());
     document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes || 0) + 1);
   } catch (e) {
+    if (document.visibilityState !== 'visible') return;
     setLive(ui.pushed ? 'live: the last update failed' : 'polling: the last update failed', 'down');
     showError(e.message);
   } finally {
