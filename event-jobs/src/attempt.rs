@@ -65,6 +65,19 @@ pub(super) struct Attempt<'a> {
     pub deadline_ms: Option<i64>,
     /// `None` when the job has no middleware.
     pub wrap: Option<Wrap<'a>>,
+    /// A queued event's job: its queued listeners are queued through this
+    /// queue as jobs of their own (their settings, their lock, their
+    /// seal), where the dispatch would have queued them; `None`: every
+    /// listener runs here.
+    pub fan_out: Option<&'a crate::Queue>,
+}
+
+impl Attempt<'_> {
+    /// True when `listener` runs in this attempt, false when it is queued
+    /// as a job of its own.
+    fn runs_here(&self, listener: &Arc<dyn EventListener>) -> bool {
+        self.fan_out.is_none() || !listener.should_queue()
+    }
 }
 
 /// How an attempt ended.
@@ -116,13 +129,12 @@ pub(super) async fn attempt(run: Attempt<'_>) -> Verdict {
             "job has been attempted too many times ({} of {tries} tries): its worker stopped mid-job",
             attempt - 1,
         );
-        return fail_all(listeners, event, reason, attempt - 1).await;
+        return fail_all(&run, reason, attempt - 1).await;
     }
     if let Some(reason) = past_deadline(&run) {
         // Laravel fails a job popped after its `retryUntil` without running it.
         return fail_all(
-            listeners,
-            event,
+            &run,
             format!("{reason} before attempt {attempt}"),
             attempt - 1,
         )
@@ -141,7 +153,7 @@ pub(super) async fn attempt(run: Attempt<'_>) -> Verdict {
                 .collect();
             let specs = match specs {
                 Ok(specs) => specs,
-                Err(e) => return fail_all(listeners, event, e.to_string(), attempt).await,
+                Err(e) => return fail_all(&run, e.to_string(), attempt).await,
             };
             let listener = match listeners {
                 [one] => Some(one.listener_name()),
@@ -175,7 +187,7 @@ pub(super) async fn attempt(run: Attempt<'_>) -> Verdict {
             }
             Some(_) => {
                 let reason = format!("{error}, with no tries left ({attempt} of {tries})");
-                fail_all(listeners, event, reason, attempt).await
+                fail_all(&run, reason, attempt).await
             }
             // A middleware's own error: an exception of this attempt.
             None => match listeners.first() {
@@ -207,6 +219,25 @@ fn run_listeners<'a>(
             .timeout_ms
             .map(|ms| (ms, tokio::time::Instant::now() + Duration::from_millis(ms)));
         for (index, listener) in run.listeners.iter().enumerate() {
+            if let Some(queue) = run.fan_out
+                && listener.should_queue()
+            {
+                // A queued event's queued listener: its own job, as the
+                // dispatch would have made it.
+                if let Err(error) = queue
+                    .queue_listener_on(listener.clone(), run.event.clone())
+                    .await
+                {
+                    let summary = anyhow::anyhow!(
+                        "listener `{}` could not be queued: {error:#}",
+                        listener.listener_name()
+                    );
+                    *failed.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some((index, Failure::Error(error)));
+                    return Err(summary);
+                }
+                continue;
+            }
             current_job::calling(index);
             let call = event_kernel::call::invoke(listener, run.event);
             let result = match deadline {
@@ -306,15 +337,10 @@ fn past_deadline(run: &Attempt<'_>) -> Option<String> {
 }
 
 /// Fails the job for good: every listener's `failed` hook, then the verdict.
-async fn fail_all(
-    listeners: &[Arc<dyn EventListener>],
-    event: &Arc<dyn Event>,
-    reason: String,
-    attempts: u32,
-) -> Verdict {
+async fn fail_all(run: &Attempt<'_>, reason: String, attempts: u32) -> Verdict {
     let error = anyhow::anyhow!(reason.clone());
-    for listener in listeners {
-        call_failed_hook(listener, event, &error).await;
+    for listener in run.listeners.iter().filter(|l| run.runs_here(l)) {
+        call_failed_hook(listener, run.event, &error).await;
     }
     Verdict::Fail {
         chain: vec![reason.clone()],

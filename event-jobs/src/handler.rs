@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use super::{JobSettings, MemoryBackend, Queue, QueueError, middleware, settings};
 use event_kernel::Event;
 use event_kernel::WeakDispatcher;
-use event_kernel::{EventListener, QueueableHandler};
+use event_kernel::{EventJobNeeds, EventListener, QueueableHandler};
 
 impl Queue {
     /// Where a job for `connection` goes when that is a backend in this
@@ -91,8 +91,13 @@ impl Queue {
         &self,
         event: Arc<dyn Event>,
         dispatcher: Option<&WeakDispatcher>,
+        needs: EventJobNeeds,
     ) -> anyhow::Result<()> {
-        let job = self.event_job(&event);
+        let mut job = self.event_job(&event);
+        // An `encrypted` queued listener's payload is the event: its job
+        // carries it sealed too; an `after_commit` listener holds it.
+        job.envelope.settings.encrypted |= needs.sealed;
+        job.envelope.settings.after_commit |= needs.after_commit;
         middleware::spec::check(&job.envelope.settings.middleware)?;
         match self.route(job.envelope.settings.connection.as_deref())? {
             Some(target) => Ok(self.enqueue(target, job).await?),
@@ -105,7 +110,9 @@ impl Queue {
         }
     }
 
-    async fn queue_listener_on(
+    /// Queues one queued listener's job (also what a worker does with the
+    /// queued listeners of a queued event's job).
+    pub(crate) async fn queue_listener_on(
         &self,
         listener: Arc<dyn EventListener>,
         event: Arc<dyn Event>,
@@ -157,7 +164,17 @@ impl QueueableHandler for Installed {
 
     async fn queue_event(&self, event: Arc<dyn Event>) -> anyhow::Result<()> {
         self.queue
-            .queue_event_on(event, Some(&self.dispatcher))
+            .queue_event_on(event, Some(&self.dispatcher), EventJobNeeds::default())
+            .await
+    }
+
+    async fn queue_event_with(
+        &self,
+        event: Arc<dyn Event>,
+        needs: EventJobNeeds,
+    ) -> anyhow::Result<()> {
+        self.queue
+            .queue_event_on(event, Some(&self.dispatcher), needs)
             .await
     }
 
@@ -188,7 +205,16 @@ impl QueueableHandler for Queue {
     }
 
     async fn queue_event(&self, event: Arc<dyn Event>) -> anyhow::Result<()> {
-        self.queue_event_on(event, None).await
+        self.queue_event_on(event, None, EventJobNeeds::default())
+            .await
+    }
+
+    async fn queue_event_with(
+        &self,
+        event: Arc<dyn Event>,
+        needs: EventJobNeeds,
+    ) -> anyhow::Result<()> {
+        self.queue_event_on(event, None, needs).await
     }
 
     async fn queue_listener(

@@ -68,14 +68,3 @@ fn continue_trace(span: &tracing::Span, traceparent: Option<&str>) {
 
 #[cfg(not(feature = "opentelemetry"))]
 fn continue_trace(_span: &tracing::Span, _traceparent: Option<&str>) {}
-
-/// The span of a job of the memory connection, which keeps its ids only
-/// when it needs them (a retry, the failed store).
-pub(crate) fn memory_job_span(queue: &str, name: &str, attempt: u32) -> tracing::Span {
-    tracing::info_span!(
-        JOB_SPAN,
-        job.name = name,
-        job.queue = queue,
-        job.attempt = attempt,
-    )
-}

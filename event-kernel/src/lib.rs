@@ -78,7 +78,7 @@ pub use dispatcher::{
     BroadcastFailed, Dispatcher, ListenerFailed, QueueFailed, WeakDispatcher, intercept,
 };
 pub use event::{Event, IntoEvent, ShouldQueue};
-pub use handler::QueueableHandler;
+pub use handler::{EventJobNeeds, QueueableHandler};
 pub use listener::{EventListener, ShouldQueueListener};
 pub use options::{ExponentialBackoff, ListenerOptions, UniqueJob};
 pub use propagation::{Propagation, PropagationStopped, stop_propagation};

@@ -134,6 +134,30 @@ impl MemJob {
         }
     }
 
+    /// The `tracing` span an attempt runs in (`queue.job`), with the ids
+    /// the job has: its id once one was made or stored, and the event
+    /// store's event and correlation ids when it carries them. The fields
+    /// are read only when a subscriber takes the span.
+    pub(super) fn span(&self, queue: &str, name: &str) -> tracing::Span {
+        let extra = self.extra.as_deref();
+        let envelope = extra.and_then(|e| e.envelope.as_ref());
+        tracing::info_span!(
+            crate::trace::JOB_SPAN,
+            job.id = %match (envelope, extra.and_then(|e| e.id)) {
+                (Some(envelope), _) => envelope.id.clone(),
+                (None, Some(id)) => id.to_string(),
+                (None, None) => String::new(),
+            },
+            job.name = name,
+            job.queue = queue,
+            job.attempt = self.attempts + 1,
+            event.id = envelope.and_then(|e| e.event_id.as_deref()).unwrap_or(""),
+            event.correlation_id = envelope
+                .and_then(|e| e.correlation_id.as_deref())
+                .unwrap_or(""),
+        )
+    }
+
     pub(super) fn extra(&mut self) -> &mut Extra {
         self.extra.get_or_insert_with(Box::default)
     }
@@ -300,6 +324,16 @@ impl MemJob {
             return envelope.listener.as_deref().unwrap_or(&envelope.event);
         }
         self.event.as_ref().map_or("", |e| e.event_name())
+    }
+
+    /// True for a queued event's job (not one listener's).
+    pub(super) fn is_event_job(&self, table: &[Arc<dyn EventListener>]) -> bool {
+        self.listener_ref(table).is_none()
+            && self
+                .extra
+                .as_ref()
+                .and_then(|e| e.envelope.as_ref())
+                .is_none_or(|e| e.listener.is_none())
     }
 
     /// True when the job was runnable as soon as it was made (no delay).

@@ -112,6 +112,8 @@ impl Signal {
 
 struct Shared {
     memory: MemoryBackend,
+    /// A queued event's queued listeners are queued through it.
+    queue: crate::Queue,
     registry: Arc<JobRegistry>,
     /// The queue's app keys: open sealed payloads.
     keys: crate::AppKeys,
@@ -167,6 +169,9 @@ pub(crate) type WorkerRun = Pin<Box<dyn Future<Output = Result<WorkerReport, Que
 
 /// What a backend's own worker loop takes from [`Worker`](crate::Worker).
 pub(crate) struct WorkerPlan {
+    /// The worker's queue: a queued event's queued listeners are queued
+    /// through it.
+    pub(crate) queue: crate::Queue,
     pub(crate) registry: Arc<JobRegistry>,
     /// The queue's app keys: open sealed payloads.
     pub(crate) keys: crate::AppKeys,
@@ -203,6 +208,7 @@ pub(super) async fn run(
         .zip(plan.queues.iter().cloned())
         .collect();
     let shared = Arc::new(Shared {
+        queue: plan.queue,
         names,
         limits: plan.limits,
         fallback: plan.fallback,
@@ -386,11 +392,7 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
             } else {
                 usize::MAX
             };
-            let span = crate::trace::memory_job_span(
-                shared.lane_name(lane),
-                job.job_name(&table),
-                job.attempts + 1,
-            );
+            let span = job.span(shared.lane_name(lane), job.job_name(&table));
             // The job its listener sees (`CurrentJob`), in this runner's slot.
             current_job::enter(Running::new(attempt, job.running_id()));
             let outcome = match job.quick(&table, &shared.fallback) {
@@ -593,6 +595,7 @@ async fn run_attempt(shared: &Shared, table: &[Arc<dyn EventListener>], mut job:
                 _ => String::new(),
             };
             let mut run = attempt_of(&job, &shared.fallback, &event, &listeners);
+            run.fan_out = job.is_event_job(table).then_some(&shared.queue);
             run.wrap = settings
                 .filter(|s| !s.middleware.is_empty())
                 .map(|settings| Wrap {
@@ -645,6 +648,7 @@ fn attempt_of<'a>(
         max_exceptions: job.max_exceptions(),
         deadline_ms: job.retry_deadline(),
         wrap: None,
+        fan_out: None,
     }
 }
 

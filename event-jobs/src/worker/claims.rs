@@ -34,6 +34,9 @@ struct Counters {
 
 struct Ctx {
     backend: Arc<dyn Backend>,
+    /// The worker's queue: a queued event's queued listeners are queued
+    /// through it.
+    queue: crate::Queue,
     registry: Arc<JobRegistry>,
     /// The queue's app keys: open sealed payloads.
     keys: crate::AppKeys,
@@ -95,6 +98,7 @@ impl Worker {
         let acker = tokio::spawn(ack_loop(backend.clone(), ack_rx));
         let ctx = Arc::new(Ctx {
             backend: backend.clone(),
+            queue: self.queue.clone(),
             registry: self.registry.clone(),
             keys: self.queue.app_keys().clone(),
             counters: Counters::default(),
@@ -196,6 +200,14 @@ impl Worker {
                         biased;
                         _ = &mut shutdown => break,
                         () = control.changed.notified() => {
+                            idle = Duration::from_millis(1);
+                            continue;
+                        }
+                        // A job that ends frees a slot, and may leave the
+                        // queue empty for `stop_when_empty`: look again now,
+                        // not after the backend's wait (up to its fallback
+                        // poll when nothing new is written).
+                        Some(_) = tasks.join_next(), if !tasks.is_empty() => {
                             idle = Duration::from_millis(1);
                             continue;
                         }
@@ -488,6 +500,7 @@ async fn attempt_job(ctx: &Ctx, claimed: &Claimed) -> Outcome {
         max_exceptions: settings.max_exceptions,
         deadline_ms: envelope.retry_deadline(),
         wrap,
+        fan_out: envelope.listener.is_none().then_some(&ctx.queue),
     });
     // The event store's correlation scope of the dispatch that queued it,
     // and the job its listeners see (`CurrentJob`).

@@ -1,6 +1,7 @@
 //! The worker's side of monitoring: a task that, every second, hands the
 //! worker's tallies to the backend (and to the `metrics` facade), reads the
-//! paused queues and restart requests, and beats.
+//! paused queues and restart requests, and beats (handing the queues'
+//! gauges to the `metrics` facade as it does).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -10,10 +11,11 @@ use tokio::sync::Notify;
 
 use crate::backend::Backend;
 use crate::job::now_ms;
-use crate::monitor::{AlertRules, BUCKET_BOUNDS_MS, BUCKETS, Tally, WorkerBeat};
+use crate::monitor::{AlertRules, WorkerBeat};
 use event_kernel::Dispatcher;
 
 use super::alerts::Watch;
+use super::exported;
 use crate::stats::WorkerStats;
 
 /// How often tallies are flushed and signals read.
@@ -173,6 +175,12 @@ pub(crate) async fn run(
             if let Err(e) = backend.beat(&beat(&stats)).await {
                 tracing::warn!(error = %e, "cannot register the worker's heartbeat");
             }
+            // Every queue's state as `metrics` gauges, read as the
+            // figures are kept (no count over jobs).
+            match backend.gauges().await {
+                Ok(gauges) => exported::gauges(identity.connection, &gauges),
+                Err(e) => tracing::debug!(error = %e, "cannot read the queues' gauges"),
+            }
             if let Some(watch) = &watch
                 && let Err(e) = watch.round().await
             {
@@ -230,49 +238,11 @@ pub(crate) async fn flush(
     if tallies.is_empty() {
         return;
     }
-    emit(connection, &tallies);
+    exported::tallies(connection, &tallies);
     if let Err(e) = backend.record(tallies.clone()).await {
         tracing::warn!(error = %e, "cannot store the queue's figures; keeping them for the next try");
         stats.add_tallies(tallies);
     }
-}
-
-/// The tallies as `metrics` counters and histograms (seconds), labelled by
-/// connection, queue and job: what a Prometheus or OpenTelemetry exporter
-/// serves. Without a recorder installed this costs a load per call.
-fn emit(connection: &'static str, tallies: &[Tally]) {
-    for t in tallies {
-        let labels = [
-            ("connection", connection.to_string()),
-            ("queue", t.queue.clone()),
-            ("job", t.job.clone()),
-        ];
-        metrics::counter!("events_queue_jobs_processed_total", &labels).increment(t.processed);
-        metrics::counter!("events_queue_jobs_failed_total", &labels).increment(t.failed);
-        metrics::counter!("events_queue_jobs_retried_total", &labels).increment(t.retried);
-        for (name, histogram) in [
-            ("events_queue_wait_seconds", &t.wait),
-            ("events_queue_run_seconds", &t.run),
-        ] {
-            let h = metrics::histogram!(name, &labels);
-            for (i, &n) in histogram.counts.iter().enumerate().take(BUCKETS) {
-                if n > 0 {
-                    h.record_many(middle_seconds(i), n as usize);
-                }
-            }
-        }
-    }
-}
-
-/// A bucket's middle, in seconds (its lower bound for the overflow).
-fn middle_seconds(bucket: usize) -> f64 {
-    let lower = if bucket == 0 {
-        0
-    } else {
-        BUCKET_BOUNDS_MS[bucket - 1]
-    };
-    let upper = BUCKET_BOUNDS_MS.get(bucket).copied().unwrap_or(lower);
-    (lower + upper) as f64 / 2000.0
 }
 
 fn host_name() -> String {
@@ -286,52 +256,4 @@ fn host_name() -> String {
         })
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-
-    use super::*;
-
-    #[test]
-    fn tallies_reach_the_metrics_facade_with_their_labels() {
-        let recorder = DebuggingRecorder::new();
-        let snapshotter = recorder.snapshotter();
-        let mut tally = Tally::new("emails", "SendWelcome", 0);
-        tally.processed = 3;
-        tally.failed = 1;
-        tally.run.add(40);
-        tally.run.add(40);
-        tally.wait.add(2_000);
-        metrics::with_local_recorder(&recorder, || emit("sqlite", &[tally]));
-        let seen = snapshotter.snapshot().into_vec();
-        let find = |name: &str| {
-            seen.iter()
-                .find(|(key, ..)| key.key().name() == name)
-                .unwrap_or_else(|| panic!("{name} was not emitted: {seen:?}"))
-        };
-        let (key, _, _, value) = find("events_queue_jobs_processed_total");
-        let labels: Vec<(String, String)> = key
-            .key()
-            .labels()
-            .map(|l| (l.key().to_string(), l.value().to_string()))
-            .collect();
-        assert!(labels.contains(&("connection".into(), "sqlite".into())));
-        assert!(labels.contains(&("queue".into(), "emails".into())));
-        assert!(labels.contains(&("job".into(), "SendWelcome".into())));
-        assert_eq!(*value, DebugValue::Counter(3));
-        assert_eq!(
-            find("events_queue_jobs_failed_total").3,
-            DebugValue::Counter(1)
-        );
-        match &find("events_queue_run_seconds").3 {
-            // Two runs of 40 ms land in the (30, 50] ms bucket: its middle.
-            DebugValue::Histogram(values) => {
-                assert_eq!(values.len(), 2);
-                assert!(values.iter().all(|v| (v.into_inner() - 0.04).abs() < 1e-9));
-            }
-            other => panic!("not a histogram: {other:?}"),
-        }
-    }
 }

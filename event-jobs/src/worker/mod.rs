@@ -7,6 +7,7 @@
 mod alerts;
 mod claims;
 pub(crate) mod control;
+mod exported;
 pub(crate) mod hops;
 mod report;
 
@@ -368,6 +369,7 @@ impl Worker {
             // The backend's own loop (the memory connection's).
             let fallback = self.fallback();
             let plan = WorkerPlan {
+                queue: self.queue.clone(),
                 keys: self.queue.app_keys().clone(),
                 registry: self.registry,
                 queues: self.queues,

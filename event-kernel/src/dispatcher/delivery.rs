@@ -19,7 +19,7 @@ use super::mode::Mode;
 use super::{Dispatcher, Route};
 use crate::broadcasting::{BroadcastMessage, Broadcaster, queued};
 use crate::event::Event;
-use crate::handler::QueueableHandler;
+use crate::handler::{EventJobNeeds, QueueableHandler};
 use crate::hop::{Hop, HopKind, Timing};
 use crate::listener::EventListener;
 use crate::propagation;
@@ -164,9 +164,16 @@ impl Dispatcher {
             && event.should_queue()
             && !event.is_synchronous()
         {
-            let queued = match handler.queue_event_now(event) {
-                Some(done) => done,
-                None => handler.queue_event(event.clone()).await,
+            // Its listeners' `encrypted` and `after_commit` reach the
+            // event's job, which carries the event before any of them runs.
+            let needs = EventJobNeeds::new(resolved.sealed, resolved.after_commit);
+            let queued = if needs.any() {
+                handler.queue_event_with(event.clone(), needs).await
+            } else {
+                match handler.queue_event_now(event) {
+                    Some(done) => done,
+                    None => handler.queue_event(event.clone()).await,
+                }
             };
             if let Err(error) = queued
                 && let ControlFlow::Break(output) =

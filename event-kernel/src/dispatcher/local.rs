@@ -30,6 +30,9 @@ pub(super) struct Resolved {
     /// A listener declares `after_commit`: a unit of work may hold its
     /// inline call.
     pub(super) after_commit: bool,
+    /// A queued listener declares `encrypted`: a queued event's job is
+    /// sealed.
+    pub(super) sealed: bool,
     /// The dispatcher's epoch it was resolved at and the event name it is for.
     tag: Tag,
 }
@@ -43,6 +46,9 @@ impl Resolved {
         tag: Tag,
     ) -> Self {
         let after_commit = listeners.iter().any(|l| l.options().after_commit);
+        let sealed = listeners
+            .iter()
+            .any(|l| l.should_queue() && l.options().encrypted);
         let plain = handler.is_none()
             && broadcaster.is_none()
             && recorder.is_none()
@@ -55,6 +61,7 @@ impl Resolved {
             recorder,
             plain,
             after_commit,
+            sealed,
             tag,
         }
     }

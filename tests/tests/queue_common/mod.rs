@@ -10,6 +10,7 @@ mod encrypted_jobs;
 pub mod fixtures;
 mod job_controls;
 mod monitoring;
+mod queued_event_listeners;
 mod retry_policy;
 mod unique_jobs;
 #[allow(unused_imports)]
@@ -20,6 +21,8 @@ pub use encrypted_jobs::*;
 pub use job_controls::*;
 #[allow(unused_imports)]
 pub use monitoring::*;
+#[allow(unused_imports)]
+pub use queued_event_listeners::*;
 #[allow(unused_imports)]
 pub use retry_policy::*;
 #[allow(unused_imports)]
@@ -84,6 +87,10 @@ macro_rules! every_scenario {
             rotated_key_opens_jobs_sealed_with_the_previous_one,
             encrypted_job_without_a_key_is_a_dispatch_error,
             failed_job_keeps_every_attempt,
+            a_queued_event_s_queued_listener_is_a_job_of_its_own,
+            a_queued_event_with_an_encrypted_listener_is_stored_sealed,
+            a_queued_event_s_unique_listener_is_queued_once,
+            a_queued_event_with_an_after_commit_listener_waits_for_the_commit,
         );
     };
 }
