@@ -39,6 +39,14 @@ macro_rules! on_memory_and_sqlite {
 common::every_scenario!(on_memory_and_sqlite);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_after_commit_and_a_queued_event_across_processes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/jobs.db", dir.path().display());
+    common::after_commit_and_a_queued_event_across_processes(url, &dir.path().join("record.log"))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_sigkill_mid_job_loses_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/jobs.db", dir.path().display());

@@ -508,6 +508,17 @@ async fn postgres_encrypted_job_across_processes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_after_commit_and_a_queued_event_across_processes() {
+    let Some(schema) = Schema::new() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    common::after_commit_and_a_queued_event_across_processes(
+        schema.url.clone(),
+        &dir.path().join("record.log"),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_unique_job_across_processes() {
     let Some(schema) = Schema::new() else { return };
     let dir = tempfile::tempdir().expect("temp dir");

@@ -327,6 +327,18 @@ async fn redis_encrypted_job_across_processes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_after_commit_and_a_queued_event_across_processes() {
+    let Some(url) = redis_url() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    common::after_commit_and_a_queued_event_across_processes(
+        url.clone(),
+        &dir.path().join("record.log"),
+    )
+    .await;
+    clean(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_unique_job_across_processes() {
     let Some(url) = redis_url() else { return };
     let dir = tempfile::tempdir().expect("temp dir");

@@ -824,10 +824,12 @@ pub async fn queued_event_runs_in_worker(queue: Queue) {
     let a: Arc<dyn EventListener> = Arc::new(QueuedEventListener {
         name: "a".into(),
         sink: sink.clone(),
+        queued: false,
     });
     let b: Arc<dyn EventListener> = Arc::new(QueuedEventListener {
         name: "b".into(),
         sink: sink.clone(),
+        queued: false,
     });
     dispatcher.listen::<QueuedEvent>(a.clone()).await;
     dispatcher.listen::<QueuedEvent>(b.clone()).await;

@@ -12,8 +12,8 @@ use event_core::{Dispatcher, Event, EventListener, ListenerOptions, UniqueJob};
 use serde::{Deserialize, Serialize};
 
 use super::encrypted_jobs::raw_stored;
-use super::fixtures::Sink;
-use super::{LIMIT, eventually, ms};
+use super::fixtures::{QueuedEvent, Sink, TestListener, queued_event_listeners};
+use super::{LIMIT, eventually, job, lines, ms, spawn_worker};
 
 const KEY: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
 
@@ -310,4 +310,58 @@ pub async fn a_queued_event_with_an_after_commit_listener_waits_for_the_commit(q
         .expect("dispatch");
     work(&queue, &registry, &["events"]).await;
     assert_eq!(sink.of("after-commit"), vec![4], "outside a unit: at once");
+}
+
+/// In a worker process (the `queue_worker` binary): an `after_commit` job
+/// dispatched in a unit that rolls back never reaches it, one in a unit
+/// that commits does; a queued event's job runs its inline listener there
+/// and queues its queued listener, which that process runs too.
+pub async fn after_commit_and_a_queued_event_across_processes(
+    url: String,
+    record: &std::path::Path,
+) {
+    let queue = Queue::open(&url).await.expect("open");
+    let dispatcher = Dispatcher::new();
+    queue.install(&dispatcher).await;
+    let record_listener: Arc<dyn EventListener> =
+        Arc::new(TestListener::new("record", Sink::memory()).with(|o| o.after_commit = true));
+    dispatcher
+        .listen::<super::fixtures::TestJobEvent>(record_listener)
+        .await;
+    let (inline, queued) = queued_event_listeners(&Sink::memory());
+    dispatcher.listen::<QueuedEvent>(inline).await;
+    dispatcher.listen::<QueuedEvent>(queued).await;
+
+    let rolled_back: anyhow::Result<()> = event_core::queue::defer(async {
+        dispatcher.dispatch(job(1)).await?;
+        anyhow::bail!("the transaction rolls back")
+    })
+    .await;
+    assert!(rolled_back.is_err());
+    let committed: anyhow::Result<()> = event_core::queue::defer(async {
+        dispatcher.dispatch(job(2)).await?;
+        dispatcher.dispatch(QueuedEvent { n: 5 }).await?;
+        Ok(())
+    })
+    .await;
+    committed.expect("the unit commits");
+
+    let _worker = spawn_worker(&url, record, 60_000, 1);
+    assert!(
+        eventually(LIMIT, async || lines(record, "success") == vec![2]
+            && lines(record, "on-worker") == vec![5]
+            && lines(record, "own-job") == vec![5])
+        .await,
+        "success {:?}, on-worker {:?}, own-job {:?}",
+        lines(record, "success"),
+        lines(record, "on-worker"),
+        lines(record, "own-job"),
+    );
+    // One worker takes jobs in order: the rolled-back job 1, had it been
+    // written before job 2, would have started first.
+    assert_eq!(lines(record, "start"), vec![2], "the rolled-back job ran");
+    assert!(
+        eventually(LIMIT, async || queue.size().await.expect("size") == 0).await,
+        "every job done"
+    );
 }

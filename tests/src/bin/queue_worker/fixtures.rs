@@ -270,10 +270,12 @@ impl EventListener for TestListener {
     }
 }
 
-/// A listener of `QueuedEvent` (not queued itself: the event is).
+/// A listener of `QueuedEvent`: inline on the worker, or (`queued`) a
+/// job of its own on queue `events` that the event's job queues.
 pub struct QueuedEventListener {
     pub name: String,
     pub sink: Sink,
+    pub queued: bool,
 }
 
 #[event_core::async_trait]
@@ -289,11 +291,46 @@ impl EventListener for QueuedEventListener {
     fn listener_name(&self) -> &str {
         &self.name
     }
+
+    fn should_queue(&self) -> bool {
+        self.queued
+    }
+
+    fn options(&self) -> ListenerOptions {
+        ListenerOptions {
+            queued: self.queued,
+            queue: self.queued.then(|| "events".to_string()),
+            ..ListenerOptions::default()
+        }
+    }
 }
 
-/// The registry the `queue_worker` binary runs with: listener `record`.
+/// The registry the `queue_worker` binary runs with: listener `record` of
+/// `TestJobEvent`, and of `QueuedEvent` the inline `on-worker` and the
+/// queued `own-job`.
 pub fn worker_registry(sink: Sink) -> JobRegistry {
-    JobRegistry::new().listener::<TestJobEvent>(Arc::new(TestListener::new("record", sink)))
+    let (inline, queued) = queued_event_listeners(&sink);
+    JobRegistry::new()
+        .listener::<TestJobEvent>(Arc::new(TestListener::new("record", sink)))
+        .listener::<QueuedEvent>(inline)
+        .listener::<QueuedEvent>(queued)
+}
+
+/// `QueuedEvent`'s listeners as the worker binary and its producers name
+/// them: `on-worker` (inline in the event's job) and `own-job` (queued).
+pub fn queued_event_listeners(sink: &Sink) -> (Arc<dyn EventListener>, Arc<dyn EventListener>) {
+    (
+        Arc::new(QueuedEventListener {
+            name: "on-worker".into(),
+            sink: sink.clone(),
+            queued: false,
+        }),
+        Arc::new(QueuedEventListener {
+            name: "own-job".into(),
+            sink: sink.clone(),
+            queued: true,
+        }),
+    )
 }
 
 /// Records each alert it hears as `alert <this process id>`.
