@@ -308,6 +308,112 @@ async fn channel_info_and_batch_events_over_the_http_api() {
     assert_eq!(next_json(&mut c.ws).await.unwrap()["event"], "second");
 }
 
+/// Pusher's `info` on "POST event": the answer counts each channel's
+/// subscriptions (and a presence channel's users) as the event went out;
+/// without `info` the answer stays `{}`; an unknown attribute is refused.
+#[tokio::test]
+async fn a_trigger_with_info_answers_each_channel_s_counts() {
+    let server = server().await;
+    let addr = server.local_addr();
+    let mut news = Vec::new();
+    for _ in 0..3 {
+        let mut c = connect(addr).await;
+        subscribed(&mut c, "news", None).await;
+        news.push(c);
+    }
+    let mut member = connect(addr).await;
+    subscribed(&mut member, "presence-lobby", Some(r#"{"user_id":"u1"}"#)).await;
+    let trigger = async |body: Value| {
+        let (status, text) = signed(
+            addr,
+            "POST",
+            "/apps/test-app/events",
+            &[],
+            Some(body.to_string().into_bytes()),
+        )
+        .await;
+        (
+            status,
+            serde_json::from_str::<Value>(&text).unwrap_or(json!(text)),
+        )
+    };
+    let (status, answer) = trigger(json!({
+        "name": "counted", "channels": ["news", "presence-lobby", "empty"], "data": "{}",
+        "info": "subscription_count,user_count",
+    }))
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer,
+        json!({ "channels": {
+            "news": { "subscription_count": 3 },
+            "presence-lobby": { "subscription_count": 1, "user_count": 1 },
+            "empty": { "subscription_count": 0 },
+        }})
+    );
+    for c in &mut news {
+        assert_eq!(next_json(&mut c.ws).await.unwrap()["event"], "counted");
+    }
+    let (status, answer) =
+        trigger(json!({ "name": "plain", "channel": "news", "data": "{}" })).await;
+    assert_eq!((status, answer), (200, json!({})));
+    let (status, answer) = trigger(json!({
+        "name": "bad", "channel": "news", "data": "{}", "info": "subscription_count,colour",
+    }))
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("`colour`"),
+        "{answer}"
+    );
+
+    let batch = json!({ "batch": [
+        { "channel": "news", "name": "first", "data": "{}", "info": "subscription_count" },
+        { "channel": "news", "name": "second", "data": "{}" },
+    ]});
+    let (status, body) = signed(
+        addr,
+        "POST",
+        "/apps/test-app/batch_events",
+        &[],
+        Some(batch.to_string().into_bytes()),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({ "batch": [{ "subscription_count": 3 }, {}] })
+    );
+}
+
+/// The `pusher` broadcaster asks for the counts only through `deliver`
+/// (what the dispatcher calls when the event store records hops): the
+/// subscriptions of every channel of the message, summed.
+#[tokio::test]
+async fn the_pusher_broadcaster_reports_the_connections_a_message_reached() {
+    use event_core::broadcasting::{BroadcastMessage, Broadcaster};
+    let server = server().await;
+    let addr = server.local_addr();
+    let mut sockets = Vec::new();
+    for channel in ["news", "news", "sport"] {
+        let mut c = connect(addr).await;
+        subscribed(&mut c, channel, None).await;
+        sockets.push(c);
+    }
+    let broadcaster = PusherBroadcaster::with_base(creds(), format!("http://{addr}"));
+    let message = BroadcastMessage {
+        channels: vec!["news".into(), "sport".into(), "nobody".into()],
+        event: "Scored".into(),
+        data: json!({ "goals": 1 }),
+        socket_id: None,
+    };
+    let delivery = broadcaster.deliver(&message).await.unwrap();
+    assert_eq!(delivery.receivers, Some(3));
+    for c in &mut sockets {
+        assert_eq!(next_json(&mut c.ws).await.unwrap()["event"], "Scored");
+    }
+}
+
 #[tokio::test]
 async fn graceful_shutdown_closes_with_a_backoff_code() {
     let mut config = config();

@@ -214,6 +214,18 @@ pub(crate) async fn subscribed(
     serde_json::from_str(reply["data"].as_str().expect("string data")).expect("JSON data")
 }
 
+/// A socket on `addr` subscribed to `channel` (with `channel_data` on a
+/// presence channel), `subscription_succeeded` read.
+pub(crate) async fn subscriber(
+    addr: SocketAddr,
+    channel: &str,
+    channel_data: Option<&str>,
+) -> Client2 {
+    let mut c = connect(addr).await;
+    subscribed(&mut c, channel, channel_data).await;
+    c
+}
+
 /// A raw HTTP request; returns status and body.
 pub(crate) async fn http(
     addr: SocketAddr,
