@@ -7,18 +7,15 @@
 //! of the chain.
 //!
 //! ```no_run
-//! # #[cfg(feature = "http")]
-//! # fn app(events: event_core::Dispatcher) {
+//! use event_core::Dispatcher;
 //! use event_core::http::RequestOrigin;
-//! // axum: `Router::layer` runs it after routing, so the route is known:
-//! // let app = Router::new().route("/orders/{order}", post(place)).layer(
-//! let origin = RequestOrigin::new(events).route_from(|extensions| {
-//!     // extensions.get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_owned())
-//! #   let _ = extensions;
-//!     None
-//! });
-//! # let _ = origin;
-//! # }
+//!
+//! fn origin(events: &Dispatcher) -> RequestOrigin {
+//!     // With axum: `router.layer(origin(&events))` (`Router::layer` runs
+//!     // after routing, so the matched route is in the extensions) and
+//!     // `.route_from(|e| e.get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_owned()))`.
+//!     RequestOrigin::new(events.clone())
+//! }
 //! ```
 //!
 //! Per request, when the dispatcher has a recorder that records hops (an

@@ -1,7 +1,7 @@
-//! A broadcast hop's `receivers` in the hops table, on SQLite and
-//! PostgreSQL: written and read back (a count, or unknown), and a hops
-//! table an older version created (without the column) gets it when the
-//! store opens, its old rows reading as unknown.
+//! A broadcast hop's `receivers` and a request hop's `status` in the hops
+//! table, on SQLite and PostgreSQL: written and read back (a count, or
+//! unknown), and a hops table an older version created (without the
+//! columns) gets them when the store opens, its old rows reading as unknown.
 
 mod postgres_common;
 
@@ -48,8 +48,23 @@ async fn receivers_round_trip(store: &EventStore, old_event: Option<&str>) {
     let (counted, unknown) = (ulid::Ulid::new(), ulid::Ulid::new());
     recorder.hop(counted, broadcast(Some(4)));
     recorder.hop(unknown, broadcast(None));
+    let request = ulid::Ulid::new();
+    recorder.hop(
+        request,
+        Hop {
+            kind: HopKind::Request,
+            name: "POST /orders/{order}".into(),
+            channels: Vec::new(),
+            status: Some(201),
+            ..broadcast(None)
+        },
+    );
     store.flush().await.expect("flush");
-    let mut ids = vec![counted.to_string(), unknown.to_string()];
+    let mut ids = vec![
+        counted.to_string(),
+        unknown.to_string(),
+        request.to_string(),
+    ];
     ids.extend(old_event.map(str::to_string));
     let hops = store.hops(&ids).await.expect("read the hops");
     let of = |id: &str| {
@@ -60,9 +75,17 @@ async fn receivers_round_trip(store: &EventStore, old_event: Option<&str>) {
     assert_eq!(of(&counted.to_string()).receivers, Some(4));
     assert_eq!(of(&unknown.to_string()).receivers, None);
     assert_eq!(of(&counted.to_string()).channels, ["game.1"]);
+    let request = of(&request.to_string());
+    assert_eq!(
+        (request.kind.as_str(), request.status, request.receivers),
+        ("request", Some(201), None)
+    );
     if let Some(old) = old_event {
         let old = of(old);
-        assert_eq!((old.kind.as_str(), old.receivers), ("broadcast", None));
+        assert_eq!(
+            (old.kind.as_str(), old.receivers, old.status),
+            ("broadcast", None, None)
+        );
     }
 }
 
