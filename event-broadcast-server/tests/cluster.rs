@@ -18,15 +18,8 @@ async fn publish(addr: SocketAddr, channel: &str, name: &str, socket_id: Option<
     if let Some(s) = socket_id {
         body["socket_id"] = s.into();
     }
-    let (status, text) = signed(
-        addr,
-        "POST",
-        "/apps/test-app/events",
-        &[],
-        Some(body.to_string().into_bytes()),
-    )
-    .await;
-    assert_eq!(status, 200, "{text}");
+    let (status, answer) = post_api(addr, "events", &body).await;
+    assert_eq!(status, 200, "{answer}");
 }
 
 #[tokio::test]

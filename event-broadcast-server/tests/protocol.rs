@@ -295,15 +295,8 @@ async fn channel_info_and_batch_events_over_the_http_api() {
         { "channel": "news", "name": "first", "data": "{\"n\":1}" },
         { "channel": "news", "name": "second", "data": "{\"n\":2}" },
     ]});
-    let (status, body) = signed(
-        addr,
-        "POST",
-        "/apps/test-app/batch_events",
-        &[],
-        Some(batch.to_string().into_bytes()),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    let (status, answer) = post_api(addr, "batch_events", &batch).await;
+    assert_eq!(status, 200, "{answer}");
     assert_eq!(next_json(&mut c.ws).await.unwrap()["event"], "first");
     assert_eq!(next_json(&mut c.ws).await.unwrap()["event"], "second");
 }
@@ -317,26 +310,10 @@ async fn a_trigger_with_info_answers_each_channel_s_counts() {
     let addr = server.local_addr();
     let mut news = Vec::new();
     for _ in 0..3 {
-        let mut c = connect(addr).await;
-        subscribed(&mut c, "news", None).await;
-        news.push(c);
+        news.push(subscriber(addr, "news", None).await);
     }
-    let mut member = connect(addr).await;
-    subscribed(&mut member, "presence-lobby", Some(r#"{"user_id":"u1"}"#)).await;
-    let trigger = async |body: Value| {
-        let (status, text) = signed(
-            addr,
-            "POST",
-            "/apps/test-app/events",
-            &[],
-            Some(body.to_string().into_bytes()),
-        )
-        .await;
-        (
-            status,
-            serde_json::from_str::<Value>(&text).unwrap_or(json!(text)),
-        )
-    };
+    let _member = subscriber(addr, "presence-lobby", Some(r#"{"user_id":"u1"}"#)).await;
+    let trigger = async |body: Value| post_api(addr, "events", &body).await;
     let (status, answer) = trigger(json!({
         "name": "counted", "channels": ["news", "presence-lobby", "empty"], "data": "{}",
         "info": "subscription_count,user_count",
@@ -371,18 +348,10 @@ async fn a_trigger_with_info_answers_each_channel_s_counts() {
         { "channel": "news", "name": "first", "data": "{}", "info": "subscription_count" },
         { "channel": "news", "name": "second", "data": "{}" },
     ]});
-    let (status, body) = signed(
-        addr,
-        "POST",
-        "/apps/test-app/batch_events",
-        &[],
-        Some(batch.to_string().into_bytes()),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    let (status, answer) = post_api(addr, "batch_events", &batch).await;
     assert_eq!(
-        serde_json::from_str::<Value>(&body).unwrap(),
-        json!({ "batch": [{ "subscription_count": 3 }, {}] })
+        (status, answer),
+        (200, json!({ "batch": [{ "subscription_count": 3 }, {}] }))
     );
 }
 
@@ -396,9 +365,7 @@ async fn the_pusher_broadcaster_reports_the_connections_a_message_reached() {
     let addr = server.local_addr();
     let mut sockets = Vec::new();
     for channel in ["news", "news", "sport"] {
-        let mut c = connect(addr).await;
-        subscribed(&mut c, channel, None).await;
-        sockets.push(c);
+        sockets.push(subscriber(addr, channel, None).await);
     }
     let broadcaster = PusherBroadcaster::with_base(creds(), format!("http://{addr}"));
     let message = BroadcastMessage {
