@@ -110,6 +110,10 @@ struct Trigger {
     data: Value,
     #[serde(default)]
     socket_id: Option<String>,
+    /// Pusher's `info`: the attributes to answer per channel
+    /// (`subscription_count`, `user_count`), comma-separated.
+    #[serde(default)]
+    info: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -146,6 +150,40 @@ fn check_trigger(hub: &Hub, t: &Trigger) -> Result<(Vec<String>, String), ApiErr
     Ok((channels, data))
 }
 
+/// The attributes a trigger's `info` asks for: `(subscription_count,
+/// user_count)`; an unknown one is refused by name.
+fn trigger_info(t: &Trigger) -> Result<(bool, bool), ApiError> {
+    let (mut subscriptions, mut users) = (false, false);
+    for asked in t.info.iter().flat_map(|i| i.split(',')).map(str::trim) {
+        match asked {
+            "subscription_count" => subscriptions = true,
+            "user_count" => users = true,
+            "" => {}
+            other => {
+                return Err(bad(format!(
+                    "unknown info attribute `{other}` (subscription_count, user_count)"
+                )));
+            }
+        }
+    }
+    Ok((subscriptions, users))
+}
+
+/// One channel's attributes after a trigger, counted over the cluster:
+/// `subscription_count` (connections subscribed as the event went out)
+/// and, on a presence channel, `user_count`.
+fn channel_info(hub: &Hub, channel: &str, (subscriptions, users): (bool, bool)) -> Value {
+    let (subs, members) = hub.channel_counts(channel);
+    let mut info = serde_json::Map::new();
+    if subscriptions {
+        info.insert("subscription_count".into(), json!(subs));
+    }
+    if users && ChannelKind::of(channel) == ChannelKind::Presence {
+        info.insert("user_count".into(), json!(members));
+    }
+    Value::Object(info)
+}
+
 pub(crate) async fn events(
     State(apps): State<Arc<Apps>>,
     Path(app_id): Path<String>,
@@ -158,13 +196,21 @@ pub(crate) async fn events(
     let trigger: Trigger =
         serde_json::from_slice(&body).map_err(|e| bad(format!("invalid event JSON: {e}")))?;
     let (channels, data) = check_trigger(&hub, &trigger)?;
+    let info = trigger_info(&trigger)?;
     hub.broadcast(
         &channels,
         &trigger.name,
         &data,
         trigger.socket_id.as_deref(),
     );
-    Ok(Json(json!({})))
+    if trigger.info.is_none() {
+        return Ok(Json(json!({})));
+    }
+    let counted: serde_json::Map<String, Value> = channels
+        .iter()
+        .map(|c| (c.clone(), channel_info(&hub, c, info)))
+        .collect();
+    Ok(Json(json!({ "channels": counted })))
 }
 
 pub(crate) async fn batch_events(
@@ -185,14 +231,26 @@ pub(crate) async fn batch_events(
     let checked: Vec<_> = batch
         .batch
         .iter()
-        .map(|t| check_trigger(&hub, t))
+        .map(|t| {
+            let (channels, data) = check_trigger(&hub, t)?;
+            let info = trigger_info(t)?;
+            if t.info.is_some() && channels.len() > 1 {
+                return Err(bad(
+                    "`info` in a batch needs one channel per event (its answer is that channel's)",
+                ));
+            }
+            Ok((channels, data, info))
+        })
         .collect::<Result<_, _>>()?;
-    for (t, (channels, data)) in batch.batch.iter().zip(checked) {
+    let mut answers = Vec::with_capacity(checked.len());
+    for (t, (channels, data, info)) in batch.batch.iter().zip(checked) {
         hub.broadcast(&channels, &t.name, &data, t.socket_id.as_deref());
+        answers.push(match &t.info {
+            Some(_) => channel_info(&hub, &channels[0], info),
+            None => json!({}),
+        });
     }
-    Ok(Json(
-        json!({ "batch": batch.batch.iter().map(|_| json!({})).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(json!({ "batch": answers })))
 }
 
 fn wants(params: &HashMap<String, String>, what: &str) -> bool {
@@ -247,12 +305,7 @@ pub(crate) async fn channel(
     if wants(&params, "user_count") && !presence {
         return Err(bad("user_count is only available for presence channels"));
     }
-    let (subs, users) = hub
-        .channels()
-        .into_iter()
-        .find(|(n, _, _)| *n == name)
-        .map(|(_, s, u)| (s, u))
-        .unwrap_or((0, 0));
+    let (subs, users) = hub.channel_counts(&name);
     let mut out = json!({ "occupied": subs > 0 || users > 0 });
     if wants(&params, "subscription_count") {
         out["subscription_count"] = json!(subs);

@@ -10,9 +10,8 @@ use std::time::Duration;
 use common::nodes::*;
 use common::*;
 use event_broadcast_server::Server;
-use event_core::broadcasting::{BroadcastMessage, Broadcaster, RedisBroadcaster};
+use event_core::broadcasting::{BroadcastMessage, Broadcaster};
 use serde_json::{Value, json};
-use test_support::{PrivateRedis, spare_port};
 
 fn data(frame: &Value) -> Value {
     serde_json::from_str(frame["data"].as_str().unwrap_or("null")).unwrap_or(Value::Null)
@@ -64,8 +63,7 @@ async fn a_new_subscriber_gets_the_last_event_or_a_cache_miss() {
     }
 
     // A client event on a private cache channel is the last event too.
-    let mut a = connect(addr).await;
-    subscribed(&mut a, "private-cache-orders", None).await;
+    let mut a = subscriber(addr, "private-cache-orders", None).await;
     let _ = next_json(&mut a.ws).await; // the replay
     send(
         &mut a.ws,
@@ -81,11 +79,9 @@ async fn a_new_subscriber_gets_the_last_event_or_a_cache_miss() {
     assert!(replayed, "a client event is replayed as sent");
 
     // Other channels: no cache_miss, nothing replayed.
-    let mut plain = connect(addr).await;
-    subscribed(&mut plain, "news", None).await;
+    let _plain = subscriber(addr, "news", None).await;
     publish(addr, "news", "Headline", &json!({ "n": 1 })).await;
-    let mut plain2 = connect(addr).await;
-    subscribed(&mut plain2, "news", None).await;
+    let mut plain2 = subscriber(addr, "news", None).await;
     assert!(
         next_json_within(&mut plain2.ws, Duration::from_millis(300))
             .await
@@ -110,20 +106,15 @@ async fn a_new_subscriber_gets_the_last_event_or_a_cache_miss() {
 
 #[tokio::test]
 async fn the_cache_is_the_same_on_every_node_and_a_later_node() {
-    if !redis_available() {
+    let Some(redis) = cluster_redis() else {
         return;
-    }
-    let redis_port = spare_port();
-    let _redis = PrivateRedis::start_on(redis_port);
-    let (_n1, a1) = node(redis_port).await;
-    let (_n2, a2) = node(redis_port).await;
+    };
+    let (_n1, a1) = node(redis.port).await;
+    let (_n2, a2) = node(redis.port).await;
 
     publish(a1, "cache-prices", "Tick", &json!({ "p": 10 })).await;
     // The app's `redis` broadcaster: no node published it.
-    let broadcaster =
-        RedisBroadcaster::connect(&format!("redis://127.0.0.1:{redis_port}"), "test-app")
-            .await
-            .unwrap();
+    let broadcaster = redis_broadcaster(&redis).await;
     broadcaster
         .broadcast(&BroadcastMessage {
             channels: vec!["cache-rates".into()],
@@ -146,7 +137,7 @@ async fn the_cache_is_the_same_on_every_node_and_a_later_node() {
     assert!(on_node(a2, "cache-rates", json!({ "r": 3 })).await);
 
     // A node started after both events reads them from Redis.
-    let (_n3, a3) = node(redis_port).await;
+    let (_n3, a3) = node(redis.port).await;
     assert!(on_node(a3, "cache-prices", json!({ "p": 10 })).await);
     assert!(on_node(a3, "cache-rates", json!({ "r": 3 })).await);
     let mut c = connect(a3).await;

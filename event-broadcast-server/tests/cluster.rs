@@ -9,39 +9,28 @@ use std::time::{Duration, Instant};
 
 use common::nodes::*;
 use common::*;
-use event_core::broadcasting::{BroadcastMessage, Broadcaster, RedisBroadcaster};
+use event_core::broadcasting::{BroadcastMessage, Broadcaster};
 use serde_json::{Value, json};
-use test_support::{PrivateRedis, spare_port};
+use test_support::PrivateRedis;
 
 async fn publish(addr: SocketAddr, channel: &str, name: &str, socket_id: Option<&str>) {
     let mut body = json!({ "name": name, "channel": channel, "data": "{}" });
     if let Some(s) = socket_id {
         body["socket_id"] = s.into();
     }
-    let (status, text) = signed(
-        addr,
-        "POST",
-        "/apps/test-app/events",
-        &[],
-        Some(body.to_string().into_bytes()),
-    )
-    .await;
-    assert_eq!(status, 200, "{text}");
+    let (status, answer) = post_api(addr, "events", &body).await;
+    assert_eq!(status, 200, "{answer}");
 }
 
 #[tokio::test]
 async fn events_and_to_others_cross_nodes() {
-    if !redis_available() {
+    let Some(redis) = cluster_redis() else {
         return;
-    }
-    let redis_port = spare_port();
-    let _redis = PrivateRedis::start_on(redis_port);
-    let (_n1, a1) = node(redis_port).await;
-    let (_n2, a2) = node(redis_port).await;
-    let mut on1 = connect(a1).await;
-    let mut on2 = connect(a2).await;
-    subscribed(&mut on1, "private-orders.1", None).await;
-    subscribed(&mut on2, "private-orders.1", None).await;
+    };
+    let (_n1, a1) = node(redis.port).await;
+    let (_n2, a2) = node(redis.port).await;
+    let mut on1 = subscriber(a1, "private-orders.1", None).await;
+    let mut on2 = subscriber(a2, "private-orders.1", None).await;
 
     publish(a1, "private-orders.1", "from-node-1", None).await;
     assert_eq!(
@@ -63,10 +52,7 @@ async fn events_and_to_others_cross_nodes() {
     );
 
     // The app's `redis` broadcaster publishes straight onto the cluster.
-    let broadcaster =
-        RedisBroadcaster::connect(&format!("redis://127.0.0.1:{redis_port}"), "test-app")
-            .await
-            .unwrap();
+    let broadcaster = redis_broadcaster(&redis).await;
     broadcaster
         .broadcast(&BroadcastMessage {
             channels: vec!["private-orders.1".into()],
@@ -91,16 +77,13 @@ async fn events_and_to_others_cross_nodes() {
 
 #[tokio::test]
 async fn presence_is_the_same_on_every_node_and_a_killed_node_leaves_no_ghosts() {
-    if !redis_available() {
+    let Some(redis) = cluster_redis() else {
         return;
-    }
-    let redis_port = spare_port();
-    let _redis = PrivateRedis::start_on(redis_port);
-    let (_n1, a1) = node(redis_port).await;
-    let (mut n2, a2) = node(redis_port).await;
-    let mut ada = connect(a1).await;
-    subscribed(
-        &mut ada,
+    };
+    let (_n1, a1) = node(redis.port).await;
+    let (mut n2, a2) = node(redis.port).await;
+    let mut ada = subscriber(
+        a1,
         "presence-room",
         Some(r#"{"user_id":"1","user_info":{"name":"Ada"}}"#),
     )
@@ -134,7 +117,7 @@ async fn presence_is_the_same_on_every_node_and_a_killed_node_leaves_no_ghosts()
     assert_eq!(users(a2, "presence-room").await, both);
 
     // A third node joining later reads the registry.
-    let (_n3, a3) = node(redis_port).await;
+    let (_n3, a3) = node(redis.port).await;
     assert!(
         eventually(Duration::from_secs(3), async || users(a3, "presence-room")
             .await
@@ -166,17 +149,14 @@ async fn presence_is_the_same_on_every_node_and_a_killed_node_leaves_no_ghosts()
 
 #[tokio::test]
 async fn redis_going_away_keeps_local_traffic_and_reconnects() {
-    if !redis_available() {
+    let Some(redis) = cluster_redis() else {
         return;
-    }
-    let redis_port = spare_port();
-    let redis = PrivateRedis::start_on(redis_port);
+    };
+    let redis_port = redis.port;
     let (mut n1, a1) = node(redis_port).await;
     let (_n2, a2) = node(redis_port).await;
-    let mut on1 = connect(a1).await;
-    let mut on2 = connect(a2).await;
-    subscribed(&mut on1, "news", None).await;
-    subscribed(&mut on2, "news", None).await;
+    let mut on1 = subscriber(a1, "news", None).await;
+    let mut on2 = subscriber(a2, "news", None).await;
 
     drop(redis);
     publish(a1, "news", "while-redis-is-down", None).await;
@@ -184,8 +164,7 @@ async fn redis_going_away_keeps_local_traffic_and_reconnects() {
         next_json(&mut on1.ws).await.unwrap()["event"],
         "while-redis-is-down"
     );
-    let mut late = connect(a1).await;
-    subscribed(&mut late, "news", None).await;
+    let _late = subscriber(a1, "news", None).await;
     assert!(n1.0.try_wait().unwrap().is_none(), "the node did not exit");
 
     let _redis = PrivateRedis::start_on(redis_port);
@@ -206,17 +185,14 @@ async fn redis_going_away_keeps_local_traffic_and_reconnects() {
 
 #[tokio::test]
 async fn webhooks_are_sent_once_per_cluster() {
-    if !redis_available() {
+    let Some(redis) = cluster_redis() else {
         return;
-    }
-    let redis_port = spare_port();
-    let _redis = PrivateRedis::start_on(redis_port);
+    };
     let (url, got) = webhook_receiver(0).await;
     let env = [("EVENTS_BROADCAST_WEBHOOK_URL", url.as_str())];
-    let (_n1, a1) = node_with(redis_port, &env).await;
-    let (_n2, a2) = node_with(redis_port, &env).await;
-    let mut on1 = connect(a1).await;
-    subscribed(&mut on1, "presence-w", Some(r#"{"user_id":"1"}"#)).await;
+    let (_n1, a1) = node_with(redis.port, &env).await;
+    let (_n2, a2) = node_with(redis.port, &env).await;
+    let _on1 = subscriber(a1, "presence-w", Some(r#"{"user_id":"1"}"#)).await;
     // Node 2 knows user 1 before user 1 joins there too.
     assert!(
         eventually(Duration::from_secs(5), async || users(a2, "presence-w")
@@ -224,10 +200,8 @@ async fn webhooks_are_sent_once_per_cluster() {
             == user_list(&["1"]))
         .await
     );
-    let mut on2 = connect(a2).await;
-    subscribed(&mut on2, "presence-w", Some(r#"{"user_id":"1"}"#)).await;
-    let mut other = connect(a2).await;
-    subscribed(&mut other, "presence-w", Some(r#"{"user_id":"2"}"#)).await;
+    let _on2 = subscriber(a2, "presence-w", Some(r#"{"user_id":"1"}"#)).await;
+    let _other = subscriber(a2, "presence-w", Some(r#"{"user_id":"2"}"#)).await;
     assert!(
         eventually(Duration::from_secs(5), async || webhook_names(&got).len()
             >= 3)
@@ -254,23 +228,17 @@ async fn webhooks_are_sent_once_per_cluster() {
 /// gets the data as it is.
 #[tokio::test]
 async fn the_redis_broadcaster_encrypts_private_encrypted_channels() {
-    if !redis_available() {
+    let Some(redis) = cluster_redis() else {
         return;
-    }
+    };
     use event_core::broadcasting::MasterKey;
-    let redis_port = spare_port();
-    let _redis = PrivateRedis::start_on(redis_port);
-    let (_n1, a1) = node(redis_port).await;
-    let mut secret = connect(a1).await;
-    let mut public = connect(a1).await;
-    subscribed(&mut secret, "private-encrypted-orders.1", None).await;
-    subscribed(&mut public, "news", None).await;
+    let (_n1, a1) = node(redis.port).await;
+    let mut secret = subscriber(a1, "private-encrypted-orders.1", None).await;
+    let mut public = subscriber(a1, "news", None).await;
     let key = MasterKey::from_bytes([5; 32]);
-    let broadcaster =
-        RedisBroadcaster::connect(&format!("redis://127.0.0.1:{redis_port}"), "test-app")
-            .await
-            .unwrap()
-            .encryption_master_key(key.clone());
+    let broadcaster = redis_broadcaster(&redis)
+        .await
+        .encryption_master_key(key.clone());
     broadcaster
         .broadcast(&BroadcastMessage {
             channels: vec!["news".into(), "private-encrypted-orders.1".into()],

@@ -12,7 +12,6 @@ use std::time::Duration;
 use common::nodes::*;
 use common::*;
 use serde_json::{Value, json};
-use test_support::{PrivateRedis, spare_port};
 
 /// Reads frames until one matches `want`, for up to `wait`.
 async fn until(ws: &mut Ws, wait: Duration, want: impl Fn(&Value) -> bool) -> Option<Value> {
@@ -56,33 +55,26 @@ async fn channel_names(addr: SocketAddr) -> Vec<String> {
 
 #[tokio::test]
 async fn three_nodes_count_as_one_and_a_killed_node_is_vacated_once() {
-    if !redis_available() {
+    let Some(redis) = cluster_redis() else {
         return;
-    }
-    let redis_port = spare_port();
-    let _redis = PrivateRedis::start_on(redis_port);
+    };
     let (url, got) = webhook_receiver(0).await;
     let env = [
         ("EVENTS_BROADCAST_WEBHOOK_URL", url.as_str()),
         ("EVENTS_BROADCAST_SUBSCRIPTION_COUNT", "true"),
     ];
-    let (_n1, a1) = node_with(redis_port, &env).await;
-    let (mut n2, a2) = node_with(redis_port, &env).await;
-    let (_n3, a3) = node_with(redis_port, &env).await;
+    let (_n1, a1) = node_with(redis.port, &env).await;
+    let (mut n2, a2) = node_with(redis.port, &env).await;
+    let (_n3, a3) = node_with(redis.port, &env).await;
     let all = [a1, a2, a3];
 
     // `news` on nodes 1 and 2; `private-only-2` on node 2 alone; presence
     // members on nodes 2 and 3.
-    let mut news1 = connect(a1).await;
-    subscribed(&mut news1, "news", None).await;
-    let mut news2 = connect(a2).await;
-    subscribed(&mut news2, "news", None).await;
-    let mut only2 = connect(a2).await;
-    subscribed(&mut only2, "private-only-2", None).await;
-    let mut bob = connect(a2).await;
-    subscribed(&mut bob, "presence-room", Some(r#"{"user_id":"2"}"#)).await;
-    let mut cy = connect(a3).await;
-    subscribed(&mut cy, "presence-room", Some(r#"{"user_id":"3"}"#)).await;
+    let mut news1 = subscriber(a1, "news", None).await;
+    let _news2 = subscriber(a2, "news", None).await;
+    let _only2 = subscriber(a2, "private-only-2", None).await;
+    let _bob = subscriber(a2, "presence-room", Some(r#"{"user_id":"2"}"#)).await;
+    let mut cy = subscriber(a3, "presence-room", Some(r#"{"user_id":"3"}"#)).await;
 
     // The subscriber on node 1 hears the cluster's count: 2.
     assert!(

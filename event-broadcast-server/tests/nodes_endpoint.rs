@@ -9,19 +9,15 @@ use std::time::Duration;
 
 use common::nodes::*;
 use common::*;
-use test_support::{PrivateRedis, spare_port};
 
 #[tokio::test]
 async fn the_nodes_endpoint_lists_every_node_and_a_dead_one_as_not_alive() {
-    if !redis_available() {
+    let Some(redis) = cluster_redis() else {
         return;
-    }
-    let redis_port = spare_port();
-    let _redis = PrivateRedis::start_on(redis_port);
-    let (_n1, a1) = node(redis_port).await;
-    let (mut n2, a2) = node(redis_port).await;
-    let mut c = connect(a2).await;
-    subscribed(&mut c, "news", None).await;
+    };
+    let (_n1, a1) = node(redis.port).await;
+    let (mut n2, a2) = node(redis.port).await;
+    let _c = subscriber(a2, "news", None).await;
     let _idle = connect(a2).await;
 
     let nodes =

@@ -295,17 +295,90 @@ async fn channel_info_and_batch_events_over_the_http_api() {
         { "channel": "news", "name": "first", "data": "{\"n\":1}" },
         { "channel": "news", "name": "second", "data": "{\"n\":2}" },
     ]});
-    let (status, body) = signed(
-        addr,
-        "POST",
-        "/apps/test-app/batch_events",
-        &[],
-        Some(batch.to_string().into_bytes()),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    let (status, answer) = post_api(addr, "batch_events", &batch).await;
+    assert_eq!(status, 200, "{answer}");
     assert_eq!(next_json(&mut c.ws).await.unwrap()["event"], "first");
     assert_eq!(next_json(&mut c.ws).await.unwrap()["event"], "second");
+}
+
+/// Pusher's `info` on "POST event": the answer counts each channel's
+/// subscriptions (and a presence channel's users) as the event went out;
+/// without `info` the answer stays `{}`; an unknown attribute is refused.
+#[tokio::test]
+async fn a_trigger_with_info_answers_each_channel_s_counts() {
+    let server = server().await;
+    let addr = server.local_addr();
+    let mut news = Vec::new();
+    for _ in 0..3 {
+        news.push(subscriber(addr, "news", None).await);
+    }
+    let _member = subscriber(addr, "presence-lobby", Some(r#"{"user_id":"u1"}"#)).await;
+    let trigger = async |body: Value| post_api(addr, "events", &body).await;
+    let (status, answer) = trigger(json!({
+        "name": "counted", "channels": ["news", "presence-lobby", "empty"], "data": "{}",
+        "info": "subscription_count,user_count",
+    }))
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer,
+        json!({ "channels": {
+            "news": { "subscription_count": 3 },
+            "presence-lobby": { "subscription_count": 1, "user_count": 1 },
+            "empty": { "subscription_count": 0 },
+        }})
+    );
+    for c in &mut news {
+        assert_eq!(next_json(&mut c.ws).await.unwrap()["event"], "counted");
+    }
+    let (status, answer) =
+        trigger(json!({ "name": "plain", "channel": "news", "data": "{}" })).await;
+    assert_eq!((status, answer), (200, json!({})));
+    let (status, answer) = trigger(json!({
+        "name": "bad", "channel": "news", "data": "{}", "info": "subscription_count,colour",
+    }))
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("`colour`"),
+        "{answer}"
+    );
+
+    let batch = json!({ "batch": [
+        { "channel": "news", "name": "first", "data": "{}", "info": "subscription_count" },
+        { "channel": "news", "name": "second", "data": "{}" },
+    ]});
+    let (status, answer) = post_api(addr, "batch_events", &batch).await;
+    assert_eq!(
+        (status, answer),
+        (200, json!({ "batch": [{ "subscription_count": 3 }, {}] }))
+    );
+}
+
+/// The `pusher` broadcaster asks for the counts only through `deliver`
+/// (what the dispatcher calls when the event store records hops): the
+/// subscriptions of every channel of the message, summed.
+#[tokio::test]
+async fn the_pusher_broadcaster_reports_the_connections_a_message_reached() {
+    use event_core::broadcasting::{BroadcastMessage, Broadcaster};
+    let server = server().await;
+    let addr = server.local_addr();
+    let mut sockets = Vec::new();
+    for channel in ["news", "news", "sport"] {
+        sockets.push(subscriber(addr, channel, None).await);
+    }
+    let broadcaster = PusherBroadcaster::with_base(creds(), format!("http://{addr}"));
+    let message = BroadcastMessage {
+        channels: vec!["news".into(), "sport".into(), "nobody".into()],
+        event: "Scored".into(),
+        data: json!({ "goals": 1 }),
+        socket_id: None,
+    };
+    let delivery = broadcaster.deliver(&message).await.unwrap();
+    assert_eq!(delivery.receivers, Some(3));
+    for c in &mut sockets {
+        assert_eq!(next_json(&mut c.ws).await.unwrap()["event"], "Scored");
+    }
 }
 
 #[tokio::test]

@@ -12,7 +12,6 @@ use common::nodes::*;
 use common::*;
 use event_broadcast::signature;
 use serde_json::{Value, json};
-use test_support::{PrivateRedis, spare_port};
 
 /// Signs `c` in as `id` watching `watchlist`.
 async fn sign_in(c: &mut Client2, id: &str, watchlist: &[&str]) {
@@ -120,16 +119,14 @@ async fn a_watchlist_longer_than_100_is_refused() {
 
 #[tokio::test]
 async fn watchlists_cross_nodes_and_a_killed_node_s_users_go_offline() {
-    if !redis_available() {
+    let Some(redis) = cluster_redis() else {
         return;
-    }
-    let redis_port = spare_port();
-    let _redis = PrivateRedis::start_on(redis_port);
-    let (_n1, a1) = node(redis_port).await;
-    let (_n2, a2) = node(redis_port).await;
+    };
+    let (_n1, a1) = node(redis.port).await;
+    let (_n2, a2) = node(redis.port).await;
     online_offline(a1, a2).await;
 
-    let (mut n3, a3) = node(redis_port).await;
+    let (mut n3, a3) = node(redis.port).await;
     let mut dan = connect(a3).await;
     sign_in(&mut dan, "4", &[]).await;
     let mut ada = connect(a1).await;

@@ -38,7 +38,8 @@ pub use connect::connect;
 pub use encryption::{MASTER_KEY_VAR, MasterKey, NoMasterKey};
 pub use error::ConnectError;
 pub use event_kernel::broadcasting::{
-    BroadcastMessage, Broadcastable, Broadcaster, ShouldBroadcast, current_socket_id, to_others,
+    BroadcastMessage, Broadcastable, Broadcaster, Delivery, ShouldBroadcast, current_socket_id,
+    to_others,
 };
 pub use log::LogBroadcaster;
 pub use memory::MemoryBroadcaster;

@@ -21,7 +21,7 @@ use crate::config::{BroadcastConfig, Scheme};
 use crate::encryption::{MasterKey, payloads};
 use crate::error::ConnectError;
 use crate::signature::{Credentials, sign_request};
-use event_kernel::broadcasting::{BroadcastMessage, Broadcaster};
+use event_kernel::broadcasting::{BroadcastMessage, Broadcaster, Delivery};
 
 /// The HTTP API takes at most this many channels per event.
 const MAX_CHANNELS: usize = 100;
@@ -211,12 +211,16 @@ impl PusherBroadcaster {
         &self.base
     }
 
+    /// POSTs one trigger; with `count`, asks for each channel's
+    /// `subscription_count` (the `info` attribute of Pusher's "POST event")
+    /// and returns their sum, `None` when the server left any out.
     async fn trigger(
         &self,
         channels: &[String],
         data: &str,
         message: &BroadcastMessage,
-    ) -> Result<()> {
+        count: bool,
+    ) -> Result<Option<u64>> {
         let mut body = serde_json::json!({
             "name": message.event,
             "channels": channels,
@@ -224,6 +228,9 @@ impl PusherBroadcaster {
         });
         if let Some(socket_id) = &message.socket_id {
             body["socket_id"] = serde_json::Value::String(socket_id.clone());
+        }
+        if count {
+            body["info"] = serde_json::Value::String("subscription_count".into());
         }
         let body = serde_json::to_vec(&body)?;
         let path = format!("/apps/{}/events", self.credentials.app_id);
@@ -260,20 +267,56 @@ impl PusherBroadcaster {
                 text.trim()
             );
         }
-        Ok(())
+        if !count {
+            return Ok(None);
+        }
+        // The event went out; an answer that cannot be read only means the
+        // count is unknown.
+        let answer = response.into_body().collect().await.ok();
+        Ok(answer.and_then(|b| subscription_counts(&b.to_bytes(), channels)))
     }
+
+    /// Sends `message` (split per encryption and per [`MAX_CHANNELS`]);
+    /// with `count`, the sum of the triggers' counts, `None` when one of
+    /// them is unknown.
+    async fn send_message(&self, message: &BroadcastMessage, count: bool) -> Result<Option<u64>> {
+        let data = serde_json::to_string(&message.data)?;
+        let mut total = Some(0u64);
+        for (channels, data) in payloads(&message.channels, &data, self.master_key.as_ref())? {
+            for channels in channels.chunks(MAX_CHANNELS) {
+                let counted = self.trigger(channels, &data, message, count).await?;
+                total = total.zip(counted).map(|(a, b)| a.saturating_add(b));
+            }
+        }
+        Ok(total.filter(|_| count))
+    }
+}
+
+/// The sum of `channels`' `subscription_count` in a trigger's answer
+/// (`{"channels": {"<ch>": {"subscription_count": N}}}`); `None` when a
+/// channel's count is missing (a server that ignores `info` answers `{}`).
+fn subscription_counts(answer: &[u8], channels: &[String]) -> Option<u64> {
+    let answer: serde_json::Value = serde_json::from_slice(answer).ok()?;
+    channels.iter().try_fold(0u64, |sum, channel| {
+        let n = answer["channels"][channel.as_str()]["subscription_count"].as_u64()?;
+        Some(sum.saturating_add(n))
+    })
 }
 
 #[async_trait]
 impl Broadcaster for PusherBroadcaster {
     async fn broadcast(&self, message: &BroadcastMessage) -> Result<()> {
-        let data = serde_json::to_string(&message.data)?;
-        for (channels, data) in payloads(&message.channels, &data, self.master_key.as_ref())? {
-            for channels in channels.chunks(MAX_CHANNELS) {
-                self.trigger(channels, &data, message).await?;
-            }
-        }
-        Ok(())
+        self.send_message(message, false).await.map(|_| ())
+    }
+
+    /// Asks the server for each channel's `subscription_count` (Pusher's
+    /// `info` on "POST event"; event-broadcast-server, soketi, Reverb and
+    /// Pusher answer it) and sums them: the connections subscribed when the
+    /// server delivered the event. A server that leaves a count out makes
+    /// it `None` (unknown), not 0.
+    async fn deliver(&self, message: &BroadcastMessage) -> Result<Delivery> {
+        let receivers = self.send_message(message, true).await?;
+        Ok(Delivery { receivers })
     }
 }
 

@@ -1,5 +1,11 @@
 //! The `redis` broadcaster: publishes straight onto the cluster channel of
 //! `event-broadcast-server`, so every node delivers the event.
+//!
+//! It reports no receiver count (`Broadcaster::deliver`'s default: `None`):
+//! `PUBLISH` answers how many server nodes heard the message, not how many
+//! connections, and the nodes' per-channel counts in Redis are written as
+//! sockets come and go, not when an event is delivered, so reading them
+//! would be a second round trip that could still be wrong.
 
 use anyhow::{Context, Result};
 use async_trait::async_trait;

@@ -23,8 +23,8 @@ pub use event_broadcast::RedisBroadcaster;
 pub use event_broadcast::signature::Credentials;
 pub use event_broadcast::{
     AuthError, AuthResponse, BroadcastConfig, BroadcastConnection, BroadcastMessage, Broadcastable,
-    Broadcaster, ChannelAuthorizer, ConnectError, LogBroadcaster, MASTER_KEY_VAR, MasterKey,
-    MemoryBroadcaster, NoMasterKey, PresenceMember, Scheme, ShouldBroadcast, connect,
+    Broadcaster, ChannelAuthorizer, ConnectError, Delivery, LogBroadcaster, MASTER_KEY_VAR,
+    MasterKey, MemoryBroadcaster, NoMasterKey, PresenceMember, Scheme, ShouldBroadcast, connect,
     current_socket_id, to_others,
 };
 #[cfg(feature = "pusher")]

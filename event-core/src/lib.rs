@@ -36,6 +36,7 @@
 //! | [`testing`] | here | fakes for events, queued listeners and broadcasts |
 //! | [`facade`] | here | the seed's global helpers (Laravel's `Event::`) |
 //! | [`boot`] | here | one boot for the app: queue, store and broadcaster from [`config`] |
+//! | `http` (feature `http`) | here | a tower layer making each HTTP request the root of the chains it causes |
 //!
 //! The seed API (`dispatch`, `listen::<E>`, `EventFacade`, `fake()`...) works
 //! on a global dispatcher ([`facade`]); [`Dispatcher::new`] gives independent
@@ -45,6 +46,8 @@ pub mod boot;
 pub mod broadcasting;
 pub mod config;
 pub mod facade;
+#[cfg(feature = "http")]
+pub mod http;
 mod listen_once;
 mod macros;
 pub mod testing;

@@ -251,7 +251,13 @@ async function chain(id, quiet) {
     }
     return items.length ? el('ul', { class: 'chain' }, ...items) : null;
   };
-  const items = body.events.map((e) => el('li', { class: `d${Math.min(e.depth, 4)}${e.replay_of ? ' replay' : ''}`, 'data-id': e.id },
+  // An HTTP request that caused the chain (event-core's `http` layer): the root.
+  const requestNode = (e) => el('li', { class: `d0 request${e.request.ok ? '' : ' failed'}`, 'data-id': e.id },
+    el('strong', {}, `request ${e.name}`), ' ',
+    el('span', { class: 'meta' }, `${e.request.status === null ? 'no response' : `answered ${e.request.status}`} in ${ms(e.request.duration_ms)}${e.request.error ? `: ${e.request.error}` : ''} · origin`),
+    el('div', { class: 'meta' }, `${e.id} · `, ago(Date.parse(e.dispatched_at))),
+    hopsOf(e));
+  const items = body.events.map((e) => e.kind === 'request' ? requestNode(e) : el('li', { class: `d${Math.min(e.depth, 4)}${e.replay_of ? ' replay' : ''}`, 'data-id': e.id },
     el('strong', {}, e.name), ' ', el('span', { class: 'meta' }, e.replay_of ? `replay of ${e.replay_of}` : (e.parent ? `caused by ${e.parent}` : 'origin')),
     el('div', { class: 'meta' }, `${e.id} · `, ago(Date.parse(e.dispatched_at)),
       e.replay_of || !canReplay ? null : button('Replay', () => replay(e.id, e.name), 'small action')),

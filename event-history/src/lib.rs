@@ -49,6 +49,8 @@ use event_kernel::{Dispatcher, Event};
 pub use backend::Cursor;
 pub use config::StoreConfig;
 pub use error::StoreError;
+/// What a recorder is handed beside an event (the kernel's model of a hop).
+pub use event_kernel::hop::{Hop, HopKind, JobAttempt};
 pub use event_kernel::replay_job::{ReplayListener, ReplayRequested, Replayer};
 pub use event_kernel::scope::{Causation, current, is_replaying, within};
 pub use hops::HopRecord;

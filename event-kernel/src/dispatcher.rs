@@ -261,6 +261,13 @@ impl Dispatcher {
         self.edit(|r| r.recorder = recorder);
     }
 
+    /// The recorder set with [`set_recorder`](Self::set_recorder), if any
+    /// (what opens a chain outside a dispatch, such as event-core's HTTP
+    /// origin layer, reports its own hop to it).
+    pub fn recorder(&self) -> Option<Arc<dyn Recorder>> {
+        self.inner.snapshot.load().recorder.clone()
+    }
+
     /// Broadcasts broadcastable events through `broadcaster` from now on.
     pub async fn set_broadcaster(&self, broadcaster: Arc<dyn Broadcaster>) {
         self.edit(|r| r.broadcaster = Some(broadcaster));

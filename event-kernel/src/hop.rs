@@ -3,7 +3,9 @@
 //! the queue and its broadcast, as the dispatcher saw them, and each
 //! attempt of its queued jobs, as the worker saw it. Both hand them to a
 //! [`Recorder`](crate::scope::Recorder) (the event store writes them
-//! beside the event); nothing is measured without one.
+//! beside the event); nothing is measured without one. An HTTP request
+//! that opened a chain (event-core's `http` layer) is one too, under its
+//! own id: the events it dispatched name it as their cause.
 
 use std::time::Duration;
 
@@ -19,6 +21,14 @@ pub struct Hop {
     pub name: String,
     /// The broadcast's channels (empty for other hops).
     pub channels: Vec<String>,
+    /// A broadcast: how many connections the server delivered it to, summed
+    /// over its channels, as its broadcaster reported it
+    /// ([`Broadcaster::deliver`](crate::broadcasting::Broadcaster::deliver));
+    /// `None` when the broadcaster cannot tell (and for other hops).
+    pub receivers: Option<u64>,
+    /// A request: the response's HTTP status (`None` for other hops, and
+    /// when the service failed without a response).
+    pub status: Option<u16>,
     /// The queue a queued listener declared (`None`: the connection's default).
     pub queue: Option<String>,
     /// The error with its causes; `None` when it went through.
@@ -58,16 +68,21 @@ pub enum HopKind {
     Broadcast,
     /// One attempt at a queued job of the event, on a worker.
     Job,
+    /// An HTTP request that opened a causation scope: the events it
+    /// dispatched have it as their cause (its hop is under the request's id).
+    Request,
 }
 
 impl HopKind {
-    /// `listener`, `queued` or `broadcast`: the name stores and pages use.
+    /// `listener`, `queued`, `broadcast`, `job` or `request`: the name
+    /// stores and pages use.
     pub fn as_str(self) -> &'static str {
         match self {
             HopKind::Listener => "listener",
             HopKind::Queued => "queued",
             HopKind::Broadcast => "broadcast",
             HopKind::Job => "job",
+            HopKind::Request => "request",
         }
     }
 }
@@ -94,6 +109,8 @@ impl Timing {
             kind,
             name: name.to_string(),
             channels: Vec::new(),
+            receivers: None,
+            status: None,
             queue: None,
             error: result.err().map(|e| format!("{e:#}")),
             started_at: self.at,

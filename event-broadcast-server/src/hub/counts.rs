@@ -102,6 +102,15 @@ impl Hub {
         }
     }
 
+    /// `(subscriptions, presence users)` of `channel` over every node of
+    /// the cluster; `(0, 0)` when nobody is subscribed.
+    pub(crate) fn channel_counts(&self, channel: &str) -> (usize, usize) {
+        self.state()
+            .channels
+            .get(channel)
+            .map_or((0, 0), |ch| (ch.total(), ch.members.len()))
+    }
+
     /// This node's `(channel, subscriptions)` (to write them again when
     /// Redis comes back).
     pub(crate) fn local_counts(&self) -> Vec<(String, usize)> {

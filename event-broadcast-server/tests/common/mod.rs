@@ -123,17 +123,26 @@ pub(crate) async fn as_client(tcp: tokio::net::TcpStream) -> Ws {
 
 /// Publishes `event` on `channel` through the signed HTTP API.
 pub(crate) async fn publish(addr: SocketAddr, channel: &str, event: &str, data: &Value) {
-    let body = serde_json::json!({ "name": event, "channel": channel, "data": data.to_string() })
-        .to_string();
-    let (status, answer) = signed(
+    let body = serde_json::json!({ "name": event, "channel": channel, "data": data.to_string() });
+    let (status, answer) = post_api(addr, "events", &body).await;
+    assert_eq!(status, 200, "{answer}");
+}
+
+/// A signed `POST /apps/test-app/{what}` (`events`, `batch_events`) of
+/// `body`: the status and the answer as JSON (its text as a JSON string
+/// when it is not JSON).
+pub(crate) async fn post_api(addr: SocketAddr, what: &str, body: &Value) -> (u16, Value) {
+    let path = format!("/apps/test-app/{what}");
+    let (status, text) = signed(
         addr,
         "POST",
-        "/apps/test-app/events",
+        &path,
         &[],
-        Some(body.into_bytes()),
+        Some(body.to_string().into_bytes()),
     )
     .await;
-    assert_eq!(status, 200, "{answer}");
+    let answer = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, answer)
 }
 
 /// The next text frame as JSON (protocol pings are answered), or `None` on
@@ -212,6 +221,18 @@ pub(crate) async fn subscribed(
     );
     assert_eq!(reply["channel"], channel);
     serde_json::from_str(reply["data"].as_str().expect("string data")).expect("JSON data")
+}
+
+/// A socket on `addr` subscribed to `channel` (with `channel_data` on a
+/// presence channel), `subscription_succeeded` read.
+pub(crate) async fn subscriber(
+    addr: SocketAddr,
+    channel: &str,
+    channel_data: Option<&str>,
+) -> Client2 {
+    let mut c = connect(addr).await;
+    subscribed(&mut c, channel, channel_data).await;
+    c
 }
 
 /// A raw HTTP request; returns status and body.

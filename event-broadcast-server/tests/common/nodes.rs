@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use event_core::broadcasting::RedisBroadcaster;
 use serde_json::{Value, json};
-use test_support::spare_port;
+use test_support::{PrivateRedis, spare_port};
 
 use super::{eventually, http, signed};
 
@@ -47,6 +48,19 @@ pub(crate) fn redis_available() -> bool {
     }
     println!("skipped: redis-server is not installed");
     false
+}
+
+/// A redis-server of the test's own for its nodes to join (on a spare
+/// port: `.port`); `None`, the test skipped, without redis-server.
+pub(crate) fn cluster_redis() -> Option<PrivateRedis> {
+    redis_available().then(PrivateRedis::start)
+}
+
+/// The app's `redis` broadcaster for `test-app` on `redis`.
+pub(crate) async fn redis_broadcaster(redis: &PrivateRedis) -> RedisBroadcaster {
+    RedisBroadcaster::connect(&redis.url(), "test-app")
+        .await
+        .expect("the redis broadcaster connects")
 }
 
 pub(crate) async fn node(redis_port: u16) -> (Proc, SocketAddr) {

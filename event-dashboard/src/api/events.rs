@@ -146,7 +146,9 @@ fn depths(records: &[EventRecord]) -> HashMap<&str, usize> {
 /// `GET api/chains/{correlation_id}`: every event of one chain, in order,
 /// each with its `parent` (causation, or for a replay the replayed event),
 /// `depth` and hops (`listeners`, `queued`, `broadcasts`, recorded when it
-/// was dispatched); its replays; and the failed jobs of the chain.
+/// was dispatched); its replays; and the failed jobs of the chain. An HTTP
+/// request that caused its first events (event-core's `http` layer) comes
+/// first, as a node with `kind` = `request`.
 pub(super) async fn chain(
     State(state): State<DashboardState>,
     Path(correlation_id): Path<String>,
@@ -166,18 +168,26 @@ pub(super) async fn chain(
     }
     let depth = depths(&page.records);
     let ids: Vec<String> = page.records.iter().map(|r| r.id.clone()).collect();
-    let mut hops = super::hops::by_event(store.hops(&ids).await?);
-    let events: Vec<_> = page
-        .records
-        .iter()
-        .map(|r| {
+    // The requests that caused its first events, when recorded: root nodes.
+    let outside = super::hops::outside_parents(page.records.iter().map(parent_of), &ids);
+    let asked: Vec<String> = ids.iter().chain(&outside).cloned().collect();
+    let mut hops = super::hops::by_event(store.hops(&asked).await?);
+    let requests = super::hops::request_nodes(
+        &mut hops,
+        &outside,
+        &correlation_id,
+        state.queue.default_queue(),
+    );
+    let events: Vec<_> = requests
+        .into_iter()
+        .chain(page.records.iter().map(|r| {
             let mut v = shown(&state, r);
             v["parent"] = json!(parent_of(r));
             v["depth"] = json!(depth.get(r.id.as_str()).copied().unwrap_or(0));
             let own = hops.remove(r.id.as_str()).unwrap_or_default();
             super::hops::attach(&mut v, own, state.queue.default_queue());
             v
-        })
+        }))
         .collect();
     let failed = state
         .failed

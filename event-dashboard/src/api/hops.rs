@@ -1,6 +1,7 @@
 //! A chain's hops as the timeline shows them: under each event, its sync
 //! listener calls, the listeners it queued, their jobs' attempts on the
-//! workers and its broadcasts.
+//! workers and its broadcasts; and the HTTP requests that caused the
+//! chain's first events (event-core's `http` layer), as root nodes.
 
 use std::collections::HashMap;
 
@@ -47,11 +48,15 @@ pub(super) fn attach(event: &mut Value, hops: Vec<HopRecord>, default_queue: &st
                 shown["ok"] = json!(matches!(hop.outcome.as_deref(), Some("done" | "deleted")));
                 jobs.push(shown);
             }
+            // A request is a node of its own (`request_nodes`), not a hop
+            // of an event.
+            "request" => {}
             _ => {
                 shown["event"] = json!(hop.name);
                 shown["channels"] = json!(hop.channels);
-                // The broadcasters publish without learning who received it.
-                shown["receivers"] = Value::Null;
+                // How many connections the server delivered it to, when the
+                // broadcaster could learn it (`null`: unknown, not none).
+                shown["receivers"] = json!(hop.receivers);
                 broadcasts.push(shown);
             }
         }
@@ -60,4 +65,68 @@ pub(super) fn attach(event: &mut Value, hops: Vec<HopRecord>, default_queue: &st
     event["queued"] = json!(queued);
     event["jobs"] = json!(jobs);
     event["broadcasts"] = json!(broadcasts);
+}
+
+/// The ids the chain's events name as their parent without being among
+/// them: where a request recorded by event-core's `http` layer would be.
+pub(super) fn outside_parents<'a>(
+    parents: impl Iterator<Item = Option<&'a str>>,
+    events: &[String],
+) -> Vec<String> {
+    let mut outside: Vec<String> = parents
+        .flatten()
+        .filter(|p| !events.iter().any(|e| e == p))
+        .map(str::to_string)
+        .collect();
+    outside.sort();
+    outside.dedup();
+    outside
+}
+
+/// A root node for each of `ids` that is a recorded request (its
+/// `request` hop among `hops`, which it takes with the request's other
+/// hops: the attempts of jobs queued in the handler), shaped like the
+/// chain's events so the timeline draws it first, with `kind` =
+/// `request` and `request` = `{method, route, status, ok, error,
+/// duration_ms}`. An id with no request hop gives nothing.
+pub(super) fn request_nodes(
+    hops: &mut HashMap<String, Vec<HopRecord>>,
+    ids: &[String],
+    correlation_id: &str,
+    default_queue: &str,
+) -> Vec<Value> {
+    let mut nodes = Vec::new();
+    for id in ids {
+        let Some(own) = hops.remove(id) else {
+            continue;
+        };
+        let (requests, rest): (Vec<_>, Vec<_>) = own.into_iter().partition(|h| h.kind == "request");
+        let Some(request) = requests.into_iter().next() else {
+            continue;
+        };
+        let (method, route) = request
+            .name
+            .split_once(' ')
+            .unwrap_or(("", request.name.as_str()));
+        let mut node = json!({
+            "id": id,
+            "kind": "request",
+            "name": request.name,
+            "correlation_id": correlation_id,
+            "parent": null,
+            "depth": 0,
+            "dispatched_at": request.started_at,
+            "request": {
+                "method": method,
+                "route": route,
+                "status": request.status,
+                "ok": request.error.is_none(),
+                "error": request.error,
+                "duration_ms": request.duration_us as f64 / 1000.0,
+            },
+        });
+        attach(&mut node, rest, default_queue);
+        nodes.push(node);
+    }
+    nodes
 }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::PostgresStore;
 use crate::error::StoreError;
-use crate::hops::{HOP_COLUMNS, HopRecord, NewHop};
+use crate::hops::{HOP_COLUMNS, HopRecord, NewHop, receivers_of, status_of};
 
 impl PostgresStore {
     pub(super) async fn insert_hops(&self, hops: &[NewHop]) -> Result<(), StoreError> {
@@ -28,14 +28,17 @@ impl PostgresStore {
         let waits: Vec<Option<i64>> = hops.iter().map(|h| h.waited_us).collect();
         let attempts: Vec<Option<i64>> = hops.iter().map(|h| h.attempt).collect();
         let outcomes: Vec<Option<&str>> = hops.iter().map(|h| h.outcome).collect();
+        let receivers: Vec<Option<i64>> = hops.iter().map(|h| h.receivers).collect();
+        let statuses: Vec<Option<i64>> = hops.iter().map(|h| h.status).collect();
         let client = self.client().await?;
         let insert = client
             .prepare_cached(&format!(
                 "INSERT INTO {t}_hops (event_id, kind, name, channels, queue, error, started_at,
-                     duration_us, worker, waited_us, attempt, outcome)
+                     duration_us, worker, waited_us, attempt, outcome, receivers, status)
                  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[],
                                       $6::text[], $7::timestamptz[], $8::bigint[], $9::text[],
-                                      $10::bigint[], $11::bigint[], $12::text[])"
+                                      $10::bigint[], $11::bigint[], $12::text[], $13::bigint[],
+                                      $14::bigint[])"
             ))
             .await
             .map_err(&err)?;
@@ -44,7 +47,7 @@ impl PostgresStore {
                 &insert,
                 &[
                     &ids, &kinds, &names, &channels, &queues, &errors, &times, &durations,
-                    &workers, &waits, &attempts, &outcomes,
+                    &workers, &waits, &attempts, &outcomes, &receivers, &statuses,
                 ],
             )
             .await
@@ -85,6 +88,8 @@ impl PostgresStore {
                 waited_us: r.get(10),
                 attempt: r.get(11),
                 outcome: r.get(12),
+                receivers: receivers_of(r.get(13)),
+                status: status_of(r.get(14)),
             })
             .collect())
     }

@@ -4,6 +4,7 @@
 
 use super::PostgresStore;
 use crate::error::StoreError;
+use crate::hops::ADDED_HOP_COLUMNS;
 use crate::schema::{self, Dialect};
 
 impl PostgresStore {
@@ -102,7 +103,9 @@ impl PostgresStore {
                          worker      text,
                          waited_us   bigint,
                          attempt     bigint,
-                         outcome     text
+                         outcome     text,
+                         receivers   bigint,
+                         status      bigint
                      )"
                 ),
             ),
@@ -119,6 +122,27 @@ impl PostgresStore {
                 .get(0);
             if !exists {
                 tx.batch_execute(&create).await.map_err(&err)?;
+            }
+        }
+        // Columns added to the hops table after its first release: a table
+        // an older version created gets them (NULL in its old rows). Looked
+        // up first: ALTER TABLE locks the table even when there is nothing
+        // to add.
+        for (column, _, kind) in ADDED_HOP_COLUMNS {
+            let exists: bool = tx
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM information_schema.columns
+                     WHERE table_schema = current_schema() AND table_name = $1
+                       AND column_name = $2)",
+                    &[&format!("{t}_hops"), &column],
+                )
+                .await
+                .map_err(&err)?
+                .get(0);
+            if !exists {
+                tx.batch_execute(&format!("ALTER TABLE {t}_hops ADD COLUMN {column} {kind}"))
+                    .await
+                    .map_err(&err)?;
             }
         }
         let sequence: Option<String> = tx

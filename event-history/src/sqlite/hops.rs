@@ -3,7 +3,7 @@
 use rusqlite::{Connection, TransactionBehavior, params, params_from_iter};
 
 use super::{bad_value, parse_sqlite_time, sqlite_time};
-use crate::hops::{HOP_COLUMNS, HopRecord, NewHop};
+use crate::hops::{ADDED_HOP_COLUMNS, HOP_COLUMNS, HopRecord, NewHop, receivers_of, status_of};
 
 pub(super) fn create(conn: &Connection, table: &str) -> rusqlite::Result<()> {
     conn.execute_batch(&format!(
@@ -20,10 +20,27 @@ pub(super) fn create(conn: &Connection, table: &str) -> rusqlite::Result<()> {
              worker      TEXT,
              waited_us   INTEGER,
              attempt     INTEGER,
-             outcome     TEXT
+             outcome     TEXT,
+             receivers   INTEGER,
+             status      INTEGER
          );
          CREATE INDEX IF NOT EXISTS {table}_hops_event ON {table}_hops (event_id, position);"
-    ))
+    ))?;
+    add_missing_columns(conn, table)
+}
+
+fn add_missing_columns(conn: &Connection, table: &str) -> rusqlite::Result<()> {
+    let hops = format!("{table}_hops");
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info(?1)")?;
+    let found: Vec<String> = stmt
+        .query_map([&hops], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (column, kind, _) in ADDED_HOP_COLUMNS {
+        if !found.iter().any(|f| f.eq_ignore_ascii_case(column)) {
+            conn.execute_batch(&format!("ALTER TABLE {hops} ADD COLUMN {column} {kind}"))?;
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn insert(conn: &mut Connection, table: &str, hops: &[NewHop]) -> rusqlite::Result<()> {
@@ -31,8 +48,8 @@ pub(super) fn insert(conn: &mut Connection, table: &str, hops: &[NewHop]) -> rus
     {
         let mut insert = tx.prepare_cached(&format!(
             "INSERT INTO {table}_hops (event_id, kind, name, channels, queue, error, started_at,
-                 duration_us, worker, waited_us, attempt, outcome)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                 duration_us, worker, waited_us, attempt, outcome, receivers, status)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
         ))?;
         for hop in hops {
             insert.execute(params![
@@ -48,6 +65,8 @@ pub(super) fn insert(conn: &mut Connection, table: &str, hops: &[NewHop]) -> rus
                 hop.waited_us,
                 hop.attempt,
                 hop.outcome,
+                hop.receivers,
+                hop.status,
             ])?;
         }
     }
@@ -83,6 +102,8 @@ pub(super) fn select(
             waited_us: row.get(10)?,
             attempt: row.get(11)?,
             outcome: row.get(12)?,
+            receivers: receivers_of(row.get(13)?),
+            status: status_of(row.get(14)?),
         })
     })?;
     rows.collect()

@@ -47,6 +47,8 @@ impl AttemptHops {
                 kind: HopKind::Job,
                 name: seen.name.to_string(),
                 channels: Vec::new(),
+                receivers: None,
+                status: None,
                 queue: Some(seen.queue.to_string()),
                 error: seen.error,
                 started_at: seen.began_at,

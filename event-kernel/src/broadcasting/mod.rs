@@ -85,6 +85,16 @@ impl BroadcastMessage {
     }
 }
 
+/// What a broadcaster learnt of one sent message ([`Broadcaster::deliver`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Delivery {
+    /// How many connections the server delivered it to, summed over the
+    /// message's channels (a connection on two of them counts twice);
+    /// `None` when the broadcaster or the server cannot tell, never a
+    /// guessed 0.
+    pub receivers: Option<u64>,
+}
+
 /// Sends broadcast messages somewhere.
 #[async_trait]
 pub trait Broadcaster: Send + Sync {
@@ -92,4 +102,15 @@ pub trait Broadcaster: Send + Sync {
     /// dispatch's [`BroadcastFailed`](crate::BroadcastFailed) (or the
     /// broadcast job's failure).
     async fn broadcast(&self, message: &BroadcastMessage) -> Result<()>;
+
+    /// Sends `message` as [`broadcast`](Self::broadcast) does, and says how
+    /// many connections it reached when the broadcaster can learn it. The
+    /// dispatcher calls this instead of `broadcast` only when the event's
+    /// hops are recorded (the event store's timeline shows the count), so a
+    /// broadcaster may ask its server for more here. The default sends with
+    /// `broadcast` and reports `None` (unknown).
+    async fn deliver(&self, message: &BroadcastMessage) -> Result<Delivery> {
+        self.broadcast(message).await?;
+        Ok(Delivery::default())
+    }
 }

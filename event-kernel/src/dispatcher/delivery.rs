@@ -307,17 +307,23 @@ async fn broadcast(
     let Some(message) = BroadcastMessage::for_event(event) else {
         return Ok(());
     };
-    let timing = hops.map(|_| Timing::start());
-    let sent = broadcaster.broadcast(&message).await;
-    if let (Some(hops), Some(timing)) = (hops, timing) {
-        let mut hop = timing.hop(
-            HopKind::Broadcast,
-            &message.event,
-            sent.as_ref().map(|_| ()),
-        );
-        hop.channels = message.channels.clone();
-        hops.note(hop);
-    }
+    let sent = match hops {
+        None => broadcaster.broadcast(&message).await,
+        // Recorded: ask the broadcaster how many connections it reached.
+        Some(hops) => {
+            let timing = Timing::start();
+            let delivered = broadcaster.deliver(&message).await;
+            let mut hop = timing.hop(
+                HopKind::Broadcast,
+                &message.event,
+                delivered.as_ref().map(|_| ()),
+            );
+            hop.channels = message.channels.clone();
+            hop.receivers = delivered.as_ref().ok().and_then(|d| d.receivers);
+            hops.note(hop);
+            delivered.map(|_| ())
+        }
+    };
     sent.with_context(|| BroadcastFailed {
         event: event.event_name().to_string(),
     })
