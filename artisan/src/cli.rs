@@ -324,7 +324,7 @@ pub struct QueueFailed {
     /// Show the failure groups (same job, kind of error and message) with their counts.
     #[arg(long)]
     pub groups: bool,
-    /// Print JSON: [{"id": ..., "event": ..., "listener": ..., "reason": ...}] (with --groups: the groups).
+    /// Print JSON: [{"id": ..., "event": ..., "listener": ..., "reason": ..., "history": [every attempt]}] (with --groups: the groups).
     #[arg(long)]
     pub json: bool,
 }

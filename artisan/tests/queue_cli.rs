@@ -70,6 +70,23 @@ fn redis_url() -> Option<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_failed_json_prints_every_attempt_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/jobs.db", dir.path().display());
+    queue_cli_common::failed_json_prints_every_attempt(&url, dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_failed_json_prints_every_attempt_on_redis() {
+    let Some(url) = redis_url() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    queue_cli_common::failed_json_prints_every_attempt(&url, dir.path()).await;
+    let queue = Queue::open(&url).await.expect("open");
+    queue.clear().await.expect("clear");
+    queue.failed().expect("store").purge().await.expect("purge");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_jobs_are_listed_retried_forgotten_and_flushed_on_redis() {
     let Some(url) = redis_url() else { return };
     let dir = tempfile::tempdir().expect("temp dir");

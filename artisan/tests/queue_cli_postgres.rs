@@ -22,6 +22,15 @@ async fn failed_jobs_are_listed_retried_forgotten_and_flushed_on_postgres() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_failed_json_prints_every_attempt_on_postgres() {
+    let Some(schema) = Schema::tagged("artisan") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    queue_cli_common::failed_json_prints_every_attempt(&schema.url, dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monitor_shows_each_queue_on_postgres() {
     let Some(schema) = Schema::tagged("artisan") else {
         return;

@@ -16,8 +16,9 @@ pub struct AttemptRecord {
     pub attempt: u32,
     /// Unix ms it ended.
     pub ended_at_ms: i64,
-    /// How long it ran, in ms; `None` where it was not timed (the memory
-    /// connection's quick path, which reads no clock per job).
+    /// How long it ran, in ms (on the memory connection's quick path, to
+    /// within the few ms of the coarse clock its figures use); `None` only
+    /// in records of versions whose memory quick path did not time it.
     pub duration_ms: Option<u64>,
     /// The worker that ran it (its id in `api/workers` / `queue:workers`).
     pub worker: String,

@@ -586,3 +586,113 @@ pub async fn failed_jobs_are_found_and_handled_in_bulk(url: &str, dir: &Path) {
     let out = artisan(&["queue:failed", "--url", url], dir);
     assert!(out.all().contains("No failed jobs found."), "{}", out.all());
 }
+
+#[derive(Debug, Clone, Serialize, Deserialize, Event)]
+pub struct RefundDueEvent {
+    pub order: u64,
+}
+
+#[listener(event = RefundDueEvent, queued, queue = "refunds", tries = 3, backoff = [0])]
+async fn refund_card(event: &RefundDueEvent) -> anyhow::Result<()> {
+    Err(anyhow::anyhow!("the gateway timed out")
+        .context(format!("refund of order {} failed", event.order)))
+}
+
+/// A job that failed three times: `queue:failed --json` prints each
+/// attempt (number, when it ended, worker, how long it ran, outcome, the
+/// error's chain), and the plain list says how many were kept and how each
+/// ended.
+pub async fn failed_json_prints_every_attempt(url: &str, dir: &Path) {
+    let queue = Queue::open(url).await.expect("open the queue");
+    let dispatcher = Dispatcher::new();
+    queue.install(&dispatcher).await;
+    dispatcher
+        .listen::<RefundDueEvent>(Arc::new(RefundCardListener))
+        .await;
+    dispatcher
+        .dispatch(RefundDueEvent { order: 31 })
+        .await
+        .expect("dispatch writes the job");
+    let registry = JobRegistry::new().listener::<RefundDueEvent>(Arc::new(RefundCardListener));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(
+        Worker::new(queue.clone(), registry)
+            .queues(["refunds"])
+            .poll_interval(Duration::from_millis(10))
+            .run_until(async move {
+                let _ = stopped.await;
+            }),
+    );
+    let store = queue.failed().expect("a failed store");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while store.list().await.expect("list").is_empty() {
+        assert!(Instant::now() < deadline, "the job never failed for good");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(());
+    worker.await.expect("worker task").expect("worker");
+
+    let out = artisan(&["queue:failed", "--url", url, "--json"], dir);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(rows[0]["attempts"], 3, "{rows:#}");
+    let history = rows[0]["history"].as_array().expect("history");
+    let seen: Vec<(u64, &str)> = history
+        .iter()
+        .map(|a| {
+            (
+                a["attempt"].as_u64().expect("attempt"),
+                a["outcome"].as_str().expect("outcome"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [(1, "retried"), (2, "retried"), (3, "failed")],
+        "{rows:#}"
+    );
+    let mut last_end = 0;
+    for attempt in history {
+        let worker = attempt["worker"].as_str().expect("worker");
+        assert!(!worker.is_empty(), "{attempt}");
+        assert_eq!(
+            attempt["worker"], history[0]["worker"],
+            "one worker ran them"
+        );
+        assert!(attempt["duration_ms"].is_u64(), "timed: {attempt}");
+        let ended = attempt["ended_at_ms"].as_i64().expect("ended_at_ms");
+        assert!(ended >= last_end, "in order: {history:?}");
+        last_end = ended;
+        assert!(
+            attempt["ended_at"].as_str().is_some_and(|t| t.len() == 19),
+            "{attempt}"
+        );
+        let chain: Vec<&str> = attempt["error_chain"]
+            .as_array()
+            .expect("error_chain")
+            .iter()
+            .filter_map(|e| e.as_str())
+            .collect();
+        let refund = chain
+            .iter()
+            .position(|e| e.contains("refund of order 31 failed"));
+        let cause = chain
+            .iter()
+            .position(|e| e.contains("the gateway timed out"));
+        assert!(
+            matches!((refund, cause), (Some(r), Some(c)) if r < c),
+            "the error, then its cause: {chain:?}"
+        );
+    }
+
+    let out = artisan(&["queue:failed", "--url", url], dir);
+    let shown = out.all();
+    assert_eq!(out.code, 0, "{shown}");
+    assert!(shown.contains("after 3 attempt(s)"), "{shown}");
+    assert!(
+        shown.contains("3 attempt(s) kept: 1 retried (")
+            && shown.contains(" ms), 2 retried (")
+            && shown.contains(" ms), 3 failed ("),
+        "{shown}"
+    );
+}

@@ -3,6 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use super::lookup::Lookups;
 use super::sqlite_time;
 use crate::record::{Appended, ExpectedVersion, NewEvent};
 use crate::schema::INSERT;
@@ -18,8 +19,9 @@ pub(super) fn insert_batch(
             "INSERT INTO {table} {INSERT} VALUES (?1, ?2, ?3, ?4, ?5, NULL, NULL, ?6, ?7, ?8, ?9)
              ON CONFLICT (id) DO NOTHING"
         ))?;
+        let mut lookups = Lookups::new();
         for row in rows {
-            insert.execute(params![
+            let written = insert.execute(params![
                 row.id,
                 row.name,
                 row.payload.to_string(),
@@ -30,6 +32,9 @@ pub(super) fn insert_batch(
                 row.replay_of,
                 sqlite_time(&row.dispatched_at),
             ])?;
+            if written == 1 {
+                lookups.add(&tx, table, tx.last_insert_rowid(), row)?;
+            }
         }
     }
     tx.commit()
@@ -112,6 +117,7 @@ pub(super) fn append_one(
         return Ok(Attempt::Conflict(current));
     }
     let position = tx.last_insert_rowid();
+    Lookups::new().add(&tx, table, position, row)?;
     let stream_version: Option<i64> = tx.query_row(
         &format!("SELECT stream_version FROM {table} WHERE position = ?1"),
         [position],

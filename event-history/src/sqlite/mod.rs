@@ -7,6 +7,7 @@
 
 mod append;
 mod hops;
+mod lookup;
 mod table;
 
 use std::sync::{Arc, Mutex};
@@ -178,16 +179,12 @@ impl Backend for SqliteStore {
     }
 
     async fn query(&self, filter: &Filter) -> Result<Vec<EventRecord>, StoreError> {
-        let (clause, params) = filter.to_sql(
-            |n| format!("?{n}"),
-            |p| format!("EXISTS (SELECT 1 FROM json_each(tags) WHERE json_each.value = {p})"),
-        );
-        let limit = filter.page_size();
-        let values: Vec<rusqlite::types::Value> = params.iter().map(to_sql).collect();
+        let filter = filter.clone();
         self.run(&self.reader, "querying events", move |conn, table| {
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {SELECT} FROM {table} WHERE {clause} ORDER BY position LIMIT {limit}"
-            ))?;
+            let Some((sql, values)) = lookup::select(conn, table, &filter, to_sql)? else {
+                return Ok(Vec::new());
+            };
+            let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(params_from_iter(values), record)?;
             rows.collect()
         })
@@ -275,7 +272,8 @@ impl Backend for SqliteStore {
         self.run(&self.writer, "dropping the table", |conn, table| {
             conn.execute_batch(&format!(
                 "DROP TABLE IF EXISTS {table}; DROP TABLE IF EXISTS {table}_checkpoints; \
-                 DROP TABLE IF EXISTS {table}_hops;"
+                 DROP TABLE IF EXISTS {table}_hops; DROP TABLE IF EXISTS {table}_tags; \
+                 DROP TABLE IF EXISTS {table}_since;"
             ))
         })
         .await

@@ -42,12 +42,15 @@ pub(super) fn create_or_check(conn: &Connection, url: &str, table: &str) -> Resu
         "CREATE UNIQUE INDEX IF NOT EXISTS {table}_stream ON {table} (stream, stream_version);
          CREATE INDEX IF NOT EXISTS {table}_name ON {table} (name, position);
          CREATE INDEX IF NOT EXISTS {table}_correlation ON {table} (correlation_id, position);
+         CREATE INDEX IF NOT EXISTS {table}_stream_position ON {table} (stream, position)
+             WHERE stream IS NOT NULL;
          CREATE TABLE IF NOT EXISTS {table}_checkpoints (
              name   TEXT PRIMARY KEY,
              cursor TEXT NOT NULL
          );"
     ))
     .map_err(db)?;
+    super::lookup::create(conn, table).map_err(db)?;
     super::hops::create(conn, table).map_err(db)
 }
 

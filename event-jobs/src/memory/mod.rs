@@ -13,6 +13,8 @@
 //! [`Job`] at the boundary.
 
 mod attempt_hops;
+#[cfg(test)]
+mod attempt_timing_tests;
 mod batch;
 mod failed_search;
 mod job;

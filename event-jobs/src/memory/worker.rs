@@ -449,7 +449,14 @@ async fn runner(shared: Arc<Shared>) -> WorkerReport {
                     }
                     match verdict {
                         Some(Verdict::Done) => Ran::Succeeded,
-                        Some(verdict) => settle(&shared, &table, job, verdict, None),
+                        Some(verdict) => {
+                            // An attempt that did not complete is timed on
+                            // the coarse clock the figures use (a memory
+                            // read): from `job_began`, already taken, so a
+                            // job that succeeds reads no clock for it.
+                            let ran = (coarse_now_ms() - job_began).max(0) as u64;
+                            settle(&shared, &table, job, verdict, Duration::from_millis(ran))
+                        }
                         None => Ran::Cancelled(job),
                     }
                 }
@@ -627,7 +634,7 @@ async fn run_attempt(shared: &Shared, table: &[Arc<dyn EventListener>], mut job:
         let queue = shared.memory.store.lane_name(job.lane as usize);
         super::attempt_hops::report(hops, &queue, table, &job, &verdict, began);
     }
-    settle(shared, table, job, verdict, Some(began.elapsed()))
+    settle(shared, table, job, verdict, began.elapsed())
 }
 
 /// The next attempt at `job`, with its limits.
@@ -659,14 +666,14 @@ fn settle(
     table: &[Arc<dyn EventListener>],
     mut job: MemJob,
     verdict: Verdict,
-    ran: Option<Duration>,
+    ran: Duration,
 ) -> Ran {
     let this_attempt = job.attempts + 1;
     // An attempt that did not complete is kept with the job.
     let record = |outcome: &str, error_chain: Vec<String>| AttemptRecord {
         attempt: this_attempt,
         ended_at_ms: crate::job::now_ms(),
-        duration_ms: ran.map(|d| d.as_millis() as u64),
+        duration_ms: Some(ran.as_millis() as u64),
         worker: shared.worker_id.clone(),
         outcome: outcome.to_string(),
         error_chain,

@@ -5,14 +5,23 @@
 //! as in production), then each endpoint the page reads is timed through
 //! the dashboard's router and its p50 / p95 printed.
 //!
+//! The event store beside it is seeded too (see `events.rs`: through the
+//! store's writer, as an app's dispatches are recorded) and its endpoints
+//! timed the same way.
+//!
 //! `cargo bench -p event-dashboard --bench endpoints`
 //!
-//! `DASHBOARD_BENCH_COMPLETED` (default 1,000,000) and
-//! `DASHBOARD_BENCH_FAILED` (default 10,000) set the sizes, e.g.
-//! `DASHBOARD_BENCH_COMPLETED=20000 DASHBOARD_BENCH_FAILED=500` for a quick
-//! run; `DASHBOARD_BENCH_SAMPLES` (default 50) the timings per endpoint;
-//! `DASHBOARD_BENCH_DB` a sqlite file to keep (and reuse when it already
-//! holds the jobs) instead of a temporary one.
+//! `DASHBOARD_BENCH_COMPLETED` (default 1,000,000),
+//! `DASHBOARD_BENCH_FAILED` (default 10,000) and `DASHBOARD_BENCH_EVENTS`
+//! (default 1,000,000; 0 leaves the store out) set the sizes, e.g.
+//! `DASHBOARD_BENCH_COMPLETED=20000 DASHBOARD_BENCH_FAILED=500
+//! DASHBOARD_BENCH_EVENTS=100000` for a quick run; `DASHBOARD_BENCH_SAMPLES`
+//! (default 50) the timings per endpoint; `DASHBOARD_BENCH_DB` a sqlite
+//! file to keep (and reuse when it already holds the jobs) instead of a
+//! temporary one, and `DASHBOARD_BENCH_STORE_DB` the store's (default: the
+//! jobs file's name with `.events.db`; reused when it holds the events).
+
+mod events;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,6 +33,7 @@ use axum::extract::ConnectInfo;
 use axum::http::Request;
 use event_core::prelude::*;
 use event_core::queue::{Job, JobEnvelope, Queue, Worker};
+use event_core::store::EventStore;
 use event_dashboard::{DashboardState, router};
 use tower::ServiceExt;
 
@@ -66,6 +76,16 @@ fn env_number(name: &str, default: u64) -> u64 {
             .unwrap_or_else(|_| panic!("{name}={v} is not a number")),
         Err(_) => default,
     }
+}
+
+/// The 1, 5 and 15 minute load averages (`uptime`'s).
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split(' ')
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn now_ms() -> i64 {
@@ -165,6 +185,7 @@ async fn time(router: &axum::Router, uri: &str, samples: usize) -> (f64, f64, us
 async fn main() -> anyhow::Result<()> {
     let completed = env_number("DASHBOARD_BENCH_COMPLETED", 1_000_000);
     let failing = env_number("DASHBOARD_BENCH_FAILED", 10_000);
+    let stored = env_number("DASHBOARD_BENCH_EVENTS", 1_000_000);
     let samples = env_number("DASHBOARD_BENCH_SAMPLES", 50).max(1) as usize;
     let total = completed + failing;
     TOTAL.store(total, Ordering::Relaxed);
@@ -199,7 +220,19 @@ async fn main() -> anyhow::Result<()> {
         .map(|j| format!("{}:{}", j.failed_at, j.id))
         .unwrap_or_default();
 
-    let dashboard = router(DashboardState::new(queue.clone())?);
+    let mut state = DashboardState::new(queue.clone())?;
+    let mut event_endpoints = Vec::new();
+    if stored > 0 {
+        let store_file = std::env::var("DASHBOARD_BENCH_STORE_DB")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| file.with_extension("events.db"));
+        let store =
+            EventStore::open(&format!("sqlite://{}", store_file.display()), "events").await?;
+        events::seed(&store, stored).await?;
+        event_endpoints = events::endpoints(&events::pick(&store, stored).await?);
+        state = state.store(store);
+    }
+    let dashboard = router(state);
     let endpoints = [
         "/".to_string(),
         "/api/meta".into(),
@@ -218,26 +251,26 @@ async fn main() -> anyhow::Result<()> {
         "/api/failed/groups".into(),
         format!("/api/failed/{key}"),
         "/api/broadcasting".into(),
-    ];
+    ]
+    .into_iter()
+    .chain(event_endpoints);
     println!(
-        "\n{completed} completed, {failing} failed jobs on sqlite; {samples} requests each; load average {}",
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .split(' ')
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
+        "\n{completed} completed, {failing} failed jobs and {stored} stored events on sqlite; {samples} requests each; load average {}",
+        load()
     );
     println!(
-        "{:<52} {:>9} {:>9} {:>9}",
+        "{:<64} {:>9} {:>9} {:>9}",
         "endpoint", "p50 ms", "p95 ms", "bytes"
     );
     let mut worst = 0f64;
-    for uri in &endpoints {
-        let (p50, p95, bytes) = time(&dashboard, uri, samples).await;
+    for uri in endpoints {
+        let (p50, p95, bytes) = time(&dashboard, &uri, samples).await;
         worst = worst.max(p95);
-        println!("{uri:<52} {p50:>9.2} {p95:>9.2} {bytes:>9}");
+        println!("{uri:<64} {p50:>9.2} {p95:>9.2} {bytes:>9}");
     }
-    println!("slowest p95: {worst:.2} ms (the issue asks for under 200 ms)");
+    println!(
+        "slowest p95: {worst:.2} ms (the issue asks for under 200 ms); load average {}",
+        load()
+    );
     Ok(())
 }
