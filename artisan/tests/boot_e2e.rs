@@ -14,10 +14,9 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
-use common::{Pkg, must, run_in, target_dir, workspace};
+use common::{Pkg, app_artisan, must, run_built, run_in, target_dir, workspace};
 
 /// The chain's two events in the store, oldest first, as `event:history --json` gives them.
 fn history(pkg: &Pkg, url_args: &[&str]) -> Vec<serde_json::Value> {
@@ -39,29 +38,19 @@ fn assert_one_chain(rows: &[serde_json::Value]) {
     assert_eq!(taken["causation_id"], placed["id"], "{rows:#?}");
 }
 
-/// The app's binary (built by `cargo build`), started in `cwd`.
-fn run_app(bin: &str, cwd: &Path, args: &[&str]) -> String {
-    let out = Command::new(target_dir().join("debug").join(bin))
-        .args(args)
-        .current_dir(cwd)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run the app");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{bin} {args:?} failed:\n{text}");
-    text
-}
+/// The worker's run: until the queue is empty, two tries, no backoff.
+const WORK: [&str; 6] = [
+    "queue:work",
+    "--stop-when-empty",
+    "--tries",
+    "2",
+    "--backoff",
+    "0",
+];
 
 #[test]
 fn the_worker_boots_the_app_so_a_job_s_event_reaches_its_listeners_and_the_store() {
-    let pkg = Pkg::new();
-    if let Ok(lock) = std::fs::read(workspace().join("Cargo.lock")) {
-        std::fs::write(pkg.file("Cargo.lock"), lock).expect("write lock");
-    }
+    let pkg = Pkg::with_workspace_lock();
     pkg.artisan(&["init"]).ok();
     // The app's own artisan is lean: no PostgreSQL, no broadcasting server,
     // unless the app turns them on. This app keeps its store on postgres.
@@ -100,38 +89,28 @@ fn the_worker_boots_the_app_so_a_job_s_event_reaches_its_listeners_and_the_store
         "--queued",
     ])
     .ok();
-    let edit = |file: &str, body: &str| {
-        let text = pkg.read(file).replace("    let _ = event;\n", body);
-        pkg.write(file, &text);
-    };
-    edit(
+    pkg.listener_body(
         "src/listeners/charge_card.rs",
         "    let _ = event;\n    \
          event_core::dispatch(crate::events::PaymentTakenEvent::new()).await?;\n",
     );
     // Where the package is, from the binary's build: the worker may run anywhere.
-    edit(
+    pkg.listener_body(
         "src/listeners/send_receipt.rs",
         "    let dir = env!(\"CARGO_MANIFEST_DIR\");\n    \
          std::fs::write(format!(\"{dir}/receipt.txt\"), &event.id)?;\n",
     );
-    let audit = pkg
-        .read("src/listeners/audit_payment.rs")
-        .replace("queued)]", "queued, replayable = false)]");
-    assert!(audit.contains("replayable = false"), "{audit}");
-    pkg.write("src/listeners/audit_payment.rs", &audit);
-    edit(
+    pkg.replace(
+        "src/listeners/audit_payment.rs",
+        "queued)]",
+        "queued, replayable = false)]",
+    );
+    pkg.listener_body(
         "src/listeners/audit_payment.rs",
         "    if !event.id.is_empty() {\n        \
          anyhow::bail!(\"the audit service is busy\");\n    }\n",
     );
-    pkg.write(
-        "src/main.rs",
-        &pkg.read("src/main.rs").replace(
-            "    println!(\"Hello, world!\");\n",
-            "    event_core::dispatch(events::OrderPlacedEvent::new()).await?;\n",
-        ),
-    );
+    pkg.main_runs("    event_core::dispatch(events::OrderPlacedEvent::new()).await?;\n");
 
     // --- sqlite: the queue and the store in the package folder ----------
     pkg.write(
@@ -160,29 +139,14 @@ fn the_worker_boots_the_app_so_a_job_s_event_reaches_its_listeners_and_the_store
     // and keeps its files in the package folder.
     let elsewhere = tempfile::tempdir().expect("temp dir");
     must(&pkg, &["build", "-q"]);
-    run_app("shop", elsewhere.path(), &[]);
+    run_built("shop", elsewhere.path(), &[], &[]);
     assert_eq!(
         std::fs::read_dir(elsewhere.path()).expect("list").count(),
         0,
         "the app wrote files where it was started"
     );
 
-    let (worked, _) = must(
-        &pkg,
-        &[
-            "run",
-            "-q",
-            "--bin",
-            "artisan",
-            "--",
-            "queue:work",
-            "--stop-when-empty",
-            "--tries",
-            "2",
-            "--backoff",
-            "0",
-        ],
-    );
+    let (worked, _) = app_artisan(&pkg, &WORK);
     assert!(worked.contains("2 done, 2 retried, 2 failed"), "{worked}");
     // The event the job dispatched was broadcast from the worker to the browser client.
     if let Some(l) = listening {
@@ -247,20 +211,9 @@ fn the_worker_boots_the_app_so_a_job_s_event_reaches_its_listeners_and_the_store
     // event:replay says what it runs and skips; --dry-run runs nothing.
     std::fs::remove_file(pkg.file("receipt.txt")).expect("remove receipt");
     let replay = |extra: &[&str]| {
-        let mut args = vec![
-            "run",
-            "-q",
-            "--bin",
-            "artisan",
-            "--",
-            "event:replay",
-            "--from",
-            "0",
-            "--name",
-            "PaymentTaken",
-        ];
+        let mut args = vec!["event:replay", "--from", "0", "--name", "PaymentTaken"];
         args.extend_from_slice(extra);
-        let (stdout, _) = must(&pkg, &args);
+        let (stdout, _) = app_artisan(&pkg, &args);
         stdout
     };
     let planned = replay(&["--dry-run"]);
@@ -307,21 +260,10 @@ fn the_worker_boots_the_app_so_a_job_s_event_reaches_its_listeners_and_the_store
             test_support::with_query(&redis, "prefix", &prefix),
         ),
     );
-    let started = run_app("shop", pkg.path(), &[]);
+    let started = run_built("shop", pkg.path(), &[], &[]);
     assert!(started.contains("; queue redis ("), "{started}");
     assert!(!pkg.exists("receipt.txt"), "the listener was not queued");
-    let worked = run_app(
-        "artisan",
-        elsewhere.path(),
-        &[
-            "queue:work",
-            "--stop-when-empty",
-            "--tries",
-            "2",
-            "--backoff",
-            "0",
-        ],
-    );
+    let worked = run_built("artisan", elsewhere.path(), &WORK, &[]);
     assert!(worked.contains("1 done, 1 retried, 1 failed"), "{worked}");
     assert!(pkg.exists("receipt.txt"), "{worked}");
     assert_one_chain(&history(&pkg, &[]));

@@ -17,7 +17,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{Pkg, must, run_in, target_dir, workspace};
+use common::{Pkg, must, run_built, run_in};
 
 const TOKEN: &str = "replay-e2e";
 
@@ -48,22 +48,7 @@ fn call(addr: &str, method: &str, path: &str) -> (u16, serde_json::Value) {
 /// The app's own artisan (built by `cargo build`): `queue:work` until the
 /// queue is empty, in the package folder, with `env` added.
 fn work(pkg: &Path, env: &[(&str, &str)]) -> String {
-    let mut command = Command::new(target_dir().join("debug/artisan"));
-    command
-        .args(["queue:work", "--stop-when-empty"])
-        .current_dir(pkg)
-        .env("NO_COLOR", "1");
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let out = command.output().expect("run the app's artisan");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "queue:work failed:\n{text}");
-    text
+    run_built("artisan", pkg, &["queue:work", "--stop-when-empty"], env)
 }
 
 struct Dashboard(Child);
@@ -77,43 +62,28 @@ impl Drop for Dashboard {
 
 #[test]
 fn a_replay_from_the_standalone_dashboard_runs_on_the_app_s_worker() {
-    let pkg = Pkg::new();
-    if let Ok(lock) = std::fs::read(workspace().join("Cargo.lock")) {
-        std::fs::write(pkg.file("Cargo.lock"), lock).expect("write lock");
-    }
+    let pkg = Pkg::with_workspace_lock();
     pkg.artisan(&["init"]).ok();
     pkg.artisan(&["make:event", "OrderPlaced"]).ok();
     pkg.artisan(&["make:listener", "Ledger", "--event", "OrderPlaced"])
         .ok();
     // The sync listener writes a line per run: `live` or `replay`.
-    let ledger = pkg.read("src/listeners/ledger.rs").replace(
-        "    let _ = event;\n",
+    pkg.listener_body(
+        "src/listeners/ledger.rs",
         "    let _ = event;\n    \
          let line = if event_core::store::is_replaying() { \"replay\\n\" } else { \"live\\n\" };\n    \
          let path = format!(\"{}/ledger.txt\", env!(\"CARGO_MANIFEST_DIR\"));\n    \
          let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;\n    \
          std::io::Write::write_all(&mut file, line.as_bytes())?;\n",
     );
-    assert!(ledger.contains("is_replaying"), "{ledger}");
-    pkg.write("src/listeners/ledger.rs", &ledger);
-    pkg.write(
-        "src/main.rs",
-        &pkg.read("src/main.rs").replace(
-            "    println!(\"Hello, world!\");\n",
-            "    event_core::dispatch(events::OrderPlacedEvent::new()).await?;\n",
-        ),
-    );
+    pkg.main_runs("    event_core::dispatch(events::OrderPlacedEvent::new()).await?;\n");
     pkg.write(
         ".env",
         "EVENTS_QUEUE_CONNECTION=sqlite\nEVENTS_QUEUE_URL=sqlite://jobs.db\n\
          EVENTS_STORE_URL=sqlite://events.db\n",
     );
     must(&pkg, &["build", "-q"]);
-    let app = Command::new(target_dir().join("debug/shop"))
-        .current_dir(pkg.path())
-        .output()
-        .expect("run the app");
-    assert!(app.status.success(), "{app:?}");
+    run_built("shop", pkg.path(), &[], &[]);
     assert_eq!(pkg.read("ledger.txt"), "live\n");
 
     // The standalone dashboard over the app's queue and store.

@@ -10,15 +10,12 @@ mod common;
 
 use std::process::Command;
 
-use common::{Pkg, must, own_warnings, target_dir, workspace};
+use common::{Pkg, app_artisan, must, own_warnings, target_dir};
 
 #[test]
 fn scaffolded_package_builds_cleanly_runs_and_its_listeners_fire() {
-    let pkg = Pkg::new();
     // The workspace's lock file pins the same versions the workspace tests use.
-    if let Ok(lock) = std::fs::read(workspace().join("Cargo.lock")) {
-        std::fs::write(pkg.file("Cargo.lock"), lock).expect("write lock");
-    }
+    let pkg = Pkg::with_workspace_lock();
 
     // A package with no events at all still builds without warnings.
     pkg.artisan(&["event:generate"]).ok();
@@ -235,10 +232,7 @@ async fn main() -> anyhow::Result<()> {{
 /// `event:list --json` saying where it ran.
 #[test]
 fn a_new_app_gets_its_own_artisan_and_its_queued_listener_runs_on_queue_work() {
-    let pkg = Pkg::new();
-    if let Ok(lock) = std::fs::read(workspace().join("Cargo.lock")) {
-        std::fs::write(pkg.file("Cargo.lock"), lock).expect("write lock");
-    }
+    let pkg = Pkg::with_workspace_lock();
     pkg.write(
         "src/main.rs",
         "#[tokio::main]\nasync fn main() -> anyhow::Result<()> {\n    println!(\"Hello, world!\");\n    Ok(())\n}\n",
@@ -259,26 +253,10 @@ fn a_new_app_gets_its_own_artisan_and_its_queued_listener_runs_on_queue_work() {
     assert_eq!(pkg.snapshot(), before, "a second init changed files");
 
     // The seed's exact commands, through the app's own binary.
-    must(
+    app_artisan(&pkg, &["make:event", "UserRegistered"]);
+    app_artisan(
         &pkg,
         &[
-            "run",
-            "-q",
-            "--bin",
-            "artisan",
-            "--",
-            "make:event",
-            "UserRegistered",
-        ],
-    );
-    must(
-        &pkg,
-        &[
-            "run",
-            "-q",
-            "--bin",
-            "artisan",
-            "--",
             "make:listener",
             "SendWelcomeEmail",
             "--event",
@@ -309,18 +287,7 @@ fn a_new_app_gets_its_own_artisan_and_its_queued_listener_runs_on_queue_work() {
         "the listener ran inline, not queued"
     );
 
-    let (stdout, _) = must(
-        &pkg,
-        &[
-            "run",
-            "-q",
-            "--bin",
-            "artisan",
-            "--",
-            "queue:work",
-            "--stop-when-empty",
-        ],
-    );
+    let (stdout, _) = app_artisan(&pkg, &["queue:work", "--stop-when-empty"]);
     assert!(
         pkg.exists("ran.txt"),
         "the worker did not run the listener\n{stdout}"
@@ -375,18 +342,7 @@ fn a_new_app_gets_its_own_artisan_and_its_queued_listener_runs_on_queue_work() {
     assert!(out.status.success(), "{:?}\n{text}", out.status);
     assert!(text.contains("Worker stopped: 0 done"), "{text}");
 
-    let (json, _) = must(
-        &pkg,
-        &[
-            "run",
-            "-q",
-            "--bin",
-            "artisan",
-            "--",
-            "event:list",
-            "--json",
-        ],
-    );
+    let (json, _) = app_artisan(&pkg, &["event:list", "--json"]);
     let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
     let listener = &value["events"][0]["listeners"][0];
     assert_eq!(listener["listener"], "SendWelcomeEmailListener");

@@ -6,14 +6,11 @@
 
 mod common;
 
-use common::{Pkg, must, workspace};
+use common::{Pkg, app_artisan, must};
 
 #[test]
 fn a_unique_listener_that_fails_its_job_runs_once_on_queue_work() {
-    let pkg = Pkg::new();
-    if let Ok(lock) = std::fs::read(workspace().join("Cargo.lock")) {
-        std::fs::write(pkg.file("Cargo.lock"), lock).expect("write lock");
-    }
+    let pkg = Pkg::with_workspace_lock();
     pkg.write(
         "src/main.rs",
         "#[tokio::main]\nasync fn main() -> anyhow::Result<()> {\n    println!(\"Hello, world!\");\n    Ok(())\n}\n",
@@ -66,18 +63,7 @@ fn a_unique_listener_that_fails_its_job_runs_once_on_queue_work() {
         "the listener ran inline, not queued"
     );
 
-    let (stdout, _) = must(
-        &pkg,
-        &[
-            "run",
-            "-q",
-            "--bin",
-            "artisan",
-            "--",
-            "queue:work",
-            "--stop-when-empty",
-        ],
-    );
+    let (stdout, _) = app_artisan(&pkg, &["queue:work", "--stop-when-empty"]);
     assert!(
         pkg.exists("ran-1.txt"),
         "the worker did not run it\n{stdout}"
@@ -88,18 +74,7 @@ fn a_unique_listener_that_fails_its_job_runs_once_on_queue_work() {
         "one job: the second dispatch was not queued\n{stdout}"
     );
 
-    let (json, _) = must(
-        &pkg,
-        &[
-            "run",
-            "-q",
-            "--bin",
-            "artisan",
-            "--",
-            "queue:failed",
-            "--json",
-        ],
-    );
+    let (json, _) = app_artisan(&pkg, &["queue:failed", "--json"]);
     let failed: serde_json::Value = serde_json::from_str(&json).expect("JSON");
     let failed = failed.as_array().expect("a list");
     assert_eq!(failed.len(), 1, "{json}");

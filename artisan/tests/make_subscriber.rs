@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Pkg, assert_refused, must, own_warnings, workspace};
+use common::{Pkg, app_artisan, assert_refused, must, own_warnings};
 
 #[test]
 fn make_subscriber_writes_the_type_and_wires_it_once() {
@@ -144,10 +144,7 @@ fn a_subscriber_the_macro_refuses_is_reported_not_wired() {
 /// under its own name.
 #[test]
 fn a_scaffolded_subscriber_runs_inline_and_on_queue_work() {
-    let pkg = Pkg::new();
-    if let Ok(lock) = std::fs::read(workspace().join("Cargo.lock")) {
-        std::fs::write(pkg.file("Cargo.lock"), lock).expect("write lock");
-    }
+    let pkg = Pkg::with_workspace_lock();
     pkg.write(
         "src/main.rs",
         "#[tokio::main]\nasync fn main() -> anyhow::Result<()> {\n    println!(\"Hello, world!\");\n    Ok(())\n}\n",
@@ -202,18 +199,7 @@ fn a_scaffolded_subscriber_runs_inline_and_on_queue_work() {
         "the queued method ran inline, not queued"
     );
 
-    let (stdout, _) = must(
-        &pkg,
-        &[
-            "run",
-            "-q",
-            "--bin",
-            "artisan",
-            "--",
-            "queue:work",
-            "--stop-when-empty",
-        ],
-    );
+    let (stdout, _) = app_artisan(&pkg, &["queue:work", "--stop-when-empty"]);
     assert!(
         pkg.exists("out.txt"),
         "the worker did not run the queued method\n{stdout}"

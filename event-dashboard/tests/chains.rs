@@ -3,146 +3,19 @@
 //! time) and queued listener (on which queue), the second event the queued
 //! listener dispatches on the worker, and that event's broadcast (its
 //! channel): every hop under its event, with parent links. On sqlite, and
-//! on PostgreSQL (the store) when EVENTS_TEST_POSTGRES_URL is set.
+//! on PostgreSQL (the store) when EVENTS_TEST_POSTGRES_URL is set. The
+//! app is `common::shop`; tests/browser.rs shows the same chain in the page.
 
 mod common;
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use axum::body::Body;
-use axum::http::Request;
 use common::get;
-use event_core::broadcasting::{Broadcaster, MemoryBroadcaster, ShouldBroadcast};
-use event_core::prelude::*;
-use event_core::queue::{Queue, Worker};
 use event_core::store::EventStore;
 use event_dashboard::{DashboardState, router};
 use serde_json::{Value, json};
-use tower::ServiceExt;
-
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct OrderPlaced {
-    order: u64,
-}
-
-impl Event for OrderPlaced {
-    fn event_name(&self) -> &'static str {
-        "OrderPlaced"
-    }
-    fn to_json(&self) -> Value {
-        json!(self)
-    }
-}
-
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct PaymentTaken {
-    order: u64,
-}
-
-impl Event for PaymentTaken {
-    fn event_name(&self) -> &'static str {
-        "PaymentTaken"
-    }
-    fn to_json(&self) -> Value {
-        json!(self)
-    }
-    fn as_should_broadcast(&self) -> Option<&dyn ShouldBroadcast> {
-        Some(self)
-    }
-}
-
-impl ShouldBroadcast for PaymentTaken {
-    fn broadcast_on(&self) -> Vec<String> {
-        vec!["receipts".into()]
-    }
-    fn should_queue_broadcast(&self) -> bool {
-        false
-    }
-}
-
-/// Sync: reserves the stock inside the request.
-struct ReserveStock;
-
-#[async_trait]
-impl EventListener for ReserveStock {
-    async fn handle(&self, _: Arc<dyn Event>) -> anyhow::Result<()> {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        Ok(())
-    }
-    fn listener_name(&self) -> &str {
-        "shop::ReserveStock"
-    }
-}
-
-/// Queued: charges the card on the worker, then says the payment is taken.
-struct ChargeCard(Dispatcher);
-
-#[async_trait]
-impl EventListener for ChargeCard {
-    async fn handle(&self, event: Arc<dyn Event>) -> anyhow::Result<()> {
-        let order = event.downcast_ref::<OrderPlaced>().expect("an order").order;
-        self.0.dispatch(PaymentTaken { order }).await?;
-        Ok(())
-    }
-    fn should_queue(&self) -> bool {
-        true
-    }
-    fn listener_name(&self) -> &str {
-        "shop::ChargeCard"
-    }
-}
 
 async fn the_chain_shows_every_hop(store: EventStore) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("jobs.db").display());
-    let queue = Queue::open(&url).await.expect("open the queue");
-    let events = Dispatcher::new();
-    queue.install(&events).await;
-    store.install(&events).await;
-    let broadcaster = Arc::new(MemoryBroadcaster::new());
-    events
-        .set_broadcaster(broadcaster.clone() as Arc<dyn Broadcaster>)
-        .await;
-    events.listen::<OrderPlaced>(Arc::new(ReserveStock)).await;
-    let charge: Arc<dyn EventListener> = Arc::new(ChargeCard(events.clone()));
-    events.listen::<OrderPlaced>(charge.clone()).await;
-    let registry = Arc::new(JobRegistry::new().listener::<OrderPlaced>(charge));
-
-    // The app: POST /orders/{n} dispatches OrderPlaced.
-    let app = axum::Router::new().route(
-        "/orders/{order}",
-        axum::routing::post(
-            |axum::extract::State(events): axum::extract::State<Dispatcher>,
-             axum::extract::Path(order): axum::extract::Path<u64>| async move {
-                events
-                    .dispatch(OrderPlaced { order })
-                    .await
-                    .map(|_| "placed")
-                    .map_err(|e| (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
-            },
-        ),
-    );
-    let app = app.with_state(events.clone());
-    let [order] = common::orders();
-    let request = Request::post(format!("/orders/{order}"))
-        .body(Body::empty())
-        .unwrap();
-    let response = app.oneshot(request).await.expect("the app answers");
-    assert_eq!(response.status(), 200);
-
-    // The worker runs the queued listener, which dispatches PaymentTaken.
-    let report = Worker::new(queue.clone(), registry)
-        .hops_to(store.recorder().expect("an enabled store"))
-        .queues([queue.default_queue()])
-        .poll_interval(Duration::from_millis(20))
-        .stop_when_empty(true)
-        .run()
-        .await
-        .expect("the worker runs");
-    assert_eq!(report.succeeded, 1, "{report:?}");
-    assert_eq!(broadcaster.on_channel("receipts").len(), 1);
-    store.flush().await.expect("flush");
+    let ordered = common::shop::order(&store).await;
+    let (queue, order) = (&ordered.queue, ordered.order);
 
     let dashboard = router(DashboardState::new(queue.clone()).unwrap().store(store));
     let listed = get(&dashboard, "/api/events?name=OrderPlaced").await;

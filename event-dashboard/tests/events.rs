@@ -12,17 +12,10 @@ use event_core::store::{EventStore, ExpectedVersion, NewEvent};
 use event_dashboard::{DashboardState, router};
 use serde_json::json;
 
-async fn store(app: &App) -> EventStore {
-    let url = format!("sqlite://{}", app.dir.path().join("events.db").display());
-    EventStore::open(&url, "events")
-        .await
-        .expect("open the store")
-}
-
 #[tokio::test]
 async fn a_chain_shows_every_event_with_its_parent_and_its_failed_jobs() {
     let app = App::new().await;
-    let store = store(&app).await;
+    let store = app.store().await;
     store.install(&app.dispatcher).await;
     let dashboard = router(
         DashboardState::new(app.queue.clone())
@@ -112,7 +105,7 @@ async fn a_chain_shows_every_event_with_its_parent_and_its_failed_jobs() {
 #[tokio::test]
 async fn every_action_is_recorded_with_what_it_touched() {
     let app = App::new().await;
-    let store = store(&app).await;
+    let store = app.store().await;
     let dashboard = router(
         DashboardState::new(app.queue.clone())
             .unwrap()
@@ -149,7 +142,7 @@ async fn every_action_is_recorded_with_what_it_touched() {
 #[tokio::test]
 async fn a_stored_event_is_replayed_from_the_dashboard_mounted_in_the_app() {
     let app = App::new().await;
-    let store = store(&app).await;
+    let store = app.store().await;
     store.install(&app.dispatcher).await;
     let [order] = common::orders();
     app.charge(order).await;
@@ -226,7 +219,7 @@ async fn a_stored_event_is_replayed_from_the_dashboard_mounted_in_the_app() {
 #[tokio::test]
 async fn a_replay_from_the_standalone_dashboard_runs_on_the_app_s_worker() {
     let app = App::new().await;
-    let store = store(&app).await;
+    let store = app.store().await;
     store.install(&app.dispatcher).await;
     let [order] = common::orders();
     common::make_payable(order);
@@ -250,21 +243,7 @@ async fn a_replay_from_the_standalone_dashboard_runs_on_the_app_s_worker() {
     assert_eq!(handed.status, 202, "{}", handed.text);
     let report = work_default_queue(&app, replaying.clone()).await;
     assert_eq!((report.succeeded, report.failed), (1, 0), "{report:?}");
-    let chain = get(&standalone, &format!("/api/chains/{correlation}")).await;
-    let replay = chain.json["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["replay_of"] == id.as_str())
-        .unwrap_or_else(|| panic!("the replay is in the chain: {}", chain.text))
-        .clone();
-    assert!(
-        replay["metadata"]["replayed_listeners"][0]
-            .as_str()
-            .is_some_and(|l| l.ends_with("::ChargeCardListener")),
-        "the worker ran the listener: {}",
-        chain.text
-    );
+    common::assert_replay_ran_the_listener(&standalone, &correlation, &id).await;
 
     // A listener the event does not have: the job fails, naming it.
     let unknown = post(
@@ -330,7 +309,7 @@ fn dashboard_of(app: &App, store: &EventStore, replay: bool) -> axum::Router {
 #[tokio::test]
 async fn redacted_fields_are_hidden_everywhere_a_payload_is_shown() {
     let app = App::new().await;
-    let store = store(&app).await;
+    let store = app.store().await;
     store.install(&app.dispatcher).await;
     let worker = app.worker();
     let [order] = common::orders();
@@ -347,16 +326,7 @@ async fn redacted_fields_are_hidden_everywhere_a_payload_is_shown() {
             .unwrap()
             .store(store.clone()),
     );
-    let failed = app.queue.failed().unwrap();
-    assert!(
-        eventually(Duration::from_secs(15), async || failed
-            .count(&Default::default())
-            .await
-            .unwrap()
-            == 1)
-        .await,
-        "the charge failed on the worker"
-    );
+    app.wait_failed(1, "the charge failed on the worker").await;
     worker.stop().await;
     let key = get(&dashboard, "/api/failed").await.json["jobs"][0]["key"]
         .as_str()

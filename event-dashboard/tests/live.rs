@@ -10,40 +10,13 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Method, Request};
-use common::{App, get, loopback};
-use event_broadcast_server::{Server, ServerConfig};
-use event_core::broadcasting::{BroadcastConfig, BroadcastConnection, Credentials};
+use common::{App, get, loopback, pusher};
+use event_core::broadcasting::{BroadcastConfig, BroadcastConnection};
 use event_dashboard::{CHANGED, CHANNEL, DashboardError, DashboardState, router};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tower::ServiceExt;
-
-fn credentials() -> Credentials {
-    Credentials {
-        app_id: "dash".into(),
-        key: "dash-key".into(),
-        secret: "dash-secret".into(),
-    }
-}
-
-async fn server() -> (Server, BroadcastConfig) {
-    let mut config = ServerConfig::new(credentials());
-    config.port = 0;
-    let server = Server::bind(config)
-        .await
-        .expect("bind the broadcast server");
-    let broadcast = BroadcastConfig {
-        connection: BroadcastConnection::Pusher,
-        host: "127.0.0.1".into(),
-        port: server.local_addr().port(),
-        app_id: Some("dash".into()),
-        app_key: Some("dash-key".into()),
-        app_secret: Some("dash-secret".into()),
-        ..BroadcastConfig::default()
-    };
-    (server, broadcast)
-}
 
 /// pusher-js's auth request: a form body, from the page (same origin).
 async fn auth(router: &axum::Router, socket_id: &str, channel: &str) -> (u16, Value) {
@@ -67,11 +40,8 @@ async fn auth(router: &axum::Router, socket_id: &str, channel: &str) -> (u16, Va
     )
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 /// The next Pusher frame (event name and data), if one comes within `wait`.
-async fn next_frame(socket: &mut Socket, wait: Duration) -> Option<(String, Value)> {
+async fn next_frame(socket: &mut pusher::Socket, wait: Duration) -> Option<(String, Value)> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let message = tokio::time::timeout_at(deadline, socket.next())
@@ -95,7 +65,7 @@ async fn next_frame(socket: &mut Socket, wait: Duration) -> Option<(String, Valu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_on_the_worker_is_pushed_to_the_subscribed_page() {
-    let (server, broadcast) = server().await;
+    let (server, broadcast) = pusher::server("dash").await;
     let app = App::new().await;
     let dashboard = router(
         DashboardState::new(app.queue.clone())

@@ -5,22 +5,12 @@
 
 mod common;
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
 use axum::http::Method;
-use common::{App, eventually, loopback, send};
+use common::standalone::{http, serve};
+use common::{App, loopback, remote, send};
 use event_core::store::EventStore;
-use event_dashboard::{DashboardState, ServeOptions, bind, router};
+use event_dashboard::{DashboardState, ServeOptions, router};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-async fn store(app: &App) -> EventStore {
-    let url = format!("sqlite://{}", app.dir.path().join("events.db").display());
-    EventStore::open(&url, "events")
-        .await
-        .expect("open the store")
-}
 
 /// The stored actions' payloads, oldest first, as the dashboard lists them.
 async fn recorded(app: &App, store: &EventStore) -> Vec<Value> {
@@ -38,14 +28,10 @@ async fn recorded(app: &App, store: &EventStore) -> Vec<Value> {
         .collect()
 }
 
-fn remote() -> SocketAddr {
-    "10.1.2.3:40000".parse().unwrap()
-}
-
 #[tokio::test]
 async fn mounted_the_app_names_the_operator_and_the_address_is_kept() {
     let app = App::new().await;
-    let store = store(&app).await;
+    let store = app.store().await;
     let dashboard = router(
         DashboardState::new(app.queue.clone())
             .unwrap()
@@ -105,20 +91,11 @@ async fn mounted_the_app_names_the_operator_and_the_address_is_kept() {
 #[tokio::test]
 async fn mounted_without_a_gate_the_operator_is_the_loopback_client() {
     let app = App::new().await;
-    let store = store(&app).await;
+    let store = app.store().await;
     let worker = app.worker();
     let [order] = common::orders();
     app.charge(order).await;
-    let failed = app.queue.failed().unwrap();
-    assert!(
-        eventually(Duration::from_secs(15), async || failed
-            .count(&Default::default())
-            .await
-            .unwrap()
-            == 1)
-        .await,
-        "the job failed on the worker"
-    );
+    app.wait_failed(1, "the job failed on the worker").await;
     worker.stop().await;
     let dashboard = router(
         DashboardState::new(app.queue.clone())
@@ -147,36 +124,25 @@ async fn mounted_without_a_gate_the_operator_is_the_loopback_client() {
 #[tokio::test]
 async fn standalone_the_operator_is_the_token_holder_at_its_address() {
     let app = App::new().await;
-    let standalone = bind(ServeOptions {
-        port: 0,
+    let served = serve(ServeOptions {
         queue_url: Some(app.url.clone()),
-        store_url: Some(format!(
-            "sqlite://{}",
-            app.dir.path().join("events.db").display()
-        )),
+        store_url: Some(app.store_url()),
         token: Some("abc".into()),
         ..ServeOptions::default()
     })
-    .await
-    .expect("bind");
-    let addr = standalone.addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(standalone.run_until(async move {
-        let _ = stopped.await;
-    }));
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let host = format!("127.0.0.1:{}", addr.port());
-    let request = format!(
-        "POST /api/queues/payments/pause HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\nAuthorization: Bearer abc\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.expect("read");
+    .await;
+    let host = format!("127.0.0.1:{}", served.addr.port());
+    let answer = http(
+        served.addr,
+        &format!(
+            "POST /api/queues/payments/pause HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\nAuthorization: Bearer abc\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        ),
+    )
+    .await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    let _ = stop.send(());
-    server.await.unwrap().expect("served");
+    served.stop().await;
 
-    let actions = recorded(&app, &store(&app).await).await;
+    let actions = recorded(&app, &app.store().await).await;
     assert_eq!(
         actions,
         vec![

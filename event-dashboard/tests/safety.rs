@@ -4,17 +4,11 @@
 
 mod common;
 
-use std::net::SocketAddr;
-
 use axum::http::Method;
-use common::{App, loopback, send};
+use common::{App, loopback, remote, send};
 use event_dashboard::{DashboardState, router};
 
 const TOKEN: &str = "s3cret-token";
-
-fn remote() -> SocketAddr {
-    "10.1.2.3:40000".parse().unwrap()
-}
 
 async fn tokened(read_only: bool) -> (App, axum::Router) {
     let app = App::new().await;

@@ -4,23 +4,13 @@
 mod common;
 
 use common::App;
+use common::standalone::{http, serve};
 use event_dashboard::{DashboardError, ServeOptions, bind};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// One HTTP/1.1 request over TCP; the whole answer as text.
-async fn http(addr: std::net::SocketAddr, request: &str) -> String {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.expect("read");
-    answer
-}
 
 #[tokio::test]
 async fn the_options_take_effect_over_tcp() {
     let app = App::new().await;
-    let standalone = bind(ServeOptions {
-        port: 0,
+    let served = serve(ServeOptions {
         queue_url: Some(app.url.clone()),
         store_url: Some(format!(
             "sqlite://{}",
@@ -31,18 +21,13 @@ async fn the_options_take_effect_over_tcp() {
         token: Some("abc".into()),
         ..ServeOptions::default()
     })
-    .await
-    .expect("bind");
-    let addr = standalone.addr();
+    .await;
+    let addr = served.addr;
     assert!(addr.ip().is_loopback(), "binds 127.0.0.1 by default");
     assert_eq!(
-        standalone.url(),
+        served.url,
         format!("http://127.0.0.1:{}/?token=abc", addr.port())
     );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(standalone.run_until(async move {
-        let _ = stopped.await;
-    }));
 
     let meta = http(addr, "GET /api/meta HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer abc\r\nConnection: close\r\n\r\n").await;
     assert!(meta.starts_with("HTTP/1.1 200"), "{meta}");
@@ -58,8 +43,7 @@ async fn the_options_take_effect_over_tcp() {
     )
     .await;
     assert!(anonymous.starts_with("HTTP/1.1 401"), "{anonymous}");
-    let _ = stop.send(());
-    server.await.unwrap().expect("served");
+    served.stop().await;
 
     // The store's table is the one asked for.
     let store = event_core::store::EventStore::open(

@@ -2,36 +2,29 @@
 // dashboard (no browser download: Debian's /usr/bin/chromium):
 //   node dashboard.mjs <dashboard url with ?token=> <screenshot folder> <second order>
 // The same scenario runs on every queue connection (sqlite, redis,
-// postgres). Opens the page, waits for the failed count the Rust side
-// seeded, prints READY 1; the Rust side then fails one more job (the
-// second order) on its worker, and
-// the open page must show it within the polling interval, without reload.
-// Then retry from the page (the job runs again on the worker) and pause
-// from the page (the Rust side checks no job is claimed). At each
-// `READY`/`SHOWN`/`PAUSED` line the Rust side acts and answers `go` on
-// stdin. A hidden tab stops polling. Saves screenshots at 375 and 1440 px (light and dark), prints PASS.
-import fs from 'node:fs';
-import path from 'node:path';
+// postgres), with the app's worker in a separate process. Opens the page,
+// waits for the failed count the Rust side seeded, prints READY 1; the
+// Rust side then fails one more job (the second order) on the worker
+// process, and the open page must show it in its counter and its failed
+// list within the polling interval of the failure, without reload. Then
+// retry from the page (the job runs again on the worker), pause from the
+// page (the Rust side checks no job is claimed), and Replay on a stored
+// event's timeline (the worker process runs its listener; the timeline
+// shows the replay under the original, and the Rust side checks the
+// listener ran). At each `READY`/`SHOWN`/`PAUSED`/`REPLAY`/`REPLAYED` line
+// the Rust side acts and answers `go` on stdin. A hidden tab stops
+// polling. Saves screenshots of the page and of the timeline at 375 and
+// 1440 px (light and dark), prints PASS.
 import { openChromium } from './cdp.mjs';
 import { axeScanner, keyboardWalk } from './axe.mjs';
+import { screenshots } from './shots.mjs';
 
 const [url, shots, second] = process.argv.slice(2);
-fs.mkdirSync(shots, { recursive: true });
 const browser = await openChromium();
 const { cdp, js, text, until, fail, step, sleep, cleanup, problems, port, page, ws } = browser;
 const scan = await axeScanner(browser);
-const shot = async (name, width, dark) => {
-  await cdp('Emulation.setDeviceMetricsOverride', { width, height: 900, deviceScaleFactor: 1, mobile: width < 600 });
-  await cdp('Emulation.setEmulatedMedia', { features: [{ name: 'prefers-color-scheme', value: dark ? 'dark' : 'light' }] });
-  await sleep(300);
-  const overflow = await js('document.documentElement.scrollWidth - window.innerWidth');
-  if (overflow > 0) await fail(`at ${width} px the page is ${overflow} px wider than the screen`);
-  const png = await cdp('Page.captureScreenshot', { format: 'png', captureBeyondViewport: true });
-  const file = path.join(shots, `${name}.png`);
-  fs.writeFileSync(file, Buffer.from(png.result.data, 'base64'));
-  console.log(`ok screenshot ${file}`);
-  return js('getComputedStyle(document.body).backgroundColor');
-};
+const shot = screenshots(browser, shots);
+const POLL_MS = 2000;
 
 await cdp('Page.enable');
 await cdp('Runtime.enable');
@@ -49,10 +42,12 @@ console.log('ok without a broadcast server the Broadcasting part says how to con
 await scan('the first load (parts with nothing yet say what to do)');
 await step('READY 1');
 
-const took = await until('the new failure appears', async () => (await text('#failed-total')) === '2'
-  && (await text('#failed-table tbody'))?.includes(`card declined for order ${second}`), 3500);
+// The Rust side answers once the job has failed on the worker process.
+const took = await until('the new failure appears in the counter and the failed list', async () => (await text('#failed-total')) === '2'
+  && (await text('#failed-table tbody'))?.includes(`card declined for order ${second}`), POLL_MS + 1000);
 if (!(await js('window.__sameDocument === true'))) await fail('the page was reloaded');
-console.log(`ok the job that failed on the worker appeared after ${took} ms, without reload`);
+if (!(await text('#live'))?.startsWith('polling every')) await fail(`the page does not say it polls: "${await text('#live')}"`);
+console.log(`ok the job that failed on the worker process appeared ${took} ms after it failed (polling every ${POLL_MS} ms), without reload`);
 
 const workers = await text('#workers-table tbody');
 if (!workers.includes('pid')) await fail(`the running worker is not listed: "${workers}"`);
@@ -101,13 +96,39 @@ if (!opened) await fail('no Timeline button on a stored event');
 await until('the timeline shows with a Replay button', async () => js(`!!([...document.querySelectorAll('#chain-list button')].find((x) => x.textContent === 'Replay'))`), 3500);
 console.log('ok the timeline opens and offers Replay on the stored event');
 
+// Replay from the page: the card is fixed now (the Rust side tells the
+// worker at REPLAY), the standalone dashboard hands the replay to the
+// worker process, and the timeline shows the replay under the original.
+await step('REPLAY');
+const origin = await js(`(() => {
+  const li = [...document.querySelectorAll('#chain-list li[data-id]')].find((l) => [...l.querySelectorAll('button')].some((b) => b.textContent === 'Replay'));
+  const b = li && [...li.querySelectorAll('button')].find((x) => x.textContent === 'Replay');
+  if (b) b.click();
+  return li ? li.dataset.id : null;
+})()`);
+if (!origin) await fail('no Replay button on the timeline');
+const replayed = await until('the timeline shows the replay under the original', async () => js(`(() => {
+  const items = [...document.querySelectorAll('#chain-list li[data-id]')];
+  const at = items.findIndex((l) => l.dataset.id === ${JSON.stringify(origin)});
+  const r = items.findIndex((l) => l.dataset.id !== ${JSON.stringify(origin)} && l.classList.contains('replay')
+    && l.textContent.includes('replay of ' + ${JSON.stringify(origin)}));
+  return at >= 0 && r > at;
+})()`), 8000);
+console.log(`ok Replay from the page: the worker process ran it and the timeline shows "replay of ${origin}" under it (after ${replayed} ms)`);
+await step(`REPLAYED ${origin}`);
+// The timeline, as the user sees it, at both widths.
+await js(`document.querySelector('#chain').scrollIntoView()`);
+for (const dark of [false, true]) for (const width of [1440, 375]) await shot(`timeline-${width}-${dark ? 'dark' : 'light'}`, width, dark, '#chain');
+await cdp('Emulation.setDeviceMetricsOverride', { width: 1440, height: 900, deviceScaleFactor: 1, mobile: false });
+await cdp('Emulation.setEmulatedMedia', { features: [{ name: 'prefers-color-scheme', value: 'light' }] });
+
 // Every part shown with data (the per-job table unfolded, a chain open),
 // then a failed job's detail dialog: scanned in light and dark.
 await js(`document.querySelector('#jobs-box').open = true`);
 const hidden = await js(`['#queues-table', '#jobs-table', '#groups-table', '#failed-table', '#workers-table', '#completed-table', '#events-table', '#chain-list']
   .filter((s) => { const e = document.querySelector(s); return !e || !e.offsetParent || !e.querySelector('tbody tr, li'); })`);
 if (hidden.length) await fail(`parts without rows to scan: ${hidden.join(', ')}`);
-await scan('every part with rows (queues, per job name, failed, workers, completed, events, a chain)');
+await scan('every part with rows (queues, per job name, failed, workers, completed, events, a chain with its replay)');
 await js(`document.querySelector('#failed-table tbody a').click()`);
 await until('the failed job detail opens', async () => js(`document.querySelector('#detail').open`), 3500);
 await until('the detail lists the failed attempt with its error', async () => js(`(() => {

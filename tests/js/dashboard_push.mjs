@@ -1,19 +1,23 @@
 // The dashboard live by push, in headless Chromium:
-//   node dashboard_push.mjs <dashboard url with ?token=> <screenshot folder>
+//   node dashboard_push.mjs <dashboard url with ?token=> <screenshot folder> <pushed order> <polled order>
 // The page subscribes over pusher-js to the broadcast server and says so;
 // while nothing changes it fetches nothing (no polling); a job that fails
-// on the worker (the Rust side does it at READY) appears within a second or
-// two; when the broadcast server stops (at SERVER), the page falls back to
-// polling and says why. The Broadcasting part, scrolled into view, lists
-// the server's node alive, the page's own channel with its subscription
-// and a presence channel's member (scanned by axe, light and dark), and says when the server
-// is gone. Prints PASS.
+// on the worker process (the Rust side fails the pushed order at READY and
+// answers once it has failed) appears in the counter and the failed list
+// within 1 s, without reload. The Broadcasting part, scrolled into view,
+// lists the server's node alive, the page's own channel with its
+// subscription and a presence channel's member (scanned by axe, light and
+// dark). When the broadcast server stops (at SERVER), the page falls back
+// to polling and says why, and the Broadcasting part says the server is
+// gone; a job that fails then (the polled order, at POLLING) appears
+// within the polling interval. Prints PASS.
 import fs from 'node:fs';
 import path from 'node:path';
 import { openChromium } from './cdp.mjs';
 import { axeScanner } from './axe.mjs';
 
-const [url, shots] = process.argv.slice(2);
+const [url, shots, pushed, polled] = process.argv.slice(2);
+const POLL_MS = 2000;
 fs.mkdirSync(shots, { recursive: true });
 const browser = await openChromium();
 const { cdp, js, text, until, fail, step, sleep, cleanup, problems, ws } = browser;
@@ -35,9 +39,13 @@ const after = await js('document.body.dataset.refreshes');
 if (after !== refreshes) await fail(`the page fetched ${after - refreshes} time(s) in 3 s with nothing changing: it polls`);
 console.log('ok nothing changes, nothing is fetched (no polling)');
 
+await js('window.__sameDocument = true');
+const shows = (n, order) => async () => (await text('#failed-total')) === String(Number(failedBefore) + n)
+  && (await text('#failed-table tbody'))?.includes(`card declined for order ${order}`);
 await step('READY');
-const took = await until('the pushed failure appears', async () => (await text('#failed-total')) === String(Number(failedBefore) + 1), 5000);
-console.log(`ok the job that failed on the worker appeared ${took} ms after it was dispatched, by push`);
+const took = await until('the pushed failure appears in the counter and the failed list within 1 s', shows(1, pushed), 1000);
+if (!(await js('window.__sameDocument === true'))) await fail('the page was reloaded');
+console.log(`ok the job that failed on the worker process appeared ${took} ms after it failed, by push, without reload`);
 const png = await cdp('Page.captureScreenshot', { format: 'png' });
 fs.writeFileSync(path.join(shots, 'dashboard-push.png'), Buffer.from(png.result.data, 'base64'));
 
@@ -63,10 +71,10 @@ console.log(`ok without the broadcast server: "${await text('#live')}"`);
 await until('the Broadcasting part says the server is unreachable', async () => (await js(`!document.querySelector('#bc-error').hidden`))
   && (await text('#bc-status')) === 'unreachable', 5000);
 console.log(`ok the Broadcasting part: "${await text('#bc-error')}"`);
-const polled = await js('document.body.dataset.refreshes');
-await sleep(4500);
-if ((await js('document.body.dataset.refreshes')) === polled) await fail('the fallback does not poll');
-console.log('ok the fallback polls');
+await step('POLLING');
+const late = await until('without the server a failure appears within the polling interval', shows(2, polled), POLL_MS + 1000);
+if (!(await text('#live'))?.startsWith(`polling every ${POLL_MS / 1000} s (the broadcast server is unreachable)`)) await fail(`the page does not say it polls: "${await text('#live')}"`);
+console.log(`ok without the broadcast server the next failure appeared ${late} ms after it failed, and the page says "${await text('#live')}"`);
 
 const csp = problems.filter((p) => /Content Security Policy/i.test(p));
 if (csp.length) await fail(`the page broke its CSP: ${csp.join(' | ')}`);

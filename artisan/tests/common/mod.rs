@@ -50,6 +50,34 @@ impl Pkg {
         Pkg { dir }
     }
 
+    /// A fresh package with the workspace's `Cargo.lock`, so an end-to-end
+    /// build resolves the versions the workspace is tested with.
+    pub fn with_workspace_lock() -> Pkg {
+        let pkg = Self::new();
+        if let Ok(lock) = std::fs::read(workspace().join("Cargo.lock")) {
+            std::fs::write(pkg.file("Cargo.lock"), lock).expect("write lock");
+        }
+        pkg
+    }
+
+    /// Replaces `from` (which must be there) with `to` in the file `rel`.
+    pub fn replace(&self, rel: &str, from: &str, to: &str) {
+        let text = self.read(rel);
+        assert!(text.contains(from), "{rel} has no {from:?}:\n{text}");
+        self.write(rel, &text.replacen(from, to, 1));
+    }
+
+    /// Gives the scaffolded listener in `rel` the body `body` (in place of
+    /// its `let _ = event;`).
+    pub fn listener_body(&self, rel: &str, body: &str) {
+        self.replace(rel, "    let _ = event;\n", body);
+    }
+
+    /// The scaffolded `main` runs `code` where it printed "Hello, world!".
+    pub fn main_runs(&self, code: &str) {
+        self.replace("src/main.rs", "    println!(\"Hello, world!\");\n", code);
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -222,6 +250,34 @@ pub fn must(pkg: &Pkg, args: &[&str]) -> (String, String) {
         "cargo {args:?} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
     (stdout, stderr)
+}
+
+/// Runs the package's own artisan (`cargo run -q --bin artisan -- ARGS`);
+/// panics unless it succeeds; (stdout, stderr).
+pub fn app_artisan(pkg: &Pkg, args: &[&str]) -> (String, String) {
+    let mut all = vec!["run", "-q", "--bin", "artisan", "--"];
+    all.extend_from_slice(args);
+    must(pkg, &all)
+}
+
+/// Runs the package's binary `bin` (built by `cargo build` in
+/// [`target_dir`]) in `cwd` with `args` and `env` added; panics unless it
+/// succeeds; what it printed (stdout then stderr).
+pub fn run_built(bin: &str, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = Command::new(target_dir().join("debug").join(bin))
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap_or_else(|e| panic!("run the app's {bin}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{bin} {args:?} failed:\n{text}");
+    text
 }
 
 /// Warnings cargo reports for the scaffolded package itself.

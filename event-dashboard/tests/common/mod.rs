@@ -5,6 +5,9 @@
 
 pub mod browser;
 pub mod pusher;
+pub mod shop;
+pub mod standalone;
+pub mod worker_process;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -96,6 +99,32 @@ impl App {
         }
     }
 
+    /// The sqlite event store's URL, in the app's folder.
+    pub fn store_url(&self) -> String {
+        format!("sqlite://{}", self.dir.path().join("events.db").display())
+    }
+
+    /// The event store at [`App::store_url`].
+    pub async fn store(&self) -> event_core::store::EventStore {
+        event_core::store::EventStore::open(&self.store_url(), "events")
+            .await
+            .expect("open the store")
+    }
+
+    /// Waits (up to 15 s) until the connection holds `n` failed jobs.
+    pub async fn wait_failed(&self, n: u64, what: &str) {
+        let failed = self.queue.failed().unwrap();
+        assert!(
+            eventually(Duration::from_secs(15), async || failed
+                .count(&Default::default())
+                .await
+                .unwrap()
+                == n)
+            .await,
+            "{what}: not {n} failed job(s) within 15 s"
+        );
+    }
+
     pub async fn charge(&self, order: u64) {
         self.dispatcher
             .dispatch(ChargeCard { order })
@@ -183,6 +212,11 @@ pub fn loopback() -> SocketAddr {
     "127.0.0.1:50000".parse().unwrap()
 }
 
+/// A client on another machine.
+pub fn remote() -> SocketAddr {
+    "10.1.2.3:40000".parse().unwrap()
+}
+
 /// A page's own request: same-origin, from this machine.
 pub async fn get(router: &axum::Router, uri: &str) -> Answer {
     send(
@@ -204,6 +238,30 @@ pub async fn post(router: &axum::Router, uri: &str) -> Answer {
         loopback(),
     )
     .await
+}
+
+/// The chain `correlation` (read through `dashboard`) holds a replay of
+/// the event `origin` that ran the `ChargeCard` listener.
+pub async fn assert_replay_ran_the_listener(
+    dashboard: &axum::Router,
+    correlation: &str,
+    origin: &str,
+) {
+    let chain = get(dashboard, &format!("/api/chains/{correlation}")).await;
+    let replay = chain.json["events"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", chain.text))
+        .iter()
+        .find(|e| e["replay_of"] == origin)
+        .unwrap_or_else(|| panic!("the replay is in the chain: {}", chain.text))
+        .clone();
+    assert!(
+        replay["metadata"]["replayed_listeners"][0]
+            .as_str()
+            .is_some_and(|l| l.ends_with("::ChargeCardListener")),
+        "the worker ran the listener: {}",
+        chain.text
+    );
 }
 
 /// Polls `check` every 50 ms until it holds or `limit` passes.

@@ -36,6 +36,18 @@ pub fn settings(app_id: &str, port: u16) -> BroadcastConfig {
     }
 }
 
+/// A real event-broadcast-server for `app_id` on a free port, and the
+/// dashboard's settings for it.
+pub async fn server(app_id: &str) -> (event_broadcast_server::Server, BroadcastConfig) {
+    let mut config = event_broadcast_server::ServerConfig::new(credentials(app_id));
+    config.port = 0;
+    let server = event_broadcast_server::Server::bind(config)
+        .await
+        .expect("bind the broadcast server");
+    let port = server.local_addr().port();
+    (server, settings(app_id, port))
+}
+
 /// The next frame named `event` within 5 s.
 pub async fn frame(socket: &mut Socket, event: &str) -> Value {
     let found = tokio::time::timeout(Duration::from_secs(5), async {
