@@ -315,7 +315,8 @@ pub async fn a_queued_event_with_an_after_commit_listener_waits_for_the_commit(q
 /// In a worker process (the `queue_worker` binary): an `after_commit` job
 /// dispatched in a unit that rolls back never reaches it, one in a unit
 /// that commits does; a queued event's job runs its inline listener there
-/// and queues its queued listener, which that process runs too.
+/// and queues its queued listener, which that process runs too, unless
+/// the listener's `queue_if` says no for the event (order 13), asked there.
 pub async fn after_commit_and_a_queued_event_across_processes(
     url: String,
     record: &std::path::Path,
@@ -340,6 +341,7 @@ pub async fn after_commit_and_a_queued_event_across_processes(
     assert!(rolled_back.is_err());
     let committed: anyhow::Result<()> = event_core::queue::defer(async {
         dispatcher.dispatch(job(2)).await?;
+        dispatcher.dispatch(QueuedEvent { n: 13 }).await?;
         dispatcher.dispatch(QueuedEvent { n: 5 }).await?;
         Ok(())
     })
@@ -349,7 +351,7 @@ pub async fn after_commit_and_a_queued_event_across_processes(
     let _worker = spawn_worker(&url, record, 60_000, 1);
     assert!(
         eventually(LIMIT, async || lines(record, "success") == vec![2]
-            && lines(record, "on-worker") == vec![5]
+            && lines(record, "on-worker") == vec![13, 5]
             && lines(record, "own-job") == vec![5])
         .await,
         "success {:?}, on-worker {:?}, own-job {:?}",

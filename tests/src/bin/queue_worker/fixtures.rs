@@ -296,6 +296,13 @@ impl EventListener for QueuedEventListener {
         self.queued
     }
 
+    /// Laravel's `shouldQueue($event)`: order 13 is not queued (nor run).
+    fn queue_if(&self, event: &dyn Event) -> bool {
+        event
+            .downcast_ref::<QueuedEvent>()
+            .is_none_or(|e| e.n != 13)
+    }
+
     fn options(&self) -> ListenerOptions {
         ListenerOptions {
             queued: self.queued,
