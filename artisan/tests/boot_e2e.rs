@@ -117,13 +117,6 @@ fn the_worker_boots_the_app_so_a_job_s_event_reaches_its_listeners_and_the_store
         ".env",
         "EVENTS_QUEUE_CONNECTION=sqlite\nEVENTS_QUEUE_URL=sqlite://jobs.db\n",
     );
-    // The broadcast server and a pusher-js client subscribed to `receipts`
-    // (when node and tests/js's packages are there).
-    let listening = Listening::start();
-    if let Some(l) = &listening {
-        let env = pkg.read(".env") + &l.env();
-        pkg.write(".env", &env);
-    }
     // `cargo run` runs the app (default-run), not its artisan.
     let (stdout, stderr) = must(&pkg, &["run", "-q"]);
     let started = format!("{stdout}{stderr}");
@@ -134,6 +127,31 @@ fn the_worker_boots_the_app_so_a_job_s_event_reaches_its_listeners_and_the_store
     );
     assert!(started.contains("; queue sqlite (sqlite://"), "{started}");
     assert!(!pkg.exists("receipt.txt"), "the listener was not queued");
+
+    // The docs' fake pattern, in the app's own tests, twice in parallel:
+    // registering on the global dispatcher in each test queues one job.
+    pkg.write(
+        "src/fake_tests.rs",
+        "use event_core::prelude::*;\n\
+         use event_core::testing::QueueFake;\n\n\
+         async fn placing_an_order_queues_the_charge_once() -> anyhow::Result<()> {\n    \
+         crate::event_registry::register_on(event_core::event_dispatcher().await).await;\n    \
+         let queue = QueueFake::new();\n    \
+         crate::events::OrderPlacedEvent::new().dispatch().await?;\n    \
+         queue.assert_listener_queued_times::<crate::listeners::charge_card::ChargeCardListener>(1);\n    \
+         Ok(())\n}\n\n\
+         #[tokio::test]\nasync fn first() -> anyhow::Result<()> {\n    \
+         placing_an_order_queues_the_charge_once().await\n}\n\n\
+         #[tokio::test]\nasync fn second() -> anyhow::Result<()> {\n    \
+         placing_an_order_queues_the_charge_once().await\n}\n",
+    );
+    let main = pkg.read("src/main.rs");
+    pkg.write(
+        "src/main.rs",
+        &format!("{main}\n#[cfg(test)]\nmod fake_tests;\n"),
+    );
+    let (tested, _) = must(&pkg, &["test", "-q", "--bin", "shop", "fake_tests"]);
+    assert!(tested.contains("2 passed"), "{tested}");
 
     // Started from another folder, the app still reads the package's .env
     // and keeps its files in the package folder.
@@ -146,6 +164,14 @@ fn the_worker_boots_the_app_so_a_job_s_event_reaches_its_listeners_and_the_store
         "the app wrote files where it was started"
     );
 
+    // The broadcast server and a pusher-js client subscribed to `receipts`
+    // (when node and tests/js's packages are there), started once the
+    // package is built, so the client does not wait out the cold builds.
+    let listening = Listening::start();
+    if let Some(l) = &listening {
+        let env = pkg.read(".env") + &l.env();
+        pkg.write(".env", &env);
+    }
     let (worked, _) = app_artisan(&pkg, &WORK);
     assert!(worked.contains("2 done, 2 retried, 2 failed"), "{worked}");
     // The event the job dispatched was broadcast from the worker to the browser client.
